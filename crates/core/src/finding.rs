@@ -1,0 +1,183 @@
+//! The normalized finding: one per (scanner, rule, affected package or location) after dedup.
+
+use crate::severity::{Severity, SeveritySource};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The tool that produced a finding.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scanner {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// What a finding is about; drives the ASFF `Types` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A known vulnerability (CVE or advisory) in a package.
+    Vulnerability,
+    /// A secret or credential found in a file.
+    Secret,
+    /// A licence policy violation.
+    License,
+    /// An infrastructure-as-code or configuration check.
+    Misconfiguration,
+    /// A code-quality or static-analysis result.
+    Code,
+}
+
+/// An affected package.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_version: Option<String>,
+    /// Package URL, when the scanner gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+}
+
+/// Where in the scanned artifact a finding was found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Location {
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_line: Option<u64>,
+}
+
+/// One normalized, deduplicated finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id: see [`finding_id`]. 64 lowercase hex characters.
+    pub id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub severity_source: SeveritySource,
+    /// The severity value as the report wrote it (`5`, `9.8`, `error`).
+    pub severity_original: String,
+    pub kind: FindingKind,
+    /// CVE ids, upper case, deduplicated, in report order.
+    pub cves: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss_vector: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<Package>,
+    /// Container image layer digest, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_uri: Option<String>,
+    /// Remediation or help text from the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_text: Option<String>,
+    pub tags: Vec<String>,
+    pub scanner: Scanner,
+    /// Qualys Detection Score (0–100), when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qds: Option<f64>,
+    /// The result's first fingerprint or partial fingerprint, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// How many SARIF results collapsed into this finding.
+    pub occurrences: u32,
+}
+
+/// What identifies a finding across scans of the same target.
+///
+/// The key is (scanner name, rule id, affected thing) where the affected thing is
+/// the package (name and installed version) when there is one, else the location
+/// (uri and line), else the fingerprint, else the message. It does not include the
+/// scanner version, so an upgraded scanner does not re-create every finding.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DedupKey(pub String);
+
+impl DedupKey {
+    pub fn new(
+        scanner: &str,
+        rule_id: &str,
+        package: Option<&Package>,
+        location: Option<&Location>,
+        fingerprint: Option<&str>,
+        message: &str,
+    ) -> DedupKey {
+        // Unit separator between fields: no field can forge another's boundary.
+        let affected = if let Some(p) = package {
+            format!("pkg\u{1f}{}\u{1f}{}", p.name, p.installed_version.as_deref().unwrap_or(""))
+        } else if let Some(l) = location {
+            format!("loc\u{1f}{}\u{1f}{}", l.uri, l.start_line.map(|n| n.to_string()).unwrap_or_default())
+        } else if let Some(fp) = fingerprint {
+            format!("fp\u{1f}{fp}")
+        } else {
+            format!("msg\u{1f}{message}")
+        };
+        DedupKey(format!("{scanner}\u{1f}{rule_id}\u{1f}{affected}"))
+    }
+
+    /// The stable finding id: SHA-256 of the key, hex.
+    pub fn finding_id(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl Finding {
+    /// Orders findings worst first: severity, then CVSS score, then id (stable).
+    pub fn worst_first(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| b.cvss_score.unwrap_or(-1.0).total_cmp(&a.cvss_score.unwrap_or(-1.0)))
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.id.cmp(&b.id))
+    }
+
+    /// A short name of what is affected: `openssl 3.0.2`, `src/app.js:12`, or the rule.
+    pub fn affected(&self) -> String {
+        if let Some(p) = &self.package {
+            match &p.installed_version {
+                Some(v) => format!("{} {}", p.name, v),
+                None => p.name.clone(),
+            }
+        } else if let Some(l) = &self.location {
+            match l.start_line {
+                Some(n) => format!("{}:{}", l.uri, n),
+                None => l.uri.clone(),
+            }
+        } else {
+            String::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefers_package_then_location() {
+        let pkg = Package { name: "openssl".into(), installed_version: Some("3.0.2".into()), ..Default::default() };
+        let loc = Location { uri: "a.txt".into(), start_line: Some(3) };
+        let a = DedupKey::new("QScanner", "qid-1", Some(&pkg), Some(&loc), None, "m1");
+        let b = DedupKey::new("QScanner", "qid-1", Some(&pkg), None, Some("fp"), "m2");
+        assert_eq!(a, b, "package identity wins over location and message");
+        let c = DedupKey::new("QScanner", "qid-1", None, Some(&loc), None, "m1");
+        assert_ne!(a, c);
+        assert_eq!(a.finding_id().len(), 64);
+    }
+
+    #[test]
+    fn key_fields_cannot_forge_boundaries() {
+        let a = DedupKey::new("s", "r", None, Some(&Location { uri: "x".into(), start_line: Some(12) }), None, "");
+        let b =
+            DedupKey::new("s", "r", None, Some(&Location { uri: "x\u{1f}1".into(), start_line: Some(2) }), None, "");
+        assert_ne!(a.finding_id(), b.finding_id());
+    }
+}

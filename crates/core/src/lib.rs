@@ -1,0 +1,25 @@
+//! scangate-core: everything scangate decides, with no AWS and no async.
+//!
+//! Data flow: [`sarif::read_sarif`] streams a SARIF document into a [`sarif::Report`]
+//! of deduplicated [`finding::Finding`]s; [`policy::evaluate`] turns their
+//! [`policy::Counts`] and the scanner's [`policy::PolicyResult`] into a pass/fail
+//! [`policy::Evaluation`]; [`verdict::Verdict`] is the `verdict.json` contract;
+//! [`asff`] renders Security Hub findings, [`junit`] CodeBuild test reports and
+//! [`summary`] the human summary.
+
+pub mod asff;
+pub mod finding;
+pub mod junit;
+pub mod lifecycle;
+pub mod policy;
+pub mod sarif;
+pub mod severity;
+pub mod summary;
+pub mod text;
+pub mod verdict;
+
+pub use finding::{Finding, FindingKind, Location, Package, Scanner};
+pub use policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
+pub use sarif::{read_sarif, read_sarif_file, Report, SarifError};
+pub use severity::{Severity, SeveritySource};
+pub use verdict::Verdict;

@@ -1,0 +1,312 @@
+//! Thresholds, the scanner's cloud policy result, and the pass/fail decision.
+
+use crate::finding::Finding;
+use crate::severity::Severity;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The Qualys cloud policy result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PolicyResult {
+    Allow,
+    Deny,
+    Audit,
+    /// No policy was evaluated.
+    #[default]
+    None,
+}
+
+impl PolicyResult {
+    /// The policy result implied by a QScanner exit code (42 DENY, 43 AUDIT).
+    pub fn from_exit_code(code: i32) -> Option<PolicyResult> {
+        match code {
+            42 => Some(PolicyResult::Deny),
+            43 => Some(PolicyResult::Audit),
+            _ => None,
+        }
+    }
+
+    /// Parses `ALLOW`, `deny`, `Audit`, `NONE` (case-insensitive).
+    pub fn parse(s: &str) -> Option<PolicyResult> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ALLOW" | "PASS" | "PASSED" => Some(PolicyResult::Allow),
+            "DENY" | "FAIL" | "FAILED" => Some(PolicyResult::Deny),
+            "AUDIT" => Some(PolicyResult::Audit),
+            "NONE" | "" => Some(PolicyResult::None),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyResult::Allow => "ALLOW",
+            PolicyResult::Deny => "DENY",
+            PolicyResult::Audit => "AUDIT",
+            PolicyResult::None => "NONE",
+        }
+    }
+
+    /// Combines two results: DENY beats AUDIT beats ALLOW beats NONE.
+    pub fn combine(self, other: PolicyResult) -> PolicyResult {
+        fn rank(p: PolicyResult) -> u8 {
+            match p {
+                PolicyResult::None => 0,
+                PolicyResult::Allow => 1,
+                PolicyResult::Audit => 2,
+                PolicyResult::Deny => 3,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl fmt::Display for PolicyResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Maximum allowed findings per severity; −1 means unlimited; the gate fails when count > max.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub max_critical: i64,
+    pub max_high: i64,
+    pub max_medium: i64,
+    pub max_low: i64,
+}
+
+impl Default for Thresholds {
+    /// DESIGN.md defaults: no critical finding allowed, everything else unlimited.
+    fn default() -> Self {
+        Thresholds { max_critical: 0, max_high: -1, max_medium: -1, max_low: -1 }
+    }
+}
+
+impl Thresholds {
+    /// The threshold for a severity; informational findings are never limited.
+    pub fn max_for(&self, severity: Severity) -> i64 {
+        match severity {
+            Severity::Critical => self.max_critical,
+            Severity::High => self.max_high,
+            Severity::Medium => self.max_medium,
+            Severity::Low => self.max_low,
+            Severity::Informational => -1,
+        }
+    }
+
+    /// The severities a threshold applies to, most severe first, with the variable name users set.
+    pub const LIMITED: [(Severity, &'static str); 4] = [
+        (Severity::Critical, "max_critical"),
+        (Severity::High, "max_high"),
+        (Severity::Medium, "max_medium"),
+        (Severity::Low, "max_low"),
+    ];
+
+    /// Parses a threshold value: an integer ≥ −1.
+    pub fn parse_value(s: &str) -> Result<i64, String> {
+        let v: i64 = s.trim().parse().map_err(|_| format!("expected an integer (-1 for unlimited), got {s:?}"))?;
+        if v < -1 {
+            return Err(format!("expected -1 (unlimited) or a count of 0 or more, got {v}"));
+        }
+        Ok(v)
+    }
+}
+
+/// Counts of deduplicated findings per severity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub informational: u64,
+    pub total: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, severity: Severity) {
+        match severity {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Informational => self.informational += 1,
+        }
+        self.total += 1;
+    }
+
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            c.add(f.severity);
+        }
+        c
+    }
+
+    pub fn get(&self, severity: Severity) -> u64 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Informational => self.informational,
+        }
+    }
+}
+
+/// Everything the gate decides on besides the findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatePolicy {
+    pub thresholds: Thresholds,
+    /// Fail when the cloud policy says DENY (default true).
+    pub fail_on_policy_deny: bool,
+    /// Fail when the cloud policy says AUDIT (default false).
+    pub fail_on_policy_audit: bool,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        GatePolicy { thresholds: Thresholds::default(), fail_on_policy_deny: true, fail_on_policy_audit: false }
+    }
+}
+
+/// One threshold's outcome, for reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdCheck {
+    pub severity: Severity,
+    pub name: String,
+    pub count: u64,
+    pub max: i64,
+    pub passed: bool,
+}
+
+/// The gate's decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub passed: bool,
+    /// Why the gate failed; empty when it passed.
+    pub reasons: Vec<String>,
+    /// What a person should know though the gate passed (an AUDIT result that does not fail).
+    pub warnings: Vec<String>,
+    pub checks: Vec<ThresholdCheck>,
+}
+
+/// Decides pass/fail: every threshold with count > max fails, DENY fails when
+/// `fail_on_policy_deny`, AUDIT fails only when `fail_on_policy_audit`.
+pub fn evaluate(counts: &Counts, policy_result: PolicyResult, gate: &GatePolicy) -> Evaluation {
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    let mut checks = Vec::with_capacity(4);
+    for (severity, name) in Thresholds::LIMITED {
+        let count = counts.get(severity);
+        let max = gate.thresholds.max_for(severity);
+        let passed = max < 0 || count <= max as u64;
+        if !passed {
+            reasons.push(format!(
+                "{count} {} finding{} exceed{} {name}={max}",
+                severity.label().to_ascii_lowercase(),
+                if count == 1 { "" } else { "s" },
+                if count == 1 { "s" } else { "" },
+            ));
+        }
+        checks.push(ThresholdCheck { severity, name: name.to_string(), count, max, passed });
+    }
+    match policy_result {
+        PolicyResult::Deny if gate.fail_on_policy_deny => {
+            reasons.push("cloud policy result is DENY (FAIL_ON_POLICY_DENY=true)".to_string())
+        }
+        PolicyResult::Deny => {
+            warnings.push("cloud policy result is DENY, ignored (FAIL_ON_POLICY_DENY=false)".to_string())
+        }
+        PolicyResult::Audit if gate.fail_on_policy_audit => {
+            reasons.push("cloud policy result is AUDIT (FAIL_ON_POLICY_AUDIT=true)".to_string())
+        }
+        PolicyResult::Audit => warnings.push("cloud policy result is AUDIT: passing with a warning".to_string()),
+        PolicyResult::Allow | PolicyResult::None => {}
+    }
+    Evaluation { passed: reasons.is_empty(), reasons, warnings, checks }
+}
+
+/// Parses `true/false/1/0/yes/no/on/off` (case-insensitive), as environment variables are written.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("expected true or false, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(c: u64, h: u64, m: u64, l: u64) -> Counts {
+        Counts { critical: c, high: h, medium: m, low: l, informational: 0, total: c + h + m + l }
+    }
+
+    fn th(c: i64, h: i64, m: i64, l: i64) -> Thresholds {
+        Thresholds { max_critical: c, max_high: h, max_medium: m, max_low: l }
+    }
+
+    #[test]
+    fn policy_table() {
+        // (counts, thresholds, policy, deny, audit) -> (passed, number of reasons)
+        let table: &[(Counts, Thresholds, PolicyResult, bool, bool, bool, usize)] = &[
+            (counts(0, 0, 0, 0), Thresholds::default(), PolicyResult::None, true, false, true, 0),
+            (counts(1, 0, 0, 0), Thresholds::default(), PolicyResult::None, true, false, false, 1),
+            (counts(0, 100, 100, 100), Thresholds::default(), PolicyResult::None, true, false, true, 0),
+            (counts(0, 5, 0, 0), th(0, 5, -1, -1), PolicyResult::None, true, false, true, 0),
+            (counts(0, 6, 0, 0), th(0, 5, -1, -1), PolicyResult::None, true, false, false, 1),
+            (counts(2, 6, 11, 0), th(0, 5, 10, -1), PolicyResult::None, true, false, false, 3),
+            (counts(0, 0, 0, 1), th(-1, -1, -1, 0), PolicyResult::None, true, false, false, 1),
+            (counts(9, 9, 9, 9), th(-1, -1, -1, -1), PolicyResult::None, true, false, true, 0),
+            (counts(0, 0, 0, 0), Thresholds::default(), PolicyResult::Deny, true, false, false, 1),
+            (counts(0, 0, 0, 0), Thresholds::default(), PolicyResult::Deny, false, false, true, 0),
+            (counts(0, 0, 0, 0), Thresholds::default(), PolicyResult::Audit, true, false, true, 0),
+            (counts(0, 0, 0, 0), Thresholds::default(), PolicyResult::Audit, true, true, false, 1),
+            (counts(0, 0, 0, 0), Thresholds::default(), PolicyResult::Allow, true, true, true, 0),
+            (counts(1, 0, 0, 0), Thresholds::default(), PolicyResult::Deny, true, false, false, 2),
+        ];
+        for (i, (c, t, p, deny, audit, want, nreasons)) in table.iter().enumerate() {
+            let gate = GatePolicy { thresholds: *t, fail_on_policy_deny: *deny, fail_on_policy_audit: *audit };
+            let e = evaluate(c, *p, &gate);
+            assert_eq!(e.passed, *want, "row {i}: {e:?}");
+            assert_eq!(e.reasons.len(), *nreasons, "row {i}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn audit_warns_when_not_failing() {
+        let e = evaluate(&Counts::default(), PolicyResult::Audit, &GatePolicy::default());
+        assert!(e.passed);
+        assert_eq!(e.warnings.len(), 1);
+    }
+
+    #[test]
+    fn reason_text() {
+        let e = evaluate(&counts(2, 0, 0, 0), PolicyResult::None, &GatePolicy::default());
+        assert_eq!(e.reasons, vec!["2 critical findings exceed max_critical=0".to_string()]);
+    }
+
+    #[test]
+    fn parse_values() {
+        assert_eq!(Thresholds::parse_value("-1"), Ok(-1));
+        assert_eq!(Thresholds::parse_value(" 5 "), Ok(5));
+        assert!(Thresholds::parse_value("-2").is_err());
+        assert!(Thresholds::parse_value("many").is_err());
+        assert_eq!(PolicyResult::parse("deny"), Some(PolicyResult::Deny));
+        assert_eq!(PolicyResult::parse("maybe"), None);
+        assert_eq!(PolicyResult::from_exit_code(42), Some(PolicyResult::Deny));
+        assert_eq!(PolicyResult::from_exit_code(43), Some(PolicyResult::Audit));
+        assert_eq!(PolicyResult::from_exit_code(0), None);
+        assert_eq!(parse_bool("FALSE"), Ok(false));
+        assert!(parse_bool("nope").is_err());
+        assert_eq!(PolicyResult::Audit.combine(PolicyResult::Deny), PolicyResult::Deny);
+        assert_eq!(PolicyResult::Allow.combine(PolicyResult::None), PolicyResult::Allow);
+    }
+}

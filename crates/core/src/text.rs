@@ -1,0 +1,80 @@
+//! Text helpers shared by the renderers: truncation with a visible marker, and XML-safe text.
+
+/// The marker appended to any text scangate had to shorten.
+pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";
+
+/// Shortens `s` to at most `max_chars` characters (Unicode scalar values), ending in
+/// [`TRUNCATION_MARKER`] when anything was cut. Never splits a character.
+pub fn truncate_chars(s: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
+    // Fast path: byte length bounds the char count.
+    if s.len() <= max_chars || s.chars().count() <= max_chars {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let marker_len = TRUNCATION_MARKER.chars().count();
+    if max_chars <= marker_len {
+        return std::borrow::Cow::Owned(s.chars().take(max_chars).collect());
+    }
+    let keep = max_chars - marker_len;
+    let cut = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+    let mut out = String::with_capacity(cut + TRUNCATION_MARKER.len());
+    out.push_str(&s[..cut]);
+    out.push_str(TRUNCATION_MARKER);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Shortens `s` to at most `max_bytes` UTF-8 bytes, with the marker, on a char boundary.
+pub fn truncate_bytes(s: &str, max_bytes: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max_bytes {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    if max_bytes <= TRUNCATION_MARKER.len() {
+        let mut cut = max_bytes;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        return std::borrow::Cow::Owned(s[..cut].to_string());
+    }
+    let mut cut = max_bytes - TRUNCATION_MARKER.len();
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = String::with_capacity(max_bytes);
+    out.push_str(&s[..cut]);
+    out.push_str(TRUNCATION_MARKER);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Removes characters XML 1.0 cannot carry even escaped (C0 controls but tab, CR, LF;
+/// U+FFFE, U+FFFF; lone surrogates cannot occur in a Rust `str`). Each is replaced by U+FFFD.
+pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    fn ok(c: char) -> bool {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+    }
+    if s.chars().all(ok) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().map(|c| if ok(c) { c } else { '\u{FFFD}' }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        let s = "é".repeat(2000);
+        let t = truncate_chars(&s, 1024);
+        assert_eq!(t.chars().count(), 1024);
+        assert!(t.ends_with(TRUNCATION_MARKER));
+        let b = truncate_bytes(&s, 1001);
+        assert!(b.len() <= 1001);
+        assert!(b.ends_with(TRUNCATION_MARKER));
+        assert_eq!(truncate_chars("short", 10), "short");
+    }
+
+    #[test]
+    fn xml_safe_replaces_controls() {
+        assert_eq!(xml_safe("a\u{0}b\u{1b}c\td"), "a\u{FFFD}b\u{FFFD}c\td");
+        assert!(matches!(xml_safe("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,236 @@
+//! `verdict.json`: the contract the runner, the gate and users' scripts read.
+//!
+//! Field names are fixed by DESIGN.md ("Interfaces users script against"); new
+//! fields may be added, none renamed or removed.
+
+use crate::finding::Scanner;
+use crate::policy::{Counts, Evaluation, PolicyResult, Thresholds};
+use serde::{Deserialize, Serialize};
+
+/// The schema id written into every verdict; readers refuse other schemas.
+pub const SCHEMA: &str = "scangate.verdict.v1";
+
+/// Where the evaluated report is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRef {
+    #[serde(default)]
+    pub bucket: Option<String>,
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+/// The CodeBuild build that produced the report, when known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRef {
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub initiator: Option<String>,
+    #[serde(default)]
+    pub source_version: Option<String>,
+}
+
+/// The verdict on one report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub schema: String,
+    pub passed: bool,
+    pub reasons: Vec<String>,
+    pub counts: Counts,
+    pub thresholds: Thresholds,
+    pub policy_result: PolicyResult,
+    pub report: ReportRef,
+    pub target: Option<String>,
+    pub scanner: Option<Scanner>,
+    pub build: Option<BuildRef>,
+    pub findings_imported: u64,
+    pub findings_archived: u64,
+    /// RFC 3339.
+    pub processed_at: String,
+    // Extensions beyond DESIGN.md's list (additive only).
+    /// Notes that did not fail the gate (AUDIT passing, reader warnings).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    #[serde(default = "default_true")]
+    pub fail_on_policy_deny: bool,
+    #[serde(default)]
+    pub fail_on_policy_audit: bool,
+    /// Set when the report could not be processed (it was quarantined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The inputs of a verdict besides the evaluation.
+#[derive(Clone, Debug, Default)]
+pub struct VerdictInput {
+    pub report: ReportRef,
+    pub target: Option<String>,
+    pub scanner: Option<Scanner>,
+    pub build: Option<BuildRef>,
+    pub processed_at: String,
+}
+
+impl Verdict {
+    pub fn new(
+        input: VerdictInput,
+        counts: Counts,
+        policy_result: PolicyResult,
+        gate: &crate::policy::GatePolicy,
+        evaluation: &Evaluation,
+    ) -> Verdict {
+        Verdict {
+            schema: SCHEMA.to_string(),
+            passed: evaluation.passed,
+            reasons: evaluation.reasons.clone(),
+            counts,
+            thresholds: gate.thresholds,
+            policy_result,
+            report: input.report,
+            target: input.target,
+            scanner: input.scanner,
+            build: input.build,
+            findings_imported: 0,
+            findings_archived: 0,
+            processed_at: input.processed_at,
+            warnings: evaluation.warnings.clone(),
+            fail_on_policy_deny: gate.fail_on_policy_deny,
+            fail_on_policy_audit: gate.fail_on_policy_audit,
+            error: None,
+        }
+    }
+
+    /// A failed verdict for a report that could not be processed, so nobody waits forever.
+    pub fn unprocessable(input: VerdictInput, gate: &crate::policy::GatePolicy, reason: String) -> Verdict {
+        Verdict {
+            schema: SCHEMA.to_string(),
+            passed: false,
+            reasons: vec![format!("the report could not be processed: {reason}")],
+            counts: Counts::default(),
+            thresholds: gate.thresholds,
+            policy_result: PolicyResult::None,
+            report: input.report,
+            target: input.target,
+            scanner: input.scanner,
+            build: input.build,
+            findings_imported: 0,
+            findings_archived: 0,
+            processed_at: input.processed_at,
+            warnings: Vec::new(),
+            fail_on_policy_deny: gate.fail_on_policy_deny,
+            fail_on_policy_audit: gate.fail_on_policy_audit,
+            error: Some(reason),
+        }
+    }
+
+    /// Parses a verdict, refusing an unknown schema with a message that names it.
+    pub fn from_json(bytes: &[u8]) -> Result<Verdict, VerdictError> {
+        let probe: SchemaProbe = serde_json::from_slice(bytes).map_err(|e| VerdictError::Json(e.to_string()))?;
+        match probe.schema.as_deref() {
+            Some(SCHEMA) => {}
+            Some(other) => return Err(VerdictError::UnknownSchema(other.to_string())),
+            None => return Err(VerdictError::UnknownSchema("(missing)".to_string())),
+        }
+        serde_json::from_slice(bytes).map_err(|e| VerdictError::Json(e.to_string()))
+    }
+
+    /// The process exit code for this verdict: 0 passed, 42 gate failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.passed {
+            0
+        } else {
+            42
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SchemaProbe {
+    schema: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerdictError {
+    #[error("verdict is not valid JSON: {0}")]
+    Json(String),
+    #[error("verdict has schema {0:?}, expected {SCHEMA:?}")]
+    UnknownSchema(String),
+}
+
+/// Current time as RFC 3339 (UTC, seconds precision).
+pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// Formats a timestamp as RFC 3339 in UTC with millisecond precision, as ASFF expects.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&fmt).unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{evaluate, GatePolicy};
+
+    #[test]
+    fn roundtrip_and_schema_check() {
+        let gate = GatePolicy::default();
+        let counts = Counts { critical: 1, total: 1, ..Default::default() };
+        let e = evaluate(&counts, PolicyResult::None, &gate);
+        let v = Verdict::new(VerdictInput::default(), counts, PolicyResult::None, &gate, &e);
+        let json = serde_json::to_vec(&v).expect("serialize");
+        assert_eq!(Verdict::from_json(&json), Ok(v.clone()));
+        assert_eq!(v.exit_code(), 42);
+        let other = String::from_utf8(json).expect("utf8").replace(SCHEMA, "other.v9");
+        assert_eq!(Verdict::from_json(other.as_bytes()), Err(VerdictError::UnknownSchema("other.v9".into())));
+    }
+
+    #[test]
+    fn contract_field_names() {
+        let gate = GatePolicy::default();
+        let e = evaluate(&Counts::default(), PolicyResult::None, &gate);
+        let v = Verdict::new(VerdictInput::default(), Counts::default(), PolicyResult::None, &gate, &e);
+        let value = serde_json::to_value(&v).expect("serialize");
+        for key in [
+            "schema",
+            "passed",
+            "reasons",
+            "counts",
+            "thresholds",
+            "policy_result",
+            "report",
+            "target",
+            "scanner",
+            "build",
+            "findings_imported",
+            "findings_archived",
+            "processed_at",
+        ] {
+            assert!(value.get(key).is_some(), "verdict.json lacks {key}");
+        }
+        for key in ["critical", "high", "medium", "low", "informational", "total"] {
+            assert!(value["counts"].get(key).is_some(), "counts lacks {key}");
+        }
+        for key in ["bucket", "key", "version_id", "etag"] {
+            assert!(value["report"].get(key).is_some(), "report lacks {key}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = time::macros::datetime!(2026-11-23 08:00:01.5 UTC);
+        assert_eq!(rfc3339(t), "2026-11-23T08:00:01.500Z");
+    }
+}
