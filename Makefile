@@ -1,0 +1,50 @@
+# scangate — see README.md. Every target installs what it needs into the project
+# (.venv/ for Python tools, node_modules/ for npm tools), so a fresh machine with
+# Rust, Python 3 and Node is enough.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+CARGO ?= cargo
+
+.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn fuzz
+
+## demo: evaluate the bundled QScanner-shaped report offline and show the verdict
+demo:
+	@bash scripts/demo.sh
+
+## test: formatting, lints and every test (installs moto into .venv when missing)
+test: fmt-check clippy venv unit
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: venv
+	$(CARGO) test --workspace
+
+## venv: project-local Python tools (moto server for the AWS tests)
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: scripts/requirements-test.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+	touch $@
+
+## bench: throughput and memory of `scangate process` (release build)
+bench:
+	@bash scripts/bench.sh
+
+## package: Lambda zips (arm64, provided.al2023) and the runner binary, into target/package/
+package:
+	@bash scripts/package.sh
+
+## lint-cfn: cfn-lint, checkov and cfn-guard over every template
+lint-cfn:
+	@bash scripts/lint-cfn.sh
+
+## fuzz: run the SARIF reader fuzz target (FUZZ_SECONDS, default 300)
+fuzz:
+	@bash scripts/fuzz.sh
