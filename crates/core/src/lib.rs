@@ -11,6 +11,7 @@ pub mod asff;
 pub mod finding;
 pub mod junit;
 pub mod lifecycle;
+pub mod pipeline;
 pub mod policy;
 pub mod sarif;
 pub mod severity;

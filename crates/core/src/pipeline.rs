@@ -1,0 +1,106 @@
+//! The one evaluation path shared by `scangate process`, the runner's `--local` and
+//! the report-processor Lambda: report → counts → policy → verdict.
+
+use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, PolicyResult};
+use crate::sarif::Report;
+use crate::verdict::{Verdict, VerdictInput};
+
+/// A report's evaluation.
+#[derive(Clone, Debug)]
+pub struct Evaluated {
+    pub verdict: Verdict,
+    pub evaluation: Evaluation,
+    pub counts: Counts,
+    /// The policy result the gate used (report properties combined with the scanner's exit code).
+    pub policy_result: PolicyResult,
+}
+
+/// Evaluates a read report against the gate policy.
+///
+/// `scanner_policy` is what the scanner's exit code said (42 DENY, 43 AUDIT), if
+/// anything; it is combined with the report's own `policyResult` (the stronger wins).
+/// When `input.scanner` is empty, the first run's tool is used; when `input.target`
+/// is empty, the report's image name or first repo tag.
+pub fn evaluate(
+    report: &Report,
+    gate: &GatePolicy,
+    scanner_policy: Option<PolicyResult>,
+    input: VerdictInput,
+) -> Evaluated {
+    let counts = Counts::of(&report.findings);
+    let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
+    let mut evaluation = evaluate_gate(&counts, policy_result, gate);
+    if report.warning_count > 0 {
+        evaluation.warnings.push(format!(
+            "the report had {} problem{} the reader worked around (see the reader warnings)",
+            report.warning_count,
+            if report.warning_count == 1 { "" } else { "s" }
+        ));
+    }
+    let mut input = input;
+    if input.scanner.is_none() {
+        input.scanner = report.runs.first().map(|r| r.scanner.clone());
+    }
+    if input.target.is_none() {
+        input.target = report.target.repo_tags.first().cloned().or_else(|| report.target.image_name.clone());
+    }
+    let verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
+    Evaluated { verdict, evaluation, counts, policy_result }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, FindingKind, Scanner};
+    use crate::severity::{Severity, SeveritySource};
+
+    fn finding(id: &str, severity: Severity) -> Finding {
+        Finding {
+            id: id.into(),
+            rule_id: id.into(),
+            title: id.into(),
+            description: id.into(),
+            severity,
+            severity_source: SeveritySource::Level,
+            severity_original: "error".into(),
+            kind: FindingKind::Code,
+            cves: vec![],
+            cvss_score: None,
+            cvss_vector: None,
+            package: None,
+            layer: None,
+            location: None,
+            help_uri: None,
+            help_text: None,
+            tags: vec![],
+            scanner: Scanner { name: "t".into(), version: None },
+            qds: None,
+            fingerprint: None,
+            occurrences: 1,
+        }
+    }
+
+    #[test]
+    fn exit_code_policy_combines_with_report_policy() {
+        let report = Report {
+            findings: vec![finding("a", Severity::High)],
+            policy_result: PolicyResult::Allow,
+            ..Default::default()
+        };
+        let e = evaluate(&report, &GatePolicy::default(), Some(PolicyResult::Deny), VerdictInput::default());
+        assert_eq!(e.policy_result, PolicyResult::Deny);
+        assert!(!e.verdict.passed);
+        let e = evaluate(&report, &GatePolicy::default(), None, VerdictInput::default());
+        assert_eq!(e.policy_result, PolicyResult::Allow);
+        assert!(e.verdict.passed);
+        assert_eq!(e.counts.high, 1);
+    }
+
+    #[test]
+    fn reader_warnings_surface_in_verdict() {
+        let report = Report { warning_count: 3, ..Default::default() };
+        let e = evaluate(&report, &GatePolicy::default(), None, VerdictInput::default());
+        assert!(e.verdict.passed);
+        assert!(e.verdict.warnings.iter().any(|w| w.contains("3 problems")), "{:?}", e.verdict.warnings);
+    }
+}
