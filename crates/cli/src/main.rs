@@ -1,1 +1,57 @@
-fn main() {}
+//! `scangate`: gate builds and pipelines on scanner findings, offline or in AWS CodeBuild.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod process;
+
+/// Exit codes every scangate command shares.
+pub mod exit {
+    /// The gate passed.
+    pub const PASSED: i32 = 0;
+    /// An internal error (a bug, or an environment failure scangate cannot attribute to input).
+    pub const INTERNAL: i32 = 1;
+    /// Bad parameters or unreadable input.
+    pub const USAGE: i32 = 2;
+    /// The gate failed: a threshold was crossed or the cloud policy said DENY.
+    pub const GATE_FAILED: i32 = 42;
+}
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0   the gate passed
+  42  the gate failed (a threshold crossed, or cloud policy DENY with FAIL_ON_POLICY_DENY=true)
+  2   bad parameters or unreadable input
+  1   internal error
+  The runner (`scangate scan`) also passes QScanner's own error codes through (see `scangate scan --help`).
+
+Documentation: README.md and docs/ in the scangate repository.";
+
+#[derive(Parser)]
+#[command(
+    name = "scangate",
+    version,
+    about = "Gate builds and pipelines on scanner findings (SARIF), and keep AWS Security Hub true.",
+    long_about = "scangate turns SARIF scanner output (first of all the Qualys QScanner) into a pass/fail \
+verdict, AWS Security Hub findings (ASFF) and JUnit reports for CodeBuild report groups.\n\n\
+`scangate process` does the whole evaluation offline, with no AWS account.",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate SARIF reports offline: summary table, verdict, and ASFF/JUnit/verdict files on request.
+    Process(process::ProcessArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Process(args) => process::run(args),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -104,3 +104,51 @@ mod tests {
         assert!(e.verdict.warnings.iter().any(|w| w.contains("3 problems")), "{:?}", e.verdict.warnings);
     }
 }
+
+/// Merges the reports of several files into one, as if they were one document:
+/// findings with the same id collapse (occurrences add up), policy results combine.
+pub fn merge_reports(reports: Vec<Report>) -> Report {
+    let mut reports = reports.into_iter();
+    let Some(mut merged) = reports.next() else {
+        return Report::default();
+    };
+    let mut index: std::collections::HashMap<String, usize> =
+        merged.findings.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
+    for report in reports {
+        for finding in report.findings {
+            match index.get(&finding.id) {
+                Some(&i) => merged.findings[i].occurrences += finding.occurrences,
+                None => {
+                    index.insert(finding.id.clone(), merged.findings.len());
+                    merged.findings.push(finding);
+                }
+            }
+        }
+        merged.runs.extend(report.runs);
+        merged.policy_result = merged.policy_result.combine(report.policy_result);
+        if merged.target == Default::default() {
+            merged.target = report.target;
+        }
+        let room = crate::sarif::MAX_KEPT_WARNINGS.saturating_sub(merged.warnings.len());
+        merged.warnings.extend(report.warnings.into_iter().take(room));
+        merged.warning_count += report.warning_count;
+        merged.results_read += report.results_read;
+    }
+    merged
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn merge_collapses_same_ids() {
+        let a = Report { results_read: 2, policy_result: PolicyResult::Allow, ..Default::default() };
+        let b = Report { results_read: 3, policy_result: PolicyResult::Audit, warning_count: 1, ..Default::default() };
+        let m = merge_reports(vec![a, b]);
+        assert_eq!(m.results_read, 5);
+        assert_eq!(m.policy_result, PolicyResult::Audit);
+        assert_eq!(m.warning_count, 1);
+        assert_eq!(merge_reports(vec![]), Report::default());
+    }
+}

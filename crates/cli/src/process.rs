@@ -1,0 +1,413 @@
+//! `scangate process`: the whole evaluation on a laptop, no AWS.
+
+use crate::exit;
+use anyhow::Context;
+use clap::{ArgAction, Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use scangate_core::asff::{self, AsffContext};
+use scangate_core::finding::Finding;
+use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
+use scangate_core::pipeline::{self, Evaluated};
+use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, Thresholds};
+use scangate_core::sarif::{self, Report, SarifError};
+use scangate_core::verdict::{self, ReportRef, VerdictInput};
+use scangate_core::{junit, summary, Severity};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human summary: counts per severity, policy, verdict, the worst findings.
+    Table,
+    /// The verdict as JSON (the same document as `--verdict`), for scripts.
+    Json,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  scangate process report.sarif
+  scangate process --max-high 5 --junit junit.xml --asff asff.json scan-*.sarif
+  qscanner ... && scangate process --scanner-exit-code $? --format json out/*-Report.sarif.json
+  cat report.sarif | scangate process -
+
+Thresholds: a severity fails the gate when its count of deduplicated findings is greater than its
+maximum; -1 means unlimited. Defaults: max-critical 0, all others -1. INFORMATIONAL is never limited.
+
+Policy: the Qualys cloud policy result comes from the report (run properties `policyResult`) and from
+--scanner-exit-code (42 DENY, 43 AUDIT); the stronger wins. DENY fails when FAIL_ON_POLICY_DENY is true
+(default); AUDIT fails only when FAIL_ON_POLICY_AUDIT is true (default false).
+
+Exit status: 0 passed, 42 gate failed, 2 bad parameters or unreadable input, 1 internal error.")]
+pub struct ProcessArgs {
+    /// SARIF files to evaluate together (findings are deduplicated across them); `-` reads standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Maximum CRITICAL findings before the gate fails (-1 = unlimited).
+    #[arg(long, env = "MAX_CRITICAL", default_value = "0", value_parser = Thresholds::parse_value, allow_negative_numbers = true, value_name = "N")]
+    pub max_critical: i64,
+    /// Maximum HIGH findings before the gate fails (-1 = unlimited).
+    #[arg(long, env = "MAX_HIGH", default_value = "-1", value_parser = Thresholds::parse_value, allow_negative_numbers = true, value_name = "N")]
+    pub max_high: i64,
+    /// Maximum MEDIUM findings before the gate fails (-1 = unlimited).
+    #[arg(long, env = "MAX_MEDIUM", default_value = "-1", value_parser = Thresholds::parse_value, allow_negative_numbers = true, value_name = "N")]
+    pub max_medium: i64,
+    /// Maximum LOW findings before the gate fails (-1 = unlimited).
+    #[arg(long, env = "MAX_LOW", default_value = "-1", value_parser = Thresholds::parse_value, allow_negative_numbers = true, value_name = "N")]
+    pub max_low: i64,
+    /// Fail the gate when the cloud policy result is DENY.
+    #[arg(long, env = "FAIL_ON_POLICY_DENY", default_value = "true", value_parser = parse_bool, action = ArgAction::Set, value_name = "BOOL")]
+    pub fail_on_policy_deny: bool,
+    /// Fail the gate when the cloud policy result is AUDIT.
+    #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool, action = ArgAction::Set, value_name = "BOOL")]
+    pub fail_on_policy_audit: bool,
+    /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
+    #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
+    pub scanner_exit_code: Option<i32>,
+
+    /// Write Security Hub findings (ASFF, a JSON array ready for BatchImportFindings) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub asff: Option<PathBuf>,
+    /// Write a JUnit XML report (for a CodeBuild report group) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the verdict (verdict.json, the contract the gate reads) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub verdict: Option<PathBuf>,
+    /// Write the Markdown summary (summary.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// How many of the worst findings the table and summary show.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub worst: usize,
+
+    /// AWS account id for ASFF (AwsAccountId, ProductArn).
+    #[arg(long, env = "SCANGATE_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
+    pub account_id: String,
+    /// AWS region for ASFF (ProductArn, Resources).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", value_parser = parse_region)]
+    pub region: String,
+    /// AWS partition for ARNs.
+    #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
+    pub partition: String,
+    /// What was scanned: image, repo, rootfs or other (default: image when the report names one).
+    #[arg(long, value_parser = parse_scan_type)]
+    pub scan_type: Option<ScanType>,
+    /// The scanned target (image reference, repository URL, path); default: from the report.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// CodeBuild project name, added to each ASFF finding as an AwsCodeBuildProject resource.
+    #[arg(long, env = "SCANGATE_PROJECT")]
+    pub project: Option<String>,
+    /// Timestamp for CreatedAt/UpdatedAt and processed_at (RFC 3339), for reproducible output; default now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    pub timestamp: Option<String>,
+}
+
+fn parse_account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected a 12-digit AWS account id, got {s:?}"))
+    }
+}
+
+fn parse_region(s: &str) -> Result<String, String> {
+    let ok =
+        !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok && s.contains('-') {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected an AWS region such as us-east-1, got {s:?}"))
+    }
+}
+
+fn parse_scan_type(s: &str) -> Result<ScanType, String> {
+    ScanType::parse(s).ok_or_else(|| format!("expected image, repo, rootfs or other, got {s:?}"))
+}
+
+fn parse_timestamp(s: &str) -> Result<String, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z: {e}"))?;
+    Ok(verdict::rfc3339(t))
+}
+
+impl ProcessArgs {
+    fn gate(&self) -> GatePolicy {
+        GatePolicy {
+            thresholds: Thresholds {
+                max_critical: self.max_critical,
+                max_high: self.max_high,
+                max_medium: self.max_medium,
+                max_low: self.max_low,
+            },
+            fail_on_policy_deny: self.fail_on_policy_deny,
+            fail_on_policy_audit: self.fail_on_policy_audit,
+        }
+    }
+}
+
+/// Runs `scangate process`; returns the exit code.
+pub fn run(args: ProcessArgs) -> i32 {
+    match run_inner(&args) {
+        Ok(code) => code,
+        Err(Failure::Usage(e)) => {
+            eprintln!("scangate process: {e:#}");
+            exit::USAGE
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("scangate process: internal error: {e:#}");
+            exit::INTERNAL
+        }
+    }
+}
+
+enum Failure {
+    Usage(anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+fn read_all(files: &[PathBuf]) -> Result<Vec<Report>, SarifError> {
+    files
+        .iter()
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                sarif::read_sarif(std::io::stdin().lock(), "<stdin>")
+            } else {
+                sarif::read_sarif_file(path)
+            }
+        })
+        .collect()
+}
+
+fn run_inner(args: &ProcessArgs) -> Result<i32, Failure> {
+    if args.files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(Failure::Usage(anyhow::anyhow!("standard input (-) can be given only once")));
+    }
+    let reports = read_all(&args.files).map_err(|e| Failure::Usage(e.into()))?;
+    let report = pipeline::merge_reports(reports);
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}", w.path, w.message);
+    }
+    if report.warning_count > report.warnings.len() {
+        eprintln!("warning: {} more reader warnings not shown", report.warning_count - report.warnings.len());
+    }
+
+    let gate = args.gate();
+    let processed_at = args.timestamp.clone().unwrap_or_else(verdict::now_rfc3339);
+    let source_key = args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
+    let input = VerdictInput {
+        report: ReportRef { bucket: None, key: source_key.clone(), version_id: None, etag: None },
+        target: args.target.clone(),
+        scanner: None,
+        build: None,
+        processed_at: processed_at.clone(),
+    };
+    let scanner_policy = args.scanner_exit_code.and_then(PolicyResult::from_exit_code);
+    let evaluated = pipeline::evaluate(&report, &gate, scanner_policy, input);
+    let mut findings = report.findings;
+    findings.sort_by(Finding::worst_first);
+
+    if let Some(path) = &args.asff {
+        let ctx = asff_context(args, &report.target, &evaluated, &processed_at, &source_key);
+        write_file(path, "--asff", |w| asff::write_asff_array(&findings, &ctx, w))?;
+    }
+    if let Some(path) = &args.junit {
+        let xml = junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &findings, &gate);
+        write_file(path, "--junit", |w| w.write_all(xml.as_bytes()))?;
+    }
+    if let Some(path) = &args.summary {
+        let md = summary::markdown(&evaluated.verdict, &findings, args.worst);
+        write_file(path, "--summary", |w| w.write_all(md.as_bytes()))?;
+    }
+    let verdict_json = serde_json::to_string_pretty(&evaluated.verdict)
+        .context("serializing the verdict")
+        .map_err(Failure::Internal)?;
+    if let Some(path) = &args.verdict {
+        write_file(path, "--verdict", |w| w.write_all(verdict_json.as_bytes()))?;
+    }
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let printed = match args.format {
+        Format::Json => writeln!(out, "{verdict_json}"),
+        Format::Table => {
+            let text = render_table(args, &report.runs, report.results_read, &evaluated, &findings);
+            out.write_all(text.as_bytes())
+        }
+    };
+    // A closed pipe (`| head`) is not an error worth a failure exit.
+    if let Err(e) = printed.and_then(|_| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(Failure::Internal(anyhow::Error::new(e).context("writing to standard output")));
+        }
+    }
+    Ok(evaluated.verdict.exit_code())
+}
+
+fn asff_context(
+    args: &ProcessArgs,
+    target_info: &sarif::TargetInfo,
+    evaluated: &Evaluated,
+    processed_at: &str,
+    source_key: &str,
+) -> AsffContext {
+    let has_image = target_info.image_name.is_some() || !target_info.repo_tags.is_empty();
+    let scan_type = args.scan_type.unwrap_or(if has_image { ScanType::Image } else { ScanType::Other });
+    let target = evaluated.verdict.target.clone().unwrap_or_else(|| source_key.to_string());
+    let identity = lifecycle::target_identity(scan_type, Some(&target), None, None, args.project.as_deref());
+    AsffContext {
+        account_id: args.account_id.clone(),
+        region: args.region.clone(),
+        partition: args.partition.clone(),
+        scan_type,
+        target,
+        lifecycle: LifecycleKey::new(&args.account_id, &args.region, scan_type, &identity),
+        codebuild_project: args.project.clone(),
+        build_arn: None,
+        updated_at: processed_at.to_string(),
+        created_at: None,
+        report_uri: Some(source_key.to_string()),
+    }
+}
+
+/// Writes an output file through a buffer; a failure names the flag and the path.
+fn write_file(
+    path: &Path,
+    flag: &str,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    let result = std::fs::File::create(path).and_then(|f| {
+        let mut w = std::io::BufWriter::new(f);
+        write(&mut w)?;
+        w.flush()
+    });
+    result.map_err(|e| Failure::Usage(anyhow::anyhow!("cannot write {flag} {}: {e}", path.display())))
+}
+
+fn table_width() -> u16 {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w: &u16| w >= 60).unwrap_or(120)
+}
+
+fn new_table() -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(table_width());
+    if !std::io::stdout().is_terminal() {
+        t.force_no_tty();
+    }
+    t
+}
+
+fn render_table(
+    args: &ProcessArgs,
+    runs: &[sarif::RunSummary],
+    results_read: usize,
+    evaluated: &Evaluated,
+    findings: &[Finding],
+) -> String {
+    let v = &evaluated.verdict;
+    let mut s = String::new();
+    let scanners: Vec<String> = runs
+        .iter()
+        .map(|r| match &r.scanner.version {
+            Some(ver) => format!("{} {}", r.scanner.name, ver),
+            None => r.scanner.name.clone(),
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    s.push_str(&format!(
+        "Report:   {}\nScanner:  {}\nTarget:   {}\nResults:  {} read, {} findings after deduplication\n\n",
+        args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        if scanners.is_empty() { "(none)".to_string() } else { scanners.join(", ") },
+        v.target.as_deref().unwrap_or("(not named in the report)"),
+        results_read,
+        v.counts.total,
+    ));
+
+    let mut counts = new_table();
+    counts.set_header(vec!["Severity", "Findings", "Allowed", "Result"]);
+    for severity in Severity::ALL_DESC {
+        let count = v.counts.get(severity);
+        let check = evaluated.evaluation.checks.iter().find(|c| c.severity == severity);
+        let (allowed, result) = match check {
+            Some(c) if c.max < 0 => ("unlimited".to_string(), "ok"),
+            Some(c) => (c.max.to_string(), if c.passed { "ok" } else { "FAIL" }),
+            None => ("not limited".to_string(), ""),
+        };
+        counts.add_row(vec![
+            Cell::new(severity.label()),
+            Cell::new(count).set_alignment(CellAlignment::Right),
+            Cell::new(allowed).set_alignment(CellAlignment::Right),
+            Cell::new(result),
+        ]);
+    }
+    counts.add_row(vec![
+        Cell::new("TOTAL"),
+        Cell::new(v.counts.total).set_alignment(CellAlignment::Right),
+        Cell::new(""),
+        Cell::new(""),
+    ]);
+    s.push_str(&counts.to_string());
+    s.push('\n');
+
+    let policy_effect = match v.policy_result {
+        PolicyResult::Deny if v.fail_on_policy_deny => "fails the gate (FAIL_ON_POLICY_DENY=true)",
+        PolicyResult::Deny => "ignored (FAIL_ON_POLICY_DENY=false)",
+        PolicyResult::Audit if v.fail_on_policy_audit => "fails the gate (FAIL_ON_POLICY_AUDIT=true)",
+        PolicyResult::Audit => "passes with a warning (FAIL_ON_POLICY_AUDIT=false)",
+        PolicyResult::Allow => "allows",
+        PolicyResult::None => "no cloud policy was evaluated",
+    };
+    s.push_str(&format!("\nCloud policy: {} — {}\n", v.policy_result, policy_effect));
+
+    if !findings.is_empty() && args.worst > 0 {
+        let shown = findings.len().min(args.worst);
+        s.push_str(&format!("\nWorst findings ({shown} of {}):\n", findings.len()));
+        let mut worst = new_table();
+        worst.set_header(vec!["Severity", "Rule", "CVE", "Affected", "Fixed in", "Title"]);
+        for f in findings.iter().take(shown) {
+            let cves = match f.cves.len() {
+                0 => String::new(),
+                1 => f.cves[0].clone(),
+                n => format!("{} +{}", f.cves[0], n - 1),
+            };
+            let fixed = f.package.as_ref().and_then(|p| p.fixed_version.clone()).unwrap_or_default();
+            worst.add_row(vec![
+                Cell::new(f.severity.label()),
+                Cell::new(clip(&f.rule_id, 40)),
+                Cell::new(cves),
+                Cell::new(clip(&f.affected(), 50)),
+                Cell::new(clip(&fixed, 24)),
+                Cell::new(clip(&f.title, 80)),
+            ]);
+        }
+        s.push_str(&worst.to_string());
+        s.push('\n');
+    }
+
+    s.push_str(&format!("\nVerdict: {}\n", if v.passed { "PASSED" } else { "FAILED" }));
+    for r in &v.reasons {
+        s.push_str(&format!("  - {r}\n"));
+    }
+    for w in &v.warnings {
+        s.push_str(&format!("  ! {w}\n"));
+    }
+    s
+}
+
+/// One line, at most `max` characters, for a table cell.
+fn clip(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
