@@ -1,0 +1,235 @@
+//! `scangate process` end to end: the real binary, real files, exit codes and outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+fn corpus(name: &str) -> PathBuf {
+    repo_root().join("../shared/corpus/sarif").join(name)
+}
+
+/// Runs scangate with a clean threshold environment (no MAX_* or FAIL_ON_* leaking in).
+fn scangate(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scangate"));
+    for var in [
+        "MAX_CRITICAL",
+        "MAX_HIGH",
+        "MAX_MEDIUM",
+        "MAX_LOW",
+        "FAIL_ON_POLICY_DENY",
+        "FAIL_ON_POLICY_AUDIT",
+        "SCANGATE_ACCOUNT_ID",
+        "SCANGATE_PROJECT",
+        "AWS_REGION",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(envs.iter().copied()).args(args).stdin(Stdio::null());
+    cmd.output().expect("run scangate")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const FIXED_TIME: &str = "2026-11-23T08:00:00Z";
+
+#[test]
+fn qscanner_fixture_fails_with_default_thresholds() {
+    let f = fixture("qscanner-image.sarif");
+    let out = scangate(&["process", f.to_str().expect("utf8 path")], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(42), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
+    assert!(stdout.contains("Verdict: FAILED"), "{stdout}");
+    assert!(stdout.contains("exceed max_critical=0"), "{stdout}");
+    assert!(stdout.contains("Cloud policy: DENY"), "{stdout}");
+    assert!(stdout.contains("Worst findings"), "{stdout}");
+}
+
+#[test]
+fn thresholds_and_policy_flags_can_pass_the_gate() {
+    let f = fixture("qscanner-image.sarif");
+    let f = f.to_str().expect("utf8 path");
+    let out = scangate(&["process", "--max-critical", "-1", "--fail-on-policy-deny", "false", f], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("Verdict: PASSED"));
+    // The same through the environment a buildspec would set.
+    let out = scangate(&["process", f], &[("MAX_CRITICAL", "-1"), ("FAIL_ON_POLICY_DENY", "false")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // A flag wins over its variable.
+    let out = scangate(&["process", "--max-critical", "0", f], &[("MAX_CRITICAL", "-1"), ("FAIL_ON_POLICY_DENY", "false")]);
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out.stdout));
+}
+
+#[test]
+fn scanner_exit_code_43_is_audit_and_fails_only_when_asked() {
+    let f = fixture("qscanner-repo.sarif");
+    let f = f.to_str().expect("utf8 path");
+    let base = ["process", "--max-critical", "-1", "--scanner-exit-code", "43"];
+    let out = scangate(&[&base[..], &[f]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("AUDIT"));
+    let out = scangate(&[&base[..], &["--fail-on-policy-audit", "true", f]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out.stdout));
+    let out = scangate(&["process", "--max-critical", "-1", "--scanner-exit-code", "42", f], &[]);
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out.stdout));
+}
+
+#[test]
+fn json_format_prints_the_verdict_contract() {
+    let f = fixture("qscanner-image.sarif");
+    let out = scangate(&["process", "--format", "json", "--timestamp", FIXED_TIME, f.to_str().expect("utf8")], &[]);
+    assert_eq!(out.status.code(), Some(42));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(v["schema"], "scangate.verdict.v1");
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["policy_result"], "DENY");
+    assert_eq!(v["processed_at"], "2026-11-23T08:00:00.000Z");
+    assert!(v["counts"]["critical"].as_u64().expect("count") >= 2);
+    let c = &v["counts"];
+    let sum: u64 = ["critical", "high", "medium", "low", "informational"].iter().map(|k| c[k].as_u64().unwrap_or(0)).sum();
+    assert_eq!(Some(sum), c["total"].as_u64());
+}
+
+#[test]
+fn output_files_are_written_and_consistent() {
+    let dir = std::env::temp_dir().join(format!("scangate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let (asff, junit, verdict, summary) =
+        (dir.join("asff.json"), dir.join("junit.xml"), dir.join("verdict.json"), dir.join("summary.md"));
+    let f = fixture("qscanner-image.sarif");
+    let out = scangate(
+        &[
+            "process",
+            "--format",
+            "json",
+            "--account-id",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+            "--asff",
+            asff.to_str().expect("utf8"),
+            "--junit",
+            junit.to_str().expect("utf8"),
+            "--verdict",
+            verdict.to_str().expect("utf8"),
+            "--summary",
+            summary.to_str().expect("utf8"),
+            f.to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&verdict).expect("verdict file")).expect("json");
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v, printed, "--verdict file and --format json agree");
+    let findings: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&asff).expect("asff file")).expect("asff is a JSON array");
+    assert_eq!(findings.len() as u64, v["counts"]["total"].as_u64().expect("total"));
+    for finding in &findings {
+        assert_eq!(finding["AwsAccountId"], "123456789012");
+        assert_eq!(finding["ProductArn"], "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default");
+    }
+    let xml = std::fs::read_to_string(&junit).expect("junit file");
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("max_critical"), "{xml}");
+    let md = std::fs::read_to_string(&summary).expect("summary file");
+    assert!(md.contains("FAILED"), "{md}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn standard_input_is_read_with_dash() {
+    let bytes = std::fs::read(fixture("qscanner-image.sarif")).expect("fixture");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scangate"))
+        .args(["process", "--format", "json", "-"])
+        .env_remove("MAX_CRITICAL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(&bytes).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["report"]["key"], "-");
+}
+
+#[test]
+fn files_are_deduplicated_together() {
+    let f = fixture("qscanner-image.sarif");
+    let f = f.to_str().expect("utf8");
+    let one = scangate(&["process", "--format", "json", f], &[]);
+    let twice = scangate(&["process", "--format", "json", f, f], &[]);
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).expect("json");
+    let twice: serde_json::Value = serde_json::from_slice(&twice.stdout).expect("json");
+    assert_eq!(one["counts"], twice["counts"], "the same report twice counts once");
+}
+
+#[test]
+fn broken_json_is_exit_2_with_file_line_and_column() {
+    let f = corpus("sarifsdk-INVALID-json-syntax-error.sarif");
+    let out = scangate(&["process", f.to_str().expect("utf8")], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sarifsdk-INVALID-json-syntax-error.sarif"), "{stderr}");
+    assert!(stderr.contains("line") && stderr.contains("column"), "{stderr}");
+}
+
+#[test]
+fn json_that_is_not_sarif_is_exit_2_and_says_what_is_missing() {
+    let dir = std::env::temp_dir().join(format!("scangate-notsarif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let f = dir.join("package.json");
+    std::fs::write(&f, br#"{"name": "not-a-report", "version": "1.0.0"}"#).expect("write");
+    let out = scangate(&["process", f.to_str().expect("utf8")], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("package.json") && stderr.contains("runs"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_parameters_are_exit_2() {
+    let f = fixture("qscanner-image.sarif");
+    let f = f.to_str().expect("utf8");
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (&["process", "--max-high", "-5", f], &[], "-1"),
+        (&["process", "--max-high", "lots", f], &[], "integer"),
+        (&["process", f], &[("MAX_LOW", "x")], "integer"),
+        (&["process", "--fail-on-policy-deny", "maybe", f], &[], "true or false"),
+        (&["process", "--account-id", "12", f], &[], "12-digit"),
+        (&["process", "/nonexistent/report.sarif"], &[], "/nonexistent/report.sarif"),
+        (&["process", "--junit", "/nonexistent/dir/junit.xml", f], &[], "--junit"),
+        (&["process", "-", "-"], &[], "only once"),
+        (&["process"], &[], "FILE"),
+    ];
+    for (args, envs, needle) in cases {
+        let out = scangate(args, envs);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: expected {needle:?} in {stderr}");
+    }
+}
+
+#[test]
+fn help_explains_exit_codes_and_thresholds() {
+    let out = scangate(&["process", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for needle in ["MAX_CRITICAL", "FAIL_ON_POLICY_DENY", "-1 means unlimited", "42 gate failed", "--asff", "--junit"] {
+        assert!(help.contains(needle), "help lacks {needle:?}");
+    }
+}
