@@ -18,6 +18,8 @@ pub mod severity;
 pub mod summary;
 pub mod text;
 pub mod verdict;
+pub mod events;
+pub mod state;
 
 pub use finding::{Finding, FindingKind, Location, Package, Scanner};
 pub use policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
