@@ -1,0 +1,430 @@
+//! Golden and behaviour tests for the ASFF, JUnit and Markdown renderers.
+//!
+//! Snapshots (tests/snapshots/) are the spec: review them by eye before accepting.
+
+use scangate_core::asff::{self, AsffContext, FindingStub};
+use scangate_core::finding::{Finding, FindingKind, Location, Package, Scanner};
+use scangate_core::lifecycle::target_identity;
+use scangate_core::lifecycle::{LifecycleKey, ScanType};
+use scangate_core::severity::{Severity, SeveritySource};
+use serde_json::Value;
+use std::collections::HashSet;
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const T0: &str = "2026-01-02T03:04:05.000Z";
+const T1: &str = "2026-01-03T03:04:05.000Z";
+
+fn ctx(scan_type: ScanType, target: &str) -> AsffContext {
+    AsffContext {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        partition: "aws".into(),
+        scan_type,
+        target: target.into(),
+        lifecycle: LifecycleKey::new(
+            ACCOUNT,
+            REGION,
+            scan_type,
+            &target_identity(scan_type, Some(target), None, None, None),
+        ),
+        codebuild_project: Some("qualys-codebuild-image-us-east-1".into()),
+        build_arn: Some(format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:build/qualys-codebuild-image-us-east-1:0b1c")),
+        updated_at: T1.into(),
+        created_at: Some(T0.into()),
+        report_uri: Some("s3://reports/scans/app/0b1c/report.sarif".into()),
+    }
+}
+
+fn base(id: &str, severity: Severity, kind: FindingKind) -> Finding {
+    Finding {
+        id: id.into(),
+        rule_id: format!("rule-{id}"),
+        title: format!("Title of {id}"),
+        description: format!("Description of {id}"),
+        severity,
+        severity_source: SeveritySource::Level,
+        severity_original: "error".into(),
+        kind,
+        cves: vec![],
+        cvss_score: None,
+        cvss_vector: None,
+        package: None,
+        layer: None,
+        location: None,
+        help_uri: None,
+        help_text: None,
+        tags: vec![],
+        scanner: Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) },
+        qds: None,
+        fingerprint: None,
+        occurrences: 1,
+    }
+}
+
+/// A Qualys-style vulnerability: QID rule, two CVEs, package with a fix, layer, QDS.
+fn qualys_vuln() -> Finding {
+    Finding {
+        rule_id: "qid-379216".into(),
+        title: "OpenSSL Multiple Vulnerabilities (OpenSSL Security Advisory 20220705)".into(),
+        description: "OpenSSL 3.0.4 on x86_64 has a heap memory corruption in RSA.\nUpgrade.".into(),
+        severity: Severity::Critical,
+        severity_source: SeveritySource::Qualys,
+        severity_original: "5".into(),
+        cves: vec!["CVE-2022-2274".into(), "CVE-2022-2097".into()],
+        cvss_score: Some(9.8),
+        cvss_vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
+        package: Some(Package {
+            name: "openssl".into(),
+            installed_version: Some("3.0.4-r0".into()),
+            fixed_version: Some("3.0.5-r0".into()),
+            purl: Some("pkg:apk/alpine/openssl@3.0.4-r0".into()),
+        }),
+        layer: Some("sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1".into()),
+        help_uri: Some("https://www.openssl.org/news/secadv/20220705.txt".into()),
+        tags: vec!["vulnerability".into(), "os-package".into()],
+        qds: Some(95.0),
+        occurrences: 2,
+        ..base(&"a".repeat(64), Severity::Critical, FindingKind::Vulnerability)
+    }
+}
+
+fn secret() -> Finding {
+    Finding {
+        rule_id: "aws-access-token".into(),
+        title: "AWS access key".into(),
+        description: "Identified a pattern that may indicate AWS credentials".into(),
+        location: Some(Location { uri: "config/settings.py".into(), start_line: Some(12) }),
+        help_text: Some("Rotate the key and remove it from the history.".into()),
+        scanner: Scanner { name: "gitleaks".into(), version: None },
+        ..base(&"b".repeat(64), Severity::High, FindingKind::Secret)
+    }
+}
+
+fn code() -> Finding {
+    Finding {
+        rule_id: "js/sql-injection".into(),
+        title: "Database query built from user-controlled sources".into(),
+        description: String::new(),
+        severity_original: "warning".into(),
+        location: Some(Location { uri: "routes/search.ts".into(), start_line: Some(23) }),
+        help_uri: Some("not a valid URI".into()),
+        scanner: Scanner { name: "CodeQL".into(), version: Some("2.9.2".into()) },
+        ..base(&"c".repeat(64), Severity::Medium, FindingKind::Code)
+    }
+}
+
+fn pretty(findings: &[Finding], ctx: &AsffContext) -> String {
+    let rendered: Vec<_> = findings.iter().map(|f| asff::render(f, ctx)).collect();
+    serde_json::to_string_pretty(&rendered).expect("serialize")
+}
+
+// ---------------------------------------------------------------------------------------
+// Limit checks shared by every ASFF test.
+
+const REQUIRED: [&str; 13] = [
+    "SchemaVersion",
+    "Id",
+    "ProductArn",
+    "GeneratorId",
+    "AwsAccountId",
+    "Types",
+    "CreatedAt",
+    "UpdatedAt",
+    "Severity",
+    "Title",
+    "Description",
+    "Resources",
+    "FindingProviderFields",
+];
+
+fn chars(v: &Value) -> usize {
+    v.as_str().map_or(0, |s| s.chars().count())
+}
+
+fn walk_strings(v: &Value, path: &str, check: &mut dyn FnMut(&str, &str)) {
+    match v {
+        Value::String(s) => check(path, s),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| walk_strings(x, &format!("{path}[{i}]"), check)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            check(&format!("{path}.<key>"), k);
+            walk_strings(x, &format!("{path}.{k}"), check)
+        }),
+        _ => {}
+    }
+}
+
+/// Asserts everything Security Hub would reject a finding for.
+fn assert_valid_asff(f: &Value) {
+    let size = serde_json::to_vec(f).expect("serialize").len();
+    assert!(size <= asff::MAX_FINDING_BYTES, "finding is {size} bytes");
+    for key in REQUIRED {
+        assert!(f.get(key).is_some(), "missing {key}: {f}");
+    }
+    assert_eq!(f["SchemaVersion"], "2018-10-08");
+    assert_eq!(f["AwsAccountId"], ACCOUNT);
+    assert_eq!(f["ProductArn"], format!("arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"));
+    assert!(matches!(f["RecordState"].as_str(), Some("ACTIVE" | "ARCHIVED")));
+    assert!(chars(&f["Id"]) <= 512 && chars(&f["Id"]) > 0);
+    assert!(chars(&f["GeneratorId"]) <= 512 && chars(&f["GeneratorId"]) > 0);
+    assert!(chars(&f["Title"]) <= 256);
+    assert!(chars(&f["Description"]) <= 1024);
+    let types = f["Types"].as_array().expect("Types");
+    assert!(!types.is_empty() && types.len() <= 50);
+    assert_eq!(f["FindingProviderFields"]["Types"], f["Types"]);
+    assert!(f["FindingProviderFields"]["Severity"]["Label"].is_string());
+    let label = f["Severity"]["Label"].as_str().expect("label");
+    assert!(["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&label));
+    assert!(f["Severity"]["Normalized"].as_u64().is_some_and(|n| n <= 100));
+    if let Some(text) = f.pointer("/Remediation/Recommendation/Text") {
+        assert!(chars(text) <= 512);
+    }
+    if let Some(url) = f.pointer("/Remediation/Recommendation/Url") {
+        assert!(url.as_str().is_some_and(|u| asff::valid_url(u).is_some()), "bad url {url}");
+    }
+    if let Some(pf) = f.get("ProductFields") {
+        let pf = pf.as_object().expect("ProductFields object");
+        assert!(pf.len() <= 50);
+        for (k, v) in pf {
+            assert!(k.chars().count() <= 128 && chars(v) <= 2048 && chars(v) > 0, "{k}");
+        }
+    }
+    let resources = f["Resources"].as_array().expect("Resources");
+    assert!(!resources.is_empty() && resources.len() <= 32);
+    for r in resources {
+        for key in ["Type", "Id", "Partition", "Region"] {
+            assert!(r[key].as_str().is_some_and(|s| !s.trim().is_empty()), "resource {key}: {r}");
+        }
+        if let Some(other) = r.pointer("/Details/Other") {
+            let other = other.as_object().expect("Other object");
+            assert!(other.len() <= 50);
+            assert!(other.values().all(|v| chars(v) <= 1024));
+        }
+    }
+    for v in f.get("Vulnerabilities").and_then(Value::as_array).into_iter().flatten() {
+        assert!(v["Id"].as_str().is_some_and(|s| !s.trim().is_empty()));
+        if let Some(fa) = v.get("FixAvailable") {
+            assert!(["YES", "NO", "PARTIAL"].contains(&fa.as_str().expect("FixAvailable")));
+        }
+        for u in v.get("ReferenceUrls").and_then(Value::as_array).into_iter().flatten() {
+            assert!(u.as_str().is_some_and(|u| asff::valid_url(u).is_some()));
+        }
+    }
+    walk_strings(f, "$", &mut |path, s| {
+        assert!(s.chars().count() < 32768, "{path} has {} chars", s.chars().count());
+        // Security Hub's pattern for strings is `.*\S.*`: no empty or blank strings.
+        assert!(!s.trim().is_empty(), "{path} is blank");
+    });
+}
+
+fn assert_all_valid(findings: &[Finding], ctx: &AsffContext) -> Vec<Value> {
+    let mut buf = Vec::new();
+    asff::write_asff_array(findings, ctx, &mut buf).expect("write");
+    let arr: Vec<Value> = serde_json::from_slice(&buf).expect("write_asff_array writes a JSON array");
+    assert_eq!(arr.len(), findings.len());
+    let mut ids = HashSet::new();
+    for f in &arr {
+        assert_valid_asff(f);
+        assert!(ids.insert(f["Id"].as_str().expect("id").to_string()), "duplicate id {}", f["Id"]);
+    }
+    arr
+}
+
+// ---------------------------------------------------------------------------------------
+// ASFF: hand-built findings.
+
+#[test]
+fn asff_ecr_image_vulnerability() {
+    let ctx = ctx(ScanType::Image, "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4.2@sha256:0123abcd");
+    let findings = [qualys_vuln()];
+    assert_all_valid(&findings, &ctx);
+    insta::assert_snapshot!("asff_ecr_image_vulnerability", pretty(&findings, &ctx));
+}
+
+#[test]
+fn asff_repo_secret_and_code() {
+    let mut ctx = ctx(ScanType::Repo, "https://github.com/example/shop.git#main");
+    ctx.codebuild_project = None;
+    ctx.build_arn = None;
+    let findings = [secret(), code()];
+    let arr = assert_all_valid(&findings, &ctx);
+    // An invalid help URI never reaches Security Hub.
+    assert!(arr[1].get("Remediation").is_none(), "{}", arr[1]);
+    // A blank description falls back to the title.
+    assert_eq!(arr[1]["Description"], arr[1]["Title"]);
+    insta::assert_snapshot!("asff_repo_secret_and_code", pretty(&findings, &ctx));
+}
+
+#[test]
+fn asff_types_per_kind() {
+    let cases = [
+        (qualys_vuln(), "Software and Configuration Checks/Vulnerabilities/CVE"),
+        (base("1", Severity::Low, FindingKind::Vulnerability), "Software and Configuration Checks/Vulnerabilities"),
+        (secret(), "Sensitive Data Identifications/Passwords"),
+        (
+            base("2", Severity::Low, FindingKind::Misconfiguration),
+            "Software and Configuration Checks/AWS Security Best Practices",
+        ),
+        (base("3", Severity::Low, FindingKind::License), "Software and Configuration Checks"),
+        (code(), "Software and Configuration Checks"),
+    ];
+    let ctx = ctx(ScanType::Other, "/tmp/rootfs");
+    for (f, want) in cases {
+        let v = asff::to_asff(&f, &ctx);
+        assert_eq!(v["Types"][0], want, "{}", f.rule_id);
+    }
+}
+
+#[test]
+fn asff_container_resource_for_non_ecr_images() {
+    let ctx = ctx(ScanType::Image, "docker.io/library/nginx:1.25");
+    let v = asff::to_asff(&qualys_vuln(), &ctx);
+    assert_eq!(v["Resources"][0]["Type"], "Container");
+    assert_eq!(v["Resources"][0]["Details"]["Container"]["ImageName"], "docker.io/library/nginx:1.25");
+    assert_eq!(v["Resources"][1]["Type"], "AwsCodeBuildProject");
+    assert_eq!(
+        v["Resources"][1]["Id"],
+        "arn:aws:codebuild:us-east-1:123456789012:project/qualys-codebuild-image-us-east-1"
+    );
+}
+
+#[test]
+fn asff_vulnerability_details() {
+    let ctx = ctx(ScanType::Image, "nginx:1");
+    let v = asff::to_asff(&qualys_vuln(), &ctx);
+    let vulns = v["Vulnerabilities"].as_array().expect("Vulnerabilities");
+    assert_eq!(vulns.len(), 2);
+    assert_eq!(vulns[0]["Id"], "CVE-2022-2274");
+    assert_eq!(vulns[0]["FixAvailable"], "YES");
+    assert_eq!(vulns[0]["VulnerablePackages"][0]["FixedInVersion"], "3.0.5-r0");
+    assert_eq!(vulns[0]["VulnerablePackages"][0]["PackageManager"], "apk");
+    assert_eq!(vulns[0]["Cvss"][0]["Version"], "3.1");
+    assert_eq!(vulns[0]["Cvss"][0]["BaseScore"], 9.8);
+    assert_eq!(v["Remediation"]["Recommendation"]["Text"], "Upgrade openssl from 3.0.4-r0 to 3.0.5-r0 or later.");
+
+    let mut unfixed = qualys_vuln();
+    if let Some(p) = unfixed.package.as_mut() {
+        p.fixed_version = None;
+    }
+    let v = asff::to_asff(&unfixed, &ctx);
+    assert_eq!(v["Vulnerabilities"][0]["FixAvailable"], "NO");
+    assert!(v["Vulnerabilities"][0]["VulnerablePackages"][0].get("FixedInVersion").is_none());
+    assert!(v.pointer("/Remediation/Recommendation/Text").is_none());
+
+    // An advisory without a CVE is still a Vulnerability, named by the rule.
+    let mut ghsa = base("9", Severity::High, FindingKind::Vulnerability);
+    ghsa.rule_id = "GHSA-jfh8-c2jp-5v3q".into();
+    ghsa.package =
+        Some(Package { name: "log4j-core".into(), installed_version: Some("2.14.1".into()), ..Default::default() });
+    let v = asff::to_asff(&ghsa, &ctx);
+    assert_eq!(v["Vulnerabilities"][0]["Id"], "GHSA-jfh8-c2jp-5v3q");
+}
+
+#[test]
+fn asff_is_deterministic() {
+    let ctx = ctx(ScanType::Image, "nginx:1");
+    let findings = [qualys_vuln(), secret(), code()];
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    asff::write_asff_array(&findings, &ctx, &mut a).expect("write");
+    asff::write_asff_array(&findings, &ctx, &mut b).expect("write");
+    assert_eq!(a, b);
+    // Same finding id in the same lifecycle gives the same ASFF id; another lifecycle, another.
+    let other = self::ctx(ScanType::Image, "postgres:16");
+    assert_eq!(asff::finding_id(&ctx, &findings[0]), asff::to_asff(&findings[0], &ctx)["Id"]);
+    assert_ne!(asff::finding_id(&ctx, &findings[0]), asff::finding_id(&other, &findings[0]));
+}
+
+#[test]
+fn asff_huge_inputs_stay_within_limits() {
+    let ctx = ctx(ScanType::Rootfs, &"/very/long/path".repeat(5000));
+    let mut f = qualys_vuln();
+    f.description = "D".repeat(2 * 1024 * 1024);
+    f.title = "T\u{1}".repeat(100_000);
+    f.cves = (0..10_000).map(|i| format!("CVE-2024-{i:05}")).collect();
+    if let Some(p) = f.package.as_mut() {
+        p.name = "n".repeat(100 * 1024);
+        p.installed_version = Some("\u{1f}".repeat(50_000));
+        p.fixed_version = Some("é".repeat(50_000));
+    }
+    f.rule_id = "r".repeat(100_000);
+    f.help_text = Some("h".repeat(1_000_000));
+    f.location = Some(Location { uri: "\"".repeat(100_000), start_line: Some(1) });
+    f.tags = (0..10_000).map(|i| format!("tag-{i}")).collect();
+    f.id = "x".repeat(10_000);
+    let v = asff::to_asff(&f, &ctx);
+    assert_valid_asff(&v);
+    assert!(v["Description"].as_str().expect("desc").ends_with(scangate_core::text::TRUNCATION_MARKER));
+    assert!(!v["Vulnerabilities"].as_array().expect("vulns").is_empty());
+    assert_eq!(v["ProductFields"]["scangate/CveCount"], "10000");
+
+    // Worst case: every string is a character JSON escapes six-fold.
+    let nasty = "\u{1}".repeat(100 * 1024);
+    let mut g = f.clone();
+    g.title = nasty.clone();
+    g.description = nasty.clone();
+    g.rule_id = nasty.clone();
+    g.severity_original = nasty.clone();
+    g.scanner = Scanner { name: nasty.clone(), version: Some(nasty.clone()) };
+    g.layer = Some(nasty.clone());
+    g.help_text = Some(nasty.clone());
+    g.cvss_vector = Some(nasty.clone());
+    g.package = Some(Package {
+        name: nasty.clone(),
+        installed_version: Some(nasty.clone()),
+        fixed_version: Some(nasty.clone()),
+        purl: Some(nasty.clone()),
+    });
+    g.cves = (0..10_000).map(|i| format!("{nasty}{i}")).take(200).collect();
+    g.tags = vec![nasty.clone()];
+    g.location = Some(Location { uri: nasty.clone(), start_line: None });
+    let mut nasty_ctx = ctx.clone();
+    nasty_ctx.target = nasty.clone();
+    nasty_ctx.report_uri = Some(nasty.clone());
+    nasty_ctx.build_arn = Some(nasty.clone());
+    nasty_ctx.codebuild_project = Some(nasty.clone());
+    let v = asff::to_asff(&g, &nasty_ctx);
+    let size = serde_json::to_vec(&v).expect("serialize").len();
+    assert!(size <= asff::FINDING_BYTES_BUDGET, "{size} bytes");
+    walk_strings(&v, "$", &mut |path, s| assert!(s.chars().count() < 32768, "{path}"));
+}
+
+#[test]
+fn asff_archived_keeps_identity() {
+    let ctx = ctx(ScanType::Image, "nginx:1");
+    let f = qualys_vuln();
+    let active = asff::to_asff(&f, &ctx);
+    let archived = asff::archived(&f, &ctx);
+    assert_valid_asff(&archived);
+    assert_eq!(archived["RecordState"], "ARCHIVED");
+    assert_eq!(active["RecordState"], "ACTIVE");
+    assert_eq!(archived["Id"], active["Id"]);
+
+    // From the state file only: a stub survives a JSON round trip and renders a full finding.
+    let stub = FindingStub::new(&f, &ctx);
+    let json = serde_json::to_string(&stub).expect("stub json");
+    let back: FindingStub = serde_json::from_str(&json).expect("stub parse");
+    assert_eq!(back, stub);
+    let mut later = ctx.clone();
+    later.updated_at = "2026-02-01T00:00:00.000Z".into();
+    later.created_at = None;
+    let from_stub = asff::archived_from_stub(&back, &later);
+    assert_valid_asff(&from_stub);
+    assert_eq!(from_stub["Id"], active["Id"]);
+    assert_eq!(from_stub["GeneratorId"], active["GeneratorId"]);
+    assert_eq!(from_stub["Types"], active["Types"]);
+    assert_eq!(from_stub["Title"], active["Title"]);
+    assert_eq!(from_stub["Severity"]["Label"], "CRITICAL");
+    assert_eq!(from_stub["CreatedAt"], T0, "the first import's CreatedAt is kept");
+    assert_eq!(from_stub["UpdatedAt"], "2026-02-01T00:00:00.000Z");
+    assert_eq!(from_stub["RecordState"], "ARCHIVED");
+    assert_eq!(from_stub["Resources"][0]["Id"], active["Resources"][0]["Id"]);
+    insta::assert_snapshot!("asff_stub", serde_json::to_string_pretty(&stub).expect("json"));
+
+    // A damaged stub still renders a valid finding.
+    let empty: FindingStub = serde_json::from_str(
+        r#"{"id":"","title":"  ","severity":"LOW","types":[],"generator_id":"","resource":{"type":"","id":"","partition":"","region":""}}"#,
+    )
+    .expect("parse");
+    assert_valid_asff(&asff::archived_from_stub(&empty, &later));
+}
