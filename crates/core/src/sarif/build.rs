@@ -1,0 +1,508 @@
+//! From read results and rules to deduplicated [`Finding`]s: rule resolution, severity,
+//! CVE extraction, package derivation, kind, dedup.
+
+use super::parse::{RawResult, RuleInfo, Tool, VulnSoftware};
+use super::Warnings;
+use crate::finding::{DedupKey, Finding, FindingKind, Location, Package, Scanner};
+use crate::severity;
+use std::collections::HashMap;
+
+/// The findings so far, deduplicated across the whole document.
+#[derive(Default)]
+pub(crate) struct Output {
+    pub w: Warnings,
+    pub findings: Vec<Finding>,
+    pub index: HashMap<DedupKey, usize>,
+    pub results_read: usize,
+}
+
+/// A run being read. Results are processed as soon as their rule can be resolved (the tool
+/// has been read, and their artifact index can be resolved); the rest wait in `pending`
+/// until the run object closes.
+#[derive(Default)]
+pub(crate) struct RunState {
+    pub index: usize,
+    pub scanner: Scanner,
+    pub tool: Option<Tool>,
+    /// Rule id → (component, rule index); the first rule with an id wins.
+    pub by_id: HashMap<String, (usize, usize)>,
+    pub rule_count: usize,
+    /// What the scanner's name says about its findings (gitleaks → secrets, checkov → IaC).
+    pub tool_kind: Option<FindingKind>,
+    pub artifacts: Option<Vec<Option<String>>>,
+    pub pending: Vec<RawResult>,
+    pub results: usize,
+}
+
+impl RunState {
+    pub(crate) fn set_tool(&mut self, mut tool: Tool) {
+        if tool.components.is_empty() {
+            tool.components.push(Default::default());
+        }
+        self.by_id.clear();
+        self.rule_count = 0;
+        for (c, comp) in tool.components.iter_mut().enumerate() {
+            for (i, rule) in comp.rules.iter_mut().enumerate() {
+                prepare_rule(rule);
+                if let Some(id) = &rule.id {
+                    self.by_id.entry(id.clone()).or_insert((c, i));
+                }
+            }
+            self.rule_count += comp.rules.len();
+        }
+        let driver = tool.components.first();
+        let name = driver.and_then(|d| d.name.clone()).unwrap_or_else(|| "unknown".to_string());
+        self.tool_kind = tool_kind(&name);
+        self.scanner = Scanner { name, version: driver.and_then(|d| d.version.clone()) };
+        self.tool = Some(tool);
+    }
+
+    /// Whether a result can be turned into findings now.
+    pub(crate) fn ready(&self, raw: &RawResult) -> bool {
+        self.tool.is_some() && (raw.uri.is_some() || raw.artifact_index.is_none() || self.artifacts.is_some())
+    }
+
+    fn has_rules(&self) -> bool {
+        self.rule_count > 0
+    }
+}
+
+/// Derived, per-rule facts computed once when the tool is read.
+fn prepare_rule(rule: &mut RuleInfo) {
+    let mut cves = Vec::new();
+    for s in &rule.cve_ids {
+        push_cves(&mut cves, s);
+    }
+    for s in [rule.id.as_deref(), rule.name.as_deref(), rule.short.as_deref()].into_iter().flatten() {
+        push_cves(&mut cves, s);
+    }
+    for t in &rule.tags {
+        push_cves(&mut cves, t);
+    }
+    rule.strong_cve = !cves.is_empty();
+    if cves.is_empty() {
+        // Help text mentions CVEs of related issues too; only when nothing better names one.
+        if let Some(h) = &rule.help_text {
+            push_cves(&mut cves, h);
+        }
+    }
+    rule.cves = cves;
+    // Grype and Anchore write one rule per (vulnerability, package), with the package in the help.
+    rule.help_package = rule.help_text.as_deref().and_then(|h| package_from_lines(h, true));
+    if let Some(p) = &mut rule.help_package {
+        if p.purl.is_none() {
+            p.purl = rule.purls.first().cloned();
+        }
+    } else if let Some(purl) = rule.purls.first() {
+        rule.help_package = package_from_purl(purl);
+    }
+}
+
+/// What a tool's name says about the kind of its findings.
+fn tool_kind(name: &str) -> Option<FindingKind> {
+    let n = name.to_ascii_lowercase();
+    const SECRETS: &[&str] = &["gitleaks", "trufflehog", "detect-secrets", "ggshield"];
+    const IAC: &[&str] = &["checkov", "kics", "tfsec", "terrascan", "snyk iac", "cfn-lint", "cfn_nag", "hadolint"];
+    if SECRETS.iter().any(|s| n.contains(s)) {
+        Some(FindingKind::Secret)
+    } else if IAC.iter().any(|s| n.contains(s)) {
+        Some(FindingKind::Misconfiguration)
+    } else {
+        None
+    }
+}
+
+/// Appends the CVE ids found in `text` (upper case, no duplicates).
+pub(crate) fn push_cves(out: &mut Vec<String>, text: &str) {
+    for id in cve_ids(text) {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+}
+
+/// Finds `CVE-\d{4}-\d{4,}` (case-insensitive) not preceded by a letter or digit.
+pub(crate) fn cve_ids(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 12 <= b.len() {
+        let starts = b[i..i + 4].eq_ignore_ascii_case(b"CVE-") && (i == 0 || !b[i - 1].is_ascii_alphanumeric());
+        if starts {
+            let year = &b[i + 4..i + 8];
+            if year.iter().all(u8::is_ascii_digit) && b[i + 8] == b'-' {
+                let mut j = i + 9;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j - (i + 9) >= 4 {
+                    // All bytes in i..j are ASCII, so this is a char boundary.
+                    let id = String::from_utf8_lossy(&b[i..j]).to_ascii_uppercase();
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                    i = j;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Best-effort package from text in the "Key: value" line format scanners use:
+/// Trivy messages (`Package:`, `Installed Version:`, `Fixed Version:`) and Grype/Anchore
+/// rule help (`Package:`, `Version:`, `Fix Version:`). `need_version` requires a version line
+/// (Trivy's newer rule help names the package but is shared by all packages of a CVE).
+pub(crate) fn package_from_lines(text: &str, need_version: bool) -> Option<Package> {
+    let mut name = None;
+    let mut installed = None;
+    let mut fixed = None;
+    for line in text.lines() {
+        let line = line.trim();
+        let value = |prefix: &str| -> Option<String> {
+            line.strip_prefix(prefix).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        };
+        if name.is_none() {
+            if let Some(v) = value("Package:") {
+                name = Some(v);
+                continue;
+            }
+        }
+        if installed.is_none() {
+            if let Some(v) = value("Installed Version:").or_else(|| value("Version:")) {
+                installed = Some(v);
+                continue;
+            }
+        }
+        if fixed.is_none() {
+            if let Some(v) = value("Fixed Version:").or_else(|| value("Fix Version:")) {
+                if !v.eq_ignore_ascii_case("none") {
+                    fixed = Some(v);
+                }
+            }
+        }
+    }
+    let name = name?;
+    if need_version && installed.is_none() {
+        return None;
+    }
+    Some(Package { name, installed_version: installed, fixed_version: fixed, purl: None })
+}
+
+/// osv-scanner's message: `Package 'name@version' is vulnerable to 'ID'.`
+fn package_from_osv_message(text: &str) -> Option<Package> {
+    let rest = text.strip_prefix("Package '")?;
+    let end = rest.find('\'')?;
+    let (name, version) = rest[..end].rsplit_once('@')?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(Package {
+        name: name.to_string(),
+        installed_version: Some(version.to_string()).filter(|v| !v.is_empty()),
+        ..Default::default()
+    })
+}
+
+/// `pkg:type/namespace/name@version?qualifiers#subpath` → name and version.
+fn package_from_purl(purl: &str) -> Option<Package> {
+    let rest = purl.strip_prefix("pkg:")?;
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (path, version) = match rest.rsplit_once('@') {
+        Some((p, v)) => (p, Some(v.to_string())),
+        None => (rest, None),
+    };
+    let name = path.rsplit('/').next().filter(|n| !n.is_empty())?;
+    Some(Package {
+        name: name.to_string(),
+        installed_version: version.filter(|v| !v.is_empty()),
+        fixed_version: None,
+        purl: Some(purl.to_string()),
+    })
+}
+
+fn result_path(run: &RunState, raw: &RawResult, sub: &str) -> String {
+    format!("runs[{}].results[{}].{}", run.index, raw.index, sub)
+}
+
+/// Finds the rule a result refers to. Every inconsistency is a warning; the id wins over an
+/// index that points at a rule with another id.
+fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Option<&'r RuleInfo> {
+    let tool = run.tool.as_ref()?;
+    let id = raw.rule_id.as_deref().or(raw.ref_id.as_deref());
+    if let (Some(a), Some(b)) = (raw.rule_id.as_deref(), raw.ref_id.as_deref()) {
+        if a != b {
+            w.push(
+                || result_path(run, raw, "rule.id"),
+                format!("ruleId {:?} and rule.id {:?} differ; using ruleId", super::short(a), super::short(b)),
+            );
+        }
+    }
+    let (index, index_field) = match (raw.ref_index, raw.rule_index) {
+        (Some(a), Some(b)) if a != b => {
+            w.push(
+                || result_path(run, raw, "rule.index"),
+                format!("rule.index {a} and ruleIndex {b} differ; using {a}"),
+            );
+            (Some(a), "rule.index")
+        }
+        (Some(a), _) => (Some(a), "rule.index"),
+        (None, Some(b)) => (Some(b), "ruleIndex"),
+        (None, None) => (None, "ruleIndex"),
+    };
+    let extensions = tool.components.len().saturating_sub(1);
+    let component = if let Some(i) = raw.tc_index {
+        if i >= 0 && (i as u64) < extensions as u64 {
+            Some(i as usize + 1)
+        } else {
+            w.push(
+                || result_path(run, raw, "rule.toolComponent.index"),
+                format!("{i} is not an index into tool.extensions ({extensions} extension(s))"),
+            );
+            None
+        }
+    } else if let Some(name) = raw.tc_name.as_deref() {
+        let found = tool.components.iter().position(|c| c.name.as_deref() == Some(name));
+        if found.is_none() {
+            w.push(
+                || result_path(run, raw, "rule.toolComponent.name"),
+                format!("no tool component named {:?}", super::short(name)),
+            );
+        }
+        found
+    } else {
+        Some(0)
+    };
+    if let (Some(c), Some(i)) = (component, index) {
+        let rules: &[RuleInfo] = tool.components.get(c).map_or(&[], |comp| comp.rules.as_slice());
+        let where_ = if c == 0 { "tool.driver.rules".to_string() } else { format!("tool.extensions[{}].rules", c - 1) };
+        if i == -1 {
+            // -1 is SARIF's "no index".
+        } else if i >= 0 && (i as u64) < rules.len() as u64 {
+            let rule = &rules[i as usize];
+            match (id, rule.id.as_deref()) {
+                (Some(want), Some(got)) if want != got => w.push(
+                    || result_path(run, raw, index_field),
+                    format!(
+                        "{i} points at rule {:?} in {where_}, but the result's rule id is {:?}; using the id",
+                        super::short(got),
+                        super::short(want)
+                    ),
+                ),
+                _ => return Some(rule),
+            }
+        } else {
+            w.push(
+                || result_path(run, raw, index_field),
+                format!("{i} is not an index into {where_} ({} rule(s)); using the rule id", rules.len()),
+            );
+        }
+    }
+    let id = id?;
+    match run.by_id.get(id) {
+        Some(&(c, i)) => tool.components.get(c).and_then(|comp| comp.rules.get(i)),
+        None => {
+            if run.has_rules() {
+                w.push(
+                    || result_path(run, raw, if raw.rule_id.is_some() { "ruleId" } else { "rule.id" }),
+                    format!("no rule {:?} in this run; the finding has only what the result says", super::short(id)),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+const ADVISORY_PREFIXES: &[&str] =
+    &["GHSA-", "OSV-", "PYSEC-", "RUSTSEC-", "GO-", "ALAS", "DSA-", "DLA-", "RHSA-", "USN-", "ELSA-", "GMS-"];
+
+fn kind_of(
+    run: &RunState,
+    rule: Option<&RuleInfo>,
+    rule_id: &str,
+    tags: &[String],
+    has_package: bool,
+    strong_cve: bool,
+) -> FindingKind {
+    let tag = |t: &str| tags.iter().any(|x| x.eq_ignore_ascii_case(t));
+    if run.tool_kind == Some(FindingKind::Secret) || tag("secret") || tag("secrets") {
+        return FindingKind::Secret;
+    }
+    let name = rule.and_then(|r| r.name.as_deref()).unwrap_or("");
+    let lic = |s: &str| s.to_ascii_lowercase().contains("license") || s.to_ascii_lowercase().contains("licence");
+    if tag("license") || lic(rule_id) || lic(name) {
+        return FindingKind::License;
+    }
+    if run.tool_kind == Some(FindingKind::Misconfiguration)
+        || tag("misconfiguration")
+        || tag("iac")
+        || name.eq_ignore_ascii_case("misconfiguration")
+    {
+        return FindingKind::Misconfiguration;
+    }
+    let upper = rule_id.to_ascii_uppercase();
+    let advisory = ADVISORY_PREFIXES.iter().any(|p| upper.starts_with(p))
+        || (upper.starts_with("SNYK-") && !upper.starts_with("SNYK-CC-"));
+    if strong_cve || has_package || advisory || tag("vulnerability") {
+        return FindingKind::Vulnerability;
+    }
+    FindingKind::Code
+}
+
+/// Turns one result into findings (one per vulnerable package), merging duplicates.
+pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
+    for (sub, m) in std::mem::take(&mut raw.warnings) {
+        out.w.push(|| result_path(run, &raw, &sub), m);
+    }
+    let rule = resolve_rule(run, &raw, &mut out.w);
+    let rule_id: &str = match raw.rule_id.as_deref().or(raw.ref_id.as_deref()).or(rule.and_then(|r| r.id.as_deref())) {
+        Some(id) => id,
+        None => {
+            out.w.push(
+                || result_path(run, &raw, "ruleId"),
+                "no ruleId, rule.id or rule index; the rule is \"unknown\"".into(),
+            );
+            "unknown"
+        }
+    };
+
+    let uri = match (&raw.uri, raw.artifact_index) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(i)) if i >= 0 => {
+            let found = run.artifacts.as_ref().and_then(|a| a.get(i as usize)).cloned().flatten();
+            if found.is_none() {
+                out.w.push(
+                    || result_path(run, &raw, "locations[0].physicalLocation.artifactLocation.index"),
+                    format!(
+                        "{i} is not an index into run.artifacts with a uri ({} artifact(s)); location unknown",
+                        run.artifacts.as_ref().map_or(0, Vec::len)
+                    ),
+                );
+            }
+            found
+        }
+        _ => None,
+    };
+    let location = uri.map(|uri| Location { uri, start_line: raw.start_line });
+
+    let packages: Vec<(Option<Package>, Option<String>)> = if !raw.packages.is_empty() {
+        std::mem::take(&mut raw.packages)
+            .into_iter()
+            .map(|p: VulnSoftware| {
+                let pkg = Package {
+                    name: p.name.unwrap_or_default(),
+                    installed_version: p.installed,
+                    fixed_version: p.fixed,
+                    purl: p.purl,
+                };
+                (Some(pkg), p.layer)
+            })
+            .collect()
+    } else {
+        let derived = raw
+            .message
+            .as_deref()
+            .and_then(|m| package_from_lines(m, false).or_else(|| package_from_osv_message(m)))
+            .or_else(|| rule.and_then(|r| r.help_package.clone()));
+        vec![(derived, None)]
+    };
+
+    let message = raw.message.as_deref().unwrap_or("");
+    for (package, layer) in packages {
+        let key = DedupKey::new(
+            &run.scanner.name,
+            rule_id,
+            package.as_ref(),
+            location.as_ref(),
+            raw.fingerprint.as_deref(),
+            message,
+        );
+        if let Some(&i) = out.index.get(&key) {
+            if let Some(f) = out.findings.get_mut(i) {
+                f.occurrences = f.occurrences.saturating_add(1);
+            }
+            continue;
+        }
+        let finding = build_finding(run, rule, &raw, rule_id, &key, package, layer, location.clone());
+        out.index.insert(key, out.findings.len());
+        out.findings.push(finding);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_finding(
+    run: &RunState,
+    rule: Option<&RuleInfo>,
+    raw: &RawResult,
+    rule_id: &str,
+    key: &DedupKey,
+    package: Option<Package>,
+    layer: Option<String>,
+    location: Option<Location>,
+) -> Finding {
+    let r = rule;
+    let sev = severity::resolve(
+        raw.qualys.or(r.and_then(|r| r.qualys)),
+        raw.security_severity.or(r.and_then(|r| r.security_severity)),
+        raw.level.or(r.and_then(|r| r.default_level)),
+    );
+    let first_line = raw.message.as_deref().and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()));
+    let title = non_empty(r.and_then(|r| r.short.as_deref()))
+        .or(non_empty(r.and_then(|r| r.name.as_deref())))
+        .or(first_line)
+        .unwrap_or(rule_id)
+        .to_string();
+    let description = non_empty(r.and_then(|r| r.full.as_deref()))
+        .or(non_empty(raw.message.as_deref()))
+        .unwrap_or(rule_id)
+        .to_string();
+
+    let mut cves = Vec::new();
+    for s in &raw.cve_ids {
+        push_cves(&mut cves, s);
+    }
+    if let Some(r) = r {
+        for c in &r.cves {
+            if !cves.contains(c) {
+                cves.push(c.clone());
+            }
+        }
+    }
+    let strong_cve = !raw.cve_ids.is_empty() && !cves.is_empty() || r.is_some_and(|r| r.strong_cve);
+    let mut tags: Vec<String> = r.map(|r| r.tags.clone()).unwrap_or_default();
+    for t in &raw.tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    let kind = kind_of(run, r, rule_id, &tags, package.is_some(), strong_cve);
+    Finding {
+        id: key.finding_id(),
+        rule_id: rule_id.to_string(),
+        title,
+        description,
+        severity: sev.label,
+        severity_source: sev.source,
+        severity_original: sev.original,
+        kind,
+        cves,
+        cvss_score: raw.security_severity.or(r.and_then(|r| r.security_severity)).or(r.and_then(|r| r.cvss_score)),
+        cvss_vector: r.and_then(|r| r.cvss_vector.clone()),
+        package,
+        layer,
+        location,
+        help_uri: r.and_then(|r| r.help_uri.clone()).filter(|s| !s.trim().is_empty()),
+        help_text: r.and_then(|r| r.help_text.clone()),
+        tags,
+        scanner: run.scanner.clone(),
+        qds: raw.qds.or(r.and_then(|r| r.qds)),
+        fingerprint: raw.fingerprint.clone(),
+        occurrences: 1,
+    }
+}

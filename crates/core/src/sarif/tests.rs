@@ -1,0 +1,420 @@
+use super::build::{cve_ids, package_from_lines};
+use super::*;
+use crate::finding::FindingKind;
+use crate::severity::{Severity, SeveritySource};
+
+fn read(doc: &str) -> Report {
+    match read_sarif(doc.as_bytes(), "test.sarif") {
+        Ok(r) => r,
+        Err(e) => panic!("expected the document to read, got {e}"),
+    }
+}
+
+fn read_err(doc: &str) -> SarifError {
+    match read_sarif(doc.as_bytes(), "test.sarif") {
+        Ok(r) => panic!("expected an error, got a report with {} findings", r.findings.len()),
+        Err(e) => e,
+    }
+}
+
+fn by_rule<'a>(r: &'a Report, rule: &str) -> Vec<&'a Finding> {
+    r.findings.iter().filter(|f| f.rule_id == rule).collect()
+}
+
+#[test]
+fn results_before_rules_are_resolved_when_the_run_closes() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{
+          "results":[
+            {"ruleId":"R1","message":{"text":"first line\nsecond"},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.py"},"region":{"startLine":3}}}]},
+            {"ruleIndex":1,"message":{"text":"by index"}}
+          ],
+          "tool":{"driver":{"name":"Late","version":"1.0","rules":[
+            {"id":"R1","shortDescription":{"text":"Rule one"},"fullDescription":{"text":"Long one"},
+             "defaultConfiguration":{"level":"error"},"helpUri":"https://example.invalid/r1",
+             "help":{"text":"Fix it"}},
+            {"id":"R2","name":"RuleTwo","defaultConfiguration":{"level":"note"}}]}}
+        }]}"#,
+    );
+    assert_eq!(r.findings.len(), 2, "{:?}", r.warnings);
+    let f = &r.findings[0];
+    assert_eq!((f.rule_id.as_str(), f.title.as_str(), f.description.as_str()), ("R1", "Rule one", "Long one"));
+    assert_eq!(
+        (f.severity, f.severity_source, f.severity_original.as_str()),
+        (Severity::High, SeveritySource::Level, "error")
+    );
+    assert_eq!(f.help_uri.as_deref(), Some("https://example.invalid/r1"));
+    assert_eq!(f.help_text.as_deref(), Some("Fix it"));
+    assert_eq!(f.location.as_ref().map(|l| (l.uri.as_str(), l.start_line)), Some(("a.py", Some(3))));
+    assert_eq!(f.scanner.name, "Late");
+    assert_eq!(f.scanner.version.as_deref(), Some("1.0"));
+    let g = &r.findings[1];
+    assert_eq!((g.rule_id.as_str(), g.title.as_str(), g.severity), ("R2", "RuleTwo", Severity::Low));
+    assert_eq!(g.description, "by index", "no fullDescription: the message");
+    assert_eq!(r.warning_count, 0, "{:?}", r.warnings);
+    assert_eq!(r.runs, vec![RunSummary { scanner: f.scanner.clone(), rules: 2, results: 2 }]);
+}
+
+#[test]
+fn rule_index_into_extensions_via_tool_component() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{
+          "tool":{"driver":{"name":"CodeQL","semanticVersion":"2.9.2","rules":[]},
+                  "extensions":[{"name":"codeql/other","rules":[{"id":"x/other"}]},
+                                {"name":"codeql/javascript-queries","rules":[
+                                   {"id":"js/a","shortDescription":{"text":"A"},"properties":{"security-severity":"9.8","tags":["security"]}},
+                                   {"id":"js/b","shortDescription":{"text":"B"},"defaultConfiguration":{"level":"note"}}]}]},
+          "results":[
+            {"ruleId":"js/b","rule":{"id":"js/b","index":1,"toolComponent":{"index":1}},"message":{"text":"m"}},
+            {"rule":{"id":"js/a","index":0,"toolComponent":{"name":"codeql/javascript-queries"}},"message":{"text":"m"}},
+            {"rule":{"index":0,"toolComponent":{"index":7}},"ruleId":"js/a","message":{"text":"m2"}}
+          ]}]}"#,
+    );
+    let b = by_rule(&r, "js/b");
+    assert_eq!(b.len(), 1);
+    assert_eq!((b[0].title.as_str(), b[0].severity), ("B", Severity::Low));
+    let a = by_rule(&r, "js/a");
+    assert_eq!(a.len(), 2, "different messages, no location: two findings");
+    assert_eq!(
+        (a[0].title.as_str(), a[0].severity, a[0].severity_source),
+        ("A", Severity::Critical, SeveritySource::SecuritySeverity)
+    );
+    assert_eq!(a[0].cvss_score, Some(9.8));
+    assert_eq!(a[0].kind, FindingKind::Code, "a CodeQL query is code even when tagged security");
+    assert_eq!(a[0].scanner.version.as_deref(), Some("2.9.2"));
+    assert_eq!(a[1].title, "A", "bad toolComponent index: found by id");
+    assert_eq!(r.warning_count, 1, "{:?}", r.warnings);
+    assert_eq!(r.warnings[0].path, "runs[0].results[2].rule.toolComponent.index");
+}
+
+#[test]
+fn artifact_index_resolves_even_when_artifacts_come_after_results() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"ESLint"}},
+          "results":[
+            {"ruleId":"no-eval","level":"error","message":{"text":"eval"},
+             "locations":[{"physicalLocation":{"artifactLocation":{"index":1},"region":{"startLine":7}}}]},
+            {"ruleId":"no-eval","level":"error","message":{"text":"eval"},
+             "locations":[{"physicalLocation":{"artifactLocation":{"index":5}}}]}],
+          "artifacts":[{"location":{"uri":"a.js"}},{"location":{"uri":"src/b.js"}}]}]}"#,
+    );
+    assert_eq!(r.findings.len(), 2);
+    let l = r.findings[0].location.as_ref().map(|l| (l.uri.as_str(), l.start_line));
+    assert_eq!(l, Some(("src/b.js", Some(7))));
+    assert!(r.findings[1].location.is_none());
+    assert_eq!(r.warnings.len(), 1);
+    assert_eq!(r.warnings[0].path, "runs[0].results[1].locations[0].physicalLocation.artifactLocation.index");
+}
+
+#[test]
+fn level_fallback_chain() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T","rules":[
+            {"id":"ERR","defaultConfiguration":{"level":"error"}},
+            {"id":"NODEF"}]}},
+          "results":[
+            {"ruleId":"ERR","level":"note","message":{"text":"result level wins"}},
+            {"ruleId":"ERR","message":{"text":"rule default"}},
+            {"ruleId":"NODEF","message":{"text":"warning by default"}},
+            {"ruleId":"ERR","level":"bogus","message":{"text":"bad level falls back"}},
+            {"ruleId":"ERR","level":42,"message":{"text":"wrong type falls back"}},
+            {"ruleId":"NODEF","level":"none","message":{"text":"none"}}]}]}"#,
+    );
+    let got: Vec<(Severity, &str)> = r.findings.iter().map(|f| (f.severity, f.severity_original.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Severity::Low, "note"),
+            (Severity::High, "error"),
+            (Severity::Medium, "warning"),
+            (Severity::High, "error"),
+            (Severity::High, "error"),
+            (Severity::Informational, "none"),
+        ]
+    );
+    let paths: Vec<&str> = r.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(paths, vec!["runs[0].results[3].level", "runs[0].results[4].level"]);
+}
+
+#[test]
+fn security_severity_number_string_null_garbage() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T","rules":[
+            {"id":"NUM","properties":{"security-severity":9.1}},
+            {"id":"STR","properties":{"security-severity":" 7.5 "}},
+            {"id":"NULL","properties":{"security-severity":null},"defaultConfiguration":{"level":"note"}},
+            {"id":"GARBAGE","properties":{"security-severity":"high"},"defaultConfiguration":{"level":"error"}},
+            {"id":"RANGE","properties":{"security-severity":42}},
+            {"id":"OBJ","properties":{"security-severity":{"v":1}}},
+            {"id":"RES","properties":{"security-severity":"2.0"}}]}},
+          "results":[
+            {"ruleId":"NUM","message":{"text":"a"}},
+            {"ruleId":"STR","message":{"text":"a"}},
+            {"ruleId":"NULL","message":{"text":"a"}},
+            {"ruleId":"GARBAGE","message":{"text":"a"}},
+            {"ruleId":"RANGE","message":{"text":"a"}},
+            {"ruleId":"OBJ","message":{"text":"a"}},
+            {"ruleId":"RES","message":{"text":"a"},"properties":{"security-severity":"0.0"}}]}]}"#,
+    );
+    let got: Vec<(&str, Severity, SeveritySource)> =
+        r.findings.iter().map(|f| (f.rule_id.as_str(), f.severity, f.severity_source)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("NUM", Severity::Critical, SeveritySource::SecuritySeverity),
+            ("STR", Severity::High, SeveritySource::SecuritySeverity),
+            ("NULL", Severity::Low, SeveritySource::Level),
+            ("GARBAGE", Severity::High, SeveritySource::Level),
+            ("RANGE", Severity::Medium, SeveritySource::Level),
+            ("OBJ", Severity::Medium, SeveritySource::Level),
+            ("RES", Severity::Informational, SeveritySource::SecuritySeverity),
+        ]
+    );
+    assert_eq!(r.findings[1].severity_original, "7.5");
+    let paths: Vec<&str> = r.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "runs[0].tool.driver.rules[3].properties.security-severity",
+            "runs[0].tool.driver.rules[4].properties.security-severity",
+            "runs[0].tool.driver.rules[5].properties.security-severity",
+        ]
+    );
+}
+
+const QSCANNER: &str = r#"{"version":"2.1.0","runs":[{
+  "tool":{"driver":{"name":"QScanner","version":"4.2.0","rules":[
+    {"id":"qid-375474","name":"OpenSSL Multiple Vulnerabilities","shortDescription":{"text":"OpenSSL vulns"},
+     "fullDescription":{"text":"OpenSSL has flaws"},"help":{"text":"Upgrade openssl"},"helpUri":"https://qualys.example/375474",
+     "properties":{"severity":5,"cve-ids":["cve-2023-0286","CVE-2023-0215","CVE-2023-0286"],"qds":95,"tags":["vulnerability"]}},
+    {"id":"qid-9001","name":"AWS key in file","properties":{"severity":"4","tags":["secret"]}}]}},
+  "results":[
+    {"ruleId":"qid-375474","level":"error","message":{"text":"openssl vulnerable"},
+     "locations":[{"physicalLocation":{"artifactLocation":{"uri":"usr/lib/libssl.so.3"}}}],
+     "properties":{"QID":375474,"vulnerableSoftware":[
+        {"name":"openssl","installedVersion":"3.0.2","fixedVersion":"3.0.13","layerSHA":"sha256:aaa"},
+        {"name":"libssl3","installedVersion":"3.0.2","fixedVersion":"3.0.13","layerSHA":"sha256:bbb"},
+        {"installedVersion":"1"}]}},
+    {"ruleId":"qid-9001","level":"warning","message":{"text":"secret found"},
+     "locations":[{"physicalLocation":{"artifactLocation":{"uri":"app/config.env"},"region":{"startLine":4}}}]}],
+  "properties":{"imageID":"sha256:img","imageName":"shop/web","repoTags":["123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4.2"],
+     "repoDigests":["shop/web@sha256:d"],"layerInfo":[{"sha":"sha256:aaa","createdBy":"RUN apt-get"}],"policyResult":"DENY"}}]}"#;
+
+#[test]
+fn qscanner_multi_package_result_gives_one_finding_per_package() {
+    let r = read(QSCANNER);
+    let v = by_rule(&r, "qid-375474");
+    assert_eq!(v.len(), 2, "{:?}", r.warnings);
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let pk: Vec<Row> = v
+        .iter()
+        .map(|f| {
+            let p = f.package.as_ref().expect("a QScanner vulnerability has a package");
+            (p.name.as_str(), p.installed_version.as_deref(), p.fixed_version.as_deref(), f.layer.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        pk,
+        vec![
+            ("openssl", Some("3.0.2"), Some("3.0.13"), Some("sha256:aaa")),
+            ("libssl3", Some("3.0.2"), Some("3.0.13"), Some("sha256:bbb"))
+        ]
+    );
+    for f in &v {
+        assert_eq!(
+            (f.severity, f.severity_source, f.severity_original.as_str()),
+            (Severity::Critical, SeveritySource::Qualys, "5")
+        );
+        assert_eq!(f.cves, vec!["CVE-2023-0286".to_string(), "CVE-2023-0215".to_string()]);
+        assert_eq!(f.qds, Some(95.0));
+        assert_eq!(f.kind, FindingKind::Vulnerability);
+        assert_eq!(f.title, "OpenSSL vulns");
+    }
+    assert_ne!(v[0].id, v[1].id);
+    let s = by_rule(&r, "qid-9001");
+    assert_eq!(s.len(), 1);
+    assert_eq!((s[0].kind, s[0].severity), (FindingKind::Secret, Severity::High));
+    assert!(s[0].package.is_none());
+    assert_eq!(r.policy_result, PolicyResult::Deny);
+    assert_eq!(r.target.image_id.as_deref(), Some("sha256:img"));
+    assert_eq!(r.target.repo_tags, vec!["123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4.2".to_string()]);
+    assert_eq!(r.warnings.len(), 1, "the nameless package is reported");
+    assert_eq!(r.warnings[0].path, "runs[0].results[0].properties.vulnerableSoftware[2]");
+}
+
+#[test]
+fn duplicate_results_merge_and_count_occurrences() {
+    let doc = QSCANNER.replace(
+        r#""results":["#,
+        r#""results":[{"ruleId":"qid-9001","message":{"text":"again"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"app/config.env"},"region":{"startLine":4}}}]},"#,
+    );
+    let r = read(&doc);
+    assert_eq!(r.findings.len(), 3);
+    assert_eq!(r.findings[0].rule_id, "qid-9001", "order of first appearance");
+    assert_eq!(r.findings[0].occurrences, 2);
+    assert_eq!(r.results_read, 3);
+}
+
+#[test]
+fn cve_extraction() {
+    assert_eq!(cve_ids("ANCHOREVULN_CVE-2019-18276_dpkg_bash"), vec!["CVE-2019-18276"]);
+    assert_eq!(
+        cve_ids("cve-2021-44228 and CVE-2021-44228, CVE-2022-1234567."),
+        vec!["CVE-2021-44228", "CVE-2022-1234567"]
+    );
+    assert!(cve_ids("XCVE-2021-44228 CVE-21-1234 CVE-2021-123 CVE-2021x1234 CVE-").is_empty());
+    assert_eq!(cve_ids("é CVE-2020-0001é"), vec!["CVE-2020-0001"]);
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"Trivy","rules":[
+            {"id":"CVE-2019-1549","name":"OsPackageVulnerability","help":{"text":"see CVE-2000-0001"}},
+            {"id":"js/x","help":{"text":"like CVE-2017-5638"}}]}},
+          "results":[
+            {"ruleId":"CVE-2019-1549","message":{"text":"Package: libssl1.1\nInstalled Version: 1.1.1c-r0\nVulnerability CVE-2019-1549\nFixed Version: 1.1.1d-r0"}},
+            {"ruleId":"js/x","message":{"text":"m"}}]}]}"#,
+    );
+    assert_eq!(r.findings[0].cves, vec!["CVE-2019-1549"], "help text CVEs only when nothing better names one");
+    assert_eq!(r.findings[0].kind, FindingKind::Vulnerability);
+    let p = r.findings[0].package.as_ref().expect("package from the Trivy message");
+    assert_eq!(
+        (p.name.as_str(), p.installed_version.as_deref(), p.fixed_version.as_deref()),
+        ("libssl1.1", Some("1.1.1c-r0"), Some("1.1.1d-r0"))
+    );
+    assert_eq!(r.findings[1].cves, vec!["CVE-2017-5638"]);
+    assert_eq!(r.findings[1].kind, FindingKind::Code, "a CVE mentioned in help does not make code a vulnerability");
+}
+
+#[test]
+fn package_lines() {
+    let p = package_from_lines("Vulnerability CVE-1\nPackage: bash\nVersion: 4.3\nFix Version: None", true)
+        .expect("grype help");
+    assert_eq!((p.name.as_str(), p.installed_version.as_deref(), p.fixed_version), ("bash", Some("4.3"), None));
+    assert!(package_from_lines("Package: libssl\nFixed Version: 1", true).is_none());
+}
+
+#[test]
+fn errors_name_what_is_wrong() {
+    match read_err("{\n  \"version\": \"2.1.0\",\n  ,\n}") {
+        SarifError::Json { line, column, .. } => assert_eq!((line, column), (3, 3)),
+        e => panic!("expected a JSON error, got {e}"),
+    }
+    match read_err(r#"{"version":"2.1.0","runs":[]} ,"#) {
+        SarifError::Json { line, .. } => assert_eq!(line, 1),
+        e => panic!("expected a JSON error, got {e}"),
+    }
+    let cases = [
+        (r#"[1,2]"#, "$", "an array"),
+        (r#"null"#, "$", "null"),
+        (r#"{"version":"2.1.0"}"#, "runs", "missing"),
+        (r#"{"version":"2.1.0","runs":{}}"#, "runs", "an object"),
+        (r#"{"version":"2.0.0","runs":[]}"#, "version", "2.0.0"),
+        (r#"{"runs":[],"version":"1.0"}"#, "version", "1.0"),
+        (r#"{"version":2.1,"runs":[]}"#, "version", "a number"),
+        (
+            r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":42}]}"#,
+            "runs[0].results",
+            "a number",
+        ),
+        (r#"{"version":"2.1.0","runs":[{},7]}"#, "runs[1]", "a number"),
+    ];
+    for (doc, want_path, want_msg) in cases {
+        match read_err(doc) {
+            SarifError::NotSarif { path, message, source_name } => {
+                assert_eq!(path, want_path, "{doc}");
+                assert!(message.contains(want_msg), "{doc}: {message}");
+                assert_eq!(source_name, "test.sarif");
+            }
+            e => panic!("{doc}: expected NotSarif, got {e}"),
+        }
+    }
+    let r = read(r#"{"runs":[]}"#);
+    assert_eq!(
+        r.warnings,
+        vec![ReadWarning { path: "version".into(), message: "missing; read as SARIF 2.1.0".into() }]
+    );
+}
+
+#[test]
+fn wrong_typed_fields_inside_a_result_do_not_abort() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T","rules":[{"id":"A"}]}},
+          "results":[
+            {"ruleId":"A","ruleIndex":"zero","message":null,"locations":{"x":1},"fingerprints":[1],
+             "properties":{"tags":"secret","vulnerableSoftware":7,"severity":"9"}},
+            {"ruleId":5,"ruleIndex":99,"message":{"text":"m"},"locations":[null]},
+            {"ruleId":"A","rule":"A","level":"error","message":{"text":"x"},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":3},"region":{"startLine":-4}}}]},
+            null, 7, "text"]}]}"#,
+    );
+    assert_eq!(r.findings.len(), 3);
+    assert_eq!(r.results_read, 3);
+    assert_eq!(r.runs[0].results, 6);
+    let paths: Vec<&str> = r.warnings.iter().map(|w| w.path.as_str()).collect();
+    for want in [
+        "runs[0].results[0].ruleIndex",
+        "runs[0].results[0].locations",
+        "runs[0].results[0].fingerprints",
+        "runs[0].results[0].properties.tags",
+        "runs[0].results[0].properties.vulnerableSoftware",
+        "runs[0].results[0].properties.severity",
+        "runs[0].results[1].ruleId",
+        "runs[0].results[1].ruleIndex",
+        "runs[0].results[1].locations[0]",
+        "runs[0].results[2].rule",
+        "runs[0].results[2].locations[0].physicalLocation.artifactLocation",
+        "runs[0].results[2].locations[0].physicalLocation.region.startLine",
+        "runs[0].results[3]",
+        "runs[0].results[4]",
+        "runs[0].results[5]",
+    ] {
+        assert!(paths.contains(&want), "no warning at {want}: {paths:#?}");
+    }
+    for f in &r.findings {
+        assert!(!f.title.is_empty() && !f.description.is_empty());
+    }
+}
+
+#[test]
+fn warnings_are_capped_but_counted() {
+    let results: Vec<&str> = std::iter::repeat_n("null", MAX_KEPT_WARNINGS + 50).collect();
+    let doc = format!(
+        r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"T"}}}},"results":[{}]}}]}}"#,
+        results.join(",")
+    );
+    let r = read(&doc);
+    assert_eq!(r.warnings.len(), MAX_KEPT_WARNINGS);
+    assert_eq!(r.warning_count, MAX_KEPT_WARNINGS + 50);
+}
+
+#[test]
+fn scanners_stay_apart_and_kinds_follow_the_tool() {
+    let r = read(
+        r#"{"version":"2.1.0","runs":[
+          {"tool":{"driver":{"name":"gitleaks"}},"results":[{"ruleId":"r","message":{"text":"m"}}]},
+          {"tool":{"driver":{"name":"checkov"}},"results":[{"ruleId":"r","message":{"text":"m"}}]},
+          {"tool":{"driver":{"name":"osv-scanner","rules":[{"id":"LicenseViolation"}]}},
+           "results":[{"ruleId":"LicenseViolation","message":{"text":"Package 'left-pad@1.0.0' has license"}}]},
+          {"tool":{"driver":{"name":"osv-scanner"}},
+           "results":[{"ruleId":"GHSA-aaaa-bbbb-cccc","message":{"text":"Package '@scope/pkg@2.0.1' is vulnerable to 'GHSA-aaaa-bbbb-cccc'."}}]}]}"#,
+    );
+    let kinds: Vec<FindingKind> = r.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![FindingKind::Secret, FindingKind::Misconfiguration, FindingKind::License, FindingKind::Vulnerability]
+    );
+    assert_ne!(r.findings[0].id, r.findings[1].id);
+    let p = r.findings[3].package.as_ref().expect("osv package");
+    assert_eq!((p.name.as_str(), p.installed_version.as_deref()), ("@scope/pkg", Some("2.0.1")));
+    assert_eq!(r.runs.len(), 4);
+}
+
+#[test]
+fn io_errors_are_io() {
+    struct Broken;
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk on fire"))
+        }
+    }
+    assert!(matches!(read_sarif(Broken, "x"), Err(SarifError::Io { .. })));
+}
