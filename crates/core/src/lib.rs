@@ -9,6 +9,7 @@
 
 pub mod asff;
 pub mod finding;
+pub mod gate;
 pub mod junit;
 pub mod lifecycle;
 pub mod pipeline;
