@@ -1,15 +1,223 @@
-//! JUnit XML for CodeBuild report groups. (Being written; this is the public contract.)
+//! JUnit XML for CodeBuild report groups (report type JUNITXML).
+//!
+//! Two test suites: "scangate thresholds" (one case per threshold, one for the cloud
+//! policy result, one for a report that could not be processed) and "findings" (one
+//! failed case per finding that breaks the gate, worst first). CodeBuild keeps at most
+//! [`MAX_CASES`] cases per report and [`MAX_MESSAGE_CHARS`] characters per message, so
+//! the findings are cut with a final case that says how many were left out, and every
+//! text is truncated with the marker. All text goes through [`text::xml_safe`] so any
+//! input gives valid XML 1.0. The output is deterministic: the verdict's `processed_at`
+//! is the only timestamp, and there is no UUID or host name.
 
 use crate::finding::Finding;
-use crate::policy::{Evaluation, GatePolicy};
+use crate::policy::{Evaluation, GatePolicy, PolicyResult};
+use crate::severity::Severity;
+use crate::text::{truncate_chars, xml_safe};
 use crate::verdict::Verdict;
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// CodeBuild's limit on test cases in one report.
 pub const MAX_CASES: usize = 500;
 /// CodeBuild's limit on one test case message.
 pub const MAX_MESSAGE_CHARS: usize = 5000;
+/// Test case names, class names and property values are kept shorter than messages.
+const MAX_NAME_CHARS: usize = 1000;
+
+/// The name of the suite holding the threshold and policy cases.
+pub const THRESHOLDS_SUITE: &str = "scangate thresholds";
+/// The name of the suite holding one case per gate-breaking finding.
+pub const FINDINGS_SUITE: &str = "findings";
 
 /// Renders the verdict as JUnit XML: one case per threshold, one per finding that breaks the gate.
-pub fn to_junit(_verdict: &Verdict, _evaluation: &Evaluation, _findings: &[Finding], _gate: &GatePolicy) -> String {
-    String::new()
+pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding], gate: &GatePolicy) -> String {
+    let timestamp = chrono::DateTime::parse_from_rfc3339(verdict.processed_at.trim()).ok();
+    let mut report = Report::new("scangate");
+    if let Some(t) = timestamp {
+        report.set_timestamp(t);
+    }
+
+    let mut gate_suite = TestSuite::new(THRESHOLDS_SUITE);
+    if let Some(t) = timestamp {
+        gate_suite.set_timestamp(t);
+    }
+    for (name, value) in suite_properties(verdict) {
+        gate_suite.add_property(Property::new(name, clean(&value, MAX_NAME_CHARS)));
+    }
+    if let Some(error) = &verdict.error {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(clean(&format!("the report could not be processed: {error}"), MAX_MESSAGE_CHARS));
+        status.set_type("unprocessable");
+        let mut case = TestCase::new("report processed", status);
+        case.set_classname("scangate.report");
+        gate_suite.add_test_case(case);
+    }
+    for check in &evaluation.checks {
+        let label = check.severity.label().to_ascii_lowercase();
+        let plural = if check.count == 1 { "" } else { "s" };
+        let text = if check.max < 0 {
+            format!("{} {label} finding{plural}, no limit ({}=-1)", check.count, check.name)
+        } else {
+            format!("{} {label} finding{plural}, max {}", check.count, check.max)
+        };
+        let status = if check.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(clean(&text, MAX_MESSAGE_CHARS));
+            s.set_type("threshold");
+            s
+        };
+        let mut case = TestCase::new(clean(&check.name, MAX_NAME_CHARS), status);
+        case.set_classname("scangate.thresholds");
+        case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
+        gate_suite.add_test_case(case);
+    }
+    gate_suite.add_test_case(policy_case(verdict.policy_result, gate));
+
+    let mut findings_suite = TestSuite::new(FINDINGS_SUITE);
+    if let Some(t) = timestamp {
+        findings_suite.set_timestamp(t);
+    }
+    let failing: Vec<Severity> = evaluation.checks.iter().filter(|c| !c.passed).map(|c| c.severity).collect();
+    let mut breaking: Vec<&Finding> = findings.iter().filter(|f| failing.contains(&f.severity)).collect();
+    breaking.sort_by(|a, b| Finding::worst_first(a, b));
+    let room = MAX_CASES.saturating_sub(gate_suite.test_cases.len());
+    let shown = if breaking.len() > room { room.saturating_sub(1) } else { breaking.len() };
+    for f in &breaking[..shown] {
+        findings_suite.add_test_case(finding_case(f));
+    }
+    let left_out = breaking.len() - shown;
+    if left_out > 0 {
+        let text = format!(
+            "{left_out} more finding{} that break the gate are not listed: a CodeBuild report holds at most {MAX_CASES} test cases",
+            if left_out == 1 { "" } else { "s" }
+        );
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(text);
+        status.set_type("truncated");
+        let mut case = TestCase::new(format!("{left_out} more findings"), status);
+        case.set_classname("scangate.findings");
+        findings_suite.add_test_case(case);
+    }
+
+    report.add_test_suite(gate_suite);
+    report.add_test_suite(findings_suite);
+    report.to_string().unwrap_or_else(|_| fallback(verdict))
+}
+
+fn suite_properties(verdict: &Verdict) -> Vec<(&'static str, String)> {
+    let mut props = vec![("passed", verdict.passed.to_string()), ("policy_result", verdict.policy_result.to_string())];
+    if let Some(t) = &verdict.target {
+        props.push(("target", t.clone()));
+    }
+    if let Some(s) = &verdict.scanner {
+        let name = match &s.version {
+            Some(v) => format!("{} {v}", s.name),
+            None => s.name.clone(),
+        };
+        props.push(("scanner", name));
+    }
+    let report = match &verdict.report.bucket {
+        Some(b) => format!("s3://{b}/{}", verdict.report.key),
+        None => verdict.report.key.clone(),
+    };
+    if !report.is_empty() {
+        props.push(("report", report));
+    }
+    if let Some(arn) = verdict.build.as_ref().and_then(|b| b.arn.as_ref()) {
+        props.push(("build_arn", arn.clone()));
+    }
+    props
+}
+
+fn policy_case(result: PolicyResult, gate: &GatePolicy) -> TestCase {
+    let flags =
+        format!("FAIL_ON_POLICY_DENY={}, FAIL_ON_POLICY_AUDIT={}", gate.fail_on_policy_deny, gate.fail_on_policy_audit);
+    let text = format!("cloud policy result {result} ({flags})");
+    let fails = match result {
+        PolicyResult::Deny => gate.fail_on_policy_deny,
+        PolicyResult::Audit => gate.fail_on_policy_audit,
+        PolicyResult::Allow | PolicyResult::None => false,
+    };
+    let status = if fails {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_message(text.clone());
+        s.set_type("policy");
+        s
+    } else {
+        TestCaseStatus::success()
+    };
+    let mut case = TestCase::new("cloud policy", status);
+    case.set_classname("scangate.policy");
+    case.set_system_out(text);
+    case
+}
+
+fn finding_case(f: &Finding) -> TestCase {
+    let affected = f.affected();
+    let name = if affected.trim().is_empty() { f.rule_id.clone() } else { format!("{} {affected}", f.rule_id) };
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    status.set_message(clean(&format!("{}: {}", f.severity, f.title), MAX_MESSAGE_CHARS));
+    status.set_type(f.severity.label());
+    status.set_description(clean(&details(f), MAX_MESSAGE_CHARS));
+    let mut case = TestCase::new(clean(&name, MAX_NAME_CHARS), status);
+    case.set_classname(clean(&format!("{}/{}", f.scanner.name, f.severity), MAX_NAME_CHARS));
+    case
+}
+
+/// The body of a finding's failure: what, where, how to fix.
+fn details(f: &Finding) -> String {
+    let mut lines = vec![format!("rule: {}", f.rule_id), format!("severity: {} ({})", f.severity, f.severity_original)];
+    if !f.cves.is_empty() {
+        const SHOWN: usize = 20;
+        let mut cves = f.cves.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if f.cves.len() > SHOWN {
+            cves.push_str(&format!(" and {} more", f.cves.len() - SHOWN));
+        }
+        lines.push(format!("cves: {cves}"));
+    }
+    if let Some(score) = f.cvss_score {
+        lines.push(format!("cvss: {}", crate::severity::format_score(score)));
+    }
+    if let Some(p) = &f.package {
+        let installed = p.installed_version.as_deref().unwrap_or("?");
+        match &p.fixed_version {
+            Some(fixed) => lines.push(format!("package: {} {installed} -> {fixed}", p.name)),
+            None => lines.push(format!("package: {} {installed} (no fix known)", p.name)),
+        }
+    }
+    if let Some(l) = &f.location {
+        match l.start_line {
+            Some(n) => lines.push(format!("location: {}:{n}", l.uri)),
+            None => lines.push(format!("location: {}", l.uri)),
+        }
+    }
+    if let Some(layer) = &f.layer {
+        lines.push(format!("layer: {layer}"));
+    }
+    if let Some(uri) = &f.help_uri {
+        lines.push(format!("help: {uri}"));
+    }
+    if !f.description.trim().is_empty() {
+        lines.push(String::new());
+        // Descriptions can be megabytes; cut before joining so the work stays bounded.
+        lines.push(truncate_chars(&f.description, MAX_MESSAGE_CHARS).into_owned());
+    }
+    lines.join("\n")
+}
+
+/// XML-safe and bounded.
+fn clean(s: &str, max_chars: usize) -> String {
+    xml_safe(&truncate_chars(s, max_chars)).into_owned()
+}
+
+/// A minimal report if the serializer ever fails (it writes to memory, so it should not).
+fn fallback(verdict: &Verdict) -> String {
+    let failure =
+        if verdict.passed { String::new() } else { "<failure message=\"gate failed\" type=\"verdict\"/>".to_string() };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"scangate\" tests=\"1\" failures=\"{}\" errors=\"0\">\n<testsuite name=\"{THRESHOLDS_SUITE}\" tests=\"1\" failures=\"{}\" errors=\"0\" disabled=\"0\">\n<testcase name=\"verdict\" classname=\"scangate\">{failure}</testcase>\n</testsuite>\n</testsuites>\n",
+        u8::from(!verdict.passed),
+        u8::from(!verdict.passed)
+    )
 }

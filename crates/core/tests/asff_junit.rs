@@ -4,9 +4,11 @@
 
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::finding::{Finding, FindingKind, Location, Package, Scanner};
-use scangate_core::lifecycle::target_identity;
-use scangate_core::lifecycle::{LifecycleKey, ScanType};
+use scangate_core::junit;
+use scangate_core::lifecycle::{target_identity, LifecycleKey, ScanType};
+use scangate_core::policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
 use scangate_core::severity::{Severity, SeveritySource};
+use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -427,4 +429,182 @@ fn asff_archived_keeps_identity() {
     )
     .expect("parse");
     assert_valid_asff(&asff::archived_from_stub(&empty, &later));
+}
+
+// ---------------------------------------------------------------------------------------
+// JUnit.
+
+fn verdict_for(findings: &[Finding], policy: PolicyResult, gate: &GatePolicy) -> (Verdict, Evaluation) {
+    let counts = Counts::of(findings);
+    let evaluation = evaluate(&counts, policy, gate);
+    let input = VerdictInput {
+        report: ReportRef {
+            bucket: Some("reports".into()),
+            key: "scans/app/0b1c/report.sarif".into(),
+            version_id: None,
+            etag: None,
+        },
+        target: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4.2".into()),
+        scanner: Some(Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) }),
+        build: Some(BuildRef {
+            arn: Some(format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:build/app:0b1c")),
+            ..Default::default()
+        }),
+        processed_at: T1.into(),
+    };
+    (Verdict::new(input, counts, policy, gate, &evaluation), evaluation)
+}
+
+/// Parses with a real XML 1.0 parser; returns (suite name, case name, failed) per case.
+fn parse_junit(xml: &str) -> Vec<(String, String, bool)> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("invalid XML: {e}\n{xml}"));
+    let mut cases = Vec::new();
+    for suite in doc.descendants().filter(|n| n.has_tag_name("testsuite")) {
+        for case in suite.children().filter(|n| n.has_tag_name("testcase")) {
+            let failed = case.children().any(|n| n.has_tag_name("failure"));
+            cases.push((
+                suite.attribute("name").unwrap_or("").to_string(),
+                case.attribute("name").unwrap_or("").to_string(),
+                failed,
+            ));
+        }
+    }
+    cases
+}
+
+#[test]
+fn junit_failed_gate() {
+    let gate = GatePolicy {
+        thresholds: Thresholds { max_critical: 0, max_high: 0, max_medium: -1, max_low: 5 },
+        ..GatePolicy::default()
+    };
+    let findings = vec![code(), secret(), qualys_vuln()];
+    let (verdict, evaluation) = verdict_for(&findings, PolicyResult::Deny, &gate);
+    let xml = junit::to_junit(&verdict, &evaluation, &findings, &gate);
+    let cases = parse_junit(&xml);
+    let failed: Vec<&str> = cases.iter().filter(|c| c.2).map(|c| c.1.as_str()).collect();
+    assert_eq!(
+        failed,
+        vec![
+            "max_critical",
+            "max_high",
+            "cloud policy",
+            "qid-379216 openssl 3.0.4-r0",
+            "aws-access-token config/settings.py:12"
+        ],
+        "the medium code finding is under an unlimited threshold, so it is not a failed case"
+    );
+    assert_eq!(xml, junit::to_junit(&verdict, &evaluation, &findings, &gate), "deterministic");
+    insta::assert_snapshot!("junit_failed_gate", xml);
+}
+
+#[test]
+fn junit_passed_gate() {
+    let gate = GatePolicy::default();
+    let findings = vec![code(), secret()];
+    let (verdict, evaluation) = verdict_for(&findings, PolicyResult::Audit, &gate);
+    assert!(verdict.passed);
+    let xml = junit::to_junit(&verdict, &evaluation, &findings, &gate);
+    let cases = parse_junit(&xml);
+    assert_eq!(cases.len(), 5);
+    assert!(cases.iter().all(|c| !c.2), "{xml}");
+    insta::assert_snapshot!("junit_passed_gate", xml);
+}
+
+#[test]
+fn junit_caps_cases_at_500() {
+    let gate = GatePolicy::default();
+    let findings: Vec<Finding> = (0..1200)
+        .map(|i| {
+            let mut f = qualys_vuln();
+            f.id = format!("{i:064}");
+            f.rule_id = format!("qid-{i}");
+            f
+        })
+        .collect();
+    let (verdict, evaluation) = verdict_for(&findings, PolicyResult::None, &gate);
+    let xml = junit::to_junit(&verdict, &evaluation, &findings, &gate);
+    let cases = parse_junit(&xml);
+    assert_eq!(cases.len(), junit::MAX_CASES);
+    let last = cases.last().expect("cases");
+    assert_eq!(last.1, "706 more findings", "1200 findings, 5 gate cases, 494 listed");
+    assert!(last.2);
+}
+
+#[test]
+fn junit_bounds_messages() {
+    let gate = GatePolicy::default();
+    let mut f = qualys_vuln();
+    f.title = "t".repeat(20_000);
+    f.description = "d".repeat(2_000_000);
+    f.cves = (0..10_000).map(|i| format!("CVE-2024-{i:05}")).collect();
+    let findings = vec![f];
+    let (verdict, evaluation) = verdict_for(&findings, PolicyResult::None, &gate);
+    let xml = junit::to_junit(&verdict, &evaluation, &findings, &gate);
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let failure = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .find(|n| n.attribute("type") == Some("CRITICAL"))
+        .expect("finding failure");
+    let message = failure.attribute("message").expect("message");
+    assert!(message.chars().count() <= junit::MAX_MESSAGE_CHARS);
+    assert!(message.ends_with(scangate_core::text::TRUNCATION_MARKER));
+    let body = failure.text().unwrap_or("");
+    assert!(body.chars().count() <= junit::MAX_MESSAGE_CHARS, "{}", body.chars().count());
+    assert!(xml.len() < 100_000, "{} bytes", xml.len());
+}
+
+#[test]
+fn junit_unprocessable_report() {
+    let gate = GatePolicy::default();
+    let input = VerdictInput { processed_at: "not a time".into(), ..Default::default() };
+    let verdict = Verdict::unprocessable(input, &gate, "bad\u{0}json at byte 12".into());
+    let evaluation = evaluate(&Counts::default(), PolicyResult::None, &gate);
+    let xml = junit::to_junit(&verdict, &evaluation, &[], &gate);
+    let cases = parse_junit(&xml);
+    assert_eq!(cases[0].1, "report processed");
+    assert!(cases[0].2);
+    assert!(!xml.contains("timestamp="), "an unparseable time is left out: {xml}");
+}
+
+mod junit_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any text in any field still gives valid XML 1.0 with at most 500 cases.
+        #[test]
+        fn any_text_gives_valid_xml(
+            texts in proptest::collection::vec(any::<String>(), 1..40),
+            count in 0usize..700,
+            target in any::<String>(),
+        ) {
+            let findings: Vec<Finding> = (0..count)
+                .map(|i| {
+                    let t = |k: usize| texts[(i + k) % texts.len()].clone();
+                    let mut f = base(&format!("{i:064}"), Severity::Critical, FindingKind::Vulnerability);
+                    f.rule_id = t(0);
+                    f.title = t(1);
+                    f.description = t(2);
+                    f.scanner.name = t(3);
+                    f.cves = vec![t(4)];
+                    f.package = Some(Package { name: t(5), installed_version: Some(t(6)), fixed_version: Some(t(7)), purl: None });
+                    f.help_uri = Some(t(8));
+                    f
+                })
+                .collect();
+            let gate = GatePolicy::default();
+            let (mut verdict, evaluation) = verdict_for(&findings, PolicyResult::Deny, &gate);
+            verdict.target = Some(target);
+            let xml = junit::to_junit(&verdict, &evaluation, &findings, &gate);
+            let doc = roxmltree::Document::parse(&xml);
+            prop_assert!(doc.is_ok(), "{:?}", doc.err());
+            let cases = parse_junit(&xml);
+            prop_assert!(cases.len() <= junit::MAX_CASES);
+            prop_assert_eq!(cases.iter().filter(|c| c.0 == "findings").count(), count.min(junit::MAX_CASES - 5));
+        }
+    }
 }
