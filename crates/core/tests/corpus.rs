@@ -1,0 +1,152 @@
+//! Every file of the shared SARIF corpus, with its expected outcome.
+//!
+//! The severity counts were computed independently of the Rust reader, by a throwaway Python
+//! script that reads each file with `json.load` and applies DESIGN.md's rules (Qualys severity,
+//! then security-severity, then result level / rule default level / `warning`) and the dedup key
+//! of `finding::DedupKey` (scanner, rule id, package name+version | location uri+line |
+//! fingerprint | message, packages from QScanner `vulnerableSoftware`, Trivy-style message lines,
+//! osv-scanner messages, Grype/Anchore rule help and purls). The warning counts were checked by
+//! hand or by the same script (e.g. Anchore: 428 results whose `ruleIndex` points at a rule with
+//! another id; Trivy fs: 17 results with a `ruleIndex` into `rules: null`).
+
+use scangate_core::sarif::{read_sarif_file, SarifError};
+use scangate_core::Counts;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+enum Expect {
+    /// critical, high, medium, low, informational, total, warnings
+    Valid([u64; 6], usize),
+    /// A JSON syntax error at this line and column.
+    Json(usize, usize),
+    /// Not SARIF, at this JSON path.
+    NotSarif(&'static str),
+}
+
+use Expect::*;
+
+const TABLE: &[(&str, Expect)] = &[
+    ("anchore-scan-action-2020-large.sarif", Valid([0, 83, 346, 0, 0, 429], 428)),
+    ("checkov-docs-example.sarif", Json(106, 2)),
+    ("checkov-openapi-results.sarif", Valid([0, 12, 0, 0, 0, 12], 13)),
+    ("codeql-action-INVALID-sarif.sarif", NotSarif("runs[0].results")),
+    ("codeql-action-INVALID-uri.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
+    ("codeql-action-fingerprinting2-input.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
+    ("codeql-action-tool-names.sarif", Valid([0, 0, 0, 0, 0, 0], 2)),
+    ("codeql-action-valid-sarif.sarif", Valid([0, 0, 0, 3, 0, 3], 0)),
+    ("codeql-javascript-juice-shop-3mb.sarif", Valid([19, 115, 43, 202, 0, 379], 0)),
+    ("codeql-javascript-tag-sarif-large.sarif", Valid([0, 0, 0, 0, 0, 0], 0)),
+    ("eslint-codacy-cli.sarif", Valid([0, 4, 0, 0, 0, 4], 0)),
+    ("gitleaks-simple.sarif", Valid([0, 0, 1, 0, 0, 1], 1)),
+    ("grype-dir-snapshot.sarif", Valid([0, 2, 0, 0, 0, 2], 0)),
+    ("grype-empty-chainguard.sarif", Valid([0, 0, 0, 0, 0, 0], 0)),
+    ("grype-image-snapshot.sarif", Valid([0, 2, 0, 0, 0, 2], 0)),
+    ("osv-scanner-aliases-max-severity.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
+    ("osv-scanner-full-empty-arrays.sarif", Valid([0, 1, 1, 0, 0, 2], 0)),
+    ("osv-scanner-multi-ecosystem.sarif", Valid([0, 0, 6, 0, 0, 6], 0)),
+    ("osv-scanner-no-sources.sarif", Valid([0, 0, 0, 0, 0, 0], 0)),
+    ("osv-scanner-path-injection.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
+    ("osv-scanner-vuln-and-license.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
+    ("sarifsdk-INVALID-deserialization-error.sarif", Valid([0, 0, 1, 0, 0, 1], 1)),
+    ("sarifsdk-INVALID-index-inconsistent.sarif", Valid([0, 0, 3, 0, 0, 3], 7)),
+    ("sarifsdk-INVALID-json-syntax-error.sarif", Json(3, 3)),
+    ("sarifsdk-INVALID-ruleid-inconsistent.sarif", Valid([0, 0, 3, 0, 0, 3], 3)),
+    ("snyk-cliv2-testdata.sarif", Valid([0, 1, 1, 0, 0, 2], 1)),
+    ("snyk-code-acceptance-large.sarif", Valid([0, 4, 7, 0, 0, 11], 0)),
+    ("snyk-code-sample.sarif", Valid([0, 3, 4, 0, 0, 7], 0)),
+    ("snyk-container-result.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
+    ("snyk-iac-integrated.sarif", Valid([0, 0, 4, 0, 0, 4], 0)),
+    ("trivy-debug-results-2021.sarif", Valid([0, 64, 46, 14, 0, 124], 60)),
+    ("trivy-fs-codacy-expected.sarif", Valid([0, 10, 6, 1, 0, 17], 17)),
+    ("trivy-image-alpine-310.sarif", Valid([0, 0, 4, 0, 0, 4], 0)),
+    ("trivy-image-ghas-test.sarif", Valid([13, 8, 0, 0, 0, 21], 0)),
+    ("trivy-template-results-2020.sarif", Valid([0, 4, 0, 0, 0, 4], 0)),
+];
+
+fn corpus_dir() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/sarif"));
+    assert!(
+        dir.is_dir(),
+        "the shared SARIF corpus is missing: expected a directory at {} (/work/shared/corpus/sarif)",
+        dir.display()
+    );
+    dir
+}
+
+fn corpus_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(corpus_dir())
+        .expect("the corpus directory can be listed")
+        .map(|e| e.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sarif"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn table_covers_every_corpus_file() {
+    let files = corpus_files();
+    let rows: Vec<&str> = TABLE.iter().map(|(n, _)| *n).collect();
+    let missing: Vec<&String> = files.iter().filter(|f| !rows.contains(&f.as_str())).collect();
+    let stale: Vec<&&str> = rows.iter().filter(|r| !files.iter().any(|f| f == **r)).collect();
+    assert!(missing.is_empty(), "corpus files without a row in TABLE (add their expected outcome): {missing:?}");
+    assert!(stale.is_empty(), "TABLE rows for files that are not in the corpus: {stale:?}");
+}
+
+#[test]
+fn every_corpus_file_reads_as_expected() {
+    let dir = corpus_dir();
+    let mut failures = Vec::new();
+    for (name, expect) in TABLE {
+        let got = read_sarif_file(&dir.join(name));
+        let ok = match (expect, &got) {
+            (Valid(counts, warnings), Ok(r)) => {
+                let c = Counts::of(&r.findings);
+                let have = [c.critical, c.high, c.medium, c.low, c.informational, c.total];
+                let good = have == *counts && r.warning_count == *warnings;
+                if !good {
+                    failures.push(format!(
+                        "{name}: expected counts {counts:?} and {warnings} warnings, got {have:?} and {} warnings: {:?}",
+                        r.warning_count,
+                        r.warnings.iter().take(5).collect::<Vec<_>>()
+                    ));
+                }
+                // Invariants of every valid report.
+                for f in &r.findings {
+                    if f.title.trim().is_empty() || f.description.trim().is_empty() || f.occurrences == 0 {
+                        failures
+                            .push(format!("{name}: finding {} has an empty title/description or 0 occurrences", f.id));
+                    }
+                }
+                let occ: u64 = r.findings.iter().map(|f| u64::from(f.occurrences)).sum();
+                if occ > r.results_read as u64 * 8 || (r.results_read > 0 && r.findings.is_empty()) {
+                    failures.push(format!("{name}: {occ} occurrences from {} results", r.results_read));
+                }
+                continue;
+            }
+            (Json(line, column), Err(SarifError::Json { line: l, column: c, message, .. })) => {
+                (line, column) == (l, c) && !message.is_empty()
+            }
+            (NotSarif(path), Err(SarifError::NotSarif { path: p, message, .. })) => path == p && !message.is_empty(),
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{name}: expected {expect:?}, got {:?}", got.map(|r| r.findings.len())));
+        }
+    }
+    assert!(failures.is_empty(), "{} corpus file(s) misread:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn juice_shop_rules_from_extensions_are_resolved() {
+    let r = read_sarif_file(&corpus_dir().join("codeql-javascript-juice-shop-3mb.sarif")).expect("juice shop reads");
+    assert!(r.findings.iter().all(|f| f.title != f.rule_id), "every CodeQL result found its rule in tool.extensions");
+    assert_eq!(r.runs[0].rules, 200);
+}
+
+#[test]
+fn trivy_image_target_and_packages() {
+    let r = read_sarif_file(&corpus_dir().join("trivy-image-alpine-310.sarif")).expect("trivy reads");
+    assert!(!r.target.repo_tags.is_empty() || r.target.image_name.is_some(), "{:?}", r.target);
+    assert!(r.findings.iter().all(|f| f.package.is_some() && !f.cves.is_empty()));
+}
