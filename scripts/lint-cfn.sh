@@ -105,6 +105,11 @@ else
   echo "self-check: unsuppressed template fails as expected"
 fi
 
+step "template contract tests (environment and IAM against the code, buildspecs, invariants)"
+if ! "$LINT_VENV/bin/python" cfn/tests/test_templates.py; then
+  failed=1
+fi
+
 echo
 if [[ $failed != 0 ]]; then
   echo "lint-cfn: FAILED after $((SECONDS - start)) s" >&2

@@ -1,0 +1,376 @@
+"""Contract tests between cfn/scangate.yaml and the code (issue 7 item 4, issue 9 buildspec test).
+
+* Environment: each Lambda's Environment.Variables are exactly the variables its code reads.
+* IAM: each Lambda role allows every AWS operation its code calls and nothing more, except the actions the
+  template's Metadata.scangate.PlatformActions explains (the Lambda runtime, the SQS event source, SSE-KMS)
+  and Metadata.scangate.PendingActions (granted for code that has not landed: a warning, not a failure).
+  The operations are derived from the code: the scangate_aws modules a function imports, and the SDK calls
+  (`client.<operation>()`) in those modules.
+* Buildspecs: the publisher buildspec is run with bash and a stand-in `aws` command and must fetch exactly the
+  JUnit key it was given and declare it for the report group it was given; the scan buildspecs export the
+  pipeline outputs of DESIGN.md, take the token from the stack's secret and report into the stack's groups.
+* Invariants: queue visibility >= 6x the processor timeout; concurrency x TPS within Security Hub's rate;
+  no Allow on Resource "*" except for the actions that support no resource scoping.
+
+Run by scripts/lint-cfn.sh with the .venv/lint Python (cfn-lint's template loader).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import yaml
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "cfn" / "scangate.yaml"
+
+FUNCTIONS = {
+    # crate directory -> (function resource, role policy resource)
+    "report-processor": ("ProcessorFunction", "ProcessorPolicy"),
+    "pipeline-gate": ("GateFunction", "GatePolicy"),
+}
+
+# SDK operation (snake case, as the Rust SDK names it) -> IAM actions it needs.
+S3_VERSIONED = ["s3:GetObject", "s3:GetObjectVersion"]
+IAM_FOR_OPERATION = {
+    "s3": {
+        "get_object": S3_VERSIONED,
+        "head_object": S3_VERSIONED,
+        "put_object": ["s3:PutObject"],
+        "copy_object": [*S3_VERSIONED, "s3:PutObject"],
+        "delete_object": ["s3:DeleteObject"],
+        "list_objects_v2": ["s3:ListBucket"],
+        "get_object_attributes": ["s3:GetObjectAttributes"],
+    },
+    "securityhub": {
+        "batch_import_findings": ["securityhub:BatchImportFindings"],
+        "batch_update_findings": ["securityhub:BatchUpdateFindings"],
+        "get_findings": ["securityhub:GetFindings"],
+    },
+    "codebuild": {
+        "start_build": ["codebuild:StartBuild"],
+        "batch_get_builds": ["codebuild:BatchGetBuilds"],
+        "create_report_group": ["codebuild:CreateReportGroup"],
+        "batch_get_report_groups": ["codebuild:BatchGetReportGroups"],
+        "update_report_group": ["codebuild:UpdateReportGroup"],
+        "list_report_groups": ["codebuild:ListReportGroups"],
+    },
+    "pipeline": {
+        "put_job_success_result": ["codepipeline:PutJobSuccessResult"],
+        "put_job_failure_result": ["codepipeline:PutJobFailureResult"],
+        "get_job_details": ["codepipeline:GetJobDetails"],
+    },
+    "secrets": {"get_secret_value": ["secretsmanager:GetSecretValue"]},
+}
+# Environment variables the Lambda platform or the SDK itself provides: never set by the template.
+PLATFORM_VARIABLES = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN|RUST_LOG$|RUST_BACKTRACE$)")
+# Actions that support no resource-level permissions (Service Authorization Reference).
+UNSCOPABLE = {"ecr:GetAuthorizationToken", "codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
+PIPELINE_OUTPUTS = [
+    "vulnerability_count", "critical_count", "high_count", "medium_count", "low_count", "policy_result",
+    "scan_passed", "sarif_path", "json_path", "sbom_path", "verdict_key",
+]
+
+
+def load_template() -> dict:
+    template, matches = decode(str(TEMPLATE_PATH))
+    if matches:
+        raise AssertionError(f"{TEMPLATE_PATH}: {matches}")
+    return template
+
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+CONTRACT = TEMPLATE["Metadata"]["scangate"]
+
+
+def rust_sources(directory: Path) -> str:
+    return "\n".join(p.read_text() for p in sorted(directory.rglob("*.rs")))
+
+
+def variables_read(source: str) -> set[str]:
+    names = set()
+    for pattern in (
+        r'env::var(?:_os)?\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'\bget\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'\bthreshold\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'\bboolean\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'env\s*=\s*"([A-Z][A-Z0-9_]*)"',
+    ):
+        names.update(re.findall(pattern, source))
+    return {n for n in names if not PLATFORM_VARIABLES.search(n)}
+
+
+def strip_tests(source: str) -> str:
+    """Drops `#[cfg(test)] mod ... { ... }` blocks: test fixtures are not what the function reads or calls."""
+    out, i = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*\{", source):
+        if m.start() < i:
+            continue
+        out.append(source[i : m.start()])
+        depth, j = 1, m.end()
+        while j < len(source) and depth:
+            depth += {"{": 1, "}": -1}.get(source[j], 0)
+            j += 1
+        i = j
+    out.append(source[i:])
+    return "".join(out)
+
+
+def aws_modules_used(source: str) -> set[str]:
+    return set(re.findall(r"scangate_aws::(\w+)", source))
+
+
+def module_source(module: str) -> str:
+    base = ROOT / "crates" / "aws" / "src"
+    files = [base / f"{module}.rs", *sorted((base / module).rglob("*.rs"))] if (base / module).is_dir() else [
+        base / f"{module}.rs"
+    ]
+    return "\n".join(strip_tests(f.read_text()) for f in files if f.is_file())
+
+
+NOT_OPERATIONS = {"clone", "config", "to_owned"}
+
+
+def operations_called(module: str) -> set[str]:
+    found = set(re.findall(r"client\s*\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)", module_source(module)))
+    return found - NOT_OPERATIONS
+
+
+def statements(policy_resource: str) -> list[dict]:
+    """Allow statements of a role policy, both branches of any Fn::If."""
+    found = []
+    for st in RESOURCES[policy_resource]["Properties"]["PolicyDocument"]["Statement"]:
+        if isinstance(st, dict) and "Fn::If" in st:
+            found += [b for b in st["Fn::If"][1:] if isinstance(b, dict) and "Effect" in b]
+        else:
+            found.append(st)
+    return [st for st in found if st.get("Effect") == "Allow"]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def allowed_actions(policy_resource: str) -> set[str]:
+    return {a for st in statements(policy_resource) for a in as_list(st["Action"])}
+
+
+class EnvironmentContract(unittest.TestCase):
+    def test_each_function_gets_exactly_what_its_code_reads(self) -> None:
+        for crate, (function, _) in FUNCTIONS.items():
+            with self.subTest(function=crate):
+                source = strip_tests(rust_sources(ROOT / "functions" / crate / "src"))
+                read = variables_read(source)
+                if not read and not aws_modules_used(source):
+                    self.skipTest(f"functions/{crate} reads nothing and calls no AWS yet (not implemented)")
+                env = RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {})
+                self.assertEqual(
+                    set(env),
+                    read,
+                    f"functions/{crate}: template sets {sorted(set(env) - read)} that the code never reads, "
+                    f"code reads {sorted(read - set(env))} that the template does not set",
+                )
+
+    def test_processor_variables_include_design_names(self) -> None:
+        design = {
+            "REPORT_BUCKET", "SCAN_PREFIX", "MAX_CRITICAL", "MAX_HIGH", "MAX_MEDIUM", "MAX_LOW",
+            "FAIL_ON_POLICY_DENY", "FAIL_ON_POLICY_AUDIT", "SECURITY_HUB_ENABLED", "SECURITY_HUB_MAX_TPS",
+            "REFRESH_DAYS", "LIFECYCLE_KEY", "PUBLISHER_PROJECT",
+        }
+        env = RESOURCES["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertLessEqual(design, set(env))
+        self.assertEqual(set(RESOURCES["GateFunction"]["Properties"]["Environment"]["Variables"]), {"REPORT_BUCKET"})
+
+
+class IamContract(unittest.TestCase):
+    def test_each_role_allows_what_its_code_calls_and_nothing_more(self) -> None:
+        for crate, (_, policy) in FUNCTIONS.items():
+            with self.subTest(function=crate):
+                source = strip_tests(rust_sources(ROOT / "functions" / crate / "src"))
+                modules = aws_modules_used(source) & set(IAM_FOR_OPERATION)
+                if not modules and not variables_read(source):
+                    self.skipTest(f"functions/{crate} calls no AWS yet (not implemented)")
+                needed: dict[str, str] = {}
+                for module in sorted(modules):
+                    for op in sorted(operations_called(module)):
+                        actions = IAM_FOR_OPERATION[module].get(op)
+                        if actions is None:
+                            self.fail(f"crates/aws/src/{module}.rs calls {op}(): add its IAM actions to this test")
+                        for action in actions:
+                            needed.setdefault(action, f"{module}::{op}")
+                allowed = allowed_actions(policy)
+                platform = set(CONTRACT["PlatformActions"].get(policy, {}))
+                pending = set(CONTRACT.get("PendingActions", {}).get(policy, {}))
+                missing = {a: why for a, why in needed.items() if a not in allowed}
+                self.assertFalse(missing, f"{policy} lacks actions the code calls: {missing}")
+                extra = allowed - set(needed) - platform - pending
+                self.assertFalse(extra, f"{policy} allows actions no code calls and no Metadata explains: {sorted(extra)}")
+                landed = pending & set(needed)
+                self.assertFalse(landed, f"{policy}: {sorted(landed)} are called now: remove them from PendingActions")
+                for action in sorted(pending - set(needed)):
+                    print(f"warning: {policy} grants {action} for code not landed yet: "
+                          f"{CONTRACT['PendingActions'][policy][action]}", file=sys.stderr)
+                unexplained_platform = platform - allowed
+                self.assertFalse(unexplained_platform, f"{policy}: PlatformActions lists ungranted {unexplained_platform}")
+
+    def test_no_wildcard_resource_where_the_api_allows_scoping(self) -> None:
+        for name, res in RESOURCES.items():
+            if res["Type"] not in ("AWS::IAM::RolePolicy", "AWS::IAM::Policy"):
+                continue
+            for st in statements(name):
+                if "*" in as_list(st["Resource"]):
+                    with self.subTest(policy=name, sid=st.get("Sid")):
+                        self.assertLessEqual(set(as_list(st["Action"])), UNSCOPABLE)
+
+    def test_security_hub_import_is_scoped_to_the_own_product(self) -> None:
+        (st,) = [s for s in statements("ProcessorPolicy") if "securityhub:BatchImportFindings" in as_list(s["Action"])]
+        self.assertEqual(
+            st["Resource"],
+            {"Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"},
+        )
+
+    def test_seed_scopes(self) -> None:
+        text = TEMPLATE_PATH.read_text()
+        self.assertIn("log-group:/aws/codebuild/qualys-*", text)
+        self.assertEqual(RESOURCES["QualysSecret"]["Properties"]["Name"], {"Fn::Sub": "qualys-${Name}-credentials"})
+        self.assertRegex(RESOURCES["ReportBucket"]["Properties"]["BucketName"]["Fn::Sub"], r"^qualys-\$\{Name\}-reports-")
+        for project in ("ImageProject", "RepoProject", "PublisherProject"):
+            self.assertRegex(RESOURCES[project]["Properties"]["Name"]["Fn::Sub"], r"^qualys-codebuild-[a-z]+-\$\{AWS::Region\}$")
+
+
+def buildspec(project: str) -> dict:
+    spec = RESOURCES[project]["Properties"]["Source"]["BuildSpec"]
+    if isinstance(spec, dict):  # !Sub [text, {vars}]
+        spec = spec["Fn::Sub"][0]
+    return yaml.safe_load(spec)
+
+
+class PublisherBuildspec(unittest.TestCase):
+    """Runs the publisher's build commands with a stand-in `aws` that copies from a local 'bucket'."""
+
+    def run_publisher(self, key: str, group: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
+        spec = buildspec("PublisherProject")
+        work = Path(tempfile.mkdtemp())
+        bucket = work / "bucket"
+        (bucket / "results/app/build-1").mkdir(parents=True)
+        (bucket / "results/app/build-1/junit.xml").write_text("<testsuites name='scangate'/>")
+        fake = work / "bin" / "aws"
+        fake.parent.mkdir()
+        fake.write_text(
+            "#!/bin/bash\n"
+            'echo "$@" >> "$FAKE_LOG"\n'
+            '[[ $1 == s3 && $2 == cp ]] || exit 90\n'
+            'shift 2; args=(); for a in "$@"; do [[ $a == --* ]] || args+=("$a"); done\n'
+            'src=${args[0]#s3://}; cp "$FAKE_BUCKETS/${src#*/}" "${args[1]}"\n'
+        )
+        fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+        build = work / "src"
+        build.mkdir()
+        script = "set -e\n" + "\n".join(spec["phases"]["build"]["commands"]) + "\n"
+        env = {
+            "PATH": f"{fake.parent}:{os.environ['PATH']}",
+            "FAKE_LOG": str(work / "aws.log"),
+            "FAKE_BUCKETS": str(bucket),
+            "REPORT_BUCKET": "qualys-scangate-reports-123456789012-us-east-1",
+            "SCANGATE_JUNIT_KEY": key,
+            "SCANGATE_REPORT_GROUP": group,
+            "SCANGATE_SOURCE_BUILD": "",
+        }
+        proc = subprocess.run(["bash", "-c", script], cwd=build, env=env, capture_output=True, text=True, check=False)
+        return proc, build, work
+
+    def test_fetches_the_named_junit_and_reports_into_the_named_group(self) -> None:
+        group = "arn:aws:codebuild:us-east-1:123456789012:report-group/qualys-app-image"
+        proc, build, work = self.run_publisher("results/app/build-1/junit.xml", group)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(
+            "s3 cp --only-show-errors s3://qualys-scangate-reports-123456789012-us-east-1/results/app/build-1/junit.xml",
+            (work / "aws.log").read_text(),
+        )
+        spec = buildspec("PublisherProject")
+        ((group_ref, report),) = spec["reports"].items()
+        rendered = re.sub(r"\$\{?(\w+)\}?", lambda m: {"SCANGATE_REPORT_GROUP": group}.get(m.group(1), m.group(0)), group_ref)
+        self.assertEqual(rendered, group)
+        self.assertEqual(report["file-format"], "JUNITXML")
+        declared = [build / report["base-directory"] / f for f in report["files"]]
+        self.assertEqual([p.read_text() for p in declared], ["<testsuites name='scangate'/>"])
+
+    def test_refuses_keys_outside_results_junit(self) -> None:
+        for key in ("scans/app/b/report.sarif", "results/app/b/verdict.json", "", "../results/x/junit.xml"):
+            with self.subTest(key=key):
+                proc, build, work = self.run_publisher(key, "qualys-app")
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertFalse((work / "aws.log").exists(), "nothing may be fetched for a refused key")
+
+    def test_refuses_an_empty_report_group(self) -> None:
+        proc, _, _ = self.run_publisher("results/app/build-1/junit.xml", "")
+        self.assertEqual(proc.returncode, 2)
+
+    def test_environment_names_match_the_contract(self) -> None:
+        env = RESOURCES["PublisherProject"]["Properties"]["Environment"]["EnvironmentVariables"]
+        self.assertEqual([e["Name"] for e in env], CONTRACT["PublisherEnvironment"])
+
+
+class ScanBuildspecs(unittest.TestCase):
+    def test_outputs_secret_runner_and_reports(self) -> None:
+        for project, group in (("ImageProject", "ImageReportGroup"), ("RepoProject", "RepoReportGroup")):
+            with self.subTest(project=project):
+                spec = buildspec(project)
+                self.assertEqual(spec["env"]["exported-variables"], PIPELINE_OUTPUTS)
+                self.assertEqual(spec["env"]["secrets-manager"], {"QUALYS_ACCESS_TOKEN": "${SecretArn}:accessToken"})
+                subs = RESOURCES[project]["Properties"]["Source"]["BuildSpec"]["Fn::Sub"][1]
+                self.assertEqual(subs["SecretArn"], {"Ref": "QualysSecret"})
+                self.assertEqual(subs["ReportGroupArn"], {"Fn::GetAtt": [group, "Arn"]})
+                self.assertEqual(list(spec["reports"]), ["${ReportGroupArn}"])
+                install = " ".join(spec["phases"]["install"]["commands"])
+                self.assertIn('s3://$SCANGATE_CODE_BUCKET/$SCANGATE_RUNNER_KEY', install)
+                self.assertIn("scangate scan ", " ".join(spec["phases"]["build"]["commands"]))
+
+
+    def test_every_command_is_a_string(self) -> None:
+        # A plain YAML scalar with ": " in it silently becomes a mapping, which CodeBuild rejects.
+        for project in ("ImageProject", "RepoProject", "PublisherProject"):
+            for phase, body in buildspec(project)["phases"].items():
+                for section in ("commands", "finally"):
+                    for command in body.get(section, []):
+                        with self.subTest(project=project, phase=phase):
+                            self.assertIsInstance(command, str)
+
+
+class Invariants(unittest.TestCase):
+    def test_queue_visibility_is_six_times_the_function_timeout(self) -> None:
+        timeout = RESOURCES["ProcessorFunction"]["Properties"]["Timeout"]
+        self.assertGreaterEqual(RESOURCES["Queue"]["Properties"]["VisibilityTimeout"], 6 * timeout)
+
+    def test_concurrency_times_rate_stays_under_security_hub_limit(self) -> None:
+        concurrency = RESOURCES["ProcessorEventSource"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        tps = TEMPLATE["Parameters"]["SecurityHubMaxTps"]["Default"]
+        self.assertLessEqual(concurrency * tps, 10)
+        self.assertEqual(RESOURCES["ProcessorEventSource"]["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+
+    def test_two_notification_filters_one_per_suffix(self) -> None:
+        configs = RESOURCES["ReportBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        rules = [{r["Name"]: r["Value"] for r in c["Filter"]["S3Key"]["Rules"]} for c in configs]
+        self.assertEqual(rules, [{"prefix": "scans/", "suffix": ".sarif"}, {"prefix": "scans/", "suffix": ".sarif.json"}])
+
+    def test_lambdas_are_arm64_al2023(self) -> None:
+        for function in ("ProcessorFunction", "GateFunction"):
+            props = RESOURCES[function]["Properties"]
+            self.assertEqual((props["Runtime"], props["Architectures"], props["Handler"]), ("provided.al2023", ["arm64"], "bootstrap"))
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=1).result
+    failed = len(result.failures) + len(result.errors)
+    print(f"template contract tests: {result.testsRun - failed - len(result.skipped)} passed, {failed} failed, "
+          f"{len(result.skipped)} skipped")
+    sys.exit(1 if failed else 0)
