@@ -21,6 +21,7 @@ pub mod text;
 pub mod verdict;
 pub mod events;
 pub mod state;
+pub mod synth;
 
 pub use finding::{Finding, FindingKind, Location, Package, Scanner};
 pub use policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
