@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod process;
+mod scan;
 
 /// Exit codes every scangate command shares.
 pub mod exit {
@@ -46,12 +47,15 @@ struct Cli {
 enum Command {
     /// Evaluate SARIF reports offline: summary table, verdict, and ASFF/JUnit/verdict files on request.
     Process(process::ProcessArgs),
+    /// The CodeBuild runner: run QScanner (or take any SARIF), gate on it, upload the reports.
+    Scan(scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Process(args) => process::run(args),
+        Command::Scan(args) => scan::run(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

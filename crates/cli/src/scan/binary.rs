@@ -1,0 +1,524 @@
+//! Getting a QScanner binary the runner can trust: a given path, or a download that
+//! is SHA-256 verified, gunzipped, made executable, checked for this host's CPU and
+//! kept in a cache keyed by its checksum.
+
+use super::options::{check_download_url, ProxyUrl};
+use super::Fail;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where the binary comes from.
+#[derive(Clone, Debug)]
+pub struct BinarySource {
+    pub path: Option<PathBuf>,
+    pub url: Option<String>,
+    pub sha256: Option<String>,
+    pub cache_dir: PathBuf,
+    /// Attempts per request after the first (network errors, 5xx, 408, 429).
+    pub retries: u32,
+    pub proxy: Option<ProxyUrl>,
+}
+
+/// The binary to run and how it was obtained.
+#[derive(Clone, Debug)]
+pub struct Obtained {
+    pub path: PathBuf,
+    /// "given", "cache" or "download".
+    pub origin: &'static str,
+}
+
+/// The default cache directory: `$QSCANNER_CACHE_DIR`, else `$XDG_CACHE_HOME/scangate/qscanner`,
+/// else `$HOME/.cache/scangate/qscanner`, else `.scangate-cache/qscanner`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("scangate").join("qscanner");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".cache").join("scangate").join("qscanner");
+    }
+    PathBuf::from(".scangate-cache").join("qscanner")
+}
+
+pub fn obtain(src: &BinarySource) -> Result<Obtained, Fail> {
+    if let Some(path) = &src.path {
+        return given(path);
+    }
+    let Some(url) = &src.url else {
+        return match find_on_path("qscanner") {
+            Some(p) => {
+                eprintln!("scangate: using qscanner found on PATH: {}", p.display());
+                given(&p)
+            }
+            None => Err(Fail::usage(
+                "no QScanner binary: set --qscanner-path / QSCANNER_PATH, or --qscanner-url / QSCANNER_URL \
+                 (with --qscanner-sha256 / QSCANNER_SHA256 or a published <url>.sha256)",
+            )),
+        };
+    };
+    check_download_url(url).map_err(|m| Fail::usage(format!("--qscanner-url / QSCANNER_URL: {m}")))?;
+    let http = Http::new(url, src.proxy.as_ref(), src.retries);
+    let expected = match &src.sha256 {
+        Some(s) => s.clone(),
+        None => {
+            let sums_url = format!("{url}.sha256");
+            let text = http.get_small(&sums_url).map_err(|e| {
+                Fail::internal(format!(
+                    "no checksum for {url}: --qscanner-sha256 / QSCANNER_SHA256 is not set and {sums_url} could not be \
+                     fetched: {e}. The runner never runs an unverified binary."
+                ))
+            })?;
+            parse_sha256_file(&text).ok_or_else(|| {
+                Fail::internal(format!("{sums_url} does not start with a 64-hex-digit SHA-256 (\"<sha256>  <file>\")"))
+            })?
+        }
+    };
+    let dir = src.cache_dir.join(&expected);
+    let bin = dir.join("qscanner");
+    let marker = dir.join("qscanner.sha256");
+    if let Some(reused) = reuse_cached(&bin, &marker)? {
+        return Ok(reused);
+    }
+    fs::create_dir_all(&dir)
+        .map_err(|e| Fail::internal(format!("cannot create cache directory {}: {e}", dir.display())))?;
+    let part = dir.join(format!(".download-{}.part", std::process::id()));
+    let started = Instant::now();
+    let got = match http.download(url, &part) {
+        Ok(sum) => sum,
+        Err(e) => {
+            let _ = fs::remove_file(&part);
+            return Err(Fail::internal(format!("downloading {url} failed: {e}")));
+        }
+    };
+    if got != expected {
+        let removed = fs::remove_file(&part).is_ok();
+        let _ = fs::remove_dir(&dir);
+        return Err(Fail::internal(format!(
+            "checksum mismatch for {url}: expected SHA-256 {expected}, downloaded file has {got}; {} \
+             Check QSCANNER_SHA256 / the published .sha256, or the download source.",
+            if removed { "the download was deleted." } else { "the download could not be deleted!" }
+        )));
+    }
+    eprintln!("scangate: SHA-256 verified ({expected}) in {:.1}s", started.elapsed().as_secs_f64());
+    let tmp = dir.join(format!(".qscanner-{}.tmp", std::process::id()));
+    let unpacked = unpack(&part, &tmp);
+    let _ = fs::remove_file(&part);
+    if let Err(e) = unpacked {
+        let _ = fs::remove_file(&tmp);
+        return Err(Fail::internal(format!("unpacking {url}: {e}")));
+    }
+    if let Err(e) = check_platform_file(&tmp) {
+        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_dir(&dir);
+        return Err(Fail::internal(format!("refusing the QScanner from {url}: {e}; the file was deleted")));
+    }
+    make_executable(&tmp).map_err(|e| Fail::internal(format!("chmod 755 {}: {e}", tmp.display())))?;
+    let bin_sum = sha256_file(&tmp).map_err(|e| Fail::internal(format!("hashing {}: {e}", tmp.display())))?;
+    fs::write(&marker, format!("{bin_sum}\n"))
+        .and_then(|()| fs::rename(&tmp, &bin))
+        .map_err(|e| Fail::internal(format!("storing QScanner in the cache {}: {e}", dir.display())))?;
+    eprintln!("scangate: QScanner ready at {}", bin.display());
+    Ok(Obtained { path: bin, origin: "download" })
+}
+
+fn given(path: &Path) -> Result<Obtained, Fail> {
+    let meta = fs::metadata(path)
+        .map_err(|e| Fail::usage(format!("--qscanner-path / QSCANNER_PATH: cannot use {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Fail::usage(format!("--qscanner-path / QSCANNER_PATH: {} is not a file", path.display())));
+    }
+    check_platform_file(path).map_err(|e| Fail::internal(format!("refusing {}: {e}", path.display())))?;
+    Ok(Obtained { path: path.to_path_buf(), origin: "given" })
+}
+
+fn reuse_cached(bin: &Path, marker: &Path) -> Result<Option<Obtained>, Fail> {
+    let (Ok(recorded), true) = (fs::read_to_string(marker), bin.is_file()) else {
+        return Ok(None);
+    };
+    match sha256_file(bin) {
+        Ok(sum) if sum == recorded.trim() => {}
+        _ => {
+            eprintln!("scangate: cached QScanner {} failed re-verification; downloading again", bin.display());
+            let _ = fs::remove_file(bin);
+            let _ = fs::remove_file(marker);
+            return Ok(None);
+        }
+    }
+    check_platform_file(bin).map_err(|e| Fail::internal(format!("refusing cached {}: {e}", bin.display())))?;
+    eprintln!("scangate: using verified cached QScanner {}", bin.display());
+    Ok(Some(Obtained { path: bin.to_path_buf(), origin: "cache" }))
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// The first whitespace-separated word of a `.sha256` file, when it is 64 hex digits.
+pub fn parse_sha256_file(text: &str) -> Option<String> {
+    let word = text.split_whitespace().next()?.to_ascii_lowercase();
+    (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
+}
+
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Gunzips `src` into `dst`, or copies it when it is not gzip.
+fn unpack(src: &Path, dst: &Path) -> io::Result<()> {
+    let mut magic = [0u8; 2];
+    let mut f = fs::File::open(src)?;
+    let n = f.read(&mut magic)?;
+    drop(f);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        let input = io::BufReader::new(fs::File::open(src)?);
+        let mut decoder = flate2::read::MultiGzDecoder::new(input);
+        let mut out = BufWriter::new(fs::File::create(dst)?);
+        io::copy(&mut decoder, &mut out)
+            .map_err(|e| io::Error::new(e.kind(), format!("not a valid gzip file: {e}")))?;
+        out.flush()?;
+        Ok(())
+    } else {
+        fs::copy(src, dst).map(|_| ())
+    }
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+// ---------------------------------------------------------------- platform check
+
+/// ELF `e_machine` values of the architectures QScanner (and this runner) builds for.
+const MACHINES: [(u16, &str); 8] = [
+    (3, "x86 (i386)"),
+    (62, "x86_64 (amd64)"),
+    (40, "arm (32-bit)"),
+    (183, "aarch64 (arm64)"),
+    (21, "ppc64/ppc64le"),
+    (22, "s390x"),
+    (243, "riscv64"),
+    (8, "mips"),
+];
+
+pub fn machine_name(m: u16) -> String {
+    MACHINES.iter().find(|(id, _)| *id == m).map_or_else(|| format!("machine {m}"), |(_, n)| n.to_string())
+}
+
+/// This host's ELF machine and class (1 = 32-bit, 2 = 64-bit), when known.
+pub fn host_machine() -> Option<(u16, u8)> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some((62, 2)),
+        "x86" => Some((3, 1)),
+        "aarch64" => Some((183, 2)),
+        "arm" => Some((40, 1)),
+        "powerpc64" => Some((21, 2)),
+        "s390x" => Some((22, 2)),
+        "riscv64" => Some((243, 2)),
+        _ => None,
+    }
+}
+
+/// Checks that the header is a Linux-runnable ELF executable for `host` (machine, class).
+pub fn check_elf(header: &[u8], host: (u16, u8)) -> Result<(), String> {
+    if header.len() >= 2 && header.starts_with(b"#!") {
+        // A wrapper script: the interpreter decides; nothing to check.
+        return Ok(());
+    }
+    if header.len() < 20 || &header[..4] != b"\x7fELF" {
+        return Err("it is not an ELF executable (no \\x7fELF header); expected a Linux QScanner binary".to_string());
+    }
+    let class = header[4];
+    let machine = match header[5] {
+        1 => u16::from_le_bytes([header[18], header[19]]),
+        2 => u16::from_be_bytes([header[18], header[19]]),
+        other => return Err(format!("its ELF header has an unknown byte order ({other})")),
+    };
+    if machine != host.0 || class != host.1 {
+        return Err(format!(
+            "it is built for {} ({}-bit) but this host is {} ({}-bit); download the QScanner build for this \
+             platform (for example qscanner-linux-{}.gz)",
+            machine_name(machine),
+            if class == 1 { 32 } else { 64 },
+            machine_name(host.0),
+            if host.1 == 1 { 32 } else { 64 },
+            if host.0 == 183 { "arm64" } else { "amd64" },
+        ));
+    }
+    Ok(())
+}
+
+fn check_platform_file(path: &Path) -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    let Some(host) = host_machine() else {
+        return Ok(());
+    };
+    let mut header = [0u8; 64];
+    let mut f = fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let mut n = 0;
+    while n < header.len() {
+        match f.read(&mut header[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(format!("cannot read it: {e}")),
+        }
+    }
+    check_elf(&header[..n], host)
+}
+
+// ---------------------------------------------------------------- HTTP
+
+struct Http {
+    agent: ureq::Agent,
+    retries: u32,
+    proxy_shown: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+struct HttpError(String);
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Http {
+    fn new(url: &str, proxy: Option<&ProxyUrl>, retries: u32) -> Http {
+        // Loopback URLs never go through a proxy; others use the one given (never the ambient one implicitly,
+        // so that --proxy / HTTPS_PROXY is the single source).
+        let loopback = url.starts_with("http://");
+        let proxy = if loopback { None } else { proxy };
+        let ureq_proxy = proxy.and_then(|p| ureq::Proxy::new(p.expose()).ok());
+        let config = ureq::Agent::config_builder()
+            .proxy(ureq_proxy)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_global(Some(Duration::from_secs(1800)))
+            .max_redirects(5)
+            .user_agent(concat!("scangate/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Http { agent: config.into(), retries, proxy_shown: proxy.map(|p| (p.expose().to_string(), p.to_string())) }
+    }
+
+    fn describe(&self, e: &ureq::Error) -> String {
+        let s = e.to_string();
+        match &self.proxy_shown {
+            Some((raw, shown)) => s.replace(raw, shown),
+            None => s,
+        }
+    }
+
+    fn retryable(e: &ureq::Error) -> bool {
+        match e {
+            ureq::Error::StatusCode(c) => *c >= 500 || *c == 408 || *c == 429,
+            ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Runs `op` with exponential backoff (0.5 s, 1 s, 2 s … capped at 8 s, with jitter).
+    fn with_retries<T>(&self, url: &str, mut op: impl FnMut() -> Result<T, Attempt>) -> Result<T, HttpError> {
+        let mut attempt = 0u32;
+        loop {
+            match op() {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Fatal(m)) => return Err(HttpError(m)),
+                Err(Attempt::Retry(m)) if attempt < self.retries => {
+                    let base = 500u64.saturating_mul(1 << attempt.min(4)).min(8000);
+                    // Up to 25 % jitter, from the clock's sub-second digits (no RNG needed).
+                    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
+                    let jitter = u64::from(nanos % 1000) * base / 4000;
+                    let wait = Duration::from_millis(base + jitter);
+                    attempt += 1;
+                    eprintln!("scangate: {url}: {m}; retry {attempt}/{} in {:.1}s", self.retries, wait.as_secs_f64());
+                    std::thread::sleep(wait);
+                }
+                Err(Attempt::Retry(m)) => {
+                    return Err(HttpError(format!("{m} (gave up after {} attempts)", attempt + 1)))
+                }
+            }
+        }
+    }
+
+    fn classify(&self, e: ureq::Error) -> Attempt {
+        let m = self.describe(&e);
+        if Self::retryable(&e) {
+            Attempt::Retry(m)
+        } else {
+            Attempt::Fatal(m)
+        }
+    }
+
+    fn get_small(&self, url: &str) -> Result<String, HttpError> {
+        self.with_retries(url, || {
+            let mut resp = self.agent.get(url).call().map_err(|e| self.classify(e))?;
+            resp.body_mut().with_config().limit(64 * 1024).read_to_string().map_err(|e| self.classify(e))
+        })
+    }
+
+    /// Streams `url` into `dest`, returning the SHA-256 of what was written.
+    fn download(&self, url: &str, dest: &Path) -> Result<String, HttpError> {
+        self.with_retries(url, || {
+            let resp = self.agent.get(url).call().map_err(|e| self.classify(e))?;
+            let len = resp.body().content_length();
+            let mut reader = resp.into_body().into_reader();
+            let file =
+                fs::File::create(dest).map_err(|e| Attempt::Fatal(format!("cannot create {}: {e}", dest.display())))?;
+            let mut out = BufWriter::new(file);
+            let mut hasher = Sha256::new();
+            let mut progress = Progress::start(url, len);
+            let mut buf = vec![0u8; 128 * 1024];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        progress.abandon();
+                        return Err(Attempt::Retry(format!("reading the response body: {e}")));
+                    }
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(|e| Attempt::Fatal(format!("writing {}: {e}", dest.display())))?;
+                progress.advance(n as u64);
+            }
+            out.flush().map_err(|e| Attempt::Fatal(format!("writing {}: {e}", dest.display())))?;
+            progress.finish();
+            Ok(hex::encode(hasher.finalize()))
+        })
+    }
+}
+
+enum Attempt {
+    Retry(String),
+    Fatal(String),
+}
+
+/// A progress bar on a terminal, a few plain lines otherwise (CI logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: Option<u64>,
+    done: u64,
+    next_report: u64,
+    started: Instant,
+}
+
+impl Progress {
+    fn start(url: &str, total: Option<u64>) -> Progress {
+        let mb = |b: u64| b as f64 / 1_048_576.0;
+        let bar = if io::stderr().is_terminal() {
+            let bar = match total {
+                Some(t) => indicatif::ProgressBar::new(t),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message("downloading QScanner");
+            Some(bar)
+        } else {
+            match total {
+                Some(t) => eprintln!("scangate: downloading {url} ({:.1} MB)", mb(t)),
+                None => eprintln!("scangate: downloading {url}"),
+            }
+            None
+        };
+        Progress { bar, total, done: 0, next_report: total.map_or(u64::MAX, |t| t / 4), started: Instant::now() }
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.done += n;
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done);
+        } else if let Some(t) = self.total.filter(|t| *t > 0) {
+            if self.done >= self.next_report && self.done < t {
+                eprintln!("scangate: downloaded {}%", self.done * 100 / t);
+                self.next_report = self.next_report.saturating_add(t / 4).max(self.done + 1);
+            }
+        }
+    }
+
+    fn abandon(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!(
+            "scangate: downloaded {:.1} MB in {:.1}s",
+            self.done as f64 / 1_048_576.0,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elf(machine: u16, class: u8) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = class;
+        h[5] = 1;
+        h[18..20].copy_from_slice(&machine.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn elf_machine_check() {
+        let amd64 = (62, 2);
+        assert!(check_elf(&elf(62, 2), amd64).is_ok());
+        let e = check_elf(&elf(183, 2), amd64).expect_err("arm64 on amd64");
+        assert!(e.contains("aarch64") && e.contains("x86_64"), "{e}");
+        assert!(check_elf(&elf(62, 1), amd64).is_err());
+        assert!(check_elf(b"MZ\x90\x00", amd64).expect_err("PE").contains("not an ELF"));
+        assert!(check_elf(b"", amd64).is_err());
+        assert!(check_elf(b"#!/bin/sh\n", amd64).is_ok());
+        let mut be = elf(62, 2);
+        be[5] = 2;
+        be[18..20].copy_from_slice(&62u16.to_be_bytes());
+        assert!(check_elf(&be, amd64).is_ok());
+        be[5] = 9;
+        assert!(check_elf(&be, amd64).is_err());
+    }
+
+    #[test]
+    fn sha256_files() {
+        let s = "A".repeat(64);
+        assert_eq!(parse_sha256_file(&format!("{s}  qscanner.gz\n")), Some(s.to_ascii_lowercase()));
+        assert_eq!(parse_sha256_file("nope"), None);
+        assert_eq!(parse_sha256_file(""), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! The files QScanner wrote, and the pipeline outputs (`exported-variables`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Reports found in the output directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    pub sarif: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub sboms: Vec<PathBuf>,
+}
+
+/// What kind of report a file name is, by QScanner's naming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sarif,
+    Json,
+    Sbom,
+}
+
+pub fn classify(name: &str) -> Option<Kind> {
+    if name.ends_with("-Report.sarif.json") || name.ends_with(".sarif") {
+        Some(Kind::Sarif)
+    } else if name.ends_with("-ScanResult.json") {
+        Some(Kind::Json)
+    } else if name.ends_with(".spdx.json") || name.ends_with(".cdx.json") {
+        Some(Kind::Sbom)
+    } else {
+        None
+    }
+}
+
+/// Finds the reports in `dir` (and its direct subdirectories) written at or after `since`
+/// (older files are a previous run's). When several of a kind exist, the newest wins; SBOMs
+/// are all kept, SPDX first.
+pub fn find(dir: &Path, since: SystemTime) -> Found {
+    let mut files: Vec<(PathBuf, SystemTime)> = Vec::new();
+    collect(dir, since, 0, &mut files);
+    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut found = Found::default();
+    for (path, _) in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match classify(&name) {
+            Some(Kind::Sarif) if found.sarif.is_none() => found.sarif = Some(path),
+            Some(Kind::Json) if found.json.is_none() => found.json = Some(path),
+            Some(Kind::Sbom) => found.sboms.push(path),
+            _ => {}
+        }
+    }
+    found.sboms.sort_by_key(|p| (!p.to_string_lossy().ends_with(".spdx.json"), p.clone()));
+    found
+}
+
+fn collect(dir: &Path, since: SystemTime, depth: u8, out: &mut Vec<(PathBuf, SystemTime)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if meta.is_dir() && depth == 0 {
+            collect(&entry.path(), since, depth + 1, out);
+        } else if meta.is_file() {
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if modified >= since {
+                out.push((entry.path(), modified));
+            }
+        }
+    }
+}
+
+/// The pipeline outputs, in DESIGN.md's order and names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PipelineOutputs {
+    pub vulnerability_count: Option<u64>,
+    pub critical_count: Option<u64>,
+    pub high_count: Option<u64>,
+    pub medium_count: Option<u64>,
+    pub low_count: Option<u64>,
+    pub policy_result: String,
+    pub scan_passed: bool,
+    pub sarif_path: String,
+    pub json_path: String,
+    pub sbom_path: String,
+    pub verdict_key: String,
+}
+
+/// Every output variable name, as DESIGN.md lists them.
+pub const NAMES: [&str; 11] = [
+    "vulnerability_count",
+    "critical_count",
+    "high_count",
+    "medium_count",
+    "low_count",
+    "policy_result",
+    "scan_passed",
+    "sarif_path",
+    "json_path",
+    "sbom_path",
+    "verdict_key",
+];
+
+impl PipelineOutputs {
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let values = [
+            n(self.vulnerability_count),
+            n(self.critical_count),
+            n(self.high_count),
+            n(self.medium_count),
+            n(self.low_count),
+            self.policy_result.clone(),
+            self.scan_passed.to_string(),
+            self.sarif_path.clone(),
+            self.json_path.clone(),
+            self.sbom_path.clone(),
+            self.verdict_key.clone(),
+        ];
+        NAMES.into_iter().zip(values).collect()
+    }
+
+    /// `name=value` lines, values shell-quoted when needed (the file can be sourced with `set -a; . FILE`).
+    pub fn env_file(&self) -> String {
+        self.pairs().into_iter().map(|(k, v)| format!("{k}={}\n", shell_quote(&v))).collect()
+    }
+
+    /// `export name=value` lines for `eval "$(scangate scan … --print-exports)"`.
+    pub fn exports(&self) -> String {
+        self.pairs().into_iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(&v))).collect()
+    }
+}
+
+/// Quotes a value for POSIX shells: bare when it is only safe characters, else single-quoted.
+pub fn shell_quote(v: &str) -> String {
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:@+-=,".contains(&b)) {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("abc/d.json"), "abc/d.json");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's $(x)"), r"'it'\''s $(x)'");
+    }
+
+    #[test]
+    fn env_file_has_every_name() {
+        let o = PipelineOutputs { critical_count: Some(2), scan_passed: false, ..Default::default() };
+        let f = o.env_file();
+        for n in NAMES {
+            assert!(f.lines().any(|l| l.starts_with(&format!("{n}="))), "{n} missing in {f}");
+        }
+        assert!(f.contains("critical_count=2\n") && f.contains("scan_passed=false\n"));
+        assert!(o.exports().starts_with("export vulnerability_count=''\n"));
+    }
+
+    #[test]
+    fn finds_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = SystemTime::now() - std::time::Duration::from_secs(5);
+        for f in ["img-Report.sarif.json", "img-ScanResult.json", "img.cdx.json", "img.spdx.json", "other.txt"] {
+            fs::write(dir.path().join(f), "{}").expect("write");
+        }
+        let found = find(dir.path(), before);
+        assert_eq!(found.sarif, Some(dir.path().join("img-Report.sarif.json")));
+        assert_eq!(found.json, Some(dir.path().join("img-ScanResult.json")));
+        assert_eq!(found.sboms, vec![dir.path().join("img.spdx.json"), dir.path().join("img.cdx.json")]);
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(find(dir.path(), later), Found::default());
+    }
+}
