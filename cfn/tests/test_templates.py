@@ -254,6 +254,17 @@ def buildspec(project: str) -> dict:
     return yaml.safe_load(spec)
 
 
+def scan_env(project: str) -> list[dict]:
+    """The project's environment variables, with both branches of conditional entries."""
+    found = []
+    for entry in RESOURCES[project]["Properties"]["Environment"]["EnvironmentVariables"]:
+        if "Fn::If" in entry:
+            found += [b for b in entry["Fn::If"][1:] if isinstance(b, dict) and "Name" in b]
+        else:
+            found.append(entry)
+    return found
+
+
 class PublisherBuildspec(unittest.TestCase):
     """Runs the publisher's build commands with a stand-in `aws` that copies from a local 'bucket'."""
 
@@ -331,6 +342,11 @@ class ScanBuildspecs(unittest.TestCase):
                 self.assertEqual(subs["SecretArn"], {"Ref": "QualysSecret"})
                 self.assertEqual(subs["ReportGroupArn"], {"Fn::GetAtt": [group, "Arn"]})
                 self.assertEqual(list(spec["reports"]), ["${ReportGroupArn}"])
+                # The runner writes its JUnit to SCANGATE_JUNIT_PATH: that must be the file the report declares.
+                env = {e["Name"]: e["Value"] for e in scan_env(project)}
+                report = spec["reports"]["${ReportGroupArn}"]
+                self.assertEqual([f"{report['base-directory']}/{f}" for f in report["files"]], [env["SCANGATE_JUNIT_PATH"]])
+                self.assertEqual(report["file-format"], "JUNITXML")
                 install = " ".join(spec["phases"]["install"]["commands"])
                 self.assertIn('s3://$SCANGATE_CODE_BUCKET/$SCANGATE_RUNNER_KEY', install)
                 self.assertIn("scangate scan ", " ".join(spec["phases"]["build"]["commands"]))
@@ -344,6 +360,20 @@ class ScanBuildspecs(unittest.TestCase):
                     for command in body.get(section, []):
                         with self.subTest(project=project, phase=phase):
                             self.assertIsInstance(command, str)
+
+
+    def test_scan_project_variables_are_read_by_the_runner_or_the_buildspec(self) -> None:
+        source = strip_tests(rust_sources(ROOT / "crates" / "cli" / "src"))
+        runner = variables_read(source) | set(re.findall(r'const \w+: &str = "([A-Z][A-Z0-9_]*)"', source))
+        if not runner:
+            self.skipTest("crates/cli reads no environment yet")
+        for project in ("ImageProject", "RepoProject"):
+            spec_text = RESOURCES[project]["Properties"]["Source"]["BuildSpec"]["Fn::Sub"][0]
+            in_spec = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", spec_text))
+            env = [e["Name"] for e in scan_env(project)]
+            with self.subTest(project=project):
+                self.assertFalse([n for n in env if n not in runner | in_spec], "set but read by nobody")
+                self.assertIn("QUALYS_ACCESS_TOKEN", runner, "the secret's variable must be the runner's token variable")
 
 
 class Invariants(unittest.TestCase):
