@@ -1,0 +1,132 @@
+//! `--local`: the runner's in-process verdict is the verdict of `scangate process`.
+
+mod scan_common;
+
+use scan_common::*;
+use std::path::{Path, PathBuf};
+
+fn corpus(name: &str) -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/sarif")).join(name);
+    assert!(p.is_file(), "corpus file missing: {}", p.display());
+    p
+}
+
+/// The built-in SARIF of the fake scanner, written to a file.
+fn builtin_sarif(dir: &Path) -> PathBuf {
+    let sub = dir.join("builtin");
+    let status = std::process::Command::new(fake_qscanner())
+        .args(["--report-format", "sarif", "--output-dir"])
+        .arg(&sub)
+        .args(["image", "builtin"])
+        .status()
+        .expect("run fake");
+    assert!(status.success());
+    sub.join("builtin-Report.sarif.json")
+}
+
+fn process_verdict(dir: &Path, file: &Path, exit_code: i32, extra: &[&str]) -> (i32, serde_json::Value) {
+    let code = exit_code.to_string();
+    let mut args = vec!["process", "--format", "json", "--scanner-exit-code", &code];
+    args.extend_from_slice(extra);
+    let f = file.to_string_lossy().into_owned();
+    args.push(&f);
+    let out = run(dir, &args, &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.all()));
+    (out.code, v)
+}
+
+#[test]
+fn local_verdict_equals_process_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builtin = builtin_sarif(dir.path());
+    let files = [builtin, corpus("trivy-image-alpine-310.sarif"), corpus("grype-image-snapshot.sarif")];
+    let gates: &[&[&str]] = &[&[], &["--max-critical", "-1"], &["--max-critical", "-1", "--max-high", "0"]];
+    for file in &files {
+        for scanner_exit in [0, 42, 43] {
+            for gate in gates {
+                for audit in ["false", "true"] {
+                    let mut gate_args: Vec<&str> = gate.to_vec();
+                    gate_args.extend_from_slice(&["--fail-on-policy-audit", audit]);
+                    let (want_code, want) = process_verdict(dir.path(), file, scanner_exit, &gate_args);
+                    let run_dir = tempfile::tempdir().expect("tempdir");
+                    let code = scanner_exit.to_string();
+                    let f = file.to_string_lossy().into_owned();
+                    let mut args = vec!["image", "app:1", "--local"];
+                    args.extend_from_slice(&gate_args);
+                    let out = scan_with_fake(
+                        run_dir.path(),
+                        &args,
+                        &[("FAKE_QSCANNER_EXIT", &code), ("FAKE_QSCANNER_SARIF", &f)],
+                    );
+                    let ctx = format!("{} exit {scanner_exit} gate {gate_args:?}", file.display());
+                    assert_eq!(out.code, want_code, "{ctx}: {}", out.all());
+                    let o = outputs(&run_dir.path().join("scangate-outputs.env"));
+                    let c = &want["counts"];
+                    assert_eq!(o["critical_count"], c["critical"].to_string(), "{ctx}");
+                    assert_eq!(o["high_count"], c["high"].to_string(), "{ctx}");
+                    assert_eq!(o["medium_count"], c["medium"].to_string(), "{ctx}");
+                    assert_eq!(o["low_count"], c["low"].to_string(), "{ctx}");
+                    assert_eq!(o["vulnerability_count"], c["total"].to_string(), "{ctx}");
+                    assert_eq!(o["policy_result"], want["policy_result"].as_str().expect("policy"), "{ctx}");
+                    assert_eq!(o["scan_passed"], want["passed"].to_string(), "{ctx}");
+                    let junit = std::fs::read_to_string(run_dir.path().join("scangate-junit.xml")).expect("junit");
+                    assert!(junit.contains("<testsuite"), "{ctx}: {junit}");
+                    for reason in want["reasons"].as_array().expect("reasons") {
+                        let r = reason.as_str().expect("reason");
+                        assert!(out.stderr.contains(r), "{ctx}: reason {r:?} not printed: {}", out.all());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn scan_sarif_gates_another_scanners_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = corpus("trivy-image-alpine-310.sarif");
+    let f = file.to_string_lossy().into_owned();
+    let (want_code, want) = process_verdict(dir.path(), &file, 0, &[]);
+    let out = run(dir.path(), &["scan", "sarif", &f, "--local"], &[]);
+    assert_eq!(out.code, want_code, "{}", out.all());
+    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    assert_eq!(o["sarif_path"], f);
+    assert_eq!(o["critical_count"], want["counts"]["critical"].to_string());
+
+    // Thresholds from the environment; a flag wins.
+    let out = run(dir.path(), &["scan", "sarif", &f, "--local"], &[("MAX_CRITICAL", "-1")]);
+    let (code_unlimited, _) = process_verdict(dir.path(), &file, 0, &["--max-critical", "-1"]);
+    assert_eq!(out.code, code_unlimited, "{}", out.all());
+    let out = run(dir.path(), &["scan", "sarif", &f, "--local", "--max-critical", "0"], &[("MAX_CRITICAL", "-1")]);
+    assert_eq!(out.code, want_code, "{}", out.all());
+
+    // The other scanner's exit code carries a policy result.
+    let out =
+        run(dir.path(), &["scan", "sarif", &f, "--local", "--max-critical", "-1", "--scanner-exit-code", "42"], &[]);
+    assert_eq!(out.code, 42, "{}", out.all());
+    assert!(out.stderr.contains("DENY"), "{}", out.all());
+}
+
+#[test]
+fn scan_sarif_rejects_unreadable_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(dir.path(), &["scan", "sarif", "missing.sarif", "--local"], &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("missing.sarif"), "{}", out.all());
+    let bad = corpus("sarifsdk-INVALID-json-syntax-error.sarif");
+    let out = run(dir.path(), &["scan", "sarif", &bad.to_string_lossy(), "--local"], &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("JSON"), "{}", out.all());
+}
+
+#[test]
+fn counts_are_output_without_local_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scan_with_fake(dir.path(), &["image", "app:1"], &[]);
+    assert_eq!(out.code, 0, "the scanner's code decides without --local: {}", out.all());
+    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    assert_eq!(o["critical_count"], "1", "{o:?}");
+    assert_eq!(o["high_count"], "1", "{o:?}");
+    assert_eq!(o["medium_count"], "1", "{o:?}");
+    assert_eq!(o["vulnerability_count"], "3", "{o:?}");
+}
