@@ -2,7 +2,7 @@
 # make lint-cfn: cfn-lint (every region the StackSet may target), checkov and cfn-guard with the AWS Control
 # Tower proactive rules, over every CloudFormation template of the project. Zero failures; every suppression
 # sits in the template's Metadata with its reason (docs/deploy.md lists them). Installs what is missing:
-#   .venv/lint    cfn-lint + checkov (own venv: checkov pins boto3, which must not touch moto's in .venv)
+#   .venv/lint    cfn-lint (+ cfn-lint-serverless rules) + checkov (own venv: checkov pins boto3, which must not touch moto's in .venv)
 #   node_modules  @cdklabs/cdk-validator-cfnguard (cfn-guard binary + Control Tower rules), from package-lock.json
 # Environment: CFN_REGIONS overrides the region list; LINT_CFN_SKIP_INSTALL=1 never installs.
 set -euo pipefail
@@ -59,9 +59,9 @@ GUARD=$(guard_binary)
 start=$SECONDS
 failed=0
 
-step "cfn-lint $("$LINT_VENV/bin/cfn-lint" --version | awk '{print $2}') over ${#TEMPLATES[@]} templates, regions: $CFN_REGIONS"
+step "cfn-lint $("$LINT_VENV/bin/cfn-lint" --version | awk '{print $2}') + serverless rules over ${#TEMPLATES[@]} templates, regions: $CFN_REGIONS"
 # shellcheck disable=SC2086 # the region list is meant to split
-if "$LINT_VENV/bin/cfn-lint" --regions $CFN_REGIONS -- "${TEMPLATES[@]}"; then
+if "$LINT_VENV/bin/cfn-lint" --regions $CFN_REGIONS --append-rules cfn_lint_serverless.rules -- "${TEMPLATES[@]}"; then
   echo "cfn-lint: no findings"
 else
   echo "cfn-lint: FAILED" >&2
