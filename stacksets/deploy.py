@@ -174,12 +174,26 @@ def find_artifacts(package_dir: Path, dry_run: bool) -> list[Artifact]:
     return found
 
 
+def stack_parameter_names(template: Path = STACK_TEMPLATE) -> set[str]:
+    """The Parameters of cfn/scangate.yaml (top-level keys of its Parameters section)."""
+    names, inside = set(), False
+    for line in template.read_text().splitlines():
+        if re.match(r"^\S", line):
+            inside = line.startswith("Parameters:")
+        elif inside and (m := re.match(r"^  ([A-Za-z0-9]+):\s*$", line)):
+            names.add(m.group(1))
+    return names
+
+
 def parse_parameters(pairs: list[str]) -> dict[str, str]:
     result = {}
+    known = stack_parameter_names()
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z0-9]+", key):
             raise DeployError(f"--parameter {pair!r}: expected Key=Value with an alphanumeric key")
+        if key not in known:
+            raise DeployError(f"--parameter {key}: cfn/scangate.yaml has no such parameter")
         result[key] = value
     reserved = {"CodeBucket", "CodeBucketAppendRegion", *ARTIFACTS}
     if reserved & result.keys():
@@ -306,6 +320,8 @@ def deploy(args, aws: Aws) -> None:
     if not org_id:
         found = aws.call("organizations", args.admin_region, "describe_organization")
         org_id = found["Organization"]["Id"] if found else "o-exampleorgid"
+        if aws.dry_run:
+            aws.note(f"the Organization id from that answer is shown as {org_id} below")
 
     for region in args.regions:
         bucket = ensure_artifact_bucket(aws, args, region, org_id)

@@ -88,6 +88,11 @@ def make_package(directory: Path, marker: str = "v1") -> None:
 
 
 class DryRun(unittest.TestCase):
+    def test_knows_the_stack_parameters(self) -> None:
+        names = deploy.stack_parameter_names()
+        self.assertLessEqual({"Name", "CodeBucket", "QualysPod", "MaxCritical", "EnablePublisher"}, names)
+        self.assertLessEqual(set(deploy.ARTIFACTS), names)
+
     def test_prints_the_whole_deployment_and_calls_nothing(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             make_package(Path(tmp))
@@ -117,7 +122,8 @@ class DryRun(unittest.TestCase):
 
     def test_rejects_bad_arguments(self) -> None:
         with contextlib.redirect_stderr(io.StringIO()):
-            for bad in (["--ou", "nope"], ["--regions", "mars-1"], ["--parameter", "CodeBucket=x"], ["--org-id", "x"]):
+            for bad in (["--ou", "nope"], ["--regions", "mars-1"], ["--parameter", "CodeBucket=x"], ["--org-id", "x"],
+                        ["--parameter", "MaxCritcal=1"]):
                 with self.subTest(bad=bad), self.assertRaises(SystemExit):
                     args_for(Path("/nonexistent"), *bad)
 
