@@ -385,6 +385,28 @@ class ScanBuildspecs(unittest.TestCase):
                 self.assertIn("QUALYS_ACCESS_TOKEN", runner, "the secret's variable must be the runner's token variable")
 
 
+class StackSetTemplate(unittest.TestCase):
+    def test_passes_only_and_all_required_stack_parameters(self) -> None:
+        stackset, matches = decode(str(ROOT / "stacksets" / "scangate-stackset.yaml"))
+        self.assertFalse(matches)
+        props = stackset["Resources"]["StackSet"]["Properties"]
+        passed = {p["ParameterKey"]: p["ParameterValue"] for p in props["Parameters"]}
+        stack_params = TEMPLATE["Parameters"]
+        self.assertFalse(set(passed) - set(stack_params), "passes parameters cfn/scangate.yaml does not have")
+        required = {k for k, v in stack_params.items() if "Default" not in v}
+        self.assertLessEqual(required, set(passed), "a required parameter of cfn/scangate.yaml is not passed")
+        self.assertEqual(passed["CodeBucketAppendRegion"], "true")
+        for key, value in passed.items():
+            if isinstance(value, dict) and "Ref" in value:
+                mine = stackset["Parameters"][value["Ref"]]
+                with self.subTest(parameter=key):
+                    self.assertEqual(mine.get("AllowedValues"), stack_params[key].get("AllowedValues"))
+                    if "Default" in stack_params[key] and "Default" in mine:
+                        self.assertEqual(str(mine.get("Default")), str(stack_params[key]["Default"]))
+        self.assertEqual(props["PermissionModel"], "SERVICE_MANAGED")
+        self.assertTrue(props["AutoDeployment"]["Enabled"])
+
+
 class Invariants(unittest.TestCase):
     def test_queue_visibility_is_six_times_the_function_timeout(self) -> None:
         timeout = RESOURCES["ProcessorFunction"]["Properties"]["Timeout"]
