@@ -88,9 +88,7 @@ class Aws:
         parts = ["aws", cli_service, kebab(op), "--region", region]
         for key, value in params.items():
             flag = "--" + kebab(key)
-            if key in files:
-                parts += [flag, display_path(files[key])]
-            elif key in shown:
+            if key in shown:
                 parts += [flag, shown[key]]
             elif isinstance(value, bool):
                 parts.append(flag if value else "--no-" + kebab(key))
@@ -100,6 +98,8 @@ class Aws:
                 parts += [flag, json.dumps(value, separators=(",", ":"))]
             else:
                 parts += [flag, str(value)]
+        for key, path in files.items():
+            parts += ["--" + kebab(key), display_path(path)]
         return " ".join(shlex.quote(p) for p in parts)
 
     def call(self, service: str, region: str, op: str, files: dict | None = None, shown: dict | None = None, **params):

@@ -109,8 +109,8 @@ class DryRun(unittest.TestCase):
             self.assertIn(f"aws cloudformation create-stack --region {region} --stack-name scangate-artifacts", text)
             for name in deploy.ARTIFACTS.values():
                 self.assertTrue(
-                    any(f"put-object --region {region} --bucket acme-scangate-art-{region} " in line and name in line
-                        for line in lines),
+                    any(f"put-object --region {region} --bucket acme-scangate-art-{region} " in line
+                        and line.endswith(f"--body {Path(tmp) / name}") for line in lines),
                     f"no upload of {name} to {region}",
                 )
         self.assertIn("aws cloudformation create-stack-set --region us-east-1 --stack-set-name qualys-codebuild", text)
