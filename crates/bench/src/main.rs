@@ -1,0 +1,46 @@
+//! `scangate-bench`: the pieces scripts/bench.py times.
+//!
+//! - `ignored-any FILE`: the baseline, a `serde_json` pass over the file that keeps nothing
+//!   (`IgnoredAny`), through the same buffered reader `scangate process` uses.
+//! - `synth --bytes N --distinct D --out FILE`: a synthetic QScanner-shaped SARIF file.
+
+use anyhow::{bail, Context, Result};
+use serde::de::IgnoredAny;
+use std::io::{BufReader, BufWriter, Write};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ignored-any") => {
+            let path = args.get(1).context("usage: scangate-bench ignored-any FILE")?;
+            let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+            let reader = BufReader::with_capacity(256 * 1024, file);
+            let _: IgnoredAny = serde_json::from_reader(reader).with_context(|| format!("parsing {path}"))?;
+            Ok(())
+        }
+        Some("synth") => {
+            let mut bytes: u64 = 200 * 1024 * 1024;
+            let mut distinct: u64 = 20_000;
+            let mut out = None;
+            let mut it = args.iter().skip(1);
+            while let Some(flag) = it.next() {
+                let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+                match flag.as_str() {
+                    "--bytes" => bytes = value.parse().context("--bytes")?,
+                    "--distinct" => distinct = value.parse().context("--distinct")?,
+                    "--out" => out = Some(value.clone()),
+                    other => bail!("unknown flag {other}"),
+                }
+            }
+            let out = out.context("--out FILE is required")?;
+            let config = scangate_core::synth::SynthConfig { distinct, ..Default::default() }.target_bytes(bytes)?;
+            let file = std::fs::File::create(&out).with_context(|| format!("creating {out}"))?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            let written = scangate_core::synth::write_synthetic(&mut w, &config)?;
+            w.flush()?;
+            println!("{written}");
+            Ok(())
+        }
+        _ => bail!("usage: scangate-bench ignored-any FILE | synth --bytes N --distinct D --out FILE"),
+    }
+}
