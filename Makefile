@@ -7,14 +7,14 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn fuzz
+.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz
 
 ## demo: evaluate the bundled QScanner-shaped report offline and show the verdict
 demo:
 	@bash scripts/demo.sh
 
-## test: formatting, lints and every test (installs moto into .venv when missing)
-test: fmt-check clippy venv unit
+## test: formatting, lints, every test, the template linters and the deploy-script tests
+test: fmt-check clippy venv unit lint-cfn test-deploy
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -44,6 +44,10 @@ package:
 ## lint-cfn: cfn-lint, checkov and cfn-guard over every template
 lint-cfn:
 	@bash scripts/lint-cfn.sh
+
+## test-deploy: the StackSet deploy script, dry run and against a local moto server
+test-deploy: venv
+	@bash scripts/test-deploy.sh
 
 ## fuzz: run the SARIF reader fuzz target (FUZZ_SECONDS, default 300)
 fuzz:
