@@ -385,6 +385,19 @@ fn to_value(f: &AsffFinding) -> serde_json::Value {
     serde_json::to_value(f).unwrap_or(serde_json::Value::Null)
 }
 
+/// A hash of what a finding says in Security Hub, for the lifecycle state: it changes when
+/// anything shown changes, but not with the import time, the report location or the build
+/// (those change every scan and would make every finding look changed). 64 hex characters.
+pub fn content_hash(finding: &Finding, ctx: &AsffContext) -> String {
+    let mut f = render(finding, ctx);
+    f.created_at.clear();
+    f.updated_at.clear();
+    f.product_fields.remove("scangate/ReportUri");
+    f.product_fields.remove("scangate/BuildArn");
+    let bytes = serde_json::to_vec(&f).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
 /// Writes `[finding, …]` as a JSON array, one finding at a time (no whole-array buffer).
 pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffContext, mut w: W) -> std::io::Result<()> {
     w.write_all(b"[")?;
@@ -399,9 +412,7 @@ pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffConte
 
 fn build(finding: &Finding, ctx: &AsffContext, caps: &Caps, state: RecordState) -> AsffFinding {
     let finding_type = finding_type(finding).to_string();
-    let title = nonblank(&finding.title)
-        .or_else(|| nonblank(&finding.rule_id))
-        .map_or_else(|| "Finding reported by scangate".to_string(), |t| bounded(t, MAX_TITLE_CHARS));
+    let title = title(finding);
     let description = nonblank(&finding.description)
         .map_or_else(|| title.clone(), |d| bounded(d, caps.description.min(MAX_DESCRIPTION_CHARS)));
     let original =
@@ -432,6 +443,23 @@ fn build(finding: &Finding, ctx: &AsffContext, caps: &Caps, state: RecordState) 
         vulnerabilities: vulnerabilities(finding, caps),
         record_state: state,
     }
+}
+
+/// The finding's title with what it affects (`… (openssl 3.0.4)`, `… (src/app.js:12)`), so
+/// findings of one rule on different packages or lines can be told apart in the console.
+fn title(finding: &Finding) -> String {
+    let Some(base) = nonblank(&finding.title).or_else(|| nonblank(&finding.rule_id)) else {
+        return "Finding reported by scangate".to_string();
+    };
+    let affected = finding.affected();
+    let title = match nonblank(&affected) {
+        Some(a) if !base.contains(a) => {
+            let a = truncate_chars(a, 100);
+            format!("{} ({a})", truncate_chars(base, MAX_TITLE_CHARS.saturating_sub(a.chars().count() + 3)))
+        }
+        _ => base.to_string(),
+    };
+    bounded(&title, MAX_TITLE_CHARS)
 }
 
 fn remediation(finding: &Finding) -> Option<Remediation> {

@@ -4,11 +4,11 @@
 
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::finding::{Finding, FindingKind, Location, Package, Scanner};
-use scangate_core::junit;
 use scangate_core::lifecycle::{target_identity, LifecycleKey, ScanType};
 use scangate_core::policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
 use scangate_core::severity::{Severity, SeveritySource};
 use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
+use scangate_core::{junit, summary};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -607,4 +607,178 @@ mod junit_props {
             prop_assert_eq!(cases.iter().filter(|c| c.0 == "findings").count(), count.min(junit::MAX_CASES - 5));
         }
     }
+}
+
+#[test]
+fn asff_content_hash_ignores_time_and_build() {
+    let ctx = ctx(ScanType::Image, "nginx:1");
+    let f = qualys_vuln();
+    let mut next = ctx.clone();
+    next.updated_at = "2027-01-01T00:00:00.000Z".into();
+    next.created_at = None;
+    next.report_uri = Some("s3://reports/scans/app/9999/report.sarif".into());
+    next.build_arn = None;
+    assert_eq!(asff::content_hash(&f, &ctx), asff::content_hash(&f, &next));
+    let mut changed = f.clone();
+    if let Some(p) = changed.package.as_mut() {
+        p.fixed_version = Some("3.0.6-r0".into());
+    }
+    assert_ne!(asff::content_hash(&f, &ctx), asff::content_hash(&changed, &ctx));
+    assert_eq!(asff::content_hash(&f, &ctx).len(), 64);
+}
+
+// ---------------------------------------------------------------------------------------
+// Markdown summary.
+
+#[test]
+fn summary_failed_gate() {
+    let gate = GatePolicy {
+        thresholds: Thresholds { max_critical: 0, max_high: 0, max_medium: -1, max_low: 5 },
+        ..GatePolicy::default()
+    };
+    let mut odd = code();
+    odd.title = "Pipes | and\nnewlines <b>bold</b>".into();
+    let findings = vec![odd, secret(), qualys_vuln()];
+    let (verdict, _) = verdict_for(&findings, PolicyResult::Deny, &gate);
+    let md = summary::markdown(&verdict, &findings, 10);
+    assert!(md.contains("Pipes \\| and newlines &lt;b&gt;bold&lt;/b&gt;"), "{md}");
+    // Worst first, whatever order the findings came in.
+    let critical = md.find("| CRITICAL | qid-379216").expect("critical row");
+    let medium = md.find("| MEDIUM | js/sql-injection").expect("medium row");
+    assert!(critical < medium);
+    insta::assert_snapshot!("summary_failed_gate", md);
+}
+
+#[test]
+fn summary_passed_and_bounded() {
+    let gate = GatePolicy::default();
+    let (verdict, _) = verdict_for(&[], PolicyResult::Audit, &gate);
+    let md = summary::markdown(&verdict, &[], 10);
+    assert!(md.contains("## scangate: PASSED"));
+    assert!(!md.contains("Worst findings"));
+    insta::assert_snapshot!("summary_passed", md);
+
+    let findings: Vec<Finding> = (0..2000)
+        .map(|i| {
+            let mut f = qualys_vuln();
+            f.id = format!("{i:064}");
+            f.title = "T".repeat(100_000);
+            f.description = "D".repeat(100_000);
+            f
+        })
+        .collect();
+    let (verdict, _) = verdict_for(&findings, PolicyResult::None, &gate);
+    let md = summary::markdown(&verdict, &findings, usize::MAX);
+    let rows = md.lines().filter(|l| l.starts_with("| CRITICAL | qid")).count();
+    assert_eq!(rows, summary::MAX_WORST_ROWS);
+    assert!(md.len() < 500 * 1024, "{} bytes", md.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Golden files over the shared SARIF corpus and the QScanner fixture.
+
+fn corpus_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/sarif")).join(name)
+}
+
+/// Reads a report and renders ASFF, JUnit and the summary with a fixed context; checks every
+/// ASFF finding against the limits and snapshots all three.
+fn golden(name: &str, path: &std::path::Path, scan_type: ScanType, fallback_target: &str) {
+    let report = scangate_core::read_sarif_file(path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let target = report
+        .target
+        .repo_tags
+        .first()
+        .cloned()
+        .or_else(|| report.target.image_name.clone())
+        .unwrap_or_else(|| fallback_target.to_string());
+    let ctx = ctx(scan_type, &target);
+    let mut findings = report.findings.clone();
+    findings.sort_by(Finding::worst_first);
+    assert!(!findings.is_empty(), "{name}: no findings");
+    assert_all_valid(&findings, &ctx);
+
+    let gate = GatePolicy::default();
+    let (mut verdict, evaluation) = verdict_for(&findings, report.policy_result, &gate);
+    verdict.target = Some(target.clone());
+    verdict.scanner = report.runs.first().map(|r| r.scanner.clone());
+    let xml = junit::to_junit(&verdict, &evaluation, &findings, &gate);
+    parse_junit(&xml);
+    let md = summary::markdown(&verdict, &findings, 10);
+
+    let snap = name.trim_end_matches(".sarif").replace('-', "_");
+    insta::assert_snapshot!(format!("corpus_asff_{snap}"), pretty(&findings, &ctx));
+    insta::assert_snapshot!(format!("corpus_junit_{snap}"), xml);
+    insta::assert_snapshot!(format!("corpus_summary_{snap}"), md);
+}
+
+#[test]
+fn corpus_trivy_image_alpine_310() {
+    golden(
+        "trivy-image-alpine-310.sarif",
+        &corpus_path("trivy-image-alpine-310.sarif"),
+        ScanType::Image,
+        "alpine:3.10",
+    );
+}
+
+#[test]
+fn corpus_grype_image_snapshot() {
+    golden("grype-image-snapshot.sarif", &corpus_path("grype-image-snapshot.sarif"), ScanType::Image, "user-input");
+}
+
+#[test]
+fn corpus_osv_scanner_multi_ecosystem() {
+    golden(
+        "osv-scanner-multi-ecosystem.sarif",
+        &corpus_path("osv-scanner-multi-ecosystem.sarif"),
+        ScanType::Repo,
+        "https://github.com/example/app.git#main",
+    );
+}
+
+#[test]
+fn corpus_snyk_code_sample() {
+    golden(
+        "snyk-code-sample.sarif",
+        &corpus_path("snyk-code-sample.sarif"),
+        ScanType::Repo,
+        "https://github.com/example/app.git#main",
+    );
+}
+
+#[test]
+fn corpus_codeql_action_valid_sarif() {
+    golden(
+        "codeql-action-valid-sarif.sarif",
+        &corpus_path("codeql-action-valid-sarif.sarif"),
+        ScanType::Repo,
+        "https://github.com/example/app.git#main",
+    );
+}
+
+#[test]
+fn corpus_gitleaks_simple() {
+    golden(
+        "gitleaks-simple.sarif",
+        &corpus_path("gitleaks-simple.sarif"),
+        ScanType::Repo,
+        "https://github.com/example/app.git#main",
+    );
+}
+
+/// The QScanner fixture is written by the SARIF reader's owner; the test runs once it exists.
+#[test]
+fn fixture_qscanner_image() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qscanner-image.sarif"));
+    if !path.exists() {
+        eprintln!("skipped: {} does not exist yet", path.display());
+        return;
+    }
+    golden(
+        "qscanner-image.sarif",
+        path,
+        ScanType::Image,
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4.2",
+    );
 }
