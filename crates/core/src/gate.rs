@@ -392,6 +392,8 @@ pub enum Lookup {
     AccessDenied(String),
     /// Anything else (throttling, network, 5xx): worth another look while there is time.
     Transient(String),
+    /// A permanent error (no such bucket, object too large, a bad request): fails at once.
+    Failed(String),
 }
 
 /// Where the report is and how to read it, for messages and output variables.
@@ -490,6 +492,7 @@ pub fn decide(
                  s3:GetObject on that object and kms:Decrypt on the bucket's KMS key."
             ))
         }
+        Lookup::Failed(detail) => return fail(format!("scangate gate: reading the verdict {uri} failed: {detail}")),
         Lookup::Missing => return wait_or_give_up(state, now, &uri, "no verdict yet"),
         Lookup::Transient(detail) => {
             return wait_or_give_up(state, now, &uri, &format!("reading the verdict failed: {detail}"))
@@ -885,6 +888,13 @@ mod tests {
                 Some(&late),
                 Lookup::Transient("throttled".into()),
                 Want::Fail("reading the verdict failed: throttled"),
+            ),
+            (
+                "failed",
+                &p_key,
+                Some(&first),
+                Lookup::Failed("NoSuchBucket".into()),
+                Want::Fail("reading the verdict s3://reports-bucket/results/web/b-1/verdict.json failed: NoSuchBucket"),
             ),
             (
                 "denied",
