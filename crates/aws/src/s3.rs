@@ -1,0 +1,370 @@
+//! The report store on S3: HEAD, streaming GET for the synchronous SARIF reader
+//! (bounded memory), small GETs, PUT with metadata, SSE-KMS and conditional writes,
+//! and COPY (quarantine).
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::HashMap;
+use std::future::Future;
+
+/// What HEAD says about an object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    /// RFC 3339.
+    pub last_modified: Option<String>,
+    pub content_type: Option<String>,
+    /// User metadata (`x-amz-meta-*`), keys lower-case without the prefix.
+    pub metadata: HashMap<String, String>,
+}
+
+/// A write condition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Condition {
+    #[default]
+    None,
+    /// `If-None-Match: *`: create only.
+    IfNoneMatch,
+    /// `If-Match: <etag>`: replace only this version.
+    IfMatch(String),
+}
+
+/// How to write an object.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    pub content_type: Option<String>,
+    pub metadata: HashMap<String, String>,
+    /// SSE-KMS with this key (id, ARN or alias); None = the bucket's default encryption.
+    pub kms_key_id: Option<String>,
+    pub condition: Condition,
+}
+
+impl PutOptions {
+    pub fn json() -> PutOptions {
+        PutOptions { content_type: Some("application/json".into()), ..PutOptions::default() }
+    }
+
+    pub fn with_content_type(content_type: &str) -> PutOptions {
+        PutOptions { content_type: Some(content_type.into()), ..PutOptions::default() }
+    }
+}
+
+/// What a PUT returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PutResult {
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// A small object and its ETag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub etag: Option<String>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost (HTTP 412, or 409 for a concurrent conditional write).
+    #[error("s3://{bucket}/{key}: {operation}: precondition failed (the object exists or changed)")]
+    PreconditionFailed { bucket: String, key: String, operation: &'static str },
+    #[error("s3://{bucket}/{key}: {operation}: no such object")]
+    NotFound { bucket: String, key: String, operation: &'static str },
+    #[error("s3://{bucket}/{key}: {operation}: object is {size} bytes, more than the {limit} this read allows")]
+    TooLarge { bucket: String, key: String, operation: &'static str, size: u64, limit: u64 },
+    #[error("s3://{bucket}/{key}: {operation} failed ({code}): {message}")]
+    Service { bucket: String, key: String, operation: &'static str, code: String, message: String, transient: bool },
+}
+
+impl StoreError {
+    /// True when retrying later may succeed (throttling, 5xx, network, a lost condition).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::PreconditionFailed { .. } => true,
+            StoreError::Service { transient, .. } => *transient,
+            StoreError::NotFound { .. } | StoreError::TooLarge { .. } => false,
+        }
+    }
+}
+
+/// The object store the processor reads reports from and writes results to.
+pub trait ReportStore: Send + Sync {
+    /// HEAD; `Ok(None)` when there is no such object.
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, StoreError>> + Send;
+
+    /// Reads a small object whole; `Ok(None)` when there is none; refuses objects above `limit` bytes.
+    fn get_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+    ) -> impl Future<Output = Result<Option<Fetched>, StoreError>> + Send;
+
+    /// Streams an object into a synchronous reader `f` running on a blocking thread:
+    /// memory stays bounded by the SDK's chunks whatever the object's size.
+    fn read_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        f: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static;
+
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: &PutOptions,
+    ) -> impl Future<Output = Result<PutResult, StoreError>> + Send;
+
+    /// Server-side copy (the copy keeps the source's metadata).
+    fn copy(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        dest_bucket: &str,
+        dest_key: &str,
+        kms_key_id: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// [`ReportStore`] on S3.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    expected_bucket_owner: Option<String>,
+}
+
+impl S3Store {
+    /// `expected_bucket_owner` (an account id) is sent with every request when set.
+    pub fn new(client: aws_sdk_s3::Client, expected_bucket_owner: Option<String>) -> S3Store {
+        S3Store { client, expected_bucket_owner }
+    }
+
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+}
+
+fn service_error<E>(err: &SdkError<E, HttpResponse>, bucket: &str, key: &str, operation: &'static str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = DisplayErrorContext(err).to_string();
+    let (code, status) = match err {
+        SdkError::ServiceError(s) => (s.err().code().unwrap_or("Unknown").to_string(), Some(s.raw().status().as_u16())),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ("NetworkError".to_string(), None)
+        }
+        _ => ("ClientError".to_string(), Some(0)),
+    };
+    match status {
+        Some(412) | Some(409) if code != "BucketAlreadyExists" => {
+            return StoreError::PreconditionFailed { bucket: bucket.into(), key: key.into(), operation }
+        }
+        Some(404) => return StoreError::NotFound { bucket: bucket.into(), key: key.into(), operation },
+        _ => {}
+    }
+    if code == "NoSuchKey" || code == "NotFound" {
+        return StoreError::NotFound { bucket: bucket.into(), key: key.into(), operation };
+    }
+    let transient = match status {
+        None => true,
+        Some(s) => s == 429 || s >= 500 || matches!(code.as_str(), "SlowDown" | "RequestTimeout" | "Throttling"),
+    };
+    StoreError::Service { bucket: bucket.into(), key: key.into(), operation, code, message, transient }
+}
+
+fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
+    t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+}
+
+impl ReportStore for S3Store {
+    async fn head(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Option<ObjectHead>, StoreError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(ObjectHead {
+                size: out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                etag: out.e_tag().map(str::to_string),
+                version_id: out.version_id().map(str::to_string),
+                last_modified: out.last_modified().and_then(rfc3339),
+                content_type: out.content_type().map(str::to_string),
+                metadata: out
+                    .metadata()
+                    .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })),
+            Err(err) => match service_error(&err, bucket, key, "HeadObject") {
+                StoreError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get_bytes(&self, bucket: &str, key: &str, limit: u64) -> Result<Option<Fetched>, StoreError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(err) => {
+                return match service_error(&err, bucket, key, "GetObject") {
+                    StoreError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                }
+            }
+        };
+        let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        if size > limit {
+            return Err(StoreError::TooLarge {
+                bucket: bucket.into(),
+                key: key.into(),
+                operation: "GetObject",
+                size,
+                limit,
+            });
+        }
+        let etag = out.e_tag().map(str::to_string);
+        let body = out.body.collect().await.map_err(|e| StoreError::Service {
+            bucket: bucket.into(),
+            key: key.into(),
+            operation: "GetObject",
+            code: "NetworkError".into(),
+            message: e.to_string(),
+            transient: true,
+        })?;
+        Ok(Some(Fetched { body: body.into_bytes().to_vec(), etag }))
+    }
+
+    async fn read_with<T, F>(&self, bucket: &str, key: &str, version_id: Option<&str>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|err| service_error(&err, bucket, key, "GetObject"))?;
+        let reader = out.body.into_async_read();
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut bridge = tokio_util::io::SyncIoBridge::new(reader);
+            f(&mut bridge)
+        });
+        handle.await.map_err(|e| StoreError::Service {
+            bucket: bucket.into(),
+            key: key.into(),
+            operation: "GetObject",
+            code: "ReaderPanicked".into(),
+            message: e.to_string(),
+            transient: false,
+        })
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .set_content_type(options.content_type.clone())
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone());
+        if !options.metadata.is_empty() {
+            req = req.set_metadata(Some(options.metadata.clone()));
+        }
+        if let Some(kms) = &options.kms_key_id {
+            req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms);
+        }
+        req = match &options.condition {
+            Condition::None => req,
+            Condition::IfNoneMatch => req.if_none_match("*"),
+            Condition::IfMatch(etag) => req.if_match(etag),
+        };
+        let out = req.send().await.map_err(|err| service_error(&err, bucket, key, "PutObject"))?;
+        Ok(PutResult { etag: out.e_tag().map(str::to_string), version_id: out.version_id().map(str::to_string) })
+    }
+
+    async fn copy(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        dest_bucket: &str,
+        dest_key: &str,
+        kms_key_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .copy_object()
+            .copy_source(copy_source(source_bucket, source_key))
+            .bucket(dest_bucket)
+            .key(dest_key)
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .set_expected_source_bucket_owner(self.expected_bucket_owner.clone());
+        if let Some(kms) = kms_key_id {
+            req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms);
+        }
+        req.send().await.map_err(|err| service_error(&err, dest_bucket, dest_key, "CopyObject"))?;
+        Ok(())
+    }
+}
+
+/// `x-amz-copy-source`: `bucket/key` with the key URL-encoded (slashes kept).
+pub fn copy_source(bucket: &str, key: &str) -> String {
+    let mut out = String::with_capacity(bucket.len() + key.len() + 8);
+    out.push_str(bucket);
+    out.push('/');
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_keys() {
+        assert_eq!(copy_source("b", "scans/my project/1/100%.sarif"), "b/scans/my%20project/1/100%25.sarif");
+        assert_eq!(copy_source("b", "a+b/é"), "b/a%2Bb/%C3%A9");
+    }
+}
