@@ -493,6 +493,7 @@ fn run_qscanner(
         env.push(("https_proxy".to_string(), p.expose().to_string()));
     }
     let setup = t0.elapsed();
+    eprintln!("scangate: setup took {:.2}s (QScanner: {})", setup.as_secs_f64(), bin.origin);
     eprintln!("scangate: running {} {}", bin.path.display(), args.join(" "));
     let since = SystemTime::now() - Duration::from_secs(2);
     let spec = exec::RunSpec {

@@ -1,10 +1,14 @@
-//! The runner's AWS side: the token from Secrets Manager, report uploads, waiting for the verdict.
+//! The runner's AWS side: the token from Secrets Manager, report uploads with SSE-KMS,
+//! ExpectedBucketOwner and metadata, and waiting for the report-processor's verdict.
 
-use super::token::AccessToken;
+use super::token::{token_from_secret_string, AccessToken};
 use super::Fail;
+use scangate_aws::s3::{Condition, PutOptions, ReportStore, S3Store};
+use scangate_aws::secrets::{SecretSource, SecretsManager};
 use scangate_core::Verdict;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to upload where.
 #[derive(Clone, Debug)]
@@ -24,22 +28,261 @@ pub struct UploadPlan {
 #[derive(Clone, Debug)]
 pub struct Uploaded {
     pub verdict_key: String,
-    pub keys: Vec<String>,
+    /// The SARIF's key, version and ETag (the verdict must be about this object).
+    pub sarif_key: Option<String>,
+    pub sarif_version_id: Option<String>,
+    pub sarif_etag: Option<String>,
+    pub expected_bucket_owner: Option<String>,
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, Fail> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fail::internal(format!("cannot start the async runtime: {e}")))
+}
+
+/// Reads the Qualys token from Secrets Manager (plain string, or JSON with `accessToken`).
 pub fn fetch_token(secret_id: &str) -> Result<AccessToken, Fail> {
-    Err(Fail::internal(format!("reading secret {secret_id}: Secrets Manager support is not built yet")))
+    let rt = runtime()?;
+    let value = rt.block_on(async {
+        let config = scangate_aws::clients::load_sdk_config().await;
+        SecretsManager::from_config(&config).secret_string(secret_id).await
+    });
+    let value = value.map_err(|e| Fail::internal(format!("reading the Qualys token: {e}")))?;
+    token_from_secret_string(value.expose())
+        .map_err(|e| Fail::internal(format!("reading the Qualys token: secret {secret_id}: {e}")))
 }
 
+fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".sarif") || key.ends_with(".json") {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// Uploads every file of the plan (the SARIF last, so the processor finds its companions in place).
 pub fn upload(plan: &UploadPlan) -> Result<Uploaded, Fail> {
-    Err(Fail::internal(format!("uploading to s3://{}: S3 support is not built yet", plan.bucket)))
+    let rt = runtime()?;
+    rt.block_on(async {
+        let config = scangate_aws::clients::load_sdk_config().await;
+        let owner = match &plan.expected_bucket_owner {
+            Some(o) => o.clone(),
+            None => caller_account(&config).await?,
+        };
+        let clients = scangate_aws::clients::Clients::new(&config);
+        let store = S3Store::new(clients.s3, Some(owner.clone()));
+        if plan.kms_key_id.is_none() {
+            eprintln!(
+                "scangate: warning: no --kms-key-id / REPORT_KMS_KEY_ID: the bucket's default encryption applies"
+            );
+        }
+        let metadata: HashMap<String, String> =
+            plan.metadata.iter().map(|(k, v)| (k.clone(), sanitize_metadata(v))).collect();
+        let mut uploaded = Uploaded {
+            verdict_key: plan.verdict_key.clone(),
+            sarif_key: None,
+            sarif_version_id: None,
+            sarif_etag: None,
+            expected_bucket_owner: Some(owner.clone()),
+        };
+        // Companions first, the SARIF (the processor's trigger) last.
+        let mut order: Vec<&(PathBuf, String)> = plan.files.iter().skip(1).collect();
+        order.extend(plan.files.first());
+        for (path, key) in order {
+            let body = std::fs::read(path).map_err(|e| Fail::internal(format!("reading {}: {e}", path.display())))?;
+            let options = PutOptions {
+                content_type: Some(content_type(key).to_string()),
+                metadata: metadata.clone(),
+                kms_key_id: plan.kms_key_id.clone(),
+                condition: Condition::None,
+            };
+            let size = body.len();
+            let put = store
+                .put(&plan.bucket, key, body, &options)
+                .await
+                .map_err(|e| Fail::internal(format!("uploading {}: {e}", path.display())))?;
+            eprintln!("scangate: uploaded {} ({size} bytes) to s3://{}/{key}", path.display(), plan.bucket);
+            if plan.files.first().is_some_and(|(_, k)| k == key) {
+                uploaded.sarif_key = Some(key.clone());
+                uploaded.sarif_version_id = put.version_id;
+                uploaded.sarif_etag = put.etag;
+            }
+        }
+        Ok(uploaded)
+    })
 }
 
-pub fn wait_for_verdict(
-    plan: &UploadPlan,
-    _uploaded: &Uploaded,
-    _wait: Duration,
-    _junit_path: &Path,
-) -> Result<Verdict, Fail> {
-    Err(Fail::internal(format!("waiting for s3://{}/{}: not built yet", plan.bucket, plan.verdict_key)))
+/// S3 user metadata must be US-ASCII: other characters become `?`, and values are capped.
+fn sanitize_metadata(v: &str) -> String {
+    v.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).take(512).collect()
+}
+
+async fn caller_account(config: &aws_config::SdkConfig) -> Result<String, Fail> {
+    let sts = aws_sdk_sts::Client::new(config);
+    match sts.get_caller_identity().send().await {
+        Ok(out) => out.account.ok_or_else(|| Fail::internal("STS GetCallerIdentity returned no account")),
+        Err(e) => Err(Fail::internal(format!(
+            "cannot find this account for ExpectedBucketOwner (STS GetCallerIdentity: {}); set --expected-bucket-owner \
+             / REPORT_BUCKET_OWNER",
+            aws_smithy_types_display(&e)
+        ))),
+    }
+}
+
+fn aws_smithy_types_display<E: std::error::Error>(e: &E) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Whether a verdict is about the object this run uploaded (a retried build may find an older one).
+fn verdict_matches(v: &Verdict, up: &Uploaded) -> bool {
+    if let Some(key) = &up.sarif_key {
+        if !v.report.key.is_empty() && &v.report.key != key {
+            return false;
+        }
+    }
+    match (&v.report.version_id, &up.sarif_version_id) {
+        (Some(a), Some(b)) => return a == b,
+        _ => {}
+    }
+    match (&v.report.etag, &up.sarif_etag) {
+        (Some(a), Some(b)) => a.trim_matches('"') == b.trim_matches('"'),
+        _ => true,
+    }
+}
+
+/// Polls for `verdict.json` until `wait` has passed; downloads `junit.xml` to `junit_path`
+/// and prints `summary.md` when the processor wrote them.
+pub fn wait_for_verdict(plan: &UploadPlan, up: &Uploaded, wait: Duration, junit_path: &Path) -> Result<Verdict, Fail> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let config = scangate_aws::clients::load_sdk_config().await;
+        let clients = scangate_aws::clients::Clients::new(&config);
+        let store = S3Store::new(clients.s3, up.expected_bucket_owner.clone());
+        let started = Instant::now();
+        let deadline = started + wait;
+        eprintln!("scangate: waiting up to {}s for s3://{}/{}", wait.as_secs(), plan.bucket, plan.verdict_key);
+        let mut delay = Duration::from_millis(500);
+        let mut stale_seen = false;
+        let verdict = loop {
+            match store.get_bytes(&plan.bucket, &plan.verdict_key, 4 * 1024 * 1024).await {
+                Ok(Some(f)) => match Verdict::from_json(&f.body) {
+                    Ok(v) if verdict_matches(&v, up) => break v,
+                    Ok(_) => {
+                        if !stale_seen {
+                            eprintln!("scangate: the verdict there is for an earlier upload; still waiting");
+                            stale_seen = true;
+                        }
+                    }
+                    Err(e) => {
+                        return Err(Fail::internal(format!("s3://{}/{}: {e}", plan.bucket, plan.verdict_key)));
+                    }
+                },
+                Ok(None) => {}
+                Err(e) if e.is_transient() => eprintln!("scangate: reading the verdict: {e}; retrying"),
+                Err(e) => return Err(Fail::internal(format!("reading the verdict: {e}"))),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Fail::internal(format!(
+                    "no verdict at s3://{}/{} after {}s (--wait / SCANGATE_WAIT). Is the report-processor deployed \
+                     and subscribed to the bucket's scans/ prefix? Its logs and quarantine/ say why a report was \
+                     not processed.",
+                    plan.bucket,
+                    plan.verdict_key,
+                    wait.as_secs()
+                )));
+            }
+            tokio::time::sleep(delay.min(deadline - now)).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        };
+        eprintln!("scangate: verdict arrived after {:.1}s", started.elapsed().as_secs_f64());
+        // The processor writes junit.xml and summary.md next to the verdict; give them a moment.
+        let junit = fetch_soon(&store, &plan.bucket, &plan.junit_key).await;
+        match junit {
+            Some(body) => {
+                if let Some(parent) = junit_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                std::fs::write(junit_path, body).map_err(|e| {
+                    Fail::usage(format!(
+                        "--junit-path / SCANGATE_JUNIT_PATH: cannot write {}: {e}",
+                        junit_path.display()
+                    ))
+                })?;
+                eprintln!("scangate: JUnit report written to {}", junit_path.display());
+            }
+            None => eprintln!("scangate: warning: no s3://{}/{} beside the verdict", plan.bucket, plan.junit_key),
+        }
+        let summary_key = plan.verdict_key.trim_end_matches("verdict.json").to_string() + "summary.md";
+        if let Ok(Some(s)) = store.get_bytes(&plan.bucket, &summary_key, 1024 * 1024).await {
+            eprintln!("{}", String::from_utf8_lossy(&s.body));
+        }
+        Ok(verdict)
+    })
+}
+
+async fn fetch_soon(store: &S3Store, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    for attempt in 0..6u32 {
+        if let Ok(Some(f)) = store.get_bytes(bucket, key, 64 * 1024 * 1024).await {
+            return Some(f.body);
+        }
+        if attempt < 5 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
+    use scangate_core::verdict::{ReportRef, VerdictInput};
+
+    fn verdict(key: &str, version: Option<&str>, etag: Option<&str>) -> Verdict {
+        let gate = GatePolicy::default();
+        let e = evaluate(&Counts::default(), PolicyResult::None, &gate);
+        let input = VerdictInput {
+            report: ReportRef {
+                bucket: None,
+                key: key.into(),
+                version_id: version.map(Into::into),
+                etag: etag.map(Into::into),
+            },
+            ..Default::default()
+        };
+        Verdict::new(input, Counts::default(), PolicyResult::None, &gate, &e)
+    }
+
+    #[test]
+    fn stale_verdicts_are_recognised() {
+        let up = Uploaded {
+            verdict_key: "results/p/b/verdict.json".into(),
+            sarif_key: Some("scans/p/b/report.sarif".into()),
+            sarif_version_id: Some("v2".into()),
+            sarif_etag: Some("\"e2\"".into()),
+            expected_bucket_owner: None,
+        };
+        assert!(verdict_matches(&verdict("scans/p/b/report.sarif", Some("v2"), None), &up));
+        assert!(!verdict_matches(&verdict("scans/p/b/report.sarif", Some("v1"), None), &up));
+        assert!(verdict_matches(&verdict("scans/p/b/report.sarif", None, Some("e2")), &up));
+        assert!(!verdict_matches(&verdict("scans/p/b/report.sarif", None, Some("\"e1\"")), &up));
+        assert!(!verdict_matches(&verdict("scans/p/b/other.sarif", None, None), &up));
+        assert!(verdict_matches(&verdict("scans/p/b/report.sarif", None, None), &up));
+    }
+
+    #[test]
+    fn metadata_is_ascii() {
+        assert_eq!(sanitize_metadata("café\n1"), "caf??1");
+        assert_eq!(sanitize_metadata(&"x".repeat(600)).len(), 512);
+    }
 }

@@ -80,14 +80,6 @@ pub fn token_from_secret_string(value: &str) -> Result<AccessToken, SecretValueE
     AccessToken::new(t).ok_or(SecretValueError::Empty)
 }
 
-/// Replaces every occurrence of the token in `text` (for anything the runner prints that came from elsewhere).
-pub fn redact(text: &str, token: Option<&AccessToken>) -> String {
-    match token {
-        Some(t) if !t.0.is_empty() => text.replace(&t.0, "***"),
-        _ => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,7 +89,6 @@ mod tests {
         let t = AccessToken::new(" s3cr3t-value\n").expect("non-empty");
         assert_eq!(t.expose(), "s3cr3t-value");
         assert!(!format!("{t:?} {t} {:?}", Some(&t)).contains("s3cr3t"));
-        assert_eq!(redact("a s3cr3t-value b", Some(&t)), "a *** b");
         assert!(AccessToken::new("  ").is_none());
     }
 
