@@ -64,7 +64,8 @@ fn thresholds_and_policy_flags_can_pass_the_gate() {
     let out = scangate(&["process", f], &[("MAX_CRITICAL", "-1"), ("FAIL_ON_POLICY_DENY", "false")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     // A flag wins over its variable.
-    let out = scangate(&["process", "--max-critical", "0", f], &[("MAX_CRITICAL", "-1"), ("FAIL_ON_POLICY_DENY", "false")]);
+    let out =
+        scangate(&["process", "--max-critical", "0", f], &[("MAX_CRITICAL", "-1"), ("FAIL_ON_POLICY_DENY", "false")]);
     assert_eq!(out.status.code(), Some(42), "{}", text(&out.stdout));
 }
 
@@ -94,7 +95,8 @@ fn json_format_prints_the_verdict_contract() {
     assert_eq!(v["processed_at"], "2026-11-23T08:00:00.000Z");
     assert!(v["counts"]["critical"].as_u64().expect("count") >= 2);
     let c = &v["counts"];
-    let sum: u64 = ["critical", "high", "medium", "low", "informational"].iter().map(|k| c[k].as_u64().unwrap_or(0)).sum();
+    let sum: u64 =
+        ["critical", "high", "medium", "low", "informational"].iter().map(|k| c[k].as_u64().unwrap_or(0)).sum();
     assert_eq!(Some(sum), c["total"].as_u64());
 }
 
