@@ -195,7 +195,7 @@ fn json_that_is_not_sarif_is_exit_2_and_says_what_is_missing() {
     let dir = std::env::temp_dir().join(format!("scangate-notsarif-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
     let f = dir.join("package.json");
-    std::fs::write(&f, br#"{"name": "not-a-report", "version": "1.0.0"}"#).expect("write");
+    std::fs::write(&f, br#"{"name": "not-a-report", "dependencies": {}}"#).expect("write");
     let out = scangate(&["process", f.to_str().expect("utf8")], &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
