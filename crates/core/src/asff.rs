@@ -585,7 +585,9 @@ fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
         None => (rest, None),
     };
     let tag = tag_part.strip_prefix(':').and_then(nonblank);
-    if let Some((registry, region, name)) = ecr_parts(target) {
+    if let Some((registry, region, name)) =
+        ecr_parts(target).filter(|(_, r, n)| nonblank(n).is_some() && nonblank(r).is_some())
+    {
         let mut id = format!("arn:{}:ecr:{}:{}:repository/{}", ctx.partition, region, registry, name);
         if let Some(d) = digest {
             id.push('/');

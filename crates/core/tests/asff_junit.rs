@@ -786,3 +786,47 @@ fn fixture_qscanner_image() {
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4.2",
     );
 }
+
+mod asff_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Any text in any field still renders an ASFF finding Security Hub accepts.
+        #[test]
+        fn any_text_gives_valid_asff(
+            texts in proptest::collection::vec(any::<String>(), 12),
+            cves in proptest::collection::vec(any::<String>(), 0..5),
+            score in proptest::option::of(any::<f64>()),
+            qds in proptest::option::of(any::<f64>()),
+            line in proptest::option::of(any::<u64>()),
+            image in prop_oneof![Just(ScanType::Image), Just(ScanType::Repo), Just(ScanType::Other)],
+            ecr in any::<bool>(),
+        ) {
+            let t = |i: usize| texts[i].clone();
+            let target = if ecr { format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{}", t(0)) } else { t(0) };
+            let mut c = ctx(image, &target);
+            c.codebuild_project = Some(t(1));
+            c.report_uri = Some(t(2));
+            let mut f = base(&t(3), Severity::High, FindingKind::Vulnerability);
+            f.rule_id = t(4);
+            f.title = t(5);
+            f.description = t(6);
+            f.severity_original = t(7);
+            f.cves = cves;
+            f.cvss_score = score;
+            f.cvss_vector = Some(t(8));
+            f.qds = qds;
+            f.scanner = Scanner { name: t(9), version: Some(t(10)) };
+            f.package = Some(Package { name: t(11), installed_version: Some(t(8)), fixed_version: Some(t(9)), purl: Some(t(10)) });
+            f.location = Some(Location { uri: t(2), start_line: line });
+            f.help_uri = Some(t(1));
+            f.help_text = Some(t(4));
+            f.layer = Some(t(5));
+            assert_valid_asff(&asff::to_asff(&f, &c));
+            assert_valid_asff(&asff::archived_from_stub(&FindingStub::new(&f, &c), &c));
+        }
+    }
+}
