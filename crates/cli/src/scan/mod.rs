@@ -208,6 +208,10 @@ pub struct ScannerOpts {
 /// Options of filesystem scans (repo, rootfs).
 #[derive(Debug, Args)]
 pub struct FsOpts {
+    /// What to record as the scanned target instead of the path (e.g. the SIF file a rootfs was extracted
+    /// from, or the repository URL).
+    #[arg(long = "target", env = "SCANGATE_TARGET", help_heading = "Upload")]
+    pub target_name: Option<String>,
     /// Directories to skip, comma-separated.
     #[arg(long, env = "EXCLUDE_DIRS", value_parser = options::parse_exclude_dirs, help_heading = "QScanner")]
     pub exclude_dirs: Option<options::PathList>,
@@ -548,9 +552,10 @@ fn run_qscanner(
         eprintln!("scangate: report {}", p.display());
     }
     let report_expected = matches!(s.mode, Mode::GetReport | Mode::EvaluatePolicy);
+    let recorded = fs.and_then(|f| f.target_name.clone()).filter(|t| !t.trim().is_empty());
     let ctx = GateContext {
         scan_type: target.scan_type(),
-        target: target.value(),
+        target: recorded.unwrap_or_else(|| target.value()),
         scanner_code: Some(scanner_code),
         sarif: found.sarif.clone(),
         uploads: found.sarif.iter().chain(found.json.iter()).chain(found.sboms.iter()).cloned().collect(),
