@@ -1,0 +1,251 @@
+//! pipeline-gate: a CodePipeline Lambda "Invoke" action that passes or fails a stage on
+//! the scan verdict the report-processor wrote to S3.
+//!
+//! Each invocation ends in exactly one job result: PutJobSuccessResult (verdict passed,
+//! with output variables), PutJobSuccessResult with a continuation token (verdict not
+//! there yet; CodePipeline invokes the gate again) or PutJobFailureResult (verdict failed,
+//! or anything that went wrong: bad parameters, access denied, unknown schema, a verdict
+//! that never arrived). The handler returns an error only when there is no job to answer
+//! (not a CodePipeline event) or when the job result itself could not be delivered and a
+//! retry of the invocation may deliver it.
+//!
+//! The decisions are pure and live in [`scangate_core::gate`]; this crate reads the event,
+//! the verdict object ([`ReportStore`]) and calls CodePipeline ([`PipelineJobs`]).
+
+use scangate_aws::pipeline::{PipelineError, PipelineJobs};
+use scangate_aws::s3::{ReportStore, StoreError};
+use scangate_core::gate::{self, Context, Continuation, GateDecision, GateParams, Lookup};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A verdict is a few KB; anything above this is not one.
+pub const MAX_VERDICT_BYTES: u64 = 1024 * 1024;
+
+/// The function's configuration, read once per cold start.
+#[derive(Clone, Debug, Default)]
+pub struct GateEnv {
+    /// REPORT_BUCKET: the bucket when UserParameters names none.
+    pub report_bucket: Option<String>,
+    /// AWS_REGION, for console links.
+    pub region: Option<String>,
+    /// How long one S3 read may take before it counts as a transient failure.
+    pub read_timeout: Duration,
+}
+
+impl GateEnv {
+    pub fn from_env() -> GateEnv {
+        let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        GateEnv {
+            report_bucket: var("REPORT_BUCKET"),
+            region: var("AWS_REGION"),
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The parts of `CodePipeline.job` the gate reads. `artifactCredentials` is deliberately
+/// not deserialized (and the event is never logged): it holds temporary credentials.
+#[derive(Debug, Deserialize)]
+struct EventEnvelope {
+    #[serde(rename = "CodePipeline.job")]
+    job: JobEvent,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobEvent {
+    id: String,
+    #[serde(rename = "accountId", default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    data: Option<JobData>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JobData {
+    #[serde(rename = "actionConfiguration", default)]
+    action_configuration: Option<ActionConfiguration>,
+    #[serde(rename = "continuationToken", default)]
+    continuation_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ActionConfiguration {
+    #[serde(default)]
+    configuration: Option<Configuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Configuration {
+    #[serde(rename = "UserParameters", default)]
+    user_parameters: Option<String>,
+}
+
+/// The job result the gate delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobResult {
+    Succeeded { job_id: String, outputs: BTreeMap<String, String> },
+    Continued { job_id: String, token: String },
+    Failed { job_id: String, message: String },
+}
+
+impl JobResult {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobResult::Succeeded { .. } => "succeeded",
+            JobResult::Continued { .. } => "continued",
+            JobResult::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Why an invocation ended without a job result.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(
+        "the event is not a CodePipeline job (expected an object with \"CodePipeline.job\".id): {0}; \
+         the gate must be a CodePipeline Lambda invoke action"
+    )]
+    NotAJob(String),
+    #[error("the job result could not be delivered, the invocation will be retried: {0}")]
+    Delivery(#[from] PipelineError),
+}
+
+/// Classifies a store error for the decision.
+pub fn lookup_from_error(e: &StoreError) -> Lookup {
+    match e {
+        StoreError::NotFound { .. } => Lookup::Missing,
+        StoreError::Service { code, message, .. }
+            if code.contains("AccessDenied") || code == "Forbidden" || code == "AllAccessDisabled" =>
+        {
+            Lookup::AccessDenied(format!("{code}: {}", first_line(message)))
+        }
+        e if e.is_transient() => Lookup::Transient(e.to_string()),
+        e => Lookup::Failed(e.to_string()),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+async fn look_up<S: ReportStore>(store: &S, bucket: &str, key: &str, timeout: Duration) -> Lookup {
+    match tokio::time::timeout(timeout, store.get_bytes(bucket, key, MAX_VERDICT_BYTES)).await {
+        Err(_) => Lookup::Transient(format!("S3 did not answer within {} s", timeout.as_secs())),
+        Ok(Ok(Some(fetched))) => Lookup::Found(fetched.body),
+        Ok(Ok(None)) => Lookup::Missing,
+        Ok(Err(e)) => lookup_from_error(&e),
+    }
+}
+
+/// Everything between the event and the decision: parameters, token, the S3 read.
+async fn decide_for<S: ReportStore>(data: &JobData, env: &GateEnv, store: &S, now: i64) -> GateDecision {
+    let user_parameters = data
+        .action_configuration
+        .as_ref()
+        .and_then(|a| a.configuration.as_ref())
+        .and_then(|c| c.user_parameters.as_deref());
+    let params: GateParams = match gate::parse_params(user_parameters, env.report_bucket.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return GateDecision::Fail { message: format!("scangate gate: {e}") },
+    };
+    let state = match data.continuation_token.as_deref() {
+        None => None,
+        Some(token) => match Continuation::decode(token) {
+            Ok(state) => Some(state),
+            Err(e) => return GateDecision::Fail { message: format!("scangate gate: {e}") },
+        },
+    };
+    // The key resolved at the first invocation wins; an empty one (too long for the token) is resolved again.
+    let state = state.map(|mut s| {
+        if s.key.is_empty() {
+            s.key = params.key();
+        }
+        s
+    });
+    let (bucket, key) = match &state {
+        Some(s) => (s.bucket.clone(), s.key.clone()),
+        None => (params.bucket.clone(), params.key()),
+    };
+    let lookup = look_up(store, &bucket, &key, env.read_timeout).await;
+    let ctx = Context { region: env.region.clone() };
+    let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gate::decide(&params, state.as_ref(), lookup, now, &ctx)
+    }));
+    decided.unwrap_or_else(|_| GateDecision::Fail {
+        message: format!(
+            "scangate gate: internal error while deciding on s3://{bucket}/{key} (a bug; see the function's logs)"
+        ),
+    })
+}
+
+/// Handles one invocation. `now` is unix seconds; `request_id` links failures to the logs.
+pub async fn handle<S: ReportStore, J: PipelineJobs>(
+    event: &serde_json::Value,
+    env: &GateEnv,
+    store: &S,
+    jobs: &J,
+    now: i64,
+    request_id: Option<&str>,
+) -> Result<JobResult, HandlerError> {
+    let job_id = event
+        .get("CodePipeline.job")
+        .and_then(|j| j.get("id"))
+        .and_then(|id| id.as_str())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| HandlerError::NotAJob("no \"CodePipeline.job\".id".into()))?
+        .to_string();
+    let decision = match serde_json::from_value::<EventEnvelope>(event.clone()) {
+        Ok(envelope) => {
+            let data = envelope.job.data.unwrap_or_default();
+            tracing::info!(
+                job_id = %envelope.job.id,
+                account_id = envelope.job.account_id.as_deref().unwrap_or(""),
+                continuation = data.continuation_token.is_some(),
+                "gate invoked"
+            );
+            decide_for(&data, env, store, now).await
+        }
+        Err(e) => {
+            GateDecision::Fail { message: format!("scangate gate: the CodePipeline job event is malformed: {e}") }
+        }
+    };
+    deliver(jobs, &job_id, decision, request_id).await
+}
+
+async fn deliver<J: PipelineJobs>(
+    jobs: &J,
+    job_id: &str,
+    decision: GateDecision,
+    request_id: Option<&str>,
+) -> Result<JobResult, HandlerError> {
+    let (call, result) = match decision {
+        GateDecision::Succeed { outputs, summary } => {
+            tracing::info!(job_id, %summary, "verdict passed: PutJobSuccessResult");
+            let call = jobs.put_job_success(job_id, None, &outputs, Some(&summary)).await;
+            (call, JobResult::Succeeded { job_id: job_id.into(), outputs })
+        }
+        GateDecision::Continue { token, summary } => {
+            tracing::info!(job_id, %summary, "verdict not there yet: PutJobSuccessResult with a continuation token");
+            let call = jobs.put_job_success(job_id, Some(&token), &BTreeMap::new(), Some(&summary)).await;
+            (call, JobResult::Continued { job_id: job_id.into(), token })
+        }
+        GateDecision::Fail { message } => {
+            tracing::info!(job_id, %message, "gate failed: PutJobFailureResult");
+            let call = jobs.put_job_failure(job_id, &message, request_id).await;
+            (call, JobResult::Failed { job_id: job_id.into(), message })
+        }
+    };
+    match call {
+        Ok(()) => Ok(result),
+        Err(e @ PipelineError::JobClosed { .. }) => {
+            // Retrying cannot help: the job already has a result or is gone.
+            tracing::error!(job_id, error = %e, outcome = result.kind(), "job result refused: the job no longer accepts one");
+            Ok(result)
+        }
+        Err(e) => {
+            tracing::error!(job_id, error = %e, outcome = result.kind(), "job result not delivered");
+            Err(HandlerError::Delivery(e))
+        }
+    }
+}

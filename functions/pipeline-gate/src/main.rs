@@ -1,0 +1,38 @@
+//! pipeline-gate Lambda entry point: clients once per cold start, then the runtime loop.
+//! The logic is in the library (`pipeline_gate`) and in `scangate_core::gate`.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use pipeline_gate::{handle, GateEnv};
+use scangate_aws::clients::{load_sdk_config, Clients};
+use scangate_aws::pipeline::CodePipeline;
+use scangate_aws::s3::S3Store;
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .init();
+    let env = GateEnv::from_env();
+    let sdk = load_sdk_config().await;
+    let clients = Clients::new(&sdk);
+    let store = S3Store::new(clients.s3.clone(), None);
+    let jobs = CodePipeline::new(aws_sdk_codepipeline::Client::new(&sdk));
+    let (env, store, jobs) = (&env, &store, &jobs);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let request_id = event.context.request_id.clone();
+        let span = tracing::info_span!("invocation", request_id = %request_id);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let result = handle(&event.payload, env, store, jobs, now, Some(&request_id)).instrument(span).await?;
+        Ok::<Value, Error>(json!({ "result": result.kind() }))
+    }))
+    .await
+}

@@ -1,0 +1,518 @@
+//! The gate handler end to end on CodePipeline-shaped events, with a fake S3 store and a
+//! fake CodePipeline that records every job-result call.
+
+use pipeline_gate::{handle, GateEnv, HandlerError, JobResult};
+use scangate_aws::pipeline::{PipelineError, PipelineJobs};
+use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, StoreError};
+use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
+use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKET: &str = "scangate-reports-111111111111-us-east-1";
+const KEY: &str = "results/qualys-codebuild-image-us-east-1/qualys-codebuild-image-us-east-1:6f0c2a4e-1b7d-4c2e-9a51-2d8f3e7b9c10/verdict.json";
+const SUMMARY_URL: &str = "https://us-east-1.console.aws.amazon.com/s3/object/scangate-reports-111111111111-us-east-1?region=us-east-1&prefix=results/qualys-codebuild-image-us-east-1/qualys-codebuild-image-us-east-1%3A6f0c2a4e-1b7d-4c2e-9a51-2d8f3e7b9c10/summary.md";
+/// The fixtures' first invocation: 2025-11-23T08:00:00Z.
+const T0: i64 = 1_763_884_800;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+/// A fixture with another continuation token.
+fn with_token(mut event: Value, token: &str) -> Value {
+    event["CodePipeline.job"]["data"]["continuationToken"] = Value::String(token.to_string());
+    event
+}
+
+fn env() -> GateEnv {
+    GateEnv {
+        report_bucket: Some(BUCKET.into()),
+        region: Some("us-east-1".into()),
+        read_timeout: Duration::from_secs(5),
+    }
+}
+
+#[derive(Clone)]
+enum Object {
+    Bytes(Vec<u8>),
+    Denied,
+    Throttled,
+}
+
+#[derive(Default)]
+struct FakeStore {
+    objects: Mutex<HashMap<(String, String), Object>>,
+    reads: Mutex<Vec<String>>,
+}
+
+impl FakeStore {
+    fn put_object(&self, bucket: &str, key: &str, object: Object) {
+        self.objects.lock().expect("lock").insert((bucket.into(), key.into()), object);
+    }
+
+    fn with(bucket: &str, key: &str, object: Object) -> FakeStore {
+        let store = FakeStore::default();
+        store.put_object(bucket, key, object);
+        store
+    }
+}
+
+fn unsupported(bucket: &str, key: &str, operation: &'static str) -> StoreError {
+    StoreError::Service {
+        bucket: bucket.into(),
+        key: key.into(),
+        operation,
+        code: "NotInFake".into(),
+        message: "the gate only reads".into(),
+        transient: false,
+    }
+}
+
+impl ReportStore for FakeStore {
+    async fn head(&self, bucket: &str, key: &str, _v: Option<&str>) -> Result<Option<ObjectHead>, StoreError> {
+        Err(unsupported(bucket, key, "HeadObject"))
+    }
+
+    async fn get_bytes(&self, bucket: &str, key: &str, _limit: u64) -> Result<Option<Fetched>, StoreError> {
+        self.reads.lock().expect("lock").push(format!("s3://{bucket}/{key}"));
+        let object = self.objects.lock().expect("lock").get(&(bucket.to_string(), key.to_string())).cloned();
+        match object {
+            None => Ok(None),
+            Some(Object::Bytes(body)) => Ok(Some(Fetched { body, etag: Some("\"e1\"".into()) })),
+            Some(Object::Denied) => Err(StoreError::Service {
+                bucket: bucket.into(),
+                key: key.into(),
+                operation: "GetObject",
+                code: "AccessDenied".into(),
+                message:
+                    "User: arn:aws:sts::111111111111:assumed-role/gate/fn is not authorized to perform: kms:Decrypt"
+                        .into(),
+                transient: false,
+            }),
+            Some(Object::Throttled) => Err(StoreError::Service {
+                bucket: bucket.into(),
+                key: key.into(),
+                operation: "GetObject",
+                code: "SlowDown".into(),
+                message: "Please reduce your request rate.".into(),
+                transient: true,
+            }),
+        }
+    }
+
+    async fn read_with<T, F>(&self, bucket: &str, key: &str, _v: Option<&str>, _f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        Err(unsupported(bucket, key, "GetObject"))
+    }
+
+    async fn put(&self, bucket: &str, key: &str, _b: Vec<u8>, _o: &PutOptions) -> Result<PutResult, StoreError> {
+        Err(unsupported(bucket, key, "PutObject"))
+    }
+
+    async fn copy(&self, sb: &str, sk: &str, _db: &str, _dk: &str, _k: Option<&str>) -> Result<(), StoreError> {
+        Err(unsupported(sb, sk, "CopyObject"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Call {
+    Success { job_id: String, token: Option<String>, outputs: BTreeMap<String, String>, summary: Option<String> },
+    Failure { job_id: String, message: String, external_execution_id: Option<String> },
+}
+
+#[derive(Default)]
+struct FakeJobs {
+    calls: Mutex<Vec<Call>>,
+    /// Makes every call fail with this CodePipeline error code.
+    fail_with: Option<&'static str>,
+}
+
+impl FakeJobs {
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("lock").clone()
+    }
+
+    fn error(&self, operation: &'static str, job_id: &str) -> Option<PipelineError> {
+        self.fail_with.map(|code| {
+            let (job_id, code, message) = (job_id.to_string(), code.to_string(), "refused by the fake".to_string());
+            if code == "InvalidJobStateException" {
+                PipelineError::JobClosed { operation, job_id, code, message }
+            } else {
+                PipelineError::Service { operation, job_id, code, message }
+            }
+        })
+    }
+}
+
+impl PipelineJobs for FakeJobs {
+    async fn put_job_success(
+        &self,
+        job_id: &str,
+        continuation_token: Option<&str>,
+        output_variables: &BTreeMap<String, String>,
+        summary: Option<&str>,
+    ) -> Result<(), PipelineError> {
+        self.calls.lock().expect("lock").push(Call::Success {
+            job_id: job_id.into(),
+            token: continuation_token.map(str::to_string),
+            outputs: output_variables.clone(),
+            summary: summary.map(str::to_string),
+        });
+        self.error("PutJobSuccessResult", job_id).map_or(Ok(()), Err)
+    }
+
+    async fn put_job_failure(&self, job_id: &str, message: &str, ext: Option<&str>) -> Result<(), PipelineError> {
+        self.calls.lock().expect("lock").push(Call::Failure {
+            job_id: job_id.into(),
+            message: message.into(),
+            external_execution_id: ext.map(str::to_string),
+        });
+        self.error("PutJobFailureResult", job_id).map_or(Ok(()), Err)
+    }
+}
+
+fn verdict(counts: Counts, policy: PolicyResult) -> Vec<u8> {
+    let gate = GatePolicy::default();
+    let evaluation = evaluate(&counts, policy, &gate);
+    let input = VerdictInput {
+        report: ReportRef {
+            bucket: Some(BUCKET.into()),
+            key: "scans/qualys-codebuild-image-us-east-1/qualys-codebuild-image-us-east-1:6f0c2a4e-1b7d-4c2e-9a51-2d8f3e7b9c10/report.sarif".into(),
+            version_id: None,
+            etag: None,
+        },
+        target: Some("111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2".into()),
+        scanner: None,
+        build: Some(BuildRef { project: Some("qualys-codebuild-image-us-east-1".into()), ..Default::default() }),
+        processed_at: "2025-11-23T07:59:30.000Z".into(),
+    };
+    serde_json::to_vec(&Verdict::new(input, counts, policy, &gate, &evaluation)).expect("serialize verdict")
+}
+
+fn counts(critical: u64, high: u64, medium: u64, low: u64) -> Counts {
+    Counts { critical, high, medium, low, informational: 1, total: critical + high + medium + low + 1 }
+}
+
+fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+async fn run(event: &Value, store: &FakeStore, jobs: &FakeJobs, now: i64) -> Result<JobResult, HandlerError> {
+    handle(event, &env(), store, jobs, now, Some("req-1")).await
+}
+
+fn failure(job_id: &str, message: &str) -> Call {
+    Call::Failure { job_id: job_id.into(), message: message.into(), external_execution_id: Some("req-1".into()) }
+}
+
+#[tokio::test]
+async fn passed_verdict_succeeds_with_output_variables() {
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 2, 5, 7), PolicyResult::Allow)));
+    let jobs = FakeJobs::default();
+    let result = run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("job result delivered");
+    assert_eq!(result.kind(), "succeeded");
+    assert_eq!(
+        jobs.calls(),
+        vec![Call::Success {
+            job_id: "11111111-abcd-1111-abcd-111111abcdef".into(),
+            token: None,
+            outputs: strings(&[
+                ("critical_count", "0"),
+                ("high_count", "2"),
+                ("informational_count", "1"),
+                ("low_count", "7"),
+                ("medium_count", "5"),
+                ("policy_result", "ALLOW"),
+                ("scan_passed", "true"),
+                ("summary_s3_uri", &format!("s3://{BUCKET}/{}", KEY.replace("verdict.json", "summary.md"))),
+                ("summary_url", SUMMARY_URL),
+                ("verdict_key", KEY),
+                ("vulnerability_count", "15"),
+            ]),
+            summary: Some(
+                "scan passed for 111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2: critical 0, high 2, medium 5, \
+                 low 7, informational 1 (total 15); cloud policy ALLOW"
+                    .into()
+            ),
+        }]
+    );
+    assert_eq!(store.reads.lock().expect("lock").clone(), vec![format!("s3://{BUCKET}/{KEY}")]);
+}
+
+#[tokio::test]
+async fn failed_verdict_fails_with_the_reasons() {
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(2, 1, 0, 0), PolicyResult::Deny)));
+    let jobs = FakeJobs::default();
+    run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("job result delivered");
+    let message = format!(
+        "scangate gate failed for 111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2: 2 critical findings exceed \
+         max_critical=0; cloud policy result is DENY (FAIL_ON_POLICY_DENY=true). Findings: critical 2, high 1, medium 0, \
+         low 0, informational 1 (total 4); cloud policy DENY. Verdict: s3://{BUCKET}/{KEY} Summary: {SUMMARY_URL}"
+    );
+    assert_eq!(jobs.calls(), vec![failure("11111111-abcd-1111-abcd-111111abcdef", &message)]);
+}
+
+#[tokio::test]
+async fn pending_then_pass_round_trips_the_token() {
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    let first = fixture("invoke-verdict-key.json");
+    let JobResult::Continued { token, .. } = run(&first, &store, &jobs, T0).await.expect("delivered") else {
+        panic!("first call must continue: {:?}", jobs.calls())
+    };
+    let expected_token = format!(
+        r#"{{"v":1,"first_seen":{T0},"deadline":{},"attempts":1,"bucket":"{BUCKET}","key":"{KEY}"}}"#,
+        T0 + 900
+    );
+    assert_eq!(token, expected_token);
+    assert_eq!(
+        jobs.calls(),
+        vec![Call::Success {
+            job_id: "11111111-abcd-1111-abcd-111111abcdef".into(),
+            token: Some(expected_token.clone()),
+            outputs: BTreeMap::new(),
+            summary: Some(format!(
+                "waiting for the scan verdict s3://{BUCKET}/{KEY}: no verdict yet (check 1, waited 0 s, giving up at \
+                 2025-11-23T08:15:00Z)"
+            )),
+        }]
+    );
+
+    // CodePipeline invokes again with the token (a new job id); the processor has written the verdict meanwhile.
+    store.put_object(BUCKET, KEY, Object::Bytes(verdict(counts(0, 0, 1, 0), PolicyResult::None)));
+    let second = with_token(fixture("invoke-continuation.json"), &token);
+    let result = run(&second, &store, &jobs, T0 + 40).await.expect("delivered");
+    assert_eq!(result.kind(), "succeeded");
+    let calls = jobs.calls();
+    assert_eq!(calls.len(), 2, "exactly one job result per invocation: {calls:?}");
+    let Call::Success { job_id, token, outputs, .. } = &calls[1] else { panic!("second call must succeed: {calls:?}") };
+    assert_eq!(job_id, "22222222-abcd-2222-abcd-222222abcdef");
+    assert_eq!(token, &None);
+    assert_eq!(outputs["scan_passed"], "true");
+    assert_eq!(outputs["medium_count"], "1");
+}
+
+#[tokio::test]
+async fn the_fixture_token_is_a_gate_token() {
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    let result = run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 60).await.expect("delivered");
+    let JobResult::Continued { token, .. } = result else { panic!("must keep waiting: {:?}", jobs.calls()) };
+    assert!(token.contains(r#""first_seen":1763884800,"deadline":1763885700,"attempts":2"#), "{token}");
+}
+
+#[tokio::test]
+async fn pending_past_the_deadline_fails() {
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    // The fixture's token: first seen at T0, deadline T0 + 900, one check so far.
+    run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 901).await.expect("delivered");
+    let message = format!(
+        "scangate gate: the scan report's verdict never arrived: no verdict yet at s3://{BUCKET}/{KEY} after waiting 901 s \
+         (since 2025-11-23T08:00:00Z, 2 checks). Check that the scan uploaded its report (REPORT_BUCKET in the build), \
+         that the report-processor ran (its logs and dead-letter queue) and whether the report was quarantined \
+         (quarantine/ in the bucket); raise wait_seconds if processing is just slow."
+    );
+    assert_eq!(jobs.calls(), vec![failure("22222222-abcd-2222-abcd-222222abcdef", &message)]);
+}
+
+#[tokio::test]
+async fn throttled_read_waits_then_fails_at_the_deadline() {
+    let store = FakeStore::with(BUCKET, KEY, Object::Throttled);
+    let jobs = FakeJobs::default();
+    let first = run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("delivered");
+    assert_eq!(first.kind(), "continued");
+    let late = run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 2000).await.expect("delivered");
+    let JobResult::Failed { message, .. } = late else { panic!("must fail") };
+    assert!(message.contains("reading the verdict failed: s3://"), "{message}");
+    assert!(message.contains("GetObject failed (SlowDown): Please reduce your request rate."), "{message}");
+}
+
+#[tokio::test]
+async fn malformed_parameters_fail_the_job() {
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    run(&fixture("invoke-malformed-parameters.json"), &store, &jobs, T0).await.expect("delivered");
+    assert_eq!(
+        jobs.calls(),
+        vec![failure(
+            "55555555-abcd-5555-abcd-555555abcdef",
+            "scangate gate: UserParameters is not valid JSON: expected value at line 1, column 1"
+        )]
+    );
+    assert!(store.reads.lock().expect("lock").is_empty(), "nothing is read with bad parameters");
+
+    let jobs = FakeJobs::default();
+    run(&fixture("invoke-unknown-keys.json"), &store, &jobs, T0).await.expect("delivered");
+    assert_eq!(
+        jobs.calls(),
+        vec![failure(
+            "66666666-abcd-6666-abcd-666666abcdef",
+            "scangate gate: UserParameters has unknown keys \"max_crit\", \"verdictKey\"; known keys: verdict_key, \
+             bucket, project, pipeline, execution_id, wait_seconds, max_critical, max_high, max_medium, max_low, \
+             fail_on_policy_deny, fail_on_policy_audit"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn missing_object_without_waiting_fails() {
+    let mut event = fixture("invoke-verdict-key.json");
+    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        Value::String(format!(r#"{{"verdict_key": "{KEY}", "wait_seconds": 0}}"#));
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    run(&event, &store, &jobs, T0).await.expect("delivered");
+    let message = format!(
+        "scangate gate: the scan report's verdict never arrived: no verdict yet at s3://{BUCKET}/{KEY} after waiting 0 s \
+         (since 2025-11-23T08:00:00Z, 1 check). Check that the scan uploaded its report (REPORT_BUCKET in the build), \
+         that the report-processor ran (its logs and dead-letter queue) and whether the report was quarantined \
+         (quarantine/ in the bucket); raise wait_seconds if processing is just slow."
+    );
+    assert_eq!(jobs.calls(), vec![failure("11111111-abcd-1111-abcd-111111abcdef", &message)]);
+}
+
+#[tokio::test]
+async fn access_denied_fails_the_job() {
+    let store = FakeStore::with(BUCKET, KEY, Object::Denied);
+    let jobs = FakeJobs::default();
+    run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("delivered");
+    let message = format!(
+        "scangate gate: access denied reading the verdict s3://{BUCKET}/{KEY} (AccessDenied: User: \
+         arn:aws:sts::111111111111:assumed-role/gate/fn is not authorized to perform: kms:Decrypt). The gate's execution \
+         role needs s3:GetObject on that object and kms:Decrypt on the bucket's KMS key."
+    );
+    assert_eq!(jobs.calls(), vec![failure("11111111-abcd-1111-abcd-111111abcdef", &message)]);
+}
+
+#[tokio::test]
+async fn unknown_schema_fails_the_job() {
+    let store =
+        FakeStore::with(BUCKET, KEY, Object::Bytes(br#"{"schema": "scangate.verdict.v2", "passed": true}"#.to_vec()));
+    let jobs = FakeJobs::default();
+    run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("delivered");
+    let message = format!(
+        "scangate gate: the verdict s3://{BUCKET}/{KEY} has schema \"scangate.verdict.v2\", this gate reads \
+         \"scangate.verdict.v1\". Deploy matching versions of the report-processor and the pipeline gate."
+    );
+    assert_eq!(jobs.calls(), vec![failure("11111111-abcd-1111-abcd-111111abcdef", &message)]);
+}
+
+#[tokio::test]
+async fn threshold_overrides_re_evaluate_the_stored_counts() {
+    // Failed on max_critical=0 when processed; the gate allows 5 criticals.
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(3, 9, 0, 0), PolicyResult::Allow)));
+    let jobs = FakeJobs::default();
+    let result = run(&fixture("invoke-overrides.json"), &store, &jobs, T0).await.expect("delivered");
+    let JobResult::Succeeded { outputs, .. } = result else {
+        panic!("must pass with max_critical=5: {:?}", jobs.calls())
+    };
+    assert_eq!(outputs["critical_count"], "3");
+    assert_eq!(jobs.calls().len(), 1);
+
+    // A DENY still fails (fail_on_policy_deny stays true).
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(3, 0, 0, 0), PolicyResult::Deny)));
+    let jobs = FakeJobs::default();
+    run(&fixture("invoke-overrides.json"), &store, &jobs, T0).await.expect("delivered");
+    let message = format!(
+        "scangate gate failed for 111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2: cloud policy result is DENY \
+         (FAIL_ON_POLICY_DENY=true). Findings: critical 3, high 0, medium 0, low 0, informational 1 (total 4); cloud \
+         policy DENY. Thresholds (with the gate's overrides): max_critical=5, max_high=-1, max_medium=-1, max_low=-1, \
+         fail_on_policy_deny=true, fail_on_policy_audit=false. Verdict: s3://{BUCKET}/{KEY} Summary: {SUMMARY_URL}"
+    );
+    assert_eq!(jobs.calls(), vec![failure("44444444-abcd-4444-abcd-444444abcdef", &message)]);
+}
+
+#[tokio::test]
+async fn by_execution_verdict_is_read_from_the_execution_key() {
+    let key = "results/by-execution/app-pipeline/c0d76431-b0e7-4e2a-97e3-e8ee786eb6f6/verdict.json";
+    let store = FakeStore::with(BUCKET, key, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
+    let jobs = FakeJobs::default();
+    let result = run(&fixture("invoke-by-execution.json"), &store, &jobs, T0).await.expect("delivered");
+    let JobResult::Succeeded { outputs, .. } = result else { panic!("must pass: {:?}", jobs.calls()) };
+    assert_eq!(outputs["verdict_key"], key);
+    assert_eq!(outputs["summary_s3_uri"], format!("s3://{BUCKET}/{}", KEY.replace("verdict.json", "summary.md")));
+}
+
+#[tokio::test]
+async fn a_foreign_continuation_token_fails_the_job() {
+    let event = with_token(fixture("invoke-continuation.json"), "A continuation token if continuing job");
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    let result = run(&event, &store, &jobs, T0).await.expect("delivered");
+    let JobResult::Failed { message, .. } = result else { panic!("must fail") };
+    assert!(message.starts_with("scangate gate: continuation token is not a scangate gate token ("), "{message}");
+    assert_eq!(jobs.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn not_a_pipeline_event_is_an_error_without_calls() {
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    let err = run(&serde_json::json!({"Records": []}), &store, &jobs, T0).await.expect_err("no job to answer");
+    assert!(matches!(err, HandlerError::NotAJob(_)), "{err}");
+    assert!(jobs.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_job_event_still_gets_a_result() {
+    let event = serde_json::json!({"CodePipeline.job": {"id": "job-x", "data": {"continuationToken": 5}}});
+    let store = FakeStore::default();
+    let jobs = FakeJobs::default();
+    run(&event, &store, &jobs, T0).await.expect("delivered");
+    let calls = jobs.calls();
+    assert_eq!(calls.len(), 1);
+    let Call::Failure { message, .. } = &calls[0] else { panic!("{calls:?}") };
+    assert!(
+        message.starts_with("scangate gate: the CodePipeline job event is malformed: invalid type: integer `5`"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn undeliverable_result_is_retried_but_a_closed_job_is_not() {
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
+    let throttled = FakeJobs { fail_with: Some("ThrottlingException"), ..Default::default() };
+    let err = run(&fixture("invoke-verdict-key.json"), &store, &throttled, T0).await.expect_err("retry the invocation");
+    assert!(matches!(err, HandlerError::Delivery(PipelineError::Service { .. })), "{err}");
+    assert_eq!(throttled.calls().len(), 1);
+
+    let closed = FakeJobs { fail_with: Some("InvalidJobStateException"), ..Default::default() };
+    let result = run(&fixture("invoke-verdict-key.json"), &store, &closed, T0).await.expect("nothing to retry");
+    assert_eq!(result.kind(), "succeeded");
+}
+
+#[test]
+fn fixtures_are_shaped_like_codepipeline_events() {
+    for name in [
+        "invoke-verdict-key.json",
+        "invoke-continuation.json",
+        "invoke-by-execution.json",
+        "invoke-overrides.json",
+        "invoke-malformed-parameters.json",
+        "invoke-unknown-keys.json",
+    ] {
+        let event = fixture(name);
+        let job = &event["CodePipeline.job"];
+        assert!(job["id"].is_string(), "{name}: id");
+        assert!(job["accountId"].is_string(), "{name}: accountId");
+        let data = &job["data"];
+        assert!(data["actionConfiguration"]["configuration"]["FunctionName"].is_string(), "{name}: FunctionName");
+        assert!(data["actionConfiguration"]["configuration"]["UserParameters"].is_string(), "{name}: UserParameters");
+        for k in ["inputArtifacts", "outputArtifacts"] {
+            assert!(data[k].is_array(), "{name}: {k}");
+        }
+        for k in ["accessKeyId", "secretAccessKey", "sessionToken"] {
+            assert!(data["artifactCredentials"][k].is_string(), "{name}: artifactCredentials.{k}");
+        }
+    }
+    assert!(fixture("invoke-continuation.json")["CodePipeline.job"]["data"]["continuationToken"].is_string());
+}
