@@ -5,10 +5,12 @@ mod scan_common;
 use scan_common::*;
 use std::time::{Duration, Instant};
 
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn exit_codes_are_mapped() {
     // (fake exit code, extra environment, expected runner exit code)
-    let table: &[(i32, &[(&str, &str)], i32)] = &[
+    let table: &[(i32, Env, i32)] = &[
         (0, &[], 0),
         (1, &[], 1),
         (2, &[], 2),
@@ -148,7 +150,7 @@ fn pod_is_required_when_the_platform_is_used() {
 
 #[test]
 fn bad_values_name_the_flag_and_the_variable() {
-    let cases: &[(&[&str], &[(&str, &str)], &[&str])] = &[
+    let cases: &[(&[&str], Env, &[&str])] = &[
         (&["--pod", "US9"], &[], &["--pod", "QUALYS_POD"]),
         (&[], &[("QUALYS_POD", "MARS1")], &["QUALYS_POD"]),
         (&[], &[("SCAN_MODE", "fast")], &["SCAN_MODE", "get-report"]),

@@ -62,8 +62,9 @@ report-processor's verdict. The pipeline outputs are written to --outputs-file f
     after_help = EXIT_HELP
 )]
 pub struct ScanArgs {
+    /// Boxed: the subcommands carry many options, `scangate`'s command enum stays small.
     #[command(subcommand)]
-    pub command: ScanCommand,
+    pub command: Box<ScanCommand>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,7 +332,7 @@ impl Fail {
 
 /// Runs `scangate scan …`; returns the process exit code.
 pub fn run(args: ScanArgs) -> i32 {
-    let result = match args.command {
+    let result = match *args.command {
         ScanCommand::Image(a) => {
             let extra = ImageExtra { storage_driver: a.storage_driver, platform: a.platform };
             run_qscanner(Target::Image(a.image), &a.scanner, Some(&extra), None, &a.gate, &a.upload)

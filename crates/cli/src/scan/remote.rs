@@ -149,9 +149,8 @@ fn verdict_matches(v: &Verdict, up: &Uploaded) -> bool {
             return false;
         }
     }
-    match (&v.report.version_id, &up.sarif_version_id) {
-        (Some(a), Some(b)) => return a == b,
-        _ => {}
+    if let (Some(a), Some(b)) = (&v.report.version_id, &up.sarif_version_id) {
+        return a == b;
     }
     match (&v.report.etag, &up.sarif_etag) {
         (Some(a), Some(b)) => a.trim_matches('"') == b.trim_matches('"'),
