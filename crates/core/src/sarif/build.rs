@@ -12,8 +12,11 @@ use std::collections::HashMap;
 pub(crate) struct Output {
     pub w: Warnings,
     pub findings: Vec<Finding>,
-    pub index: HashMap<DedupKey, usize>,
+    /// Dedup key text ([`DedupKey`]'s string) → index in `findings`.
+    pub index: HashMap<String, usize>,
     pub results_read: usize,
+    /// Reused buffer for the key of the result being processed.
+    keybuf: String,
 }
 
 /// A run being read. Results are processed as soon as their rule can be resolved (the tool
@@ -277,7 +280,8 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
     };
     if let (Some(c), Some(i)) = (component, index) {
         let rules: &[RuleInfo] = tool.components.get(c).map_or(&[], |comp| comp.rules.as_slice());
-        let where_ = if c == 0 { "tool.driver.rules".to_string() } else { format!("tool.extensions[{}].rules", c - 1) };
+        let where_ =
+            || if c == 0 { "tool.driver.rules".to_string() } else { format!("tool.extensions[{}].rules", c - 1) };
         if i == -1 {
             // -1 is SARIF's "no index".
         } else if i >= 0 && (i as u64) < rules.len() as u64 {
@@ -286,8 +290,9 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
                 (Some(want), Some(got)) if want != got => w.push(
                     || result_path(run, raw, index_field),
                     format!(
-                        "{i} points at rule {:?} in {where_}, but the result's rule id is {:?}; using the id",
+                        "{i} points at rule {:?} in {}, but the result's rule id is {:?}; using the id",
                         super::short(got),
+                        where_(),
                         super::short(want)
                     ),
                 ),
@@ -296,7 +301,7 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
         } else {
             w.push(
                 || result_path(run, raw, index_field),
-                format!("{i} is not an index into {where_} ({} rule(s)); using the rule id", rules.len()),
+                format!("{i} is not an index into {} ({} rule(s)); using the rule id", where_(), rules.len()),
             );
         }
     }
@@ -414,8 +419,11 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
     };
 
     let message = raw.message.as_deref().unwrap_or("");
+    let mut key = std::mem::take(&mut out.keybuf);
     for (package, layer) in packages {
-        let key = DedupKey::new(
+        key.clear();
+        key_into(
+            &mut key,
             &run.scanner.name,
             rule_id,
             package.as_ref(),
@@ -423,15 +431,70 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             raw.fingerprint.as_deref(),
             message,
         );
-        if let Some(&i) = out.index.get(&key) {
+        if let Some(&i) = out.index.get(key.as_str()) {
             if let Some(f) = out.findings.get_mut(i) {
                 f.occurrences = f.occurrences.saturating_add(1);
             }
             continue;
         }
-        let finding = build_finding(run, rule, &raw, rule_id, &key, package, layer, location.clone());
-        out.index.insert(key, out.findings.len());
+        let dedup = DedupKey(key.clone());
+        debug_assert_eq!(
+            dedup,
+            DedupKey::new(
+                &run.scanner.name,
+                rule_id,
+                package.as_ref(),
+                location.as_ref(),
+                raw.fingerprint.as_deref(),
+                message
+            )
+        );
+        let finding = build_finding(run, rule, &raw, rule_id, &dedup, package, layer, location.clone());
+        out.index.insert(dedup.0, out.findings.len());
         out.findings.push(finding);
+    }
+    out.keybuf = key;
+}
+
+/// Writes exactly [`DedupKey::new`]'s text into `out`, without its intermediate allocations
+/// (this runs once per result; `DedupKey::new` is the definition, checked by tests).
+pub(crate) fn key_into(
+    out: &mut String,
+    scanner: &str,
+    rule_id: &str,
+    package: Option<&Package>,
+    location: Option<&Location>,
+    fingerprint: Option<&str>,
+    message: &str,
+) {
+    const SEP: char = '\u{1f}';
+    out.push_str(scanner);
+    out.push(SEP);
+    out.push_str(rule_id);
+    out.push(SEP);
+    if let Some(p) = package {
+        out.push_str("pkg");
+        out.push(SEP);
+        out.push_str(&p.name);
+        out.push(SEP);
+        out.push_str(p.installed_version.as_deref().unwrap_or(""));
+    } else if let Some(l) = location {
+        out.push_str("loc");
+        out.push(SEP);
+        out.push_str(&l.uri);
+        out.push(SEP);
+        if let Some(n) = l.start_line {
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+        }
+    } else if let Some(fp) = fingerprint {
+        out.push_str("fp");
+        out.push(SEP);
+        out.push_str(fp);
+    } else {
+        out.push_str("msg");
+        out.push(SEP);
+        out.push_str(message);
     }
 }
 

@@ -1,12 +1,15 @@
 //! Streaming SARIF 2.1.0 reader.
 //!
-//! The document is read once, front to back, through `serde_json::Deserializer::from_reader`
-//! with hand-written visitors ([`lenient`], [`parse`]): no `serde_json::Value` or other tree of
-//! the document is built, unknown fields are skipped with `IgnoredAny`, and each result is
-//! turned into findings and merged into a map keyed by [`crate::finding::DedupKey`] as soon as
-//! it is parsed. Memory grows with the number of rules, artifacts and distinct findings, not
-//! with the file size. Results that come before their run's `tool` (or whose artifact index
-//! cannot be resolved yet) wait in a compact form until the run object closes.
+//! The document is read once, front to back: a small streaming scanner ([`driver`]) walks the
+//! outer structure (log → runs → run → results) and cuts out one value at a time (a result,
+//! the tool, the artifacts, the run properties), which serde_json parses from the slice with
+//! hand-written visitors ([`lenient`], [`parse`]). No `serde_json::Value` or other tree of the
+//! document is built, unknown fields are skipped with `IgnoredAny`, and each result is turned
+//! into findings and merged into a map keyed by [`crate::finding::DedupKey`] as soon as it is
+//! parsed. Memory grows with the number of rules, artifacts and distinct findings (and the
+//! largest single value), not with the file size. Results that come before their run's `tool`
+//! (or whose artifact index cannot be resolved yet) wait in a compact form until the run
+//! object closes.
 //!
 //! Leniency: a field of the wrong type inside a rule or result becomes a [`ReadWarning`] with
 //! its JSON path and the result is kept with what can be known; only a document that is not
@@ -20,6 +23,7 @@
 //! identifies a file across builds; the base is build-specific), locations after the first.
 
 mod build;
+mod driver;
 mod lenient;
 mod parse;
 #[cfg(test)]
@@ -27,10 +31,8 @@ mod tests;
 
 use crate::finding::{Finding, Scanner};
 use crate::policy::PolicyResult;
-use build::{Output, RunState};
-use lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape};
-use parse::{ArtifactsBody, ResultBody, RunPropsBody, ToolBody};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
+use build::Output;
+use driver::Stop;
 use std::path::Path;
 
 /// What a report's run properties say about the scanned target (QScanner, Trivy and others write these).
@@ -112,10 +114,8 @@ pub(crate) fn short(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// The whole-document state while reading.
 #[derive(Default)]
-struct Ctx {
+pub(crate) struct Ctx {
     out: Output,
-    /// Set when the document is structurally not SARIF; the serde error only unwinds.
-    fatal: Option<(String, String)>,
     version: Option<String>,
     saw_runs: bool,
     runs: Vec<RunSummary>,
@@ -123,62 +123,31 @@ struct Ctx {
     target: TargetInfo,
 }
 
-impl Ctx {
-    fn fatal<E: de::Error>(&mut self, path: String, message: String) -> E {
-        let e = E::custom(&message);
-        self.fatal = Some((path, message));
-        e
-    }
-}
-
 const SUPPORTED_VERSION: &str = "2.1.0";
 
-/// Reads a SARIF document from any reader. `source_name` names it in errors and warnings.
+/// Reads a SARIF document from any reader (it is buffered inside; a `BufReader` is not
+/// needed). `source_name` names it in errors and warnings.
 pub fn read_sarif<R: std::io::Read>(reader: R, source_name: &str) -> Result<Report, SarifError> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
     let mut ctx = Ctx::default();
-    let result = Obj(LogBody { ctx: &mut ctx }).deserialize(&mut de).and_then(|shape| {
-        de.end()?;
-        Ok(shape)
-    });
-    let not_sarif = |path: &str, message: String| SarifError::NotSarif {
-        source_name: source_name.to_string(),
-        path: path.to_string(),
-        message,
-    };
-    match result {
-        Err(e) => {
-            if let Some((path, message)) = ctx.fatal.take() {
-                return Err(not_sarif(&path, message));
-            }
-            if e.is_io() {
-                return Err(SarifError::Io { source_name: source_name.to_string(), error: e.into() });
-            }
-            let full = e.to_string();
-            let message = match full.rfind(" at line ") {
-                Some(i) => full[..i].to_string(),
-                None => full,
-            };
-            return Err(SarifError::Json {
-                source_name: source_name.to_string(),
-                line: e.line(),
-                column: e.column(),
-                message,
-            });
+    let source_name = source_name.to_string();
+    match driver::drive(reader, &mut ctx) {
+        Ok(()) => {}
+        Err(Stop::Io(error)) => return Err(SarifError::Io { source_name, error }),
+        Err(Stop::Json { line, column, message }) => {
+            return Err(SarifError::Json { source_name, line, column, message })
         }
-        Ok(Shape::Got(())) => {}
-        Ok(Shape::Null) => return Err(not_sarif("$", "expected a SARIF log object, got null".into())),
-        Ok(Shape::Wrong(got)) => return Err(not_sarif("$", format!("expected a SARIF log object, got {got}"))),
+        Err(Stop::NotSarif { path, message }) => return Err(SarifError::NotSarif { source_name, path, message }),
     }
     match ctx.version.as_deref() {
-        Some(SUPPORTED_VERSION) => {}
-        Some(v) => {
-            return Err(not_sarif("version", format!("version {:?} is not {SUPPORTED_VERSION}", short(v))));
-        }
+        Some(_) => {}
         None => ctx.out.w.push(|| "version".into(), format!("missing; read as SARIF {SUPPORTED_VERSION}")),
     }
     if !ctx.saw_runs {
-        return Err(not_sarif("runs", "missing: a SARIF log has a \"runs\" array".into()));
+        return Err(SarifError::NotSarif {
+            source_name,
+            path: "runs".into(),
+            message: "missing: a SARIF log has a \"runs\" array".into(),
+        });
     }
     let out = ctx.out;
     Ok(Report {
@@ -192,163 +161,11 @@ pub fn read_sarif<R: std::io::Read>(reader: R, source_name: &str) -> Result<Repo
     })
 }
 
-/// Reads a SARIF file through a buffered reader.
+/// Reads a SARIF file.
 pub fn read_sarif_file(path: &Path) -> Result<Report, SarifError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|error| SarifError::Io { source_name: name.clone(), error })?;
-    read_sarif(std::io::BufReader::with_capacity(256 * 1024, file), &name)
-}
-
-// ---------------------------------------------------------------- the log and its runs
-
-struct LogBody<'a> {
-    ctx: &'a mut Ctx,
-}
-
-impl<'de> ObjBody<'de> for LogBody<'_> {
-    type Out = ();
-    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let ctx = self.ctx;
-        while let Some(k) = map.next_key_seed(Keys(&["version", "runs"]))? {
-            match k {
-                Some(0) => match map.next_value::<Scalar>()? {
-                    Scalar::Str(v) => {
-                        if v != SUPPORTED_VERSION {
-                            // Reject early: nothing after this can make the document readable.
-                            let msg = format!("version {:?} is not {SUPPORTED_VERSION}", short(&v));
-                            return Err(ctx.fatal("version".into(), msg));
-                        }
-                        ctx.version = Some(v);
-                    }
-                    other => {
-                        let msg = format!("expected the string \"{SUPPORTED_VERSION}\", got {}", other.kind());
-                        return Err(ctx.fatal("version".into(), msg));
-                    }
-                },
-                Some(1) => {
-                    if ctx.saw_runs {
-                        return Err(ctx.fatal("runs".into(), "appears twice".into()));
-                    }
-                    ctx.saw_runs = true;
-                    match map.next_value_seed(Arr(RunsBody { ctx: &mut *ctx }))? {
-                        Shape::Got(()) => {}
-                        Shape::Null => {
-                            return Err(ctx.fatal("runs".into(), "expected an array of runs, got null".into()))
-                        }
-                        Shape::Wrong(got) => {
-                            return Err(ctx.fatal("runs".into(), format!("expected an array of runs, got {got}")))
-                        }
-                    }
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-struct RunsBody<'a> {
-    ctx: &'a mut Ctx,
-}
-
-impl<'de> ArrBody<'de> for RunsBody<'_> {
-    type Out = ();
-    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let ctx = self.ctx;
-        let mut index = 0usize;
-        loop {
-            match seq.next_element_seed(Obj(RunBody { ctx: &mut *ctx, index }))? {
-                None => return Ok(()),
-                Some(Shape::Got(())) => {}
-                Some(Shape::Null) => {
-                    return Err(ctx.fatal(format!("runs[{index}]"), "expected a run object, got null".into()))
-                }
-                Some(Shape::Wrong(got)) => {
-                    return Err(ctx.fatal(format!("runs[{index}]"), format!("expected a run object, got {got}")))
-                }
-            }
-            index += 1;
-        }
-    }
-}
-
-struct RunBody<'a> {
-    ctx: &'a mut Ctx,
-    index: usize,
-}
-
-impl<'de> ObjBody<'de> for RunBody<'_> {
-    type Out = ();
-    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let ctx = self.ctx;
-        let ri = self.index;
-        let mut run = RunState { index: ri, ..Default::default() };
-        let mut saw_tool = false;
-        while let Some(k) = map.next_key_seed(Keys(&["tool", "results", "artifacts", "properties"]))? {
-            match k {
-                Some(0) => {
-                    saw_tool = true;
-                    let path = format!("runs[{ri}].tool");
-                    match map.next_value_seed(Obj(ToolBody { path: &path, w: &mut ctx.out.w }))? {
-                        Shape::Got(tool) => run.set_tool(tool),
-                        Shape::Null => {
-                            ctx.out.w.push(|| path.clone(), "tool is null; the scanner is unknown".into());
-                            run.set_tool(Default::default());
-                        }
-                        Shape::Wrong(got) => {
-                            ctx.out.w.push(
-                                || path.clone(),
-                                format!("expected an object, got {got}; the scanner is unknown"),
-                            );
-                            run.set_tool(Default::default());
-                        }
-                    }
-                }
-                Some(1) => match map.next_value_seed(Arr(ResultsBody { out: &mut ctx.out, run: &mut run }))? {
-                    Shape::Got(()) | Shape::Null => {}
-                    Shape::Wrong(got) => {
-                        let msg = format!("expected an array of results (or null), got {got}");
-                        return Err(ctx.fatal(format!("runs[{ri}].results"), msg));
-                    }
-                },
-                Some(2) => match map.next_value_seed(Arr(ArtifactsBody))? {
-                    Shape::Got(a) => run.artifacts = Some(a),
-                    Shape::Null => {}
-                    Shape::Wrong(got) => ctx
-                        .out
-                        .w
-                        .push(|| format!("runs[{ri}].artifacts"), format!("expected an array, got {got}; ignored")),
-                },
-                Some(3) => {
-                    let path = format!("runs[{ri}].properties");
-                    match map.next_value_seed(Obj(RunPropsBody { path: &path, w: &mut ctx.out.w }))? {
-                        Shape::Got(p) => apply_run_props(ctx, &path, p),
-                        Shape::Null => {}
-                        Shape::Wrong(got) => {
-                            ctx.out.w.push(|| path.clone(), format!("expected an object, got {got}; ignored"))
-                        }
-                    }
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        if !saw_tool {
-            ctx.out.w.push(|| format!("runs[{ri}].tool"), "missing; the scanner is unknown".into());
-            run.set_tool(Default::default());
-        }
-        if run.artifacts.is_none() {
-            run.artifacts = Some(Vec::new());
-        }
-        for raw in std::mem::take(&mut run.pending) {
-            build::process(&mut ctx.out, &run, raw);
-        }
-        ctx.runs.push(RunSummary { scanner: run.scanner.clone(), rules: run.rule_count, results: run.results });
-        Ok(())
-    }
+    read_sarif(file, &name)
 }
 
 fn apply_run_props(ctx: &mut Ctx, path: &str, p: parse::RunProps) {
@@ -376,46 +193,6 @@ fn apply_run_props(ctx: &mut Ctx, path: &str, p: parse::RunProps) {
     for d in p.repo_digests {
         if !t.repo_digests.contains(&d) {
             t.repo_digests.push(d);
-        }
-    }
-}
-
-struct ResultsBody<'a> {
-    out: &'a mut Output,
-    run: &'a mut RunState,
-}
-
-impl<'de> ArrBody<'de> for ResultsBody<'_> {
-    type Out = ();
-    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let (out, run) = (self.out, self.run);
-        // Results may appear in several "results" keys only in broken documents; keep counting.
-        let mut index = run.results;
-        loop {
-            match seq.next_element_seed(Obj(ResultBody { index }))? {
-                None => return Ok(()),
-                Some(Shape::Got(raw)) => {
-                    out.results_read += 1;
-                    if run.ready(&raw) {
-                        build::process(out, run, raw);
-                    } else {
-                        run.pending.push(raw);
-                    }
-                }
-                Some(Shape::Null) => {
-                    let ri = run.index;
-                    out.w.push(|| format!("runs[{ri}].results[{index}]"), "result is null; no finding".into());
-                }
-                Some(Shape::Wrong(got)) => {
-                    let ri = run.index;
-                    out.w.push(
-                        || format!("runs[{ri}].results[{index}]"),
-                        format!("expected a result object, got {got}; no finding"),
-                    );
-                }
-            }
-            index += 1;
-            run.results = index;
         }
     }
 }
