@@ -1,0 +1,219 @@
+//! The processor's configuration, from environment variables (DESIGN.md,
+//! "report-processor environment"). Invalid values fail at cold start with a message
+//! naming the variable.
+
+use scangate_core::policy::{parse_bool, GatePolicy, Thresholds};
+
+/// Which findings replace which in Security Hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifecycleMode {
+    /// Account + region + scan type + target identity (the default).
+    Target,
+    /// One lifecycle per report object key.
+    Report,
+}
+
+/// Everything the processor is configured with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// When set, only reports in this bucket are processed.
+    pub report_bucket: Option<String>,
+    pub scan_prefix: String,
+    pub gate: GatePolicy,
+    pub security_hub_enabled: bool,
+    /// BatchImportFindings calls per second (the token bucket's rate; burst is 3× that).
+    pub security_hub_max_tps: f64,
+    pub refresh_days: u32,
+    pub lifecycle: LifecycleMode,
+    /// Accepted for forward compatibility; publishing is not implemented yet.
+    pub publisher_project: Option<String>,
+    /// SSE-KMS key for objects the processor writes (else the bucket default).
+    pub kms_key_id: Option<String>,
+    /// Sent as ExpectedBucketOwner with every S3 request when set.
+    pub expected_bucket_owner: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            report_bucket: None,
+            scan_prefix: "scans/".into(),
+            gate: GatePolicy::default(),
+            security_hub_enabled: true,
+            security_hub_max_tps: 10.0,
+            refresh_days: 30,
+            lifecycle: LifecycleMode::Target,
+            publisher_project: None,
+            kms_key_id: None,
+            expected_bucket_owner: None,
+        }
+    }
+}
+
+/// A variable with an invalid value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut c = Config { report_bucket: get("REPORT_BUCKET"), ..Config::default() };
+        if let Some(p) = get("SCAN_PREFIX") {
+            c.scan_prefix = p;
+        }
+        let threshold = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => Thresholds::parse_value(&v).map_err(|message| ConfigError { name, message }),
+            }
+        };
+        let boolean = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => parse_bool(&v).map_err(|message| ConfigError { name, message }),
+            }
+        };
+        let t = Thresholds::default();
+        c.gate.thresholds = Thresholds {
+            max_critical: threshold("MAX_CRITICAL", t.max_critical)?,
+            max_high: threshold("MAX_HIGH", t.max_high)?,
+            max_medium: threshold("MAX_MEDIUM", t.max_medium)?,
+            max_low: threshold("MAX_LOW", t.max_low)?,
+        };
+        c.gate.fail_on_policy_deny = boolean("FAIL_ON_POLICY_DENY", true)?;
+        c.gate.fail_on_policy_audit = boolean("FAIL_ON_POLICY_AUDIT", false)?;
+        c.security_hub_enabled = boolean("SECURITY_HUB_ENABLED", true)?;
+        if let Some(v) = get("SECURITY_HUB_MAX_TPS") {
+            match v.parse::<f64>() {
+                Ok(tps) if tps.is_finite() && tps > 0.0 && tps <= 1000.0 => c.security_hub_max_tps = tps,
+                _ => {
+                    return Err(ConfigError {
+                        name: "SECURITY_HUB_MAX_TPS",
+                        message: format!("expected a number of calls per second above 0 and at most 1000, got {v:?}"),
+                    })
+                }
+            }
+        }
+        if let Some(v) = get("REFRESH_DAYS") {
+            match v.parse::<u32>() {
+                Ok(d) if d <= 89 => c.refresh_days = d,
+                _ => {
+                    return Err(ConfigError {
+                        name: "REFRESH_DAYS",
+                        message: format!(
+                            "expected whole days from 0 to 89 (Security Hub deletes findings not updated for 90 days), got {v:?}"
+                        ),
+                    })
+                }
+            }
+        }
+        if let Some(v) = get("LIFECYCLE_KEY") {
+            c.lifecycle = match v.to_ascii_lowercase().as_str() {
+                "target" => LifecycleMode::Target,
+                "report" => LifecycleMode::Report,
+                _ => {
+                    return Err(ConfigError {
+                        name: "LIFECYCLE_KEY",
+                        message: format!("expected `target` or `report`, got {v:?}"),
+                    })
+                }
+            };
+        }
+        c.publisher_project = get("PUBLISHER_PROJECT");
+        c.kms_key_id = get("REPORT_KMS_KEY_ID");
+        c.expected_bucket_owner = get("EXPECTED_BUCKET_OWNER");
+        if let Some(owner) = &c.expected_bucket_owner {
+            if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError {
+                    name: "EXPECTED_BUCKET_OWNER",
+                    message: format!("expected a 12-digit account id, got {owner:?}"),
+                });
+            }
+        }
+        Ok(c)
+    }
+
+    /// The token bucket's burst: 3 s worth of calls (10/s → 30), at least 1.
+    pub fn security_hub_burst(&self) -> u32 {
+        (self.security_hub_max_tps * 3.0).round().clamp(1.0, 3000.0) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.scan_prefix, "scans/");
+        assert_eq!(c.gate.thresholds.max_critical, 0);
+        assert!(c.security_hub_enabled);
+        assert_eq!(c.security_hub_burst(), 30);
+        assert_eq!(c.refresh_days, 30);
+    }
+
+    #[test]
+    fn values() {
+        let c = cfg(&[
+            ("REPORT_BUCKET", "b"),
+            ("SCAN_PREFIX", "in/"),
+            ("MAX_CRITICAL", "-1"),
+            ("MAX_HIGH", "5"),
+            ("FAIL_ON_POLICY_DENY", "false"),
+            ("FAIL_ON_POLICY_AUDIT", "yes"),
+            ("SECURITY_HUB_ENABLED", "0"),
+            ("SECURITY_HUB_MAX_TPS", "2.5"),
+            ("REFRESH_DAYS", "7"),
+            ("LIFECYCLE_KEY", "Report"),
+            ("PUBLISHER_PROJECT", ""),
+        ])
+        .expect("valid");
+        assert_eq!(c.report_bucket.as_deref(), Some("b"));
+        assert_eq!(c.scan_prefix, "in/");
+        assert_eq!(c.gate.thresholds.max_critical, -1);
+        assert_eq!(c.gate.thresholds.max_high, 5);
+        assert!(!c.gate.fail_on_policy_deny);
+        assert!(c.gate.fail_on_policy_audit);
+        assert!(!c.security_hub_enabled);
+        assert_eq!(c.security_hub_burst(), 8);
+        assert_eq!(c.refresh_days, 7);
+        assert_eq!(c.lifecycle, LifecycleMode::Report);
+        assert_eq!(c.publisher_project, None);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (name, value) in [
+            ("MAX_CRITICAL", "lots"),
+            ("MAX_LOW", "-3"),
+            ("FAIL_ON_POLICY_DENY", "maybe"),
+            ("SECURITY_HUB_ENABLED", "2"),
+            ("SECURITY_HUB_MAX_TPS", "0"),
+            ("REFRESH_DAYS", "90"),
+            ("LIFECYCLE_KEY", "image"),
+            ("EXPECTED_BUCKET_OWNER", "me"),
+        ] {
+            let err = cfg(&[(name, value)]).expect_err(name);
+            assert_eq!(err.name, name);
+            assert!(err.to_string().starts_with(&format!("environment variable {name}: ")), "{err}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The report-processor Lambda's logic: event → reports → verdict, JUnit, summary and
+//! Security Hub findings. `main.rs` only wires the AWS clients and the runtime.
+//!
+//! Events accepted: S3 notifications (direct), S3 → SQS (answers `batchItemFailures`
+//! with the messages that failed, never failing the batch for one), EventBridge
+//! "Object Created", and `s3:TestEvent` (ignored). See docs/report-processor.md.
+
+pub mod config;
+pub mod metrics;
+pub mod process;
+
+use process::{AwsIdentity, Outcome, Processor, Transient};
+use scangate_aws::s3::ReportStore;
+use scangate_aws::securityhub::FindingSink;
+use scangate_core::events::{parse_event_value, Event, ObjectRef, Parsed};
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+/// The name the metrics carry as their `Function` dimension.
+pub const FUNCTION_NAME: &str = "report-processor";
+
+/// An invocation that must fail as a whole (a direct event with a transient error, or
+/// a payload that is no event at all).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("{0}")]
+    Event(#[from] scangate_core::events::EventError),
+    #[error("{failed} of {total} report(s) failed and will be retried: {first}")]
+    Transient { failed: usize, total: usize, first: String },
+}
+
+impl<S: ReportStore, K: FindingSink> Processor<S, K> {
+    /// Handles one invocation payload.
+    pub async fn handle(&self, payload: &Value, identity: &AwsIdentity) -> Result<Value, HandlerError> {
+        match parse_event_value(payload)? {
+            Event::Direct(parsed) => {
+                let (summary, errors) = self.process_parsed(&parsed, identity).await;
+                match errors.first() {
+                    None => Ok(summary),
+                    Some(first) => Err(HandlerError::Transient {
+                        failed: errors.len(),
+                        total: parsed.objects.len(),
+                        first: first.to_string(),
+                    }),
+                }
+            }
+            Event::Sqs(messages) => {
+                let mut failures = Vec::new();
+                for m in &messages {
+                    let span = tracing::info_span!("sqs_message", message_id = %m.message_id);
+                    let failed = async {
+                        match &m.body {
+                            Err(e) => {
+                                tracing::error!(error = %e, "SQS message is not an S3 event: reported failed");
+                                true
+                            }
+                            Ok(parsed) => !self.process_parsed(parsed, identity).await.1.is_empty(),
+                        }
+                    }
+                    .instrument(span)
+                    .await;
+                    if failed {
+                        failures.push(json!({ "itemIdentifier": m.message_id }));
+                    }
+                }
+                Ok(json!({ "batchItemFailures": failures }))
+            }
+        }
+    }
+
+    /// Processes every object of one notification; returns a summary and the transient errors.
+    async fn process_parsed(&self, parsed: &Parsed, identity: &AwsIdentity) -> (Value, Vec<Transient>) {
+        if parsed.test_event {
+            tracing::info!("s3:TestEvent ignored");
+            return (json!({ "test_event": true }), Vec::new());
+        }
+        for name in &parsed.ignored {
+            tracing::debug!(event_name = %name, "event is not an object creation: ignored");
+        }
+        let mut results = Vec::new();
+        let mut errors = Vec::new();
+        for obj in &parsed.objects {
+            match self.process_one(obj, identity).await {
+                Ok(o) => results.push(outcome_json(obj, &o)),
+                Err(e) => {
+                    results.push(json!({ "key": obj.key, "error": e.to_string() }));
+                    errors.push(e);
+                }
+            }
+        }
+        (json!({ "reports": results }), errors)
+    }
+
+    async fn process_one(&self, obj: &ObjectRef, identity: &AwsIdentity) -> Result<Outcome, Transient> {
+        let span = tracing::info_span!("report", bucket = %obj.bucket, key = %obj.key);
+        async {
+            let started = std::time::Instant::now();
+            let result = Box::pin(self.process(obj, identity, time::OffsetDateTime::now_utc())).await;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(Outcome::Processed { passed, metrics: m, stale }) => {
+                    tracing::info!(
+                        passed,
+                        stale,
+                        findings = m.findings,
+                        imported = m.imported,
+                        archived = m.archived,
+                        unchanged = m.unchanged,
+                        failed = m.failed,
+                        throttled_retries = m.throttled_retries,
+                        duration_ms,
+                        "report processed"
+                    );
+                    metrics::emit(m, FUNCTION_NAME);
+                }
+                Ok(Outcome::Skipped(reason)) => tracing::info!(%reason, duration_ms, "object skipped"),
+                Ok(Outcome::Quarantined { reason }) => {
+                    tracing::warn!(%reason, duration_ms, "report quarantined");
+                }
+                Err(e) => tracing::error!(error = %e, duration_ms, "report failed; will be retried"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn outcome_json(obj: &ObjectRef, o: &Outcome) -> Value {
+    match o {
+        Outcome::Skipped(reason) => json!({ "key": obj.key, "skipped": reason }),
+        Outcome::Processed { passed, metrics, stale } => json!({
+            "key": obj.key, "passed": passed, "stale": stale,
+            "imported": metrics.imported, "archived": metrics.archived, "unchanged": metrics.unchanged,
+            "failed": metrics.failed,
+        }),
+        Outcome::Quarantined { reason } => json!({ "key": obj.key, "quarantined": reason }),
+    }
+}

@@ -1,0 +1,58 @@
+//! report-processor Lambda entry point: configuration and clients once per cold start,
+//! then the runtime loop. The logic is in the library (`report_processor`).
+// The handler's future nests the whole processing pipeline; its layout needs more depth.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use report_processor::config::Config;
+use report_processor::process::{AwsIdentity, Processor};
+use scangate_aws::clients::{load_sdk_config, Clients};
+use scangate_aws::ratelimit::TokenBucket;
+use scangate_aws::s3::S3Store;
+use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
+use serde_json::Value;
+use std::sync::Arc;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_target(false)
+        .without_time()
+        .init();
+    // Invalid configuration fails the cold start with the variable's name.
+    let config = Config::from_env().map_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+        Error::from(e.to_string())
+    })?;
+    if config.publisher_project.is_some() {
+        tracing::info!("PUBLISHER_PROJECT is set but publishing is not implemented yet: ignored");
+    }
+    let sdk = load_sdk_config().await;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let clients = Clients::new(&sdk);
+    let store = S3Store::new(clients.s3.clone(), config.expected_bucket_owner.clone());
+    let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
+    let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
+    let processor = Processor::new(config, store, Some(sink));
+    let processor = &processor;
+    let region = region.as_str();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let ctx = event.context;
+        let identity = AwsIdentity::from_function_arn(&ctx.invoked_function_arn).unwrap_or_else(|| AwsIdentity {
+            partition: "aws".into(),
+            region: region.to_string(),
+            account_id: "000000000000".into(),
+        });
+        let span = tracing::info_span!("invocation", request_id = %ctx.request_id);
+        processor.handle(&event.payload, &identity).instrument(span).await.map_err(Error::from)
+    }))
+    .await
+}

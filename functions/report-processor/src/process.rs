@@ -1,0 +1,628 @@
+//! Processing of one report object: HEAD, stream and evaluate, Security Hub lifecycle,
+//! results. Generic over the store and the sink so it runs against moto or fakes.
+
+use crate::config::{Config, LifecycleMode};
+use crate::metrics::ReportMetrics;
+use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreError};
+use scangate_aws::securityhub::{FailedFinding, FindingSink, ImportOutcome};
+use scangate_core::asff::{self, AsffContext, FindingStub};
+use scangate_core::events::ObjectRef;
+use scangate_core::lifecycle::{target_identity, LifecycleKey, ScanType};
+use scangate_core::pipeline;
+use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
+use scangate_core::sarif::{read_sarif, Report, SarifError};
+use scangate_core::state::{self, LifecycleState, NewFinding, ReportMark};
+use scangate_core::verdict::{rfc3339, BuildRef, ReportRef, Verdict, VerdictInput};
+use scangate_core::Finding;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// Where the function runs: from the invoked function's ARN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsIdentity {
+    pub partition: String,
+    pub region: String,
+    pub account_id: String,
+}
+
+impl AwsIdentity {
+    /// Parses `arn:<partition>:lambda:<region>:<account>:function:<name>[:alias]`.
+    pub fn from_function_arn(arn: &str) -> Option<AwsIdentity> {
+        let mut parts = arn.split(':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let partition = parts.next()?;
+        let _service = parts.next()?;
+        let region = parts.next()?;
+        let account = parts.next()?;
+        if partition.is_empty() || region.is_empty() || account.len() != 12 {
+            return None;
+        }
+        Some(AwsIdentity { partition: partition.into(), region: region.into(), account_id: account.into() })
+    }
+}
+
+/// How processing one report ended (besides a transient error).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Not a report this function handles (prefix, suffix, bucket), or gone.
+    Skipped(String),
+    /// Evaluated; results written.
+    Processed { passed: bool, metrics: ReportMetrics, stale: bool },
+    /// Could never be processed: copied to quarantine with a reason, failed verdict written.
+    Quarantined { reason: String },
+}
+
+/// A failure that may succeed later: the event is reported failed so it is redelivered.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Transient(pub String);
+
+impl From<StoreError> for Transient {
+    fn from(e: StoreError) -> Self {
+        Transient(e.to_string())
+    }
+}
+
+/// Metadata keys (x-amz-meta-*) the runner writes.
+pub mod meta {
+    pub const TARGET: &str = "scangate-target";
+    pub const SCAN_TYPE: &str = "scangate-scan-type";
+    pub const EXIT_CODE: &str = "scangate-scanner-exit-code";
+    pub const SCANNED_AT: &str = "scangate-scanned-at";
+    pub const BUILD_ARN: &str = "scangate-build-arn";
+    pub const PIPELINE: &str = "scangate-pipeline";
+    pub const EXECUTION_ID: &str = "scangate-pipeline-execution-id";
+    pub const MAX_PREFIX: &str = "scangate-max-";
+}
+
+/// The report's metadata, validated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportMeta {
+    pub target: Option<String>,
+    pub scan_type: ScanType,
+    pub scanner_policy: Option<PolicyResult>,
+    pub scanned_at: Option<String>,
+    pub build_arn: Option<String>,
+    pub pipeline: Option<String>,
+    pub execution_id: Option<String>,
+    pub thresholds: Thresholds,
+}
+
+/// Reads the metadata; an invalid value is an error naming the key.
+pub fn parse_meta(m: &HashMap<String, String>, base: &Thresholds) -> Result<ReportMeta, String> {
+    let get = |k: &str| m.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let mut out = ReportMeta { thresholds: *base, ..ReportMeta::default() };
+    out.target = get(meta::TARGET);
+    if let Some(t) = get(meta::SCAN_TYPE) {
+        out.scan_type = ScanType::parse(&t)
+            .ok_or_else(|| format!("metadata {}: expected image, repo, rootfs or other, got {t:?}", meta::SCAN_TYPE))?;
+    }
+    if let Some(code) = get(meta::EXIT_CODE) {
+        let code: i32 =
+            code.parse().map_err(|_| format!("metadata {}: expected an integer, got {code:?}", meta::EXIT_CODE))?;
+        out.scanner_policy = PolicyResult::from_exit_code(code);
+    }
+    if let Some(at) = get(meta::SCANNED_AT) {
+        if time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).is_err() {
+            return Err(format!("metadata {}: expected an RFC 3339 time, got {at:?}", meta::SCANNED_AT));
+        }
+        out.scanned_at = Some(at);
+    }
+    out.build_arn = get(meta::BUILD_ARN);
+    out.pipeline = get(meta::PIPELINE);
+    out.execution_id = get(meta::EXECUTION_ID);
+    for (field, name) in [
+        (&mut out.thresholds.max_critical, "critical"),
+        (&mut out.thresholds.max_high, "high"),
+        (&mut out.thresholds.max_medium, "medium"),
+        (&mut out.thresholds.max_low, "low"),
+    ] {
+        let key = format!("{}{name}", meta::MAX_PREFIX);
+        if let Some(v) = get(&key) {
+            *field = Thresholds::parse_value(&v).map_err(|e| format!("metadata {key}: {e}"))?;
+        }
+    }
+    Ok(out)
+}
+
+/// `<project>/<build-id>` from `scans/<project>/<build-id>/<name>`: the results folder.
+/// Keys of another shape use `_` for the project and the name without its suffix.
+pub fn results_dir(key: &str, prefix: &str) -> (String, String) {
+    let rest = key.strip_prefix(prefix).unwrap_or(key);
+    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match parts.as_slice() {
+        [project, build, ..] if parts.len() >= 3 => (project.to_string(), build.to_string()),
+        [project, name] => (project.to_string(), strip_sarif_suffix(name).to_string()),
+        [name] => ("_".to_string(), strip_sarif_suffix(name).to_string()),
+        _ => ("_".to_string(), "_".to_string()),
+    }
+}
+
+fn strip_sarif_suffix(name: &str) -> &str {
+    let lower = name.to_ascii_lowercase();
+    for suffix in SARIF_SUFFIXES {
+        if lower.ends_with(suffix) {
+            return &name[..name.len() - suffix.len()];
+        }
+    }
+    name
+}
+
+/// File name endings of reports this function processes (case-insensitive).
+pub const SARIF_SUFFIXES: [&str; 2] = [".sarif.json", ".sarif"];
+
+/// True when the key is under the prefix and ends like a SARIF report.
+pub fn is_report_key(key: &str, prefix: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    key.starts_with(prefix) && SARIF_SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
+
+/// `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` → (id, project).
+fn build_from_arn(arn: &str) -> BuildRef {
+    let id = arn.split_once(":build/").map(|(_, id)| id.to_string());
+    let project = id.as_deref().and_then(|id| id.rsplit_once(':')).map(|(p, _)| p.to_string());
+    BuildRef { arn: Some(arn.to_string()), id, project, ..BuildRef::default() }
+}
+
+/// Failure codes worth another delivery of the event (the rest are reported and kept).
+fn is_retryable_failure(f: &FailedFinding) -> bool {
+    let c = f.code.to_ascii_lowercase();
+    c.contains("throttl")
+        || c.contains("toomanyrequests")
+        || c.contains("internal")
+        || c.contains("unavailable")
+        || c == "networkerror"
+}
+
+/// The processor: configuration, store and sink (None when Security Hub is disabled).
+pub struct Processor<S, K> {
+    pub config: Config,
+    pub store: S,
+    pub sink: Option<K>,
+}
+
+/// What the Security Hub step did.
+#[derive(Default)]
+struct HubResult {
+    imported: u64,
+    archived: u64,
+    unchanged: u64,
+    failed: Vec<FailedFinding>,
+    calls: u64,
+    throttled_retries: u64,
+    stale: bool,
+    retry_event: bool,
+}
+
+const STATE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+const STATE_ATTEMPTS: u32 = 5;
+
+impl<S: ReportStore, K: FindingSink> Processor<S, K> {
+    pub fn new(config: Config, store: S, sink: Option<K>) -> Self {
+        let sink = if config.security_hub_enabled { sink } else { None };
+        Processor { config, store, sink }
+    }
+
+    fn put_options(&self, content_type: &str) -> PutOptions {
+        PutOptions {
+            content_type: Some(content_type.into()),
+            kms_key_id: self.config.kms_key_id.clone(),
+            ..PutOptions::default()
+        }
+    }
+
+    /// Processes one announced object.
+    pub async fn process(
+        &self,
+        obj: &ObjectRef,
+        id: &AwsIdentity,
+        now: time::OffsetDateTime,
+    ) -> Result<Outcome, Transient> {
+        let started = Instant::now();
+        if let Some(b) = &self.config.report_bucket {
+            if b != &obj.bucket {
+                return Ok(Outcome::Skipped(format!("bucket {} is not REPORT_BUCKET {b}", obj.bucket)));
+            }
+        }
+        if !is_report_key(&obj.key, &self.config.scan_prefix) {
+            return Ok(Outcome::Skipped(format!(
+                "key is not under {:?} or does not end in .sarif/.sarif.json",
+                self.config.scan_prefix
+            )));
+        }
+        let Some(head) = self.store.head(&obj.bucket, &obj.key, obj.version_id.as_deref()).await? else {
+            return Ok(Outcome::Skipped("the object no longer exists".into()));
+        };
+        let meta = match parse_meta(&head.metadata, &self.config.gate.thresholds) {
+            Ok(m) => m,
+            Err(reason) => return Box::pin(self.quarantine(obj, &head, None, reason, now)).await,
+        };
+        let name = format!("s3://{}/{}", obj.bucket, obj.key);
+        let read = self
+            .store
+            .read_with(&obj.bucket, &obj.key, obj.version_id.as_deref(), move |r| {
+                read_sarif(std::io::BufReader::new(r), &name)
+            })
+            .await?;
+        let report = match read {
+            Ok(r) => r,
+            Err(SarifError::Io { error, .. }) => {
+                return Err(Transient(format!("s3://{}/{}: reading failed: {error}", obj.bucket, obj.key)))
+            }
+            Err(e) => return Box::pin(self.quarantine(obj, &head, Some(&meta), e.to_string(), now)).await,
+        };
+        Box::pin(self.evaluate_and_publish(obj, &head, &meta, report, id, now, started)).await
+    }
+
+    fn verdict_input(&self, obj: &ObjectRef, head: &ObjectHead, meta: Option<&ReportMeta>, now: &str) -> VerdictInput {
+        VerdictInput {
+            report: ReportRef {
+                bucket: Some(obj.bucket.clone()),
+                key: obj.key.clone(),
+                version_id: head.version_id.clone().or_else(|| obj.version_id.clone()),
+                etag: head.etag.clone().or_else(|| obj.etag.clone()),
+            },
+            target: meta.and_then(|m| m.target.clone()),
+            scanner: None,
+            build: meta.and_then(|m| m.build_arn.as_deref()).map(build_from_arn),
+            processed_at: now.to_string(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn evaluate_and_publish(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        meta: &ReportMeta,
+        report: Report,
+        id: &AwsIdentity,
+        now: time::OffsetDateTime,
+        started: Instant,
+    ) -> Result<Outcome, Transient> {
+        let now_s = rfc3339(now);
+        let gate = GatePolicy { thresholds: meta.thresholds, ..self.config.gate };
+        let input = self.verdict_input(obj, head, Some(meta), &now_s);
+        let build = input.build.clone();
+        let mut evaluated = pipeline::evaluate(&report, &gate, meta.scanner_policy, input);
+        let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
+
+        let mut hub = HubResult::default();
+        if let Some(sink) = &self.sink {
+            let target = evaluated.verdict.target.clone().unwrap_or_default();
+            let codebuild_project = build.as_ref().and_then(|b| b.project.clone());
+            let lifecycle = match self.config.lifecycle {
+                LifecycleMode::Report => LifecycleKey::for_report(&id.account_id, &id.region, &obj.bucket, &obj.key),
+                LifecycleMode::Target => {
+                    let project_name = codebuild_project.clone().unwrap_or_else(|| project.clone());
+                    let identity = target_identity(
+                        meta.scan_type,
+                        Some(target.as_str()).filter(|t| !t.is_empty()),
+                        None,
+                        None,
+                        Some(&project_name),
+                    );
+                    LifecycleKey::new(&id.account_id, &id.region, meta.scan_type, &identity)
+                }
+            };
+            let ctx = AsffContext {
+                account_id: id.account_id.clone(),
+                region: id.region.clone(),
+                partition: id.partition.clone(),
+                scan_type: meta.scan_type,
+                target: if target.is_empty() { format!("s3://{}/{}", obj.bucket, obj.key) } else { target },
+                lifecycle,
+                codebuild_project,
+                build_arn: meta.build_arn.clone(),
+                updated_at: now_s.clone(),
+                created_at: None,
+                report_uri: Some(format!("s3://{}/{}", obj.bucket, obj.key)),
+            };
+            let mark = ReportMark {
+                report_time: meta
+                    .scanned_at
+                    .clone()
+                    .or_else(|| head.last_modified.clone())
+                    .or_else(|| obj.event_time.clone())
+                    .unwrap_or_else(|| now_s.clone()),
+                sequencer: obj.sequencer.clone(),
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+                version_id: head.version_id.clone(),
+            };
+            hub = Box::pin(self.security_hub(sink, &report.findings, &ctx, &mark, now)).await?;
+        }
+        evaluated.verdict.findings_imported = hub.imported;
+        evaluated.verdict.findings_archived = hub.archived;
+        if hub.stale {
+            evaluated.verdict.warnings.push(
+                "a newer report of the same target was already applied: Security Hub was left unchanged".to_string(),
+            );
+        }
+        if !hub.failed.is_empty() {
+            evaluated.verdict.warnings.push(format!(
+                "{} finding(s) were not accepted by Security Hub (first: {} {}: {})",
+                hub.failed.len(),
+                hub.failed[0].id,
+                hub.failed[0].code,
+                hub.failed[0].message
+            ));
+        }
+
+        Box::pin(self.write_results(
+            &project,
+            &build_id,
+            meta,
+            &evaluated.verdict,
+            &evaluated.evaluation,
+            &report.findings,
+            &gate,
+        ))
+        .await?;
+        let metrics = ReportMetrics {
+            findings: report.findings.len() as u64,
+            imported: hub.imported,
+            archived: hub.archived,
+            unchanged: hub.unchanged,
+            failed: hub.failed.len() as u64,
+            import_calls: hub.calls,
+            throttled_retries: hub.throttled_retries,
+            processing_ms: started.elapsed().as_millis() as u64,
+        };
+        for f in &hub.failed {
+            tracing::error!(finding_id = %f.id, code = %f.code, message = %f.message, "finding not imported");
+        }
+        if hub.retry_event {
+            return Err(Transient(format!(
+                "{} finding(s) failed with retryable errors (first: {}); the event will be retried",
+                hub.failed.len(),
+                hub.failed.first().map_or("", |f| f.code.as_str())
+            )));
+        }
+        Ok(Outcome::Processed { passed: evaluated.verdict.passed, metrics, stale: hub.stale })
+    }
+
+    async fn security_hub(
+        &self,
+        sink: &K,
+        findings: &[Finding],
+        ctx: &AsffContext,
+        mark: &ReportMark,
+        now: time::OffsetDateTime,
+    ) -> Result<HubResult, Transient> {
+        let state_key = format!("state/{}.json", ctx.lifecycle.hash());
+        let now_s = ctx.updated_at.clone();
+        // Render once: ids, hashes, stubs. The ASFF itself is rendered only for imports.
+        let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(findings.len());
+        let mut new = Vec::with_capacity(findings.len());
+        for f in findings {
+            let fid = asff::finding_id(ctx, f);
+            if by_id.insert(fid.clone(), f).is_some() {
+                continue;
+            }
+            let stub = serde_json::to_value(FindingStub::new(f, ctx)).unwrap_or_default();
+            new.push(NewFinding { id: fid, content_hash: asff::content_hash(f, ctx), stub });
+        }
+        let mut total = HubResult::default();
+        for attempt in 1..=STATE_ATTEMPTS {
+            let fetched = self.store.get_bytes(&mark.bucket, &state_key, STATE_MAX_BYTES).await?;
+            let (previous, condition) = match &fetched {
+                None => (None, Condition::IfNoneMatch),
+                Some(f) => {
+                    let name = format!("s3://{}/{state_key}", mark.bucket);
+                    let parsed = LifecycleState::from_json(&f.body, &name).map_err(|e| Transient(e.to_string()))?;
+                    let cond = f.etag.clone().map_or(Condition::None, Condition::IfMatch);
+                    (Some(parsed), cond)
+                }
+            };
+            let plan = state::plan(previous.as_ref(), &new, mark, now, self.config.refresh_days);
+            if plan.ignore_as_stale {
+                tracing::info!(lifecycle = %ctx.lifecycle.key, "report older than the applied one: ignored");
+                total.stale = true;
+                return Ok(total);
+            }
+            let mut payload = Vec::with_capacity(plan.imports().count() + plan.archive.len());
+            let mut archive_ids = HashSet::new();
+            let mut unarchivable = Vec::new();
+            for fid in plan.imports() {
+                let Some(f) = by_id.get(fid) else { continue };
+                let mut c = ctx.clone();
+                c.created_at = previous.as_ref().and_then(|p| p.entries.get(fid)).map(|e| e.created_at.clone());
+                payload.push(asff::to_asff(f, &c));
+            }
+            for fid in &plan.archive {
+                let stub = previous
+                    .as_ref()
+                    .and_then(|p| p.entries.get(fid))
+                    .and_then(|e| serde_json::from_value::<FindingStub>(e.stub.clone()).ok());
+                match stub {
+                    Some(s) => {
+                        archive_ids.insert(fid.clone());
+                        payload.push(asff::archived_from_stub(&s, ctx));
+                    }
+                    None => unarchivable.push(FailedFinding {
+                        id: fid.clone(),
+                        code: "StateStubUnreadable".into(),
+                        message: format!("the state object {state_key} has no usable stub for this finding"),
+                    }),
+                }
+            }
+            let outcome =
+                if payload.is_empty() { ImportOutcome::default() } else { Box::pin(sink.import(payload)).await };
+            let mut failed: Vec<FailedFinding> = outcome.failed;
+            // A stub that cannot be read never will be: drop the entry rather than retry forever.
+            let failed_ids: HashSet<String> = failed.iter().map(|f| f.id.clone()).collect();
+            failed.extend(unarchivable);
+            let next = state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &new, &failed_ids, mark, &now_s);
+            total.calls += outcome.calls;
+            total.throttled_retries += outcome.throttled_retries;
+            let archived_ok = archive_ids.iter().filter(|i| !failed_ids.contains(*i)).count() as u64;
+            let imported_ok = plan.imports().filter(|i| !failed_ids.contains(*i)).count() as u64;
+            if previous.as_ref() != Some(&next) {
+                let body = serde_json::to_vec(&next).map_err(|e| Transient(format!("state serialization: {e}")))?;
+                let mut opts = self.put_options("application/json");
+                opts.condition = condition;
+                match self.store.put(&mark.bucket, &state_key, body, &opts).await {
+                    Ok(_) => {}
+                    Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
+                        tracing::info!(
+                            attempt,
+                            state_key,
+                            "state object changed meanwhile: re-reading and re-planning"
+                        );
+                        total.imported += imported_ok;
+                        total.archived += archived_ok;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            total.imported += imported_ok;
+            total.archived += archived_ok;
+            total.unchanged = plan.unchanged_skipped.len() as u64;
+            total.retry_event = failed.iter().any(is_retryable_failure);
+            total.failed = failed;
+            return Ok(total);
+        }
+        Err(Transient(format!("state object {state_key} kept changing during {STATE_ATTEMPTS} attempts")))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_results(
+        &self,
+        project: &str,
+        build_id: &str,
+        meta: &ReportMeta,
+        verdict: &Verdict,
+        evaluation: &scangate_core::policy::Evaluation,
+        findings: &[Finding],
+        gate: &GatePolicy,
+    ) -> Result<(), Transient> {
+        let bucket = verdict.report.bucket.clone().unwrap_or_default();
+        let dir = format!("results/{project}/{build_id}");
+        let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
+        let junit = scangate_core::junit::to_junit(verdict, evaluation, findings, gate);
+        let summary = scangate_core::summary::markdown(verdict, findings, 20);
+        // JUnit and summary first: a reader that sees verdict.json finds the others too.
+        self.store
+            .put(&bucket, &format!("{dir}/junit.xml"), junit.into_bytes(), &self.put_options("application/xml"))
+            .await?;
+        self.store
+            .put(&bucket, &format!("{dir}/summary.md"), summary.into_bytes(), &self.put_options("text/markdown"))
+            .await?;
+        self.store
+            .put(&bucket, &format!("{dir}/verdict.json"), verdict_json.clone(), &self.put_options("application/json"))
+            .await?;
+        if let (Some(pipeline), Some(execution)) = (&meta.pipeline, &meta.execution_id) {
+            self.store
+                .put(
+                    &bucket,
+                    &format!("results/by-execution/{pipeline}/{execution}/verdict.json"),
+                    verdict_json,
+                    &self.put_options("application/json"),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn quarantine(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        meta: Option<&ReportMeta>,
+        reason: String,
+        now: time::OffsetDateTime,
+    ) -> Result<Outcome, Transient> {
+        tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report cannot be processed: quarantining");
+        let now_s = rfc3339(now);
+        let qkey = format!("quarantine/{}", obj.key);
+        self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
+        let reason_doc = serde_json::json!({
+            "schema": "scangate.quarantine.v1",
+            "reason": reason,
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "version_id": head.version_id,
+            "etag": head.etag,
+            "quarantined_at": now_s,
+        });
+        let body = serde_json::to_vec_pretty(&reason_doc).map_err(|e| Transient(e.to_string()))?;
+        self.store
+            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
+            .await?;
+        let gate =
+            GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };
+        let verdict = Verdict::unprocessable(self.verdict_input(obj, head, meta, &now_s), &gate, reason.clone());
+        let evaluation = scangate_core::policy::Evaluation {
+            passed: false,
+            reasons: verdict.reasons.clone(),
+            warnings: Vec::new(),
+            checks: Vec::new(),
+        };
+        let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
+        let meta = meta.cloned().unwrap_or_default();
+        Box::pin(self.write_results(&project, &build_id, &meta, &verdict, &evaluation, &[], &gate)).await?;
+        Ok(Outcome::Quarantined { reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_from_arn() {
+        assert_eq!(
+            AwsIdentity::from_function_arn("arn:aws:lambda:eu-west-1:123456789012:function:scangate-processor:live"),
+            Some(AwsIdentity {
+                partition: "aws".into(),
+                region: "eu-west-1".into(),
+                account_id: "123456789012".into()
+            })
+        );
+        assert_eq!(AwsIdentity::from_function_arn("nonsense"), None);
+    }
+
+    #[test]
+    fn keys_and_dirs() {
+        assert!(is_report_key("scans/p/1/report.sarif", "scans/"));
+        assert!(is_report_key("scans/p/1/report.SARIF.json", "scans/"));
+        assert!(!is_report_key("scans/p/1/report.json", "scans/"));
+        assert!(!is_report_key("results/p/1/report.sarif", "scans/"));
+        assert_eq!(results_dir("scans/p/b-1/report.sarif", "scans/"), ("p".into(), "b-1".into()));
+        assert_eq!(results_dir("scans/p/b-1/x/y.sarif", "scans/"), ("p".into(), "b-1".into()));
+        assert_eq!(results_dir("scans/p/r.sarif.json", "scans/"), ("p".into(), "r".into()));
+        assert_eq!(results_dir("scans/r.sarif", "scans/"), ("_".into(), "r".into()));
+    }
+
+    #[test]
+    fn metadata() {
+        let m: HashMap<String, String> = [
+            ("scangate-target", "app:1"),
+            ("scangate-scan-type", "image"),
+            ("scangate-scanner-exit-code", "42"),
+            ("scangate-max-high", "3"),
+            ("scangate-scanned-at", "2026-11-23T08:00:00Z"),
+            ("scangate-build-arn", "arn:aws:codebuild:us-east-1:123456789012:build/proj:u-1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let meta = parse_meta(&m, &Thresholds::default()).expect("valid metadata");
+        assert_eq!(meta.scan_type, ScanType::Image);
+        assert_eq!(meta.scanner_policy, Some(PolicyResult::Deny));
+        assert_eq!(meta.thresholds.max_high, 3);
+        assert_eq!(meta.thresholds.max_critical, 0);
+        let b = build_from_arn(meta.build_arn.as_deref().expect("arn"));
+        assert_eq!(b.project.as_deref(), Some("proj"));
+        assert_eq!(b.id.as_deref(), Some("proj:u-1"));
+        for (k, v) in [("scangate-max-low", "x"), ("scangate-scan-type", "vm"), ("scangate-scanned-at", "yesterday")] {
+            let bad: HashMap<String, String> = [(k.to_string(), v.to_string())].into_iter().collect();
+            let err = parse_meta(&bad, &Thresholds::default()).expect_err(k);
+            assert!(err.contains(k), "{err}");
+        }
+    }
+}

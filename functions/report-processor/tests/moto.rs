@@ -1,0 +1,410 @@
+//! The report processor end to end against moto: S3 (SSE-KMS), Security Hub, state objects.
+
+use report_processor::config::Config;
+use report_processor::process::{AwsIdentity, Processor};
+use scangate_aws::clients::Clients;
+use scangate_aws::ratelimit::TokenBucket;
+use scangate_aws::s3::S3Store;
+use scangate_aws::securityhub::{FindingSink, ImportOutcome, SecurityHubImporter, Sink, SinkConfig};
+use scangate_core::lifecycle::{LifecycleKey, ScanType};
+use scangate_core::state::LifecycleState;
+use scangate_core::verdict::Verdict;
+use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counts what reaches Security Hub.
+struct Counting<K> {
+    inner: K,
+    invocations: AtomicU64,
+    calls: AtomicU64,
+    findings: AtomicU64,
+}
+
+impl<K: FindingSink> FindingSink for Counting<K> {
+    async fn import(&self, findings: Vec<Value>) -> ImportOutcome {
+        self.invocations.fetch_add(1, Ordering::SeqCst);
+        self.findings.fetch_add(findings.len() as u64, Ordering::SeqCst);
+        let outcome = self.inner.import(findings).await;
+        self.calls.fetch_add(outcome.calls, Ordering::SeqCst);
+        outcome
+    }
+}
+
+type TestProcessor = Processor<S3Store, Counting<Sink<SecurityHubImporter>>>;
+
+struct Env {
+    clients: Clients,
+    bucket: String,
+    kms: String,
+    processor: TestProcessor,
+}
+
+/// Runs a test on a thread with a large stack: the SDK's debug-build deserializers for
+/// Security Hub findings (GetFindings) need more than the default 2 MB.
+fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(16 * 1024 * 1024)
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(f)
+        })
+        .expect("spawn test thread")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn identity() -> AwsIdentity {
+    AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() }
+}
+
+async fn env(moto: &Moto) -> Env {
+    let clients = Clients::new(&moto.sdk_config().await);
+    let bucket = unique_bucket("sg-proc");
+    clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let kms = moto.create_kms_key();
+    let sink = Sink::new(
+        SecurityHubImporter::new(clients.securityhub.clone()),
+        Arc::new(TokenBucket::new(10.0, 30)),
+        SinkConfig::default(),
+    );
+    let counting = Counting { inner: sink, invocations: 0.into(), calls: 0.into(), findings: 0.into() };
+    let config = Config { kms_key_id: Some(kms.clone()), ..Config::default() };
+    let processor = Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(counting));
+    Env { clients, bucket, kms, processor }
+}
+
+/// A QScanner-shaped SARIF report: (qid, cve, package, installed, fixed, severity 1-5).
+fn qscanner_sarif(image: &str, vulns: &[(u32, &str, &str, &str, &str, u8)]) -> Vec<u8> {
+    let rules: Vec<Value> = vulns
+        .iter()
+        .map(|(qid, cve, pkg, _, _, sev)| {
+            json!({
+                "id": format!("qid-{qid}"),
+                "name": format!("{pkg} vulnerability"),
+                "shortDescription": {"text": format!("{cve} in {pkg}")},
+                "fullDescription": {"text": format!("{pkg} is affected by {cve}.")},
+                "help": {"text": "Update the package."},
+                "helpUri": format!("https://nvd.nist.gov/vuln/detail/{cve}"),
+                "properties": {"severity": sev, "cve-ids": [cve], "qds": 70, "tags": ["vulnerability"]}
+            })
+        })
+        .collect();
+    let results: Vec<Value> = vulns
+        .iter()
+        .map(|(qid, cve, pkg, installed, fixed, _)| {
+            json!({
+                "ruleId": format!("qid-{qid}"),
+                "level": "error",
+                "message": {"text": format!("{cve}: {pkg} {installed}, fixed in {fixed}")},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("usr/lib/{pkg}")}}}],
+                "properties": {"QID": qid, "vulnerableSoftware": [
+                    {"name": pkg, "installedVersion": installed, "fixedVersion": fixed, "layerSHA": "sha256:abc"}
+                ]}
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {"name": "QScanner", "version": "4.6.0", "rules": rules}},
+            "results": results,
+            "properties": {"imageID": "sha256:0123", "imageName": image, "repoTags": [image]}
+        }]
+    }))
+    .expect("serialize SARIF")
+}
+
+const V1: (u32, &str, &str, &str, &str, u8) = (375474, "CVE-2026-0001", "openssl", "3.0.2", "3.0.13", 5);
+const V2: (u32, &str, &str, &str, &str, u8) = (375475, "CVE-2026-0002", "zlib", "1.2.11", "1.2.13", 4);
+const V3: (u32, &str, &str, &str, &str, u8) = (375476, "CVE-2026-0003", "curl", "7.81.0", "8.4.0", 3);
+const V4: (u32, &str, &str, &str, &str, u8) = (375477, "CVE-2026-0004", "glibc", "2.35", "2.36", 2);
+
+impl Env {
+    async fn upload(&self, key: &str, body: Vec<u8>, meta: &[(&str, &str)]) {
+        let mut req = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.into())
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&self.kms);
+        for (k, v) in meta {
+            req = req.metadata(*k, *v);
+        }
+        req.send().await.expect("upload report");
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.clients.s3.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Some(out.body.collect().await.expect("read body").into_bytes().to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    async fn verdict(&self, key: &str) -> Verdict {
+        let bytes = self.get(key).await.unwrap_or_else(|| panic!("{key} was written"));
+        Verdict::from_json(&bytes).expect("verdict parses")
+    }
+
+    async fn deliver(&self, key: &str) -> Value {
+        self.processor.handle(&s3_event(&self.bucket, key), &identity()).await.expect("handler succeeds")
+    }
+
+    fn calls(&self) -> u64 {
+        self.processor.sink.as_ref().map_or(0, |s| s.calls.load(Ordering::SeqCst))
+    }
+
+    async fn state(&self, target_repo: &str) -> LifecycleState {
+        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo);
+        let bytes = self.get(&format!("state/{}.json", lk.hash())).await.expect("state object exists");
+        LifecycleState::from_json(&bytes, "state").expect("state parses")
+    }
+}
+
+/// URL-form encoding as S3 writes keys into notifications.
+fn encode_key(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) => out.push(b as char),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn s3_event(bucket: &str, key: &str) -> Value {
+    let mut ev: Value = serde_json::from_str(include_str!("fixtures/s3-put.json")).expect("fixture s3-put.json parses");
+    ev["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    ev["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+    ev["Records"][0]["s3"]["object"]["key"] = json!(encode_key(key));
+    // Let HEAD decide version and size (moto's bucket is not versioned).
+    let obj = ev["Records"][0]["s3"]["object"].as_object_mut().expect("object");
+    obj.remove("versionId");
+    ev
+}
+
+/// Security Hub findings of one lifecycle: Id → RecordState.
+async fn hub_findings(clients: &Clients, target_repo: &str) -> BTreeMap<String, String> {
+    let prefix = format!("scangate/{}/", LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo).hash());
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = clients
+            .securityhub
+            .get_findings()
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("GetFindings");
+        for f in page.findings() {
+            let id = f.id().unwrap_or_default();
+            if let Some(rest) = id.strip_prefix(&prefix) {
+                out.insert(rest.to_string(), f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default());
+            }
+        }
+        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+fn meta<'a>(target: &'a str, at: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![("scangate-target", target), ("scangate-scan-type", "image"), ("scangate-scanned-at", at)]
+}
+
+#[test]
+fn scan_rescan_fixed_and_identical_rescan() {
+    run(async {
+        let moto = Moto::shared();
+        let e = env(moto).await;
+        let repo = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{}", e.bucket);
+        let image = format!("{repo}:1.0");
+
+        // 1. First scan: three findings imported, verdict (critical > 0: failed) and friends written.
+        let mut m = meta(&image, "2026-11-23T08:00:00Z");
+        m.push(("scangate-pipeline", "app-pipeline"));
+        m.push(("scangate-pipeline-execution-id", "exec-1"));
+        m.push(("scangate-build-arn", "arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-1"));
+        e.upload("scans/app/b-1/report.sarif", qscanner_sarif(&image, &[V1, V2, V3]), &m).await;
+        let out = e.deliver("scans/app/b-1/report.sarif").await;
+        assert_eq!(out["reports"][0]["imported"], 3, "{out}");
+        let v = e.verdict("results/app/b-1/verdict.json").await;
+        assert!(!v.passed, "one critical finding fails the default gate");
+        assert_eq!(v.counts.critical, 1);
+        assert_eq!(v.counts.total, 3);
+        assert_eq!(v.findings_imported, 3);
+        assert_eq!(v.report.bucket.as_deref(), Some(e.bucket.as_str()));
+        assert_eq!(v.build.as_ref().and_then(|b| b.project.as_deref()), Some("app-build"));
+        let by_exec = e.verdict("results/by-execution/app-pipeline/exec-1/verdict.json").await;
+        assert_eq!(by_exec, v);
+        assert!(e.get("results/app/b-1/junit.xml").await.is_some_and(|j| !j.is_empty()));
+        assert!(e.get("results/app/b-1/summary.md").await.is_some());
+        let hub = hub_findings(&e.clients, &repo).await;
+        assert_eq!(hub.len(), 3, "{hub:?}");
+        assert!(hub.values().all(|s| s == "ACTIVE"), "{hub:?}");
+        let first_state = e.state(&repo).await;
+        assert_eq!(first_state.entries.len(), 3);
+
+        // 2. Rescan with V1 fixed: exactly that finding is archived, nothing else sent.
+        let before = e.calls();
+        let findings_before = e.processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
+        let mut m = meta(&image, "2026-11-23T09:00:00Z");
+        m.push(("scangate-build-arn", "arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-2"));
+        e.upload("scans/app/b-2/report.sarif", qscanner_sarif(&image, &[V2, V3]), &m).await;
+        let out = e.deliver("scans/app/b-2/report.sarif").await;
+        assert_eq!(out["reports"][0]["archived"], 1, "{out}");
+        assert_eq!(out["reports"][0]["imported"], 0, "{out}");
+        assert_eq!(out["reports"][0]["unchanged"], 2, "{out}");
+        assert_eq!(e.calls() - before, 1);
+        let sent = e.processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst)) - findings_before;
+        assert_eq!(sent, 1, "only the archived finding is sent");
+        let hub2 = hub_findings(&e.clients, &repo).await;
+        let archived: Vec<_> = hub2.iter().filter(|(_, s)| s.as_str() == "ARCHIVED").map(|(k, _)| k.clone()).collect();
+        assert_eq!(archived.len(), 1, "{hub2:?}");
+        let v2 = e.verdict("results/app/b-2/verdict.json").await;
+        assert!(v2.passed, "no critical left");
+        assert_eq!(v2.findings_archived, 1);
+        // The archived one is the finding that was in state 1 but not in state 2.
+        let second_state = e.state(&repo).await;
+        let gone: Vec<_> = first_state.entries.keys().filter(|k| !second_state.entries.contains_key(*k)).collect();
+        assert_eq!(gone.len(), 1);
+        assert!(gone[0].ends_with(&archived[0]), "{gone:?} vs {archived:?}");
+
+        // 3. Identical rescan: zero BatchImportFindings calls.
+        let before = e.calls();
+        let mut m = meta(&image, "2026-11-23T10:00:00Z");
+        m.push(("scangate-build-arn", "arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-3"));
+        e.upload("scans/app/b-3/report.sarif", qscanner_sarif(&image, &[V2, V3]), &m).await;
+        let out = e.deliver("scans/app/b-3/report.sarif").await;
+        assert_eq!(e.calls(), before, "identical rescan makes no BatchImportFindings call: {out}");
+        assert_eq!(out["reports"][0]["unchanged"], 2);
+        assert!(e.get("results/app/b-3/verdict.json").await.is_some());
+        assert_eq!(e.state(&repo).await.applied.map(|a| a.key), Some("scans/app/b-3/report.sarif".to_string()));
+    });
+}
+
+/// Normalized end state of a lifecycle: state entries (id → hash), applied key, ACTIVE findings.
+async fn end_state(e: &Env, repo: &str) -> (BTreeMap<String, String>, Option<String>, Vec<String>) {
+    let s = e.state(repo).await;
+    let hub = hub_findings(&e.clients, repo).await;
+    (
+        s.entries.iter().map(|(k, v)| (k.clone(), v.content_hash.clone())).collect(),
+        s.applied.map(|a| a.key),
+        hub.into_iter().filter(|(_, st)| st == "ACTIVE").map(|(id, _)| id).collect(),
+    )
+}
+
+#[test]
+fn duplicates_and_shuffled_delivery_end_like_in_order_delivery() {
+    run(async {
+        // Two servers so both runs use the same target (same finding ids) without sharing state.
+        let in_order_moto = Moto::start();
+        let shuffled_moto = Moto::start();
+        let a = env(&in_order_moto).await;
+        let b = env(&shuffled_moto).await;
+        let repo = "registry.example/team/shuffle-app";
+        let image = format!("{repo}:2");
+        let reports = [
+            ("scans/app/r-1/report.sarif", vec![V1, V2, V3], "2026-11-23T08:00:00Z"),
+            ("scans/app/r-2/report.sarif", vec![V1, V2], "2026-11-23T09:00:00Z"),
+            ("scans/app/r-3/report.sarif", vec![V2, V4], "2026-11-23T10:00:00Z"),
+        ];
+        for e in [&a, &b] {
+            for (key, vulns, at) in &reports {
+                e.upload(key, qscanner_sarif(&image, vulns), &meta(&image, at)).await;
+            }
+        }
+        for (key, _, _) in &reports {
+            a.deliver(key).await;
+        }
+        // The same event three times, and the set out of order.
+        for i in [2, 0, 2, 1, 2, 0, 1] {
+            b.deliver(reports[i].0).await;
+        }
+        let want = end_state(&a, repo).await;
+        let got = end_state(&b, repo).await;
+        assert_eq!(got, want);
+        assert_eq!(want.1.as_deref(), Some("scans/app/r-3/report.sarif"));
+        assert_eq!(want.0.len(), 2, "V2 and V4 remain");
+        // Security Hub shows the same active findings (V2, V4); in order, V1 and V3 were
+        // imported and then archived, shuffled they were never imported at all.
+        assert_eq!(want.2.len(), 2, "{:?}", want.2);
+        let in_order_hub = hub_findings(&a.clients, repo).await;
+        assert_eq!(in_order_hub.values().filter(|s| s.as_str() == "ARCHIVED").count(), 2, "{in_order_hub:?}");
+        let shuffled_hub = hub_findings(&b.clients, repo).await;
+        assert!(shuffled_hub.values().all(|s| s.as_str() == "ACTIVE"), "{shuffled_hub:?}");
+    });
+}
+
+#[test]
+fn keys_with_spaces_and_percent() {
+    run(async {
+        let e = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", e.bucket);
+        let key = "scans/my app/build 7/100% done.sarif";
+        e.upload(key, qscanner_sarif(&image, &[V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let out = e.deliver(key).await;
+        assert_eq!(out["reports"][0]["key"], key, "{out}");
+        let v = e.verdict("results/my app/build 7/verdict.json").await;
+        assert_eq!(v.report.key, key);
+        assert!(v.passed);
+    });
+}
+
+#[test]
+fn corrupt_report_is_quarantined_with_a_reason_and_a_failed_verdict() {
+    run(async {
+        let e = env(Moto::shared()).await;
+        let key = "scans/app/b-9/broken.sarif";
+        e.upload(key, b"{\"version\": \"2.1.0\", \"runs\": [ this is not JSON".to_vec(), &[]).await;
+        let out = e.deliver(key).await;
+        assert!(out["reports"][0]["quarantined"].is_string(), "{out}");
+        assert!(e.get(&format!("quarantine/{key}")).await.is_some(), "report copied to quarantine/");
+        let reason: Value =
+            serde_json::from_slice(&e.get(&format!("quarantine/{key}.reason.json")).await.expect("reason object"))
+                .expect("reason is JSON");
+        assert_eq!(reason["key"], key);
+        assert!(reason["reason"].as_str().is_some_and(|r| r.contains("JSON")), "{reason}");
+        let v = e.verdict("results/app/b-9/verdict.json").await;
+        assert!(!v.passed);
+        assert!(v.error.is_some());
+    });
+}
+
+#[test]
+fn sqs_batch_reports_only_failed_messages_and_ignores_test_events() {
+    run(async {
+        let e = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", e.bucket);
+        let key = "scans/app/s-1/report.sarif.json";
+        e.upload(key, qscanner_sarif(&image, &[V2]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let mut batch: Value =
+            serde_json::from_str(include_str!("fixtures/sqs-s3.json")).expect("fixture sqs-s3.json parses");
+        batch["Records"][0]["body"] = json!(s3_event(&e.bucket, key).to_string());
+        let mut garbage = batch["Records"][0].clone();
+        garbage["messageId"] = json!("garbage-1");
+        garbage["body"] = json!("{\"not\": \"an event\"}");
+        batch["Records"].as_array_mut().expect("records").push(garbage);
+        let out = e.processor.handle(&batch, &identity()).await.expect("SQS batches never fail as a whole");
+        assert_eq!(out, json!({"batchItemFailures": [{"itemIdentifier": "garbage-1"}]}));
+        assert!(e.get("results/app/s-1/verdict.json").await.is_some());
+        // Objects outside the prefix or without a SARIF suffix are skipped, not failed.
+        let out = e.deliver("uploads/other.txt").await;
+        assert!(out["reports"][0]["skipped"].is_string(), "{out}");
+    });
+}
