@@ -150,3 +150,68 @@ fn trivy_image_target_and_packages() {
     assert!(!r.target.repo_tags.is_empty() || r.target.image_name.is_some(), "{:?}", r.target);
     assert!(r.findings.iter().all(|f| f.package.is_some() && !f.cves.is_empty()));
 }
+
+// ---------------------------------------------------------------- our QScanner fixtures
+
+fn fixture(name: &str) -> scangate_core::Report {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures")).join(name);
+    read_sarif_file(&path).unwrap_or_else(|e| panic!("fixture {name} must read: {e}"))
+}
+
+fn counts(r: &scangate_core::Report) -> [u64; 6] {
+    let c = Counts::of(&r.findings);
+    [c.critical, c.high, c.medium, c.low, c.informational, c.total]
+}
+
+#[test]
+fn qscanner_image_fixture() {
+    use scangate_core::{evaluate, FindingKind, GatePolicy, PolicyResult, Severity};
+    let r = fixture("qscanner-image.sarif");
+    // Counted independently (Python, DESIGN.md rules): 3 critical (log4j in two packages, zlib), 4 high, ...
+    assert_eq!(counts(&r), [3, 4, 3, 2, 1, 13]);
+    assert_eq!(r.warning_count, 0, "{:?}", r.warnings);
+    assert_eq!(r.results_read, 11);
+    assert_eq!(r.policy_result, PolicyResult::Deny);
+    assert_eq!(r.target.repo_tags, vec!["123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4.2".to_string()]);
+    assert_eq!(r.target.image_name.as_deref(), Some("shop/web"));
+    let log4j: Vec<_> = r.findings.iter().filter(|f| f.rule_id == "qid-376157").collect();
+    assert_eq!(log4j.len(), 2, "one result, two vulnerable packages");
+    assert!(log4j.iter().all(|f| f.severity == Severity::Critical && f.cves == ["CVE-2021-44228", "CVE-2021-45046"]));
+    let zlib = r.findings.iter().find(|f| f.rule_id == "qid-179944").expect("zlib finding");
+    assert_eq!(zlib.occurrences, 2);
+    assert!(zlib.layer.as_deref().is_some_and(|l| l.starts_with("sha256:")));
+    let secret = r.findings.iter().find(|f| f.kind == FindingKind::Secret).expect("a secret finding");
+    assert!(secret.package.is_none());
+    assert_eq!(secret.location.as_ref().map(|l| (l.uri.as_str(), l.start_line)), Some(("app/config/.env", Some(3))));
+    let with_fix = r.findings.iter().filter(|f| f.package.as_ref().is_some_and(|p| p.fixed_version.is_some())).count();
+    assert!(with_fix >= 8, "most packages have a fixed version ({with_fix})");
+    let eval = evaluate(&Counts::of(&r.findings), r.policy_result, &GatePolicy::default());
+    assert!(!eval.passed, "default thresholds (max_critical 0) and DENY fail the gate");
+}
+
+#[test]
+fn qscanner_image_fixed_fixture_drops_exactly_the_fixed_cve() {
+    let before = fixture("qscanner-image.sarif");
+    let after = fixture("qscanner-image-fixed.sarif");
+    assert_eq!(counts(&after), [2, 4, 3, 2, 1, 12]);
+    let ids =
+        |r: &scangate_core::Report| r.findings.iter().map(|f| f.id.clone()).collect::<std::collections::BTreeSet<_>>();
+    let gone: Vec<String> = ids(&before).difference(&ids(&after)).cloned().collect();
+    assert_eq!(gone.len(), 1);
+    let f = before.findings.iter().find(|f| f.id == gone[0]).expect("the removed finding");
+    assert_eq!(f.cves, ["CVE-2022-37434"]);
+    assert!(ids(&after).is_subset(&ids(&before)), "finding ids are stable between scans");
+}
+
+#[test]
+fn qscanner_repo_fixture() {
+    use scangate_core::{evaluate, GatePolicy, PolicyResult};
+    let r = fixture("qscanner-repo.sarif");
+    assert_eq!(counts(&r), [0, 1, 3, 1, 0, 5]);
+    assert_eq!(r.policy_result, PolicyResult::Allow);
+    assert!(r.target.repo_tags.is_empty() && r.target.image_id.is_none());
+    let uris: std::collections::BTreeSet<&str> =
+        r.findings.iter().filter_map(|f| f.location.as_ref().map(|l| l.uri.as_str())).collect();
+    assert_eq!(uris, ["package.json", "requirements.txt"].into_iter().collect());
+    assert!(evaluate(&Counts::of(&r.findings), r.policy_result, &GatePolicy::default()).passed);
+}
