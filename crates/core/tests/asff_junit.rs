@@ -685,6 +685,10 @@ fn corpus_path(name: &str) -> std::path::PathBuf {
 /// ASFF finding against the limits and snapshots all three.
 fn golden(name: &str, path: &std::path::Path, scan_type: ScanType, fallback_target: &str) {
     let report = scangate_core::read_sarif_file(path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    golden_report(name, &report, scan_type, fallback_target);
+}
+
+fn golden_report(name: &str, report: &scangate_core::Report, scan_type: ScanType, fallback_target: &str) {
     let target = report
         .target
         .repo_tags
@@ -829,4 +833,48 @@ mod asff_props {
             assert_valid_asff(&asff::archived_from_stub(&FindingStub::new(&f, &c), &c));
         }
     }
+}
+
+/// A QScanner-shaped report (the shape reference/qscanner.md infers: Qualys severity, QID
+/// rules with `cve-ids` and `qds`, `vulnerableSoftware` with layers, ECR `repoTags`, a DENY
+/// policy result, a secret), read by the real reader and rendered end to end.
+#[test]
+fn qscanner_shaped_report() {
+    let sarif = r#"{"version":"2.1.0","runs":[{
+      "tool":{"driver":{"name":"QScanner","version":"4.3.0","rules":[
+        {"id":"qid-379216","name":"OpenSSLMultipleVulnerabilities",
+         "shortDescription":{"text":"OpenSSL Multiple Vulnerabilities (OpenSSL Security Advisory 20220705)"},
+         "fullDescription":{"text":"OpenSSL 3.0.4 has a heap memory corruption with RSA private key operations."},
+         "help":{"text":"Upgrade OpenSSL to 3.0.5 or later."},
+         "helpUri":"https://www.openssl.org/news/secadv/20220705.txt",
+         "properties":{"severity":5,"cve-ids":["CVE-2022-2274","CVE-2022-2097"],"qds":95,"tags":["vulnerability"]}},
+        {"id":"qid-1000001","name":"AwsAccessKey",
+         "shortDescription":{"text":"AWS access key in a file"},
+         "properties":{"severity":4,"tags":["secret"]}}]}},
+      "results":[
+        {"ruleId":"qid-379216","level":"error","message":{"text":"openssl 3.0.4-r0 is vulnerable"},
+         "locations":[{"physicalLocation":{"artifactLocation":{"uri":"usr/lib/libssl.so.3"}}}],
+         "properties":{"QID":379216,"vulnerableSoftware":[
+           {"name":"openssl","installedVersion":"3.0.4-r0","fixedVersion":"3.0.5-r0","layerSHA":"sha256:1111111111111111111111111111111111111111111111111111111111111111"},
+           {"name":"libcrypto3","installedVersion":"3.0.4-r0","layerSHA":"sha256:1111111111111111111111111111111111111111111111111111111111111111"}]}},
+        {"ruleId":"qid-1000001","level":"error","message":{"text":"AWS access key found"},
+         "locations":[{"physicalLocation":{"artifactLocation":{"uri":"app/config/settings.py"},"region":{"startLine":12}}}]}],
+      "properties":{"imageID":"sha256:2222222222222222222222222222222222222222222222222222222222222222","imageName":"team/app",
+         "repoTags":["123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4.2"],
+         "layerInfo":[{"sha":"sha256:1111111111111111111111111111111111111111111111111111111111111111","createdBy":"apk add openssl"}],
+         "policyResult":"DENY"}}]}"#;
+    let report = scangate_core::read_sarif(sarif.as_bytes(), "qscanner-shaped").expect("read");
+    assert_eq!(report.policy_result, PolicyResult::Deny);
+    golden_report("qscanner-shaped", &report, ScanType::Image, "unused");
+}
+
+/// The QScanner repository-scan fixture (ALLOW, findings in files), when it exists.
+#[test]
+fn fixture_qscanner_repo() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qscanner-repo.sarif"));
+    if !path.exists() {
+        eprintln!("skipped: {} does not exist yet", path.display());
+        return;
+    }
+    golden("qscanner-repo.sarif", path, ScanType::Repo, "https://github.com/example/shop.git#main");
 }
