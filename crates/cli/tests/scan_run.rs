@@ -327,3 +327,45 @@ fn help_explains_exit_codes_and_variables() {
         assert!(out.stdout.contains(needle), "--help lacks {needle}: {}", out.stdout);
     }
 }
+
+#[test]
+fn a_stopped_runner_takes_the_scanner_group_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = dir.path().join("record.jsonl");
+    let child_pid_file = dir.path().join("child.pid");
+    let child = std::process::Command::new(scangate())
+        .args(["scan", "image", "app:1", "--qscanner-path"])
+        .arg(fake_qscanner())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("QUALYS_ACCESS_TOKEN", TOKEN)
+        .env("QUALYS_POD", "US2")
+        .env("FAKE_QSCANNER_RECORD", &record)
+        .env("FAKE_QSCANNER_SLEEP", "120")
+        .env("FAKE_QSCANNER_CHILD_PID_FILE", &child_pid_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn scangate");
+    // Wait until the scanner runs and has started its own child.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(child_pid_file.exists() && record.exists()) {
+        assert!(Instant::now() < deadline, "the fake scanner never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait scangate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    let scanner_pid = records(dir.path())[0]["pid"].as_u64().expect("pid") as u32;
+    let grandchild: u32 = std::fs::read_to_string(&child_pid_file).expect("pid").trim().parse().expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(process_gone(scanner_pid) && process_gone(grandchild)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(process_gone(scanner_pid) && process_gone(grandchild), "scanner group survived the runner");
+}

@@ -6,7 +6,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// What to run.
@@ -30,6 +31,34 @@ pub enum Outcome {
     Exited(i32),
     Signaled(i32),
     TimedOut,
+    /// The runner got SIGTERM or SIGINT (a stopped build): the scanner's group was killed.
+    Interrupted,
+}
+
+/// Catches SIGTERM/SIGINT into a flag while the scanner runs (a second signal terminates at once).
+fn stop_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // Order matters: the conditional default runs first and terminates only when the flag is already set.
+        let _ = signal_hook::flag::register_conditional_default(sig, Arc::clone(&flag));
+        let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+    }
+    flag
+}
+
+/// SIGTERM to the group, up to `grace` for it to exit, then SIGKILL.
+fn kill_group(child: &mut std::process::Child, pgid: rustix::process::Pid, grace: Duration) -> io::Result<()> {
+    let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::TERM);
+    let grace_end = Instant::now() + grace;
+    while Instant::now() < grace_end {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    let _ = child.wait();
+    Ok(())
 }
 
 /// Runs the scanner; returns how it ended and its wall time.
@@ -43,6 +72,7 @@ pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    let stop = stop_flag();
     let started = Instant::now();
     let mut child = cmd.spawn()?;
     let pgid = rustix::process::Pid::from_child(&child);
@@ -82,18 +112,17 @@ pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
                 (None, None) => Outcome::Exited(1),
             };
         }
+        if stop.load(Ordering::Relaxed) {
+            tracing::warn!(
+                pgid = pgid.as_raw_nonzero().get(),
+                "stop requested; terminating the scanner's process group"
+            );
+            kill_group(&mut child, pgid, spec.grace)?;
+            break Outcome::Interrupted;
+        }
         if Instant::now() >= deadline {
             tracing::warn!(pgid = pgid.as_raw_nonzero().get(), "scanner timed out; terminating its process group");
-            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::TERM);
-            let grace_end = Instant::now() + spec.grace;
-            while Instant::now() < grace_end {
-                if child.try_wait()?.is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-            let _ = child.wait();
+            kill_group(&mut child, pgid, spec.grace)?;
             break Outcome::TimedOut;
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -163,6 +192,8 @@ pub fn mask(data: &[u8], secret: Option<&[u8]>) -> Vec<u8> {
 
 /// The runner's exit code when the scanner timed out (as GNU `timeout`).
 pub const EXIT_TIMEOUT: i32 = 124;
+/// The runner's exit code when it was stopped by SIGTERM/SIGINT (128 + SIGTERM).
+pub const EXIT_INTERRUPTED: i32 = 143;
 
 /// What a QScanner exit code means (qscanner.md).
 pub fn describe_exit(code: i32) -> &'static str {

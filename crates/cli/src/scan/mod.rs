@@ -45,6 +45,7 @@ Exit status:
   2      bad parameter (the message names the flag and its environment variable)
   124    QScanner did not finish within --timeout / SCAN_TIMEOUT; its whole process group was killed
   128+N  QScanner was killed by signal N
+  143    the runner got SIGTERM/SIGINT while QScanner ran (a stopped build); QScanner's group was killed
 
 Every option can also be set by the environment variable shown; a flag wins over the variable.
 The Qualys token is read only from QUALYS_ACCESS_TOKEN or from Secrets Manager (--secret-id), never
@@ -530,6 +531,13 @@ fn run_qscanner(
                 code::TIMEOUT
             );
             return finish(code::TIMEOUT, &outs, gate);
+        }
+        exec::Outcome::Interrupted => {
+            eprintln!(
+                "scangate scan: stopped by a signal while QScanner ran; its process group was killed. Exit {}.",
+                exec::EXIT_INTERRUPTED
+            );
+            return finish(exec::EXIT_INTERRUPTED, &outs, gate);
         }
         exec::Outcome::Signaled(sig) => {
             eprintln!("scangate scan: QScanner was killed by signal {sig}");
