@@ -249,6 +249,7 @@ fn token_from_secrets_manager_plain_or_json() {
             ("FAKE_QSCANNER_RECORD", &record_s),
             ("FAKE_QSCANNER_ECHO_TOKEN", "1"),
             ("QUALYS_SECRET_ID", &name),
+            ("RUST_LOG", "trace"),
         ]);
         let out =
             run(dir.path(), &["scan", "image", "app:1", "--qscanner-path", &fake_qscanner().to_string_lossy()], &all);

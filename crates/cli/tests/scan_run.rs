@@ -164,7 +164,7 @@ fn bad_values_name_the_flag_and_the_variable() {
         (&[], &[("MAX_CRITICAL", "-5")], &["MAX_"]),
         (&[], &[("QSCANNER_SHA256", "abc")], &["QSCANNER_SHA256"]),
         (&["--wait=forever"], &[], &["SCANGATE_WAIT"]),
-        (&["--local", "--wait=5"], &[], &["--local", "--wait"]),
+        (&["--wait=5"], &[], &["--wait", "REPORT_BUCKET"]),
     ];
     for (args, env, needles) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -368,4 +368,13 @@ fn a_stopped_runner_takes_the_scanner_group_with_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(process_gone(scanner_pid) && process_gone(grandchild), "scanner group survived the runner");
+}
+
+#[test]
+fn local_wins_over_a_wait_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out =
+        scan_with_fake(dir.path(), &["image", "app:1", "--local", "--max-critical", "-1"], &[("SCANGATE_WAIT", "900")]);
+    assert_eq!(out.code, 0, "no bucket needed, no waiting: {}", out.all());
+    assert!(out.stderr.contains("in-process evaluation (--local): PASSED"), "{}", out.all());
 }

@@ -245,8 +245,9 @@ pub struct GateOpts {
     #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool_audit, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fail_on_policy_audit: bool,
-    /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict.
-    #[arg(long, conflicts_with = "wait", help_heading = "Gate")]
+    /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
+    /// no waiting for the processor then (SCANGATE_WAIT is ignored).
+    #[arg(long, help_heading = "Gate")]
     pub local: bool,
     /// Wait up to SECONDS (default 900) for the report-processor's verdict.json, then exit with its code.
     #[arg(long, env = "SCANGATE_WAIT", value_parser = options::parse_wait, num_args = 0..=1, require_equals = true,
@@ -287,6 +288,13 @@ pub struct UploadOpts {
     /// CodePipeline execution id, recorded as scangate-pipeline-execution-id.
     #[arg(long, env = "SCANGATE_PIPELINE_EXECUTION_ID", help_heading = "Upload")]
     pub pipeline_execution_id: Option<String>,
+}
+
+impl GateOpts {
+    /// Whether to wait for the processor's verdict: a positive --wait / SCANGATE_WAIT, and not --local.
+    fn waits(&self) -> bool {
+        !self.local && self.wait.is_some_and(|w| w > 0)
+    }
 }
 
 fn parse_threshold(s: &str) -> Result<i64, String> {
@@ -473,7 +481,7 @@ fn run_qscanner(
             options::PODS.join(" ")
         )));
     }
-    if gate.wait.is_some_and(|w| w > 0) && upload.bucket.is_none() {
+    if gate.waits() && upload.bucket.is_none() {
         return Err(Fail::usage("--wait needs --bucket / REPORT_BUCKET (the verdict is read from the report bucket)"));
     }
     let args = qscanner_args(&target, s, image, fs)?;
@@ -574,7 +582,7 @@ fn run_qscanner(
 }
 
 fn run_sarif(a: &SarifArgs) -> Result<i32, Fail> {
-    if a.gate.wait.is_some_and(|w| w > 0) && a.upload.bucket.is_none() {
+    if a.gate.waits() && a.upload.bucket.is_none() {
         return Err(Fail::usage("--wait needs --bucket / REPORT_BUCKET (the verdict is read from the report bucket)"));
     }
     if !a.file.is_file() {
@@ -664,7 +672,7 @@ fn gate_and_upload(
     if let Some(p) = scanner_policy {
         outs.policy_result = p.as_str().to_string();
     }
-    let needs_report = gate.local || gate.wait.is_some_and(|w| w > 0) || upload.bucket.is_some();
+    let needs_report = gate.local || gate.waits() || upload.bucket.is_some();
     let Some(sarif_path) = ctx.sarif.as_ref() else {
         if ctx.report_expected && needs_report {
             return Err(Fail::internal(
@@ -706,7 +714,7 @@ fn gate_and_upload(
         let plan = upload_plan(bucket, ctx, gate, upload)?;
         let uploaded = remote::upload(&plan)?;
         outs.verdict_key = uploaded.verdict_key.clone();
-        if let Some(wait) = gate.wait.filter(|w| *w > 0) {
+        if let Some(wait) = gate.wait.filter(|_| gate.waits()) {
             let verdict = remote::wait_for_verdict(&plan, &uploaded, Duration::from_secs(wait), &gate.junit_path)?;
             print_verdict(&verdict, "report-processor verdict (--wait)");
             outs.policy_result = verdict.policy_result.as_str().to_string();
