@@ -3,7 +3,8 @@
 //! [`write_synthetic`] streams the document (constant memory, whatever the size), is
 //! deterministic from [`SynthConfig::seed`], and exercises what makes real reports slow or
 //! tricky: many rules, many results, long strings with JSON escapes (`\"`, `\\`, `\n`, `\t`,
-//! `\u0001`, `\u00e9`, surrogate pairs) and raw non-ASCII text. Results repeat: result `i`
+//! `\u0001`, `\u00e9`, surrogate pairs; about 1 token in 16) and raw non-ASCII text (about 1
+//! word in 8), mostly English like real advisories. Results repeat: result `i`
 //! affects "distinct slot" `i` for the first [`SynthConfig::distinct`] results and a
 //! pseudo-random slot after that, and a slot is always the same (rule, package, version), so
 //! the reader ends with exactly `min(results, distinct)` findings.
@@ -99,10 +100,13 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+/// Mostly English, like real advisories, with some non-ASCII words (about 1 token in 8).
 #[rustfmt::skip]
 const WORDS: &[&str] = &[
     "buffer", "overflow", "in", "the", "parser", "allows", "remote", "attackers", "to", "execute", "code", "via",
-    "crafted", "input", "Sécurité", "débordement", "脆弱性", "パッケージ", "naïve", "Ærø", "🚀", "ключ",
+    "crafted", "input", "a", "heap", "use-after-free", "when", "handling", "certificates", "denial", "of", "service",
+    "through", "memory", "exhaustion", "versions", "before", "are", "affected",
+    "Sécurité", "脆弱性", "naïve", "🚀",
 ];
 
 /// Pieces already escaped for JSON, inserted verbatim between words.
@@ -121,7 +125,8 @@ const ESCAPED: &[&str] = &[
 fn text<W: Write>(w: &mut W, rng: &mut Rng, len: usize) -> io::Result<()> {
     let mut written = 0usize;
     while written < len {
-        if rng.below(6) == 0 {
+        // About 1 token in 16 is an escape sequence.
+        if rng.below(16) == 0 {
             let e = ESCAPED[rng.below(ESCAPED.len() as u64) as usize];
             w.write_all(e.as_bytes())?;
             written += e.len();

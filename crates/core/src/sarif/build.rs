@@ -237,17 +237,17 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
     let id = raw.rule_id.as_deref().or(raw.ref_id.as_deref());
     if let (Some(a), Some(b)) = (raw.rule_id.as_deref(), raw.ref_id.as_deref()) {
         if a != b {
-            w.push(
+            w.push_lazy(
                 || result_path(run, raw, "rule.id"),
-                format!("ruleId {:?} and rule.id {:?} differ; using ruleId", super::short(a), super::short(b)),
+                || format!("ruleId {:?} and rule.id {:?} differ; using ruleId", super::short(a), super::short(b)),
             );
         }
     }
     let (index, index_field) = match (raw.ref_index, raw.rule_index) {
         (Some(a), Some(b)) if a != b => {
-            w.push(
+            w.push_lazy(
                 || result_path(run, raw, "rule.index"),
-                format!("rule.index {a} and ruleIndex {b} differ; using {a}"),
+                || format!("rule.index {a} and ruleIndex {b} differ; using {a}"),
             );
             (Some(a), "rule.index")
         }
@@ -260,18 +260,18 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
         if i >= 0 && (i as u64) < extensions as u64 {
             Some(i as usize + 1)
         } else {
-            w.push(
+            w.push_lazy(
                 || result_path(run, raw, "rule.toolComponent.index"),
-                format!("{i} is not an index into tool.extensions ({extensions} extension(s))"),
+                || format!("{i} is not an index into tool.extensions ({extensions} extension(s))"),
             );
             None
         }
     } else if let Some(name) = raw.tc_name.as_deref() {
         let found = tool.components.iter().position(|c| c.name.as_deref() == Some(name));
         if found.is_none() {
-            w.push(
+            w.push_lazy(
                 || result_path(run, raw, "rule.toolComponent.name"),
-                format!("no tool component named {:?}", super::short(name)),
+                || format!("no tool component named {:?}", super::short(name)),
             );
         }
         found
@@ -287,21 +287,23 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
         } else if i >= 0 && (i as u64) < rules.len() as u64 {
             let rule = &rules[i as usize];
             match (id, rule.id.as_deref()) {
-                (Some(want), Some(got)) if want != got => w.push(
+                (Some(want), Some(got)) if want != got => w.push_lazy(
                     || result_path(run, raw, index_field),
-                    format!(
-                        "{i} points at rule {:?} in {}, but the result's rule id is {:?}; using the id",
-                        super::short(got),
-                        where_(),
-                        super::short(want)
-                    ),
+                    || {
+                        format!(
+                            "{i} points at rule {:?} in {}, but the result's rule id is {:?}; using the id",
+                            super::short(got),
+                            where_(),
+                            super::short(want)
+                        )
+                    },
                 ),
                 _ => return Some(rule),
             }
         } else {
-            w.push(
+            w.push_lazy(
                 || result_path(run, raw, index_field),
-                format!("{i} is not an index into {} ({} rule(s)); using the rule id", where_(), rules.len()),
+                || format!("{i} is not an index into {} ({} rule(s)); using the rule id", where_(), rules.len()),
             );
         }
     }
@@ -310,9 +312,9 @@ fn resolve_rule<'r>(run: &'r RunState, raw: &RawResult, w: &mut Warnings) -> Opt
         Some(&(c, i)) => tool.components.get(c).and_then(|comp| comp.rules.get(i)),
         None => {
             if run.has_rules() {
-                w.push(
+                w.push_lazy(
                     || result_path(run, raw, if raw.rule_id.is_some() { "ruleId" } else { "rule.id" }),
-                    format!("no rule {:?} in this run; the finding has only what the result says", super::short(id)),
+                    || format!("no rule {:?} in this run; the finding has only what the result says", super::short(id)),
                 );
             }
             None

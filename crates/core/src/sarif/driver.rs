@@ -15,12 +15,12 @@
 
 use super::build::{self, RunState};
 use super::lenient::{Arr, Obj, Scalar, Shape};
-use super::parse::{ArtifactsBody, ResultBody, RunPropsBody, ToolBody};
+use super::parse::{ArtifactsBody, LenientResult, ResultBody, RunPropsBody, ToolBody};
 use super::{short, Ctx, SUPPORTED_VERSION};
 use serde::de::{DeserializeSeed, IgnoredAny};
 use std::io::{self, Read};
 
-const BUF: usize = 256 * 1024;
+const BUF: usize = 64 * 1024;
 
 /// Why reading stopped.
 pub(crate) enum Stop {
@@ -157,9 +157,17 @@ impl<R: Read> Scanner<R> {
             b'{' | b'[' => self.capture_container(out)?,
             b'"' => self.capture_string(out)?,
             b',' | b'}' | b']' | b':' => return Err(self.error_here("expected value")),
-            _ => self.capture_scalar(out)?,
+            _ => Some(self.capture_scalar(out)?),
         };
-        Ok((start, cap))
+        match cap {
+            Some(cap) => Ok((start, cap)),
+            None => {
+                // The input ended inside the value (all of it is in `out`): report serde_json's
+                // first error in it, as reading it in place would, else the end of input.
+                parse_slice(out, std::marker::PhantomData::<IgnoredAny>, start)?;
+                Err(self.error_here("EOF while parsing a value"))
+            }
+        }
     }
 
     /// The bytes of the value [`Scanner::capture`] cut out last.
@@ -180,7 +188,8 @@ impl<R: Read> Scanner<R> {
         done.then_some(Cap::Copied)
     }
 
-    fn capture_container(&mut self, out: &mut Vec<u8>) -> Result<Cap, Stop> {
+    /// `Ok(None)`: the input ended inside the value.
+    fn capture_container(&mut self, out: &mut Vec<u8>) -> Result<Option<Cap>, Stop> {
         let mut depth = 0usize;
         let mut in_str = false;
         // A backslash ended the previous buffer: the next byte is escaped.
@@ -188,7 +197,7 @@ impl<R: Read> Scanner<R> {
         let mut first = true;
         loop {
             if !self.fill()? {
-                return Err(self.error_here("EOF while parsing a value"));
+                return Ok(None);
             }
             let start = self.pos;
             let end = self.len;
@@ -236,18 +245,19 @@ impl<R: Read> Scanner<R> {
                 }
             }
             if let Some(cap) = self.span(start, i, done, first, out) {
-                return Ok(cap);
+                return Ok(Some(cap));
             }
             first = false;
         }
     }
 
-    fn capture_string(&mut self, out: &mut Vec<u8>) -> Result<Cap, Stop> {
+    /// `Ok(None)`: the input ended inside the string.
+    fn capture_string(&mut self, out: &mut Vec<u8>) -> Result<Option<Cap>, Stop> {
         let mut esc = false;
         let mut first = true;
         loop {
             if !self.fill()? {
-                return Err(self.error_here("EOF while parsing a string"));
+                return Ok(None);
             }
             let start = self.pos;
             let end = self.len;
@@ -274,7 +284,7 @@ impl<R: Read> Scanner<R> {
                 }
             }
             if let Some(cap) = self.span(start, i, done, first, out) {
-                return Ok(cap);
+                return Ok(Some(cap));
             }
             first = false;
         }
@@ -300,6 +310,34 @@ impl<R: Read> Scanner<R> {
             if out.len() > 4096 {
                 return Err(self.error_here("invalid value"));
             }
+        }
+    }
+
+    /// Parses the object that starts at `buf[pos]` straight from the buffer when it ends there
+    /// (the common case: no copy, no separate scan). `Ok(None)`: it runs past the buffer, and
+    /// the caller takes the slow path ([`Scanner::capture`]) from the same position.
+    fn parse_in_place<T: serde::de::DeserializeOwned>(&mut self) -> Result<Option<T>, Stop> {
+        if self.pos >= self.len || self.buf[self.pos] != b'{' {
+            // Only objects: a number cut by the buffer end would parse as a shorter number.
+            return Ok(None);
+        }
+        let slice = &self.buf[self.pos..self.len];
+        let mut stream = serde_json::Deserializer::from_slice(slice).into_iter::<T>();
+        match stream.next() {
+            Some(Ok(v)) => {
+                let used = stream.byte_offset();
+                let consumed = &self.buf[self.pos..self.pos + used];
+                // A value that parsed has newlines only between tokens.
+                if let Some(last) = memchr::memrchr(b'\n', consumed) {
+                    self.line += memchr::memchr_iter(b'\n', consumed).count();
+                    self.line_start = self.base + (self.pos + last + 1) as u64;
+                }
+                self.pos += used;
+                Ok(Some(v))
+            }
+            // Cut by the buffer end, or broken: the slow path reads it again and reports the
+            // same error wherever the buffer boundaries fall.
+            Some(Err(_)) | None => Ok(None),
         }
     }
 
@@ -385,14 +423,17 @@ fn json_at(start: Pos, line: usize, column: usize, message: &str) -> Stop {
 fn parse_slice<'a, S: DeserializeSeed<'a>>(bytes: &'a [u8], seed: S, start: Pos) -> Result<S::Value, Stop> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let v = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-    v.map_err(|e| {
-        let full = e.to_string();
-        let message = match full.rfind(" at line ") {
-            Some(i) => &full[..i],
-            None => &full,
-        };
-        json_at(start, e.line(), e.column(), message)
-    })
+    v.map_err(|e| json_error(e, start))
+}
+
+/// A serde_json error in a value that starts at `start`, placed in the whole document.
+fn json_error(e: serde_json::Error, start: Pos) -> Stop {
+    let full = e.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => &full[..i],
+        None => &full,
+    };
+    json_at(start, e.line(), e.column(), message)
 }
 
 /// Reads the whole document into `ctx`.
@@ -576,9 +617,17 @@ fn results<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx, run: &mut RunState, scrat
     let mut index = run.results;
     let out = &mut ctx.out;
     loop {
-        let (start, cap) = s.capture(scratch)?;
-        match parse_slice(s.bytes(cap, scratch), Obj(ResultBody { index }), start)? {
-            Shape::Got(raw) => {
+        s.expect_non_ws("a list")?;
+        let shape = match s.parse_in_place::<LenientResult>()? {
+            Some(LenientResult(shape)) => shape,
+            None => {
+                let (start, cap) = s.capture(scratch)?;
+                parse_slice(s.bytes(cap, scratch), Obj(ResultBody { index }), start)?
+            }
+        };
+        match shape {
+            Shape::Got(mut raw) => {
+                raw.index = index;
                 out.results_read += 1;
                 if run.ready(&raw) {
                     build::process(out, run, raw);

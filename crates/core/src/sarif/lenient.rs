@@ -295,6 +295,10 @@ impl<'de> ObjBody<'de> for TextObj {
         while let Some(k) = map.next_key_seed(Keys(&["text", "markdown"]))? {
             match k {
                 Some(0) => out.text = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                // The markdown is only a fallback: not copied when there is text.
+                Some(1) if out.text.as_deref().is_some_and(|t| !t.trim().is_empty()) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
                 Some(1) => out.markdown = map.next_value::<Scalar>()?.into_string().ok().flatten(),
                 _ => {
                     map.next_value::<IgnoredAny>()?;

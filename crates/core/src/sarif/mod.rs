@@ -100,9 +100,14 @@ pub(crate) struct Warnings {
 
 impl Warnings {
     pub(crate) fn push(&mut self, path: impl FnOnce() -> String, message: String) {
+        self.push_lazy(path, || message);
+    }
+
+    /// Like [`Warnings::push`], formatting the message only when it is kept.
+    pub(crate) fn push_lazy(&mut self, path: impl FnOnce() -> String, message: impl FnOnce() -> String) {
         self.count += 1;
         if self.kept.len() < MAX_KEPT_WARNINGS {
-            self.kept.push(ReadWarning { path: path(), message });
+            self.kept.push(ReadWarning { path: path(), message: message() });
         }
     }
 }

@@ -542,6 +542,16 @@ impl<'de> ObjBody<'de> for ResultBody {
     }
 }
 
+/// A result as a plain `Deserialize` type, for `serde_json`'s stream reader (which takes no
+/// seed); the caller sets [`RawResult::index`].
+pub(crate) struct LenientResult(pub Shape<RawResult>);
+
+impl<'de> serde::Deserialize<'de> for LenientResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::DeserializeSeed::deserialize(Obj(ResultBody { index: 0 }), d).map(LenientResult)
+    }
+}
+
 /// `result.rule`: a `reportingDescriptorReference`.
 struct RuleRefBody<'a> {
     r: &'a mut RawResult,
