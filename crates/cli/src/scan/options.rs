@@ -230,12 +230,16 @@ impl fmt::Display for ProxyUrl {
     }
 }
 
+/// A proxy URL; `host:port` without a scheme (as curl accepts in HTTPS_PROXY) means `http://host:port`.
 pub fn parse_proxy(s: &str) -> Result<ProxyUrl, String> {
     let t = s.trim();
+    let t = if t.contains("://") { t.to_string() } else { format!("http://{t}") };
+    let host = t.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
     let ok = (t.starts_with("http://") || t.starts_with("https://") || t.starts_with("socks5://"))
+        && !host.is_empty()
         && !t.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
-        Ok(ProxyUrl(t.to_string()))
+        Ok(ProxyUrl(t))
     } else {
         // Never echo the value: a proxy URL may carry a password.
         Err("--proxy / HTTPS_PROXY: expected http://, https:// or socks5:// followed by host[:port]".to_string())
@@ -374,8 +378,10 @@ mod tests {
         assert!(!format!("{p:?}").contains("secretpw"));
         let q = parse_proxy("http://proxy.corp:3128").expect("valid proxy");
         assert!(!q.has_credentials());
-        let e = parse_proxy("user:secretpw@proxy").expect_err("no scheme");
+        assert_eq!(parse_proxy("proxy.corp:3128").map(|p| p.expose().to_string()), Ok("http://proxy.corp:3128".into()));
+        let e = parse_proxy("ftp://user:secretpw@proxy").expect_err("bad scheme");
         assert!(!e.contains("secretpw"));
+        assert!(parse_proxy("http://").is_err());
     }
 
     #[test]
