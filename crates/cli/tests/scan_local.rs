@@ -39,7 +39,11 @@ fn process_verdict(dir: &Path, file: &Path, exit_code: i32, extra: &[&str]) -> (
 fn local_verdict_equals_process_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
     let builtin = builtin_sarif(dir.path());
-    let files = [builtin, corpus("trivy-image-alpine-310.sarif"), corpus("grype-image-snapshot.sarif")];
+    let qscanner_fixture =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qscanner-image.sarif"));
+    assert!(qscanner_fixture.is_file(), "{}", qscanner_fixture.display());
+    let files =
+        [builtin, qscanner_fixture, corpus("trivy-image-alpine-310.sarif"), corpus("grype-image-snapshot.sarif")];
     let gates: &[&[&str]] = &[&[], &["--max-critical", "-1"], &["--max-critical", "-1", "--max-high", "0"]];
     for file in &files {
         for scanner_exit in [0, 42, 43] {
