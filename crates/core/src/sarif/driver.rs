@@ -121,6 +121,28 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// Skips a UTF-8 byte order mark at the very start (some Windows tools write one).
+    fn skip_bom(&mut self) -> Result<(), Stop> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        if !self.fill()? {
+            return Ok(());
+        }
+        // A trickling reader may hand out fewer than three bytes at first.
+        while self.len < BOM.len() {
+            match self.src.read(&mut self.buf[self.len..]) {
+                Ok(0) => break,
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Stop::Io(e)),
+            }
+        }
+        if self.buf[..self.len].starts_with(BOM) {
+            self.pos = BOM.len();
+            self.line_start = BOM.len() as u64;
+        }
+        Ok(())
+    }
+
     /// Skips whitespace; the next byte, not consumed, or `None` at the end.
     fn peek_non_ws(&mut self) -> Result<Option<u8>, Stop> {
         loop {
@@ -439,6 +461,7 @@ fn json_error(e: serde_json::Error, start: Pos) -> Stop {
 /// Reads the whole document into `ctx`.
 pub(crate) fn drive<R: Read>(src: R, ctx: &mut Ctx) -> Result<(), Stop> {
     let mut s = Scanner::new(src);
+    s.skip_bom()?;
     let mut scratch = Vec::with_capacity(64 * 1024);
     let mut keybuf = Vec::new();
     if let Some(kind) = s.open(b'{', &mut scratch)? {

@@ -444,3 +444,14 @@ fn fast_key_matches_dedup_key_new() {
         }
     }
 }
+
+#[test]
+fn a_utf8_byte_order_mark_is_skipped() {
+    let doc = "\u{feff}{\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{\"name\":\"T\"}},\"results\":[{\"ruleId\":\"r\",\"message\":{\"text\":\"m\"}}]}]}";
+    let r = read(doc);
+    assert_eq!(r.findings.len(), 1);
+    match read_err("\u{feff}[") {
+        SarifError::Json { line, column, .. } => assert_eq!((line, column), (1, 1), "columns count after the mark"),
+        e => panic!("expected a JSON error, got {e}"),
+    }
+}
