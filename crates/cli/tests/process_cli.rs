@@ -207,7 +207,8 @@ fn json_that_is_not_sarif_is_exit_2_and_says_what_is_missing() {
 fn bad_parameters_are_exit_2() {
     let f = fixture("qscanner-image.sarif");
     let f = f.to_str().expect("utf8");
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&["process", "--max-high", "-5", f], &[], "-1"),
         (&["process", "--max-high", "lots", f], &[], "integer"),
         (&["process", f], &[("MAX_LOW", "x")], "integer"),
