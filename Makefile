@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz
+.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz bench-runner
 
 ## demo: evaluate the bundled QScanner-shaped report offline and show the verdict
 demo:
@@ -52,3 +52,7 @@ test-deploy: venv
 ## fuzz: run the SARIF reader fuzz target (FUZZ_SECONDS, default 300)
 fuzz:
 	@bash scripts/fuzz.sh
+
+## bench-runner: runner overhead beside the scanner's own run time (release build)
+bench-runner:
+	@bash scripts/bench-runner.sh
