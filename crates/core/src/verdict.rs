@@ -112,25 +112,15 @@ impl Verdict {
 
     /// A failed verdict for a report that could not be processed, so nobody waits forever.
     pub fn unprocessable(input: VerdictInput, gate: &crate::policy::GatePolicy, reason: String) -> Verdict {
-        Verdict {
-            schema: SCHEMA.to_string(),
+        let evaluation = Evaluation {
             passed: false,
             reasons: vec![format!("the report could not be processed: {reason}")],
-            counts: Counts::default(),
-            thresholds: gate.thresholds,
-            policy_result: PolicyResult::None,
-            report: input.report,
-            target: input.target,
-            scanner: input.scanner,
-            build: input.build,
-            findings_imported: 0,
-            findings_archived: 0,
-            processed_at: input.processed_at,
             warnings: Vec::new(),
-            fail_on_policy_deny: gate.fail_on_policy_deny,
-            fail_on_policy_audit: gate.fail_on_policy_audit,
-            error: Some(reason),
-        }
+            checks: Vec::new(),
+        };
+        let mut verdict = Verdict::new(input, Counts::default(), PolicyResult::None, gate, &evaluation);
+        verdict.error = Some(reason);
+        verdict
     }
 
     /// Parses a verdict, refusing an unknown schema with a message that names it.
@@ -226,6 +216,16 @@ mod tests {
         for key in ["bucket", "key", "version_id", "etag"] {
             assert!(value["report"].get(key).is_some(), "report lacks {key}");
         }
+    }
+
+    #[test]
+    fn unprocessable_fails_with_the_reason() {
+        let v = Verdict::unprocessable(VerdictInput::default(), &GatePolicy::default(), "not JSON".into());
+        assert!(!v.passed);
+        assert_eq!(v.error.as_deref(), Some("not JSON"));
+        assert_eq!(v.reasons, vec!["the report could not be processed: not JSON".to_string()]);
+        assert_eq!(v.counts, Counts::default());
+        assert_eq!(v.exit_code(), 42);
     }
 
     #[test]
