@@ -374,6 +374,49 @@ mod tests {
         assert_eq!(p.ignored, vec!["Object Deleted".to_string()]);
     }
 
+    /// URL-form encoding as S3 writes keys into notifications.
+    fn encode(key: &str) -> String {
+        let mut out = String::new();
+        for b in key.bytes() {
+            match b {
+                b' ' => out.push('+'),
+                b if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) => out.push(b as char),
+                b => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn encoded_keys_decode_to_themselves(key in "\\PC{0,64}") {
+            proptest::prop_assert_eq!(decode_key(&encode(&key)), Ok(key));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = parse_event(&bytes);
+            let _ = decode_key(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn arbitrary_records_never_panic(
+            name in "(ObjectCreated:Put|ObjectRemoved:Delete|x)",
+            key in proptest::option::of("[%+a-z0-9 ]{0,12}"),
+            size in proptest::option::of(proptest::num::i64::ANY),
+            sqs in proptest::bool::ANY,
+        ) {
+            let record = serde_json::json!({"eventName": name, "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": size}}});
+            let s3 = serde_json::json!({"Records": [record]});
+            let ev = if sqs {
+                serde_json::json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": s3.to_string()}]})
+            } else {
+                s3
+            };
+            let _ = parse_event_value(&ev);
+        }
+    }
+
     #[test]
     fn never_panics_on_odd_shapes() {
         for ev in [
