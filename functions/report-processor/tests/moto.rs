@@ -408,3 +408,136 @@ fn sqs_batch_reports_only_failed_messages_and_ignores_test_events() {
         assert!(out["reports"][0]["skipped"].is_string(), "{out}");
     });
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn qscanner_fixture_scan_then_fixed_rescan_archives_exactly_one() {
+    run(async {
+        let e = env(Moto::shared()).await;
+        // A target of its own, so the shared Security Hub holds no other findings of this lifecycle.
+        let repo = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{}", e.bucket);
+        let image = format!("{repo}:1.4.2");
+        let mut m = meta(&image, "2026-11-23T08:00:00Z");
+        m.push(("scangate-scanner-exit-code", "42"));
+        e.upload("scans/shop/b-1/web-Report.sarif.json", fixture("qscanner-image.sarif"), &m).await;
+        let out = e.deliver("scans/shop/b-1/web-Report.sarif.json").await;
+        assert_eq!(out["reports"][0]["imported"], 13, "{out}");
+        let v = e.verdict("results/shop/b-1/verdict.json").await;
+        assert!(!v.passed);
+        assert_eq!((v.counts.critical, v.counts.high, v.counts.total), (3, 4, 13));
+        assert_eq!(v.policy_result, scangate_core::PolicyResult::Deny);
+
+        let mut m = meta(&image, "2026-11-23T09:00:00Z");
+        m.push(("scangate-scanner-exit-code", "42"));
+        e.upload("scans/shop/b-2/web-Report.sarif.json", fixture("qscanner-image-fixed.sarif"), &m).await;
+        let out = e.deliver("scans/shop/b-2/web-Report.sarif.json").await;
+        assert_eq!(out["reports"][0]["archived"], 1, "{out}");
+        assert_eq!(out["reports"][0]["imported"], 0, "{out}");
+        assert_eq!(out["reports"][0]["unchanged"], 12, "{out}");
+        let hub = hub_findings(&e.clients, &repo).await;
+        assert_eq!(hub.len(), 13);
+        assert_eq!(hub.values().filter(|s| s.as_str() == "ARCHIVED").count(), 1, "{hub:?}");
+    });
+}
+
+/// A store whose first state write meets a competing writer that changed the object.
+struct Conflicting {
+    inner: S3Store,
+    armed: std::sync::atomic::AtomicBool,
+    state_puts: AtomicU64,
+}
+
+impl scangate_aws::s3::ReportStore for Conflicting {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<scangate_aws::s3::ObjectHead>, scangate_aws::s3::StoreError> {
+        self.inner.head(bucket, key, version_id).await
+    }
+
+    async fn get_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<scangate_aws::s3::Fetched>, scangate_aws::s3::StoreError> {
+        self.inner.get_bytes(bucket, key, limit).await
+    }
+
+    async fn read_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        f: F,
+    ) -> Result<T, scangate_aws::s3::StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        self.inner.read_with(bucket, key, version_id, f).await
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: &scangate_aws::s3::PutOptions,
+    ) -> Result<scangate_aws::s3::PutResult, scangate_aws::s3::StoreError> {
+        if key.starts_with("state/") {
+            self.state_puts.fetch_add(1, Ordering::SeqCst);
+            if self.armed.swap(false, Ordering::SeqCst) {
+                let parsed = LifecycleState::from_json(&body, key).expect("the processor writes valid state");
+                let rival = LifecycleState::empty(&parsed.lifecycle_key);
+                let rival = serde_json::to_vec(&rival).expect("serialize");
+                self.inner.put(bucket, key, rival, &scangate_aws::s3::PutOptions::json()).await?;
+            }
+        }
+        self.inner.put(bucket, key, body, options).await
+    }
+
+    async fn copy(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        dest_bucket: &str,
+        dest_key: &str,
+        kms_key_id: Option<&str>,
+    ) -> Result<(), scangate_aws::s3::StoreError> {
+        self.inner.copy(source_bucket, source_key, dest_bucket, dest_key, kms_key_id).await
+    }
+}
+
+#[test]
+fn lost_conditional_write_is_reread_and_replanned() {
+    run(async {
+        let base = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", base.bucket);
+        let store = Conflicting {
+            inner: S3Store::new(base.clients.s3.clone(), None),
+            armed: true.into(),
+            state_puts: 0.into(),
+        };
+        let sink = Sink::new(
+            SecurityHubImporter::new(base.clients.securityhub.clone()),
+            Arc::new(TokenBucket::new(10.0, 30)),
+            SinkConfig::default(),
+        );
+        let processor = Processor::new(Config::default(), store, Some(sink));
+        let key = "scans/app/c-1/report.sarif";
+        base.upload(key, qscanner_sarif(&image, &[V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let out = processor.handle(&s3_event(&base.bucket, key), &identity()).await.expect("handled");
+        assert!(out["reports"][0]["passed"].is_boolean(), "{out}");
+        assert_eq!(processor.store.state_puts.load(Ordering::SeqCst), 2, "412, then re-read, re-plan and write");
+        let state = base.state(&format!("registry.example/{}", base.bucket)).await;
+        assert_eq!(state.entries.len(), 2, "the retry's plan, not the rival's empty state, is stored");
+        assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(key));
+    });
+}
