@@ -472,15 +472,15 @@ impl<S: ReportStore, K: FindingSink> Processor<S, K> {
                             state_key,
                             "state object changed meanwhile: re-reading and re-planning"
                         );
-                        total.imported += imported_ok;
-                        total.archived += archived_ok;
                         continue;
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            total.imported += imported_ok;
-            total.archived += archived_ok;
+            // The counts of the attempt whose state was stored (what an earlier attempt
+            // imported is planned again, or found unchanged, by this one).
+            total.imported = imported_ok;
+            total.archived = archived_ok;
             total.unchanged = plan.unchanged_skipped.len() as u64;
             total.retry_event = failed.iter().any(is_retryable_failure);
             total.failed = failed;

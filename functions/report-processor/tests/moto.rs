@@ -539,5 +539,6 @@ fn lost_conditional_write_is_reread_and_replanned() {
         let state = base.state(&format!("registry.example/{}", base.bucket)).await;
         assert_eq!(state.entries.len(), 2, "the retry's plan, not the rival's empty state, is stored");
         assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(key));
+        assert_eq!(base.verdict("results/app/c-1/verdict.json").await.findings_imported, 2, "counted once");
     });
 }
