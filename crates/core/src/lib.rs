@@ -8,6 +8,7 @@
 //! [`summary`] the human summary.
 
 pub mod asff;
+pub mod events;
 pub mod finding;
 pub mod gate;
 pub mod junit;
@@ -16,12 +17,11 @@ pub mod pipeline;
 pub mod policy;
 pub mod sarif;
 pub mod severity;
+pub mod state;
 pub mod summary;
+pub mod synth;
 pub mod text;
 pub mod verdict;
-pub mod events;
-pub mod state;
-pub mod synth;
 
 pub use finding::{Finding, FindingKind, Location, Package, Scanner};
 pub use policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
