@@ -449,6 +449,8 @@ struct Conflicting {
     inner: S3Store,
     armed: std::sync::atomic::AtomicBool,
     state_puts: AtomicU64,
+    /// HEAD of this key fails as S3 throttling would.
+    fail_head_for: Option<String>,
 }
 
 impl scangate_aws::s3::ReportStore for Conflicting {
@@ -458,6 +460,16 @@ impl scangate_aws::s3::ReportStore for Conflicting {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Option<scangate_aws::s3::ObjectHead>, scangate_aws::s3::StoreError> {
+        if self.fail_head_for.as_deref() == Some(key) {
+            return Err(scangate_aws::s3::StoreError::Service {
+                bucket: bucket.into(),
+                key: key.into(),
+                operation: "HeadObject",
+                code: "SlowDown".into(),
+                message: "Please reduce your request rate.".into(),
+                transient: true,
+            });
+        }
         self.inner.head(bucket, key, version_id).await
     }
 
@@ -524,6 +536,7 @@ fn lost_conditional_write_is_reread_and_replanned() {
             inner: S3Store::new(base.clients.s3.clone(), None),
             armed: true.into(),
             state_puts: 0.into(),
+            fail_head_for: None,
         };
         let sink = Sink::new(
             SecurityHubImporter::new(base.clients.securityhub.clone()),
@@ -540,5 +553,43 @@ fn lost_conditional_write_is_reread_and_replanned() {
         assert_eq!(state.entries.len(), 2, "the retry's plan, not the rival's empty state, is stored");
         assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(key));
         assert_eq!(base.verdict("results/app/c-1/verdict.json").await.findings_imported, 2, "counted once");
+    });
+}
+
+#[test]
+fn transient_failure_fails_only_its_sqs_message_and_direct_invocations() {
+    run(async {
+        let base = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", base.bucket);
+        let (good, bad) = ("scans/app/t-1/report.sarif", "scans/app/t-2/report.sarif");
+        let store = Conflicting {
+            inner: S3Store::new(base.clients.s3.clone(), None),
+            armed: false.into(),
+            state_puts: 0.into(),
+            fail_head_for: Some(bad.to_string()),
+        };
+        let processor: Processor<Conflicting, Sink<SecurityHubImporter>> =
+            Processor::new(Config { security_hub_enabled: false, ..Config::default() }, store, None);
+        for key in [good, bad] {
+            base.upload(key, qscanner_sarif(&image, &[V2]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        }
+        let mut batch: Value =
+            serde_json::from_str(include_str!("fixtures/sqs-s3.json")).expect("fixture sqs-s3.json parses");
+        let template = batch["Records"][0].clone();
+        let mut records = Vec::new();
+        for (id, key) in [("m-good", good), ("m-bad", bad)] {
+            let mut r = template.clone();
+            r["messageId"] = json!(id);
+            r["body"] = json!(s3_event(&base.bucket, key).to_string());
+            records.push(r);
+        }
+        batch["Records"] = json!(records);
+        let out = processor.handle(&batch, &identity()).await.expect("SQS batches never fail as a whole");
+        assert_eq!(out, json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]}));
+        assert!(base.get("results/app/t-1/verdict.json").await.is_some());
+        assert!(base.get("results/app/t-2/verdict.json").await.is_none(), "nothing written for the failed one");
+        // Delivered directly, the same failure fails the invocation so Lambda retries it.
+        let err = processor.handle(&s3_event(&base.bucket, bad), &identity()).await.expect_err("retried");
+        assert!(err.to_string().contains("SlowDown"), "{err}");
     });
 }
