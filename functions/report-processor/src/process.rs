@@ -153,10 +153,17 @@ fn strip_sarif_suffix(name: &str) -> &str {
 /// File name endings of reports this function processes (case-insensitive).
 pub const SARIF_SUFFIXES: [&str; 2] = [".sarif.json", ".sarif"];
 
-/// True when the key is under the prefix and ends like a SARIF report.
+/// Prefixes the function writes to: never processed, whatever SCAN_PREFIX is (an empty
+/// prefix would otherwise process its own quarantine copies, forever).
+pub const OWN_PREFIXES: [&str; 3] = ["quarantine/", "results/", "state/"];
+
+/// True when the key is under the prefix, ends like a SARIF report and is not one of
+/// the function's own objects.
 pub fn is_report_key(key: &str, prefix: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    key.starts_with(prefix) && SARIF_SUFFIXES.iter().any(|s| lower.ends_with(s))
+    key.starts_with(prefix)
+        && SARIF_SUFFIXES.iter().any(|s| lower.ends_with(s))
+        && !OWN_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
 /// `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` → (id, project).
@@ -592,6 +599,9 @@ mod tests {
         assert!(is_report_key("scans/p/1/report.SARIF.json", "scans/"));
         assert!(!is_report_key("scans/p/1/report.json", "scans/"));
         assert!(!is_report_key("results/p/1/report.sarif", "scans/"));
+        assert!(is_report_key("p/1/report.sarif", ""));
+        assert!(!is_report_key("quarantine/p/1/report.sarif", ""), "never its own quarantine copies");
+        assert!(!is_report_key("results/p/1/x.sarif", ""));
         assert_eq!(results_dir("scans/p/b-1/report.sarif", "scans/"), ("p".into(), "b-1".into()));
         assert_eq!(results_dir("scans/p/b-1/x/y.sarif", "scans/"), ("p".into(), "b-1".into()));
         assert_eq!(results_dir("scans/p/r.sarif.json", "scans/"), ("p".into(), "r".into()));
