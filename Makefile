@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz bench-runner
+.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz bench-runner bench-sink
 
 ## demo: evaluate the bundled QScanner-shaped report offline and show the verdict
 demo:
@@ -56,3 +56,7 @@ fuzz:
 ## bench-runner: runner overhead beside the scanner's own run time (release build)
 bench-runner:
 	@bash scripts/bench-runner.sh
+
+## bench-sink: Security Hub sink against a local throttling endpoint (20 000 findings)
+bench-sink:
+	$(CARGO) bench -p scangate-aws --bench throttle
