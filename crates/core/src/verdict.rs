@@ -65,6 +65,10 @@ pub struct Verdict {
     /// Set when the report could not be processed (it was quarantined).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The CodeBuild build (id) the report-processor started to publish this report's
+    /// JUnit into a report group (issue 9); absent when nothing was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_build: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -107,6 +111,7 @@ impl Verdict {
             fail_on_policy_deny: gate.fail_on_policy_deny,
             fail_on_policy_audit: gate.fail_on_policy_audit,
             error: None,
+            publisher_build: None,
         }
     }
 
@@ -226,6 +231,24 @@ mod tests {
         assert_eq!(v.reasons, vec!["the report could not be processed: not JSON".to_string()]);
         assert_eq!(v.counts, Counts::default());
         assert_eq!(v.exit_code(), 42);
+    }
+
+    #[test]
+    fn publisher_build_is_optional_and_omitted_when_none() {
+        let gate = GatePolicy::default();
+        let e = evaluate(&Counts::default(), PolicyResult::None, &gate);
+        let mut v = Verdict::new(VerdictInput::default(), Counts::default(), PolicyResult::None, &gate, &e);
+        let value = serde_json::to_value(&v).expect("serialize");
+        assert!(value.get("publisher_build").is_none(), "no publisher_build key when nothing was published");
+        v.publisher_build = Some("qualys-codebuild-publisher-us-east-1:0b1c".into());
+        let json = serde_json::to_vec(&v).expect("serialize");
+        let back = Verdict::from_json(&json).expect("parses");
+        assert_eq!(back.publisher_build.as_deref(), Some("qualys-codebuild-publisher-us-east-1:0b1c"));
+        // A verdict written before the field existed still parses.
+        let mut old = serde_json::to_value(&v).expect("serialize");
+        old.as_object_mut().expect("object").remove("publisher_build");
+        let old = Verdict::from_json(&serde_json::to_vec(&old).expect("bytes")).expect("old verdict parses");
+        assert_eq!(old.publisher_build, None);
     }
 
     #[test]
