@@ -1,4 +1,4 @@
-//! CodeBuild: report groups and build details.
+//! CodeBuild: report groups, build details, and starting the JUnit publisher build.
 
 use std::future::Future;
 
@@ -50,6 +50,61 @@ pub trait ReportGroups: Send + Sync {
         name: &str,
         export: &ReportExport,
     ) -> impl Future<Output = Result<Ensured, CodeBuildError>> + Send;
+}
+
+/// A build to start: the project, environment variable overrides (plain text) and the
+/// idempotency token (CodeBuild keeps it for about 5 minutes; a repeat with the same token
+/// and the same parameters returns the same build instead of starting another).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartBuild {
+    pub project: String,
+    pub env: Vec<(String, String)>,
+    pub idempotency_token: String,
+}
+
+/// Starting builds (the JUnit publisher project).
+pub trait Publisher: Send + Sync {
+    /// Starts a build; returns its id (`project:uuid`).
+    fn start_build(&self, request: &StartBuild) -> impl Future<Output = Result<String, CodeBuildError>> + Send;
+}
+
+impl CodeBuildError {
+    /// True for failures that may succeed on a later attempt (throttling, the account's
+    /// concurrent build limit, service or network errors).
+    pub fn is_retryable(&self) -> bool {
+        let c = self.code.to_ascii_lowercase();
+        c.contains("throttl")
+            || c.contains("limitexceeded")
+            || c.contains("toomanyrequests")
+            || c.contains("internal")
+            || c.contains("unavailable")
+            || c == "unknown"
+    }
+}
+
+fn start_build_error(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_codebuild::operation::start_build::StartBuildError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> CodeBuildError {
+    use aws_sdk_codebuild::operation::start_build::StartBuildError as E;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    // The error code from the response; else the modelled variant's name.
+    let code = match e.code() {
+        Some(c) => c.to_string(),
+        None => match e.as_service_error() {
+            Some(E::AccountLimitExceededException(_)) => "AccountLimitExceededException".into(),
+            Some(E::InvalidInputException(_)) => "InvalidInputException".into(),
+            Some(E::ResourceNotFoundException(_)) => "ResourceNotFoundException".into(),
+            _ => "Unknown".into(),
+        },
+    };
+    CodeBuildError {
+        operation: "StartBuild",
+        code,
+        message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    }
 }
 
 /// [`ReportGroups`] through the SDK.
@@ -121,6 +176,43 @@ impl ReportGroups for CodeBuild {
             initiator: b.initiator().map(str::to_string),
             source_location: b.source().and_then(|s| s.location()).map(str::to_string),
         }))
+    }
+}
+
+impl Publisher for CodeBuild {
+    async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
+        use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
+        let mut overrides = Vec::with_capacity(request.env.len());
+        for (name, value) in &request.env {
+            let var = EnvironmentVariable::builder()
+                .name(name)
+                .value(value)
+                .r#type(EnvironmentVariableType::Plaintext)
+                .build()
+                .map_err(|e| CodeBuildError {
+                    operation: "StartBuild",
+                    code: "InvalidInput".into(),
+                    message: format!("environment variable override {name:?}: {e}"),
+                })?;
+            overrides.push(var);
+        }
+        let out = self
+            .client
+            .start_build()
+            .project_name(&request.project)
+            .idempotency_token(&request.idempotency_token)
+            .set_environment_variables_override(Some(overrides))
+            .send()
+            .await
+            .map_err(|e| start_build_error(&e))?;
+        match out.build_value().and_then(|b| b.id()) {
+            Some(id) => Ok(id.to_string()),
+            None => Err(CodeBuildError {
+                operation: "StartBuild",
+                code: "MissingBuildId".into(),
+                message: format!("the response for project {} names no build id", request.project),
+            }),
+        }
     }
 }
 
@@ -205,6 +297,88 @@ mod tests {
         assert_eq!(info.resolved_source_version.as_deref(), Some("0123abc"));
         assert_eq!(info.initiator.as_deref(), Some("codepipeline/app"));
         assert_eq!(info.source_location.as_deref(), Some("https://github.com/o/r.git"));
+    }
+
+    fn publish_request() -> StartBuild {
+        StartBuild {
+            project: "qualys-codebuild-publisher-us-east-1".into(),
+            env: vec![
+                ("SCANGATE_JUNIT_KEY".into(), "results/app/b-1/junit.xml".into()),
+                ("SCANGATE_REPORT_GROUP".into(), "arn:aws:codebuild:us-east-1:1:report-group/qualys-app-image".into()),
+            ],
+            idempotency_token: "scangate-0123456789abcdef".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn start_build_sends_project_token_and_plaintext_overrides() {
+        use aws_sdk_codebuild::operation::start_build::StartBuildOutput;
+        use aws_sdk_codebuild::types::EnvironmentVariableType;
+        let rule = mock!(Client::start_build)
+            .match_requests(|r| {
+                let env: Vec<(String, String, Option<EnvironmentVariableType>)> = r
+                    .environment_variables_override()
+                    .iter()
+                    .map(|v| (v.name().to_string(), v.value().to_string(), v.r#type().cloned()))
+                    .collect();
+                r.project_name() == Some("qualys-codebuild-publisher-us-east-1")
+                    && r.idempotency_token() == Some("scangate-0123456789abcdef")
+                    && env
+                        == vec![
+                            (
+                                "SCANGATE_JUNIT_KEY".to_string(),
+                                "results/app/b-1/junit.xml".to_string(),
+                                Some(EnvironmentVariableType::Plaintext),
+                            ),
+                            (
+                                "SCANGATE_REPORT_GROUP".to_string(),
+                                "arn:aws:codebuild:us-east-1:1:report-group/qualys-app-image".to_string(),
+                                Some(EnvironmentVariableType::Plaintext),
+                            ),
+                        ]
+            })
+            .then_output(|| {
+                StartBuildOutput::builder()
+                    .build_value(Build::builder().id("qualys-codebuild-publisher-us-east-1:5f0e").build())
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&rule]);
+        let id = CodeBuild::new(client).start_build(&publish_request()).await.expect("started");
+        assert_eq!(id, "qualys-codebuild-publisher-us-east-1:5f0e");
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn start_build_errors_name_operation_and_code() {
+        use aws_sdk_codebuild::operation::start_build::{StartBuildError, StartBuildOutput};
+        use aws_sdk_codebuild::types::error::{AccountLimitExceededException, ResourceNotFoundException};
+        let limit = mock!(Client::start_build).then_error(|| {
+            StartBuildError::AccountLimitExceededException(
+                AccountLimitExceededException::builder().message("too many concurrent builds").build(),
+            )
+        });
+        let missing = mock!(Client::start_build).then_error(|| {
+            StartBuildError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().message("no such project").build(),
+            )
+        });
+        let no_id = mock!(Client::start_build).then_output(|| StartBuildOutput::builder().build());
+        let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&limit, &missing, &no_id]);
+        let cb = CodeBuild::new(client);
+
+        let e = cb.start_build(&publish_request()).await.expect_err("limit");
+        assert_eq!((e.operation, e.code.as_str()), ("StartBuild", "AccountLimitExceededException"));
+        assert!(e.message.contains("too many concurrent builds"), "{e}");
+        assert!(e.is_retryable(), "the concurrent build limit passes");
+
+        let e = cb.start_build(&publish_request()).await.expect_err("missing project");
+        assert_eq!(e.code, "ResourceNotFoundException");
+        assert!(!e.is_retryable());
+        assert!(e.to_string().starts_with("CodeBuild StartBuild failed (ResourceNotFoundException): "), "{e}");
+
+        let e = cb.start_build(&publish_request()).await.expect_err("no build id");
+        assert_eq!(e.code, "MissingBuildId");
+        assert!(e.message.contains("qualys-codebuild-publisher-us-east-1"), "{e}");
     }
 
     #[test]
