@@ -9,8 +9,8 @@ CARGO ?= cargo
 
 .PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz bench-runner bench-sink
 
-## demo: evaluate the bundled QScanner-shaped report offline and show the verdict
-demo:
+## demo: end to end against moto: scan, S3 -> SQS -> processor, Security Hub, gate; then one CVE fixed
+demo: venv
 	@bash scripts/demo.sh
 
 ## test: formatting, lints, every test, the template linters and the deploy-script tests

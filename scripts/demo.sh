@@ -1,40 +1,24 @@
 #!/usr/bin/env bash
-# `make demo`: evaluate the bundled QScanner-shaped report offline, the way a CodeBuild
-# build would, and show the table, the verdict and the files written.
+# `make demo`: scangate end to end on this machine, AWS emulated by moto (see docs/demo.md).
+# Builds the runner, the fake QScanner and the two local Lambda drivers (dev profile: the
+# same build `make test` makes), then hands over to scripts/demo.py, which tells the story,
+# cleans up every process it started and exits 0 only when everything went as told.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=out/demo
-mkdir -p "$out"
-echo "==> Building scangate (release)…"
-cargo build --release --quiet -p scangate-cli
-bin=target/release/scangate
+python=.venv/bin/python
+if [[ ! -x $python || ! -x .venv/bin/moto_server ]]; then
+  echo "demo: .venv with moto is missing: run \`make venv\` (make demo does it for you)" >&2
+  exit 1
+fi
 
-report=tests/fixtures/qscanner-image.sarif
-echo "==> scangate process $report   (default thresholds: max-critical 0, others unlimited; FAIL_ON_POLICY_DENY=true)"
-echo
-set +e
-"$bin" process "$report" \
-  --account-id 123456789012 --region us-east-1 --project qualys-codebuild-image-us-east-1 \
-  --asff "$out/asff.json" --junit "$out/junit.xml" --verdict "$out/verdict.json" --summary "$out/summary.md"
-code=$?
-set -e
-echo
-case $code in
-  42) echo "==> scangate exited 42: the gate FAILED, as it should on this report (critical CVEs and a DENY policy).";;
-  0)  echo "==> scangate exited 0: the gate passed.";;
-  *)  echo "==> scangate exited $code: unexpected for the demo report." >&2; exit "$code";;
-esac
-echo "    A buildspec step running this command fails the build; CodePipeline's gate stops the stage."
-echo
-echo "==> Files written (what the report-processor Lambda writes to S3 and Security Hub):"
-for f in asff.json junit.xml verdict.json summary.md; do
-  printf '    %-28s %8d bytes\n' "$out/$f" "$(wc -c < "$out/$f")"
-done
-echo
-echo "==> The same report with a policy that tolerates it (--max-critical 3 --fail-on-policy-deny false):"
-set +e
-"$bin" process "$report" --max-critical 3 --fail-on-policy-deny false --format json > "$out/verdict-tolerant.json"
-code2=$?
-set -e
-echo "    exit $code2, passed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["passed"])' "$out/verdict-tolerant.json")"
+echo "==> Building scangate, the fake QScanner and the local Lambda drivers (cargo, dev profile)…"
+started=$SECONDS
+cargo build --quiet \
+  -p scangate-cli --bin scangate --example fake_qscanner \
+  -p report-processor --example local_lambda \
+  -p pipeline-gate --example local_gate
+echo "    built in $((SECONDS - started)) s"
+
+target_dir=${CARGO_TARGET_DIR:-target}
+exec "$python" scripts/demo.py --bin-dir "$target_dir/debug" "$@"
