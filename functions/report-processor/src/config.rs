@@ -25,7 +25,8 @@ pub struct Config {
     pub security_hub_max_tps: f64,
     pub refresh_days: u32,
     pub lifecycle: LifecycleMode,
-    /// Accepted for forward compatibility; publishing is not implemented yet.
+    /// The publisher CodeBuild project started for reports no build waits for (None = no
+    /// publishing). See docs/report-processor.md, "Publishing to report groups".
     pub publisher_project: Option<String>,
     /// SSE-KMS key for objects the processor writes (else the bucket default).
     pub kms_key_id: Option<String>,

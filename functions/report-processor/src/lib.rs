@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod process;
 
 use process::{AwsIdentity, Outcome, Processor, Transient};
+use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::events::{parse_event_value, Event, ObjectRef, Parsed};
@@ -29,7 +30,7 @@ pub enum HandlerError {
     Transient { failed: usize, total: usize, first: String },
 }
 
-impl<S: ReportStore, K: FindingSink> Processor<S, K> {
+impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     /// Handles one invocation payload.
     pub async fn handle(&self, payload: &Value, identity: &AwsIdentity) -> Result<Value, HandlerError> {
         match parse_event_value(payload)? {

@@ -7,6 +7,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
 use report_processor::process::{AwsIdentity, Processor};
 use scangate_aws::clients::{load_sdk_config, Clients};
+use scangate_aws::codebuild::CodeBuild;
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
@@ -32,8 +33,9 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, "invalid configuration");
         Error::from(e.to_string())
     })?;
-    if config.publisher_project.is_some() {
-        tracing::info!("PUBLISHER_PROJECT is set but publishing is not implemented yet: ignored");
+    match &config.publisher_project {
+        Some(p) => tracing::info!(publisher_project = %p, "JUnit of reports no build waits for is published"),
+        None => tracing::info!("PUBLISHER_PROJECT is empty: no JUnit publishing"),
     }
     let sdk = load_sdk_config().await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
@@ -41,7 +43,7 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::new(clients.s3.clone(), config.expected_bucket_owner.clone());
     let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
     let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
-    let processor = Processor::new(config, store, Some(sink));
+    let processor = Processor::new(config, store, Some(sink)).with_publisher(CodeBuild::new(clients.codebuild.clone()));
     let processor = &processor;
     let region = region.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

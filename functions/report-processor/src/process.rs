@@ -3,6 +3,7 @@
 
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
+use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
 use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink, ImportOutcome};
 use scangate_core::asff::{self, AsffContext, FindingStub};
@@ -14,7 +15,9 @@ use scangate_core::sarif::{read_sarif, Report, SarifError};
 use scangate_core::state::{self, LifecycleState, NewFinding, ReportMark};
 use scangate_core::verdict::{rfc3339, BuildRef, ReportRef, Verdict, VerdictInput};
 use scangate_core::Finding;
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Where the function runs: from the invoked function's ARN.
@@ -75,6 +78,11 @@ pub mod meta {
     pub const PIPELINE: &str = "scangate-pipeline";
     pub const EXECUTION_ID: &str = "scangate-pipeline-execution-id";
     pub const MAX_PREFIX: &str = "scangate-max-";
+    /// Seconds the uploading build waits for the verdict (`--wait`); > 0 means it reads
+    /// junit.xml itself and reports it through its own buildspec.
+    pub const WAIT: &str = "scangate-wait";
+    /// `true`/`false`: publish the JUnit to a report group or not, whatever else says.
+    pub const PUBLISH: &str = "scangate-publish";
 }
 
 /// The report's metadata, validated.
@@ -88,6 +96,23 @@ pub struct ReportMeta {
     pub pipeline: Option<String>,
     pub execution_id: Option<String>,
     pub thresholds: Thresholds,
+    /// `scangate-wait`: seconds the uploading build waits for the verdict.
+    pub wait_seconds: Option<u64>,
+    /// `scangate-publish`: explicit publishing decision.
+    pub publish: Option<bool>,
+}
+
+impl ReportMeta {
+    /// Whether the processor publishes this report's JUnit into a report group: as
+    /// `scangate-publish` says; else yes unless a build uploaded it and waits for the
+    /// verdict (a build ARN and `scangate-wait` > 0), because that build reports the
+    /// JUnit through its own buildspec.
+    pub fn publishes(&self) -> bool {
+        match self.publish {
+            Some(p) => p,
+            None => self.build_arn.is_none() || self.wait_seconds.is_none_or(|w| w == 0),
+        }
+    }
 }
 
 /// Reads the metadata; an invalid value is an error naming the key.
@@ -113,6 +138,16 @@ pub fn parse_meta(m: &HashMap<String, String>, base: &Thresholds) -> Result<Repo
     out.build_arn = get(meta::BUILD_ARN);
     out.pipeline = get(meta::PIPELINE);
     out.execution_id = get(meta::EXECUTION_ID);
+    if let Some(w) = get(meta::WAIT) {
+        out.wait_seconds = Some(
+            w.parse::<u64>()
+                .map_err(|_| format!("metadata {}: expected whole seconds (0 or more), got {w:?}", meta::WAIT))?,
+        );
+    }
+    if let Some(p) = get(meta::PUBLISH) {
+        out.publish =
+            Some(scangate_core::policy::parse_bool(&p).map_err(|e| format!("metadata {}: {e}", meta::PUBLISH))?);
+    }
     for (field, name) in [
         (&mut out.thresholds.max_critical, "critical"),
         (&mut out.thresholds.max_high, "high"),
@@ -183,12 +218,107 @@ fn is_retryable_failure(f: &FailedFinding) -> bool {
         || c == "networkerror"
 }
 
-/// The processor: configuration, store and sink (None when Security Hub is disabled).
-pub struct Processor<S, K> {
+/// The processor: configuration, store, sink (None when Security Hub is disabled) and the
+/// CodeBuild publisher (None, or unused while `PUBLISHER_PROJECT` is empty).
+pub struct Processor<S, K, P = NoPublisher> {
     pub config: Config,
     pub store: S,
     pub sink: Option<K>,
+    pub publisher: Option<P>,
+    /// Report group names ensured by this process (CreateReportGroup once per name).
+    ensured_groups: Mutex<HashSet<String>>,
 }
+
+/// The publisher of a processor built without one: never called (publishing needs
+/// [`Processor::with_publisher`]); answers errors if it were.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPublisher;
+
+impl ReportGroups for NoPublisher {
+    async fn build_info(&self, _build_id: &str) -> Result<Option<scangate_aws::codebuild::BuildInfo>, CodeBuildError> {
+        Ok(None)
+    }
+
+    async fn ensure_report_group(&self, name: &str, _export: &ReportExport) -> Result<Ensured, CodeBuildError> {
+        Err(no_publisher("CreateReportGroup", name))
+    }
+}
+
+impl Publisher for NoPublisher {
+    async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
+        Err(no_publisher("StartBuild", &request.project))
+    }
+}
+
+fn no_publisher(operation: &'static str, name: &str) -> CodeBuildError {
+    CodeBuildError {
+        operation,
+        code: "NotConfigured".into(),
+        message: format!("{name}: the processor has no CodeBuild client"),
+    }
+}
+
+/// Environment variables the publisher project reads (cfn/scangate.yaml, PublisherEnvironment).
+pub mod publisher_env {
+    pub const JUNIT_KEY: &str = "SCANGATE_JUNIT_KEY";
+    pub const REPORT_GROUP: &str = "SCANGATE_REPORT_GROUP";
+    pub const SOURCE_BUILD: &str = "SCANGATE_SOURCE_BUILD";
+}
+
+/// The report group a report's JUnit is published to: `qualys-<project>-<scan type>`, where
+/// `<project>` is the key's project segment. Characters outside `A-Za-z0-9-_` become `-`;
+/// a changed or too long name is cut and gets 8 hex digits of the original's SHA-256, so
+/// the name stays unique, at most 128 characters and under the roles' `qualys-*` scope.
+pub fn report_group_name(project: &str, scan_type: ScanType) -> String {
+    const MAX: usize = 128;
+    let raw = format!("qualys-{project}-{}", scan_type.as_str());
+    let clean: String =
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    if clean == raw && clean.len() <= MAX {
+        return clean;
+    }
+    let digest = hex::encode(Sha256::digest(raw.as_bytes()));
+    let suffix = format!("-{}", &digest[..8]);
+    let keep = clean.len().min(MAX - suffix.len());
+    // `clean` is ASCII: any byte index is a character boundary.
+    format!("{}{suffix}", &clean[..keep])
+}
+
+/// The StartBuild idempotency token of one report version: the same for every delivery of
+/// the same object version (bucket, key, version id, else ETag), different for a new upload.
+pub fn publish_token(bucket: &str, key: &str, version_or_etag: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [bucket, key, version_or_etag] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    format!("scangate-{}", &hex::encode(h.finalize())[..32])
+}
+
+/// What publishing one report needs, decided before the results are written.
+struct PublishPlan {
+    project: String,
+    token: String,
+    marker_key: String,
+    junit_key: String,
+    report_group: String,
+    /// A build already started for this report version (from the marker).
+    existing: Option<String>,
+}
+
+/// The marker of a started publisher build: `results/<project>/<build-id>/publish/<token>.json`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PublishMarker {
+    schema: String,
+    build_id: String,
+    report_group: String,
+    junit_key: String,
+    report_key: String,
+    report_version: Option<String>,
+    started_at: String,
+}
+
+const PUBLISH_MARKER_SCHEMA: &str = "scangate.publish.v1";
 
 /// What the Security Hub step did.
 #[derive(Default)]
@@ -207,11 +337,28 @@ const STATE_MAX_BYTES: u64 = 256 * 1024 * 1024;
 const STATE_ATTEMPTS: u32 = 5;
 
 impl<S: ReportStore, K: FindingSink> Processor<S, K> {
+    /// A processor without a CodeBuild publisher (add one with [`Processor::with_publisher`]).
     pub fn new(config: Config, store: S, sink: Option<K>) -> Self {
         let sink = if config.security_hub_enabled { sink } else { None };
-        Processor { config, store, sink }
+        Processor { config, store, sink, publisher: None, ensured_groups: Mutex::new(HashSet::new()) }
     }
+}
 
+impl<S, K, P> Processor<S, K, P> {
+    /// The same processor publishing JUnit reports through `publisher` (used only while
+    /// `PUBLISHER_PROJECT` is set).
+    pub fn with_publisher<Q: ReportGroups + Publisher>(self, publisher: Q) -> Processor<S, K, Q> {
+        Processor {
+            config: self.config,
+            store: self.store,
+            sink: self.sink,
+            publisher: Some(publisher),
+            ensured_groups: self.ensured_groups,
+        }
+    }
+}
+
+impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     fn put_options(&self, content_type: &str) -> PutOptions {
         PutOptions {
             content_type: Some(content_type.into()),
@@ -358,6 +505,14 @@ impl<S: ReportStore, K: FindingSink> Processor<S, K> {
             ));
         }
 
+        let publish = match self.publish_plan(obj, head, meta, &project, &build_id, id) {
+            None => None,
+            Some(mut plan) => {
+                plan.existing = self.published_build(&obj.bucket, &plan.marker_key).await?;
+                evaluated.verdict.publisher_build = plan.existing.clone();
+                Some(plan)
+            }
+        };
         Box::pin(self.write_results(
             &project,
             &build_id,
@@ -368,6 +523,11 @@ impl<S: ReportStore, K: FindingSink> Processor<S, K> {
             &gate,
         ))
         .await?;
+        if let Some(plan) = publish.filter(|p| p.existing.is_none()) {
+            let build = Box::pin(self.start_publisher(obj, head, meta, &plan, &now_s)).await?;
+            evaluated.verdict.publisher_build = Some(build);
+            self.write_verdict(&project, &build_id, meta, &evaluated.verdict).await?;
+        }
         let metrics = ReportMetrics {
             findings: report.findings.len() as u64,
             imported: hub.imported,
@@ -519,13 +679,36 @@ impl<S: ReportStore, K: FindingSink> Processor<S, K> {
         self.store
             .put(&bucket, &format!("{dir}/summary.md"), summary.into_bytes(), &self.put_options("text/markdown"))
             .await?;
+        self.write_verdict_json(&bucket, &dir, meta, verdict_json).await
+    }
+
+    /// Writes (again) `verdict.json` and its by-execution copy.
+    async fn write_verdict(
+        &self,
+        project: &str,
+        build_id: &str,
+        meta: &ReportMeta,
+        verdict: &Verdict,
+    ) -> Result<(), Transient> {
+        let bucket = verdict.report.bucket.clone().unwrap_or_default();
+        let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
+        self.write_verdict_json(&bucket, &format!("results/{project}/{build_id}"), meta, verdict_json).await
+    }
+
+    async fn write_verdict_json(
+        &self,
+        bucket: &str,
+        dir: &str,
+        meta: &ReportMeta,
+        verdict_json: Vec<u8>,
+    ) -> Result<(), Transient> {
         self.store
-            .put(&bucket, &format!("{dir}/verdict.json"), verdict_json.clone(), &self.put_options("application/json"))
+            .put(bucket, &format!("{dir}/verdict.json"), verdict_json.clone(), &self.put_options("application/json"))
             .await?;
         if let (Some(pipeline), Some(execution)) = (&meta.pipeline, &meta.execution_id) {
             self.store
                 .put(
-                    &bucket,
+                    bucket,
                     &format!("results/by-execution/{pipeline}/{execution}/verdict.json"),
                     verdict_json,
                     &self.put_options("application/json"),
@@ -533,6 +716,131 @@ impl<S: ReportStore, K: FindingSink> Processor<S, K> {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Whether and where this report is published (None: publishing is off, or the
+    /// uploading build waits for the verdict and reports the JUnit itself).
+    fn publish_plan(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        meta: &ReportMeta,
+        project: &str,
+        build_id: &str,
+        id: &AwsIdentity,
+    ) -> Option<PublishPlan> {
+        let publisher_project = self.config.publisher_project.clone()?;
+        self.publisher.as_ref()?;
+        if !meta.publishes() {
+            tracing::debug!("the uploading build waits for the verdict and reports the JUnit itself: not published");
+            return None;
+        }
+        let version = head
+            .version_id
+            .clone()
+            .or_else(|| obj.version_id.clone())
+            .or_else(|| head.etag.clone())
+            .or_else(|| obj.etag.clone())
+            .unwrap_or_default();
+        let token = publish_token(&obj.bucket, &obj.key, &version);
+        let group = report_group_name(project, meta.scan_type);
+        Some(PublishPlan {
+            project: publisher_project,
+            marker_key: format!("results/{project}/{build_id}/publish/{token}.json"),
+            junit_key: format!("results/{project}/{build_id}/junit.xml"),
+            report_group: format!(
+                "arn:{}:codebuild:{}:{}:report-group/{group}",
+                id.partition, id.region, id.account_id
+            ),
+            token,
+            existing: None,
+        })
+    }
+
+    /// The build id recorded by an earlier delivery of the same report version.
+    async fn published_build(&self, bucket: &str, marker_key: &str) -> Result<Option<String>, Transient> {
+        let Some(fetched) = self.store.get_bytes(bucket, marker_key, 64 * 1024).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<PublishMarker>(&fetched.body) {
+            Ok(m) if m.schema == PUBLISH_MARKER_SCHEMA && !m.build_id.is_empty() => {
+                tracing::info!(publisher_build = %m.build_id, "JUnit already published for this report version");
+                Ok(Some(m.build_id))
+            }
+            Ok(_) | Err(_) => {
+                tracing::warn!(marker_key, "unreadable publish marker: publishing again (same idempotency token)");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ensures the report group, starts the publisher build and records it in the marker.
+    async fn start_publisher(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        meta: &ReportMeta,
+        plan: &PublishPlan,
+        now: &str,
+    ) -> Result<String, Transient> {
+        let Some(publisher) = &self.publisher else {
+            return Err(Transient("publishing planned without a CodeBuild client".into()));
+        };
+        let name = plan.report_group.rsplit_once("report-group/").map_or(plan.report_group.as_str(), |(_, n)| n);
+        let known = self.ensured_groups.lock().map(|g| g.contains(name)).unwrap_or(false);
+        if !known {
+            let export = ReportExport {
+                bucket: obj.bucket.clone(),
+                path: format!("report-groups/{name}"),
+                kms_key_arn: self.config.kms_key_id.clone(),
+            };
+            match publisher.ensure_report_group(name, &export).await {
+                Ok(Ensured::Created { .. }) => tracing::info!(report_group = name, "report group created"),
+                Ok(Ensured::AlreadyExists) => {}
+                Err(e) => return Err(Transient(format!("report group {name}: {e}; the event will be retried"))),
+            }
+            if let Ok(mut g) = self.ensured_groups.lock() {
+                g.insert(name.to_string());
+            }
+        }
+        let mut env = vec![
+            (publisher_env::JUNIT_KEY.to_string(), plan.junit_key.clone()),
+            (publisher_env::REPORT_GROUP.to_string(), plan.report_group.clone()),
+        ];
+        if let Some(arn) = &meta.build_arn {
+            env.push((publisher_env::SOURCE_BUILD.to_string(), arn.clone()));
+        }
+        let request = StartBuild { project: plan.project.clone(), env, idempotency_token: plan.token.clone() };
+        let build_id = publisher.start_build(&request).await.map_err(|e| {
+            Transient(format!(
+                "publishing {} to {name}: {e}; the event will be retried (findings already applied are not imported again)",
+                plan.junit_key
+            ))
+        })?;
+        tracing::info!(publisher_build = %build_id, report_group = name, "publisher build started");
+        let marker = PublishMarker {
+            schema: PUBLISH_MARKER_SCHEMA.into(),
+            build_id: build_id.clone(),
+            report_group: plan.report_group.clone(),
+            junit_key: plan.junit_key.clone(),
+            report_key: obj.key.clone(),
+            report_version: head.version_id.clone().or_else(|| head.etag.clone()),
+            started_at: now.to_string(),
+        };
+        // The marker keeps a later redelivery (after CodeBuild forgot the token) from
+        // publishing twice; losing it is logged, not retried (a retry could publish twice).
+        match serde_json::to_vec_pretty(&marker) {
+            Ok(body) => {
+                let mut opts = self.put_options("application/json");
+                opts.condition = Condition::IfNoneMatch;
+                match self.store.put(&obj.bucket, &plan.marker_key, body, &opts).await {
+                    Ok(_) | Err(StoreError::PreconditionFailed { .. }) => {}
+                    Err(e) => tracing::warn!(error = %e, "publish marker not written"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "publish marker not serialized"),
+        }
+        Ok(build_id)
     }
 
     async fn quarantine(
