@@ -89,6 +89,7 @@ class Demo:
         self.poller_error: str | None = None
         self.messages_done = 0
         self.test_events = 0
+        self.runner: subprocess.Popen | None = None
         self.started = time.monotonic()
 
     # ------------------------------------------------------------------ processes
@@ -364,8 +365,14 @@ class Demo:
     def invoke(self, payload: dict) -> dict:
         """One invocation of the local Lambda; its EMF metric lines are skipped."""
         assert self.lam.stdin is not None and self.lam.stdout is not None
-        self.lam.stdin.write(json.dumps(payload) + "\n")
-        self.lam.stdin.flush()
+        try:
+            self.lam.stdin.write(json.dumps(payload) + "\n")
+            self.lam.stdin.flush()
+        except OSError as e:
+            time.sleep(0.5)  # let the log reader catch the last lines
+            raise DemoError(
+                f"the report-processor is gone (exit {self.lam.poll()}; {e}):\n{tail(self.processor_log)}"
+            ) from e
         while True:
             line = self.lam.stdout.readline()
             if not line:
@@ -428,6 +435,13 @@ class Demo:
             if not self.stop.is_set():
                 self.poller_error = f"{type(e).__name__}: {e}"
                 say(f"    sqs    | the poller stopped: {self.poller_error}")
+                # Nothing will process the report now: stop a waiting runner instead of letting it time out.
+                runner = self.runner
+                if runner and runner.poll() is None:
+                    try:
+                        os.killpg(runner.pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
 
     # ------------------------------------------------------------------ a build
     def scan(self, round_no: int, sarif: Path) -> dict:
@@ -466,6 +480,7 @@ class Demo:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        self.runner = proc
         assert proc.stdout is not None
         output = []
         in_summary = False
@@ -559,9 +574,10 @@ class Demo:
         elif code == 0:
             say("    scangate exited 0: the gate passed.")
         else:
+            why = f"the SQS poller failed: {self.poller_error}" if self.poller_error else "processor log:"
             raise DemoError(
                 f"scangate exited {code}, expected 42 (gate failed on the processor's verdict); "
-                f"processor log:\n{tail(self.processor_log)}"
+                f"{why}\n{tail(self.processor_log)}"
             )
         if not key:
             raise DemoError(f"scangate-outputs.env has no verdict_key: {build['outputs']}")
