@@ -320,7 +320,13 @@ class Demo:
     # ------------------------------------------------------------------ the processor
     def start_processor(self) -> None:
         env = self.aws_env()
-        env.update(REPORT_BUCKET=self.bucket, REPORT_KMS_KEY_ID=self.key_arn, RUST_LOG="info", LOCAL_ACCOUNT_ID=ACCOUNT)
+        env.update(
+            REPORT_BUCKET=self.bucket,
+            REPORT_KMS_KEY_ID=self.key_arn,
+            PUBLISHER_PROJECT="",
+            RUST_LOG="info",
+            LOCAL_ACCOUNT_ID=ACCOUNT,
+        )
         self.processor_log = self.tmp / "processor.log"
         self.lam = self.spawn(
             "report-processor",
@@ -643,6 +649,10 @@ class Demo:
         step("report-processor: the Lambda's handler in a local process (examples/local_lambda.rs)")
         say("    This script plays Lambda's SQS event source mapping: long-poll the queue, invoke with the batch,")
         say("    delete the messages the handler does not report in batchItemFailures.")
+        say(
+            "    Environment: REPORT_BUCKET, REPORT_KMS_KEY_ID, defaults otherwise (MAX_CRITICAL 0, FAIL_ON_POLICY_DENY"
+            " true); PUBLISHER_PROJECT empty: no JUnit publishing to report groups, which moto lacks."
+        )
         self.start_processor()
 
         fixtures = ROOT / "tests/fixtures"

@@ -21,6 +21,7 @@
 use report_processor::config::Config;
 use report_processor::process::{AwsIdentity, Processor};
 use scangate_aws::clients::{load_sdk_config, Clients};
+use scangate_aws::codebuild::CodeBuild;
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
@@ -78,7 +79,8 @@ fn run(runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     let store = S3Store::new(clients.s3.clone(), config.expected_bucket_owner.clone());
     let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
     let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
-    let processor = Processor::new(config, store, Some(sink));
+    // The CodeBuild publisher acts only while PUBLISHER_PROJECT is set, as in the Lambda.
+    let processor = Processor::new(config, store, Some(sink)).with_publisher(CodeBuild::new(clients.codebuild.clone()));
 
     let mut n: u64 = 0;
     for line in std::io::stdin().lock().lines() {
