@@ -285,7 +285,8 @@ pub fn report_group_name(project: &str, scan_type: ScanType) -> String {
 }
 
 /// The StartBuild idempotency token of one report version: the same for every delivery of
-/// the same object version (bucket, key, version id, else ETag), different for a new upload.
+/// the same upload (bucket, key, version id, else ETag and LastModified), different for a
+/// new upload.
 pub fn publish_token(bucket: &str, key: &str, version_or_etag: &str) -> String {
     let mut h = Sha256::new();
     for part in [bucket, key, version_or_etag] {
@@ -735,13 +736,16 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             tracing::debug!("the uploading build waits for the verdict and reports the JUnit itself: not published");
             return None;
         }
-        let version = head
-            .version_id
-            .clone()
-            .or_else(|| obj.version_id.clone())
-            .or_else(|| head.etag.clone())
-            .or_else(|| obj.etag.clone())
-            .unwrap_or_default();
+        // The version id names one upload; without versioning, the ETag and LastModified
+        // together do (an identical body uploaded again has the same ETag).
+        let version = match head.version_id.clone().or_else(|| obj.version_id.clone()) {
+            Some(v) => v,
+            None => format!(
+                "{}@{}",
+                head.etag.clone().or_else(|| obj.etag.clone()).unwrap_or_default(),
+                head.last_modified.clone().unwrap_or_default()
+            ),
+        };
         let token = publish_token(&obj.bucket, &obj.key, &version);
         let group = report_group_name(project, meta.scan_type);
         Some(PublishPlan {
@@ -899,6 +903,66 @@ mod tests {
             })
         );
         assert_eq!(AwsIdentity::from_function_arn("nonsense"), None);
+    }
+
+    #[test]
+    fn report_group_names_are_valid_scoped_and_unique() {
+        assert_eq!(report_group_name("app", ScanType::Image), "qualys-app-image");
+        assert_eq!(report_group_name("my_app-2", ScanType::Repo), "qualys-my_app-2-repo");
+        let odd = report_group_name("team/app.web", ScanType::Image);
+        assert!(odd.starts_with("qualys-team-app-web-image-"), "{odd}");
+        assert_ne!(
+            odd,
+            report_group_name("team.app/web", ScanType::Image),
+            "changed names keep a hash of the original"
+        );
+        let long = report_group_name(&"p".repeat(300), ScanType::Rootfs);
+        assert_eq!(long.len(), 128);
+        assert!(long.starts_with("qualys-ppp"), "{long}");
+        for name in [odd, long, report_group_name("é ü", ScanType::Other), report_group_name("_", ScanType::Other)] {
+            assert!(name.len() <= 128 && name.starts_with("qualys-"), "{name}");
+            assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{name}");
+        }
+    }
+
+    #[test]
+    fn publish_tokens_name_one_upload() {
+        let t = publish_token("b", "scans/p/1/report.sarif", "v1");
+        assert_eq!(t, publish_token("b", "scans/p/1/report.sarif", "v1"), "deterministic");
+        assert_eq!(t.len(), "scangate-".len() + 32);
+        assert!(t.starts_with("scangate-"));
+        assert_ne!(t, publish_token("b", "scans/p/1/report.sarif", "v2"));
+        assert_ne!(t, publish_token("c", "scans/p/1/report.sarif", "v1"));
+        assert_ne!(t, publish_token("b", "scans/p/2/report.sarif", "v1"));
+        // The separator keeps the parts apart.
+        assert_ne!(publish_token("ab", "c", "d"), publish_token("a", "bc", "d"));
+    }
+
+    #[test]
+    fn who_publishes() {
+        let arn = Some("arn:aws:codebuild:us-east-1:123456789012:build/p:1".to_string());
+        let m = |build_arn: Option<String>, wait: Option<u64>, publish: Option<bool>| ReportMeta {
+            build_arn,
+            wait_seconds: wait,
+            publish,
+            ..ReportMeta::default()
+        };
+        assert!(m(None, None, None).publishes(), "a report dropped in by hand");
+        assert!(m(arn.clone(), None, None).publishes(), "a build that uploads and exits");
+        assert!(m(arn.clone(), Some(0), None).publishes(), "wait 0 is no wait");
+        assert!(!m(arn.clone(), Some(900), None).publishes(), "the waiting build reports the JUnit itself");
+        assert!(m(None, Some(900), None).publishes(), "a wait without a build is nobody's build");
+        assert!(m(arn.clone(), Some(900), Some(true)).publishes(), "scangate-publish wins");
+        assert!(!m(None, None, Some(false)).publishes(), "scangate-publish wins");
+        let meta = |k: &str, v: &str| -> HashMap<String, String> { [(k.to_string(), v.to_string())].into() };
+        let parsed = parse_meta(&meta("scangate-wait", "900"), &Thresholds::default()).expect("valid");
+        assert_eq!(parsed.wait_seconds, Some(900));
+        let parsed = parse_meta(&meta("scangate-publish", "false"), &Thresholds::default()).expect("valid");
+        assert_eq!(parsed.publish, Some(false));
+        for (k, v) in [("scangate-wait", "-1"), ("scangate-wait", "soon"), ("scangate-publish", "maybe")] {
+            let err = parse_meta(&meta(k, v), &Thresholds::default()).expect_err(k);
+            assert!(err.contains(k) && err.contains(v), "{err}");
+        }
     }
 
     #[test]

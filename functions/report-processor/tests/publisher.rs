@@ -1,0 +1,432 @@
+//! Issue 9: the processor publishes the JUnit of reports no build waits for, through the
+//! publisher CodeBuild project. S3 and Security Hub are moto; CodeBuild is a counting fake
+//! of the adapter traits that behaves like StartBuild's idempotency token (same token →
+//! same build).
+
+use report_processor::config::Config;
+use report_processor::process::{AwsIdentity, Processor};
+use scangate_aws::clients::Clients;
+use scangate_aws::codebuild::{BuildInfo, CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
+use scangate_aws::ratelimit::TokenBucket;
+use scangate_aws::s3::S3Store;
+use scangate_aws::securityhub::{FindingSink, ImportOutcome, SecurityHubImporter, Sink, SinkConfig};
+use scangate_core::verdict::Verdict;
+use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+const PUBLISHER: &str = "qualys-codebuild-publisher-us-east-1";
+const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-1";
+
+/// CodeBuild as the processor sees it: records every call; StartBuild answers the same
+/// build id for a token it has seen (as CodeBuild does for ~5 minutes) and can be told to
+/// fail the next calls.
+#[derive(Default)]
+struct FakeCodeBuild {
+    ensured: Mutex<Vec<(String, ReportExport)>>,
+    starts: Mutex<Vec<StartBuild>>,
+    fail_next_starts: AtomicU64,
+    by_token: Mutex<HashMap<String, String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ReportGroups for FakeCodeBuild {
+    async fn build_info(&self, _build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
+        Ok(None)
+    }
+
+    async fn ensure_report_group(&self, name: &str, export: &ReportExport) -> Result<Ensured, CodeBuildError> {
+        let mut e = lock(&self.ensured);
+        let seen = e.iter().any(|(n, _)| n == name);
+        e.push((name.to_string(), export.clone()));
+        Ok(if seen {
+            Ensured::AlreadyExists
+        } else {
+            Ensured::Created { arn: format!("arn:aws:codebuild:{REGION}:{ACCOUNT_ID}:report-group/{name}") }
+        })
+    }
+}
+
+impl Publisher for FakeCodeBuild {
+    async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
+        lock(&self.starts).push(request.clone());
+        if self.fail_next_starts.load(Ordering::SeqCst) > 0 {
+            self.fail_next_starts.fetch_sub(1, Ordering::SeqCst);
+            return Err(CodeBuildError {
+                operation: "StartBuild",
+                code: "AccountLimitExceededException".into(),
+                message: "Cannot have more than 1 builds in queue for the account".into(),
+            });
+        }
+        let mut tokens = lock(&self.by_token);
+        let n = tokens.len();
+        Ok(tokens.entry(request.idempotency_token.clone()).or_insert_with(|| format!("{PUBLISHER}:build-{n}")).clone())
+    }
+}
+
+impl FakeCodeBuild {
+    fn starts(&self) -> Vec<StartBuild> {
+        lock(&self.starts).clone()
+    }
+
+    fn ensured(&self) -> Vec<(String, ReportExport)> {
+        lock(&self.ensured).clone()
+    }
+}
+
+/// Counts BatchImportFindings batches and findings that reach Security Hub.
+struct Counting<K> {
+    inner: K,
+    invocations: AtomicU64,
+    findings: AtomicU64,
+}
+
+impl<K: FindingSink> FindingSink for Counting<K> {
+    async fn import(&self, findings: Vec<Value>) -> ImportOutcome {
+        self.invocations.fetch_add(1, Ordering::SeqCst);
+        self.findings.fetch_add(findings.len() as u64, Ordering::SeqCst);
+        self.inner.import(findings).await
+    }
+}
+
+type TestProcessor = Processor<S3Store, Counting<Sink<SecurityHubImporter>>, FakeCodeBuild>;
+
+struct Env {
+    clients: Clients,
+    bucket: String,
+    kms: String,
+    processor: TestProcessor,
+}
+
+/// A large stack for the SDK's debug-build deserializers (as tests/moto.rs).
+fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(16 * 1024 * 1024)
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(f)
+        })
+        .expect("spawn test thread")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn identity() -> AwsIdentity {
+    AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() }
+}
+
+async fn env(publisher_project: Option<&str>) -> Env {
+    let moto = Moto::shared();
+    let clients = Clients::new(&moto.sdk_config().await);
+    let bucket = unique_bucket("sg-pub");
+    clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let kms = moto.create_kms_key();
+    let sink = Sink::new(
+        SecurityHubImporter::new(clients.securityhub.clone()),
+        Arc::new(TokenBucket::new(10.0, 30)),
+        SinkConfig::default(),
+    );
+    let counting = Counting { inner: sink, invocations: 0.into(), findings: 0.into() };
+    let config = Config {
+        kms_key_id: Some(kms.clone()),
+        publisher_project: publisher_project.map(str::to_string),
+        ..Config::default()
+    };
+    let processor = Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(counting))
+        .with_publisher(FakeCodeBuild::default());
+    Env { clients, bucket, kms, processor }
+}
+
+/// A small SARIF report with two findings (one critical: the default gate fails).
+fn sarif(image: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "QScanner", "version": "4.6.0", "rules": [
+                {"id": "qid-1", "shortDescription": {"text": "openssl"}, "properties": {"severity": 5, "cve-ids": ["CVE-2026-0001"]}},
+                {"id": "qid-2", "shortDescription": {"text": "zlib"}, "properties": {"severity": 3}}
+            ]}},
+            "results": [
+                {"ruleId": "qid-1", "message": {"text": "openssl 3.0.2"},
+                 "properties": {"vulnerableSoftware": [{"name": "openssl", "installedVersion": "3.0.2", "fixedVersion": "3.0.13"}]}},
+                {"ruleId": "qid-2", "message": {"text": "zlib 1.2.11"},
+                 "properties": {"vulnerableSoftware": [{"name": "zlib", "installedVersion": "1.2.11", "fixedVersion": "1.2.13"}]}}
+            ],
+            "properties": {"imageName": image}
+        }]
+    }))
+    .expect("serialize SARIF")
+}
+
+impl Env {
+    fn codebuild(&self) -> &FakeCodeBuild {
+        self.processor.publisher.as_ref().expect("the test processor has a publisher")
+    }
+
+    fn imports(&self) -> (u64, u64) {
+        let s = self.processor.sink.as_ref().expect("Security Hub enabled");
+        (s.invocations.load(Ordering::SeqCst), s.findings.load(Ordering::SeqCst))
+    }
+
+    async fn upload(&self, key: &str, meta: &[(&str, &str)]) {
+        self.upload_tag(key, "1", meta).await;
+    }
+
+    /// Uploads a report of `registry.example/<bucket>:<tag>` (another tag: other bytes).
+    async fn upload_tag(&self, key: &str, tag: &str, meta: &[(&str, &str)]) {
+        let image = format!("registry.example/{}:{tag}", self.bucket);
+        let mut req = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(sarif(&image).into())
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&self.kms)
+            .metadata("scangate-target", image.as_str())
+            .metadata("scangate-scan-type", "image")
+            .metadata("scangate-scanned-at", "2026-11-23T08:00:00Z");
+        for (k, v) in meta {
+            req = req.metadata(*k, *v);
+        }
+        req.send().await.expect("upload report");
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.clients.s3.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Some(out.body.collect().await.expect("read body").into_bytes().to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    async fn verdict(&self, key: &str) -> Verdict {
+        let bytes = self.get(key).await.unwrap_or_else(|| panic!("{key} was written"));
+        Verdict::from_json(&bytes).expect("verdict parses")
+    }
+
+    async fn deliver(&self, key: &str) -> Result<Value, report_processor::HandlerError> {
+        self.processor.handle(&s3_event(&self.bucket, key), &identity()).await
+    }
+
+    /// The report delivered as one SQS message; returns the batch answer.
+    async fn deliver_sqs(&self, key: &str, message_id: &str) -> Value {
+        let mut batch: Value =
+            serde_json::from_str(include_str!("fixtures/sqs-s3.json")).expect("fixture sqs-s3.json parses");
+        let mut record = batch["Records"][0].clone();
+        record["messageId"] = json!(message_id);
+        record["body"] = json!(s3_event(&self.bucket, key).to_string());
+        batch["Records"] = json!([record]);
+        self.processor.handle(&batch, &identity()).await.expect("SQS batches never fail as a whole")
+    }
+}
+
+fn s3_event(bucket: &str, key: &str) -> Value {
+    let mut ev: Value = serde_json::from_str(include_str!("fixtures/s3-put.json")).expect("fixture s3-put.json parses");
+    ev["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    ev["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+    ev["Records"][0]["s3"]["object"]["key"] = json!(key);
+    // Let HEAD decide version and ETag (moto's bucket is not versioned).
+    ev["Records"][0]["s3"]["object"].as_object_mut().expect("object").remove("versionId");
+    ev
+}
+
+fn env_of(request: &StartBuild) -> HashMap<String, String> {
+    request.env.iter().cloned().collect()
+}
+
+#[test]
+fn a_report_no_build_waits_for_is_published_once_into_its_report_group() {
+    run(async {
+        let e = env(Some(PUBLISHER)).await;
+        let key = "scans/app/b-1/report.sarif";
+        // A build that uploads and exits: build ARN, no wait.
+        e.upload(key, &[("scangate-build-arn", BUILD_ARN)]).await;
+        let out = e.deliver(key).await.expect("handled");
+        assert_eq!(out["reports"][0]["imported"], 2, "{out}");
+
+        let ensured = e.codebuild().ensured();
+        assert_eq!(ensured.len(), 1);
+        assert_eq!(ensured[0].0, "qualys-app-image");
+        assert_eq!(
+            ensured[0].1,
+            ReportExport {
+                bucket: e.bucket.clone(),
+                path: "report-groups/qualys-app-image".into(),
+                kms_key_arn: Some(e.kms.clone())
+            }
+        );
+        let starts = e.codebuild().starts();
+        assert_eq!(starts.len(), 1, "{starts:?}");
+        assert_eq!(starts[0].project, PUBLISHER);
+        assert!(starts[0].idempotency_token.starts_with("scangate-"), "{:?}", starts[0]);
+        let vars = env_of(&starts[0]);
+        assert_eq!(vars["SCANGATE_JUNIT_KEY"], "results/app/b-1/junit.xml");
+        assert_eq!(
+            vars["SCANGATE_REPORT_GROUP"],
+            "arn:aws:codebuild:us-east-1:123456789012:report-group/qualys-app-image"
+        );
+        assert_eq!(vars["SCANGATE_SOURCE_BUILD"], BUILD_ARN);
+        assert!(e.get(&vars["SCANGATE_JUNIT_KEY"]).await.is_some_and(|j| j.starts_with(b"<?xml")), "the JUnit exists");
+
+        let v = e.verdict("results/app/b-1/verdict.json").await;
+        assert_eq!(v.publisher_build.as_deref(), Some("qualys-codebuild-publisher-us-east-1:build-0"));
+        assert_eq!(v.findings_imported, 2);
+
+        // A second report of the same project and scan type: the group is not created again.
+        let key2 = "scans/app/b-2/report.sarif";
+        e.upload(key2, &[]).await;
+        e.deliver(key2).await.expect("handled");
+        assert_eq!(e.codebuild().ensured().len(), 1, "report groups are ensured once per process");
+        let starts = e.codebuild().starts();
+        assert_eq!(starts.len(), 2);
+        assert_ne!(starts[0].idempotency_token, starts[1].idempotency_token, "another report, another token");
+        assert!(!env_of(&starts[1]).contains_key("SCANGATE_SOURCE_BUILD"), "no build ARN, no source build");
+        assert_eq!(
+            e.verdict("results/app/b-2/verdict.json").await.publisher_build.as_deref(),
+            Some("qualys-codebuild-publisher-us-east-1:build-1")
+        );
+    });
+}
+
+#[test]
+fn a_report_whose_build_waits_is_never_published_unless_metadata_asks() {
+    run(async {
+        let e = env(Some(PUBLISHER)).await;
+        let waiting = "scans/app/w-1/report.sarif";
+        e.upload(waiting, &[("scangate-build-arn", BUILD_ARN), ("scangate-wait", "900")]).await;
+        e.deliver(waiting).await.expect("handled");
+        e.deliver(waiting).await.expect("redelivered");
+        assert!(e.codebuild().starts().is_empty(), "the waiting build reports its JUnit itself");
+        assert!(e.codebuild().ensured().is_empty());
+        assert_eq!(e.verdict("results/app/w-1/verdict.json").await.publisher_build, None);
+
+        // scangate-publish wins over the wait.
+        let forced = "scans/app/w-2/report.sarif";
+        e.upload(forced, &[("scangate-build-arn", BUILD_ARN), ("scangate-wait", "900"), ("scangate-publish", "true")])
+            .await;
+        e.deliver(forced).await.expect("handled");
+        assert_eq!(e.codebuild().starts().len(), 1);
+
+        // ...and can turn publishing off for a report nobody waits for.
+        let off = "scans/app/w-3/report.sarif";
+        e.upload(off, &[("scangate-publish", "false")]).await;
+        e.deliver(off).await.expect("handled");
+        // A wait without a build ARN is nobody's build: published.
+        let orphan = "scans/app/w-4/report.sarif";
+        e.upload(orphan, &[("scangate-wait", "900")]).await;
+        e.deliver(orphan).await.expect("handled");
+        let keys: Vec<String> =
+            e.codebuild().starts().iter().map(|s| env_of(s)["SCANGATE_JUNIT_KEY"].clone()).collect();
+        assert_eq!(keys, ["results/app/w-2/junit.xml", "results/app/w-4/junit.xml"]);
+    });
+}
+
+#[test]
+fn three_redeliveries_publish_once() {
+    run(async {
+        let e = env(Some(PUBLISHER)).await;
+        let key = "scans/app/r-1/report.sarif";
+        e.upload(key, &[("scangate-build-arn", BUILD_ARN)]).await;
+        e.deliver(key).await.expect("first delivery");
+        let first = e.verdict("results/app/r-1/verdict.json").await.publisher_build;
+        assert!(first.is_some());
+        for n in 0..3 {
+            e.deliver(key).await.unwrap_or_else(|err| panic!("redelivery {n}: {err}"));
+            assert_eq!(e.verdict("results/app/r-1/verdict.json").await.publisher_build, first, "redelivery {n}");
+        }
+        assert_eq!(e.codebuild().starts().len(), 1, "the publish marker stops redeliveries");
+        assert_eq!(e.imports().0, 1, "and nothing is imported again");
+
+        // Without the marker (lost write), a redelivery repeats StartBuild with the same
+        // token, which CodeBuild answers with the same build.
+        let markers = e
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&e.bucket)
+            .prefix("results/app/r-1/publish/")
+            .send()
+            .await
+            .expect("list markers");
+        let marker_keys: Vec<String> = markers.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+        assert_eq!(marker_keys.len(), 1, "{marker_keys:?}");
+        let token = &e.codebuild().starts()[0].idempotency_token;
+        assert_eq!(marker_keys[0], format!("results/app/r-1/publish/{token}.json"));
+        e.clients.s3.delete_object().bucket(&e.bucket).key(&marker_keys[0]).send().await.expect("delete marker");
+        e.deliver(key).await.expect("redelivery without marker");
+        let starts = e.codebuild().starts();
+        assert_eq!(starts.len(), 2);
+        assert_eq!(starts[1].idempotency_token, starts[0].idempotency_token, "same report version, same token");
+        assert_eq!(starts[1], starts[0], "identical parameters (CodeBuild refuses a token reused with others)");
+        assert_eq!(e.verdict("results/app/r-1/verdict.json").await.publisher_build, first);
+
+        // A new upload to the same key is another version: another token. (The bucket is not
+        // versioned: the ETag tells the uploads apart, so the body differs.)
+        e.upload_tag(key, "2", &[("scangate-build-arn", BUILD_ARN), ("scangate-scanned-at", "2026-11-23T09:00:00Z")])
+            .await;
+        e.deliver(key).await.expect("new version");
+        let starts = e.codebuild().starts();
+        assert_eq!(starts.len(), 3);
+        assert_ne!(starts[2].idempotency_token, starts[0].idempotency_token);
+    });
+}
+
+#[test]
+fn start_build_failure_retries_the_event_without_reimporting_findings() {
+    run(async {
+        let e = env(Some(PUBLISHER)).await;
+        e.codebuild().fail_next_starts.store(1, Ordering::SeqCst);
+        let key = "scans/app/f-1/report.sarif";
+        e.upload(key, &[("scangate-build-arn", BUILD_ARN)]).await;
+
+        let out = e.deliver_sqs(key, "m-1").await;
+        assert_eq!(out, json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}), "the message is retried");
+        assert_eq!(e.imports(), (1, 2), "findings were imported once");
+        let v = e.verdict("results/app/f-1/verdict.json").await;
+        assert_eq!(v.publisher_build, None, "the verdict is there for the gate, without a publisher build");
+        assert_eq!(v.findings_imported, 2);
+        // Direct invocations fail as a whole, naming the cause.
+        e.codebuild().fail_next_starts.store(1, Ordering::SeqCst);
+        let err = e.deliver(key).await.expect_err("a direct invocation fails");
+        assert!(err.to_string().contains("AccountLimitExceededException"), "{err}");
+
+        let out = e.deliver_sqs(key, "m-1").await;
+        assert_eq!(out, json!({"batchItemFailures": []}));
+        assert_eq!(e.imports(), (1, 2), "the retry imports nothing: the state already holds the report");
+        let starts = e.codebuild().starts();
+        assert_eq!(starts.len(), 3, "failed, failed, started");
+        assert!(starts.iter().all(|s| s == &starts[0]), "every attempt sends the same request and token");
+        let v = e.verdict("results/app/f-1/verdict.json").await;
+        assert_eq!(v.publisher_build.as_deref(), Some("qualys-codebuild-publisher-us-east-1:build-0"));
+
+        e.deliver_sqs(key, "m-1").await;
+        assert_eq!(e.codebuild().starts().len(), 3, "published: no further StartBuild");
+    });
+}
+
+#[test]
+fn no_publisher_project_means_no_codebuild_calls() {
+    run(async {
+        let e = env(None).await;
+        let key = "scans/app/n-1/report.sarif";
+        e.upload(key, &[]).await;
+        e.deliver(key).await.expect("handled");
+        assert!(e.codebuild().starts().is_empty());
+        assert!(e.codebuild().ensured().is_empty());
+        assert_eq!(e.verdict("results/app/n-1/verdict.json").await.publisher_build, None);
+        // The environment variable empty is the same as unset.
+        let c = Config::from_lookup(|k| (k == "PUBLISHER_PROJECT").then(String::new)).expect("config");
+        assert_eq!(c.publisher_project, None);
+    });
+}
