@@ -8,6 +8,7 @@ export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
 .PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz bench-runner bench-sink
+.PHONY: bench-peers
 
 ## demo: end to end against moto: scan, S3 -> SQS -> processor, Security Hub, gate; then one CVE fixed
 demo: venv
@@ -49,7 +50,7 @@ lint-cfn:
 test-deploy: venv
 	@bash scripts/test-deploy.sh
 
-## fuzz: run the SARIF reader fuzz target (FUZZ_SECONDS, default 300)
+## fuzz: cargo-fuzz targets one after another (FUZZ_TARGET=sarif_reader,events,gate_params by default; FUZZ_SECONDS each, default 300), see docs/fuzzing.md
 fuzz:
 	@bash scripts/fuzz.sh
 
@@ -60,3 +61,7 @@ bench-runner:
 ## bench-sink: Security Hub sink against a local throttling endpoint (20 000 findings)
 bench-sink:
 	$(CARGO) bench -p scangate-aws --bench throttle
+
+## bench-peers: scangate beside sarif-tools and MITRE SAF CLI (installed into .peers/), see docs/benchmarks.md
+bench-peers:
+	@bash scripts/bench-peers.sh

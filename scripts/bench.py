@@ -23,17 +23,123 @@ DATA = os.path.join(ROOT, "bench-data")
 BIN = os.path.join(ROOT, "target", "release")
 
 
-def run(cmd, ok_codes=(0,)):
-    """Runs cmd, returns (wall seconds, peak RSS in MiB)."""
+class Measured:
+    """One timed child process: wall seconds, peak RSS in MiB, exit code and how it ended."""
+
+    def __init__(self, wall, rss_mib, code, status, stderr):
+        self.wall = wall
+        self.rss_mib = rss_mib
+        self.code = code
+        # "ok", "exit N", "timeout", "rss-limit" or "signal N"
+        self.status = status
+        self.stderr = stderr
+
+
+def _tree_rss_kib(pid):
+    """Resident memory of pid and its descendants (KiB), from /proc; 0 when it is gone."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+# GNU time, when installed, starts the measured command from its own small process: a child
+# forked from this Python process would carry Python's resident memory (about 15 MiB) into its
+# ru_maxrss, a floor that hides the footprint of a small command.
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def measure(cmd, ok_codes=(0,), timeout=None, rss_limit_mib=None, env=None, cwd=None):
+    """Runs cmd in its own process group and returns a Measured.
+
+    Wall time is taken around the child. Peak RSS is the command's ru_maxrss (from GNU time's %M
+    when /usr/bin/time exists, else from os.wait4, which then includes the floor described above),
+    or the largest resident size of the process tree polled from /proc every 0.2 s if that is
+    larger (the only figure left for a command that was killed). A watcher kills the whole group
+    when it runs longer than timeout seconds or its tree's resident memory exceeds rss_limit_mib.
+    """
+    import signal
+    import threading
+
+    stderr = tempfile.TemporaryFile()
+    rss_file = tempfile.NamedTemporaryFile(prefix="bench-rss-", delete=False)
+    rss_file.close()
+    full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME else list(cmd)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd, start_new_session=True)
+    why = []
+    polled = [0]
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.2):
+            rss = _tree_rss_kib(proc.pid) / 1024.0
+            # The tree includes GNU time itself (about 2 MiB); only the peak matters here.
+            polled[0] = max(polled[0], rss)
+            if timeout is not None and time.perf_counter() - start > timeout:
+                why.append("timeout")
+            elif rss_limit_mib is not None and rss > rss_limit_mib:
+                why.append("rss-limit")
+            else:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    done.set()
+    watcher.join()
     code = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if code not in ok_codes:
-        sys.exit(f"bench: {' '.join(cmd)} exited {code}\n{err}")
-    return wall, usage.ru_maxrss / 1024.0
+    proc.returncode = code
+    stderr.seek(0)
+    err = stderr.read().decode(errors="replace")
+    stderr.close()
+    peak = usage.ru_maxrss / 1024.0
+    if GNU_TIME:
+        peak = 0.0
+        try:
+            with open(rss_file.name) as f:
+                lines = [line.strip() for line in f if line.strip()]
+            # GNU time writes "Command exited with non-zero status N" / "...terminated by signal N" first.
+            peak = int(lines[-1]) / 1024.0
+            if any("terminated by signal" in line for line in lines):
+                code = -int(lines[0].rsplit(" ", 1)[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+    os.unlink(rss_file.name)
+    peak = max(peak, polled[0])
+    if why:
+        state = why[0]
+    elif code < 0:
+        state = f"signal {-code}"
+    elif code in ok_codes:
+        state = "ok"
+    else:
+        state = f"exit {code}"
+    return Measured(wall, peak, code, state, err)
+
+
+def run(cmd, ok_codes=(0,)):
+    """Runs cmd, returns (wall seconds, peak RSS in MiB); exits the script when cmd fails."""
+    m = measure(cmd, ok_codes)
+    if m.status != "ok":
+        sys.exit(f"bench: {' '.join(cmd)} exited {m.code}\n{m.stderr}")
+    return m.wall, m.rss_mib
 
 
 def synth(path, size, distinct):
