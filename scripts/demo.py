@@ -608,6 +608,12 @@ class Demo:
             f"    JUnit {junit.name}: {tests} test cases, {failures} failing; the buildspec's reports: section"
             f" hands it to {where}"
         )
+        if n == 1:
+            for case in root.iter("testcase"):
+                failure = case.find("failure")
+                status = "FAIL" if failure is not None else "pass"
+                detail = failure.get("message", "") if failure is not None else (case.findtext("system-out") or "")
+                say(f"      {status}  {case.get('classname')} / {case.get('name')}: {detail.splitlines()[0] if detail else ''}")
 
         step(f"Round {n}: Security Hub (GetFindings)")
         findings = [f for f in self.hub_findings() if f.get("AwsAccountId") == ACCOUNT]
