@@ -158,30 +158,23 @@ class Demo:
         server = ROOT / ".venv/bin/moto_server"
         if not server.is_file():
             raise DemoError(f"{server} is missing: run `make venv`")
-        port = free_port()
-        self.endpoint = f"http://127.0.0.1:{port}"
         self.moto_log = self.tmp / "moto.log"
-        with open(self.moto_log, "wb") as log:
-            proc = self.spawn(
-                "moto",
-                [str(server), "-H", "127.0.0.1", "-p", str(port)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise DemoError(f"moto_server exited with {proc.returncode}:\n{tail(self.moto_log)}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise DemoError(f"moto_server did not answer on {self.endpoint} within 60 s:\n{tail(self.moto_log)}")
-            time.sleep(0.2)
+        # A free port can be taken between the probe and moto's bind: then moto exits, try another.
+        for attempt in range(3):
+            port = free_port()
+            self.endpoint = f"http://127.0.0.1:{port}"
+            with open(self.moto_log, "wb") as log:
+                proc = self.spawn(
+                    "moto",
+                    [str(server), "-H", "127.0.0.1", "-p", str(port)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            if self.wait_for_moto(proc):
+                break
+            if attempt == 2:
+                raise DemoError(f"moto_server exited with {proc.returncode} three times:\n{tail(self.moto_log)}")
         import boto3  # noqa: PLC0415 (only after `make venv` is known to be done)
         from importlib.metadata import version  # noqa: PLC0415
 
@@ -199,6 +192,22 @@ class Demo:
         self.sqs = self.client("sqs")
         self.hub = self.client("securityhub")
         say(f"    moto {version('moto')} on {self.endpoint} (account {ACCOUNT}, {REGION}); log in {self.moto_log.name}")
+
+    def wait_for_moto(self, proc: subprocess.Popen) -> bool:
+        """True once our moto answers; False when it exited (port taken)."""
+        deadline = time.monotonic() + 60
+        while proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=2) as r:
+                    if r.status == 200:
+                        time.sleep(0.3)  # an answer from another server on a port ours failed to bind
+                        return proc.poll() is None
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise DemoError(f"moto_server did not answer on {self.endpoint} within 60 s:\n{tail(self.moto_log)}")
+            time.sleep(0.2)
+        return False
 
     def create_stack(self) -> None:
         kms = self.client("kms")
