@@ -90,6 +90,21 @@ def count_results(path):
     return count
 
 
+def count_records(path):
+    """Objects in a JSON array file, or in every JSON array file of a directory (what a tool wrote)."""
+    files = [os.path.join(path, f) for f in sorted(os.listdir(path))] if os.path.isdir(path) else [path]
+    total = 0
+    for f in files:
+        if os.path.getsize(f) > 2 * 1024 * MIB:
+            return None
+        with open(f, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        if not isinstance(doc, list):
+            return None
+        total += len(doc)
+    return total
+
+
 def synth_fresh(path, size, distinct):
     """Regenerates the synthetic report (bench-data/ may hold one from an older generator)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -111,6 +126,7 @@ class Row:
         self.wall = statistics.median(m.wall for m in chosen) if chosen else 0.0
         self.rss = max((m.rss_mib for m in chosen), default=0.0)
         self.stderr_tail = failed[-1].stderr.strip()[-400:] if failed else ""
+        self.records = None
 
 
 def describe_failure(m):
@@ -170,7 +186,7 @@ def main():
     rows, info = [], []
     limits = {"timeout": args.timeout, "rss_limit_mib": args.rss_limit_mib}
 
-    def timed(input_name, tool, step, what, cmd, reps, ok_codes=(0,), show=None):
+    def timed(input_name, tool, step, what, cmd, reps, ok_codes=(0,), show=None, records=None):
         runs = []
         for _ in range(reps):
             m = bench.measure(cmd, ok_codes=ok_codes, **limits)
@@ -179,6 +195,7 @@ def main():
             if m.status != "ok":
                 break
         row = Row(input_name, tool, step, what, runs, show or cmd)
+        row.records = count_records(records) if records and row.status == "ok" else None
         rows.append(row)
         return row
 
@@ -195,7 +212,7 @@ def main():
         ours = timed(name, "scangate", "process --asff", "SARIF → findings, dedup, severity, verdict, ASFF JSON",
                      [scangate, "process", path, "--format", "json", "--max-critical", "-1",
                       "--asff", os.path.join(out, "asff.json"), "--verdict", verdict],
-                     max(reps, 5) if size < 64 * MIB else reps, ok_codes=(0, 42),
+                     max(reps, 5) if size < 64 * MIB else reps, ok_codes=(0, 42), records=os.path.join(out, "asff.json"),
                      show=["target/release/scangate", "process", rel, "--format", "json", "--max-critical", "-1",
                            "--asff", "asff.json", "--verdict", "verdict.json"])
         findings = None
@@ -216,20 +233,22 @@ def main():
         timed(name, "sarif-tools", "codeclimate",
               "SARIF → Code Climate JSON, one object per result (the closest to a per-finding conversion)",
               [SARIF, "codeclimate", path, "--output", os.path.join(out, "codeclimate.json")], reps,
+              records=os.path.join(out, "codeclimate.json"),
               show=[".peers/venv/bin/sarif", "codeclimate", rel, "--output", "codeclimate.json"])
 
         hdf = os.path.join(out, "hdf.json")
         saf_js = ".peers/node/node_modules/@mitre/saf/bin/run"
         node_shown = ".peers/node/node_modules/node/bin/node"
 
-        def saf(step, what, argv, shown):
+        def saf(step, what, argv, shown, records=None):
             """A saf step with node's default heap; retried once with a larger heap when that failed."""
-            row = timed(name, "saf", step, what, [NODE, SAF, *argv], reps, show=[node_shown, saf_js, *shown])
+            row = timed(name, "saf", step, what, [NODE, SAF, *argv], reps, show=[node_shown, saf_js, *shown],
+                        records=records)
             if row.status in ("ok", "timed out", "killed at the RSS limit"):
                 return row
             heap = f"--max-old-space-size={args.big_heap_mib}"
             return timed(name, f"saf, node {heap}", step, what, [NODE, heap, SAF, *argv], reps,
-                         show=[node_shown, heap, saf_js, *shown])
+                         show=[node_shown, heap, saf_js, *shown], records=records)
 
         step1 = saf("convert sarif2hdf", "SARIF → HDF JSON (step 1 of 2)",
                     ["convert", "sarif2hdf", "-i", path, "-o", hdf], ["convert", "sarif2hdf", "-i", rel, "-o", "hdf.json"])
@@ -237,26 +256,28 @@ def main():
             asff_args = ["-a", "123456789012", "-r", "us-east-1", "-t", "bench", "-o"]
             step2 = saf("convert hdf2asff", "HDF → ASFF JSON files (step 2 of 2)",
                         ["convert", "hdf2asff", "-i", hdf, *asff_args, os.path.join(out, "saf-asff")],
-                        ["convert", "hdf2asff", "-i", "hdf.json", *asff_args, "saf-asff"])
+                        ["convert", "hdf2asff", "-i", "hdf.json", *asff_args, "saf-asff"],
+                        records=os.path.join(out, "saf-asff"))
             tool = step1.tool if step1.tool == step2.tool else f"{step1.tool} / {step2.tool}"
             total = Row(name, tool, "sarif2hdf + hdf2asff", "SARIF → ASFF, the two steps together", [], [])
             total.status = "ok" if step2.status == "ok" else f"step 2: {step2.status}"
             total.wall = step1.wall + step2.wall
             total.rss = max(step1.rss, step2.rss)
             total.reps = min(step1.reps, step2.reps)
+            total.records = step2.records
             rows.append(total)
 
     ours_by_input = {name: r for name, _, _, _, _, r in info}
     header = ("| input | tool | step | what it does | runs | status | wall s | peak RSS MiB "
-              "| scangate faster × | memory ratio × |")
-    lines = [header, "|---|---|---|---|---:|---|---:|---:|---:|---:|"]
+              "| scangate faster × | memory ratio × | records out |")
+    lines = [header, "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         ours = ours_by_input[r.input]
         is_ours = r.tool == "scangate"
         speed = "—" if is_ours else ("" if r.status == "ok" else "> ") + ratio(r.wall, ours.wall)
         mem = "—" if is_ours else ("" if r.status == "ok" else "≥ ") + ratio(r.rss, ours.rss)
         lines.append(f"| {r.input} | {r.tool} | `{r.step}` | {r.what} | {r.reps} | {r.status} | {r.wall:.2f} "
-                     f"| {r.rss:.0f} | {speed} | {mem} |")
+                     f"| {r.rss:.0f} | {speed} | {mem} | {'' if r.records is None else r.records} |")
     table = "\n".join(lines)
     inputs_table = ["| input | file | MiB | SARIF results | scangate findings (after dedup) |",
                     "|---|---|---:|---:|---:|"]
