@@ -868,6 +868,14 @@ fn upload_plan(bucket: &str, ctx: &GateContext, gate: &GateOpts, u: &UploadOpts)
             metadata.push((k.into(), v.to_string()));
         }
     }
+    // The processor publishes the JUnit into a report group unless this build has it in
+    // hand for its own buildspec `reports:` (--wait downloads it, --local renders it).
+    if let Some(w) = gate.wait.filter(|_| gate.waits()) {
+        metadata.push(("scangate-wait".into(), w.to_string()));
+    }
+    if gate.local && build.arn.is_some() {
+        metadata.push(("scangate-publish".into(), "false".into()));
+    }
     let prefix = format!("scans/{project}/{build_id}/");
     let files = ctx
         .uploads
