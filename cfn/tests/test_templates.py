@@ -381,6 +381,23 @@ class PublisherBuildspec(unittest.TestCase):
         env = RESOURCES["PublisherProject"]["Properties"]["Environment"]["EnvironmentVariables"]
         self.assertEqual([e["Name"] for e in env], CONTRACT["PublisherEnvironment"])
 
+    def test_the_processor_overrides_exactly_the_per_build_variables(self) -> None:
+        """The names the processor sends with StartBuild (process.rs `publisher_env`) are the project's
+        variables except REPORT_BUCKET, which the project sets itself."""
+        source = strip_tests(rust_sources(ROOT / "functions" / "report-processor" / "src"))
+        block = re.search(r"pub mod publisher_env \{(.*?)\n\}", source, re.S)
+        self.assertIsNotNone(block, "functions/report-processor/src: no `pub mod publisher_env`")
+        sent = set(re.findall(r'const \w+\s*:\s*&str\s*=\s*"([A-Z0-9_]+)"', block.group(1)))
+        self.assertEqual(sent, set(CONTRACT["PublisherEnvironment"]) - {"REPORT_BUCKET"})
+
+    def test_publishes_what_the_processor_sends(self) -> None:
+        """The processor's shapes: results/<project>/<build-id>/junit.xml and a qualys-* report group ARN."""
+        group = "arn:aws:codebuild:eu-west-1:123456789012:report-group/qualys-my_app-2-repo"
+        proc, build, work = self.run_publisher("results/app/build-1/junit.xml", group)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(f"to {group} ", proc.stdout)
+        self.assertEqual((build / "publish" / "junit.xml").read_text(), "<testsuites name='scangate'/>")
+
 
 class ScanBuildspecs(unittest.TestCase):
     def test_outputs_secret_runner_and_reports(self) -> None:
