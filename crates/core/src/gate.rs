@@ -281,7 +281,16 @@ pub fn parse_params(user_parameters: Option<&str>, default_bucket: Option<&str>)
                     bucket = Some(b.to_string());
                     k.to_string()
                 }
-                None => key.trim_start_matches('/').to_string(),
+                None => {
+                    let k = key.trim_start_matches('/');
+                    if k.is_empty() {
+                        return Err(ParamsError::Invalid {
+                            key: "verdict_key",
+                            message: format!("{key:?} names no object: expected an S3 key such as results/<project>/<build-id>/verdict.json"),
+                        });
+                    }
+                    k.to_string()
+                }
             };
             VerdictLocation::Key(key)
         }
