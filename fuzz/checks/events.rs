@@ -54,7 +54,10 @@ fn describe(event: &Event) -> String {
 fn check_error(e: &EventError) {
     let text = e.to_string();
     match e {
-        EventError::Json { line, .. } => assert!(*line >= 1, "JSON error without a line: {text}"),
+        EventError::Json { line, .. } => {
+            assert!(*line >= 1, "JSON error without a line: {text}");
+            assert_eq!(text.matches(" at line ").count(), 1, "position given twice: {text}");
+        }
         EventError::Shape { path, .. } | EventError::Key { path, .. } => {
             assert!(path.starts_with('$'), "error path {path:?} is not a JSON path: {text}");
             assert!(text.contains(path.as_str()), "error message does not name its path: {text}");

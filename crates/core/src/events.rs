@@ -69,10 +69,14 @@ fn shape(path: &str, expected: &str) -> EventError {
 
 /// Parses a Lambda invocation payload.
 pub fn parse_event(bytes: &[u8]) -> Result<Event, EventError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| EventError::Json {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let message = e.to_string();
+        // serde_json appends " at line L column C", which the error already says.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        EventError::Json { line: e.line(), column: e.column(), message }
     })?;
     parse_event_value(&value)
 }

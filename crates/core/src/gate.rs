@@ -264,7 +264,8 @@ pub fn parse_params(user_parameters: Option<&str>, default_bucket: Option<&str>)
             let key = match key.strip_prefix("s3://") {
                 Some(rest) => {
                     let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
-                    if b.is_empty() || k.is_empty() {
+                    // A bucket name never holds whitespace (and " b" would not be the bucket "b").
+                    if b.is_empty() || b.contains(char::is_whitespace) || k.is_empty() {
                         return Err(ParamsError::Invalid {
                             key: "verdict_key",
                             message: format!("{key:?} is not s3://<bucket>/<key>"),
