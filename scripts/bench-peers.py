@@ -12,12 +12,13 @@ The peers are installed, pinned, into .peers/ (gitignored): .peers/venv for sari
 `make test` never installs or runs them.
 
 Usage: scripts/bench-peers.py [--quick] [--no-big] [--timeout S] [--rss-limit-mib M]
-                              [--big-heap-mib M] [--markdown FILE]
+                              [--big-heap-mib M] [--markdown FILE] [--keep-outputs]
 """
 import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -156,6 +157,8 @@ def main():
     ap.add_argument("--big-heap-mib", type=int, default=12 * 1024,
                     help="node --max-old-space-size for the retry of a saf step that failed (default 12288)")
     ap.add_argument("--markdown", metavar="FILE", help="also write the table and the commands as Markdown")
+    ap.add_argument("--keep-outputs", action="store_true",
+                    help="keep what the tools wrote (saf writes about 1.7 GB of ASFF for the 200 MB input)")
     args = ap.parse_args()
 
     install()
@@ -305,6 +308,10 @@ def main():
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)
+    if args.keep_outputs:
+        log(f"outputs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
