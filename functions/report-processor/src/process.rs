@@ -218,6 +218,40 @@ fn is_retryable_failure(f: &FailedFinding) -> bool {
         || c == "networkerror"
 }
 
+/// The content hash of a finding whose import or archive is under way: no finding has it,
+/// so the next report imports it again (or archives it when it is gone).
+pub const IN_FLIGHT: &str = "in-flight";
+
+/// The state written before an import: `previous` (its applied report kept) with every
+/// finding the plan imports or archives marked [`IN_FLIGHT`], new ones added with their stub.
+fn in_flight_state(
+    previous: Option<&LifecycleState>,
+    lifecycle_key: &str,
+    plan: &state::Plan,
+    new: &[NewFinding],
+    now: &str,
+) -> LifecycleState {
+    let mut s = previous.cloned().unwrap_or_else(|| LifecycleState::empty(lifecycle_key));
+    let by_id: HashMap<&str, &NewFinding> = new.iter().map(|f| (f.id.as_str(), f)).collect();
+    for id in plan.imports() {
+        let Some(f) = by_id.get(id.as_str()) else { continue };
+        let e = s.entries.entry(id.clone()).or_insert_with(|| state::Entry {
+            content_hash: String::new(),
+            created_at: now.to_string(),
+            last_imported_at: now.to_string(),
+            stub: serde_json::Value::Null,
+        });
+        e.content_hash = IN_FLIGHT.to_string();
+        e.stub = f.stub.clone();
+    }
+    for id in &plan.archive {
+        if let Some(e) = s.entries.get_mut(id) {
+            e.content_hash = IN_FLIGHT.to_string();
+        }
+    }
+    s
+}
+
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
 /// CodeBuild publisher (None, or unused while `PUBLISHER_PROJECT` is empty).
 pub struct Processor<S, K, P = NoPublisher> {
@@ -617,6 +651,31 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     }),
                 }
             }
+            // Write-ahead: before Security Hub changes, the state marks every finding this
+            // attempt imports or archives as in flight (the applied report unchanged). If the
+            // function stops between the import and the final write, the next report of the
+            // lifecycle imports or archives them again, even when this report's redelivery
+            // then comes after a newer one and is ignored (chaos suite, docs/report-processor.md).
+            let mut condition = condition;
+            let intent_written = !payload.is_empty();
+            if intent_written {
+                let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &new, &now_s);
+                let body = serde_json::to_vec(&intent).map_err(|e| Transient(format!("state serialization: {e}")))?;
+                let mut opts = self.put_options("application/json");
+                opts.condition = std::mem::take(&mut condition);
+                match self.store.put(&mark.bucket, &state_key, body, &opts).await {
+                    Ok(written) => condition = written.etag.map_or(Condition::None, Condition::IfMatch),
+                    Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
+                        tracing::info!(
+                            attempt,
+                            state_key,
+                            "state object changed meanwhile: re-reading and re-planning"
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let outcome =
                 if payload.is_empty() { ImportOutcome::default() } else { Box::pin(sink.import(payload)).await };
             let mut failed: Vec<FailedFinding> = outcome.failed;
@@ -628,7 +687,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             total.throttled_retries += outcome.throttled_retries;
             let archived_ok = archive_ids.iter().filter(|i| !failed_ids.contains(*i)).count() as u64;
             let imported_ok = plan.imports().filter(|i| !failed_ids.contains(*i)).count() as u64;
-            if previous.as_ref() != Some(&next) {
+            if intent_written || previous.as_ref() != Some(&next) {
                 let body = serde_json::to_vec(&next).map_err(|e| Transient(format!("state serialization: {e}")))?;
                 let mut opts = self.put_options("application/json");
                 opts.condition = condition;

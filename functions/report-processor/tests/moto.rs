@@ -548,7 +548,11 @@ fn lost_conditional_write_is_reread_and_replanned() {
         base.upload(key, qscanner_sarif(&image, &[V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
         let out = processor.handle(&s3_event(&base.bucket, key), &identity()).await.expect("handled");
         assert!(out["reports"][0]["passed"].is_boolean(), "{out}");
-        assert_eq!(processor.store.state_puts.load(Ordering::SeqCst), 2, "412, then re-read, re-plan and write");
+        assert_eq!(
+            processor.store.state_puts.load(Ordering::SeqCst),
+            3,
+            "write-ahead loses (412), then re-read, re-plan, write-ahead and final write"
+        );
         let state = base.state(&format!("registry.example/{}", base.bucket)).await;
         assert_eq!(state.entries.len(), 2, "the retry's plan, not the rival's empty state, is stored");
         assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(key));

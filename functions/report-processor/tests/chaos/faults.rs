@@ -5,12 +5,14 @@
 //!   answer chosen findings with `FailedFindings` entries (those findings are removed
 //!   from the request before it reaches moto, so Security Hub really does not get them).
 //! * [`FaultyStore`] wraps a [`ReportStore`]: it can answer the state object's
-//!   conditional PUT with 412 (nothing written) and "crash" there: the PUT fails as a
-//!   5xx would, after the Security Hub import already happened, so the event is retried.
+//!   conditional PUTs (the write-ahead one before the import, the final one after it)
+//!   with 412 (nothing written), and "crash" at the final one: the PUT fails as a 5xx
+//!   would, after the Security Hub import already happened, so the event is retried.
 //!
 //! The plans are shared (`Arc<Mutex<…>>`) so a scenario can change them between steps.
 
 use bytes::Bytes;
+use report_processor::process::IN_FLIGHT;
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, FailedFinding, ImportResponse};
 use scangate_core::state::LifecycleState;
@@ -133,10 +135,12 @@ fn memmem(hay: &[u8], needle: &[u8]) -> bool {
 /// What the store does wrong with state objects, and what it did.
 #[derive(Debug, Default)]
 pub struct StorePlan {
-    /// For each report (the state's `applied.key`), its first this-many state PUTs answer 412.
+    /// The report being processed (the test sets it before each delivery).
+    pub current: String,
+    /// For each report, its first this-many state PUTs (write-ahead or final) answer 412.
     pub precondition_failures_per_report: u32,
-    /// State PUTs for this report (applied key) fail as a 5xx would, this many times:
-    /// the Security Hub import already happened, the state is not written.
+    /// The final state PUT (after the import) of this report fails as a 5xx would, this
+    /// many times: Security Hub already changed, the state is not written.
     pub crash_on: HashMap<String, u32>,
     // Counters.
     pub state_puts: u64,
@@ -170,12 +174,15 @@ impl<S: ReportStore> ReportStore for FaultyStore<S> {
 
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {
         if key.starts_with("state/") {
-            let applied =
-                LifecycleState::from_json(&body, key).ok().and_then(|s| s.applied).map(|a| a.key).unwrap_or_default();
             let mut plan = lock(&self.plan);
+            let current = plan.current.clone();
+            // The final write records the current report as applied and nothing in flight.
+            let is_final = LifecycleState::from_json(&body, key).is_ok_and(|s| {
+                s.applied.is_some_and(|a| a.key == current) && s.entries.values().all(|e| e.content_hash != IN_FLIGHT)
+            });
             plan.state_puts += 1;
             let limit = plan.precondition_failures_per_report;
-            let seen = plan.seen.entry(applied.clone()).or_insert(0);
+            let seen = plan.seen.entry(current.clone()).or_insert(0);
             if *seen < limit {
                 *seen += 1;
                 plan.preconditions += 1;
@@ -185,7 +192,7 @@ impl<S: ReportStore> ReportStore for FaultyStore<S> {
                     operation: "PutObject",
                 });
             }
-            if let Some(left) = plan.crash_on.get_mut(&applied).filter(|n| **n > 0) {
+            if let Some(left) = plan.crash_on.get_mut(&current).filter(|n| is_final && **n > 0) {
                 *left -= 1;
                 plan.crashes += 1;
                 return Err(StoreError::Service {
