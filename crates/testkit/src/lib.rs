@@ -237,6 +237,54 @@ impl Drop for Moto {
     }
 }
 
+/// A server lent from a process-wide pool ([`Moto::pooled`]); it goes back to the pool
+/// when dropped (also when the test using it panics: the next user resets it anyway).
+#[derive(Debug)]
+pub struct PooledMoto(Option<Moto>);
+
+fn pool() -> &'static std::sync::Mutex<Vec<Moto>> {
+    static POOL: OnceLock<std::sync::Mutex<Vec<Moto>>> = OnceLock::new();
+    POOL.get_or_init(|| std::sync::Mutex::new(Vec::new()))
+}
+
+impl Moto {
+    /// A server of its own for as long as the returned value lives, emptied first: tests
+    /// that each need a fresh server (same bucket names, same finding ids) reuse servers
+    /// instead of starting one each (a start costs 1-2 s of CPU). At most as many servers
+    /// run as tests run at once.
+    pub fn pooled() -> PooledMoto {
+        let spare = pool().lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let moto = spare.unwrap_or_else(Moto::start);
+        moto.reset();
+        PooledMoto(Some(moto))
+    }
+
+    /// Empties every service of this server (`POST /moto-api/reset`).
+    ///
+    /// # Panics
+    /// When the server does not answer 200.
+    pub fn reset(&self) {
+        let (status, body) = self.http("POST", "/moto-api/reset", &[], b"").expect("moto reset request");
+        assert_eq!(status, 200, "moto reset answered {status}: {body}");
+    }
+}
+
+impl std::ops::Deref for PooledMoto {
+    type Target = Moto;
+
+    fn deref(&self) -> &Moto {
+        self.0.as_ref().expect("a pooled server is present until dropped")
+    }
+}
+
+impl Drop for PooledMoto {
+    fn drop(&mut self) {
+        if let Some(m) = self.0.take() {
+            pool().lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(m);
+        }
+    }
+}
+
 /// A bucket name unique in this process (tests share one server).
 pub fn unique_bucket(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -40,7 +40,7 @@ use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::events::ObjectRef;
 use scangate_core::state::LifecycleState;
-use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
+use scangate_testkit::{Moto, PooledMoto, ACCOUNT_ID, REGION};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -191,7 +191,7 @@ fn qscanner_sarif(image: &str, vulns: &[Vuln]) -> Vec<u8> {
 type ChaosProcessor = Processor<FaultyStore<S3Store>, Sink<FaultyImporter<SecurityHubImporter>>>;
 
 struct World {
-    moto: Moto,
+    moto: PooledMoto,
     clients: Clients,
     reports: Vec<Report>,
     hub: Arc<Mutex<HubPlan>>,
@@ -231,7 +231,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl World {
     async fn new() -> World {
-        let moto = Moto::start();
+        // A server of its own (the same bucket and finding ids in every test), reused
+        // across tests: a start costs more than a reset.
+        let moto = Moto::pooled();
         let clients = Clients::new(&moto.sdk_config().await);
         let hub = Arc::new(Mutex::new(HubPlan::default()));
         let store = Arc::new(Mutex::new(StorePlan::default()));
@@ -257,8 +259,7 @@ impl World {
 
     /// Empties moto, resets the fault plans and uploads the reports again.
     async fn reset(&self) {
-        let (status, body) = self.moto.http("POST", "/moto-api/reset", &[], b"").expect("moto reset");
-        assert_eq!(status, 200, "moto reset: {body}");
+        self.moto.reset();
         *lock(&self.hub) = HubPlan::default();
         *lock(&self.store) = StorePlan::default();
         self.setup().await;
