@@ -14,8 +14,9 @@
 //! * in-order delivery with faults (duplicates right after, throttling, partial
 //!   failures that are retried, 412, crash + redelivery): the whole end state equals the
 //!   clean run's ([`assert_same`]);
-//! * reordered or late delivery (also a crashed report redelivered after newer ones): the state objects, the verdicts and the ACTIVE findings
-//!   (content without report-specific fields) equal the clean run's, and the only other
+//! * reordered or late delivery (also a crashed report redelivered after newer ones):
+//!   the state objects, the verdicts and the ACTIVE findings (content without
+//!   report-specific fields) equal the clean run's, and the only other
 //!   findings are ARCHIVED ones the clean run archived too: an intermediate report that
 //!   arrives after a newer one is never applied, so what only it would have imported
 //!   (then archived) never reaches Security Hub ([`assert_converged`]);
