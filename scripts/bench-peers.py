@@ -192,7 +192,8 @@ def main():
     def timed(input_name, tool, step, what, cmd, reps, ok_codes=(0,), show=None, records=None):
         runs = []
         for _ in range(reps):
-            m = bench.measure(cmd, ok_codes=ok_codes, **limits)
+            # In the work directory: SAF writes saf-cli.log into its current directory.
+            m = bench.measure(cmd, ok_codes=ok_codes, cwd=work, **limits)
             runs.append(m)
             log(f"  {tool} {step}: {m.status}, {m.wall:.2f} s, {m.rss_mib:.0f} MiB")
             if m.status != "ok":
