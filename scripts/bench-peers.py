@@ -46,7 +46,8 @@ def log(msg):
 
 def installed_version(cmd):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout.strip()
+        # In .peers: SAF writes saf-cli.log into its current directory.
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=PEERS).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
