@@ -15,6 +15,7 @@ Usage: scripts/bench-peers.py [--quick] [--no-big] [--timeout S] [--rss-limit-mi
                               [--big-heap-mib M] [--markdown FILE] [--keep-outputs]
 """
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -187,6 +188,9 @@ def main():
     }
     log("versions: " + json.dumps(versions))
     work = tempfile.mkdtemp(prefix="scangate-peers-")
+    if not args.keep_outputs:
+        # Also after a failure: SAF alone writes about 1.7 GB here for the 200 MB input.
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     rows, info = [], []
     limits = {"timeout": args.timeout, "rss_limit_mib": args.rss_limit_mib}
 
@@ -258,7 +262,8 @@ def main():
                          show=[node_shown, heap, saf_js, *shown], records=records)
 
         step1 = saf("convert sarif2hdf", "SARIF → HDF JSON (step 1 of 2)",
-                    ["convert", "sarif2hdf", "-i", path, "-o", hdf], ["convert", "sarif2hdf", "-i", rel, "-o", "hdf.json"])
+                    ["convert", "sarif2hdf", "-i", path, "-o", hdf],
+                    ["convert", "sarif2hdf", "-i", rel, "-o", "hdf.json"])
         if step1.status == "ok":
             asff_args = ["-a", "123456789012", "-r", "us-east-1", "-t", "bench", "-o"]
             step2 = saf("convert hdf2asff", "HDF → ASFF JSON files (step 2 of 2)",
@@ -312,8 +317,6 @@ def main():
             f.write(text)
     if args.keep_outputs:
         log(f"outputs kept in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
