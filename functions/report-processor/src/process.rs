@@ -355,6 +355,55 @@ struct PublishMarker {
 
 const PUBLISH_MARKER_SCHEMA: &str = "scangate.publish.v1";
 
+/// What the report a state object applied did in Security Hub, over all the deliveries of
+/// that report version: kept in the state object (field [`APPLIED_RESULT_FIELD`], beside
+/// the core's fields, which ignore it) so that a redelivery, even one after a crash between
+/// the state write and the verdict write, writes the counts of the report, not of itself.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AppliedResult {
+    /// The report version (bucket, key, version id, ETag) these counts belong to.
+    pub report: ReportRef,
+    pub imported: u64,
+    pub archived: u64,
+    /// When the first delivery that stored a state for this report processed it.
+    pub processed_at: String,
+}
+
+/// The state object's field holding the [`AppliedResult`] of its applied report.
+pub const APPLIED_RESULT_FIELD: &str = "applied_result";
+
+/// The [`AppliedResult`] of a state object's body (None: absent, or unreadable).
+fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
+    #[derive(serde::Deserialize)]
+    struct Extra {
+        #[serde(default)]
+        applied_result: Option<AppliedResult>,
+    }
+    serde_json::from_slice::<Extra>(body).ok().and_then(|e| e.applied_result)
+}
+
+/// A state object's body: the core's state plus the applied report's result.
+fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
+    let err = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
+    let mut value = serde_json::to_value(state).map_err(err)?;
+    if let (Some(r), Some(o)) = (result, value.as_object_mut()) {
+        o.insert(APPLIED_RESULT_FIELD.to_string(), serde_json::to_value(r).map_err(err)?);
+    }
+    serde_json::to_vec(&value).map_err(err)
+}
+
+/// True when `t` is at or after `since` (RFC 3339; compared as text when unparsable).
+fn at_or_after(t: &str, since: &str) -> bool {
+    let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    match (parse(t), parse(since)) {
+        (Some(a), Some(b)) => a >= b,
+        _ => t >= since,
+    }
+}
+
+/// The end of the Security Hub note of a delivery that fails so that the event is retried.
+const RETRY_NOTE: &str = "; the report will be processed again";
+
 /// What the Security Hub step did.
 #[derive(Default)]
 struct HubResult {
@@ -366,6 +415,11 @@ struct HubResult {
     throttled_retries: u64,
     stale: bool,
     retry_event: bool,
+    /// The report's counts for verdict.json: all deliveries of this report version that
+    /// stored a state. None when this delivery stored nothing and the state holds no
+    /// result of this report (stale, Security Hub disabled, a state from before results
+    /// were kept): the verdict.json already written for this report version is kept.
+    report_result: Option<AppliedResult>,
 }
 
 const STATE_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -521,22 +575,46 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 key: obj.key.clone(),
                 version_id: head.version_id.clone(),
             };
-            hub = Box::pin(self.security_hub(sink, &report.findings, &ctx, &mark, now)).await?;
+            hub = Box::pin(self.security_hub(sink, &report.findings, &ctx, &mark, &evaluated.verdict.report, now))
+                .await?;
         }
-        evaluated.verdict.findings_imported = hub.imported;
-        evaluated.verdict.findings_archived = hub.archived;
-        if hub.stale {
+        // verdict.json describes the report version, not this delivery: counts and
+        // processed_at come from the state's result of this report, else from the
+        // verdict.json an earlier delivery of the same version wrote (redelivery).
+        let earlier = match &hub.report_result {
+            Some(_) => None,
+            None => self.earlier_verdict(&project, &build_id, &evaluated.verdict.report).await?,
+        };
+        if let Some(r) = &hub.report_result {
+            evaluated.verdict.findings_imported = r.imported;
+            evaluated.verdict.findings_archived = r.archived;
+            evaluated.verdict.processed_at = r.processed_at.clone();
+        }
+        if let Some(e) = earlier {
+            tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
+            evaluated.verdict.findings_imported = e.findings_imported;
+            evaluated.verdict.findings_archived = e.findings_archived;
+            evaluated.verdict.processed_at = e.processed_at;
+            // Its notes, except the one of a delivery that failed to be retried (this one is
+            // that retry, and it leaves Security Hub as it is).
+            for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
+                if !evaluated.verdict.warnings.contains(&w) {
+                    evaluated.verdict.warnings.push(w);
+                }
+            }
+        } else if hub.stale {
             evaluated.verdict.warnings.push(
                 "a newer report of the same target was already applied: Security Hub was left unchanged".to_string(),
             );
         }
         if !hub.failed.is_empty() {
             evaluated.verdict.warnings.push(format!(
-                "{} finding(s) were not accepted by Security Hub (first: {} {}: {})",
+                "{} finding(s) were not accepted by Security Hub (first: {} {}: {}){}",
                 hub.failed.len(),
                 hub.failed[0].id,
                 hub.failed[0].code,
-                hub.failed[0].message
+                hub.failed[0].message,
+                if hub.retry_event { RETRY_NOTE } else { "" }
             ));
         }
 
@@ -586,12 +664,31 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         Ok(Outcome::Processed { passed: evaluated.verdict.passed, metrics, stale: hub.stale })
     }
 
+    /// The verdict.json a delivery of the same report version (bucket, key, version id,
+    /// ETag) already wrote, unless it is the failed verdict of a quarantined report.
+    async fn earlier_verdict(
+        &self,
+        project: &str,
+        build_id: &str,
+        report: &ReportRef,
+    ) -> Result<Option<Verdict>, Transient> {
+        let bucket = report.bucket.clone().unwrap_or_default();
+        let key = format!("results/{project}/{build_id}/verdict.json");
+        let Some(fetched) = self.store.get_bytes(&bucket, &key, 16 * 1024 * 1024).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice::<Verdict>(&fetched.body)
+            .ok()
+            .filter(|v| v.schema == scangate_core::verdict::SCHEMA && &v.report == report && v.error.is_none()))
+    }
+
     async fn security_hub(
         &self,
         sink: &K,
         findings: &[Finding],
         ctx: &AsffContext,
         mark: &ReportMark,
+        report: &ReportRef,
         now: time::OffsetDateTime,
     ) -> Result<HubResult, Transient> {
         let state_key = format!("state/{}.json", ctx.lifecycle.hash());
@@ -610,6 +707,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let mut total = HubResult::default();
         for attempt in 1..=STATE_ATTEMPTS {
             let fetched = self.store.get_bytes(&mark.bucket, &state_key, STATE_MAX_BYTES).await?;
+            let recorded = fetched.as_ref().and_then(|f| read_applied_result(&f.body));
             let (previous, condition) = match &fetched {
                 None => (None, Condition::IfNoneMatch),
                 Some(f) => {
@@ -619,6 +717,11 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     (Some(parsed), cond)
                 }
             };
+            // The result of an earlier delivery of this very report, which this one adds to
+            // (what that delivery imported is in the state, so it is not planned again).
+            let carried = recorded
+                .as_ref()
+                .filter(|r| &r.report == report && previous.as_ref().and_then(|p| p.applied.as_ref()) == Some(mark));
             let plan = state::plan(previous.as_ref(), &new, mark, now, self.config.refresh_days);
             if plan.ignore_as_stale {
                 tracing::info!(lifecycle = %ctx.lifecycle.key, "report older than the applied one: ignored");
@@ -660,7 +763,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let intent_written = !payload.is_empty();
             if intent_written {
                 let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &new, &now_s);
-                let body = serde_json::to_vec(&intent).map_err(|e| Transient(format!("state serialization: {e}")))?;
+                // The applied report is unchanged, and so is its result.
+                let body = state_body(&intent, recorded.as_ref())?;
                 let mut opts = self.put_options("application/json");
                 opts.condition = std::mem::take(&mut condition);
                 match self.store.put(&mark.bucket, &state_key, body, &opts).await {
@@ -687,8 +791,38 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             total.throttled_retries += outcome.throttled_retries;
             let archived_ok = archive_ids.iter().filter(|i| !failed_ids.contains(*i)).count() as u64;
             let imported_ok = plan.imports().filter(|i| !failed_ids.contains(*i)).count() as u64;
-            if intent_written || previous.as_ref() != Some(&next) {
-                let body = serde_json::to_vec(&next).map_err(|e| Transient(format!("state serialization: {e}")))?;
+            let state_written = intent_written || previous.as_ref() != Some(&next);
+            let result = match carried {
+                // A redelivery adds what it did; a refresh of a finding an earlier delivery
+                // of this report already imported (REFRESH_DAYS 0) is not counted twice.
+                Some(c) => {
+                    let refreshed: HashSet<&String> = plan.refresh_unchanged.iter().collect();
+                    let again = plan
+                        .imports()
+                        .filter(|i| !failed_ids.contains(*i) && refreshed.contains(i))
+                        .filter(|i| {
+                            previous
+                                .as_ref()
+                                .and_then(|p| p.entries.get(*i))
+                                .is_some_and(|e| at_or_after(&e.last_imported_at, &c.processed_at))
+                        })
+                        .count() as u64;
+                    AppliedResult {
+                        report: report.clone(),
+                        imported: c.imported.saturating_add(imported_ok.saturating_sub(again)),
+                        archived: c.archived.saturating_add(archived_ok),
+                        processed_at: c.processed_at.clone(),
+                    }
+                }
+                None => AppliedResult {
+                    report: report.clone(),
+                    imported: imported_ok,
+                    archived: archived_ok,
+                    processed_at: now_s.clone(),
+                },
+            };
+            if state_written {
+                let body = state_body(&next, Some(&result))?;
                 let mut opts = self.put_options("application/json");
                 opts.condition = condition;
                 match self.store.put(&mark.bucket, &state_key, body, &opts).await {
@@ -708,6 +842,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             // imported is planned again, or found unchanged, by this one).
             total.imported = imported_ok;
             total.archived = archived_ok;
+            total.report_result = if state_written { Some(result) } else { carried.cloned() };
             total.unchanged = plan.unchanged_skipped.len() as u64;
             total.retry_event = failed.iter().any(is_retryable_failure);
             total.failed = failed;
