@@ -597,3 +597,206 @@ fn transient_failure_fails_only_its_sqs_message_and_direct_invocations() {
         assert!(err.to_string().contains("SlowDown"), "{err}");
     });
 }
+
+/// The announcement of `key` as the processor sees it after parsing the event.
+fn object_ref(bucket: &str, key: &str) -> scangate_core::events::ObjectRef {
+    scangate_core::events::ObjectRef {
+        bucket: bucket.into(),
+        key: key.into(),
+        version_id: None,
+        sequencer: Some("0065A1B2C3D4E5F601".into()),
+        etag: None,
+        size: None,
+        event_time: None,
+        event_name: "ObjectCreated:Put".into(),
+    }
+}
+
+fn at(s: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).expect("RFC 3339")
+}
+
+/// At-least-once delivery: the same event again (minutes later, so a rewrite would show in
+/// `processed_at`) leaves verdict.json byte for byte as the first delivery wrote it, with the
+/// report's counts, not the redelivery's zeros. With REFRESH_DAYS 0 every delivery imports
+/// everything again, and still counts it once.
+#[test]
+fn redelivered_event_leaves_verdict_json_unchanged() {
+    run(async {
+        let e = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", e.bucket);
+        let (first, second) = ("scans/app/r-1/report.sarif", "scans/app/r-2/report.sarif");
+        e.upload(first, qscanner_sarif(&image, &[V1, V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let obj = object_ref(&e.bucket, first);
+        e.processor.process(&obj, &identity(), at("2026-11-23T08:05:00Z")).await.expect("processed");
+        let vkey = "results/app/r-1/verdict.json";
+        let written = e.get(vkey).await.expect("verdict written");
+        let v = Verdict::from_json(&written).expect("verdict parses");
+        assert_eq!((v.findings_imported, v.findings_archived), (3, 0));
+        assert_eq!(v.processed_at, "2026-11-23T08:05:00.000Z");
+        let calls = e.calls();
+        for minute in ["08:10", "08:15"] {
+            e.processor.process(&obj, &identity(), at(&format!("2026-11-23T{minute}:00Z"))).await.expect("again");
+            assert_eq!(e.calls(), calls, "a redelivery imports nothing");
+            let again = e.get(vkey).await.expect("verdict still there");
+            assert_eq!(
+                String::from_utf8_lossy(&again),
+                String::from_utf8_lossy(&written),
+                "redelivery at {minute} rewrote verdict.json"
+            );
+        }
+
+        // REFRESH_DAYS 0: each delivery refreshes every finding, counted once for the report.
+        let config = Config { refresh_days: 0, kms_key_id: Some(e.kms.clone()), ..Config::default() };
+        let sink = Sink::new(
+            SecurityHubImporter::new(e.clients.securityhub.clone()),
+            Arc::new(TokenBucket::new(10.0, 30)),
+            SinkConfig::default(),
+        );
+        let eager = Processor::new(config, S3Store::new(e.clients.s3.clone(), None), Some(sink));
+        e.upload(second, qscanner_sarif(&image, &[V1, V2, V3, V4]), &meta(&image, "2026-11-23T09:00:00Z")).await;
+        let obj = object_ref(&e.bucket, second);
+        let vkey = "results/app/r-2/verdict.json";
+        let mut first_bytes = None;
+        for minute in ["09:05", "09:10", "09:15"] {
+            let out = eager.process(&obj, &identity(), at(&format!("2026-11-23T{minute}:00Z"))).await.expect("ok");
+            match out {
+                report_processor::process::Outcome::Processed { metrics, .. } => {
+                    assert_eq!(metrics.imported, 4, "{minute}: REFRESH_DAYS 0 imports every finding each time")
+                }
+                other => panic!("{minute}: {other:?}"),
+            }
+            let bytes = e.get(vkey).await.expect("verdict written");
+            let v = Verdict::from_json(&bytes).expect("verdict parses");
+            assert_eq!((v.findings_imported, v.processed_at.as_str()), (4, "2026-11-23T09:05:00.000Z"), "{minute}");
+            assert_eq!(first_bytes.get_or_insert_with(|| bytes.clone()), &bytes, "{minute}");
+        }
+    });
+}
+
+/// A store whose PUTs of keys ending in `suffix` fail (as S3 5xx) while `remaining` > 0:
+/// the function "crashes" there.
+struct FailingPuts {
+    inner: S3Store,
+    suffix: &'static str,
+    remaining: AtomicU64,
+}
+
+impl scangate_aws::s3::ReportStore for FailingPuts {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<scangate_aws::s3::ObjectHead>, scangate_aws::s3::StoreError> {
+        self.inner.head(bucket, key, version_id).await
+    }
+
+    async fn get_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<scangate_aws::s3::Fetched>, scangate_aws::s3::StoreError> {
+        self.inner.get_bytes(bucket, key, limit).await
+    }
+
+    async fn read_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        f: F,
+    ) -> Result<T, scangate_aws::s3::StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        self.inner.read_with(bucket, key, version_id, f).await
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: &scangate_aws::s3::PutOptions,
+    ) -> Result<scangate_aws::s3::PutResult, scangate_aws::s3::StoreError> {
+        let armed = key.ends_with(self.suffix)
+            && self.remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if armed {
+            return Err(scangate_aws::s3::StoreError::Service {
+                bucket: bucket.into(),
+                key: key.into(),
+                operation: "PutObject",
+                code: "InternalError".into(),
+                message: "injected crash".into(),
+                transient: true,
+            });
+        }
+        self.inner.put(bucket, key, body, options).await
+    }
+
+    async fn copy(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        dest_bucket: &str,
+        dest_key: &str,
+        kms_key_id: Option<&str>,
+    ) -> Result<(), scangate_aws::s3::StoreError> {
+        self.inner.copy(source_bucket, source_key, dest_bucket, dest_key, kms_key_id).await
+    }
+}
+
+/// The first delivery imports and stores the state, then fails before any result is
+/// written; its redelivery finds the report applied and imports nothing, yet writes the
+/// counts (and time) of the delivery that imported: the state keeps them.
+#[test]
+fn crash_after_state_before_verdict_redelivery_writes_the_imported_counts() {
+    run(async {
+        let base = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", base.bucket);
+        let store = FailingPuts {
+            inner: S3Store::new(base.clients.s3.clone(), None),
+            suffix: "/junit.xml",
+            remaining: 0.into(),
+        };
+        let counting = Counting {
+            inner: Sink::new(
+                SecurityHubImporter::new(base.clients.securityhub.clone()),
+                Arc::new(TokenBucket::new(10.0, 30)),
+                SinkConfig::default(),
+            ),
+            invocations: 0.into(),
+            calls: 0.into(),
+            findings: 0.into(),
+        };
+        let processor = Processor::new(Config::default(), store, Some(counting));
+        let (old, new) = ("scans/app/k-1/report.sarif", "scans/app/k-2/report.sarif");
+        // A first report (V1, V4) so that the crashed one also archives.
+        base.upload(old, qscanner_sarif(&image, &[V1, V4]), &meta(&image, "2026-11-23T07:00:00Z")).await;
+        processor.process(&object_ref(&base.bucket, old), &identity(), at("2026-11-23T07:05:00Z")).await.expect("ok");
+        base.upload(new, qscanner_sarif(&image, &[V1, V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let obj = object_ref(&base.bucket, new);
+        processor.store.remaining.store(1, Ordering::SeqCst);
+        let err = processor.process(&obj, &identity(), at("2026-11-23T08:05:00Z")).await.expect_err("crashes");
+        assert!(err.to_string().contains("injected crash"), "{err}");
+        let vkey = "results/app/k-2/verdict.json";
+        assert!(base.get(vkey).await.is_none(), "no verdict written by the crashed delivery");
+        let state = base.state(&format!("registry.example/{}", base.bucket)).await;
+        assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(new), "the crashed delivery stored its state");
+        let findings_sent = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
+        assert_eq!(findings_sent, 2 + 3, "V1 V4, then V2 V3 imported and V4 archived (V1 unchanged)");
+
+        processor.process(&obj, &identity(), at("2026-11-23T08:20:00Z")).await.expect("redelivery succeeds");
+        let sent_again = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
+        assert_eq!(sent_again, findings_sent, "the redelivery imports nothing");
+        let written = base.get(vkey).await.expect("verdict written");
+        let v = Verdict::from_json(&written).expect("verdict parses");
+        assert_eq!((v.findings_imported, v.findings_archived), (2, 1), "the counts of the delivery that imported");
+        assert_eq!(v.processed_at, "2026-11-23T08:05:00.000Z", "the time of the delivery that imported");
+        processor.process(&obj, &identity(), at("2026-11-23T08:30:00Z")).await.expect("third delivery");
+        assert_eq!(base.get(vkey).await.as_deref(), Some(written.as_slice()), "unchanged by a third delivery");
+    });
+}
