@@ -1087,6 +1087,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn applied_result_rides_along_in_the_state_object() {
+        let state = LifecycleState::empty("k");
+        let result = AppliedResult {
+            report: ReportRef {
+                bucket: Some("b".into()),
+                key: "scans/p/1/r.sarif".into(),
+                version_id: None,
+                etag: Some("\"e\"".into()),
+            },
+            imported: 3,
+            archived: 1,
+            processed_at: "2026-11-23T08:05:00.000Z".into(),
+        };
+        let body = state_body(&state, Some(&result)).expect("serializes");
+        assert_eq!(read_applied_result(&body), Some(result));
+        assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
+        let plain = state_body(&state, None).expect("serializes");
+        assert_eq!(read_applied_result(&plain), None);
+        assert_eq!(read_applied_result(b"{\"applied_result\": 5}"), None, "unreadable: absent");
+        assert!(at_or_after("2026-11-23T08:05:00Z", "2026-11-23T08:05:00.000Z"));
+        assert!(!at_or_after("2026-11-23T08:04:59.999Z", "2026-11-23T08:05:00Z"));
+    }
+
+    #[test]
     fn identity_from_arn() {
         assert_eq!(
             AwsIdentity::from_function_arn("arn:aws:lambda:eu-west-1:123456789012:function:scangate-processor:live"),
