@@ -3,10 +3,15 @@
 //! - `ignored-any FILE`: the baseline, a `serde_json` pass over the file that keeps nothing
 //!   (`IgnoredAny`), through the same buffered reader `scangate process` uses.
 //! - `synth --bytes N --distinct D --out FILE`: a synthetic QScanner-shaped SARIF file.
+//! - `phases FILE [--reps N]`: in-process time of each step of `scangate process --asff
+//!   --verdict --junit` (read, merge, evaluate, sort, ASFF, JUnit, verdict JSON) and of the
+//!   processor's `content_hash`, best of N, so a profile can say which step to work on.
 
 use anyhow::{bail, Context, Result};
 use serde::de::IgnoredAny;
 use std::io::{BufReader, BufWriter, Write};
+
+mod phases;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +46,17 @@ fn main() -> Result<()> {
             println!("{written}");
             Ok(())
         }
-        _ => bail!("usage: scangate-bench ignored-any FILE | synth --bytes N --distinct D --out FILE"),
+        Some("phases") => {
+            let path = args.get(1).context("usage: scangate-bench phases FILE [--reps N]")?;
+            let reps = match (args.get(2).map(String::as_str), args.get(3)) {
+                (Some("--reps"), Some(n)) => n.parse().context("--reps")?,
+                (None, _) => 3,
+                _ => bail!("usage: scangate-bench phases FILE [--reps N]"),
+            };
+            phases::run(std::path::Path::new(path), reps)
+        }
+        _ => bail!(
+            "usage: scangate-bench ignored-any FILE | synth --bytes N --distinct D --out FILE | phases FILE [--reps N]"
+        ),
     }
 }

@@ -282,7 +282,8 @@ fn write_file(
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), Failure> {
     let result = std::fs::File::create(path).and_then(|f| {
-        let mut w = std::io::BufWriter::new(f);
+        // Large writes: the ASFF array of a big report is tens of megabytes.
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
         write(&mut w)?;
         w.flush()
     });

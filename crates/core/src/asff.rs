@@ -18,6 +18,7 @@ use crate::severity::Severity;
 use crate::text::truncate_chars;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Everything a finding's ASFF needs besides the finding.
@@ -99,13 +100,17 @@ pub mod types {
 
 /// The ASFF `Id` of a finding in this lifecycle: deterministic, ≤ 512 characters.
 pub fn finding_id(ctx: &AsffContext, finding: &Finding) -> String {
-    let id = format!("scangate/{}/{}", ctx.lifecycle.hash(), finding.id);
+    finding_id_in(&ctx.lifecycle.hash(), finding)
+}
+
+fn finding_id_in(lifecycle_hash: &str, finding: &Finding) -> String {
+    let id = format!("scangate/{lifecycle_hash}/{}", finding.id);
     if id.chars().count() <= MAX_ID_CHARS {
         return id;
     }
     // A finding id that is not the usual 64-hex digest (hand-made, or from an old state
     // file): hash it rather than cut it, so two long ids cannot collide after truncation.
-    format!("scangate/{}/{}", ctx.lifecycle.hash(), hex::encode(Sha256::digest(finding.id.as_bytes())))
+    format!("scangate/{lifecycle_hash}/{}", hex::encode(Sha256::digest(finding.id.as_bytes())))
 }
 
 /// The ASFF `GeneratorId`: `scangate/<scanner>/<rule id>`, ≤ 512 characters.
@@ -145,7 +150,7 @@ pub struct AsffFinding {
     product_arn: String,
     generator_id: String,
     aws_account_id: String,
-    types: Vec<String>,
+    types: Vec<Cow<'static, str>>,
     created_at: String,
     updated_at: String,
     severity: AsffSeverity,
@@ -155,7 +160,7 @@ pub struct AsffFinding {
     #[serde(skip_serializing_if = "Option::is_none")]
     remediation: Option<Remediation>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    product_fields: BTreeMap<String, String>,
+    product_fields: BTreeMap<&'static str, String>,
     resources: Vec<Resource>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     vulnerabilities: Vec<Vulnerability>,
@@ -170,6 +175,95 @@ impl AsffFinding {
 
     pub fn record_state(&self) -> RecordState {
         self.record_state
+    }
+
+    /// A conservative upper bound of [`AsffFinding::serialized_len`], computed from the
+    /// string lengths alone (no serialization): every string counted as if each byte were
+    /// escaped six-fold (`\u001f`), every field and element charged [`SLOT_BYTES`] for its
+    /// key, quotes, colon, comma and brackets. Never less than the real size.
+    pub fn size_bound(&self) -> usize {
+        let mut b = Bound(0);
+        b.slots(17);
+        for t in [&self.id, &self.product_arn, &self.generator_id, &self.aws_account_id, &self.created_at] {
+            b.text(t);
+        }
+        b.text(self.schema_version);
+        b.text(&self.updated_at);
+        b.text(&self.title);
+        b.text(&self.description);
+        b.list(&self.types);
+        // Label, Normalized (a u8), Original.
+        b.slots(3);
+        b.text(self.severity.label.label());
+        b.0 += 3;
+        b.text(&self.severity.original);
+        // Severity { Label, Original }, Types.
+        b.slots(4);
+        b.text(self.finding_provider_fields.severity.label.label());
+        b.text(&self.finding_provider_fields.severity.original);
+        b.list(&self.finding_provider_fields.types);
+        if let Some(r) = &self.remediation {
+            b.slots(3);
+            b.opt(r.recommendation.text.as_deref());
+            b.opt(r.recommendation.url.as_deref());
+        }
+        b.map(self.product_fields.iter().map(|(k, v)| (*k, v.as_str())));
+        for r in &self.resources {
+            b.slots(6);
+            b.text(&r.kind);
+            b.text(&r.id);
+            b.text(&r.partition);
+            b.text(&r.region);
+            if let Some(d) = &r.details {
+                b.slots(4);
+                if let Some(e) = &d.aws_ecr_container_image {
+                    b.slots(4);
+                    b.text(&e.registry_id);
+                    b.text(&e.repository_name);
+                    b.opt(e.image_digest.as_deref());
+                    b.list(&e.image_tags);
+                }
+                if let Some(c) = &d.container {
+                    b.slots(1);
+                    b.text(&c.image_name);
+                }
+                if let Some(c) = &d.aws_code_build_project {
+                    b.slots(1);
+                    b.text(&c.name);
+                }
+                if let Some(o) = &d.other {
+                    b.map(o.iter().map(|(k, v)| (*k, v.as_str())));
+                }
+            }
+        }
+        for v in &self.vulnerabilities {
+            b.slots(7);
+            b.text(&v.id);
+            for p in &v.vulnerable_packages {
+                b.slots(7);
+                b.text(&p.name);
+                for o in [&p.version, &p.fixed_in_version, &p.package_manager, &p.remediation, &p.source_layer_hash] {
+                    b.opt(o.as_deref());
+                }
+            }
+            for c in &v.cvss {
+                b.slots(4);
+                b.opt(c.version.as_deref());
+                // An f64 as serde_json writes it (ryu): at most 24 characters.
+                b.0 += 24;
+                b.opt(c.base_vector.as_deref());
+            }
+            if let Some(vendor) = &v.vendor {
+                b.slots(3);
+                b.text(&vendor.name);
+                b.opt(vendor.url.as_deref());
+            }
+            b.list(&v.reference_urls);
+            b.opt(v.fix_available);
+        }
+        // RecordState.
+        b.text("ARCHIVED");
+        b.0
     }
 
     /// The serialized size in bytes (compact JSON).
@@ -196,7 +290,7 @@ struct AsffSeverity {
 #[serde(rename_all = "PascalCase")]
 struct ProviderFields {
     severity: ProviderSeverity,
-    types: Vec<String>,
+    types: Vec<Cow<'static, str>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -225,7 +319,7 @@ struct Recommendation {
 #[serde(rename_all = "PascalCase")]
 struct Resource {
     #[serde(rename = "Type")]
-    kind: String,
+    kind: Cow<'static, str>,
     id: String,
     partition: String,
     region: String,
@@ -243,7 +337,7 @@ struct ResourceDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     aws_code_build_project: Option<CodeBuildDetails>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    other: Option<BTreeMap<String, String>>,
+    other: Option<BTreeMap<&'static str, String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -360,12 +454,44 @@ pub fn render(finding: &Finding, ctx: &AsffContext) -> AsffFinding {
 }
 
 fn render_state(finding: &Finding, ctx: &AsffContext, state: RecordState) -> AsffFinding {
-    let mut rendered = build(finding, ctx, &CAPS[0], state);
-    for caps in &CAPS[1..] {
-        if rendered.serialized_len() <= FINDING_BYTES_BUDGET {
+    render_prepared(finding, &Prepared::new(ctx), state)
+}
+
+/// The per-context strings every finding repeats, computed once per context.
+struct Prepared<'a> {
+    ctx: &'a AsffContext,
+    product_arn: String,
+    lifecycle_hash: String,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(ctx: &'a AsffContext) -> Prepared<'a> {
+        Prepared { ctx, product_arn: ctx.product_arn(), lifecycle_hash: ctx.lifecycle.hash() }
+    }
+}
+
+/// Whether a rendering is within [`FINDING_BYTES_BUDGET`]: by the cheap bound when it is
+/// clearly under, else by measuring.
+fn fits(rendered: &AsffFinding) -> bool {
+    rendered.size_bound() <= FINDING_BYTES_BUDGET || rendered.serialized_len() <= FINDING_BYTES_BUDGET
+}
+
+fn render_prepared(finding: &Finding, p: &Prepared, state: RecordState) -> AsffFinding {
+    let rendered = build(finding, p, &CAPS[0], state);
+    if fits(&rendered) {
+        return rendered;
+    }
+    shrink(finding, p, state)
+}
+
+/// The rendering with the first tighter caps that fit (the last set when none does).
+fn shrink(finding: &Finding, p: &Prepared, state: RecordState) -> AsffFinding {
+    let mut rendered = build(finding, p, &CAPS[1], state);
+    for caps in &CAPS[2..] {
+        if fits(&rendered) {
             break;
         }
-        rendered = build(finding, ctx, caps, state);
+        rendered = build(finding, p, caps, state);
     }
     rendered
 }
@@ -394,24 +520,59 @@ pub fn content_hash(finding: &Finding, ctx: &AsffContext) -> String {
     f.updated_at.clear();
     f.product_fields.remove("scangate/ReportUri");
     f.product_fields.remove("scangate/BuildArn");
-    let bytes = serde_json::to_vec(&f).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    // The JSON goes straight into the hash, no intermediate buffer. Serializing plain
+    // structs cannot fail; if it did, the hash is the one of what was written (as the
+    // empty buffer was before), still deterministic.
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = serde_json::to_writer(&mut hasher, &f);
+    hex::encode(hasher.0.finalize())
+}
+
+/// Feeds written bytes into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes `[finding, …]` as a JSON array, one finding at a time (no whole-array buffer).
+///
+/// Each finding is serialized once: straight into `w` when its size bound is under the
+/// budget (the usual case), else into a reused buffer that both measures it and, when it
+/// fits, is what gets written; only a finding over the budget is rendered again.
 pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffContext, mut w: W) -> std::io::Result<()> {
+    let p = Prepared::new(ctx);
+    let mut buf = Vec::new();
     w.write_all(b"[")?;
     for (i, f) in findings.iter().enumerate() {
         if i > 0 {
             w.write_all(b",")?;
         }
-        serde_json::to_writer(&mut w, &render(f, ctx))?;
+        let rendered = build(f, &p, &CAPS[0], RecordState::Active);
+        if rendered.size_bound() <= FINDING_BYTES_BUDGET {
+            serde_json::to_writer(&mut w, &rendered)?;
+            continue;
+        }
+        buf.clear();
+        serde_json::to_writer(&mut buf, &rendered)?;
+        if buf.len() > FINDING_BYTES_BUDGET {
+            buf.clear();
+            serde_json::to_writer(&mut buf, &shrink(f, &p, RecordState::Active))?;
+        }
+        w.write_all(&buf)?;
     }
     w.write_all(b"]")
 }
 
-fn build(finding: &Finding, ctx: &AsffContext, caps: &Caps, state: RecordState) -> AsffFinding {
-    let finding_type = finding_type(finding).to_string();
+fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordState) -> AsffFinding {
+    let ctx = p.ctx;
+    let finding_type = finding_type(finding);
     let title = title(finding);
     let description = nonblank(&finding.description)
         .map_or_else(|| title.clone(), |d| bounded(d, caps.description.min(MAX_DESCRIPTION_CHARS)));
@@ -419,11 +580,11 @@ fn build(finding: &Finding, ctx: &AsffContext, caps: &Caps, state: RecordState) 
         nonblank(&finding.severity_original).map_or_else(|| finding.severity.label().to_string(), |o| bounded(o, 128));
     AsffFinding {
         schema_version: SCHEMA_VERSION,
-        id: finding_id(ctx, finding),
-        product_arn: ctx.product_arn(),
+        id: finding_id_in(&p.lifecycle_hash, finding),
+        product_arn: p.product_arn.clone(),
         generator_id: generator_id(finding),
         aws_account_id: ctx.account_id.clone(),
-        types: vec![finding_type.clone()],
+        types: vec![Cow::Borrowed(finding_type)],
         created_at: ctx.created_at().to_string(),
         updated_at: ctx.updated_at.clone(),
         severity: AsffSeverity {
@@ -433,7 +594,7 @@ fn build(finding: &Finding, ctx: &AsffContext, caps: &Caps, state: RecordState) 
         },
         finding_provider_fields: ProviderFields {
             severity: ProviderSeverity { label: finding.severity, original },
-            types: vec![finding_type],
+            types: vec![Cow::Borrowed(finding_type)],
         },
         title,
         description,
@@ -481,13 +642,14 @@ fn remediation(finding: &Finding) -> Option<Remediation> {
     Some(Remediation { recommendation: Recommendation { text, url } })
 }
 
-fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap<String, String> {
+fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap<&'static str, String> {
     let mut fields = BTreeMap::new();
     let max = caps.product_value.min(MAX_PRODUCT_FIELD_VALUE_CHARS);
-    let mut put = |key: &str, value: Option<&str>| {
+    // Keys are constants, all within MAX_PRODUCT_FIELD_KEY_CHARS (the unit tests check).
+    let mut put = |key: &'static str, value: Option<&str>| {
         if let Some(v) = value.and_then(nonblank) {
             if fields.len() < MAX_PRODUCT_FIELDS {
-                fields.insert(bounded(key, MAX_PRODUCT_FIELD_KEY_CHARS), bounded(v, max));
+                fields.insert(key, bounded(v, max));
             }
         }
     };
@@ -544,15 +706,15 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
         ScanType::Repo | ScanType::Rootfs | ScanType::Other => {
             let mut other = BTreeMap::new();
             let max = caps.other_value.min(MAX_OTHER_VALUE_CHARS);
-            other.insert("ScanType".to_string(), ctx.scan_type.as_str().to_string());
-            other.insert("Target".to_string(), bounded(target, max));
+            other.insert("ScanType", ctx.scan_type.as_str().to_string());
+            other.insert("Target", bounded(target, max));
             let loc = location(finding);
             if let Some(l) = nonblank(&loc) {
-                other.insert("Path".to_string(), bounded(l, max));
+                other.insert("Path", bounded(l, max));
             }
             debug_assert!(other.len() <= MAX_OTHER_PAIRS);
             out.push(Resource {
-                kind: "Other".to_string(),
+                kind: Cow::Borrowed("Other"),
                 id: bounded(target, caps.field),
                 partition: ctx.partition.clone(),
                 region: ctx.region.clone(),
@@ -563,7 +725,7 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
     if let Some(project) = ctx.codebuild_project.as_deref().and_then(nonblank) {
         let name = bounded(project, 255);
         out.push(Resource {
-            kind: "AwsCodeBuildProject".to_string(),
+            kind: Cow::Borrowed("AwsCodeBuildProject"),
             id: format!("arn:{}:codebuild:{}:{}:project/{}", ctx.partition, ctx.region, ctx.account_id, name),
             partition: ctx.partition.clone(),
             region: ctx.region.clone(),
@@ -594,7 +756,7 @@ fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
             id.push_str(d);
         }
         return Resource {
-            kind: "AwsEcrContainerImage".to_string(),
+            kind: Cow::Borrowed("AwsEcrContainerImage"),
             id: bounded(&id, caps.field),
             partition: ctx.partition.clone(),
             region: region.to_string(),
@@ -610,7 +772,7 @@ fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
         };
     }
     Resource {
-        kind: "Container".to_string(),
+        kind: Cow::Borrowed("Container"),
         id: bounded(target, caps.field),
         partition: ctx.partition.clone(),
         region: ctx.region.clone(),
@@ -760,6 +922,43 @@ fn bounded(s: &str, max_chars: usize) -> String {
     truncate_chars(s, max_chars).into_owned()
 }
 
+/// What [`AsffFinding::size_bound`] charges each field or element besides its strings: its
+/// key (the longest, `FindingProviderFields`, is 21 characters) with quotes and colon, a
+/// comma, and the brackets of a nested object or array.
+pub const SLOT_BYTES: usize = 40;
+
+/// The running total of [`AsffFinding::size_bound`].
+struct Bound(usize);
+
+impl Bound {
+    fn slots(&mut self, n: usize) {
+        self.0 += n * SLOT_BYTES;
+    }
+    /// A string value: quotes, comma, and at most six bytes per byte (`\u00XX`).
+    fn text(&mut self, s: &str) {
+        self.0 += 3 + 6 * s.len();
+    }
+    fn opt(&mut self, s: Option<&str>) {
+        if let Some(s) = s {
+            self.slots(1);
+            self.text(s);
+        }
+    }
+    fn list<S: AsRef<str>>(&mut self, items: &[S]) {
+        self.slots(1);
+        for i in items {
+            self.text(i.as_ref());
+        }
+    }
+    fn map<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+        self.slots(1);
+        for (k, v) in pairs {
+            self.text(k);
+            self.text(v);
+        }
+    }
+}
+
 struct ByteCounter(usize);
 
 impl std::io::Write for ByteCounter {
@@ -819,7 +1018,7 @@ impl From<&AsffFinding> for FindingStub {
                 region: "us-east-1".to_string(),
             },
             |r| ResourceStub {
-                kind: r.kind.clone(),
+                kind: r.kind.to_string(),
                 id: r.id.clone(),
                 partition: r.partition.clone(),
                 region: r.region.clone(),
@@ -830,7 +1029,7 @@ impl From<&AsffFinding> for FindingStub {
             title: f.title.clone(),
             severity: f.severity.label,
             severity_original: f.severity.original.clone(),
-            types: f.types.clone(),
+            types: f.types.iter().map(|t| t.to_string()).collect(),
             generator_id: f.generator_id.clone(),
             resource,
             created_at: Some(f.created_at.clone()),
@@ -848,10 +1047,10 @@ pub fn archived_from_stub(stub: &FindingStub, ctx: &AsffContext) -> serde_json::
 pub fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding {
     let title = nonblank(&stub.title)
         .map_or_else(|| "Finding reported by scangate".to_string(), |t| bounded(t, MAX_TITLE_CHARS));
-    let mut types: Vec<String> =
-        stub.types.iter().filter_map(|t| nonblank(t)).take(50).map(|t| bounded(t, 256)).collect();
+    let mut types: Vec<Cow<'static, str>> =
+        stub.types.iter().filter_map(|t| nonblank(t)).take(50).map(|t| Cow::Owned(bounded(t, 256))).collect();
     if types.is_empty() {
-        types.push(types::SOFTWARE_CHECK.to_string());
+        types.push(Cow::Borrowed(types::SOFTWARE_CHECK));
     }
     let original =
         nonblank(&stub.severity_original).map_or_else(|| stub.severity.label().to_string(), |o| bounded(o, 128));
@@ -864,7 +1063,7 @@ pub fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding {
         nonblank(&stub.generator_id).map_or_else(|| "scangate/unknown".to_string(), |g| bounded(g, MAX_ID_CHARS));
     let r = &stub.resource;
     let resource = Resource {
-        kind: nonblank(&r.kind).map_or_else(|| "Other".to_string(), |k| bounded(k, 256)),
+        kind: nonblank(&r.kind).map_or(Cow::Borrowed("Other"), |k| Cow::Owned(bounded(k, 256))),
         id: nonblank(&r.id).map_or_else(|| "unknown".to_string(), |i| bounded(i, 1024)),
         partition: nonblank(&r.partition).map_or_else(|| ctx.partition.clone(), |p| bounded(p, 32)),
         region: nonblank(&r.region).map_or_else(|| ctx.region.clone(), |p| bounded(p, 32)),
@@ -872,10 +1071,9 @@ pub fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding {
     };
     let created_at = stub.created_at.as_deref().and_then(nonblank).unwrap_or(ctx.created_at()).to_string();
     let mut product_fields = BTreeMap::new();
-    product_fields
-        .insert("scangate/LifecycleKey".to_string(), bounded(&ctx.lifecycle.key, MAX_PRODUCT_FIELD_VALUE_CHARS));
+    product_fields.insert("scangate/LifecycleKey", bounded(&ctx.lifecycle.key, MAX_PRODUCT_FIELD_VALUE_CHARS));
     if let Some(uri) = ctx.report_uri.as_deref().and_then(nonblank) {
-        product_fields.insert("scangate/ArchivedBy".to_string(), bounded(uri, MAX_PRODUCT_FIELD_VALUE_CHARS));
+        product_fields.insert("scangate/ArchivedBy", bounded(uri, MAX_PRODUCT_FIELD_VALUE_CHARS));
     }
     AsffFinding {
         schema_version: SCHEMA_VERSION,
@@ -942,5 +1140,268 @@ mod tests {
         assert_eq!(purl_type("npm/left-pad"), None);
         assert_eq!(format_number(85.0), "85");
         assert_eq!(format_number(72.5), "72.5");
+    }
+}
+
+/// The size bound that lets the renderer skip measuring must never be below the real size,
+/// or a finding over the budget could slip through unmeasured.
+#[cfg(test)]
+mod size_bound_tests {
+    use super::*;
+    use crate::finding::{Location, Package, Scanner};
+    use crate::severity::SeveritySource;
+    use proptest::prelude::*;
+
+    /// Text that JSON escapes heavily (controls become `\u00XX`, six bytes each), multi-byte
+    /// characters, plain words, blanks, and now and then something long enough to hit a cap.
+    fn text() -> BoxedStrategy<String> {
+        let escaped = prop_oneof![(0u32..0x20).prop_map(|c| char::from_u32(c).unwrap_or('a')), Just('"'), Just('\\')];
+        let any_char = prop_oneof![
+            4 => (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap_or('a')),
+            1 => Just('é'),
+            1 => Just('😀'),
+            1 => Just('a'),
+        ];
+        // Controls JSON writes as `\u00XX` (six bytes), not \b \t \n \f \r.
+        let six_fold = prop_oneof![0u32..8, Just(11u32), 14u32..0x20].prop_map(|c| char::from_u32(c).unwrap_or('a'));
+        prop_oneof![
+            4 => prop::collection::vec(escaped, 0..64).prop_map(String::from_iter),
+            3 => "\\PC{0,40}",
+            2 => "[a-z0-9 ./:-]{0,20}",
+            1 => Just(String::new()),
+            1 => prop::collection::vec(any_char, 1000..3000).prop_map(String::from_iter),
+            1 => prop::collection::vec(six_fold, 1000..3000).prop_map(String::from_iter),
+        ]
+        .boxed()
+    }
+
+    fn opt_text() -> BoxedStrategy<Option<String>> {
+        prop::option::of(text()).boxed()
+    }
+
+    fn url() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![text().prop_map(Some), "https://[a-z]{1,12}\\.example/[!-~]{0,300}".prop_map(Some), Just(None)]
+    }
+
+    fn finding() -> BoxedStrategy<Finding> {
+        (
+            (text(), text(), text(), text(), text(), 0usize..5, 0usize..3, 0usize..5),
+            (
+                prop::collection::vec(prop_oneof![text(), "CVE-20[0-9]{2}-[0-9]{4,7}"], 0..120),
+                prop::option::of(prop_oneof![0.0f64..=10.0, Just(f64::NAN), Just(1e300)]),
+                opt_text(),
+                prop::option::of((
+                    text(),
+                    opt_text(),
+                    opt_text(),
+                    prop_oneof![opt_text(), Just(Some("pkg:npm/x@1".into()))],
+                )),
+                opt_text(),
+                prop::option::of((text(), prop::option::of(any::<u64>()))),
+                url(),
+                opt_text(),
+            ),
+            (prop::collection::vec(text(), 0..8), text(), opt_text(), prop::option::of(any::<f64>()), 0u32..100_000),
+        )
+            .prop_map(|(a, b, c)| {
+                let (id, rule_id, title, description, severity_original, sev, source, kind) = a;
+                let (cves, cvss_score, cvss_vector, package, layer, location, help_uri, help_text) = b;
+                let (tags, scanner_name, scanner_version, qds, occurrences) = c;
+                Finding {
+                    id,
+                    rule_id,
+                    title,
+                    description,
+                    severity: Severity::ALL_DESC[sev],
+                    severity_source: [SeveritySource::Qualys, SeveritySource::SecuritySeverity, SeveritySource::Level]
+                        [source],
+                    severity_original,
+                    kind: [
+                        FindingKind::Vulnerability,
+                        FindingKind::Secret,
+                        FindingKind::License,
+                        FindingKind::Misconfiguration,
+                        FindingKind::Code,
+                    ][kind],
+                    cves,
+                    cvss_score,
+                    cvss_vector,
+                    package: package.map(|(name, installed_version, fixed_version, purl)| Package {
+                        name,
+                        installed_version,
+                        fixed_version,
+                        purl,
+                    }),
+                    layer,
+                    location: location.map(|(uri, start_line)| Location { uri, start_line }),
+                    help_uri,
+                    help_text,
+                    tags,
+                    scanner: Scanner { name: scanner_name, version: scanner_version },
+                    qds,
+                    fingerprint: None,
+                    occurrences,
+                }
+            })
+            .boxed()
+    }
+
+    fn context() -> BoxedStrategy<AsffContext> {
+        (
+            0usize..4,
+            prop_oneof![
+                text(),
+                "[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]{1,12}\\.amazonaws\\.com/[!-~]{1,200}(:[a-z0-9.]{1,10})?(@sha256:[0-9a-f]{1,64})?"
+            ],
+            opt_text(),
+            opt_text(),
+            opt_text(),
+            text(),
+        )
+            .prop_map(|(scan_type, target, project, build_arn, report_uri, identity)| {
+                let scan_type = [ScanType::Image, ScanType::Repo, ScanType::Rootfs, ScanType::Other][scan_type];
+                AsffContext {
+                    account_id: "123456789012".into(),
+                    region: "eu-west-1".into(),
+                    partition: "aws".into(),
+                    scan_type,
+                    target,
+                    lifecycle: LifecycleKey::new("123456789012", "eu-west-1", scan_type, &identity),
+                    codebuild_project: project,
+                    build_arn,
+                    updated_at: "2026-01-31T12:00:00Z".into(),
+                    created_at: None,
+                    report_uri,
+                }
+            })
+            .boxed()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn bound_is_never_below_the_serialized_size(f in finding(), ctx in context()) {
+            let p = Prepared::new(&ctx);
+            for caps in &CAPS {
+                for state in [RecordState::Active, RecordState::Archived] {
+                    let rendered = build(&f, &p, caps, state);
+                    let real = rendered.serialized_len();
+                    prop_assert!(rendered.size_bound() >= real, "bound {} < real {}", rendered.size_bound(), real);
+                }
+            }
+            let stub = FindingStub::new(&f, &ctx);
+            let archived = render_stub(&stub, &ctx);
+            prop_assert!(archived.size_bound() >= archived.serialized_len());
+        }
+
+        #[test]
+        fn array_writer_matches_render(fs in prop::collection::vec(finding(), 0..4), ctx in context()) {
+            let mut written = Vec::new();
+            write_asff_array(&fs, &ctx, &mut written).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let rendered: Vec<AsffFinding> = fs.iter().map(|f| render(f, &ctx)).collect();
+            let expected = serde_json::to_vec(&rendered).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(written, expected);
+        }
+    }
+
+    /// Findings over the budget take the measuring path, and the writer writes what
+    /// `render` returns for them (the tighter caps).
+    #[test]
+    fn oversized_findings_are_measured_and_shrunk() {
+        let ctx = AsffContext {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+            scan_type: ScanType::Other,
+            target: "\u{1}".repeat(4000),
+            lifecycle: LifecycleKey::new("123456789012", "eu-west-1", ScanType::Other, "t"),
+            codebuild_project: Some("p".into()),
+            build_arn: None,
+            updated_at: "2026-01-31T12:00:00Z".into(),
+            created_at: None,
+            report_uri: None,
+        };
+        let f = Finding {
+            id: "a".repeat(64),
+            rule_id: "r".into(),
+            title: "t".into(),
+            description: "\u{2}".repeat(100_000),
+            severity: Severity::High,
+            severity_source: SeveritySource::Level,
+            severity_original: "error".into(),
+            kind: FindingKind::Vulnerability,
+            cves: (0..500).map(|i| format!("CVE-2024-{:05}", 10_000 + i)).collect(),
+            cvss_score: Some(9.8),
+            cvss_vector: Some("\u{3}".repeat(5000)),
+            package: Some(Package {
+                name: "\u{4}".repeat(5000),
+                installed_version: Some("\u{5}".repeat(5000)),
+                fixed_version: Some("\u{6}".repeat(5000)),
+                purl: None,
+            }),
+            layer: Some("\u{7}".repeat(5000)),
+            location: None,
+            help_uri: Some(format!("https://x.example/{}", "y".repeat(2000))),
+            help_text: None,
+            tags: vec!["\u{8}".repeat(5000)],
+            scanner: Scanner { name: "s".into(), version: None },
+            qds: None,
+            fingerprint: None,
+            occurrences: 1,
+        };
+        let p = Prepared::new(&ctx);
+        assert!(build(&f, &p, &CAPS[0], RecordState::Active).serialized_len() > FINDING_BYTES_BUDGET);
+        let rendered = render(&f, &ctx);
+        assert!(rendered.serialized_len() <= FINDING_BYTES_BUDGET);
+        let mut written = Vec::new();
+        write_asff_array(std::slice::from_ref(&f), &ctx, &mut written).expect("write");
+        let expected = serde_json::to_vec(&[rendered]).expect("serialize");
+        assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn product_field_keys_are_within_limits() {
+        let f = Finding {
+            id: "i".into(),
+            rule_id: "r".into(),
+            title: String::new(),
+            description: String::new(),
+            severity: Severity::Low,
+            severity_source: SeveritySource::Qualys,
+            severity_original: String::new(),
+            kind: FindingKind::Code,
+            cves: vec!["CVE-2024-1234".into()],
+            cvss_score: None,
+            cvss_vector: None,
+            package: Some(Package { purl: Some("pkg:npm/x@1".into()), ..Default::default() }),
+            layer: Some("l".into()),
+            location: Some(Location { uri: "u".into(), start_line: Some(1) }),
+            help_uri: None,
+            help_text: None,
+            tags: vec!["t".into()],
+            scanner: Scanner { name: "s".into(), version: Some("1".into()) },
+            qds: Some(1.0),
+            fingerprint: None,
+            occurrences: 2,
+        };
+        let ctx = AsffContext {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+            scan_type: ScanType::Repo,
+            target: "t".into(),
+            lifecycle: LifecycleKey::new("123456789012", "eu-west-1", ScanType::Repo, "t"),
+            codebuild_project: None,
+            build_arn: Some("b".into()),
+            updated_at: "2026-01-31T12:00:00Z".into(),
+            created_at: None,
+            report_uri: Some("r".into()),
+        };
+        let rendered = render(&f, &ctx);
+        assert!(rendered.product_fields.len() >= 15);
+        for k in rendered.product_fields.keys() {
+            assert!(k.chars().count() <= MAX_PRODUCT_FIELD_KEY_CHARS, "{k}");
+        }
     }
 }
