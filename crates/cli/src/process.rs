@@ -283,7 +283,7 @@ fn write_file(
 ) -> Result<(), Failure> {
     let result = std::fs::File::create(path).and_then(|f| {
         // Large writes: the ASFF array of a big report is tens of megabytes.
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
         write(&mut w)?;
         w.flush()
     });
