@@ -19,31 +19,15 @@
 #![recursion_limit = "256"]
 
 use report_processor::config::Config;
-use report_processor::process::{AwsIdentity, Processor};
+use report_processor::process::AwsIdentity;
 use scangate_aws::clients::{load_sdk_config, Clients};
-use scangate_aws::codebuild::CodeBuild;
-use scangate_aws::ratelimit::TokenBucket;
-use scangate_aws::s3::S3Store;
-use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 use tracing::Instrument;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_target(false)
-        .without_time()
-        .init();
+    report_processor::wiring::init_tracing(std::io::stderr);
     // Debug builds of the SDK's deserializers need more than the default 2 MB of stack.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,11 +60,7 @@ fn run(runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         account_id: std::env::var("LOCAL_ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into()),
     };
     let clients = Clients::new(&sdk);
-    let store = S3Store::new(clients.s3.clone(), config.expected_bucket_owner.clone());
-    let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
-    let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
-    // The CodeBuild publisher acts only while PUBLISHER_PROJECT is set, as in the Lambda.
-    let processor = Processor::new(config, store, Some(sink)).with_publisher(CodeBuild::new(clients.codebuild.clone()));
+    let processor = report_processor::wiring::processor(config, &clients);
 
     let mut n: u64 = 0;
     for line in std::io::stdin().lock().lines() {

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod metrics;
 pub mod process;
+pub mod wiring;
 
 use process::{AwsIdentity, Outcome, Processor, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};

@@ -5,29 +5,14 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
-use report_processor::process::{AwsIdentity, Processor};
+use report_processor::process::AwsIdentity;
 use scangate_aws::clients::{load_sdk_config, Clients};
-use scangate_aws::codebuild::CodeBuild;
-use scangate_aws::ratelimit::TokenBucket;
-use scangate_aws::s3::S3Store;
-use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use serde_json::Value;
-use std::sync::Arc;
 use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_target(false)
-        .without_time()
-        .init();
+    report_processor::wiring::init_tracing(std::io::stdout);
     // Invalid configuration fails the cold start with the variable's name.
     let config = Config::from_env().map_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
@@ -40,10 +25,7 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let clients = Clients::new(&sdk);
-    let store = S3Store::new(clients.s3.clone(), config.expected_bucket_owner.clone());
-    let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
-    let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
-    let processor = Processor::new(config, store, Some(sink)).with_publisher(CodeBuild::new(clients.codebuild.clone()));
+    let processor = report_processor::wiring::processor(config, &clients);
     let processor = &processor;
     let region = region.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

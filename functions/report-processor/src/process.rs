@@ -456,6 +456,29 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         }
     }
 
+    /// Writes the state object under `condition`. `Ok(Some(next))`: written, `next` is the
+    /// condition a later write of the same object needs; `Ok(None)`: the object changed
+    /// meanwhile (412) with attempts left, so the caller re-reads and re-plans.
+    async fn put_state(
+        &self,
+        bucket: &str,
+        state_key: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        attempt: u32,
+    ) -> Result<Option<Condition>, Transient> {
+        let mut opts = self.put_options("application/json");
+        opts.condition = condition;
+        match self.store.put(bucket, state_key, body, &opts).await {
+            Ok(written) => Ok(Some(written.etag.map_or(Condition::None, Condition::IfMatch))),
+            Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
+                tracing::info!(attempt, state_key, "state object changed meanwhile: re-reading and re-planning");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Processes one announced object.
     pub async fn process(
         &self,
@@ -765,19 +788,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &new, &now_s);
                 // The applied report is unchanged, and so is its result.
                 let body = state_body(&intent, recorded.as_ref())?;
-                let mut opts = self.put_options("application/json");
-                opts.condition = std::mem::take(&mut condition);
-                match self.store.put(&mark.bucket, &state_key, body, &opts).await {
-                    Ok(written) => condition = written.etag.map_or(Condition::None, Condition::IfMatch),
-                    Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
-                        tracing::info!(
-                            attempt,
-                            state_key,
-                            "state object changed meanwhile: re-reading and re-planning"
-                        );
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+                match self.put_state(&mark.bucket, &state_key, body, std::mem::take(&mut condition), attempt).await? {
+                    Some(next) => condition = next,
+                    None => continue,
                 }
             }
             let outcome =
@@ -823,19 +836,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             };
             if state_written {
                 let body = state_body(&next, Some(&result))?;
-                let mut opts = self.put_options("application/json");
-                opts.condition = condition;
-                match self.store.put(&mark.bucket, &state_key, body, &opts).await {
-                    Ok(_) => {}
-                    Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
-                        tracing::info!(
-                            attempt,
-                            state_key,
-                            "state object changed meanwhile: re-reading and re-planning"
-                        );
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+                if self.put_state(&mark.bucket, &state_key, body, condition, attempt).await?.is_none() {
+                    continue;
                 }
             }
             // The counts of the attempt whose state was stored (what an earlier attempt

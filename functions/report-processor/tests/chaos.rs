@@ -31,19 +31,22 @@
 //!
 //! `now` is fixed per report (its scan time + 5 min), so runs are comparable.
 
+#[macro_use]
+mod common;
 #[path = "chaos/faults.rs"]
 mod faults;
 
+use common::{block_on, identity, lock, qscanner_sarif, Vuln, V1, V2, V3, V4};
 use faults::{FailRule, FaultyImporter, FaultyStore, HubPlan, StorePlan};
 use report_processor::config::Config;
-use report_processor::process::{AwsIdentity, Outcome, Processor, IN_FLIGHT};
+use report_processor::process::{Outcome, Processor, IN_FLIGHT};
 use scangate_aws::clients::Clients;
 use scangate_aws::ratelimit::{Backoff, TokenBucket};
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::events::ObjectRef;
 use scangate_core::state::LifecycleState;
-use scangate_testkit::{Moto, PooledMoto, ACCOUNT_ID, REGION};
+use scangate_testkit::{Moto, PooledMoto, REGION};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -59,13 +62,7 @@ const SINK_ATTEMPTS: u32 = 4;
 // ---------------------------------------------------------------------------------
 // The scenario: two targets, seven QScanner-shaped reports.
 
-/// (qid, cve, package, installed, fixed, Qualys severity 1-5)
-type Vuln = (u32, &'static str, &'static str, &'static str, &'static str, u8);
-
-const V1: Vuln = (375474, "CVE-2026-0001", "openssl", "3.0.2", "3.0.13", 5);
-const V2: Vuln = (375475, "CVE-2026-0002", "zlib", "1.2.11", "1.2.13", 4);
-const V3: Vuln = (375476, "CVE-2026-0003", "curl", "7.81.0", "8.4.0", 3);
-const V4: Vuln = (375477, "CVE-2026-0004", "glibc", "2.35", "2.36", 2);
+// V1..V4 (and `Vuln`) are in tests/common.
 const V5: Vuln = (375478, "CVE-2026-0005", "libxml2", "2.9.13", "2.9.14", 3);
 const V6: Vuln = (375479, "CVE-2026-0006", "busybox", "1.35.0", "1.36.1", 1);
 
@@ -145,49 +142,6 @@ fn reports() -> Vec<Report> {
     ]
 }
 
-/// A QScanner-shaped SARIF report (rules with Qualys severity and CVEs, results with
-/// `vulnerableSoftware`, run properties naming the image).
-fn qscanner_sarif(image: &str, vulns: &[Vuln]) -> Vec<u8> {
-    let rules: Vec<Value> = vulns
-        .iter()
-        .map(|(qid, cve, pkg, _, _, sev)| {
-            json!({
-                "id": format!("qid-{qid}"),
-                "name": format!("{pkg} vulnerability"),
-                "shortDescription": {"text": format!("{cve} in {pkg}")},
-                "fullDescription": {"text": format!("{pkg} is affected by {cve}.")},
-                "help": {"text": "Update the package."},
-                "helpUri": format!("https://nvd.nist.gov/vuln/detail/{cve}"),
-                "properties": {"severity": sev, "cve-ids": [cve], "qds": 70, "tags": ["vulnerability"]}
-            })
-        })
-        .collect();
-    let results: Vec<Value> = vulns
-        .iter()
-        .map(|(qid, cve, pkg, installed, fixed, _)| {
-            json!({
-                "ruleId": format!("qid-{qid}"),
-                "level": "error",
-                "message": {"text": format!("{cve}: {pkg} {installed}, fixed in {fixed}")},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("usr/lib/{pkg}")}}}],
-                "properties": {"QID": qid, "vulnerableSoftware": [
-                    {"name": pkg, "installedVersion": installed, "fixedVersion": fixed, "layerSHA": "sha256:abc"}
-                ]}
-            })
-        })
-        .collect();
-    serde_json::to_vec(&json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{
-            "tool": {"driver": {"name": "QScanner", "version": "4.6.0", "rules": rules}},
-            "results": results,
-            "properties": {"imageID": "sha256:0123", "imageName": image, "repoTags": [image]}
-        }]
-    }))
-    .expect("serialize SARIF")
-}
-
 // ---------------------------------------------------------------------------------
 // The world: one moto server, the processor with fault wrappers around the real adapters.
 
@@ -222,14 +176,6 @@ struct Log {
     stale: Vec<usize>,
     /// Every delivery in order: (report index, succeeded, ignored as stale).
     attempts: Vec<(usize, bool, bool)>,
-}
-
-fn identity() -> AwsIdentity {
-    AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl World {
@@ -553,24 +499,6 @@ fn assert_converged(clean: &EndState, got: &EndState, what: &str) {
 
 // ---------------------------------------------------------------------------------
 // Harness.
-
-/// Runs a test's async body on a thread with a large stack (debug-build SDK futures are big).
-fn block_on<T: Send + 'static, F: std::future::Future<Output = T> + Send + 'static>(f: F) -> T {
-    std::thread::Builder::new()
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_stack_size(16 * 1024 * 1024)
-                .enable_all()
-                .build()
-                .expect("tokio runtime")
-                .block_on(f)
-        })
-        .expect("spawn test thread")
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
 
 /// The clean run's end state: every report once, in order, no faults. Computed once per
 /// test binary (on its own moto server).

@@ -1,162 +1,35 @@
 //! The report processor end to end against moto: S3 (SSE-KMS), Security Hub, state objects.
 
+#[macro_use]
+mod common;
+
+use common::{hub_sink, identity, qscanner_sarif, run, s3_event, Counting, V1, V2, V3, V4};
 use report_processor::config::Config;
-use report_processor::process::{AwsIdentity, Processor};
+use report_processor::process::Processor;
 use scangate_aws::clients::Clients;
-use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::S3Store;
-use scangate_aws::securityhub::{FindingSink, ImportOutcome, SecurityHubImporter, Sink, SinkConfig};
+use scangate_aws::securityhub::{SecurityHubImporter, Sink};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_core::state::LifecycleState;
 use scangate_core::verdict::Verdict;
-use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
+use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-/// Counts what reaches Security Hub.
-struct Counting<K> {
-    inner: K,
-    invocations: AtomicU64,
-    calls: AtomicU64,
-    findings: AtomicU64,
-}
-
-impl<K: FindingSink> FindingSink for Counting<K> {
-    async fn import(&self, findings: Vec<Value>) -> ImportOutcome {
-        self.invocations.fetch_add(1, Ordering::SeqCst);
-        self.findings.fetch_add(findings.len() as u64, Ordering::SeqCst);
-        let outcome = self.inner.import(findings).await;
-        self.calls.fetch_add(outcome.calls, Ordering::SeqCst);
-        outcome
-    }
-}
 
 type TestProcessor = Processor<S3Store, Counting<Sink<SecurityHubImporter>>>;
 
-struct Env {
-    clients: Clients,
-    bucket: String,
-    kms: String,
-    processor: TestProcessor,
-}
-
-/// Runs a test on a thread with a large stack: the SDK's debug-build deserializers for
-/// Security Hub findings (GetFindings) need more than the default 2 MB.
-fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
-    std::thread::Builder::new()
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_stack_size(16 * 1024 * 1024)
-                .enable_all()
-                .build()
-                .expect("tokio runtime")
-                .block_on(f)
-        })
-        .expect("spawn test thread")
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e));
-}
-
-fn identity() -> AwsIdentity {
-    AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() }
-}
+type Env = common::Env<TestProcessor>;
 
 async fn env(moto: &Moto) -> Env {
-    let clients = Clients::new(&moto.sdk_config().await);
-    let bucket = unique_bucket("sg-proc");
-    clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-    let kms = moto.create_kms_key();
-    let sink = Sink::new(
-        SecurityHubImporter::new(clients.securityhub.clone()),
-        Arc::new(TokenBucket::new(10.0, 30)),
-        SinkConfig::default(),
-    );
-    let counting = Counting { inner: sink, invocations: 0.into(), calls: 0.into(), findings: 0.into() };
-    let config = Config { kms_key_id: Some(kms.clone()), ..Config::default() };
-    let processor = Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(counting));
-    Env { clients, bucket, kms, processor }
+    Env::new(moto, "sg-proc", |clients, kms| {
+        let config = Config { kms_key_id: Some(kms.to_string()), ..Config::default() };
+        Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
+    })
+    .await
 }
-
-/// A QScanner-shaped SARIF report: (qid, cve, package, installed, fixed, severity 1-5).
-fn qscanner_sarif(image: &str, vulns: &[(u32, &str, &str, &str, &str, u8)]) -> Vec<u8> {
-    let rules: Vec<Value> = vulns
-        .iter()
-        .map(|(qid, cve, pkg, _, _, sev)| {
-            json!({
-                "id": format!("qid-{qid}"),
-                "name": format!("{pkg} vulnerability"),
-                "shortDescription": {"text": format!("{cve} in {pkg}")},
-                "fullDescription": {"text": format!("{pkg} is affected by {cve}.")},
-                "help": {"text": "Update the package."},
-                "helpUri": format!("https://nvd.nist.gov/vuln/detail/{cve}"),
-                "properties": {"severity": sev, "cve-ids": [cve], "qds": 70, "tags": ["vulnerability"]}
-            })
-        })
-        .collect();
-    let results: Vec<Value> = vulns
-        .iter()
-        .map(|(qid, cve, pkg, installed, fixed, _)| {
-            json!({
-                "ruleId": format!("qid-{qid}"),
-                "level": "error",
-                "message": {"text": format!("{cve}: {pkg} {installed}, fixed in {fixed}")},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("usr/lib/{pkg}")}}}],
-                "properties": {"QID": qid, "vulnerableSoftware": [
-                    {"name": pkg, "installedVersion": installed, "fixedVersion": fixed, "layerSHA": "sha256:abc"}
-                ]}
-            })
-        })
-        .collect();
-    serde_json::to_vec(&json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{
-            "tool": {"driver": {"name": "QScanner", "version": "4.6.0", "rules": rules}},
-            "results": results,
-            "properties": {"imageID": "sha256:0123", "imageName": image, "repoTags": [image]}
-        }]
-    }))
-    .expect("serialize SARIF")
-}
-
-const V1: (u32, &str, &str, &str, &str, u8) = (375474, "CVE-2026-0001", "openssl", "3.0.2", "3.0.13", 5);
-const V2: (u32, &str, &str, &str, &str, u8) = (375475, "CVE-2026-0002", "zlib", "1.2.11", "1.2.13", 4);
-const V3: (u32, &str, &str, &str, &str, u8) = (375476, "CVE-2026-0003", "curl", "7.81.0", "8.4.0", 3);
-const V4: (u32, &str, &str, &str, &str, u8) = (375477, "CVE-2026-0004", "glibc", "2.35", "2.36", 2);
 
 impl Env {
-    async fn upload(&self, key: &str, body: Vec<u8>, meta: &[(&str, &str)]) {
-        let mut req = self
-            .clients
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(body.into())
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&self.kms);
-        for (k, v) in meta {
-            req = req.metadata(*k, *v);
-        }
-        req.send().await.expect("upload report");
-    }
-
-    async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        match self.clients.s3.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => Some(out.body.collect().await.expect("read body").into_bytes().to_vec()),
-            Err(_) => None,
-        }
-    }
-
-    async fn verdict(&self, key: &str) -> Verdict {
-        let bytes = self.get(key).await.unwrap_or_else(|| panic!("{key} was written"));
-        Verdict::from_json(&bytes).expect("verdict parses")
-    }
-
     async fn deliver(&self, key: &str) -> Value {
         self.processor.handle(&s3_event(&self.bucket, key), &identity()).await.expect("handler succeeds")
     }
@@ -170,30 +43,6 @@ impl Env {
         let bytes = self.get(&format!("state/{}.json", lk.hash())).await.expect("state object exists");
         LifecycleState::from_json(&bytes, "state").expect("state parses")
     }
-}
-
-/// URL-form encoding as S3 writes keys into notifications.
-fn encode_key(key: &str) -> String {
-    let mut out = String::new();
-    for b in key.bytes() {
-        match b {
-            b' ' => out.push('+'),
-            b if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) => out.push(b as char),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn s3_event(bucket: &str, key: &str) -> Value {
-    let mut ev: Value = serde_json::from_str(include_str!("fixtures/s3-put.json")).expect("fixture s3-put.json parses");
-    ev["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
-    ev["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
-    ev["Records"][0]["s3"]["object"]["key"] = json!(encode_key(key));
-    // Let HEAD decide version and size (moto's bucket is not versioned).
-    let obj = ev["Records"][0]["s3"]["object"].as_object_mut().expect("object");
-    obj.remove("versionId");
-    ev
 }
 
 /// Security Hub findings of one lifecycle: Id → RecordState.
@@ -454,6 +303,8 @@ struct Conflicting {
 }
 
 impl scangate_aws::s3::ReportStore for Conflicting {
+    forward_report_store!(get_bytes, read_with, copy);
+
     async fn head(
         &self,
         bucket: &str,
@@ -471,29 +322,6 @@ impl scangate_aws::s3::ReportStore for Conflicting {
             });
         }
         self.inner.head(bucket, key, version_id).await
-    }
-
-    async fn get_bytes(
-        &self,
-        bucket: &str,
-        key: &str,
-        limit: u64,
-    ) -> Result<Option<scangate_aws::s3::Fetched>, scangate_aws::s3::StoreError> {
-        self.inner.get_bytes(bucket, key, limit).await
-    }
-
-    async fn read_with<T, F>(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        f: F,
-    ) -> Result<T, scangate_aws::s3::StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
-    {
-        self.inner.read_with(bucket, key, version_id, f).await
     }
 
     async fn put(
@@ -514,17 +342,6 @@ impl scangate_aws::s3::ReportStore for Conflicting {
         }
         self.inner.put(bucket, key, body, options).await
     }
-
-    async fn copy(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        dest_bucket: &str,
-        dest_key: &str,
-        kms_key_id: Option<&str>,
-    ) -> Result<(), scangate_aws::s3::StoreError> {
-        self.inner.copy(source_bucket, source_key, dest_bucket, dest_key, kms_key_id).await
-    }
 }
 
 #[test]
@@ -538,11 +355,7 @@ fn lost_conditional_write_is_reread_and_replanned() {
             state_puts: 0.into(),
             fail_head_for: None,
         };
-        let sink = Sink::new(
-            SecurityHubImporter::new(base.clients.securityhub.clone()),
-            Arc::new(TokenBucket::new(10.0, 30)),
-            SinkConfig::default(),
-        );
+        let sink = hub_sink(&base.clients);
         let processor = Processor::new(Config::default(), store, Some(sink));
         let key = "scans/app/c-1/report.sarif";
         base.upload(key, qscanner_sarif(&image, &[V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
@@ -648,11 +461,7 @@ fn redelivered_event_leaves_verdict_json_unchanged() {
 
         // REFRESH_DAYS 0: each delivery refreshes every finding, counted once for the report.
         let config = Config { refresh_days: 0, kms_key_id: Some(e.kms.clone()), ..Config::default() };
-        let sink = Sink::new(
-            SecurityHubImporter::new(e.clients.securityhub.clone()),
-            Arc::new(TokenBucket::new(10.0, 30)),
-            SinkConfig::default(),
-        );
+        let sink = hub_sink(&e.clients);
         let eager = Processor::new(config, S3Store::new(e.clients.s3.clone(), None), Some(sink));
         e.upload(second, qscanner_sarif(&image, &[V1, V2, V3, V4]), &meta(&image, "2026-11-23T09:00:00Z")).await;
         let obj = object_ref(&e.bucket, second);
@@ -683,37 +492,7 @@ struct FailingPuts {
 }
 
 impl scangate_aws::s3::ReportStore for FailingPuts {
-    async fn head(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<Option<scangate_aws::s3::ObjectHead>, scangate_aws::s3::StoreError> {
-        self.inner.head(bucket, key, version_id).await
-    }
-
-    async fn get_bytes(
-        &self,
-        bucket: &str,
-        key: &str,
-        limit: u64,
-    ) -> Result<Option<scangate_aws::s3::Fetched>, scangate_aws::s3::StoreError> {
-        self.inner.get_bytes(bucket, key, limit).await
-    }
-
-    async fn read_with<T, F>(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        f: F,
-    ) -> Result<T, scangate_aws::s3::StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
-    {
-        self.inner.read_with(bucket, key, version_id, f).await
-    }
+    forward_report_store!(head, get_bytes, read_with, copy);
 
     async fn put(
         &self,
@@ -736,17 +515,6 @@ impl scangate_aws::s3::ReportStore for FailingPuts {
         }
         self.inner.put(bucket, key, body, options).await
     }
-
-    async fn copy(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        dest_bucket: &str,
-        dest_key: &str,
-        kms_key_id: Option<&str>,
-    ) -> Result<(), scangate_aws::s3::StoreError> {
-        self.inner.copy(source_bucket, source_key, dest_bucket, dest_key, kms_key_id).await
-    }
 }
 
 /// The first delivery imports and stores the state, then fails before any result is
@@ -762,16 +530,7 @@ fn crash_after_state_before_verdict_redelivery_writes_the_imported_counts() {
             suffix: "/junit.xml",
             remaining: 0.into(),
         };
-        let counting = Counting {
-            inner: Sink::new(
-                SecurityHubImporter::new(base.clients.securityhub.clone()),
-                Arc::new(TokenBucket::new(10.0, 30)),
-                SinkConfig::default(),
-            ),
-            invocations: 0.into(),
-            calls: 0.into(),
-            findings: 0.into(),
-        };
+        let counting = Counting::new(hub_sink(&base.clients));
         let processor = Processor::new(Config::default(), store, Some(counting));
         let (old, new) = ("scans/app/k-1/report.sarif", "scans/app/k-2/report.sarif");
         // A first report (V1, V4) so that the crashed one also archives.

@@ -3,19 +3,19 @@
 //! of the adapter traits that behaves like StartBuild's idempotency token (same token →
 //! same build).
 
+mod common;
+
+use common::{hub_sink, identity, lock, run, s3_event, Counting};
 use report_processor::config::Config;
-use report_processor::process::{AwsIdentity, Processor};
-use scangate_aws::clients::Clients;
+use report_processor::process::Processor;
 use scangate_aws::codebuild::{BuildInfo, CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
-use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::S3Store;
-use scangate_aws::securityhub::{FindingSink, ImportOutcome, SecurityHubImporter, Sink, SinkConfig};
-use scangate_core::verdict::Verdict;
-use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
+use scangate_aws::securityhub::{SecurityHubImporter, Sink};
+use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 const PUBLISHER: &str = "qualys-codebuild-publisher-us-east-1";
 const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-1";
@@ -29,10 +29,6 @@ struct FakeCodeBuild {
     starts: Mutex<Vec<StartBuild>>,
     fail_next_starts: AtomicU64,
     by_token: Mutex<HashMap<String, String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ReportGroups for FakeCodeBuild {
@@ -79,72 +75,21 @@ impl FakeCodeBuild {
     }
 }
 
-/// Counts BatchImportFindings batches and findings that reach Security Hub.
-struct Counting<K> {
-    inner: K,
-    invocations: AtomicU64,
-    findings: AtomicU64,
-}
-
-impl<K: FindingSink> FindingSink for Counting<K> {
-    async fn import(&self, findings: Vec<Value>) -> ImportOutcome {
-        self.invocations.fetch_add(1, Ordering::SeqCst);
-        self.findings.fetch_add(findings.len() as u64, Ordering::SeqCst);
-        self.inner.import(findings).await
-    }
-}
-
 type TestProcessor = Processor<S3Store, Counting<Sink<SecurityHubImporter>>, FakeCodeBuild>;
 
-struct Env {
-    clients: Clients,
-    bucket: String,
-    kms: String,
-    processor: TestProcessor,
-}
-
-/// A large stack for the SDK's debug-build deserializers (as tests/moto.rs).
-fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
-    std::thread::Builder::new()
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_stack_size(16 * 1024 * 1024)
-                .enable_all()
-                .build()
-                .expect("tokio runtime")
-                .block_on(f)
-        })
-        .expect("spawn test thread")
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e));
-}
-
-fn identity() -> AwsIdentity {
-    AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() }
-}
+type Env = common::Env<TestProcessor>;
 
 async fn env(publisher_project: Option<&str>) -> Env {
-    let moto = Moto::shared();
-    let clients = Clients::new(&moto.sdk_config().await);
-    let bucket = unique_bucket("sg-pub");
-    clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-    let kms = moto.create_kms_key();
-    let sink = Sink::new(
-        SecurityHubImporter::new(clients.securityhub.clone()),
-        Arc::new(TokenBucket::new(10.0, 30)),
-        SinkConfig::default(),
-    );
-    let counting = Counting { inner: sink, invocations: 0.into(), findings: 0.into() };
-    let config = Config {
-        kms_key_id: Some(kms.clone()),
-        publisher_project: publisher_project.map(str::to_string),
-        ..Config::default()
-    };
-    let processor = Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(counting))
-        .with_publisher(FakeCodeBuild::default());
-    Env { clients, bucket, kms, processor }
+    Env::new(Moto::shared(), "sg-pub", |clients, kms| {
+        let config = Config {
+            kms_key_id: Some(kms.to_string()),
+            publisher_project: publisher_project.map(str::to_string),
+            ..Config::default()
+        };
+        Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
+            .with_publisher(FakeCodeBuild::default())
+    })
+    .await
 }
 
 /// A small SARIF report with two findings (one critical: the default gate fails).
@@ -178,41 +123,20 @@ impl Env {
         (s.invocations.load(Ordering::SeqCst), s.findings.load(Ordering::SeqCst))
     }
 
-    async fn upload(&self, key: &str, meta: &[(&str, &str)]) {
+    async fn upload_sarif(&self, key: &str, meta: &[(&str, &str)]) {
         self.upload_tag(key, "1", meta).await;
     }
 
     /// Uploads a report of `registry.example/<bucket>:<tag>` (another tag: other bytes).
     async fn upload_tag(&self, key: &str, tag: &str, meta: &[(&str, &str)]) {
         let image = format!("registry.example/{}:{tag}", self.bucket);
-        let mut req = self
-            .clients
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(sarif(&image).into())
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&self.kms)
-            .metadata("scangate-target", image.as_str())
-            .metadata("scangate-scan-type", "image")
-            .metadata("scangate-scanned-at", "2026-11-23T08:00:00Z");
-        for (k, v) in meta {
-            req = req.metadata(*k, *v);
-        }
-        req.send().await.expect("upload report");
-    }
-
-    async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        match self.clients.s3.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => Some(out.body.collect().await.expect("read body").into_bytes().to_vec()),
-            Err(_) => None,
-        }
-    }
-
-    async fn verdict(&self, key: &str) -> Verdict {
-        let bytes = self.get(key).await.unwrap_or_else(|| panic!("{key} was written"));
-        Verdict::from_json(&bytes).expect("verdict parses")
+        let mut all = vec![
+            ("scangate-target", image.as_str()),
+            ("scangate-scan-type", "image"),
+            ("scangate-scanned-at", "2026-11-23T08:00:00Z"),
+        ];
+        all.extend_from_slice(meta);
+        self.upload(key, sarif(&image), &all).await;
     }
 
     async fn deliver(&self, key: &str) -> Result<Value, report_processor::HandlerError> {
@@ -231,16 +155,6 @@ impl Env {
     }
 }
 
-fn s3_event(bucket: &str, key: &str) -> Value {
-    let mut ev: Value = serde_json::from_str(include_str!("fixtures/s3-put.json")).expect("fixture s3-put.json parses");
-    ev["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
-    ev["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
-    ev["Records"][0]["s3"]["object"]["key"] = json!(key);
-    // Let HEAD decide version and ETag (moto's bucket is not versioned).
-    ev["Records"][0]["s3"]["object"].as_object_mut().expect("object").remove("versionId");
-    ev
-}
-
 fn env_of(request: &StartBuild) -> HashMap<String, String> {
     request.env.iter().cloned().collect()
 }
@@ -251,7 +165,7 @@ fn a_report_no_build_waits_for_is_published_once_into_its_report_group() {
         let e = env(Some(PUBLISHER)).await;
         let key = "scans/app/b-1/report.sarif";
         // A build that uploads and exits: build ARN, no wait.
-        e.upload(key, &[("scangate-build-arn", BUILD_ARN)]).await;
+        e.upload_sarif(key, &[("scangate-build-arn", BUILD_ARN)]).await;
         let out = e.deliver(key).await.expect("handled");
         assert_eq!(out["reports"][0]["imported"], 2, "{out}");
 
@@ -285,7 +199,7 @@ fn a_report_no_build_waits_for_is_published_once_into_its_report_group() {
 
         // A second report of the same project and scan type: the group is not created again.
         let key2 = "scans/app/b-2/report.sarif";
-        e.upload(key2, &[]).await;
+        e.upload_sarif(key2, &[]).await;
         e.deliver(key2).await.expect("handled");
         assert_eq!(e.codebuild().ensured().len(), 1, "report groups are ensured once per process");
         let starts = e.codebuild().starts();
@@ -304,7 +218,7 @@ fn a_report_whose_build_waits_is_never_published_unless_metadata_asks() {
     run(async {
         let e = env(Some(PUBLISHER)).await;
         let waiting = "scans/app/w-1/report.sarif";
-        e.upload(waiting, &[("scangate-build-arn", BUILD_ARN), ("scangate-wait", "900")]).await;
+        e.upload_sarif(waiting, &[("scangate-build-arn", BUILD_ARN), ("scangate-wait", "900")]).await;
         e.deliver(waiting).await.expect("handled");
         e.deliver(waiting).await.expect("redelivered");
         assert!(e.codebuild().starts().is_empty(), "the waiting build reports its JUnit itself");
@@ -313,18 +227,21 @@ fn a_report_whose_build_waits_is_never_published_unless_metadata_asks() {
 
         // scangate-publish wins over the wait.
         let forced = "scans/app/w-2/report.sarif";
-        e.upload(forced, &[("scangate-build-arn", BUILD_ARN), ("scangate-wait", "900"), ("scangate-publish", "true")])
-            .await;
+        e.upload_sarif(
+            forced,
+            &[("scangate-build-arn", BUILD_ARN), ("scangate-wait", "900"), ("scangate-publish", "true")],
+        )
+        .await;
         e.deliver(forced).await.expect("handled");
         assert_eq!(e.codebuild().starts().len(), 1);
 
         // ...and can turn publishing off for a report nobody waits for.
         let off = "scans/app/w-3/report.sarif";
-        e.upload(off, &[("scangate-publish", "false")]).await;
+        e.upload_sarif(off, &[("scangate-publish", "false")]).await;
         e.deliver(off).await.expect("handled");
         // A wait without a build ARN is nobody's build: published.
         let orphan = "scans/app/w-4/report.sarif";
-        e.upload(orphan, &[("scangate-wait", "900")]).await;
+        e.upload_sarif(orphan, &[("scangate-wait", "900")]).await;
         e.deliver(orphan).await.expect("handled");
         let keys: Vec<String> =
             e.codebuild().starts().iter().map(|s| env_of(s)["SCANGATE_JUNIT_KEY"].clone()).collect();
@@ -337,7 +254,7 @@ fn three_redeliveries_publish_once() {
     run(async {
         let e = env(Some(PUBLISHER)).await;
         let key = "scans/app/r-1/report.sarif";
-        e.upload(key, &[("scangate-build-arn", BUILD_ARN)]).await;
+        e.upload_sarif(key, &[("scangate-build-arn", BUILD_ARN)]).await;
         e.deliver(key).await.expect("first delivery");
         let first = e.verdict("results/app/r-1/verdict.json").await.publisher_build;
         assert!(first.is_some());
@@ -388,7 +305,7 @@ fn start_build_failure_retries_the_event_without_reimporting_findings() {
         let e = env(Some(PUBLISHER)).await;
         e.codebuild().fail_next_starts.store(1, Ordering::SeqCst);
         let key = "scans/app/f-1/report.sarif";
-        e.upload(key, &[("scangate-build-arn", BUILD_ARN)]).await;
+        e.upload_sarif(key, &[("scangate-build-arn", BUILD_ARN)]).await;
 
         let out = e.deliver_sqs(key, "m-1").await;
         assert_eq!(out, json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}), "the message is retried");
@@ -420,7 +337,7 @@ fn no_publisher_project_means_no_codebuild_calls() {
     run(async {
         let e = env(None).await;
         let key = "scans/app/n-1/report.sarif";
-        e.upload(key, &[]).await;
+        e.upload_sarif(key, &[]).await;
         e.deliver(key).await.expect("handled");
         assert!(e.codebuild().starts().is_empty());
         assert!(e.codebuild().ensured().is_empty());

@@ -11,18 +11,15 @@
 //!
 //! The plans are shared (`Arc<Mutex<…>>`) so a scenario can change them between steps.
 
+use crate::common::lock;
 use bytes::Bytes;
 use report_processor::process::IN_FLIGHT;
-use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, StoreError};
+use scangate_aws::s3::{PutOptions, PutResult, ReportStore, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, FailedFinding, ImportResponse};
 use scangate_core::state::LifecycleState;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use std::sync::{Arc, Mutex};
 
 /// Findings to answer with a `FailedFindings` entry: every finding whose ASFF JSON
 /// contains all `markers`, the next `remaining` times it is sent.
@@ -156,21 +153,7 @@ pub struct FaultyStore<S> {
 }
 
 impl<S: ReportStore> ReportStore for FaultyStore<S> {
-    async fn head(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Option<ObjectHead>, StoreError> {
-        self.inner.head(bucket, key, version_id).await
-    }
-
-    async fn get_bytes(&self, bucket: &str, key: &str, limit: u64) -> Result<Option<Fetched>, StoreError> {
-        self.inner.get_bytes(bucket, key, limit).await
-    }
-
-    async fn read_with<T, F>(&self, bucket: &str, key: &str, version_id: Option<&str>, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
-    {
-        self.inner.read_with(bucket, key, version_id, f).await
-    }
+    forward_report_store!(head, get_bytes, read_with, copy);
 
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {
         if key.starts_with("state/") {
@@ -206,16 +189,5 @@ impl<S: ReportStore> ReportStore for FaultyStore<S> {
             }
         }
         self.inner.put(bucket, key, body, options).await
-    }
-
-    async fn copy(
-        &self,
-        source_bucket: &str,
-        source_key: &str,
-        dest_bucket: &str,
-        dest_key: &str,
-        kms_key_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.inner.copy(source_bucket, source_key, dest_bucket, dest_key, kms_key_id).await
     }
 }
