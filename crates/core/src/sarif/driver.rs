@@ -63,6 +63,25 @@ fn find_quote_or_backslash(buf: &[u8], from: usize) -> Option<usize> {
     memchr::memchr2(b'"', b'\\', &buf[lim..]).map(|n| lim + n)
 }
 
+/// One step inside a JSON string, from `i` (< `buf.len()`): skips the byte an escape left
+/// pending, else moves past the next quote or backslash (a backslash leaves `esc` set for
+/// the next step, which may come with the next buffer). Returns the next position and
+/// whether the string closed.
+#[inline]
+fn string_step(buf: &[u8], i: usize, esc: &mut bool) -> (usize, bool) {
+    if *esc {
+        *esc = false;
+        return (i + 1, false);
+    }
+    match find_quote_or_backslash(buf, i) {
+        None => (buf.len(), false),
+        Some(j) => {
+            *esc = buf[j] == b'\\';
+            (j + 1, !*esc)
+        }
+    }
+}
+
 struct Scanner<R> {
     src: R,
     buf: Vec<u8>,
@@ -227,24 +246,11 @@ impl<R: Read> Scanner<R> {
             let mut done = false;
             while i < end {
                 if in_str {
-                    if esc {
-                        esc = false;
-                        i += 1;
-                        continue;
-                    }
                     // Raw newlines cannot occur in a valid string; serde_json rejects them
                     // with a position when the value is parsed, so they are not counted here.
-                    match find_quote_or_backslash(&self.buf[..end], i) {
-                        None => i = end,
-                        Some(j) => {
-                            if self.buf[j] == b'\\' {
-                                esc = true;
-                            } else {
-                                in_str = false;
-                            }
-                            i = j + 1;
-                        }
-                    }
+                    let closed;
+                    (i, closed) = string_step(&self.buf[..end], i, &mut esc);
+                    in_str = !closed;
                     continue;
                 }
                 let b = self.buf[i];
@@ -287,22 +293,11 @@ impl<R: Read> Scanner<R> {
             let mut i = if first { start + 1 } else { start };
             let mut done = false;
             while i < end {
-                if esc {
-                    esc = false;
-                    i += 1;
-                    continue;
-                }
-                match find_quote_or_backslash(&self.buf[..end], i) {
-                    None => i = end,
-                    Some(j) => {
-                        i = j + 1;
-                        if self.buf[j] == b'\\' {
-                            esc = true;
-                        } else {
-                            done = true;
-                            break;
-                        }
-                    }
+                let closed;
+                (i, closed) = string_step(&self.buf[..end], i, &mut esc);
+                if closed {
+                    done = true;
+                    break;
                 }
             }
             if let Some(cap) = self.span(start, i, done, first, out) {
