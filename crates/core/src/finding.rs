@@ -101,6 +101,51 @@ pub struct Finding {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DedupKey(pub String);
 
+/// Appends the text of a [`DedupKey`] to `out`: `scanner␟rule␟affected`, where the affected
+/// thing is `pkg␟name␟version`, else `loc␟uri␟line`, else `fp␟fingerprint`, else
+/// `msg␟message` (␟ is U+001F, the unit separator, so no field can forge another's
+/// boundary). The reader calls it once per result into a reused buffer.
+pub(crate) fn write_dedup_key(
+    out: &mut String,
+    scanner: &str,
+    rule_id: &str,
+    package: Option<&Package>,
+    location: Option<&Location>,
+    fingerprint: Option<&str>,
+    message: &str,
+) {
+    const SEP: char = '\u{1f}';
+    out.push_str(scanner);
+    out.push(SEP);
+    out.push_str(rule_id);
+    out.push(SEP);
+    if let Some(p) = package {
+        out.push_str("pkg");
+        out.push(SEP);
+        out.push_str(&p.name);
+        out.push(SEP);
+        out.push_str(p.installed_version.as_deref().unwrap_or(""));
+    } else if let Some(l) = location {
+        out.push_str("loc");
+        out.push(SEP);
+        out.push_str(&l.uri);
+        out.push(SEP);
+        if let Some(n) = l.start_line {
+            use std::fmt::Write;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{n}");
+        }
+    } else if let Some(fp) = fingerprint {
+        out.push_str("fp");
+        out.push(SEP);
+        out.push_str(fp);
+    } else {
+        out.push_str("msg");
+        out.push(SEP);
+        out.push_str(message);
+    }
+}
+
 impl DedupKey {
     pub fn new(
         scanner: &str,
@@ -110,17 +155,9 @@ impl DedupKey {
         fingerprint: Option<&str>,
         message: &str,
     ) -> DedupKey {
-        // Unit separator between fields: no field can forge another's boundary.
-        let affected = if let Some(p) = package {
-            format!("pkg\u{1f}{}\u{1f}{}", p.name, p.installed_version.as_deref().unwrap_or(""))
-        } else if let Some(l) = location {
-            format!("loc\u{1f}{}\u{1f}{}", l.uri, l.start_line.map(|n| n.to_string()).unwrap_or_default())
-        } else if let Some(fp) = fingerprint {
-            format!("fp\u{1f}{fp}")
-        } else {
-            format!("msg\u{1f}{message}")
-        };
-        DedupKey(format!("{scanner}\u{1f}{rule_id}\u{1f}{affected}"))
+        let mut key = String::new();
+        write_dedup_key(&mut key, scanner, rule_id, package, location, fingerprint, message);
+        DedupKey(key)
     }
 
     /// The stable finding id: SHA-256 of the key, hex.
@@ -171,6 +208,34 @@ mod tests {
         let c = DedupKey::new("QScanner", "qid-1", None, Some(&loc), None, "m1");
         assert_ne!(a, c);
         assert_eq!(a.finding_id().len(), 64);
+    }
+
+    #[test]
+    fn key_text_per_branch_is_fixed() {
+        // Finding ids are the SHA-256 of this text: a change here re-creates every finding
+        // in Security Hub, so the exact text of each branch is pinned.
+        let pkg = Package { name: "openssl".into(), installed_version: Some("3.0.2".into()), ..Default::default() };
+        let unversioned = Package { name: "zlib".into(), installed_version: None, ..Default::default() };
+        let loc = Location { uri: "a/b.c".into(), start_line: Some(12) };
+        let no_line = Location { uri: "é".into(), start_line: None };
+        type Case<'a> = (Option<&'a Package>, Option<&'a Location>, Option<&'a str>, &'a str);
+        let cases: [Case; 6] = [
+            (Some(&pkg), Some(&loc), Some("fp:1"), "QScanner\u{1f}qid-1\u{1f}pkg\u{1f}openssl\u{1f}3.0.2"),
+            (Some(&unversioned), None, None, "QScanner\u{1f}qid-1\u{1f}pkg\u{1f}zlib\u{1f}"),
+            (None, Some(&loc), Some("fp:1"), "QScanner\u{1f}qid-1\u{1f}loc\u{1f}a/b.c\u{1f}12"),
+            (None, Some(&no_line), None, "QScanner\u{1f}qid-1\u{1f}loc\u{1f}é\u{1f}"),
+            (None, None, Some("fp:1"), "QScanner\u{1f}qid-1\u{1f}fp\u{1f}fp:1"),
+            (None, None, None, "QScanner\u{1f}qid-1\u{1f}msg\u{1f}message\nwith lines"),
+        ];
+        for (package, location, fingerprint, expected) in cases {
+            let key = DedupKey::new("QScanner", "qid-1", package, location, fingerprint, "message\nwith lines");
+            assert_eq!(key.0, expected);
+            // Appending into a reused buffer (the reader's path) gives the same text.
+            let mut reused = String::from("stale");
+            reused.clear();
+            write_dedup_key(&mut reused, "QScanner", "qid-1", package, location, fingerprint, "message\nwith lines");
+            assert_eq!(reused, expected);
+        }
     }
 
     #[test]

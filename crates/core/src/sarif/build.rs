@@ -3,7 +3,7 @@
 
 use super::parse::{RawResult, RuleInfo, Tool, VulnSoftware};
 use super::Warnings;
-use crate::finding::{DedupKey, Finding, FindingKind, Location, Package, Scanner};
+use crate::finding::{write_dedup_key, DedupKey, Finding, FindingKind, Location, Package, Scanner};
 use crate::severity;
 use std::collections::HashMap;
 
@@ -424,7 +424,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
     let mut key = std::mem::take(&mut out.keybuf);
     for (package, layer) in packages {
         key.clear();
-        key_into(
+        write_dedup_key(
             &mut key,
             &run.scanner.name,
             rule_id,
@@ -440,64 +440,11 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             continue;
         }
         let dedup = DedupKey(key.clone());
-        debug_assert_eq!(
-            dedup,
-            DedupKey::new(
-                &run.scanner.name,
-                rule_id,
-                package.as_ref(),
-                location.as_ref(),
-                raw.fingerprint.as_deref(),
-                message
-            )
-        );
         let finding = build_finding(run, rule, &raw, rule_id, &dedup, package, layer, location.clone());
         out.index.insert(dedup.0, out.findings.len());
         out.findings.push(finding);
     }
     out.keybuf = key;
-}
-
-/// Writes exactly [`DedupKey::new`]'s text into `out`, without its intermediate allocations
-/// (this runs once per result; `DedupKey::new` is the definition, checked by tests).
-pub(crate) fn key_into(
-    out: &mut String,
-    scanner: &str,
-    rule_id: &str,
-    package: Option<&Package>,
-    location: Option<&Location>,
-    fingerprint: Option<&str>,
-    message: &str,
-) {
-    const SEP: char = '\u{1f}';
-    out.push_str(scanner);
-    out.push(SEP);
-    out.push_str(rule_id);
-    out.push(SEP);
-    if let Some(p) = package {
-        out.push_str("pkg");
-        out.push(SEP);
-        out.push_str(&p.name);
-        out.push(SEP);
-        out.push_str(p.installed_version.as_deref().unwrap_or(""));
-    } else if let Some(l) = location {
-        out.push_str("loc");
-        out.push(SEP);
-        out.push_str(&l.uri);
-        out.push(SEP);
-        if let Some(n) = l.start_line {
-            use std::fmt::Write;
-            let _ = write!(out, "{n}");
-        }
-    } else if let Some(fp) = fingerprint {
-        out.push_str("fp");
-        out.push(SEP);
-        out.push_str(fp);
-    } else {
-        out.push_str("msg");
-        out.push(SEP);
-        out.push_str(message);
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

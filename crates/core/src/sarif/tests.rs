@@ -420,32 +420,6 @@ fn io_errors_are_io() {
 }
 
 #[test]
-fn fast_key_matches_dedup_key_new() {
-    use crate::finding::{DedupKey, Location, Package};
-    let pkgs = [
-        None,
-        Some(Package { name: "openssl".into(), installed_version: Some("3.0.2".into()), ..Default::default() }),
-        Some(Package { name: "x\u{1f}y".into(), installed_version: None, ..Default::default() }),
-    ];
-    let locs = [
-        None,
-        Some(Location { uri: "a/b.c".into(), start_line: Some(12) }),
-        Some(Location { uri: "é".into(), start_line: None }),
-    ];
-    for p in &pkgs {
-        for l in &locs {
-            for fp in [None, Some("fp:1")] {
-                for msg in ["", "message\nwith lines"] {
-                    let mut s = String::new();
-                    super::build::key_into(&mut s, "QScanner", "qid-1", p.as_ref(), l.as_ref(), fp, msg);
-                    assert_eq!(s, DedupKey::new("QScanner", "qid-1", p.as_ref(), l.as_ref(), fp, msg).0);
-                }
-            }
-        }
-    }
-}
-
-#[test]
 fn a_utf8_byte_order_mark_is_skipped() {
     let doc = "\u{feff}{\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{\"name\":\"T\"}},\"results\":[{\"ruleId\":\"r\",\"message\":{\"text\":\"m\"}}]}]}";
     let r = read(doc);
