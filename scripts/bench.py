@@ -18,7 +18,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPUS = os.path.join(ROOT, "..", "shared", "corpus", "sarif")
+CORPUS = os.path.join(ROOT, "tests", "corpus", "sarif")
 DATA = os.path.join(ROOT, "bench-data")
 BIN = os.path.join(ROOT, "target", "release")
 

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 ALL_TARGETS="sarif_reader events gate_params"
 FUZZ_TARGET="${FUZZ_TARGET:-$ALL_TARGETS}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-300}"
-SHARED_CORPUS="${SHARED_CORPUS:-../shared/corpus/sarif}"
+SHARED_CORPUS="${SHARED_CORPUS:-tests/corpus/sarif}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz" >&2

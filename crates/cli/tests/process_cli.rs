@@ -12,7 +12,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn corpus(name: &str) -> PathBuf {
-    repo_root().join("../shared/corpus/sarif").join(name)
+    repo_root().join("tests/corpus/sarif").join(name)
 }
 
 /// Runs scangate with a clean threshold environment (no MAX_* or FAIL_ON_* leaking in).

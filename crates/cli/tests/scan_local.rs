@@ -6,7 +6,7 @@ use scan_common::*;
 use std::path::{Path, PathBuf};
 
 fn corpus(name: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/sarif")).join(name);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif")).join(name);
     assert!(p.is_file(), "corpus file missing: {}", p.display());
     p
 }

@@ -678,7 +678,7 @@ fn summary_passed_and_bounded() {
 // Golden files over the shared SARIF corpus and the QScanner fixture.
 
 fn corpus_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/sarif")).join(name)
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif")).join(name)
 }
 
 /// Reads a report and renders ASFF, JUnit and the summary with a fixed context; checks every

@@ -1,4 +1,4 @@
-//! Every file of the shared SARIF corpus, with its expected outcome.
+//! Every file of the SARIF corpus (tests/corpus/sarif), with its expected outcome.
 //!
 //! The severity counts were computed independently of the Rust reader, by a throwaway Python
 //! script that reads each file with `json.load` and applies DESIGN.md's rules (Qualys severity,
@@ -64,10 +64,10 @@ const TABLE: &[(&str, Expect)] = &[
 ];
 
 fn corpus_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/sarif"));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif"));
     assert!(
         dir.is_dir(),
-        "the shared SARIF corpus is missing: expected a directory at {} (/work/shared/corpus/sarif)",
+        "the SARIF corpus is missing: expected a directory at {} (tests/corpus/sarif in the repository)",
         dir.display()
     );
     dir
