@@ -110,6 +110,11 @@ if ! "$LINT_VENV/bin/python" cfn/tests/test_templates.py; then
   failed=1
 fi
 
+step "stack contract tests (every parameter through the StackSet, examples and docs against the stack, private registries and VPC)"
+if ! "$LINT_VENV/bin/python" cfn/tests/test_contracts.py; then
+  failed=1
+fi
+
 echo
 if [[ $failed != 0 ]]; then
   echo "lint-cfn: FAILED after $((SECONDS - start)) s" >&2

@@ -84,7 +84,12 @@ IAM_FOR_OPERATION = {
 # Environment variables the Lambda platform or the SDK itself provides: never set by the template.
 PLATFORM_VARIABLES = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN|RUST_LOG$|RUST_BACKTRACE$)")
 # Actions that support no resource-level permissions (Service Authorization Reference).
-UNSCOPABLE = {"ecr:GetAuthorizationToken", "codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"}
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken", "codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult",
+    # CodeBuild in a VPC (ScanVpcId): the EC2 Describe actions support no resource-level permissions.
+    "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+}
 PIPELINE_OUTPUTS = [
     "vulnerability_count", "critical_count", "high_count", "medium_count", "low_count", "policy_result",
     "scan_passed", "sarif_path", "json_path", "sbom_path", "verdict_key",
