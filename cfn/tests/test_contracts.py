@@ -316,6 +316,16 @@ class ExamplesMatchTheStack(unittest.TestCase):
         self.assertGreaterEqual(len(scripts), 3)
         self.assertEqual(check_script_variables(scripts), [])
 
+    def test_example_image_buildspec_logs_in_like_the_stack(self) -> None:
+        example = yaml.safe_load((ROOT / "examples" / "buildspec-image.yml").read_text())
+        stack = tt.buildspec("ImageProject")
+        self.assertEqual(example["phases"]["pre_build"]["commands"][-2:], stack["phases"]["pre_build"]["commands"])
+
+    def test_readme_shows_the_example_buildspec_verbatim(self) -> None:
+        readme = (ROOT / "README.md").read_text()
+        (snippet,) = [s for s in re.findall(r"```yaml\n(.*?)```", readme, re.S) if re.search(r"^version: 0\.2", s, re.M)]
+        self.assertEqual(snippet, (ROOT / "examples" / "buildspec-image.yml").read_text())
+
     def test_the_contract_sees_the_things_it_checks(self) -> None:
         # Guards against a check that silently checks nothing.
         docs = documents()
