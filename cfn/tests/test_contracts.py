@@ -224,7 +224,7 @@ def check_parameters_and_outputs(text: str, where: str) -> list[str]:
     known = deploy.stack_parameters()
     pairs = re.findall(r"--parameter\s+([A-Za-z0-9]+)=(\S*)", text)
     for block in re.findall(r"--parameter-overrides((?:\s+\\?\s*[A-Za-z0-9]+=\S+)+)", text):
-        pairs += re.findall(r"([A-Za-z0-9]+)=(\S+)", block)
+        pairs += [(k, v) for k, v in re.findall(r"([A-Za-z0-9]+)=([^\s,]+)", block) if k not in ("ParameterKey", "ParameterValue")]
     pairs += re.findall(r"ParameterKey=([A-Za-z0-9]+),ParameterValue=([^\s,]+)", text)
     for key, value in pairs:
         if key == "Key":  # the placeholder of `--parameter Key=Value`
@@ -233,7 +233,7 @@ def check_parameters_and_outputs(text: str, where: str) -> list[str]:
             errors.append(f"{where}: parameter {key} is not a parameter of cfn/scangate.yaml")
             continue
         value = value.strip("\"'")
-        if value and not re.search(r"[$<]", value):
+        if value and not re.search(r"[$<]|\.\.\.|…", value):  # placeholders are not checked
             try:
                 deploy.check_parameter_value(key, known[key], value)
             except deploy.DeployError as err:
@@ -341,6 +341,12 @@ class ExamplesMatchTheStack(unittest.TestCase):
         self.assertIn("QUALYS_POD", RUNNER_VARIABLES)
         self.assertIn("SCRATCH_DIR", RUNNER_VARIABLES)
         self.assertTrue(re.search(r"\bstack-set-name\b.*qualys-codebuild\b", (ROOT / "stacksets/deploy.py").read_text()))
+
+    def test_deploy_doc_lists_exactly_the_parameters_the_script_fixes(self) -> None:
+        doc = (ROOT / "docs" / "deploy.md").read_text()
+        table = doc.split("| parameter | set by the script because |", 1)[1].split("\n\n", 1)[0]
+        listed = {n for row in table.splitlines()[1:] for n in re.findall(r"`([A-Za-z0-9]+)`", row.split("|")[1])}
+        self.assertEqual(listed, set(deploy.FIXED_PARAMETERS))
 
     def test_wrong_names_fail(self) -> None:
         """Each check catches a wrong name (the negative cases of the contract)."""
