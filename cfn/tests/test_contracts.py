@@ -463,7 +463,8 @@ class PrivateRegistriesAndNetwork(unittest.TestCase):
             'if [ "$1" = login ]; then pw=$(cat); [ -n "$pw" ] || exit 1; echo "docker stdin $pw" >> "$FAKE_LOG"; fi\n')
         for f in bin_dir.iterdir():
             f.chmod(f.stat().st_mode | stat.S_IEXEC)
-        script = "set -eo pipefail\n" + "\n".join(spec["phases"]["pre_build"]["commands"]) + "\n"
+        # CodeBuild's bash runs each command without pipefail: a failed get-login-password must still fail the login.
+        script = "set -e\n" + "\n".join(spec["phases"]["pre_build"]["commands"]) + "\n"
         env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log), "IMAGE_ID": image, "STORAGE_DRIVER": driver}
         proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False)
         calls = log.read_text().splitlines() if log.exists() else []
