@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test fmt-check clippy unit bench venv package lint-cfn test-deploy fuzz bench-runner bench-sink
+.PHONY: demo test fmt-check clippy unit bench venv release package lint-cfn test-deploy fuzz bench-runner bench-sink
 .PHONY: bench-peers
 
 ## demo: end to end against moto: scan, S3 -> SQS -> processor, Security Hub, gate; then one CVE fixed
@@ -38,9 +38,13 @@ $(VENV)/.installed: scripts/requirements-test.txt
 bench:
 	@bash scripts/bench.sh
 
-## package: Lambda zips (arm64, provided.al2023) and the runner binary, into target/package/
-package:
-	@bash scripts/package.sh
+## release: every deployable artifact into dist/ (Lambda zips arm64, runner x86_64 + aarch64 for glibc >= 2.17,
+## SHA256SUMS, manifest.json), see docs/deploy.md
+release:
+	@bash scripts/release.sh
+
+## package: the same as release (the older name)
+package: release
 
 ## lint-cfn: cfn-lint, checkov and cfn-guard over every template
 lint-cfn:

@@ -28,10 +28,13 @@ Exit status:
 
 Documentation: README.md and docs/ in the scangate repository.";
 
+/// `scangate --version`: the crate version and the commit it was built from (build.rs; "unknown" outside git).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SCANGATE_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "scangate",
-    version,
+    version = VERSION,
     about = "Gate builds and pipelines on scanner findings (SARIF), and keep AWS Security Hub true.",
     long_about = "scangate turns SARIF scanner output (first of all the Qualys QScanner) into a pass/fail \
 verdict, AWS Security Hub findings (ASFF) and JUnit reports for CodeBuild report groups.\n\n\
