@@ -342,6 +342,13 @@ class ExamplesMatchTheStack(unittest.TestCase):
         self.assertIn("SCRATCH_DIR", RUNNER_VARIABLES)
         self.assertTrue(re.search(r"\bstack-set-name\b.*qualys-codebuild\b", (ROOT / "stacksets/deploy.py").read_text()))
 
+    def test_deploy_doc_describes_every_stack_parameter(self) -> None:
+        doc = (ROOT / "docs" / "deploy.md").read_text()
+        table = doc.split("## Parameters of `cfn/scangate.yaml`", 1)[1].split("\n\n**", 1)[0]
+        listed = {n for row in table.splitlines() if row.startswith("| `")
+                  for n in re.findall(r"`([A-Za-z0-9]+)`", row.split("|")[1])}
+        self.assertFalse(set(PARAMS) - listed, "docs/deploy.md, Parameters of cfn/scangate.yaml: add a row for each")
+
     def test_deploy_doc_lists_exactly_the_parameters_the_script_fixes(self) -> None:
         doc = (ROOT / "docs" / "deploy.md").read_text()
         table = doc.split("| parameter | set by the script because |", 1)[1].split("\n\n", 1)[0]
