@@ -9,7 +9,7 @@
   (`client.<operation>()`) in those modules.
 * Buildspecs: the publisher buildspec is run with bash and a stand-in `aws` command and must fetch exactly the
   JUnit key it was given and declare it for the report group it was given; the scan buildspecs export the
-  pipeline outputs of DESIGN.md, take the token from the stack's secret and report into the stack's groups.
+  pipeline outputs of docs/design.md, take the token from the stack's secret and report into the stack's groups.
 * Invariants: queue visibility >= 6x the processor timeout; concurrency x TPS within Security Hub's rate;
   no Allow on Resource "*" except for the actions that support no resource scoping.
 

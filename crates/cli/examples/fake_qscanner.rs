@@ -1,5 +1,5 @@
 //! A stand-in for Qualys QScanner, for the runner's tests. Same command line as the
-//! real one (see /work/shared/reference/qscanner.md); behaviour set by environment:
+//! real one (see docs/qscanner.md); behaviour set by environment:
 //!
 //! - `FAKE_QSCANNER_EXIT`: exit code (default 0)
 //! - `FAKE_QSCANNER_SLEEP`: seconds to sleep before writing reports (fractions allowed)

@@ -2,7 +2,7 @@
 //!
 //! Every finding is rendered into typed structs (so the JSON field order is stable and
 //! the output byte-identical for the same inputs), with every string bounded by the
-//! Security Hub limits (reference/aws-limits.md): Title 256, Description 1024,
+//! Security Hub limits (docs/design.md, "ASFF"): Title 256, Description 1024,
 //! Remediation text 512, ProductFields values 2048, Details.Other values 1024, and
 //! nothing near the 32 768-character string limit. A finding must stay under 240 KB
 //! serialized: the renderer measures its output and, when a pathological finding

@@ -2,7 +2,7 @@
 //!
 //! Findings of one lifecycle key are one "latest scan": the next report for the same
 //! key replaces the last, and what disappeared is archived. The default key is
-//! account + region + scan type + target identity (DESIGN.md).
+//! account + region + scan type + target identity (docs/design.md).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -81,7 +81,7 @@ pub struct Thresholds {
 }
 
 impl Default for Thresholds {
-    /// DESIGN.md defaults: no critical finding allowed, everything else unlimited.
+    /// docs/design.md defaults: no critical finding allowed, everything else unlimited.
     fn default() -> Self {
         Thresholds { max_critical: 0, max_high: -1, max_medium: -1, max_low: -1 }
     }

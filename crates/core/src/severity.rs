@@ -1,4 +1,4 @@
-//! Severity normalisation, in the order DESIGN.md fixes:
+//! Severity normalisation, in the order docs/design.md fixes:
 //! Qualys `properties.severity` 1–5, then `security-severity` (CVSS), then the SARIF level.
 
 use serde::{Deserialize, Serialize};
@@ -75,7 +75,7 @@ impl Severity {
         }
     }
 
-    /// The normalized score DESIGN.md assigns to each label.
+    /// The normalized score docs/design.md assigns to each label.
     pub fn normalized(self) -> u8 {
         match self {
             Severity::Informational => 0,
@@ -155,7 +155,7 @@ pub struct ResolvedSeverity {
     pub original: String,
 }
 
-/// Applies DESIGN.md's order: the first input that gives a usable value wins.
+/// Applies docs/design.md's order: the first input that gives a usable value wins.
 /// `level` is the result's level, else the rule's default level, else `warning`
 /// (the caller passes `None` when neither is present).
 pub fn resolve(qualys: Option<i64>, security_severity: Option<f64>, level: Option<Level>) -> ResolvedSeverity {

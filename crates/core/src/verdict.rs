@@ -1,6 +1,6 @@
 //! `verdict.json`: the contract the runner, the gate and users' scripts read.
 //!
-//! Field names are fixed by DESIGN.md ("Interfaces users script against"); new
+//! Field names are fixed by docs/design.md ("Interfaces users script against"); new
 //! fields may be added, none renamed or removed.
 
 use crate::finding::Scanner;
@@ -54,7 +54,7 @@ pub struct Verdict {
     pub findings_archived: u64,
     /// RFC 3339.
     pub processed_at: String,
-    // Extensions beyond DESIGN.md's list (additive only).
+    // Extensions beyond docs/design.md's list (additive only).
     /// Notes that did not fail the gate (AUDIT passing, reader warnings).
     #[serde(default)]
     pub warnings: Vec<String>,

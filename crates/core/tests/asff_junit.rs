@@ -835,7 +835,7 @@ mod asff_props {
     }
 }
 
-/// A QScanner-shaped report (the shape reference/qscanner.md infers: Qualys severity, QID
+/// A QScanner-shaped report (the shape docs/qscanner.md describes: Qualys severity, QID
 /// rules with `cve-ids` and `qds`, `vulnerableSoftware` with layers, ECR `repoTags`, a DENY
 /// policy result, a secret), read by the real reader and rendered end to end.
 #[test]

@@ -1,7 +1,7 @@
 //! Every file of the SARIF corpus (tests/corpus/sarif), with its expected outcome.
 //!
 //! The severity counts were computed independently of the Rust reader, by a throwaway Python
-//! script that reads each file with `json.load` and applies DESIGN.md's rules (Qualys severity,
+//! script that reads each file with `json.load` and applies docs/design.md's rules (Qualys severity,
 //! then security-severity, then result level / rule default level / `warning`) and the dedup key
 //! of `finding::DedupKey` (scanner, rule id, package name+version | location uri+line |
 //! fingerprint | message, packages from QScanner `vulnerableSoftware`, Trivy-style message lines,
@@ -167,7 +167,7 @@ fn counts(r: &scangate_core::Report) -> [u64; 6] {
 fn qscanner_image_fixture() {
     use scangate_core::{evaluate, FindingKind, GatePolicy, PolicyResult, Severity};
     let r = fixture("qscanner-image.sarif");
-    // Counted independently (Python, DESIGN.md rules): 3 critical (log4j in two packages, zlib), 4 high, ...
+    // Counted independently (Python, docs/design.md rules): 3 critical (log4j in two packages, zlib), 4 high, ...
     assert_eq!(counts(&r), [3, 4, 3, 2, 1, 13]);
     assert_eq!(r.warning_count, 0, "{:?}", r.warnings);
     assert_eq!(r.results_read, 11);

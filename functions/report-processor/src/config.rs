@@ -1,5 +1,5 @@
-//! The processor's configuration, from environment variables (DESIGN.md,
-//! "report-processor environment"). Invalid values fail at cold start with a message
+//! The processor's configuration, from environment variables (docs/design.md,
+//! "report-processor"; defaults in docs/report-processor.md). Invalid values fail at cold start with a message
 //! naming the variable.
 
 use scangate_core::policy::{parse_bool, GatePolicy, Thresholds};

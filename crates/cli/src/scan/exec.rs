@@ -195,7 +195,7 @@ pub const EXIT_TIMEOUT: i32 = 124;
 /// The runner's exit code when it was stopped by SIGTERM/SIGINT (128 + SIGTERM).
 pub const EXIT_INTERRUPTED: i32 = 143;
 
-/// What a QScanner exit code means (qscanner.md).
+/// What a QScanner exit code means (docs/qscanner.md).
 pub fn describe_exit(code: i32) -> &'static str {
     match code {
         0 => "success",

@@ -72,7 +72,7 @@ fn collect(dir: &Path, since: SystemTime, depth: u8, out: &mut Vec<(PathBuf, Sys
     }
 }
 
-/// The pipeline outputs, in DESIGN.md's order and names.
+/// The pipeline outputs, in docs/design.md's order and names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PipelineOutputs {
     pub vulnerability_count: Option<u64>,
@@ -88,7 +88,7 @@ pub struct PipelineOutputs {
     pub verdict_key: String,
 }
 
-/// Every output variable name, as DESIGN.md lists them.
+/// Every output variable name, as docs/design.md lists them.
 pub const NAMES: [&str; 11] = [
     "vulnerability_count",
     "critical_count",
