@@ -127,7 +127,7 @@ fn parse_region(s: &str) -> Result<String, String> {
 }
 
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {
-    ScanType::parse(s).ok_or_else(|| format!("expected image, repo, rootfs or other, got {s:?}"))
+    s.parse::<ScanType>()
 }
 
 fn parse_timestamp(s: &str) -> Result<String, String> {

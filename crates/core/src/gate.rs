@@ -24,7 +24,7 @@ pub const MAX_CONTINUATION_TOKEN_CHARS: usize = 2048;
 /// PutJobSuccessResult's `executionDetails.summary` limit.
 pub const MAX_EXECUTION_SUMMARY_CHARS: usize = 2048;
 /// The prefix of the verdicts the report-processor writes per pipeline execution.
-pub const BY_EXECUTION_PREFIX: &str = "results/by-execution/";
+pub use crate::contract::BY_EXECUTION_PREFIX;
 
 /// The keys `UserParameters` may contain.
 pub const KNOWN_KEYS: [&str; 12] = [
@@ -44,7 +44,7 @@ pub const KNOWN_KEYS: [&str; 12] = [
 
 /// The verdict object `results/by-execution/<pipeline>/<execution-id>/verdict.json`.
 pub fn by_execution_key(pipeline: &str, execution_id: &str) -> String {
-    format!("{BY_EXECUTION_PREFIX}{pipeline}/{execution_id}/verdict.json")
+    crate::contract::by_execution_verdict_key(pipeline, execution_id)
 }
 
 /// Threshold and policy settings that replace the stored ones; `None` keeps the stored value.
@@ -452,17 +452,13 @@ fn url_encode(s: &str) -> String {
 /// The key of the human summary that goes with a verdict: `results/<project>/<build-id>/summary.md`,
 /// next to a per-build verdict, or derived from the report key for a by-execution verdict.
 pub fn summary_key(verdict_key: &str, verdict: &Verdict) -> Option<String> {
-    if !verdict_key.starts_with(BY_EXECUTION_PREFIX) {
-        if let Some(dir) = verdict_key.strip_suffix("verdict.json") {
-            if dir.is_empty() || dir.ends_with('/') {
-                return Some(format!("{dir}summary.md"));
-            }
-        }
+    if let Some(beside) = crate::contract::summary_beside(verdict_key) {
+        return Some(beside);
     }
     let parts: Vec<&str> = verdict.report.key.split('/').collect();
     if parts.len() >= 3 {
         let n = parts.len();
-        return Some(format!("results/{}/{}/summary.md", parts[n - 3], parts[n - 2]));
+        return Some(crate::contract::summary_key(parts[n - 3], parts[n - 2]));
     }
     None
 }

@@ -8,6 +8,7 @@
 //! [`summary`] the human summary.
 
 pub mod asff;
+pub mod contract;
 pub mod events;
 pub mod finding;
 pub mod gate;

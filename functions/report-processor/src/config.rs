@@ -38,7 +38,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             report_bucket: None,
-            scan_prefix: "scans/".into(),
+            scan_prefix: scangate_core::contract::SCAN_PREFIX.into(),
             gate: GatePolicy::default(),
             security_hub_enabled: true,
             security_hub_max_tps: 10.0,

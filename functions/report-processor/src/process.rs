@@ -7,8 +7,9 @@ use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, 
 use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink, ImportOutcome};
 use scangate_core::asff::{self, AsffContext, FindingStub};
+use scangate_core::contract::{self, ReportMetadata};
 use scangate_core::events::ObjectRef;
-use scangate_core::lifecycle::{target_identity, LifecycleKey, ScanType};
+use scangate_core::lifecycle::{self, LifecycleKey, ScanType, TargetInputs};
 use scangate_core::pipeline;
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
 use scangate_core::sarif::{read_sarif, Report, SarifError};
@@ -68,22 +69,8 @@ impl From<StoreError> for Transient {
     }
 }
 
-/// Metadata keys (x-amz-meta-*) the runner writes.
-pub mod meta {
-    pub const TARGET: &str = "scangate-target";
-    pub const SCAN_TYPE: &str = "scangate-scan-type";
-    pub const EXIT_CODE: &str = "scangate-scanner-exit-code";
-    pub const SCANNED_AT: &str = "scangate-scanned-at";
-    pub const BUILD_ARN: &str = "scangate-build-arn";
-    pub const PIPELINE: &str = "scangate-pipeline";
-    pub const EXECUTION_ID: &str = "scangate-pipeline-execution-id";
-    pub const MAX_PREFIX: &str = "scangate-max-";
-    /// Seconds the uploading build waits for the verdict (`--wait`); > 0 means it reads
-    /// junit.xml itself and reports it through its own buildspec.
-    pub const WAIT: &str = "scangate-wait";
-    /// `true`/`false`: publish the JUnit to a report group or not, whatever else says.
-    pub const PUBLISH: &str = "scangate-publish";
-}
+/// Metadata keys (x-amz-meta-*) the runner writes: the contract's names.
+pub use scangate_core::contract::meta;
 
 /// The report's metadata, validated.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -100,9 +87,30 @@ pub struct ReportMeta {
     pub wait_seconds: Option<u64>,
     /// `scangate-publish`: explicit publishing decision.
     pub publish: Option<bool>,
+    /// `scangate-source-repo-url`, `scangate-source-branch`, `scangate-source-action`,
+    /// `scangate-initiator`: the lifecycle identity of source scans.
+    pub source_repo_url: Option<String>,
+    pub source_branch: Option<String>,
+    pub source_action: Option<String>,
+    pub initiator: Option<String>,
 }
 
 impl ReportMeta {
+    /// The lifecycle identity inputs of this report: `target` is the verdict's target (the
+    /// recorded one, else what the report names), `project` the CodeBuild project (else the
+    /// key's project segment).
+    pub fn target_inputs<'a>(&'a self, target: &'a str, project: &'a str) -> TargetInputs<'a> {
+        TargetInputs {
+            scan_type: self.scan_type,
+            target: Some(target).filter(|t| !t.is_empty()),
+            source_repo_url: self.source_repo_url.as_deref(),
+            branch: self.source_branch.as_deref(),
+            pipeline: self.pipeline.as_deref(),
+            source_action: self.source_action.as_deref(),
+            project: Some(project),
+        }
+    }
+
     /// Whether the processor publishes this report's JUnit into a report group: as
     /// `scangate-publish` says; else yes unless a build uploaded it and waits for the
     /// verdict (a build ARN and `scangate-wait` > 0), because that build reports the
@@ -115,91 +123,29 @@ impl ReportMeta {
     }
 }
 
-/// Reads the metadata; an invalid value is an error naming the key.
+/// Reads the metadata (the contract's parser); an invalid value is an error naming the key.
 pub fn parse_meta(m: &HashMap<String, String>, base: &Thresholds) -> Result<ReportMeta, String> {
-    let get = |k: &str| m.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let mut out = ReportMeta { thresholds: *base, ..ReportMeta::default() };
-    out.target = get(meta::TARGET);
-    if let Some(t) = get(meta::SCAN_TYPE) {
-        out.scan_type = ScanType::parse(&t)
-            .ok_or_else(|| format!("metadata {}: expected image, repo, rootfs or other, got {t:?}", meta::SCAN_TYPE))?;
-    }
-    if let Some(code) = get(meta::EXIT_CODE) {
-        let code: i32 =
-            code.parse().map_err(|_| format!("metadata {}: expected an integer, got {code:?}", meta::EXIT_CODE))?;
-        out.scanner_policy = PolicyResult::from_exit_code(code);
-    }
-    if let Some(at) = get(meta::SCANNED_AT) {
-        if time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).is_err() {
-            return Err(format!("metadata {}: expected an RFC 3339 time, got {at:?}", meta::SCANNED_AT));
-        }
-        out.scanned_at = Some(at);
-    }
-    out.build_arn = get(meta::BUILD_ARN);
-    out.pipeline = get(meta::PIPELINE);
-    out.execution_id = get(meta::EXECUTION_ID);
-    if let Some(w) = get(meta::WAIT) {
-        out.wait_seconds = Some(
-            w.parse::<u64>()
-                .map_err(|_| format!("metadata {}: expected whole seconds (0 or more), got {w:?}", meta::WAIT))?,
-        );
-    }
-    if let Some(p) = get(meta::PUBLISH) {
-        out.publish =
-            Some(scangate_core::policy::parse_bool(&p).map_err(|e| format!("metadata {}: {e}", meta::PUBLISH))?);
-    }
-    for (field, name) in [
-        (&mut out.thresholds.max_critical, "critical"),
-        (&mut out.thresholds.max_high, "high"),
-        (&mut out.thresholds.max_medium, "medium"),
-        (&mut out.thresholds.max_low, "low"),
-    ] {
-        let key = format!("{}{name}", meta::MAX_PREFIX);
-        if let Some(v) = get(&key) {
-            *field = Thresholds::parse_value(&v).map_err(|e| format!("metadata {key}: {e}"))?;
-        }
-    }
-    Ok(out)
+    let c = ReportMetadata::parse(m).map_err(|e| e.to_string())?;
+    Ok(ReportMeta {
+        target: c.target,
+        scan_type: c.scan_type.unwrap_or_default(),
+        scanner_policy: c.scanner_exit_code.and_then(PolicyResult::from_exit_code),
+        scanned_at: c.scanned_at,
+        build_arn: c.build_arn,
+        pipeline: c.pipeline,
+        execution_id: c.execution_id,
+        thresholds: c.thresholds.over(base),
+        wait_seconds: c.wait_seconds,
+        publish: c.publish,
+        source_repo_url: c.source_repo_url,
+        source_branch: c.source_branch,
+        source_action: c.source_action,
+        initiator: c.initiator,
+    })
 }
 
-/// `<project>/<build-id>` from `scans/<project>/<build-id>/<name>`: the results folder.
-/// Keys of another shape use `_` for the project and the name without its suffix.
-pub fn results_dir(key: &str, prefix: &str) -> (String, String) {
-    let rest = key.strip_prefix(prefix).unwrap_or(key);
-    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    match parts.as_slice() {
-        [project, build, ..] if parts.len() >= 3 => (project.to_string(), build.to_string()),
-        [project, name] => (project.to_string(), strip_sarif_suffix(name).to_string()),
-        [name] => ("_".to_string(), strip_sarif_suffix(name).to_string()),
-        _ => ("_".to_string(), "_".to_string()),
-    }
-}
-
-fn strip_sarif_suffix(name: &str) -> &str {
-    let lower = name.to_ascii_lowercase();
-    for suffix in SARIF_SUFFIXES {
-        if lower.ends_with(suffix) {
-            return &name[..name.len() - suffix.len()];
-        }
-    }
-    name
-}
-
-/// File name endings of reports this function processes (case-insensitive).
-pub const SARIF_SUFFIXES: [&str; 2] = [".sarif.json", ".sarif"];
-
-/// Prefixes the function writes to: never processed, whatever SCAN_PREFIX is (an empty
-/// prefix would otherwise process its own quarantine copies, forever).
-pub const OWN_PREFIXES: [&str; 3] = ["quarantine/", "results/", "state/"];
-
-/// True when the key is under the prefix, ends like a SARIF report and is not one of
-/// the function's own objects.
-pub fn is_report_key(key: &str, prefix: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    key.starts_with(prefix)
-        && SARIF_SUFFIXES.iter().any(|s| lower.ends_with(s))
-        && !OWN_PREFIXES.iter().any(|p| key.starts_with(p))
-}
+/// Report keys, results folders and the function's own prefixes: the contract's layouts.
+pub use scangate_core::contract::{is_report_key, results_dir, OWN_PREFIXES, SARIF_SUFFIXES};
 
 /// `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` → (id, project).
 fn build_from_arn(arn: &str) -> BuildRef {
@@ -563,13 +509,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 LifecycleMode::Report => LifecycleKey::for_report(&id.account_id, &id.region, &obj.bucket, &obj.key),
                 LifecycleMode::Target => {
                     let project_name = codebuild_project.clone().unwrap_or_else(|| project.clone());
-                    let identity = target_identity(
-                        meta.scan_type,
-                        Some(target.as_str()).filter(|t| !t.is_empty()),
-                        None,
-                        None,
-                        Some(&project_name),
-                    );
+                    // docs/report-processor.md, "Lifecycle identity": what the runner
+                    // recorded about the target, never the build's checkout path.
+                    let identity = lifecycle::identity(&meta.target_inputs(&target, &project_name));
                     LifecycleKey::new(&id.account_id, &id.region, meta.scan_type, &identity)
                 }
             };
@@ -696,7 +638,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         report: &ReportRef,
     ) -> Result<Option<Verdict>, Transient> {
         let bucket = report.bucket.clone().unwrap_or_default();
-        let key = format!("results/{project}/{build_id}/verdict.json");
+        let key = contract::verdict_key(project, build_id);
         let Some(fetched) = self.store.get_bytes(&bucket, &key, 16 * 1024 * 1024).await? else {
             return Ok(None);
         };
@@ -714,7 +656,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         report: &ReportRef,
         now: time::OffsetDateTime,
     ) -> Result<HubResult, Transient> {
-        let state_key = format!("state/{}.json", ctx.lifecycle.hash());
+        let state_key = contract::state_key(&ctx.lifecycle.hash());
         let now_s = ctx.updated_at.clone();
         // Render once: ids, hashes, stubs. The ASFF itself is rendered only for imports.
         let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(findings.len());
@@ -865,18 +807,27 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         gate: &GatePolicy,
     ) -> Result<(), Transient> {
         let bucket = verdict.report.bucket.clone().unwrap_or_default();
-        let dir = format!("results/{project}/{build_id}");
         let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
         let junit = scangate_core::junit::to_junit(verdict, evaluation, findings, gate);
         let summary = scangate_core::summary::markdown(verdict, findings, 20);
         // JUnit and summary first: a reader that sees verdict.json finds the others too.
         self.store
-            .put(&bucket, &format!("{dir}/junit.xml"), junit.into_bytes(), &self.put_options("application/xml"))
+            .put(
+                &bucket,
+                &contract::junit_key(project, build_id),
+                junit.into_bytes(),
+                &self.put_options("application/xml"),
+            )
             .await?;
         self.store
-            .put(&bucket, &format!("{dir}/summary.md"), summary.into_bytes(), &self.put_options("text/markdown"))
+            .put(
+                &bucket,
+                &contract::summary_key(project, build_id),
+                summary.into_bytes(),
+                &self.put_options("text/markdown"),
+            )
             .await?;
-        self.write_verdict_json(&bucket, &dir, meta, verdict_json).await
+        self.write_verdict_json(&bucket, project, build_id, meta, verdict_json).await
     }
 
     /// Writes (again) `verdict.json` and its by-execution copy.
@@ -889,24 +840,30 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     ) -> Result<(), Transient> {
         let bucket = verdict.report.bucket.clone().unwrap_or_default();
         let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
-        self.write_verdict_json(&bucket, &format!("results/{project}/{build_id}"), meta, verdict_json).await
+        self.write_verdict_json(&bucket, project, build_id, meta, verdict_json).await
     }
 
     async fn write_verdict_json(
         &self,
         bucket: &str,
-        dir: &str,
+        project: &str,
+        build_id: &str,
         meta: &ReportMeta,
         verdict_json: Vec<u8>,
     ) -> Result<(), Transient> {
         self.store
-            .put(bucket, &format!("{dir}/verdict.json"), verdict_json.clone(), &self.put_options("application/json"))
+            .put(
+                bucket,
+                &contract::verdict_key(project, build_id),
+                verdict_json.clone(),
+                &self.put_options("application/json"),
+            )
             .await?;
         if let (Some(pipeline), Some(execution)) = (&meta.pipeline, &meta.execution_id) {
             self.store
                 .put(
                     bucket,
-                    &format!("results/by-execution/{pipeline}/{execution}/verdict.json"),
+                    &contract::by_execution_verdict_key(pipeline, execution),
                     verdict_json,
                     &self.put_options("application/json"),
                 )
@@ -946,8 +903,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let group = report_group_name(project, meta.scan_type);
         Some(PublishPlan {
             project: publisher_project,
-            marker_key: format!("results/{project}/{build_id}/publish/{token}.json"),
-            junit_key: format!("results/{project}/{build_id}/junit.xml"),
+            marker_key: contract::publish_marker_key(project, build_id, &token),
+            junit_key: contract::junit_key(project, build_id),
             report_group: format!(
                 "arn:{}:codebuild:{}:{}:report-group/{group}",
                 id.partition, id.region, id.account_id
@@ -991,7 +948,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         if !known {
             let export = ReportExport {
                 bucket: obj.bucket.clone(),
-                path: format!("report-groups/{name}"),
+                path: contract::report_group_export_path(name),
                 kms_key_arn: self.config.kms_key_id.clone(),
             };
             match publisher.ensure_report_group(name, &export).await {
@@ -1053,7 +1010,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     ) -> Result<Outcome, Transient> {
         tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report cannot be processed: quarantining");
         let now_s = rfc3339(now);
-        let qkey = format!("quarantine/{}", obj.key);
+        let qkey = contract::quarantine_key(&obj.key);
         self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
         let reason_doc = serde_json::json!({
             "schema": "scangate.quarantine.v1",
@@ -1066,7 +1023,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         });
         let body = serde_json::to_vec_pretty(&reason_doc).map_err(|e| Transient(e.to_string()))?;
         self.store
-            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
+            .put(&obj.bucket, &contract::quarantine_reason_key(&obj.key), body, &self.put_options("application/json"))
             .await?;
         let gate =
             GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };

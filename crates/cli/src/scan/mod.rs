@@ -15,7 +15,8 @@ mod token;
 
 use clap::{ArgAction, Args, Subcommand};
 use options::{List, Mode, Pod, ProxyUrl};
-use scangate_core::lifecycle::ScanType;
+use scangate_core::contract;
+use scangate_core::lifecycle::{self, ScanType};
 use scangate_core::pipeline::{self, Evaluated};
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
 use scangate_core::verdict::{self, BuildRef, ReportRef, VerdictInput};
@@ -288,6 +289,17 @@ pub struct UploadOpts {
     /// CodePipeline execution id, recorded as scangate-pipeline-execution-id.
     #[arg(long, env = "SCANGATE_PIPELINE_EXECUTION_ID", help_heading = "Upload")]
     pub pipeline_execution_id: Option<String>,
+    /// Source repository URL, recorded (without credentials) as scangate-source-repo-url: the lifecycle
+    /// identity of repo scans [default: CODEBUILD_SOURCE_REPO_URL, empty in CodePipeline builds].
+    #[arg(long, env = "SCANGATE_SOURCE_REPO_URL", help_heading = "Upload")]
+    pub source_repo_url: Option<String>,
+    /// Source branch, recorded as scangate-source-branch [default: CODEBUILD_WEBHOOK_HEAD_REF without refs/heads/].
+    #[arg(long, env = "SCANGATE_SOURCE_BRANCH", help_heading = "Upload")]
+    pub source_branch: Option<String>,
+    /// CodePipeline source action the scanned source came from, recorded as scangate-source-action (with the
+    /// pipeline name, the lifecycle identity of a pipeline repo scan that has no repository URL).
+    #[arg(long, env = "SCANGATE_SOURCE_ACTION", help_heading = "Upload")]
+    pub source_action: Option<String>,
 }
 
 impl GateOpts {
@@ -318,8 +330,7 @@ fn parse_bool_offline(s: &str) -> Result<bool, String> {
 }
 
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {
-    ScanType::parse(s)
-        .ok_or_else(|| format!("--scan-type / SCANGATE_SCAN_TYPE: expected image, repo, rootfs or other, got {s:?}"))
+    s.parse::<ScanType>().map_err(|e| format!("--scan-type / SCANGATE_SCAN_TYPE: {e}"))
 }
 
 /// A failure with the exit code it maps to. Messages never contain the token.
@@ -824,66 +835,57 @@ fn upload_plan(bucket: &str, ctx: &GateContext, gate: &GateOpts, u: &UploadOpts)
             ),
         },
     };
-    let mut metadata: Vec<(String, String)> = vec![
-        ("scangate-scan-type".into(), ctx.scan_type.as_str().into()),
-        ("scangate-scanned-at".into(), verdict::now_rfc3339()),
-    ];
-    if !ctx.target.is_empty() {
-        metadata.push(("scangate-target".into(), ctx.target.clone()));
-    }
-    if let Some(c) = ctx.scanner_code {
-        metadata.push(("scangate-scanner-exit-code".into(), c.to_string()));
-    }
-    if let Some(arn) = &build.arn {
-        metadata.push(("scangate-build-arn".into(), arn.clone()));
-    }
-    if let Some(i) = &build.initiator {
-        metadata.push(("scangate-initiator".into(), i.clone()));
-    }
-    if let Some(v) = &build.source_version {
-        metadata.push(("scangate-source-version".into(), v.clone()));
-    }
-    if let Some(r) = std::env::var("CODEBUILD_SOURCE_REPO_URL").ok().filter(|v| !v.is_empty()) {
-        metadata.push(("scangate-source-repo-url".into(), r));
-    }
-    if let Some(b) = std::env::var("CODEBUILD_WEBHOOK_HEAD_REF").ok().filter(|v| !v.is_empty()) {
-        metadata.push(("scangate-source-branch".into(), b));
-    }
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    // The lifecycle identity of a source scan (docs/runner.md, "Lifecycle identity"): the
+    // repository URL and branch, from the flags / SCANGATE_* variables, else from what
+    // CodeBuild sets in a webhook or console build (empty in a CodePipeline build, where the
+    // pipeline passes them, examples/pipeline.yml). Credentials never leave the build.
+    let source_repo_url = u
+        .source_repo_url
+        .clone()
+        .or_else(|| var("CODEBUILD_SOURCE_REPO_URL"))
+        .map(|r| lifecycle::strip_url_credentials(&r));
+    let source_branch = u
+        .source_branch
+        .clone()
+        .or_else(|| var("CODEBUILD_WEBHOOK_HEAD_REF"))
+        .map(|b| lifecycle::branch_name(&b).to_string());
     let pipeline = u.pipeline.clone().or_else(|| {
-        std::env::var("CODEBUILD_INITIATOR").ok().and_then(|i| i.strip_prefix("codepipeline/").map(str::to_string))
+        var("CODEBUILD_INITIATOR").and_then(|i| i.strip_prefix("codepipeline/").map(str::to_string))
     });
-    if let Some(p) = pipeline {
-        metadata.push(("scangate-pipeline".into(), p));
+    let metadata = contract::ReportMetadata {
+        scan_type: Some(ctx.scan_type),
+        scanned_at: Some(verdict::now_rfc3339()),
+        target: Some(ctx.target.clone()),
+        scanner_exit_code: ctx.scanner_code,
+        build_arn: build.arn.clone(),
+        initiator: build.initiator.clone(),
+        source_version: build.source_version.clone(),
+        source_repo_url,
+        source_branch,
+        source_action: u.source_action.clone(),
+        pipeline,
+        execution_id: u.pipeline_execution_id.clone(),
+        thresholds: contract::ThresholdRequest {
+            max_critical: gate.max_critical,
+            max_high: gate.max_high,
+            max_medium: gate.max_medium,
+            max_low: gate.max_low,
+        },
+        // The processor publishes the JUnit into a report group unless this build has it in
+        // hand for its own buildspec `reports:` (--wait downloads it, --local renders it).
+        wait_seconds: gate.wait.filter(|_| gate.waits()),
+        publish: (gate.local && build.arn.is_some()).then_some(false),
     }
-    if let Some(e) = &u.pipeline_execution_id {
-        metadata.push(("scangate-pipeline-execution-id".into(), e.clone()));
-    }
-    for (k, v) in [
-        ("scangate-max-critical", gate.max_critical),
-        ("scangate-max-high", gate.max_high),
-        ("scangate-max-medium", gate.max_medium),
-        ("scangate-max-low", gate.max_low),
-    ] {
-        if let Some(v) = v {
-            metadata.push((k.into(), v.to_string()));
-        }
-    }
-    // The processor publishes the JUnit into a report group unless this build has it in
-    // hand for its own buildspec `reports:` (--wait downloads it, --local renders it).
-    if let Some(w) = gate.wait.filter(|_| gate.waits()) {
-        metadata.push(("scangate-wait".into(), w.to_string()));
-    }
-    if gate.local && build.arn.is_some() {
-        metadata.push(("scangate-publish".into(), "false".into()));
-    }
-    let prefix = format!("scans/{project}/{build_id}/");
+    .to_pairs();
+    let prefix = contract::scan_dir(&project, &build_id);
     let files = ctx
         .uploads
         .iter()
         .map(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             // The SARIF is the report the processor reads: always `<prefix>report.sarif`.
-            let key_name = if Some(p) == ctx.sarif.as_ref() { "report.sarif".to_string() } else { name };
+            let key_name = if Some(p) == ctx.sarif.as_ref() { contract::REPORT_OBJECT_NAME.to_string() } else { name };
             (p.clone(), format!("{prefix}{key_name}"))
         })
         .collect();
@@ -891,8 +893,8 @@ fn upload_plan(bucket: &str, ctx: &GateContext, gate: &GateOpts, u: &UploadOpts)
         bucket: bucket.to_string(),
         kms_key_id: u.kms_key_id.clone(),
         expected_bucket_owner: u.expected_bucket_owner.clone(),
-        verdict_key: format!("results/{project}/{build_id}/verdict.json"),
-        junit_key: format!("results/{project}/{build_id}/junit.xml"),
+        verdict_key: contract::verdict_key(&project, &build_id),
+        junit_key: contract::junit_key(&project, &build_id),
         files,
         metadata,
     })

@@ -221,9 +221,10 @@ pub fn wait_for_verdict(plan: &UploadPlan, up: &Uploaded, wait: Duration, junit_
             }
             None => eprintln!("scangate: warning: no s3://{}/{} beside the verdict", plan.bucket, plan.junit_key),
         }
-        let summary_key = plan.verdict_key.trim_end_matches("verdict.json").to_string() + "summary.md";
-        if let Ok(Some(s)) = store.get_bytes(&plan.bucket, &summary_key, 1024 * 1024).await {
-            eprintln!("{}", String::from_utf8_lossy(&s.body));
+        if let Some(summary_key) = scangate_core::contract::summary_beside(&plan.verdict_key) {
+            if let Ok(Some(s)) = store.get_bytes(&plan.bucket, &summary_key, 1024 * 1024).await {
+                eprintln!("{}", String::from_utf8_lossy(&s.body));
+            }
         }
         Ok(verdict)
     })
