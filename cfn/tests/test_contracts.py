@@ -401,7 +401,9 @@ class StackSetPassesEveryParameter(unittest.TestCase):
     def test_generated_regions_are_current(self) -> None:
         current = sync_stackset.STACKSET_TEMPLATE.read_text()
         wanted = sync_stackset.render(sync_stackset.STACK_TEMPLATE.read_text(), current)
-        self.assertTrue(current == wanted, "stacksets/scangate-stackset.yaml is stale: run python3 stacksets/sync_stackset.py")
+        missing = sorted(set(PARAMS) - set(sync_stackset.FIXED) - set(stackset()["Parameters"]))
+        self.assertTrue(current == wanted, "stacksets/scangate-stackset.yaml is stale (not declared there: "
+                        f"{', '.join(missing) or 'none, but declarations differ'}): run python3 stacksets/sync_stackset.py")
 
     def test_every_parameter_is_declared_alike_and_passed(self) -> None:
         template = stackset()
