@@ -3,6 +3,7 @@
 //! naming the variable.
 
 use scangate_core::policy::{parse_bool, GatePolicy, Thresholds};
+use scangate_core::state::ImportOn;
 
 /// Which findings replace which in Security Hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,9 @@ pub struct Config {
     /// BatchImportFindings calls per second (the token bucket's rate; burst is 3× that).
     pub security_hub_max_tps: f64,
     pub refresh_days: u32,
+    /// `IMPORT_ON`: what re-imports a finding before its refresh is due (default: only a
+    /// change of its content, not a new image tag, build or report).
+    pub import_on: ImportOn,
     pub lifecycle: LifecycleMode,
     /// The publisher CodeBuild project started for reports no build waits for (None = no
     /// publishing). See docs/report-processor.md, "Publishing to report groups".
@@ -32,6 +36,21 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// Sent as ExpectedBucketOwner with every S3 request when set.
     pub expected_bucket_owner: Option<String>,
+    /// `MAX_REPORT_BYTES`: larger reports are quarantined with the reason, not read.
+    /// Default: [`default_max_report_bytes`] of the function's memory.
+    pub max_report_bytes: u64,
+}
+
+/// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
+pub const DEFAULT_MEMORY_MB: u64 = 512;
+
+/// The default `MAX_REPORT_BYTES`: one eighth of the function's memory (512 MB → 64 MiB).
+/// The reader streams the report, but every distinct finding it holds, its planner entry
+/// and the state's entry take several times its SARIF bytes (docs/report-processor.md,
+/// "Memory"), so a report of this size stays well inside the memory in the worst case
+/// (every result a distinct finding).
+pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
+    memory_mb.saturating_mul(1024 * 1024) / 8
 }
 
 impl Default for Config {
@@ -43,10 +62,12 @@ impl Default for Config {
             security_hub_enabled: true,
             security_hub_max_tps: 10.0,
             refresh_days: 30,
+            import_on: ImportOn::Content,
             lifecycle: LifecycleMode::Target,
             publisher_project: None,
             kms_key_id: None,
             expected_bucket_owner: None,
+            max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
         }
     }
 }
@@ -93,6 +114,7 @@ impl Config {
         };
         c.gate.fail_on_policy_deny = boolean("FAIL_ON_POLICY_DENY", true)?;
         c.gate.fail_on_policy_audit = boolean("FAIL_ON_POLICY_AUDIT", false)?;
+        c.gate.accept_incomplete = boolean("ACCEPT_INCOMPLETE_SCAN", false)?;
         c.security_hub_enabled = boolean("SECURITY_HUB_ENABLED", true)?;
         if let Some(v) = get("SECURITY_HUB_MAX_TPS") {
             match v.parse::<f64>() {
@@ -118,6 +140,12 @@ impl Config {
                 }
             }
         }
+        if let Some(v) = get("IMPORT_ON") {
+            c.import_on = ImportOn::parse(&v).ok_or_else(|| ConfigError {
+                name: "IMPORT_ON",
+                message: format!("expected `content` or `sighting`, got {v:?}"),
+            })?;
+        }
         if let Some(v) = get("LIFECYCLE_KEY") {
             c.lifecycle = match v.to_ascii_lowercase().as_str() {
                 "target" => LifecycleMode::Target,
@@ -132,6 +160,25 @@ impl Config {
         }
         c.publisher_project = get("PUBLISHER_PROJECT");
         c.kms_key_id = get("REPORT_KMS_KEY_ID");
+        let memory_mb = match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+            Some(v) => v.parse::<u64>().ok().filter(|m| *m > 0).unwrap_or(DEFAULT_MEMORY_MB),
+            None => DEFAULT_MEMORY_MB,
+        };
+        c.max_report_bytes = default_max_report_bytes(memory_mb);
+        if let Some(v) = get("MAX_REPORT_BYTES") {
+            match v.parse::<u64>() {
+                Ok(0) => {}
+                Ok(n) => c.max_report_bytes = n,
+                Err(_) => {
+                    return Err(ConfigError {
+                        name: "MAX_REPORT_BYTES",
+                        message: format!(
+                            "expected a number of bytes (0: one eighth of the function's memory), got {v:?}"
+                        ),
+                    })
+                }
+            }
+        }
         c.expected_bucket_owner = get("EXPECTED_BUCKET_OWNER");
         if let Some(owner) = &c.expected_bucket_owner {
             if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
@@ -169,6 +216,7 @@ mod tests {
         assert!(c.security_hub_enabled);
         assert_eq!(c.security_hub_burst(), 30);
         assert_eq!(c.refresh_days, 30);
+        assert_eq!(c.import_on, ImportOn::Content);
     }
 
     #[test]
@@ -184,6 +232,7 @@ mod tests {
             ("SECURITY_HUB_MAX_TPS", "2.5"),
             ("REFRESH_DAYS", "7"),
             ("LIFECYCLE_KEY", "Report"),
+            ("IMPORT_ON", "Sighting"),
             ("PUBLISHER_PROJECT", ""),
         ])
         .expect("valid");
@@ -197,7 +246,19 @@ mod tests {
         assert_eq!(c.security_hub_burst(), 8);
         assert_eq!(c.refresh_days, 7);
         assert_eq!(c.lifecycle, LifecycleMode::Report);
+        assert_eq!(c.import_on, ImportOn::Sighting);
         assert_eq!(c.publisher_project, None);
+    }
+
+    #[test]
+    fn max_report_bytes_follows_the_memory_unless_set() {
+        assert_eq!(cfg(&[]).expect("defaults").max_report_bytes, 64 * 1024 * 1024);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
+        assert_eq!(c.max_report_bytes, 256 * 1024 * 1024);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"), ("MAX_REPORT_BYTES", "1000")]).expect("valid");
+        assert_eq!(c.max_report_bytes, 1000);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"), ("MAX_REPORT_BYTES", "0")]).expect("valid");
+        assert_eq!(c.max_report_bytes, 128 * 1024 * 1024, "0 is the default");
     }
 
     #[test]
@@ -210,7 +271,9 @@ mod tests {
             ("SECURITY_HUB_MAX_TPS", "0"),
             ("REFRESH_DAYS", "90"),
             ("LIFECYCLE_KEY", "image"),
+            ("IMPORT_ON", "always"),
             ("EXPECTED_BUCKET_OWNER", "me"),
+            ("MAX_REPORT_BYTES", "64MB"),
         ] {
             let err = cfg(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);

@@ -36,7 +36,8 @@ async fn main() -> Result<(), Error> {
             account_id: "000000000000".into(),
         });
         let span = tracing::info_span!("invocation", request_id = %ctx.request_id);
-        processor.handle(&event.payload, &identity).instrument(span).await.map_err(Error::from)
+        let deadline = report_processor::hub::Deadline::from_epoch_millis(ctx.deadline);
+        processor.handle_until(&event.payload, &identity, Some(deadline)).instrument(span).await.map_err(Error::from)
     }))
     .await
 }

@@ -2,18 +2,19 @@
 //! results. Generic over the store and the sink so it runs against moto or fakes.
 
 use crate::config::{Config, LifecycleMode};
+use crate::hub::{Deadline, HubResult, Results, STATE_ATTEMPTS};
 use crate::metrics::ReportMetrics;
 use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
 use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreError};
-use scangate_aws::securityhub::{FailedFinding, FindingSink, ImportOutcome};
-use scangate_core::asff::{self, AsffContext, FindingStub};
+use scangate_aws::securityhub::FindingSink;
+use scangate_core::asff::AsffContext;
 use scangate_core::contract::{self, ReportMetadata};
 use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType, TargetInputs};
 use scangate_core::pipeline;
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
 use scangate_core::sarif::{read_sarif, Report, SarifError};
-use scangate_core::state::{self, LifecycleState, NewFinding, ReportMark};
+use scangate_core::state::ReportMark;
 use scangate_core::verdict::{rfc3339, BuildRef, ReportRef, Verdict, VerdictInput};
 use scangate_core::Finding;
 use sha2::{Digest, Sha256};
@@ -52,8 +53,9 @@ impl AwsIdentity {
 pub enum Outcome {
     /// Not a report this function handles (prefix, suffix, bucket), or gone.
     Skipped(String),
-    /// Evaluated; results written.
-    Processed { passed: bool, metrics: ReportMetrics, stale: bool },
+    /// Evaluated; results written. `pending`: the Security Hub import stopped at a
+    /// checkpoint before the deadline; the event must be delivered again to finish it.
+    Processed { passed: bool, metrics: ReportMetrics, stale: bool, pending: bool },
     /// Could never be processed: copied to quarantine with a reason, failed verdict written.
     Quarantined { reason: String },
 }
@@ -154,49 +156,8 @@ fn build_from_arn(arn: &str) -> BuildRef {
     BuildRef { arn: Some(arn.to_string()), id, project, ..BuildRef::default() }
 }
 
-/// Failure codes worth another delivery of the event (the rest are reported and kept).
-fn is_retryable_failure(f: &FailedFinding) -> bool {
-    let c = f.code.to_ascii_lowercase();
-    c.contains("throttl")
-        || c.contains("toomanyrequests")
-        || c.contains("internal")
-        || c.contains("unavailable")
-        || c == "networkerror"
-}
-
-/// The content hash of a finding whose import or archive is under way: no finding has it,
-/// so the next report imports it again (or archives it when it is gone).
-pub const IN_FLIGHT: &str = "in-flight";
-
-/// The state written before an import: `previous` (its applied report kept) with every
-/// finding the plan imports or archives marked [`IN_FLIGHT`], new ones added with their stub.
-fn in_flight_state(
-    previous: Option<&LifecycleState>,
-    lifecycle_key: &str,
-    plan: &state::Plan,
-    new: &[NewFinding],
-    now: &str,
-) -> LifecycleState {
-    let mut s = previous.cloned().unwrap_or_else(|| LifecycleState::empty(lifecycle_key));
-    let by_id: HashMap<&str, &NewFinding> = new.iter().map(|f| (f.id.as_str(), f)).collect();
-    for id in plan.imports() {
-        let Some(f) = by_id.get(id.as_str()) else { continue };
-        let e = s.entries.entry(id.clone()).or_insert_with(|| state::Entry {
-            content_hash: String::new(),
-            created_at: now.to_string(),
-            last_imported_at: now.to_string(),
-            stub: serde_json::Value::Null,
-        });
-        e.content_hash = IN_FLIGHT.to_string();
-        e.stub = f.stub.clone();
-    }
-    for id in &plan.archive {
-        if let Some(e) = s.entries.get_mut(id) {
-            e.content_hash = IN_FLIGHT.to_string();
-        }
-    }
-    s
-}
+/// The Security Hub step's names kept where they were (state object fields, the in-flight mark).
+pub use crate::hub::{AppliedResult, HubDoc, HubStatus, APPLIED_RESULT_FIELD, IN_FLIGHT};
 
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
 /// CodeBuild publisher (None, or unused while `PUBLISHER_PROJECT` is empty).
@@ -301,76 +262,6 @@ struct PublishMarker {
 
 const PUBLISH_MARKER_SCHEMA: &str = "scangate.publish.v1";
 
-/// What the report a state object applied did in Security Hub, over all the deliveries of
-/// that report version: kept in the state object (field [`APPLIED_RESULT_FIELD`], beside
-/// the core's fields, which ignore it) so that a redelivery, even one after a crash between
-/// the state write and the verdict write, writes the counts of the report, not of itself.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AppliedResult {
-    /// The report version (bucket, key, version id, ETag) these counts belong to.
-    pub report: ReportRef,
-    pub imported: u64,
-    pub archived: u64,
-    /// When the first delivery that stored a state for this report processed it.
-    pub processed_at: String,
-}
-
-/// The state object's field holding the [`AppliedResult`] of its applied report.
-pub const APPLIED_RESULT_FIELD: &str = "applied_result";
-
-/// The [`AppliedResult`] of a state object's body (None: absent, or unreadable).
-fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
-    #[derive(serde::Deserialize)]
-    struct Extra {
-        #[serde(default)]
-        applied_result: Option<AppliedResult>,
-    }
-    serde_json::from_slice::<Extra>(body).ok().and_then(|e| e.applied_result)
-}
-
-/// A state object's body: the core's state plus the applied report's result.
-fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
-    let err = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
-    let mut value = serde_json::to_value(state).map_err(err)?;
-    if let (Some(r), Some(o)) = (result, value.as_object_mut()) {
-        o.insert(APPLIED_RESULT_FIELD.to_string(), serde_json::to_value(r).map_err(err)?);
-    }
-    serde_json::to_vec(&value).map_err(err)
-}
-
-/// True when `t` is at or after `since` (RFC 3339; compared as text when unparsable).
-fn at_or_after(t: &str, since: &str) -> bool {
-    let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
-    match (parse(t), parse(since)) {
-        (Some(a), Some(b)) => a >= b,
-        _ => t >= since,
-    }
-}
-
-/// The end of the Security Hub note of a delivery that fails so that the event is retried.
-const RETRY_NOTE: &str = "; the report will be processed again";
-
-/// What the Security Hub step did.
-#[derive(Default)]
-struct HubResult {
-    imported: u64,
-    archived: u64,
-    unchanged: u64,
-    failed: Vec<FailedFinding>,
-    calls: u64,
-    throttled_retries: u64,
-    stale: bool,
-    retry_event: bool,
-    /// The report's counts for verdict.json: all deliveries of this report version that
-    /// stored a state. None when this delivery stored nothing and the state holds no
-    /// result of this report (stale, Security Hub disabled, a state from before results
-    /// were kept): the verdict.json already written for this report version is kept.
-    report_result: Option<AppliedResult>,
-}
-
-const STATE_MAX_BYTES: u64 = 256 * 1024 * 1024;
-const STATE_ATTEMPTS: u32 = 5;
-
 impl<S: ReportStore, K: FindingSink> Processor<S, K> {
     /// A processor without a CodeBuild publisher (add one with [`Processor::with_publisher`]).
     pub fn new(config: Config, store: S, sink: Option<K>) -> Self {
@@ -394,7 +285,7 @@ impl<S, K, P> Processor<S, K, P> {
 }
 
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
-    fn put_options(&self, content_type: &str) -> PutOptions {
+    pub(crate) fn put_options(&self, content_type: &str) -> PutOptions {
         PutOptions {
             content_type: Some(content_type.into()),
             kms_key_id: self.config.kms_key_id.clone(),
@@ -405,7 +296,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// Writes the state object under `condition`. `Ok(Some(next))`: written, `next` is the
     /// condition a later write of the same object needs; `Ok(None)`: the object changed
     /// meanwhile (412) with attempts left, so the caller re-reads and re-plans.
-    async fn put_state(
+    pub(crate) async fn put_state(
         &self,
         bucket: &str,
         state_key: &str,
@@ -425,12 +316,24 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         }
     }
 
-    /// Processes one announced object.
+    /// Processes one announced object, with no deadline.
     pub async fn process(
         &self,
         obj: &ObjectRef,
         id: &AwsIdentity,
         now: time::OffsetDateTime,
+    ) -> Result<Outcome, Transient> {
+        Box::pin(self.process_until(obj, id, now, None)).await
+    }
+
+    /// Processes one announced object; the Security Hub import stops at a checkpoint when
+    /// `deadline` is near (the outcome is then `pending`: deliver the event again).
+    pub async fn process_until(
+        &self,
+        obj: &ObjectRef,
+        id: &AwsIdentity,
+        now: time::OffsetDateTime,
+        deadline: Option<&Deadline>,
     ) -> Result<Outcome, Transient> {
         let started = Instant::now();
         if let Some(b) = &self.config.report_bucket {
@@ -451,6 +354,14 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             Ok(m) => m,
             Err(reason) => return Box::pin(self.quarantine(obj, &head, None, reason, now)).await,
         };
+        if head.size > self.config.max_report_bytes {
+            let reason = format!(
+                "the report is {} bytes, more than MAX_REPORT_BYTES ({} bytes, sized to the function's memory); \
+                 split the scan or raise MaxReportBytes with ProcessorMemorySize",
+                head.size, self.config.max_report_bytes
+            );
+            return Box::pin(self.quarantine(obj, &head, Some(&meta), reason, now)).await;
+        }
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
         let read = self
             .store
@@ -465,7 +376,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             }
             Err(e) => return Box::pin(self.quarantine(obj, &head, Some(&meta), e.to_string(), now)).await,
         };
-        Box::pin(self.evaluate_and_publish(obj, &head, &meta, report, id, now, started)).await
+        Box::pin(self.evaluate_and_publish(obj, &head, &meta, report, id, now, started, deadline)).await
     }
 
     fn verdict_input(&self, obj: &ObjectRef, head: &ObjectHead, meta: Option<&ReportMeta>, now: &str) -> VerdictInput {
@@ -493,6 +404,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         id: &AwsIdentity,
         now: time::OffsetDateTime,
         started: Instant,
+        deadline: Option<&Deadline>,
     ) -> Result<Outcome, Transient> {
         let now_s = rfc3339(now);
         let gate = GatePolicy { thresholds: meta.thresholds, ..self.config.gate };
@@ -501,9 +413,32 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let mut evaluated = pipeline::evaluate(&report, &gate, meta.scanner_policy, input);
         let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
 
+        let publish = match self.publish_plan(obj, head, meta, &project, &build_id, id) {
+            None => None,
+            Some(mut plan) => {
+                plan.existing = self.published_build(&obj.bucket, &plan.marker_key).await?;
+                evaluated.verdict.publisher_build = plan.existing.clone();
+                Some(plan)
+            }
+        };
+        let target = evaluated.verdict.target.clone().unwrap_or_default();
+        // Written once, before any Security Hub call (verdict first).
+        let mut results = Results {
+            project: project.clone(),
+            build_id: build_id.clone(),
+            meta,
+            verdict: evaluated.verdict,
+            evaluation: evaluated.evaluation,
+            findings: &report.findings,
+            gate,
+            written: false,
+            from_earlier: false,
+        };
         let mut hub = HubResult::default();
-        if let Some(sink) = &self.sink {
-            let target = evaluated.verdict.target.clone().unwrap_or_default();
+        // An incomplete scan never changes Security Hub: what it did not find may still be
+        // there, so nothing may be archived on its strength (docs/report-processor.md).
+        let complete = report.incomplete.is_empty();
+        if let Some(sink) = self.sink.as_ref().filter(|_| complete) {
             let codebuild_project = build.as_ref().and_then(|b| b.project.clone());
             let lifecycle = match self.config.lifecycle {
                 LifecycleMode::Report => LifecycleKey::for_report(&id.account_id, &id.region, &obj.bucket, &obj.key),
@@ -540,98 +475,48 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 key: obj.key.clone(),
                 version_id: head.version_id.clone(),
             };
-            hub = Box::pin(self.security_hub(sink, &report.findings, &ctx, &mark, &evaluated.verdict.report, now))
+            let state_key = contract::state_key(&ctx.lifecycle.hash());
+            let (new, by_id) = crate::hub::new_findings(&report.findings, &ctx);
+            hub = Box::pin(self.security_hub(sink, &new, &by_id, &ctx, &mark, &state_key, &mut results, now, deadline))
                 .await?;
-        }
-        // verdict.json describes the report version, not this delivery: counts and
-        // processed_at come from the state's result of this report, else from the
-        // verdict.json an earlier delivery of the same version wrote (redelivery).
-        let earlier = match &hub.report_result {
-            Some(_) => None,
-            None => self.earlier_verdict(&project, &build_id, &evaluated.verdict.report).await?,
-        };
-        if let Some(r) = &hub.report_result {
-            evaluated.verdict.findings_imported = r.imported;
-            evaluated.verdict.findings_archived = r.archived;
-            evaluated.verdict.processed_at = r.processed_at.clone();
-        }
-        if let Some(e) = earlier {
-            tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
-            evaluated.verdict.findings_imported = e.findings_imported;
-            evaluated.verdict.findings_archived = e.findings_archived;
-            evaluated.verdict.processed_at = e.processed_at;
-            // Its notes, except the one of a delivery that failed to be retried (this one is
-            // that retry, and it leaves Security Hub as it is).
-            for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
-                if !evaluated.verdict.warnings.contains(&w) {
-                    evaluated.verdict.warnings.push(w);
+        } else {
+            if !complete {
+                tracing::warn!(incomplete = ?report.incomplete, "the scan did not complete: Security Hub left unchanged");
+                if self.sink.is_some() {
+                    results.verdict.warnings.push(
+                        "the scan did not complete: Security Hub was left unchanged (nothing imported or archived)"
+                            .to_string(),
+                    );
                 }
             }
-        } else if hub.stale {
-            evaluated.verdict.warnings.push(
-                "a newer report of the same target was already applied: Security Hub was left unchanged".to_string(),
-            );
+            self.write_results_first(&mut results, None, false).await?;
+            let status = if self.sink.is_none() { HubStatus::Disabled } else { HubStatus::Incomplete };
+            self.write_hub_nothing(&results, status).await?;
         }
-        if !hub.failed.is_empty() {
-            evaluated.verdict.warnings.push(format!(
-                "{} finding(s) were not accepted by Security Hub (first: {} {}: {}){}",
-                hub.failed.len(),
-                hub.failed[0].id,
-                hub.failed[0].code,
-                hub.failed[0].message,
-                if hub.retry_event { RETRY_NOTE } else { "" }
-            ));
-        }
-
-        let publish = match self.publish_plan(obj, head, meta, &project, &build_id, id) {
-            None => None,
-            Some(mut plan) => {
-                plan.existing = self.published_build(&obj.bucket, &plan.marker_key).await?;
-                evaluated.verdict.publisher_build = plan.existing.clone();
-                Some(plan)
-            }
-        };
-        Box::pin(self.write_results(
-            &project,
-            &build_id,
-            meta,
-            &evaluated.verdict,
-            &evaluated.evaluation,
-            &report.findings,
-            &gate,
-        ))
-        .await?;
+        // Results are always written by now (a stale delivery's too).
+        self.write_results_first(&mut results, None, hub.stale).await?;
         if let Some(plan) = publish.filter(|p| p.existing.is_none()) {
             let build = Box::pin(self.start_publisher(obj, head, meta, &plan, &now_s)).await?;
-            evaluated.verdict.publisher_build = Some(build);
-            self.write_verdict(&project, &build_id, meta, &evaluated.verdict).await?;
+            results.verdict.publisher_build = Some(build);
+            self.write_verdict(&project, &build_id, meta, &results.verdict).await?;
         }
-        let metrics = ReportMetrics {
-            findings: report.findings.len() as u64,
-            imported: hub.imported,
-            archived: hub.archived,
-            unchanged: hub.unchanged,
-            failed: hub.failed.len() as u64,
-            import_calls: hub.calls,
-            throttled_retries: hub.throttled_retries,
-            processing_ms: started.elapsed().as_millis() as u64,
-        };
+        let metrics = hub.metrics(report.findings.len() as u64, started);
         for f in &hub.failed {
             tracing::error!(finding_id = %f.id, code = %f.code, message = %f.message, "finding not imported");
         }
-        if hub.retry_event {
+        if hub.retry_event && !hub.pending {
             return Err(Transient(format!(
                 "{} finding(s) failed with retryable errors (first: {}); the event will be retried",
                 hub.failed.len(),
                 hub.failed.first().map_or("", |f| f.code.as_str())
             )));
         }
-        Ok(Outcome::Processed { passed: evaluated.verdict.passed, metrics, stale: hub.stale })
+        Ok(Outcome::Processed { passed: results.verdict.passed, metrics, stale: hub.stale, pending: hub.pending })
     }
 
     /// The verdict.json a delivery of the same report version (bucket, key, version id,
     /// ETag) already wrote, unless it is the failed verdict of a quarantined report.
-    async fn earlier_verdict(
+    pub(crate) async fn earlier_verdict(
         &self,
         project: &str,
         build_id: &str,
@@ -647,156 +532,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             .filter(|v| v.schema == scangate_core::verdict::SCHEMA && &v.report == report && v.error.is_none()))
     }
 
-    async fn security_hub(
-        &self,
-        sink: &K,
-        findings: &[Finding],
-        ctx: &AsffContext,
-        mark: &ReportMark,
-        report: &ReportRef,
-        now: time::OffsetDateTime,
-    ) -> Result<HubResult, Transient> {
-        let state_key = contract::state_key(&ctx.lifecycle.hash());
-        let now_s = ctx.updated_at.clone();
-        // Render once: ids, hashes, stubs. The ASFF itself is rendered only for imports.
-        let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(findings.len());
-        let mut new = Vec::with_capacity(findings.len());
-        for f in findings {
-            let fid = asff::finding_id(ctx, f);
-            if by_id.insert(fid.clone(), f).is_some() {
-                continue;
-            }
-            let stub = serde_json::to_value(FindingStub::new(f, ctx)).unwrap_or_default();
-            new.push(NewFinding { id: fid, content_hash: asff::content_hash(f, ctx), stub });
-        }
-        let mut total = HubResult::default();
-        for attempt in 1..=STATE_ATTEMPTS {
-            let fetched = self.store.get_bytes(&mark.bucket, &state_key, STATE_MAX_BYTES).await?;
-            let recorded = fetched.as_ref().and_then(|f| read_applied_result(&f.body));
-            let (previous, condition) = match &fetched {
-                None => (None, Condition::IfNoneMatch),
-                Some(f) => {
-                    let name = format!("s3://{}/{state_key}", mark.bucket);
-                    let parsed = LifecycleState::from_json(&f.body, &name).map_err(|e| Transient(e.to_string()))?;
-                    let cond = f.etag.clone().map_or(Condition::None, Condition::IfMatch);
-                    (Some(parsed), cond)
-                }
-            };
-            // The result of an earlier delivery of this very report, which this one adds to
-            // (what that delivery imported is in the state, so it is not planned again).
-            let carried = recorded
-                .as_ref()
-                .filter(|r| &r.report == report && previous.as_ref().and_then(|p| p.applied.as_ref()) == Some(mark));
-            let plan = state::plan(previous.as_ref(), &new, mark, now, self.config.refresh_days);
-            if plan.ignore_as_stale {
-                tracing::info!(lifecycle = %ctx.lifecycle.key, "report older than the applied one: ignored");
-                total.stale = true;
-                return Ok(total);
-            }
-            let mut payload = Vec::with_capacity(plan.imports().count() + plan.archive.len());
-            let mut archive_ids = HashSet::new();
-            let mut unarchivable = Vec::new();
-            for fid in plan.imports() {
-                let Some(f) = by_id.get(fid) else { continue };
-                let mut c = ctx.clone();
-                c.created_at = previous.as_ref().and_then(|p| p.entries.get(fid)).map(|e| e.created_at.clone());
-                payload.push(asff::to_asff(f, &c));
-            }
-            for fid in &plan.archive {
-                let stub = previous
-                    .as_ref()
-                    .and_then(|p| p.entries.get(fid))
-                    .and_then(|e| serde_json::from_value::<FindingStub>(e.stub.clone()).ok());
-                match stub {
-                    Some(s) => {
-                        archive_ids.insert(fid.clone());
-                        payload.push(asff::archived_from_stub(&s, ctx));
-                    }
-                    None => unarchivable.push(FailedFinding {
-                        id: fid.clone(),
-                        code: "StateStubUnreadable".into(),
-                        message: format!("the state object {state_key} has no usable stub for this finding"),
-                    }),
-                }
-            }
-            // Write-ahead: before Security Hub changes, the state marks every finding this
-            // attempt imports or archives as in flight (the applied report unchanged). If the
-            // function stops between the import and the final write, the next report of the
-            // lifecycle imports or archives them again, even when this report's redelivery
-            // then comes after a newer one and is ignored (chaos suite, docs/report-processor.md).
-            let mut condition = condition;
-            let intent_written = !payload.is_empty();
-            if intent_written {
-                let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &new, &now_s);
-                // The applied report is unchanged, and so is its result.
-                let body = state_body(&intent, recorded.as_ref())?;
-                match self.put_state(&mark.bucket, &state_key, body, std::mem::take(&mut condition), attempt).await? {
-                    Some(next) => condition = next,
-                    None => continue,
-                }
-            }
-            let outcome =
-                if payload.is_empty() { ImportOutcome::default() } else { Box::pin(sink.import(payload)).await };
-            let mut failed: Vec<FailedFinding> = outcome.failed;
-            // A stub that cannot be read never will be: drop the entry rather than retry forever.
-            let failed_ids: HashSet<String> = failed.iter().map(|f| f.id.clone()).collect();
-            failed.extend(unarchivable);
-            let next = state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &new, &failed_ids, mark, &now_s);
-            total.calls += outcome.calls;
-            total.throttled_retries += outcome.throttled_retries;
-            let archived_ok = archive_ids.iter().filter(|i| !failed_ids.contains(*i)).count() as u64;
-            let imported_ok = plan.imports().filter(|i| !failed_ids.contains(*i)).count() as u64;
-            let state_written = intent_written || previous.as_ref() != Some(&next);
-            let result = match carried {
-                // A redelivery adds what it did; a refresh of a finding an earlier delivery
-                // of this report already imported (REFRESH_DAYS 0) is not counted twice.
-                Some(c) => {
-                    let refreshed: HashSet<&String> = plan.refresh_unchanged.iter().collect();
-                    let again = plan
-                        .imports()
-                        .filter(|i| !failed_ids.contains(*i) && refreshed.contains(i))
-                        .filter(|i| {
-                            previous
-                                .as_ref()
-                                .and_then(|p| p.entries.get(*i))
-                                .is_some_and(|e| at_or_after(&e.last_imported_at, &c.processed_at))
-                        })
-                        .count() as u64;
-                    AppliedResult {
-                        report: report.clone(),
-                        imported: c.imported.saturating_add(imported_ok.saturating_sub(again)),
-                        archived: c.archived.saturating_add(archived_ok),
-                        processed_at: c.processed_at.clone(),
-                    }
-                }
-                None => AppliedResult {
-                    report: report.clone(),
-                    imported: imported_ok,
-                    archived: archived_ok,
-                    processed_at: now_s.clone(),
-                },
-            };
-            if state_written {
-                let body = state_body(&next, Some(&result))?;
-                if self.put_state(&mark.bucket, &state_key, body, condition, attempt).await?.is_none() {
-                    continue;
-                }
-            }
-            // The counts of the attempt whose state was stored (what an earlier attempt
-            // imported is planned again, or found unchanged, by this one).
-            total.imported = imported_ok;
-            total.archived = archived_ok;
-            total.report_result = if state_written { Some(result) } else { carried.cloned() };
-            total.unchanged = plan.unchanged_skipped.len() as u64;
-            total.retry_event = failed.iter().any(is_retryable_failure);
-            total.failed = failed;
-            return Ok(total);
-        }
-        Err(Transient(format!("state object {state_key} kept changing during {STATE_ATTEMPTS} attempts")))
-    }
-
     #[allow(clippy::too_many_arguments)]
-    async fn write_results(
+    pub(crate) async fn write_results(
         &self,
         project: &str,
         build_id: &str,
@@ -1044,30 +781,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn applied_result_rides_along_in_the_state_object() {
-        let state = LifecycleState::empty("k");
-        let result = AppliedResult {
-            report: ReportRef {
-                bucket: Some("b".into()),
-                key: "scans/p/1/r.sarif".into(),
-                version_id: None,
-                etag: Some("\"e\"".into()),
-            },
-            imported: 3,
-            archived: 1,
-            processed_at: "2026-11-23T08:05:00.000Z".into(),
-        };
-        let body = state_body(&state, Some(&result)).expect("serializes");
-        assert_eq!(read_applied_result(&body), Some(result));
-        assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
-        let plain = state_body(&state, None).expect("serializes");
-        assert_eq!(read_applied_result(&plain), None);
-        assert_eq!(read_applied_result(b"{\"applied_result\": 5}"), None, "unreadable: absent");
-        assert!(at_or_after("2026-11-23T08:05:00Z", "2026-11-23T08:05:00.000Z"));
-        assert!(!at_or_after("2026-11-23T08:04:59.999Z", "2026-11-23T08:05:00Z"));
-    }
 
     #[test]
     fn identity_from_arn() {

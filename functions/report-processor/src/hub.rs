@@ -1,0 +1,736 @@
+//! The Security Hub step of one report, after the verdict: plan against the lifecycle
+//! state, write ahead, write the results (verdict first: nothing here waits on Security
+//! Hub), then stream the ASFF into the sink in request-sized chunks until done or until the
+//! invocation's deadline is near, and record the outcome in the state object and in
+//! `results/<project>/<build-id>/hub.json`. An import stopped by the deadline is a
+//! checkpoint: the state holds what Security Hub confirmed, and the next delivery of the
+//! same report plans only the rest. See docs/report-processor.md.
+
+use crate::metrics::ReportMetrics;
+use crate::process::{Processor, ReportMeta, Transient};
+use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::s3::{Condition, ReportStore};
+use scangate_aws::securityhub::{FailedFinding, FindingSink};
+use scangate_core::asff::{self, AsffContext, FindingStub};
+use scangate_core::policy::{Evaluation, GatePolicy};
+use scangate_core::state::{self, LifecycleState, NewFinding, ReportMark};
+use scangate_core::verdict::{ReportRef, Verdict};
+use scangate_core::Finding;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The content hash of a finding whose import or archive is under way: no finding has it,
+/// so the next report imports it again (or archives it when it is gone).
+pub const IN_FLIGHT: &str = "in-flight";
+
+/// Findings rendered to ASFF and handed to the sink at once: four requests of 100, what
+/// the sink's four workers send in parallel. Memory for ASFF is bounded by this, whatever
+/// the number of findings to import.
+pub const IMPORT_CHUNK: usize = 400;
+
+/// The schema id of `hub.json`.
+pub const HUB_SCHEMA: &str = "scangate.hub.v1";
+
+/// `results/<project>/<build-id>/hub.json`: the Security Hub outcome of the report.
+pub fn hub_key(project: &str, build_id: &str) -> String {
+    format!("results/{project}/{build_id}/hub.json")
+}
+
+/// When the work of an invocation must stop: `at` (the Lambda's deadline, or an earlier
+/// share of it) less `reserve`, the time kept for the checkpoint and the answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    pub at: Instant,
+    pub reserve: Duration,
+}
+
+impl Deadline {
+    /// Kept before the Lambda's deadline for the checkpoint (a state PUT) and the answer.
+    pub const DEFAULT_RESERVE: Duration = Duration::from_secs(10);
+
+    pub fn new(at: Instant, reserve: Duration) -> Deadline {
+        Deadline { at, reserve }
+    }
+
+    /// From the Lambda context's deadline (milliseconds since the epoch).
+    pub fn from_epoch_millis(deadline_ms: u64) -> Deadline {
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        Deadline { at: Instant::now() + left, reserve: Self::DEFAULT_RESERVE }
+    }
+
+    /// True when less than the reserve is left: start nothing new.
+    pub fn near(&self) -> bool {
+        Instant::now() + self.reserve >= self.at
+    }
+
+    /// The same deadline, `by` earlier (time kept for the messages after this one).
+    pub fn earlier_by(&self, by: Duration) -> Deadline {
+        Deadline { at: self.at.checked_sub(by).unwrap_or_else(Instant::now), reserve: self.reserve }
+    }
+}
+
+/// Where a report's Security Hub import stands (`hub.json` `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HubStatus {
+    /// Under way, or stopped at a checkpoint; the next delivery continues it.
+    Pending,
+    /// Every planned finding was accepted.
+    Done,
+    /// Finished, and some findings were not accepted (named in `warnings`).
+    Failed,
+    /// `SECURITY_HUB_ENABLED` is false: nothing is imported.
+    Disabled,
+    /// A newer report of the same lifecycle was applied first: this one changes nothing.
+    Superseded,
+    /// The scan did not complete (SARIF `executionSuccessful: false` or an error-level tool
+    /// notification): nothing is imported or archived, accepted or not (issue 14).
+    Incomplete,
+}
+
+/// The import of the state's report so far: kept in [`AppliedResult::import`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportProgress {
+    pub status: HubStatus,
+    /// Findings Security Hub accepted as ACTIVE, over the deliveries of the report.
+    pub imported: u64,
+    /// Findings it accepted as ARCHIVED.
+    pub archived: u64,
+    /// Findings it did not accept (the last delivery's).
+    #[serde(default)]
+    pub failed: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub updated_at: String,
+}
+
+/// The report a state object was last written for, what its verdict says and where its
+/// import stands: kept in the state object (field [`APPLIED_RESULT_FIELD`], beside the
+/// core's fields, which ignore it), so that every delivery of the report writes the same
+/// `verdict.json` and continues the import where the last one stopped.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AppliedResult {
+    /// The report version (bucket, key, version id, ETag) this belongs to.
+    pub report: ReportRef,
+    /// Findings the report sends to Security Hub as ACTIVE (new, changed or due for
+    /// refresh), as planned by its first delivery: `verdict.json` `findings_imported`.
+    pub imported: u64,
+    /// Findings it archives (gone since the applied report): `findings_archived`.
+    pub archived: u64,
+    /// When its first delivery planned it: `verdict.json` `processed_at`.
+    pub processed_at: String,
+    /// The import's progress (absent in states written before imports were checkpointed:
+    /// done, with the counts above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportProgress>,
+}
+
+impl AppliedResult {
+    fn progress(&self) -> ImportProgress {
+        self.import.clone().unwrap_or_else(|| ImportProgress {
+            status: HubStatus::Done,
+            imported: self.imported,
+            archived: self.archived,
+            failed: 0,
+            warnings: Vec::new(),
+            updated_at: self.processed_at.clone(),
+        })
+    }
+}
+
+/// The state object's field holding the [`AppliedResult`].
+pub const APPLIED_RESULT_FIELD: &str = "applied_result";
+
+/// The [`AppliedResult`] of a state object's body (None: absent, or unreadable).
+pub(crate) fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
+    #[derive(serde::Deserialize)]
+    struct Extra {
+        #[serde(default)]
+        applied_result: Option<AppliedResult>,
+    }
+    serde_json::from_slice::<Extra>(body).ok().and_then(|e| e.applied_result)
+}
+
+/// A state object's body: the core's state plus the [`AppliedResult`].
+pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
+    let err = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
+    let mut value = serde_json::to_value(state).map_err(err)?;
+    if let (Some(r), Some(o)) = (result, value.as_object_mut()) {
+        o.insert(APPLIED_RESULT_FIELD.to_string(), serde_json::to_value(r).map_err(err)?);
+    }
+    serde_json::to_vec(&value).map_err(err)
+}
+
+/// `hub.json`: the Security Hub outcome of one report version, written next to
+/// `verdict.json` (which never waits for it). Derived from the state's [`AppliedResult`]
+/// only, so a redelivery that changes nothing rewrites it byte for byte.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HubDoc {
+    pub schema: String,
+    pub report: ReportRef,
+    pub status: HubStatus,
+    /// What the verdict counts: findings the report sends as ACTIVE / archives.
+    pub planned_imports: u64,
+    pub planned_archives: u64,
+    /// What Security Hub accepted so far.
+    pub imported: u64,
+    pub archived: u64,
+    /// Findings it did not accept.
+    pub failed: u64,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    pub updated_at: String,
+}
+
+impl HubDoc {
+    fn from_result(r: &AppliedResult) -> HubDoc {
+        let p = r.progress();
+        HubDoc {
+            schema: HUB_SCHEMA.into(),
+            report: r.report.clone(),
+            status: p.status,
+            planned_imports: r.imported,
+            planned_archives: r.archived,
+            imported: p.imported,
+            archived: p.archived,
+            failed: p.failed,
+            warnings: p.warnings,
+            updated_at: p.updated_at,
+        }
+    }
+
+    /// Nothing is or will be imported for this report (disabled, superseded).
+    fn nothing(report: &ReportRef, status: HubStatus, at: &str) -> HubDoc {
+        HubDoc {
+            schema: HUB_SCHEMA.into(),
+            report: report.clone(),
+            status,
+            planned_imports: 0,
+            planned_archives: 0,
+            imported: 0,
+            archived: 0,
+            failed: 0,
+            warnings: Vec::new(),
+            updated_at: at.to_string(),
+        }
+    }
+}
+
+/// The results of one report, written once per delivery, before any Security Hub call.
+pub(crate) struct Results<'a> {
+    pub project: String,
+    pub build_id: String,
+    pub meta: &'a ReportMeta,
+    pub verdict: Verdict,
+    pub evaluation: Evaluation,
+    pub findings: &'a [Finding],
+    pub gate: GatePolicy,
+    /// Written by this delivery.
+    pub written: bool,
+    /// The counts came from a `verdict.json` an earlier delivery of this version wrote.
+    pub from_earlier: bool,
+}
+
+/// The end of a Security Hub warning of a delivery that fails so that the event is retried.
+pub(crate) const RETRY_NOTE: &str = "; the report will be processed again";
+
+/// Failure codes worth another delivery of the event (the rest are reported and kept).
+fn is_retryable_failure(f: &FailedFinding) -> bool {
+    let c = f.code.to_ascii_lowercase();
+    c.contains("throttl")
+        || c.contains("toomanyrequests")
+        || c.contains("internal")
+        || c.contains("unavailable")
+        || c == "networkerror"
+}
+
+/// What the Security Hub step did in this delivery.
+#[derive(Default)]
+pub(crate) struct HubResult {
+    pub imported: u64,
+    pub archived: u64,
+    pub unchanged: u64,
+    pub failed: Vec<FailedFinding>,
+    pub calls: u64,
+    pub throttled_retries: u64,
+    pub stale: bool,
+    pub retry_event: bool,
+    /// Stopped at a checkpoint before the deadline: the event must come again.
+    pub pending: bool,
+}
+
+impl HubResult {
+    pub(crate) fn metrics(&self, findings: u64, started: Instant) -> ReportMetrics {
+        ReportMetrics {
+            findings,
+            imported: self.imported,
+            archived: self.archived,
+            unchanged: self.unchanged,
+            failed: self.failed.len() as u64,
+            import_calls: self.calls,
+            throttled_retries: self.throttled_retries,
+            processing_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+pub(crate) const STATE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const STATE_ATTEMPTS: u32 = 5;
+
+/// The state written before an import: `previous` (its applied report kept) with every
+/// finding the plan imports or archives marked [`IN_FLIGHT`], new ones added with their stub.
+fn in_flight_state(
+    previous: Option<&LifecycleState>,
+    lifecycle_key: &str,
+    plan: &state::Plan,
+    new: &[NewFinding],
+    now: &str,
+) -> LifecycleState {
+    let mut s = previous.cloned().unwrap_or_else(|| LifecycleState::empty(lifecycle_key));
+    let by_id: HashMap<&str, &NewFinding> = new.iter().map(|f| (f.id.as_str(), f)).collect();
+    for id in plan.imports() {
+        let Some(f) = by_id.get(id.as_str()) else { continue };
+        let e = s.entries.entry(id.clone()).or_insert_with(|| state::Entry {
+            content_hash: String::new(),
+            sighting_hash: None,
+            created_at: now.to_string(),
+            last_imported_at: now.to_string(),
+            stub: serde_json::Value::Null,
+        });
+        e.content_hash = IN_FLIGHT.to_string();
+        e.stub = f.stub.clone();
+    }
+    for id in &plan.archive {
+        if let Some(e) = s.entries.get_mut(id) {
+            e.content_hash = IN_FLIGHT.to_string();
+        }
+    }
+    s
+}
+
+/// The report's findings as the planner sees them (ASFF id, hashes, stub) and by id; a
+/// finding whose id repeats is kept once.
+pub(crate) fn new_findings<'f>(
+    findings: &'f [Finding],
+    ctx: &AsffContext,
+) -> (Vec<NewFinding>, HashMap<String, &'f Finding>) {
+    let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(findings.len());
+    let mut new = Vec::with_capacity(findings.len());
+    for f in findings {
+        let fid = asff::finding_id(ctx, f);
+        if by_id.insert(fid.clone(), f).is_some() {
+            continue;
+        }
+        let stub = serde_json::to_value(FindingStub::new(f, ctx)).unwrap_or_default();
+        new.push(NewFinding {
+            id: fid,
+            content_hash: asff::content_hash(f, ctx),
+            sighting_hash: asff::sighting_hash(f, ctx),
+            stub,
+        });
+    }
+    (new, by_id)
+}
+
+/// What the sink did with the chunks sent so far.
+#[derive(Default)]
+struct Sent {
+    imported: Vec<String>,
+    archived: u64,
+    failed: Vec<FailedFinding>,
+    /// Planned but not sent: the deadline came first.
+    unsent: Vec<String>,
+    calls: u64,
+    throttled_retries: u64,
+}
+
+impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+    /// Writes junit.xml, summary.md, verdict.json (and its by-execution copy) once per
+    /// delivery, before any Security Hub call. The counts and `processed_at` describe the
+    /// report version: from `record` (this version's, in the state), else from the
+    /// verdict.json an earlier delivery of the same version wrote, else 0 (a stale or
+    /// disabled delivery).
+    pub(crate) async fn write_results_first(
+        &self,
+        r: &mut Results<'_>,
+        record: Option<&AppliedResult>,
+        stale: bool,
+    ) -> Result<(), Transient> {
+        if r.written {
+            return Ok(());
+        }
+        match record {
+            Some(rec) => {
+                r.verdict.findings_imported = rec.imported;
+                r.verdict.findings_archived = rec.archived;
+                r.verdict.processed_at = rec.processed_at.clone();
+            }
+            None => {
+                if let Some(e) = self.earlier_verdict(&r.project, &r.build_id, &r.verdict.report).await? {
+                    tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
+                    r.verdict.findings_imported = e.findings_imported;
+                    r.verdict.findings_archived = e.findings_archived;
+                    r.verdict.processed_at = e.processed_at;
+                    for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
+                        if !r.verdict.warnings.contains(&w) {
+                            r.verdict.warnings.push(w);
+                        }
+                    }
+                    r.from_earlier = true;
+                } else if stale {
+                    r.verdict.findings_imported = 0;
+                    r.verdict.findings_archived = 0;
+                    r.verdict.warnings.push(
+                        "a newer report of the same target was already applied: Security Hub was left unchanged"
+                            .to_string(),
+                    );
+                } else {
+                    r.verdict.findings_imported = 0;
+                    r.verdict.findings_archived = 0;
+                }
+            }
+        }
+        Box::pin(self.write_results(&r.project, &r.build_id, r.meta, &r.verdict, &r.evaluation, r.findings, &r.gate))
+            .await?;
+        r.written = true;
+        Ok(())
+    }
+
+    /// Writes `hub.json` next to the verdict.
+    pub(crate) async fn write_hub(&self, r: &Results<'_>, doc: &HubDoc) -> Result<(), Transient> {
+        let bucket = r.verdict.report.bucket.clone().unwrap_or_default();
+        let body = serde_json::to_vec_pretty(doc).map_err(|e| Transient(format!("hub.json: {e}")))?;
+        self.store.put(&bucket, &hub_key(&r.project, &r.build_id), body, &self.put_options("application/json")).await?;
+        Ok(())
+    }
+
+    /// `hub.json` of a delivery that imports nothing by design (Security Hub disabled, or a
+    /// newer report applied first). Not written over an earlier delivery's outcome.
+    pub(crate) async fn write_hub_nothing(&self, r: &Results<'_>, status: HubStatus) -> Result<(), Transient> {
+        if r.from_earlier {
+            return Ok(());
+        }
+        let doc = HubDoc::nothing(&r.verdict.report, status, &r.verdict.processed_at);
+        self.write_hub(r, &doc).await
+    }
+
+    /// Sends findings in chunks of [`IMPORT_CHUNK`] (ASFF rendered per chunk), stopping when
+    /// the deadline is near; `render` turns an id into its ASFF (None: nothing to send).
+    async fn send_chunks<'i>(
+        &self,
+        sink: &K,
+        ids: &'i [String],
+        deadline: Option<&Deadline>,
+        mut render: impl FnMut(&str) -> Option<serde_json::Value>,
+        sent: &mut Sent,
+    ) -> (Vec<&'i str>, bool) {
+        let mut accepted = Vec::new();
+        for (i, chunk) in ids.chunks(IMPORT_CHUNK).enumerate() {
+            if deadline.is_some_and(Deadline::near) {
+                sent.unsent.extend(ids[i * IMPORT_CHUNK..].iter().cloned());
+                return (accepted, true);
+            }
+            let payload: Vec<serde_json::Value> = chunk.iter().filter_map(|id| render(id)).collect();
+            if payload.is_empty() {
+                continue;
+            }
+            let outcome = Box::pin(sink.import(payload)).await;
+            sent.calls += outcome.calls;
+            sent.throttled_retries += outcome.throttled_retries;
+            let failed: HashSet<&str> = outcome.failed.iter().map(|f| f.id.as_str()).collect();
+            accepted.extend(chunk.iter().map(String::as_str).filter(|id| !failed.contains(id)));
+            sent.failed.extend(outcome.failed);
+        }
+        (accepted, false)
+    }
+
+    /// The Security Hub step. Writes the results (through [`Self::write_results_first`])
+    /// before the first BatchImportFindings call.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn security_hub(
+        &self,
+        sink: &K,
+        new: &[NewFinding],
+        by_id: &HashMap<String, &Finding>,
+        ctx: &AsffContext,
+        mark: &ReportMark,
+        state_key: &str,
+        results: &mut Results<'_>,
+        now: time::OffsetDateTime,
+        deadline: Option<&Deadline>,
+    ) -> Result<HubResult, Transient> {
+        let now_s = ctx.updated_at.clone();
+        let report = results.verdict.report.clone();
+        let mut total = HubResult::default();
+        for attempt in 1..=STATE_ATTEMPTS {
+            let fetched = self.store.get_bytes(&mark.bucket, state_key, STATE_MAX_BYTES).await?;
+            let recorded = fetched.as_ref().and_then(|f| read_applied_result(&f.body));
+            let (previous, condition) = match &fetched {
+                None => (None, Condition::IfNoneMatch),
+                Some(f) => {
+                    let name = format!("s3://{}/{state_key}", mark.bucket);
+                    let parsed = LifecycleState::from_json(&f.body, &name).map_err(|e| Transient(e.to_string()))?;
+                    let cond = f.etag.clone().map_or(Condition::None, Condition::IfMatch);
+                    (Some(parsed), cond)
+                }
+            };
+            drop(fetched);
+            // This report version's record: an earlier delivery planned it (and may have
+            // imported part or all of it).
+            let mine = recorded.filter(|r| r.report == report);
+            let plan = state::plan(previous.as_ref(), new, mark, now, self.config.refresh_days, self.config.import_on);
+            if plan.ignore_as_stale {
+                tracing::info!(lifecycle = %ctx.lifecycle.key, "report older than the applied one: ignored");
+                total.stale = true;
+                self.write_results_first(results, None, true).await?;
+                self.write_hub_nothing(results, HubStatus::Superseded).await?;
+                return Ok(total);
+            }
+            let imports: Vec<String> = plan.imports().filter(|id| by_id.contains_key(*id)).cloned().collect();
+            let mut stubs: HashMap<&str, FindingStub> = HashMap::new();
+            let mut unarchivable = Vec::new();
+            for fid in &plan.archive {
+                let stub = previous
+                    .as_ref()
+                    .and_then(|p| p.entries.get(fid))
+                    .and_then(|e| serde_json::from_value::<FindingStub>(e.stub.clone()).ok());
+                match stub {
+                    Some(s) => {
+                        stubs.insert(fid.as_str(), s);
+                    }
+                    None => unarchivable.push(FailedFinding {
+                        id: fid.clone(),
+                        code: "StateStubUnreadable".into(),
+                        message: format!("the state object {state_key} has no usable stub for this finding"),
+                    }),
+                }
+            }
+            let archives: Vec<String> =
+                plan.archive.iter().filter(|id| stubs.contains_key(id.as_str())).cloned().collect();
+            // The verdict's counts: fixed by the first delivery that planned this version
+            // (or by the results this delivery already wrote).
+            let (planned_imports, planned_archives, processed_at) = if results.written {
+                (
+                    results.verdict.findings_imported,
+                    results.verdict.findings_archived,
+                    results.verdict.processed_at.clone(),
+                )
+            } else if let Some(m) = &mine {
+                (m.imported, m.archived, m.processed_at.clone())
+            } else {
+                (imports.len() as u64, archives.len() as u64, now_s.clone())
+            };
+            let base = mine.as_ref().map(AppliedResult::progress);
+            // A finished import is not counted again (a refresh of REFRESH_DAYS 0); an
+            // unfinished one adds what this delivery gets accepted.
+            let adds = base.as_ref().is_none_or(|b| b.status != HubStatus::Done);
+            let mut record = AppliedResult {
+                report: report.clone(),
+                imported: planned_imports,
+                archived: planned_archives,
+                processed_at,
+                import: Some(ImportProgress {
+                    status: HubStatus::Pending,
+                    imported: base.as_ref().map_or(0, |b| b.imported),
+                    archived: base.as_ref().map_or(0, |b| b.archived),
+                    failed: 0,
+                    warnings: Vec::new(),
+                    updated_at: now_s.clone(),
+                }),
+            };
+            let work = !imports.is_empty() || !archives.is_empty();
+            let mut condition = condition;
+            if work {
+                // Write-ahead: before Security Hub changes, the state marks every finding this
+                // attempt imports or archives as in flight (the applied report unchanged). If the
+                // function stops between the import and the final write, the next report of the
+                // lifecycle imports or archives them again, even when this report's redelivery
+                // then comes after a newer one and is ignored (chaos suite).
+                let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, new, &now_s);
+                let body = state_body(&intent, Some(&record))?;
+                drop(intent);
+                match self.put_state(&mark.bucket, state_key, body, std::mem::take(&mut condition), attempt).await? {
+                    Some(next) => condition = next,
+                    None => continue,
+                }
+            }
+            // Verdict first: the results are written before any Security Hub call.
+            self.write_results_first(results, Some(&record), false).await?;
+            if work {
+                self.write_hub(results, &HubDoc::from_result(&record)).await?;
+            }
+
+            // Imports (ASFF per chunk), then, once every import was sent, the archives.
+            let mut sent = Sent::default();
+            let previous_ref = previous.as_ref();
+            let (accepted_imports, stopped) = self
+                .send_chunks(
+                    sink,
+                    &imports,
+                    deadline,
+                    |id| {
+                        let f = by_id.get(id)?;
+                        let mut c = ctx.clone();
+                        c.created_at = previous_ref.and_then(|p| p.entries.get(id)).map(|e| e.created_at.clone());
+                        Some(asff::to_asff(f, &c))
+                    },
+                    &mut sent,
+                )
+                .await;
+            let imported_ok = accepted_imports.len() as u64;
+            sent.imported = accepted_imports.into_iter().map(str::to_string).collect();
+            let mut stopped = stopped;
+            if stopped {
+                sent.unsent.extend(archives.iter().cloned());
+            } else {
+                let (accepted_archives, stop) = self
+                    .send_chunks(
+                        sink,
+                        &archives,
+                        deadline,
+                        |id| stubs.get(id).map(|s| asff::archived_from_stub(s, ctx)),
+                        &mut sent,
+                    )
+                    .await;
+                sent.archived = accepted_archives.len() as u64;
+                stopped = stop;
+            }
+            drop(stubs);
+            let mut failed = std::mem::take(&mut sent.failed);
+            // What was not sent, or not accepted, keeps its previous entry (a new finding stays
+            // out): the next delivery plans it again. A stub that cannot be read never will
+            // be: that entry is dropped rather than retried forever.
+            let mut not_applied: HashSet<String> = failed.iter().map(|f| f.id.clone()).collect();
+            not_applied.extend(sent.unsent.iter().cloned());
+            failed.extend(unarchivable);
+            let next = state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, new, &not_applied, mark, &now_s);
+            total.calls += sent.calls;
+            total.throttled_retries += sent.throttled_retries;
+            let retry_event = failed.iter().any(is_retryable_failure);
+            let mut warnings = Vec::new();
+            if let Some(first) = failed.first() {
+                warnings.push(format!(
+                    "{} finding(s) were not accepted by Security Hub (first: {} {}: {}){}",
+                    failed.len(),
+                    first.id,
+                    first.code,
+                    first.message,
+                    if retry_event || stopped { RETRY_NOTE } else { "" }
+                ));
+            }
+            if stopped {
+                tracing::info!(
+                    sent = imported_ok + sent.archived,
+                    unsent = sent.unsent.len(),
+                    "deadline near: import checkpointed, the next delivery continues it"
+                );
+            }
+            if let Some(p) = record.import.as_mut() {
+                if adds {
+                    p.imported += imported_ok;
+                    p.archived += sent.archived;
+                }
+                p.failed = failed.len() as u64;
+                p.warnings = warnings;
+                p.status = if stopped {
+                    HubStatus::Pending
+                } else if failed.is_empty() {
+                    HubStatus::Done
+                } else {
+                    HubStatus::Failed
+                };
+            }
+            if base.as_ref().is_some_and(|b| b.status == HubStatus::Done)
+                && record.import.as_ref().is_some_and(|p| p.status == HubStatus::Done)
+            {
+                // A finished import stays as recorded (an identical redelivery, a refresh).
+                record.import = base.clone();
+            }
+            let state_written = work || previous.as_ref() != Some(&next) || mine.as_ref() != Some(&record);
+            if state_written {
+                let body = state_body(&next, Some(&record))?;
+                drop(next);
+                if self.put_state(&mark.bucket, state_key, body, condition, attempt).await?.is_none() {
+                    if stopped {
+                        // Lost to a rival write with no time left to re-plan: what was sent
+                        // stays in flight, the next delivery sends it again.
+                        total.pending = true;
+                        return Ok(total);
+                    }
+                    continue;
+                }
+                self.write_hub(results, &HubDoc::from_result(&record)).await?;
+            }
+            total.imported = imported_ok;
+            total.archived = sent.archived;
+            total.unchanged = plan.unchanged_skipped.len() as u64;
+            total.retry_event = retry_event;
+            total.pending = stopped;
+            total.failed = failed;
+            return Ok(total);
+        }
+        Err(Transient(format!("state object {state_key} kept changing during {STATE_ATTEMPTS} attempts")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applied_result_rides_along_in_the_state_object() {
+        let state = LifecycleState::empty("k");
+        let result = AppliedResult {
+            report: ReportRef {
+                bucket: Some("b".into()),
+                key: "scans/p/1/r.sarif".into(),
+                version_id: None,
+                etag: Some("\"e\"".into()),
+            },
+            imported: 3,
+            archived: 1,
+            processed_at: "2026-11-23T08:05:00.000Z".into(),
+            import: Some(ImportProgress {
+                status: HubStatus::Pending,
+                imported: 2,
+                archived: 0,
+                failed: 0,
+                warnings: Vec::new(),
+                updated_at: "2026-11-23T08:05:00.000Z".into(),
+            }),
+        };
+        let body = state_body(&state, Some(&result)).expect("serializes");
+        assert_eq!(read_applied_result(&body), Some(result.clone()));
+        assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
+        let plain = state_body(&state, None).expect("serializes");
+        assert_eq!(read_applied_result(&plain), None);
+        assert_eq!(read_applied_result(b"{\"applied_result\": 5}"), None, "unreadable: absent");
+        let doc = HubDoc::from_result(&result);
+        assert_eq!((doc.status, doc.planned_imports, doc.imported), (HubStatus::Pending, 3, 2));
+        let json = serde_json::to_value(&doc).expect("serializes");
+        assert_eq!(json["status"], "pending");
+        assert_eq!(json["schema"], HUB_SCHEMA);
+    }
+
+    #[test]
+    fn a_record_from_before_checkpoints_reads_as_done() {
+        let legacy = br#"{"schema":"scangate.state.v1","lifecycle_key":"k","entries":{},
+            "applied_result":{"report":{"key":"scans/p/1/r.sarif"},"imported":4,"archived":1,
+            "processed_at":"2026-11-23T08:05:00.000Z"}}"#;
+        let r = read_applied_result(legacy).expect("reads");
+        let p = r.progress();
+        assert_eq!((p.status, p.imported, p.archived), (HubStatus::Done, 4, 1));
+    }
+
+    #[test]
+    fn deadlines() {
+        let far = Deadline::new(Instant::now() + Duration::from_secs(60), Duration::from_secs(10));
+        assert!(!far.near());
+        assert!(far.earlier_by(Duration::from_secs(55)).near(), "5 s left, 10 s reserve");
+        let past = Deadline::from_epoch_millis(1);
+        assert!(past.near());
+    }
+}
