@@ -1,12 +1,18 @@
 //! The Security Hub lifecycle state of one lifecycle key, and what a new report changes.
 //!
 //! Per lifecycle key the processor keeps a state object (`state/<key-hash>.json`)
-//! listing the findings it imported: content hash, when each was created and last
-//! imported, and a stub with what is needed to archive it later. [`plan`] compares a
-//! new report with that state: import what is new or changed, refresh what has not
-//! been imported for `refresh_days` (so Security Hub never ages it out), skip the rest,
+//! listing the findings it imported: content and sighting hashes, when each was created
+//! and last imported, and a stub with what is needed to archive it later. [`plan`]
+//! compares a new report with that state: import what is new or changed, refresh what has
+//! not been imported for `refresh_days` (so Security Hub never ages it out), skip the rest,
 //! archive what disappeared, and ignore the whole report when it is older than the one
 //! already applied. [`next_state`] is the state after the plan was carried out.
+//!
+//! "Changed" is a change of the content hash (what describes the vulnerability); with
+//! [`ImportOn::Sighting`] also a change of the sighting hash (image tag and digest, build,
+//! report location). Under the default [`ImportOn::Content`] a new sighting alone is
+//! carried by the next refresh or the next content change, so rescans of new image tags
+//! with the same findings import nothing.
 //!
 //! Pure: no I/O, no clock (the caller passes `now`).
 
@@ -59,11 +65,39 @@ impl ReportMark {
     }
 }
 
+/// What makes an unchanged-content finding import again before its refresh is due.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ImportOn {
+    /// Only a change of what describes the vulnerability (the default).
+    #[default]
+    Content,
+    /// Also every new sighting: a new image tag or digest, build or report.
+    Sighting,
+}
+
+impl ImportOn {
+    /// `content` or `sighting` (case-insensitive).
+    pub fn parse(s: &str) -> Option<ImportOn> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "content" => Some(ImportOn::Content),
+            "sighting" => Some(ImportOn::Sighting),
+            _ => None,
+        }
+    }
+}
+
 /// One finding the lifecycle holds in Security Hub.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    /// Hash of the finding's content; a different hash means "changed, import again".
+    /// Hash of what describes the vulnerability (`asff::content_hash`); a different hash
+    /// means "changed, import again". State objects of versions with one hash hold the hash
+    /// of the whole finding here: it differs from every new content hash, so each such
+    /// finding is imported once more (same id, nothing archived) and then carries both.
     pub content_hash: String,
+    /// Hash of the sighting Security Hub shows (`asff::sighting_hash`); None in state
+    /// objects written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sighting_hash: Option<String>,
     /// RFC 3339: when the finding was first imported (its ASFF CreatedAt).
     pub created_at: String,
     /// RFC 3339: when the finding was last imported (refresh decisions).
@@ -124,6 +158,7 @@ pub struct NewFinding {
     /// The ASFF id.
     pub id: String,
     pub content_hash: String,
+    pub sighting_hash: String,
     /// Stub to keep in the state for archiving it later.
     pub stub: serde_json::Value,
 }
@@ -161,6 +196,7 @@ pub fn plan(
     report: &ReportMark,
     now: OffsetDateTime,
     refresh_days: u32,
+    import_on: ImportOn,
 ) -> Plan {
     let mut p = Plan::default();
     if let Some(applied) = previous.and_then(|s| s.applied.as_ref()) {
@@ -178,6 +214,9 @@ pub fn plan(
         match previous.and_then(|s| s.entries.get(&f.id)) {
             None => p.import_new_or_changed.push(f.id.clone()),
             Some(e) if e.content_hash != f.content_hash => p.import_new_or_changed.push(f.id.clone()),
+            Some(e) if import_on == ImportOn::Sighting && e.sighting_hash.as_deref() != Some(&f.sighting_hash) => {
+                p.import_new_or_changed.push(f.id.clone())
+            }
             Some(e) => {
                 let due = match parse_time(&e.last_imported_at) {
                     Some(t) => now - t >= refresh_after,
@@ -229,6 +268,7 @@ pub fn next_state(
                 id.clone(),
                 Entry {
                     content_hash: f.content_hash.clone(),
+                    sighting_hash: Some(f.sighting_hash.clone()),
                     created_at: old.map_or_else(|| now.to_string(), |o| o.created_at.clone()),
                     last_imported_at: now.to_string(),
                     stub: f.stub.clone(),
@@ -274,12 +314,22 @@ mod tests {
     }
 
     fn nf(id: &str, hash: &str) -> NewFinding {
-        NewFinding { id: id.into(), content_hash: hash.into(), stub: serde_json::json!({ "Id": id }) }
+        nfs(id, hash, "tag-1")
+    }
+
+    fn nfs(id: &str, hash: &str, sighting: &str) -> NewFinding {
+        NewFinding {
+            id: id.into(),
+            content_hash: hash.into(),
+            sighting_hash: sighting.into(),
+            stub: serde_json::json!({ "Id": id }),
+        }
     }
 
     fn entry(hash: &str, last: &str) -> Entry {
         Entry {
             content_hash: hash.into(),
+            sighting_hash: Some("tag-1".into()),
             created_at: "2026-01-01T00:00:00Z".into(),
             last_imported_at: last.into(),
             stub: serde_json::Value::Null,
@@ -392,7 +442,7 @@ mod tests {
             },
         ];
         for row in rows {
-            let got = plan(row.prev.as_ref(), &row.new, &row.report, NOW, row.refresh);
+            let got = plan(row.prev.as_ref(), &row.new, &row.report, NOW, row.refresh, ImportOn::Content);
             assert_eq!(got, row.want, "{}", row.name);
         }
     }
@@ -425,7 +475,7 @@ mod tests {
         );
         let new = vec![nf("a", "h1"), nf("b", "h2-new"), nf("n1", "x"), nf("n2", "y")];
         let report = mark("2026-11-23T00:00:00Z", "r2", None);
-        let p = plan(Some(&prev), &new, &report, NOW, 30);
+        let p = plan(Some(&prev), &new, &report, NOW, 30, ImportOn::Content);
         assert_eq!(p.archive, ids(&["c"]));
         let failed: HashSet<String> = ids(&["b", "n2"]).into_iter().collect();
         let next = next_state(Some(&prev), "k", &p, &new, &failed, &report, "2026-11-23T08:00:00Z");
@@ -434,21 +484,21 @@ mod tests {
         assert_eq!(next.entries["n1"].created_at, "2026-11-23T08:00:00Z");
         assert_eq!(next.applied, Some(report.clone()));
         // The retry of the same report imports exactly what failed.
-        let retry = plan(Some(&next), &new, &report, NOW, 30);
+        let retry = plan(Some(&next), &new, &report, NOW, 30, ImportOn::Content);
         assert_eq!(retry.import_new_or_changed, ids(&["b", "n2"]));
         assert!(retry.archive.is_empty());
         // A failed archive is kept and planned again.
         let failed_archive: HashSet<String> = ids(&["c"]).into_iter().collect();
         let next2 = next_state(Some(&prev), "k", &p, &new, &failed_archive, &report, "2026-11-23T08:00:00Z");
         assert!(next2.entries.contains_key("c"));
-        assert_eq!(plan(Some(&next2), &new, &report, NOW, 30).archive, ids(&["c"]));
+        assert_eq!(plan(Some(&next2), &new, &report, NOW, 30, ImportOn::Content).archive, ids(&["c"]));
     }
 
     #[test]
     fn stale_report_keeps_state_and_json_roundtrip() {
         let prev = state(Some(mark("2026-11-22T00:00:00Z", "r1", None)), &[("a", entry("h1", "2026-11-20T00:00:00Z"))]);
         let report = mark("2026-11-01T00:00:00Z", "r0", None);
-        let p = plan(Some(&prev), &[], &report, NOW, 30);
+        let p = plan(Some(&prev), &[], &report, NOW, 30, ImportOn::Content);
         assert!(p.ignore_as_stale);
         let next = next_state(Some(&prev), "k", &p, &[], &HashSet::new(), &report, "now");
         assert_eq!(next, prev);
@@ -473,7 +523,7 @@ mod tests {
             let mut s: Option<LifecycleState> = None;
             for i in order {
                 let (m, f) = &reports[i];
-                let p = plan(s.as_ref(), f, m, NOW, 30);
+                let p = plan(s.as_ref(), f, m, NOW, 30, ImportOn::Content);
                 s = Some(next_state(s.as_ref(), "k", &p, f, &HashSet::new(), m, "t"));
             }
             let s = s.expect("state");
@@ -486,5 +536,100 @@ mod tests {
             assert_eq!(f, &finals[0]);
         }
         assert_eq!(finals[0].1, vec![("a".to_string(), "2".to_string()), ("c".to_string(), "1".to_string())]);
+    }
+
+    #[test]
+    fn import_on_content_or_sighting() {
+        let recent = "2026-11-20T00:00:00Z";
+        let old = "2026-10-01T00:00:00Z";
+        let prev = state(
+            Some(mark("2026-11-22T00:00:00Z", "scans/p/1/r.sarif", None)),
+            &[("a", entry("h1", recent)), ("b", entry("h2", recent)), ("c", entry("h3", old))],
+        );
+        let report = mark("2026-11-23T00:00:00Z", "scans/p/2/r.sarif", None);
+        // A new image tag: every sighting hash changes; b's content changes too; c is due.
+        let new = vec![nfs("a", "h1", "tag-2"), nfs("b", "h2-fixed", "tag-2"), nfs("c", "h3", "tag-2")];
+        struct Row {
+            name: &'static str,
+            import_on: ImportOn,
+            refresh: u32,
+            want: Plan,
+        }
+        let rows = [
+            Row {
+                name: "content: a new tag alone imports nothing; the changed and the due finding do",
+                import_on: ImportOn::Content,
+                refresh: 30,
+                want: Plan {
+                    import_new_or_changed: ids(&["b"]),
+                    refresh_unchanged: ids(&["c"]),
+                    unchanged_skipped: ids(&["a"]),
+                    ..Plan::default()
+                },
+            },
+            Row {
+                name: "sighting: every new sighting imports",
+                import_on: ImportOn::Sighting,
+                refresh: 30,
+                want: Plan { import_new_or_changed: ids(&["a", "b", "c"]), ..Plan::default() },
+            },
+            Row {
+                name: "content with refresh 0: every finding is refreshed",
+                import_on: ImportOn::Content,
+                refresh: 0,
+                want: Plan {
+                    import_new_or_changed: ids(&["b"]),
+                    refresh_unchanged: ids(&["a", "c"]),
+                    ..Plan::default()
+                },
+            },
+        ];
+        for row in rows {
+            assert_eq!(plan(Some(&prev), &new, &report, NOW, row.refresh, row.import_on), row.want, "{}", row.name);
+        }
+        // Same sighting again under `sighting`: nothing to import.
+        let same = vec![nfs("a", "h1", "tag-1"), nfs("b", "h2", "tag-1")];
+        let p = plan(Some(&prev), &same, &report, NOW, 30, ImportOn::Sighting);
+        assert!(p.import_new_or_changed.is_empty(), "{p:?}");
+        // A skipped sighting keeps the sighting Security Hub shows, so `sighting` still sees it as new later.
+        let p = plan(Some(&prev), &new, &report, NOW, 30, ImportOn::Content);
+        let next = next_state(Some(&prev), "k", &p, &new, &HashSet::new(), &report, "2026-11-23T08:00:00Z");
+        assert_eq!(next.entries["a"].sighting_hash.as_deref(), Some("tag-1"));
+        assert_eq!(next.entries["b"].sighting_hash.as_deref(), Some("tag-2"));
+        assert_eq!(next.entries["c"].sighting_hash.as_deref(), Some("tag-2"));
+        assert_eq!(ImportOn::parse(" Sighting "), Some(ImportOn::Sighting));
+        assert_eq!(ImportOn::parse("content"), Some(ImportOn::Content));
+        assert_eq!(ImportOn::parse("always"), None);
+    }
+
+    #[test]
+    fn state_of_the_one_hash_version_upgrades_with_one_import_and_no_archive() {
+        // A state object as the version with one hash wrote it: no sighting_hash.
+        let legacy = br#"{"schema":"scangate.state.v1","lifecycle_key":"k",
+            "applied":{"report_time":"2026-11-22T00:00:00Z","bucket":"b","key":"scans/p/1/r.sarif"},
+            "entries":{
+              "a":{"content_hash":"old-whole-finding-hash-a","created_at":"2026-01-01T00:00:00Z",
+                   "last_imported_at":"2026-11-22T00:00:00Z","stub":{"Id":"a"}},
+              "b":{"content_hash":"old-whole-finding-hash-b","created_at":"2026-01-01T00:00:00Z",
+                   "last_imported_at":"2026-11-22T00:00:00Z","stub":{"Id":"b"}}}}"#;
+        let prev = LifecycleState::from_json(legacy, "state/k.json").expect("legacy state parses");
+        assert_eq!(prev.entries["a"].sighting_hash, None);
+        let new = vec![nfs("a", "h1", "tag-2"), nfs("b", "h2", "tag-2")];
+        let r2 = mark("2026-11-23T00:00:00Z", "scans/p/2/r.sarif", None);
+        for import_on in [ImportOn::Content, ImportOn::Sighting] {
+            let p = plan(Some(&prev), &new, &r2, NOW, 30, import_on);
+            assert_eq!(p.import_new_or_changed, ids(&["a", "b"]), "{import_on:?}: one import of each");
+            assert!(p.archive.is_empty(), "{import_on:?}: nothing archived");
+            let next = next_state(Some(&prev), "k", &p, &new, &HashSet::new(), &r2, "2026-11-23T08:00:00Z");
+            assert_eq!(next.entries["a"].created_at, "2026-01-01T00:00:00Z", "CreatedAt kept");
+            // The next rescan of yet another tag: nothing under `content`.
+            let new3 = vec![nfs("a", "h1", "tag-3"), nfs("b", "h2", "tag-3")];
+            let r3 = mark("2026-11-24T00:00:00Z", "scans/p/3/r.sarif", None);
+            let p3 = plan(Some(&next), &new3, &r3, NOW, 30, ImportOn::Content);
+            assert!(p3.is_noop(), "{import_on:?}: {p3:?}");
+            // Written again, the state round-trips with both hashes.
+            let json = serde_json::to_vec(&next).expect("serialize");
+            assert_eq!(LifecycleState::from_json(&json, "s").expect("parse"), next);
+        }
     }
 }

@@ -627,6 +627,54 @@ fn asff_content_hash_ignores_time_and_build() {
     assert_eq!(asff::content_hash(&f, &ctx).len(), 64);
 }
 
+#[test]
+fn asff_content_hash_ignores_the_sighting_and_sighting_hash_sees_it() {
+    let ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app";
+    let ctx1 = ctx(ScanType::Image, &format!("{ecr}:1.0@sha256:aaaa"));
+    // The next build: new tag and digest, build, report, scanner version, layer.
+    let mut ctx2 = ctx(ScanType::Image, &format!("{ecr}:1.1@sha256:bbbb"));
+    assert_eq!(ctx1.lifecycle, ctx2.lifecycle, "one lifecycle for both tags");
+    ctx2.build_arn = Some(format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:build/qualys-codebuild-image-us-east-1:9z9z"));
+    ctx2.report_uri = Some("s3://reports/scans/app/9z9z/report.sarif".into());
+    ctx2.updated_at = "2027-01-01T00:00:00.000Z".into();
+    let f = qualys_vuln();
+    let mut f2 = f.clone();
+    f2.scanner.version = Some("4.3.0".into());
+    f2.layer = Some("sha256:0000".into());
+    // The ASFF does show the new sighting (so `IMPORT_ON=sighting` has something to carry).
+    assert_ne!(asff::to_asff(&f, &ctx1)["Resources"], asff::to_asff(&f2, &ctx2)["Resources"]);
+    assert_eq!(asff::content_hash(&f, &ctx1), asff::content_hash(&f2, &ctx2), "same vulnerability, new sighting");
+    assert_ne!(asff::sighting_hash(&f, &ctx1), asff::sighting_hash(&f2, &ctx2));
+    assert_eq!(asff::sighting_hash(&f, &ctx1), asff::sighting_hash(&f, &ctx1.clone()));
+    assert_eq!(asff::sighting_hash(&f, &ctx1).len(), 64);
+    // Each single sighting field moves the sighting hash and not the content hash.
+    let mut only_build = ctx1.clone();
+    only_build.build_arn = None;
+    let mut only_tag = ctx1.clone();
+    only_tag.target = format!("{ecr}:1.2");
+    for (name, c) in [("build", &only_build), ("tag", &only_tag)] {
+        assert_eq!(asff::content_hash(&f, &ctx1), asff::content_hash(&f, c), "{name}");
+        assert_ne!(asff::sighting_hash(&f, &ctx1), asff::sighting_hash(&f, c), "{name}");
+    }
+    // What describes the vulnerability moves the content hash.
+    let mut severity = f.clone();
+    severity.severity = Severity::High;
+    let mut installed = f.clone();
+    if let Some(p) = installed.package.as_mut() {
+        p.installed_version = Some("3.0.5-r0".into());
+    }
+    let mut cvss = f.clone();
+    cvss.cvss_score = Some(7.5);
+    let mut text = f.clone();
+    text.description.push_str(" More.");
+    for (name, changed) in
+        [("severity", &severity), ("installed version", &installed), ("cvss", &cvss), ("text", &text)]
+    {
+        assert_ne!(asff::content_hash(&f, &ctx1), asff::content_hash(changed, &ctx1), "{name}");
+        assert_eq!(asff::sighting_hash(&f, &ctx1), asff::sighting_hash(changed, &ctx1), "{name}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Markdown summary.
 
