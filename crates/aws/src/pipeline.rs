@@ -34,8 +34,31 @@ impl PipelineError {
     }
 }
 
+/// What CodePipeline itself says about a job (GetJobDetails): the gate acts on this,
+/// never on the invocation event, which anyone allowed to invoke the function can write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobDetails {
+    pub job_id: String,
+    pub account_id: Option<String>,
+    /// `pipelineContext.pipelineName`.
+    pub pipeline_name: Option<String>,
+    /// `pipelineContext.pipelineExecutionId`.
+    pub pipeline_execution_id: Option<String>,
+    /// `pipelineContext.stage.name` and `pipelineContext.action.name`.
+    pub stage: Option<String>,
+    pub action: Option<String>,
+    /// The action configuration's `UserParameters`.
+    pub user_parameters: Option<String>,
+    /// The continuation token of a job CodePipeline re-invoked.
+    pub continuation_token: Option<String>,
+}
+
 /// The CodePipeline calls a job worker (the pipeline-gate Lambda) makes.
 pub trait PipelineJobs: Send + Sync {
+    /// GetJobDetails. `Ok(None)`: CodePipeline knows no such job (JobNotFoundException, or
+    /// an id it refuses as malformed): nothing may be answered for it.
+    fn get_job_details(&self, job_id: &str) -> impl Future<Output = Result<Option<JobDetails>, PipelineError>> + Send;
+
     /// PutJobSuccessResult. With a `continuation_token` the action stays in progress and
     /// CodePipeline invokes the function again with that token; `output_variables` are
     /// sent only without a token (the API refuses both together). `summary` shows in the
@@ -93,6 +116,44 @@ where
 }
 
 impl PipelineJobs for CodePipeline {
+    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
+        const OP: &str = "GetJobDetails";
+        let out = match self.client.get_job_details().job_id(job_id).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let unknown =
+                    e.as_service_error().is_some_and(|s| s.is_job_not_found_exception() || s.is_validation_exception());
+                if unknown {
+                    return Ok(None);
+                }
+                return Err(match sdk_error(&e, OP, job_id, false) {
+                    // No result is being delivered here: any other failure is a plain service error.
+                    PipelineError::JobClosed { operation, job_id, code, message } => {
+                        PipelineError::Service { operation, job_id, code, message }
+                    }
+                    other => other,
+                });
+            }
+        };
+        let Some(job) = out.job_details() else { return Ok(None) };
+        let data = job.data();
+        let context = data.and_then(|d| d.pipeline_context());
+        Ok(Some(JobDetails {
+            job_id: job.id().unwrap_or(job_id).to_string(),
+            account_id: job.account_id().map(str::to_string),
+            pipeline_name: context.and_then(|c| c.pipeline_name()).map(str::to_string),
+            pipeline_execution_id: context.and_then(|c| c.pipeline_execution_id()).map(str::to_string),
+            stage: context.and_then(|c| c.stage()).and_then(|s| s.name()).map(str::to_string),
+            action: context.and_then(|c| c.action()).and_then(|a| a.name()).map(str::to_string),
+            user_parameters: data
+                .and_then(|d| d.action_configuration())
+                .and_then(|a| a.configuration())
+                .and_then(|c| c.get("UserParameters"))
+                .cloned(),
+            continuation_token: data.and_then(|d| d.continuation_token()).map(str::to_string),
+        }))
+    }
+
     async fn put_job_success(
         &self,
         job_id: &str,
@@ -231,6 +292,68 @@ mod tests {
             .await
             .expect("matching request");
         assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn job_details_come_from_codepipeline() {
+        use aws_sdk_codepipeline::operation::get_job_details::GetJobDetailsOutput;
+        use aws_sdk_codepipeline::types::{
+            ActionConfiguration, ActionContext, JobData, JobDetails as SdkJob, PipelineContext, StageContext,
+        };
+        let rule = mock!(Client::get_job_details).match_requests(|r| r.job_id() == Some("job-7")).then_output(|| {
+            let data = JobData::builder()
+                .action_configuration(
+                    ActionConfiguration::builder()
+                        .configuration("FunctionName", "gate")
+                        .configuration("UserParameters", r#"{"verdict_key": "results/p/b/verdict.json"}"#)
+                        .build(),
+                )
+                .pipeline_context(
+                    PipelineContext::builder()
+                        .pipeline_name("app")
+                        .pipeline_execution_id("e-1")
+                        .stage(StageContext::builder().name("Scan").build())
+                        .action(ActionContext::builder().name("Gate").build())
+                        .build(),
+                )
+                .continuation_token("tok")
+                .build();
+            GetJobDetailsOutput::builder()
+                .job_details(SdkJob::builder().id("job-7").account_id("123456789012").data(data).build())
+                .build()
+        });
+        let client = mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, [&rule]);
+        let details = CodePipeline::new(client).get_job_details("job-7").await.expect("call").expect("known job");
+        assert_eq!(
+            details,
+            JobDetails {
+                job_id: "job-7".into(),
+                account_id: Some("123456789012".into()),
+                pipeline_name: Some("app".into()),
+                pipeline_execution_id: Some("e-1".into()),
+                stage: Some("Scan".into()),
+                action: Some("Gate".into()),
+                user_parameters: Some(r#"{"verdict_key": "results/p/b/verdict.json"}"#.into()),
+                continuation_token: Some("tok".into()),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_job_has_no_details() {
+        use aws_sdk_codepipeline::operation::get_job_details::GetJobDetailsError;
+        use aws_sdk_codepipeline::types::error::{JobNotFoundException, ValidationException};
+        let not_found = mock!(Client::get_job_details).then_error(|| {
+            GetJobDetailsError::JobNotFoundException(JobNotFoundException::builder().message("no job").build())
+        });
+        let malformed = mock!(Client::get_job_details).then_error(|| {
+            GetJobDetailsError::ValidationException(ValidationException::builder().message("bad id").build())
+        });
+        let client = mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, [&not_found, &malformed]);
+        let jobs = CodePipeline::new(client);
+        assert_eq!(jobs.get_job_details("made-up").await.expect("answered"), None);
+        assert_eq!(jobs.get_job_details("../x").await.expect("answered"), None);
+        assert_eq!((not_found.num_calls(), malformed.num_calls()), (1, 1));
     }
 
     #[tokio::test]

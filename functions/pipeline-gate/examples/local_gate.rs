@@ -14,16 +14,41 @@
 
 use pipeline_gate::{handle, GateEnv};
 use scangate_aws::clients::{load_sdk_config, Clients};
-use scangate_aws::pipeline::{PipelineError, PipelineJobs};
+use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::S3Store;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::ExitCode;
 
-/// Prints each job result on stdout instead of calling CodePipeline.
-struct PrintingJobs;
+/// Prints each job result on stdout instead of calling CodePipeline. Stands in for
+/// CodePipeline's GetJobDetails too: it knows the one job of the event on stdin, as the
+/// event describes it (the Lambda asks CodePipeline instead).
+struct PrintingJobs {
+    job: JobDetails,
+}
+
+impl PrintingJobs {
+    fn for_event(event: &serde_json::Value) -> PrintingJobs {
+        let job = &event["CodePipeline.job"];
+        let data = &job["data"];
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        PrintingJobs {
+            job: JobDetails {
+                job_id: job["id"].as_str().unwrap_or_default().to_string(),
+                account_id: text(&job["accountId"]),
+                user_parameters: text(&data["actionConfiguration"]["configuration"]["UserParameters"]),
+                continuation_token: text(&data["continuationToken"]),
+                ..JobDetails::default()
+            },
+        }
+    }
+}
 
 impl PipelineJobs for PrintingJobs {
+    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
+        Ok(Some(self.job.clone()).filter(|j| j.job_id == job_id))
+    }
+
     async fn put_job_success(
         &self,
         job_id: &str,
@@ -89,7 +114,7 @@ fn main() -> ExitCode {
         let sdk = load_sdk_config().await;
         let store = S3Store::new(Clients::new(&sdk).s3, None);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        match handle(&event, &env, &store, &PrintingJobs, now, Some("local-gate")).await {
+        match handle(&event, &env, &store, &PrintingJobs::for_event(&event), now, Some("local-gate")).await {
             Ok(result) => {
                 println!("result: {}", result.kind());
                 ExitCode::SUCCESS

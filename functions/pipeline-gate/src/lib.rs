@@ -1,7 +1,11 @@
 //! pipeline-gate: a CodePipeline Lambda "Invoke" action that passes or fails a stage on
 //! the scan verdict the report-processor wrote to S3.
 //!
-//! Each invocation ends in exactly one job result: PutJobSuccessResult (verdict passed,
+//! The gate acts only on what CodePipeline says about the job: the event gives the job id,
+//! GetJobDetails gives the configuration (UserParameters), the pipeline and execution and
+//! the continuation token. A job id CodePipeline does not know gets no result at all.
+//!
+//! Each invocation for a known job ends in exactly one job result: PutJobSuccessResult (verdict passed,
 //! with output variables), PutJobSuccessResult with a continuation token (verdict not
 //! there yet; CodePipeline invokes the gate again) or PutJobFailureResult (verdict failed,
 //! or anything that went wrong: bad parameters, access denied, unknown schema, a verdict
@@ -12,9 +16,9 @@
 //! The decisions are pure and live in [`scangate_core::gate`]; this crate reads the event,
 //! the verdict object ([`ReportStore`]) and calls CodePipeline ([`PipelineJobs`]).
 
-use scangate_aws::pipeline::{PipelineError, PipelineJobs};
+use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{ReportStore, StoreError};
-use scangate_core::gate::{self, Context, Continuation, GateDecision, GateParams, Lookup};
+use scangate_core::gate::{self, Context, Continuation, GateDecision, GateParams, Lookup, VerdictLocation};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,17 +48,30 @@ impl GateEnv {
     }
 }
 
-/// The parts of `CodePipeline.job` the gate reads. `artifactCredentials` is deliberately
-/// not deserialized (and the event is never logged): it holds temporary credentials.
-#[derive(Debug, Deserialize)]
+/// `EXPECTED_BUCKET_OWNER`: the account id sent as ExpectedBucketOwner with every S3 read
+/// (the stack sets the function's own account). Empty or unset = not sent.
+pub fn expected_bucket_owner(value: Option<&str>) -> Result<Option<String>, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(v.to_string())),
+        Some(v) => {
+            Err(format!("environment variable EXPECTED_BUCKET_OWNER: expected a 12-digit account id, got {v:?}"))
+        }
+    }
+}
+
+/// The parts of `CodePipeline.job` the gate reads from the event: only the job id (and
+/// the event's account id and UserParameters, for the log). Everything the gate acts on
+/// comes from CodePipeline's GetJobDetails. `artifactCredentials` is deliberately not
+/// deserialized (and the event is never logged): it holds temporary credentials.
+#[derive(Debug, Default, Deserialize)]
 struct EventEnvelope {
     #[serde(rename = "CodePipeline.job")]
     job: JobEvent,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct JobEvent {
-    id: String,
     #[serde(rename = "accountId", default)]
     account_id: Option<String>,
     #[serde(default)]
@@ -65,8 +82,6 @@ struct JobEvent {
 struct JobData {
     #[serde(rename = "actionConfiguration", default)]
     action_configuration: Option<ActionConfiguration>,
-    #[serde(rename = "continuationToken", default)]
-    continuation_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +122,13 @@ pub enum HandlerError {
          the gate must be a CodePipeline Lambda invoke action"
     )]
     NotAJob(String),
+    #[error(
+        "CodePipeline knows no job {0}: no job result is sent for a job CodePipeline did not give this function \
+         (GetJobDetails answered JobNotFound); the event did not come from a pipeline of this account"
+    )]
+    UnknownJob(String),
+    #[error("the job's details could not be read from CodePipeline, the invocation will be retried: {0}")]
+    JobDetails(PipelineError),
     #[error("the job result could not be delivered, the invocation will be retried: {0}")]
     Delivery(#[from] PipelineError),
 }
@@ -138,18 +160,17 @@ async fn look_up<S: ReportStore>(store: &S, bucket: &str, key: &str, timeout: Du
     }
 }
 
-/// Everything between the event and the decision: parameters, token, the S3 read.
-async fn decide_for<S: ReportStore>(data: &JobData, env: &GateEnv, store: &S, now: i64) -> GateDecision {
-    let user_parameters = data
-        .action_configuration
-        .as_ref()
-        .and_then(|a| a.configuration.as_ref())
-        .and_then(|c| c.user_parameters.as_deref());
-    let params: GateParams = match gate::parse_params(user_parameters, env.report_bucket.as_deref()) {
+/// Everything between the job and the decision: parameters, token, the S3 read. `job`
+/// is what CodePipeline says about the job, never the event.
+async fn decide_for<S: ReportStore>(job: &JobDetails, env: &GateEnv, store: &S, now: i64) -> GateDecision {
+    let params: GateParams = match gate::parse_params(job.user_parameters.as_deref(), env.report_bucket.as_deref()) {
         Ok(p) => p,
         Err(e) => return GateDecision::Fail { message: format!("scangate gate: {e}") },
     };
-    let state = match data.continuation_token.as_deref() {
+    if let Some(message) = foreign_execution(&params, job) {
+        return GateDecision::Fail { message };
+    }
+    let state = match job.continuation_token.as_deref() {
         None => None,
         Some(token) => match Continuation::decode(token) {
             Ok(state) => Some(state),
@@ -179,7 +200,30 @@ async fn decide_for<S: ReportStore>(data: &JobData, env: &GateEnv, store: &S, no
     })
 }
 
+/// A by-execution verdict of another pipeline or execution than the job's (as CodePipeline
+/// names them): the gate of one pipeline never passes on another's verdict.
+fn foreign_execution(params: &GateParams, job: &JobDetails) -> Option<String> {
+    let VerdictLocation::Execution { pipeline, execution_id, .. } = &params.location else { return None };
+    if let Some(real) = job.pipeline_name.as_deref().filter(|real| *real != pipeline.as_str()) {
+        return Some(format!(
+            "scangate gate: UserParameters.pipeline is {pipeline:?} but this job belongs to pipeline {real:?}: \
+             the gate reads only its own pipeline's by-execution verdicts"
+        ));
+    }
+    if let Some(real) = job.pipeline_execution_id.as_deref().filter(|real| *real != execution_id.as_str()) {
+        return Some(format!(
+            "scangate gate: UserParameters.execution_id is {execution_id:?} but this job runs in execution {real:?}: \
+             use \"#{{codepipeline.PipelineExecutionId}}\""
+        ));
+    }
+    None
+}
+
 /// Handles one invocation. `now` is unix seconds; `request_id` links failures to the logs.
+///
+/// Only the job id is taken from the event: the job's configuration, pipeline and
+/// continuation token come from CodePipeline (GetJobDetails). A job id CodePipeline does
+/// not know gets no job result at all.
 pub async fn handle<S: ReportStore, J: PipelineJobs>(
     event: &serde_json::Value,
     env: &GateEnv,
@@ -195,21 +239,40 @@ pub async fn handle<S: ReportStore, J: PipelineJobs>(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| HandlerError::NotAJob("no \"CodePipeline.job\".id".into()))?
         .to_string();
-    let decision = match serde_json::from_value::<EventEnvelope>(event.clone()) {
-        Ok(envelope) => {
-            let data = envelope.job.data.unwrap_or_default();
-            tracing::info!(
-                job_id = %envelope.job.id,
-                account_id = envelope.job.account_id.as_deref().unwrap_or(""),
-                continuation = data.continuation_token.is_some(),
-                "gate invoked"
-            );
-            decide_for(&data, env, store, now).await
+    let claimed = serde_json::from_value::<EventEnvelope>(event.clone()).unwrap_or_default().job;
+    let job = match jobs.get_job_details(&job_id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => {
+            let e = HandlerError::UnknownJob(job_id.clone());
+            tracing::error!(job_id = %job_id, error = %e, "gate invoked for a job CodePipeline does not know: no job result sent");
+            return Err(e);
         }
         Err(e) => {
-            GateDecision::Fail { message: format!("scangate gate: the CodePipeline job event is malformed: {e}") }
+            tracing::error!(job_id = %job_id, error = %e, "GetJobDetails failed");
+            return Err(HandlerError::JobDetails(e));
         }
     };
+    let event_parameters = claimed
+        .data
+        .as_ref()
+        .and_then(|d| d.action_configuration.as_ref())
+        .and_then(|a| a.configuration.as_ref())
+        .and_then(|c| c.user_parameters.as_deref());
+    if event_parameters != job.user_parameters.as_deref() {
+        tracing::warn!(
+            job_id = %job_id,
+            "the event's UserParameters differ from the job's configuration in CodePipeline: using CodePipeline's"
+        );
+    }
+    tracing::info!(
+        job_id = %job_id,
+        account_id = job.account_id.as_deref().or(claimed.account_id.as_deref()).unwrap_or(""),
+        pipeline = job.pipeline_name.as_deref().unwrap_or(""),
+        execution_id = job.pipeline_execution_id.as_deref().unwrap_or(""),
+        continuation = job.continuation_token.is_some(),
+        "gate invoked"
+    );
+    let decision = decide_for(&job, env, store, now).await;
     deliver(jobs, &job_id, decision, request_id).await
 }
 

@@ -24,7 +24,13 @@ async fn main() -> Result<(), Error> {
     let env = GateEnv::from_env();
     let sdk = load_sdk_config().await;
     let clients = Clients::new(&sdk);
-    let store = S3Store::new(clients.s3.clone(), None);
+    // The verdict is read only from a bucket of this account (ExpectedBucketOwner on every S3 call).
+    let owner =
+        pipeline_gate::expected_bucket_owner(std::env::var("EXPECTED_BUCKET_OWNER").ok().as_deref()).map_err(|e| {
+            tracing::error!(error = %e, "invalid configuration");
+            Error::from(e)
+        })?;
+    let store = S3Store::new(clients.s3.clone(), owner);
     let jobs = CodePipeline::new(aws_sdk_codepipeline::Client::new(&sdk));
     let (env, store, jobs) = (&env, &store, &jobs);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

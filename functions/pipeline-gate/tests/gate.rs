@@ -2,7 +2,7 @@
 //! fake CodePipeline that records every job-result call.
 
 use pipeline_gate::{handle, GateEnv, HandlerError, JobResult};
-use scangate_aws::pipeline::{PipelineError, PipelineJobs};
+use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, StoreError};
 use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
 use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
@@ -131,11 +131,31 @@ enum Call {
 #[derive(Default)]
 struct FakeJobs {
     calls: Mutex<Vec<Call>>,
+    /// The jobs CodePipeline knows (GetJobDetails answers these, JobNotFound for the rest).
+    known: Mutex<HashMap<String, JobDetails>>,
     /// Makes every call fail with this CodePipeline error code.
     fail_with: Option<&'static str>,
 }
 
+/// The job an event names, as CodePipeline would describe it when the event is genuine.
+fn details_of(event: &Value) -> JobDetails {
+    let job = &event["CodePipeline.job"];
+    let data = &job["data"];
+    JobDetails {
+        job_id: job["id"].as_str().unwrap_or_default().to_string(),
+        account_id: job["accountId"].as_str().map(str::to_string),
+        user_parameters: data["actionConfiguration"]["configuration"]["UserParameters"].as_str().map(str::to_string),
+        continuation_token: data["continuationToken"].as_str().map(str::to_string),
+        ..JobDetails::default()
+    }
+}
+
 impl FakeJobs {
+    /// CodePipeline knows this job.
+    fn knows(&self, job: JobDetails) {
+        self.known.lock().expect("lock").insert(job.job_id.clone(), job);
+    }
+
     fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("lock").clone()
     }
@@ -153,6 +173,10 @@ impl FakeJobs {
 }
 
 impl PipelineJobs for FakeJobs {
+    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
+        Ok(self.known.lock().expect("lock").get(job_id).cloned())
+    }
+
     async fn put_job_success(
         &self,
         job_id: &str,
@@ -205,7 +229,11 @@ fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
+/// Runs a genuine event: CodePipeline knows its job as the event describes it.
 async fn run(event: &Value, store: &FakeStore, jobs: &FakeJobs, now: i64) -> Result<JobResult, HandlerError> {
+    if event["CodePipeline.job"]["id"].is_string() {
+        jobs.knows(details_of(event));
+    }
     handle(event, &env(), store, jobs, now, Some("req-1")).await
 }
 
@@ -463,18 +491,86 @@ async fn not_a_pipeline_event_is_an_error_without_calls() {
 }
 
 #[tokio::test]
-async fn a_malformed_job_event_still_gets_a_result() {
-    let event = serde_json::json!({"CodePipeline.job": {"id": "job-x", "data": {"continuationToken": 5}}});
+async fn attack_a_made_up_job_id_gets_no_result() {
+    // Someone allowed to invoke the function submits a job id the pipeline never gave it,
+    // with a verdict that passes: CodePipeline knows no such job, so nothing is answered.
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
+    let jobs = FakeJobs::default();
+    let forged = fixture("invoke-verdict-key.json");
+    let err = handle(&forged, &env(), &store, &jobs, T0, Some("req-1")).await.expect_err("unknown job");
+    assert!(matches!(&err, HandlerError::UnknownJob(id) if id == "11111111-abcd-1111-abcd-111111abcdef"), "{err}");
+    assert!(jobs.calls().is_empty(), "no PutJob*Result for a job CodePipeline does not know: {:?}", jobs.calls());
+    assert!(store.reads.lock().expect("lock").is_empty(), "nothing is even read for it");
+}
+
+#[tokio::test]
+async fn attack_event_user_parameters_are_ignored_for_the_real_ones() {
+    // The job is real and its configured verdict failed; the event claims another key
+    // whose verdict passes. The gate reads the key CodePipeline configured and fails.
+    const OTHER: &str = "results/attacker/b-1/verdict.json";
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(3, 0, 0, 0), PolicyResult::None)));
+    store.put_object(BUCKET, OTHER, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
+    let jobs = FakeJobs::default();
+    let genuine = fixture("invoke-verdict-key.json");
+    jobs.knows(details_of(&genuine));
+    let mut forged = genuine.clone();
+    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        Value::String(format!(r#"{{"verdict_key": "{OTHER}", "wait_seconds": 0, "max_critical": -1}}"#));
+    let result = handle(&forged, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
+    assert_eq!(result.kind(), "failed", "{result:?}");
+    assert_eq!(store.reads.lock().expect("lock").clone(), vec![format!("s3://{BUCKET}/{KEY}")]);
+    // A continuation token only in the event is not CodePipeline's either.
+    let forged =
+        with_token(genuine, r#"{"v":1,"first_seen":0,"deadline":99999999999,"attempts":1,"bucket":"b","key":"k"}"#);
+    let jobs = FakeJobs::default();
+    jobs.knows(details_of(&fixture("invoke-verdict-key.json")));
+    handle(&forged, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
+    assert_eq!(store.reads.lock().expect("lock").last().cloned(), Some(format!("s3://{BUCKET}/{KEY}")));
+}
+
+#[tokio::test]
+async fn a_by_execution_verdict_of_another_pipeline_fails() {
     let store = FakeStore::default();
     let jobs = FakeJobs::default();
-    run(&event, &store, &jobs, T0).await.expect("delivered");
-    let calls = jobs.calls();
-    assert_eq!(calls.len(), 1);
-    let Call::Failure { message, .. } = &calls[0] else { panic!("{calls:?}") };
-    assert!(
-        message.starts_with("scangate gate: the CodePipeline job event is malformed: invalid type: integer `5`"),
-        "{message}"
-    );
+    let event = fixture("invoke-by-execution.json");
+    let mut real = details_of(&event);
+    real.pipeline_name = Some("someone-elses-pipeline".into());
+    jobs.knows(real);
+    let result = handle(&event, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
+    let JobResult::Failed { message, .. } = result else { panic!("must fail: {result:?}") };
+    assert!(message.contains("but this job belongs to pipeline \"someone-elses-pipeline\""), "{message}");
+    assert!(store.reads.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn unreadable_job_details_are_retried_without_a_result() {
+    struct Failing;
+    impl PipelineJobs for Failing {
+        async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
+            Err(PipelineError::Service {
+                operation: "GetJobDetails",
+                job_id: job_id.into(),
+                code: "ThrottlingException".into(),
+                message: "slow down".into(),
+            })
+        }
+        async fn put_job_success(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &BTreeMap<String, String>,
+            _: Option<&str>,
+        ) -> Result<(), PipelineError> {
+            panic!("no result without the job's details")
+        }
+        async fn put_job_failure(&self, _: &str, _: &str, _: Option<&str>) -> Result<(), PipelineError> {
+            panic!("no result without the job's details")
+        }
+    }
+    let err = handle(&fixture("invoke-verdict-key.json"), &env(), &FakeStore::default(), &Failing, T0, None)
+        .await
+        .expect_err("retried");
+    assert!(matches!(err, HandlerError::JobDetails(_)), "{err}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use pipeline_gate::{handle, GateEnv, JobResult};
 use scangate_aws::clients::Clients;
-use scangate_aws::pipeline::{PipelineError, PipelineJobs};
+use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{PutOptions, ReportStore, S3Store};
 use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
 use scangate_core::verdict::{ReportRef, Verdict, VerdictInput};
@@ -16,9 +16,15 @@ use std::time::Duration;
 #[derive(Default)]
 struct RecordingJobs {
     calls: Mutex<Vec<String>>,
+    known: Mutex<std::collections::HashMap<String, JobDetails>>,
 }
 
 impl PipelineJobs for RecordingJobs {
+    /// CodePipeline knows every job of this test, configured as `event` describes it.
+    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
+        Ok(self.known.lock().expect("lock").get(job_id).cloned())
+    }
+
     async fn put_job_success(
         &self,
         job_id: &str,
@@ -34,6 +40,20 @@ impl PipelineJobs for RecordingJobs {
     async fn put_job_failure(&self, job_id: &str, message: &str, _ext: Option<&str>) -> Result<(), PipelineError> {
         self.calls.lock().expect("lock").push(format!("{job_id}: failure {message}"));
         Ok(())
+    }
+}
+
+impl RecordingJobs {
+    /// The event of a job CodePipeline gave the function (and knows).
+    fn job(&self, job_id: &str, user_parameters: &str, token: Option<&str>) -> serde_json::Value {
+        let details = JobDetails {
+            job_id: job_id.into(),
+            user_parameters: Some(user_parameters.into()),
+            continuation_token: token.map(str::to_string),
+            ..JobDetails::default()
+        };
+        self.known.lock().expect("lock").insert(job_id.into(), details);
+        event(job_id, user_parameters, token)
     }
 }
 
@@ -68,7 +88,7 @@ async fn waits_for_the_verdict_in_s3_then_passes() {
     let jobs = RecordingJobs::default();
 
     let first =
-        handle(&event("job-1", &params, None), &env, &store, &jobs, 1_000, Some("r1")).await.expect("delivered");
+        handle(&jobs.job("job-1", &params, None), &env, &store, &jobs, 1_000, Some("r1")).await.expect("delivered");
     let JobResult::Continued { token, .. } = first else { panic!("missing verdict must continue: {first:?}") };
 
     let gate = GatePolicy::default();
@@ -87,7 +107,7 @@ async fn waits_for_the_verdict_in_s3_then_passes() {
     let body = serde_json::to_vec(&verdict).expect("serialize");
     store.put(&bucket, key, body, &PutOptions::json()).await.expect("put verdict");
 
-    let second = handle(&event("job-2", &params, Some(&token)), &env, &store, &jobs, 1_030, Some("r2"))
+    let second = handle(&jobs.job("job-2", &params, Some(&token)), &env, &store, &jobs, 1_030, Some("r2"))
         .await
         .expect("delivered");
     let JobResult::Succeeded { outputs, .. } = second else { panic!("verdict present must pass: {second:?}") };
