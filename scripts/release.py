@@ -32,7 +32,8 @@ MAX_GLIBC = (2, 26)
 ELF_MACHINE = {"x86_64": "Advanced Micro Devices X86-64", "arm64": "AArch64"}
 # A zip entry's timestamp: fixed, so the same binary gives the same zip (and the same upload key).
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-LAMBDA_ZIP_LIMIT = 5 * 1024 * 1024  # the project's budget for a Lambda zip (cold start), far below Lambda's 50 MB
+LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024  # Lambda's limit for a zip uploaded directly
+LAMBDA_ZIP_BUDGET = 5 * 1024 * 1024  # the project's budget (cold start): over it is a warning, not a failure
 
 
 class ReleaseError(Exception):
@@ -48,11 +49,24 @@ def sha256_file(path: Path) -> str:
 
 
 def source_files() -> list[str]:
-    out = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *SOURCE_PATHS],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout
-    return sorted({name for name in out.decode().split("\0") if name})
+    """Tracked and new (not ignored) files under SOURCE_PATHS; outside a git checkout (a source archive) every
+    file under them but build output."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *SOURCE_PATHS],
+            cwd=ROOT, check=True, capture_output=True,
+        ).stdout
+        return sorted({name for name in out.decode().split("\0") if name})
+    except (OSError, subprocess.CalledProcessError):
+        found = set()
+        for top in SOURCE_PATHS:
+            path = ROOT / top
+            if path.is_file():
+                found.add(top)
+            for parent, dirs, files in os.walk(path):
+                dirs[:] = [d for d in dirs if d != "target" and not d.startswith(".")]
+                found.update(str((Path(parent) / f).relative_to(ROOT)) for f in files)
+        return sorted(found)
 
 
 def source_digest() -> str:
@@ -142,7 +156,10 @@ def build_manifest(dist: Path, specs: list[str]) -> dict:
             finally:
                 binary.unlink()
             if entry["size"] > LAMBDA_ZIP_LIMIT:
-                raise ReleaseError(f"{path}: {entry['size']} bytes, over the 5 MB budget of a Lambda zip")
+                raise ReleaseError(f"{path}: {entry['size']} bytes, over Lambda's 50 MB limit for a zip")
+            if entry["size"] > LAMBDA_ZIP_BUDGET:
+                print(f"release: warning: {name} is {entry['size'] / 1048576:.1f} MB, over the 5 MB budget of a "
+                      "Lambda zip (cold start)", file=sys.stderr)
             entry["runtime"] = "provided.al2023"
         else:
             facts = check_elf(path, arch)
@@ -154,7 +171,7 @@ def build_manifest(dist: Path, specs: list[str]) -> dict:
         "name": "scangate",
         "version": version,
         "commit": commit,
-        "dirty": bool(status),
+        "dirty": None if status is None else bool(status),  # None: not built from a git checkout
         # Of the sources when the build started (release.sh passes it), not after: others may edit meanwhile.
         "source_sha256": os.environ.get("RELEASE_SOURCE_SHA256") or source_digest(),
         "rustc": os.environ.get("RELEASE_RUSTC_VERSION", ""),

@@ -23,7 +23,7 @@ ROOT=$PWD
 VENV="$ROOT/.venv"
 DIST="$ROOT/dist"
 export PATH="$VENV/bin:$PATH"
-export CARGO_TARGET_DIR="$ROOT/target/dist-build"
+export CARGO_TARGET_DIR="${SCANGATE_RELEASE_TARGET_DIR:-$ROOT/target/dist-build}"
 GLIBC=2.17
 started=$(date +%s)
 

@@ -2,12 +2,15 @@
 """Deploy scangate to an AWS Organization with a service-managed CloudFormation StackSet.
 
 Steps (every AWS call goes through one place, so --dry-run can print it instead of making it):
-  1. build: `make package` -> target/package/{report-processor.zip, pipeline-gate.zip, scangate}
+  1. build: `make release` -> dist/ with manifest.json (role, arch, file, sha256, size of each artifact); the
+     script reads file names and digests only from that manifest and refuses a file whose SHA-256 or size differs
   2. per target region: the artifact bucket stack (stacksets/artifact-bucket.yaml) -> bucket <prefix>-<region>,
      readable by the Organization (aws:PrincipalOrgID)
-  3. per target region: upload the three artifacts under content-addressed keys
-     (scangate/<artifact>/<sha256 prefix>/<file>), so a new build changes the stack parameters and
-     CloudFormation updates the functions; unchanged artifacts are not uploaded again
+  3. per target region: upload every artifact of the manifest under a versioned, content-addressed key
+     (scangate/<version>/<sha256 prefix>/<file>), so a new build changes the stack parameters and
+     CloudFormation updates the functions; unchanged artifacts are not uploaded again. Every S3 call to an artifact
+     bucket carries ExpectedBucketOwner (this account, from sts get-caller-identity) and every upload its
+     ChecksumSHA256; the runner's SHA-256 goes to the stack as RunnerCodeSha256, which the scan projects check
   4. upload cfn/scangate.yaml to the administrator region's artifact bucket (the StackSet reads it by URL)
   5. create or update the StackSet (SERVICE_MANAGED, auto-deployment, CallAs SELF|DELEGATED_ADMIN), wait
   6. create the stack instances that are missing (target OUs x regions), wait
@@ -20,6 +23,7 @@ comments). Needs boto3 only for a real run.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -33,12 +37,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = {
-    # parameter of cfn/scangate.yaml -> file in the package directory
-    "ProcessorCodeKey": "report-processor.zip",
-    "GateCodeKey": "pipeline-gate.zip",
-    "RunnerCodeKey": "scangate",
+    # parameter of cfn/scangate.yaml -> (role, arch) of the dist/manifest.json artifact whose key it takes
+    "ProcessorCodeKey": ("report-processor", "arm64"),
+    "GateCodeKey": ("pipeline-gate", "arm64"),
+    "RunnerCodeKey": ("runner", "x86_64"),  # the scan projects run on amazonlinux-x86_64-standard
 }
+# parameter of cfn/scangate.yaml -> the ARTIFACTS parameter whose artifact's SHA-256 it takes
+CHECKSUMS = {"RunnerCodeSha256": "RunnerCodeKey"}
+MANIFEST_SCHEMA = 1
+DRY_RUN_ACCOUNT = "111122223333"
 STACK_TEMPLATE = ROOT / "cfn" / "scangate.yaml"
+# The only cfn/scangate.yaml parameters the script sets itself, and why. Every other parameter of the template,
+# including ones added later, is settable with --parameter Key=Value or --parameters-file, validated against the
+# template's declaration (stacksets/test_deploy.py enumerates the template's parameters and fails on any other).
+FIXED_PARAMETERS = {
+    "CodeBucket": "--prefix: every region reads the artifact bucket <prefix>-<region> this script fills",
+    "CodeBucketAppendRegion": "always true: a stack instance reads the artifact bucket of its own region",
+    "CodeBucketOwner": "the account this script runs in (sts get-caller-identity), which owns the artifact buckets",
+    "ProcessorCodeKey": "the content-addressed key of the report-processor zip this run uploaded",
+    "GateCodeKey": "the content-addressed key of the pipeline-gate zip this run uploaded",
+    "RunnerCodeKey": "the content-addressed key of the runner binary this run uploaded",
+    "RunnerCodeSha256": "the SHA-256 of that runner binary, from dist/manifest.json (the install phase checks it)",
+}
 ARTIFACT_TEMPLATE = ROOT / "stacksets" / "artifact-bucket.yaml"
 TERMINAL_STACK = re.compile(r"(_COMPLETE|_FAILED)$")
 OK_STACK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
@@ -151,51 +171,184 @@ def sha256_file(path: Path) -> str:
 
 @dataclass
 class Artifact:
-    param: str
+    """One artifact of dist/manifest.json. `key` is its upload key: versioned and content-addressed."""
+
+    role: str
+    arch: str
     path: Path
     sha256: str
+    size: int
+    version: str
 
     @property
     def key(self) -> str:
-        return f"scangate/{self.path.stem.split('.')[0]}/{self.sha256[:16]}/{self.path.name}"
+        return f"scangate/{self.version}/{self.sha256[:16]}/{self.path.name}"
 
 
-def find_artifacts(package_dir: Path, dry_run: bool) -> list[Artifact]:
-    found = []
-    for param, name in ARTIFACTS.items():
-        path = package_dir / name
-        if path.is_file():
-            found.append(Artifact(param, path, sha256_file(path)))
-        elif dry_run:
-            # The plan still shows the calls; the real run fails here instead.
-            found.append(Artifact(param, path, hashlib.sha256(f"not built: {name}".encode()).hexdigest()))
-        else:
-            raise DeployError(f"{path}: missing; run `make package` (or drop --skip-build)")
-    return found
+@dataclass
+class Release:
+    version: str
+    commit: str
+    artifacts: list[Artifact]
+
+    def for_param(self, param: str) -> Artifact:
+        role, arch = ARTIFACTS[param]
+        return next(a for a in self.artifacts if (a.role, a.arch) == (role, arch))
 
 
-def stack_parameter_names(template: Path = STACK_TEMPLATE) -> set[str]:
-    """The Parameters of cfn/scangate.yaml (top-level keys of its Parameters section)."""
-    names, inside = set(), False
+def load_release(dist: Path) -> Release:
+    """Reads dist/manifest.json (written by `make release`) and checks it: every file named there, no other."""
+    manifest_path = Path(dist) / "manifest.json"
+    where = display_path(manifest_path)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise DeployError(f"{where}: missing; run `make release` (or drop --skip-build)") from None
+    except (OSError, ValueError) as err:
+        raise DeployError(f"{where}: unreadable: {err}") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
+        raise DeployError(f"{where}: expected an object with \"schema\": {MANIFEST_SCHEMA}")
+    version, commit = manifest.get("version"), manifest.get("commit", "unknown")
+    if not isinstance(version, str) or not re.fullmatch(r"[0-9A-Za-z.+-]{1,64}", version):
+        raise DeployError(f"{where}: .version: expected a version such as 0.1.0, got {version!r}")
+    entries = manifest.get("artifacts")
+    if not isinstance(entries, list) or not entries:
+        raise DeployError(f"{where}: .artifacts: expected a non-empty list")
+    artifacts = []
+    for i, entry in enumerate(entries):
+        at = f"{where}: .artifacts[{i}]"
+        if not isinstance(entry, dict):
+            raise DeployError(f"{at}: expected an object")
+        role, arch, name, sha, size = (entry.get(k) for k in ("role", "arch", "file", "sha256", "size"))
+        if not isinstance(role, str) or not isinstance(arch, str):
+            raise DeployError(f"{at}: .role and .arch: expected strings")
+        # A plain file name inside dist/: the manifest cannot point the upload at another file.
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
+            raise DeployError(f"{at}.file: expected a file name in {display_path(dist)}, got {name!r}")
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise DeployError(f"{at}.sha256: expected 64 lower-case hex digits")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise DeployError(f"{at}.size: expected a byte count")
+        artifacts.append(Artifact(role, arch, Path(dist) / name, sha, size, version))
+    release = Release(version, str(commit), artifacts)
+    for param, (role, arch) in ARTIFACTS.items():
+        found = [a for a in artifacts if (a.role, a.arch) == (role, arch)]
+        if len(found) != 1:
+            raise DeployError(f"{where}: expected one {role} artifact for {arch} ({param}), found {len(found)}")
+    return release
+
+
+def verified_bytes(art: Artifact) -> bytes:
+    """The artifact's bytes, refused unless they are exactly what the manifest says (size and SHA-256)."""
+    try:
+        data = art.path.read_bytes()
+    except OSError as err:
+        raise DeployError(f"{display_path(art.path)}: unreadable ({err.strerror}); run `make release`") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if len(data) != art.size or actual != art.sha256:
+        raise DeployError(
+            f"{display_path(art.path)}: SHA-256 {actual} ({len(data)} bytes) does not match manifest.json "
+            f"({art.sha256}, {art.size} bytes); refusing to upload it: rebuild with `make release`"
+        )
+    return data
+
+
+def _scalar(text: str):
+    """A YAML flow scalar of the Parameters section: "double-quoted" (JSON escapes), 'single', or plain."""
+    text = text.strip()
+    if text.startswith('"'):
+        return json.loads(text)
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    return text
+
+
+def stack_parameters(template: Path | None = None) -> dict[str, dict]:
+    """The Parameters of cfn/scangate.yaml: name -> {Type, Default, AllowedValues, AllowedPattern, MinValue, MaxValue}.
+
+    A small reader of the Parameters section as the template writes it (two-space keys, four-space properties,
+    flow lists), so a dry run needs nothing but Python; the tests compare it with a full YAML load."""
+    template = template or STACK_TEMPLATE
+    params: dict[str, dict] = {}
+    inside, current = False, None
     for line in template.read_text().splitlines():
         if re.match(r"^\S", line):
-            inside = line.startswith("Parameters:")
-        elif inside and (m := re.match(r"^  ([A-Za-z0-9]+):\s*$", line)):
-            names.add(m.group(1))
-    return names
+            inside, current = line.startswith("Parameters:"), None
+        elif not inside:
+            continue
+        elif m := re.match(r"^  ([A-Za-z0-9]+):\s*$", line):
+            current = params.setdefault(m.group(1), {})
+        elif current is not None and (m := re.match(r"^    (Type|Default|AllowedPattern|MinValue|MaxValue|AllowedValues):\s*(.*)$", line)):
+            key, raw = m.groups()
+            if key == "AllowedValues":
+                inner = raw.strip()
+                if not (inner.startswith("[") and inner.endswith("]")):
+                    raise DeployError(f"{display_path(template)}: AllowedValues must be a flow list [a, b]: {line!r}")
+                current[key] = [str(_scalar(v)) for v in inner[1:-1].split(",") if v.strip()]
+            else:
+                current[key] = str(_scalar(raw))
+    return params
+
+
+def stack_parameter_names(template: Path | None = None) -> set[str]:
+    """The Parameters of cfn/scangate.yaml (top-level keys of its Parameters section)."""
+    return set(stack_parameters(template))
+
+
+def check_parameter_value(key: str, spec: dict, value: str) -> None:
+    """Refuses a value CloudFormation would refuse in every account, before anything is uploaded."""
+    kind = spec.get("Type", "String")
+    if kind == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise DeployError(f"--parameter {key}={value!r}: expected a number") from None
+        for bound, ok in (("MinValue", lambda b: number >= b), ("MaxValue", lambda b: number <= b)):
+            if bound in spec and not ok(float(spec[bound])):
+                raise DeployError(f"--parameter {key}={value}: {bound} is {spec[bound]}")
+    values = [v.strip() for v in value.split(",")] if kind.startswith(("CommaDelimitedList", "List<")) else [value]
+    if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+        raise DeployError(f"--parameter {key}={value!r}: expected one of {', '.join(spec['AllowedValues'])}")
+    if "AllowedPattern" in spec:
+        bad = [v for v in values if not re.fullmatch(spec["AllowedPattern"], v)]
+        if bad:
+            raise DeployError(f"--parameter {key}={value!r}: does not match {spec['AllowedPattern']}")
+
+
+def read_parameters_file(path: str) -> list[str]:
+    """--parameters-file: {"Key": "Value", ...} or CloudFormation's [{"ParameterKey": .., "ParameterValue": ..}]."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DeployError(f"--parameters-file {path}: {err}") from None
+    if isinstance(data, list) and all(isinstance(e, dict) and "ParameterKey" in e for e in data):
+        data = {e["ParameterKey"]: e.get("ParameterValue", "") for e in data}
+    if not isinstance(data, dict):
+        raise DeployError(f"--parameters-file {path}: expected an object of Key: Value, or a list of ParameterKey/ParameterValue")
+    pairs = []
+    for key, value in data.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif not isinstance(value, (str, int, float)):
+            raise DeployError(f"--parameters-file {path}: {key}: expected a string, number, boolean or list")
+        pairs.append(f"{key}={value}")
+    return pairs
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, str]:
     result = {}
-    known = stack_parameter_names()
+    known = stack_parameters()
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z0-9]+", key):
             raise DeployError(f"--parameter {pair!r}: expected Key=Value with an alphanumeric key")
         if key not in known:
             raise DeployError(f"--parameter {key}: cfn/scangate.yaml has no such parameter")
+        check_parameter_value(key, known[key], value)
         result[key] = value
-    reserved = {"CodeBucket", "CodeBucketAppendRegion", *ARTIFACTS}
+    reserved = set(FIXED_PARAMETERS) | set(ARTIFACTS) | set(CHECKSUMS)
     if reserved & result.keys():
         raise DeployError(f"--parameter: {', '.join(sorted(reserved & result.keys()))} are set by the script")
     return result
@@ -261,9 +414,12 @@ def ensure_artifact_bucket(aws: Aws, args, region: str, org_id: str) -> str:
     return bucket
 
 
-def upload(aws: Aws, region: str, bucket: str, key: str, path: Path, sha256: str) -> None:
+def upload(aws: Aws, region: str, bucket: str, owner: str, key: str, path: Path, data: bytes, sha256: str) -> None:
+    """Puts data (already checked against sha256) at key, unless it is there. Every call names the bucket's owner,
+    so a bucket of the same name in another account (say, registered in a region where ours does not exist yet)
+    is refused by S3 instead of receiving or serving our code; S3 also checks the body against ChecksumSHA256."""
     try:
-        head = aws.call("s3", region, "head_object", Bucket=bucket, Key=key)
+        head = aws.call("s3", region, "head_object", Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
         if head and head.get("Metadata", {}).get("sha256") == sha256:
             aws.note(f"s3://{bucket}/{key} is already there")
             return
@@ -273,12 +429,27 @@ def upload(aws: Aws, region: str, bucket: str, key: str, path: Path, sha256: str
         "s3",
         region,
         "put_object",
-        files={"Body": path},
+        shown={"Body": display_path(path)},
         Bucket=bucket,
         Key=key,
+        ExpectedBucketOwner=owner,
         Metadata={"sha256": sha256},
+        ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode(),
         ServerSideEncryption="AES256",
+        Body=data,
     )
+
+
+def caller_account(aws: Aws, region: str) -> str:
+    """The account this script runs in: it creates the artifact buckets, so it is their expected owner."""
+    found = aws.call("sts", region, "get_caller_identity")
+    if aws.dry_run:
+        aws.note(f"the account from that answer is shown as {DRY_RUN_ACCOUNT} below (the artifact buckets' owner)")
+        return DRY_RUN_ACCOUNT
+    account = (found or {}).get("Account", "")
+    if not re.fullmatch(r"[0-9]{12}", account):
+        raise DeployError(f"sts get-caller-identity: expected a 12-digit account, got {account!r}")
+    return account
 
 
 def wait_operation(aws: Aws, args, operation_id: str | None, what: str) -> None:
@@ -311,10 +482,16 @@ def wait_operation(aws: Aws, args, operation_id: str | None, what: str) -> None:
 def deploy(args, aws: Aws) -> None:
     if not args.skip_build:
         if aws.dry_run:
-            aws.note("build: make package (skipped in a dry run; digests below are of what target/package holds)")
+            aws.note(f"build: make release (skipped in a dry run; the plan uses {display_path(args.package_dir)} as it is)")
         else:
-            subprocess.run(["make", "package"], cwd=ROOT, check=True)
-    artifacts = find_artifacts(Path(args.package_dir), aws.dry_run)
+            subprocess.run(["make", "release"], cwd=ROOT, check=True)
+    release = load_release(Path(args.package_dir))
+    # Checked once up front (nothing is created for a bad build) and again in each upload, on the bytes sent.
+    for art in release.artifacts:
+        verified_bytes(art)
+    aws.note(f"release {release.version} (commit {release.commit}): "
+             + ", ".join(f"{a.path.name} {a.sha256[:16]}" for a in release.artifacts))
+    owner = caller_account(aws, args.admin_region)
 
     org_id = args.org_id
     if not org_id:
@@ -325,19 +502,21 @@ def deploy(args, aws: Aws) -> None:
 
     for region in args.regions:
         bucket = ensure_artifact_bucket(aws, args, region, org_id)
-        for art in artifacts:
-            upload(aws, region, bucket, art.key, art.path, art.sha256)
+        for art in release.artifacts:
+            upload(aws, region, bucket, owner, art.key, art.path, verified_bytes(art), art.sha256)
 
-    template_sha = sha256_file(STACK_TEMPLATE)
+    template_bytes = STACK_TEMPLATE.read_bytes()
+    template_sha = hashlib.sha256(template_bytes).hexdigest()
     admin_bucket = f"{args.prefix}-{args.admin_region}"
     if args.admin_region not in args.regions:
         ensure_artifact_bucket(aws, args, args.admin_region, org_id)
     template_key = f"templates/scangate/{template_sha[:16]}/scangate.yaml"
-    upload(aws, args.admin_region, admin_bucket, template_key, STACK_TEMPLATE, template_sha)
+    upload(aws, args.admin_region, admin_bucket, owner, template_key, STACK_TEMPLATE, template_bytes, template_sha)
     template_url = f"https://{admin_bucket}.s3.{args.admin_region}.amazonaws.com/{template_key}"
 
-    values = {"CodeBucket": args.prefix, "CodeBucketAppendRegion": "true"}
-    values.update({art.param: art.key for art in artifacts})
+    values = {"CodeBucket": args.prefix, "CodeBucketAppendRegion": "true", "CodeBucketOwner": owner}
+    values.update({param: release.for_param(param).key for param in ARTIFACTS})
+    values.update({param: release.for_param(of).sha256 for param, of in CHECKSUMS.items()})
     values.update(args.parameters)
     parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     preferences = {
@@ -429,9 +608,12 @@ def parse_args(argv: list[str] | None = None):
                         help="stack of the artifact bucket in each region (default scangate-artifacts)")
     parser.add_argument("--call-as", choices=["SELF", "DELEGATED_ADMIN"], default="SELF")
     parser.add_argument("--parameter", dest="parameter_pairs", action="append", default=[],
-                        metavar="Key=Value", help="a cfn/scangate.yaml parameter (repeatable)")
-    parser.add_argument("--package-dir", default=str(ROOT / "target" / "package"))
-    parser.add_argument("--skip-build", action="store_true", help="use target/package as it is")
+                        metavar="Key=Value", help="any cfn/scangate.yaml parameter but the script's own (repeatable)")
+    parser.add_argument("--parameters-file", metavar="FILE",
+                        help='JSON {"Key": "Value"} or [{"ParameterKey": .., "ParameterValue": ..}]; --parameter wins')
+    parser.add_argument("--package-dir", "--dist", dest="package_dir", default=str(ROOT / "dist"),
+                        help="the output of `make release`: manifest.json and the files it names (default dist/)")
+    parser.add_argument("--skip-build", action="store_true", help="use the release in --package-dir as it is")
     parser.add_argument("--max-concurrent-percentage", type=int, default=25)
     parser.add_argument("--failure-tolerance-percentage", type=int, default=10)
     parser.add_argument("--region-concurrency", choices=["PARALLEL", "SEQUENTIAL"], default="PARALLEL")
@@ -453,7 +635,8 @@ def parse_args(argv: list[str] | None = None):
     if args.org_id and not re.fullmatch(r"o-[a-z0-9]{10,32}", args.org_id):
         parser.error(f"--org-id {args.org_id!r}: expected o-xxxxxxxxxx")
     try:
-        args.parameters = parse_parameters(args.parameter_pairs)
+        pairs = read_parameters_file(args.parameters_file) if args.parameters_file else []
+        args.parameters = parse_parameters(pairs + args.parameter_pairs)
     except DeployError as err:
         parser.error(str(err))
     return args
