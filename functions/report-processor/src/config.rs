@@ -39,6 +39,9 @@ pub struct Config {
     /// `MAX_REPORT_BYTES`: larger reports are quarantined with the reason, not read.
     /// Default: [`default_max_report_bytes`] of the function's memory.
     pub max_report_bytes: u64,
+    /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
+    /// thresholds above. Default false: metadata can only tighten them (docs/security.md).
+    pub allow_metadata_relax: bool,
 }
 
 /// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
@@ -68,6 +71,7 @@ impl Default for Config {
             kms_key_id: None,
             expected_bucket_owner: None,
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
+            allow_metadata_relax: false,
         }
     }
 }
@@ -179,6 +183,7 @@ impl Config {
                 }
             }
         }
+        c.allow_metadata_relax = boolean("ALLOW_METADATA_RELAX", false)?;
         c.expected_bucket_owner = get("EXPECTED_BUCKET_OWNER");
         if let Some(owner) = &c.expected_bucket_owner {
             if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
@@ -273,6 +278,7 @@ mod tests {
             ("LIFECYCLE_KEY", "image"),
             ("IMPORT_ON", "always"),
             ("EXPECTED_BUCKET_OWNER", "me"),
+            ("ALLOW_METADATA_RELAX", "sometimes"),
             ("MAX_REPORT_BYTES", "64MB"),
         ] {
             let err = cfg(&[(name, value)]).expect_err(name);
