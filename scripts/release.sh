@@ -78,15 +78,18 @@ has_target() { [[ -d $(rustc --print target-libdir --target "$1" 2>/dev/null) ]]
 mode=${SCANGATE_RELEASE_TOOLCHAIN:-auto}
 if [[ $mode == auto ]]; then
   mode=rustup
-  if ! has_target aarch64-unknown-linux-gnu; then
-    if command -v rustup >/dev/null && timeout 300 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \
-      && has_target aarch64-unknown-linux-gnu; then
-      say "added the aarch64-unknown-linux-gnu std with rustup"
-    else
-      say "rustup has no aarch64-unknown-linux-gnu std and cannot download it: using Debian's rustc-web"
+  for target in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
+    has_target "$target" && continue
+    if command -v rustup >/dev/null && timeout 300 rustup target add "$target" >/dev/null 2>&1 && has_target "$target"; then
+      say "added the $target std with rustup"
+    elif [[ $(uname -m) == x86_64 ]]; then
+      say "rustup has no $target std and cannot download it: using Debian's rustc-web"
       mode=debian
+    else
+      say "rustup has no $target std and cannot download it (the Debian fallback needs an x86_64 host)"
+      exit 1
     fi
-  fi
+  done
 fi
 if [[ $mode == debian ]]; then
   RUSTC=$(debian_rustc)
