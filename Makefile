@@ -8,14 +8,22 @@ export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
 .PHONY: demo test fmt-check clippy unit bench venv release package lint-cfn test-deploy fuzz bench-runner bench-sink
-.PHONY: bench-peers
+.PHONY: bench-peers deny check-standalone
 
 ## demo: end to end against moto: scan, S3 -> SQS -> processor, Security Hub, gate; then one CVE fixed
 demo: venv
 	@bash scripts/demo.sh
 
-## test: formatting, lints, every test, the template linters and the deploy-script tests
-test: fmt-check clippy venv unit lint-cfn test-deploy
+## test: formatting, lints, the standalone and dependency-policy checks, every test, the template linters and the deploy-script tests
+test: fmt-check clippy check-standalone deny venv unit lint-cfn test-deploy
+
+## check-standalone: no tracked file outside tests/corpus points outside the repository
+check-standalone:
+	@bash scripts/check-standalone.sh
+
+## deny: dependency policy (cargo-deny licences, bans, sources; installs cargo-deny when missing) and rust-version = what Cargo.lock needs
+deny:
+	@bash scripts/deny.sh
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

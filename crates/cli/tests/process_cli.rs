@@ -212,7 +212,9 @@ fn bad_parameters_are_exit_2() {
         (&["process", "--max-high", "-5", f], &[], "-1"),
         (&["process", "--max-high", "lots", f], &[], "integer"),
         (&["process", f], &[("MAX_LOW", "x")], "integer"),
-        (&["process", "--fail-on-policy-deny", "maybe", f], &[], "true or false"),
+        (&["process", "--fail-on-policy-deny=maybe", f], &[], "true or false"),
+        // not a boolean word: a bare --fail-on-policy-deny, and "maybe" is a file that does not exist
+        (&["process", "--fail-on-policy-deny", "maybe", f], &[], "maybe: cannot read"),
         (&["process", "--account-id", "12", f], &[], "12-digit"),
         (&["process", "/nonexistent/report.sarif"], &[], "/nonexistent/report.sarif"),
         (&["process", "--junit", "/nonexistent/dir/junit.xml", f], &[], "--junit"),
