@@ -1,8 +1,9 @@
 //! `scangate`: gate builds and pipelines on scanner findings, offline or in AWS CodeBuild.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+mod conventions;
 mod process;
 mod scan;
 
@@ -44,6 +45,8 @@ verdict, AWS Security Hub findings (ASFF) and JUnit reports for CodeBuild report
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    verbosity: conventions::Verbosity,
 }
 
 #[derive(Subcommand)]
@@ -53,13 +56,24 @@ enum Command {
     Process(process::ProcessArgs),
     /// The CodeBuild runner: run QScanner (or take any SARIF), gate on it, upload the reports.
     Scan(scan::ScanArgs),
+    /// Print a shell completion script to standard output (e.g. `scangate completions bash > /etc/bash_completion.d/scangate`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(conventions::attach_optional_values(&Cli::command(), std::env::args_os()));
+    conventions::init_logging(cli.verbosity);
     let code = match cli.command {
         Command::Process(args) => process::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "scangate", &mut std::io::stdout());
+            exit::PASSED
+        }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

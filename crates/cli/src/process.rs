@@ -56,11 +56,13 @@ pub struct ProcessArgs {
     /// Maximum LOW findings before the gate fails (-1 = unlimited).
     #[arg(long, env = "MAX_LOW", default_value = "-1", value_parser = Thresholds::parse_value, allow_negative_numbers = true, value_name = "N")]
     pub max_low: i64,
-    /// Fail the gate when the cloud policy result is DENY.
-    #[arg(long, env = "FAIL_ON_POLICY_DENY", default_value = "true", value_parser = parse_bool, action = ArgAction::Set, value_name = "BOOL")]
+    /// Fail the gate when the cloud policy result is DENY (a bare flag means true).
+    #[arg(long, env = "FAIL_ON_POLICY_DENY", default_value = "true", value_parser = parse_bool, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub fail_on_policy_deny: bool,
-    /// Fail the gate when the cloud policy result is AUDIT.
-    #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool, action = ArgAction::Set, value_name = "BOOL")]
+    /// Fail the gate when the cloud policy result is AUDIT (a bare flag means true).
+    #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub fail_on_policy_audit: bool,
     /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
     #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
@@ -296,7 +298,7 @@ fn table_width() -> u16 {
 
 fn new_table() -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(table_width());
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(table_width());
     if !std::io::stdout().is_terminal() {
         t.force_no_tty();
     }

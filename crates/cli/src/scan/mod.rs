@@ -177,9 +177,9 @@ pub struct ScannerOpts {
     /// Report formats, comma-separated: table, sarif, gitlab (sarif is always added: the gate reads it).
     #[arg(long, env = "SCAN_REPORT_FORMAT", default_value = "table,sarif", value_parser = options::parse_report_formats, help_heading = "QScanner")]
     pub report_format: List,
-    /// Scan without contacting the vulnerability database (QScanner --offline-scan).
+    /// Scan without contacting the vulnerability database (QScanner --offline-scan); a bare flag means true.
     #[arg(long, env = "OFFLINE_SCAN", default_value = "false", value_parser = parse_bool_offline, action = ArgAction::Set,
-          num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "QScanner")]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "QScanner")]
     pub offline_scan: bool,
     /// HTTPS proxy for QScanner and the download (a proxy with credentials is passed to QScanner only
     /// through its environment).
@@ -238,19 +238,21 @@ pub struct GateOpts {
     /// Maximum low findings (-1 unlimited) [in-process default: -1].
     #[arg(long, env = "MAX_LOW", value_parser = parse_threshold, allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
     pub max_low: Option<i64>,
-    /// Fail when QScanner's policy result is DENY (exit 42).
+    /// Fail when QScanner's policy result is DENY (exit 42); a bare flag means true.
     #[arg(long, env = "FAIL_ON_POLICY_DENY", default_value = "true", value_parser = parse_bool_deny, action = ArgAction::Set,
-          num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fail_on_policy_deny: bool,
-    /// Fail when QScanner's policy result is AUDIT (exit 43); otherwise AUDIT passes with a warning.
+    /// Fail when QScanner's policy result is AUDIT (exit 43); otherwise AUDIT passes with a warning. A bare
+    /// flag means true.
     #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool_audit, action = ArgAction::Set,
-          num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fail_on_policy_audit: bool,
     /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
     /// no waiting for the processor then (SCANGATE_WAIT is ignored).
     #[arg(long, help_heading = "Gate")]
     pub local: bool,
-    /// Wait up to SECONDS (default 900) for the report-processor's verdict.json, then exit with its code.
+    /// Wait up to SECONDS (also 15m, 2h) for the report-processor's verdict.json, then exit with its code;
+    /// a bare --wait waits 900 seconds. `--wait 600` and `--wait=600` are the same.
     #[arg(long, env = "SCANGATE_WAIT", value_parser = options::parse_wait, num_args = 0..=1, require_equals = true,
           default_missing_value = "900", value_name = "SECONDS", help_heading = "Gate")]
     pub wait: Option<u64>,
