@@ -82,5 +82,5 @@ printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----
 measure "binary given (--qscanner-path)" keep --qscanner-path "$work/qscanner"
 measure "first download + SHA-256 + gunzip + ELF check" fresh-cache --qscanner-url "$url" --qscanner-sha256 "$sha"
 measure "cached, checksum given (re-verified)" keep --qscanner-url "$url" --qscanner-sha256 "$sha"
-measure "cached, checksum from <url>.sha256" keep --qscanner-url "$url"
+measure "cached, checksum from <url>.sha256 (opt-in)" keep --qscanner-url "$url" --trust-same-host-checksum
 measure "binary given + --local evaluation" keep --qscanner-path "$work/qscanner" --local --max-critical -1

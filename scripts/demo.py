@@ -312,6 +312,7 @@ class Demo:
         gz = gzip.compress(fake.read_bytes(), compresslevel=1)
         (www / "qscanner.gz").write_bytes(gz)
         digest = hashlib.sha256(gz).hexdigest()
+        self.qscanner_sha256 = digest  # pinned, as the stack's QScannerSha256
         (www / "qscanner.gz.sha256").write_text(f"{digest}  qscanner.gz\n")
 
         class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -473,6 +474,9 @@ class Demo:
             QUALYS_SECRET_ID=self.secret_name,
             QUALYS_POD="US1",
             QSCANNER_URL=self.qscanner_url,
+            QSCANNER_SHA256=self.qscanner_sha256,
+            # The runner's private directory, as the buildspec's install phase makes it (mktemp -d).
+            SCANGATE_WORK_DIR=str(build_dir / "work"),
             QSCANNER_CACHE_DIR=str(self.tmp / "qscanner-cache"),
             SCAN_MODE="evaluate-policy",
             REPORT_BUCKET=self.bucket,
@@ -521,7 +525,7 @@ class Demo:
                 continue
             say(f"    runner | {line}")
         code = proc.wait(timeout=120)
-        outputs = read_env_file(build_dir / "scangate-outputs.env")
+        outputs = read_env_file(build_dir / "work" / "outputs.env")
         return {"code": code, "dir": build_dir, "outputs": outputs, "build_uuid": build_uuid, "log": output}
 
     def verdict(self, key: str) -> dict:
@@ -597,13 +601,13 @@ class Demo:
                 f"{why}\n{tail(self.processor_log)}"
             )
         if not key:
-            raise DemoError(f"scangate-outputs.env has no verdict_key: {build['outputs']}")
+            raise DemoError(f"outputs.env has no verdict_key: {build['outputs']}")
         verdict = self.verdict(key)
         say(f"    verdict s3://{self.bucket}/{key}: passed={json.dumps(verdict['passed'])}")
         for reason in verdict.get("reasons", []):
             say(f"      - {reason}")
 
-        junit = build["dir"] / "scangate-junit.xml"
+        junit = build["dir"] / "work" / "junit.xml"
         if not junit.is_file():
             raise DemoError(f"the runner did not download the processor's JUnit report to {junit}")
         root = ET.parse(junit).getroot()

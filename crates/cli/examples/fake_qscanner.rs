@@ -9,6 +9,8 @@
 //! - `FAKE_QSCANNER_CHILD_PID_FILE`: start a `sleep 300` grandchild and write its pid there
 //! - `FAKE_QSCANNER_ECHO_TOKEN=1`: print the token on stdout and stderr (to test that the runner masks it)
 //! - `FAKE_QSCANNER_NO_SARIF=1`: write no SARIF even when asked for one
+//! - `FAKE_QSCANNER_FLOOD=N`: print the token N times on stdout as one line without a newline
+//! - `FAKE_QSCANNER_PRINT_ENV=NAME,…`: print these variables' values (e.g. HTTPS_PROXY) on stderr
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -109,6 +111,20 @@ fn main() {
         if let Some(t) = &token {
             println!("debug: using token {t}");
             eprintln!("debug: Authorization: Bearer {t}");
+        }
+    }
+    if let Some(n) = std::env::var("FAKE_QSCANNER_FLOOD").ok().and_then(|n| n.parse::<usize>().ok()) {
+        if let Some(t) = &token {
+            let mut out = std::io::stdout().lock();
+            for _ in 0..n {
+                let _ = out.write_all(t.as_bytes());
+            }
+            let _ = out.flush();
+        }
+    }
+    if let Ok(names) = std::env::var("FAKE_QSCANNER_PRINT_ENV") {
+        for name in names.split(',') {
+            eprintln!("debug: {name}={}", std::env::var(name).unwrap_or_default());
         }
     }
     if let Ok(pid_file) = std::env::var("FAKE_QSCANNER_CHILD_PID_FILE") {

@@ -122,7 +122,7 @@ fn uploads_reports_with_sse_kms_and_metadata() {
     assert_eq!(m("scangate-source-repo-url"), Some("https://git.example/app.git"));
     let at = m("scangate-scanned-at").expect("scanned-at");
     assert!(time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).is_ok(), "{at}");
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert_eq!(o["verdict_key"], "results/qualys-codebuild-image-us-east-1/8d1e-42/verdict.json");
 }
 
@@ -170,7 +170,7 @@ fn wait_with_the_verdict_present() {
     assert!(out.stderr.contains("1 critical finding exceeds max_critical=0"), "{}", out.all());
     let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).expect("junit downloaded");
     assert!(junit.contains("<testsuite name=\"scangate\"/>"));
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert_eq!(o["scan_passed"], "false");
     assert_eq!(o["critical_count"], "1", "counts come from the processor's verdict: {o:?}");
     assert_eq!(o["vulnerability_count"], "10");
@@ -206,7 +206,7 @@ fn wait_for_a_verdict_arriving_late() {
     writer.join().expect("writer thread");
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stderr.contains("verdict arrived"), "{}", out.all());
-    assert_eq!(std::fs::read_to_string(dir.path().join("scangate-junit.xml")).expect("junit"), "<testsuites/>");
+    assert_eq!(std::fs::read_to_string(work_dir(dir.path()).join("junit.xml")).expect("junit"), "<testsuites/>");
 }
 
 #[test]

@@ -75,8 +75,8 @@ fn check_buildspec(name: &str, kind: &str) -> Yaml {
         "{name}: every pipeline output is exported"
     );
     assert!(
-        spec["env"]["secrets-manager"]["QUALYS_ACCESS_TOKEN"].as_str().is_some_and(|s| s.ends_with(":accessToken")),
-        "{name}: the token comes from Secrets Manager"
+        spec["env"]["secrets-manager"].is_badvalue(),
+        "{name}: the token is not exported to every command (the runner reads QUALYS_SECRET_ID itself)"
     );
     let help = help(kind);
     for (var, _) in variables(&spec) {
@@ -94,17 +94,16 @@ fn check_buildspec(name: &str, kind: &str) -> Yaml {
         }
     }
     assert!(!commands[0].contains("QUALYS_ACCESS_TOKEN"), "{name}: the token is not on the command line");
-    // The JUnit report lands where the reports section reads it.
-    let junit = variables(&spec).into_iter().find(|(k, _)| k == "SCANGATE_JUNIT_PATH").expect("SCANGATE_JUNIT_PATH").1;
+    // The finally copies the runner's JUnit (in its work directory) to where the reports section reads it.
     let groups = spec["reports"].as_hash().expect("reports");
     assert_eq!(groups.len(), 1, "{name}: one report group");
     let (_, group) = groups.iter().next().expect("report group");
     assert_eq!(group["file-format"].as_str(), Some("JUNITXML"));
     let base = group["base-directory"].as_str().expect("base-directory");
-    assert_eq!(
-        format!("{base}/{}", str_list(&group["files"])[0]),
-        junit,
-        "{name}: reports section reads the JUnit path"
+    let copy = format!("cp \"$SCANGATE_WORK_DIR/junit.xml\" {base}/{}", str_list(&group["files"])[0]);
+    assert!(
+        str_list(&spec["phases"]["build"]["finally"]).iter().any(|c| c.contains(&copy)),
+        "{name}: the finally copies the JUnit where the reports section reads it ({copy})"
     );
     spec
 }
@@ -120,14 +119,15 @@ fn image_buildspec_is_valid_and_runs() {
     let script: Vec<String> = str_list(&spec["phases"]["build"]["commands"]);
     let finally: Vec<String> = str_list(&spec["phases"]["build"]["finally"]);
     let full = format!(
-        "set -e\n{}\nrc=0\n{}\n{}\necho \"EXPORTED critical_count=$critical_count scan_passed=$scan_passed sarif_path=$sarif_path\"\n",
+        "set -e\n{}\n{}\nrc=0\n{}\n{}\necho \"EXPORTED critical_count=$critical_count scan_passed=$scan_passed sarif_path=$sarif_path\"\n",
+        work_dir_command(&spec),
         "set +e",
         script.iter().map(|c| format!("{c} || rc=$?")).collect::<Vec<_>>().join("\n"),
         finally.join("\n"),
     );
     cmd.arg("-c").arg(&full).current_dir(dir.path()).env_clear();
     cmd.env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()));
-    cmd.env("HOME", dir.path());
+    cmd.env("HOME", dir.path()).env("TMPDIR", dir.path());
     for (k, v) in variables(&spec) {
         cmd.env(k, v);
     }
@@ -142,7 +142,8 @@ fn image_buildspec_is_valid_and_runs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("EXPORTED critical_count=1 scan_passed=true sarif_path=scangate-out/"),
+        stdout.contains(&format!("EXPORTED critical_count=1 scan_passed=true sarif_path={}/", dir.path().display()))
+            && stdout.contains("/reports/"),
         "{stdout}\n{stderr}"
     );
     let rec = &records(dir.path())[0];
@@ -150,6 +151,59 @@ fn image_buildspec_is_valid_and_runs() {
     let has = |k: &str, v: &str| a.windows(2).any(|w| w[0] == k && w[1] == v);
     assert!(has("--scan-types", "pkg,fileinsight,secret") && has("--pod", "US2"), "{a:?}");
     assert_eq!(a[a.len() - 2..], ["image".to_string(), "registry.example/app:3".to_string()]);
+}
+
+/// The install command that makes the runner's private work directory.
+fn work_dir_command(spec: &Yaml) -> String {
+    let install = str_list(&spec["phases"]["install"]["commands"]);
+    let first = install.first().cloned().unwrap_or_default();
+    assert!(
+        first.starts_with("export SCANGATE_WORK_DIR="),
+        "the install phase makes the work directory first: {first}"
+    );
+    first
+}
+
+/// The attack: the scanned repository commits the files the old buildspec sourced (and a fake JUnit),
+/// and the runner fails early (here: no POD). Nothing from the checkout runs or is reported.
+#[test]
+fn a_committed_outputs_file_is_never_run_when_the_runner_fails_early() {
+    for name in ["buildspec-image.yml", "buildspec-repo.yml"] {
+        let spec = load(name);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let checkout = dir.path().join("src");
+        std::fs::create_dir_all(checkout.join("scangate-report")).expect("mkdir");
+        std::fs::create_dir_all(checkout.join("scangate-out")).expect("mkdir");
+        let pwned = dir.path().join("pwned");
+        let payload = format!("touch {}\nscan_passed=true\ncritical_count=0\n", pwned.display());
+        for f in ["scangate-outputs.env", "outputs.env", "scangate-out/outputs.env"] {
+            std::fs::write(checkout.join(f), &payload).expect("plant");
+        }
+        std::fs::write(checkout.join("scangate-report/junit.xml"), "<testsuites tests=\"1\"/>").expect("plant junit");
+        let bin_dir = scangate().parent().expect("bin dir").to_path_buf();
+        let script: Vec<String> = str_list(&spec["phases"]["build"]["commands"]);
+        let finally: Vec<String> = str_list(&spec["phases"]["build"]["finally"]);
+        let full = format!(
+            "{}\nset +e\n{}\nset -e\n{}\necho \"EXPORTED scan_passed=$scan_passed critical_count=$critical_count\"\n",
+            work_dir_command(&spec),
+            script.iter().map(|c| format!("{c} || rc=$?")).collect::<Vec<_>>().join("\n"),
+            finally.join("\n"),
+        );
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(&full).current_dir(&checkout).env_clear();
+        cmd.env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()));
+        cmd.env("HOME", dir.path()).env("TMPDIR", dir.path());
+        cmd.env("QUALYS_ACCESS_TOKEN", TOKEN).env("IMAGE_ID", "registry.example/app:3");
+        cmd.env("CODEBUILD_SRC_DIR", &checkout).env("QSCANNER_PATH", fake_qscanner());
+        let out = cmd.output().expect("bash");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: the finally itself must not fail: {stdout}\n{stderr}");
+        assert!(stderr.contains("QUALYS_POD"), "{name}: the runner failed early as intended: {stderr}");
+        assert!(!pwned.exists(), "{name}: a file from the checkout was run");
+        assert!(stdout.contains("EXPORTED scan_passed=false critical_count=\n"), "{name}: {stdout}\n{stderr}");
+        assert!(!checkout.join("scangate-report/junit.xml").exists(), "{name}: the planted JUnit would be published");
+    }
 }
 
 #[test]

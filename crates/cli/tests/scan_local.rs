@@ -64,7 +64,7 @@ fn local_verdict_equals_process_verdict() {
                     );
                     let ctx = format!("{} exit {scanner_exit} gate {gate_args:?}", file.display());
                     assert_eq!(out.code, want_code, "{ctx}: {}", out.all());
-                    let o = outputs(&run_dir.path().join("scangate-outputs.env"));
+                    let o = outputs(&outputs_file(run_dir.path()));
                     let c = &want["counts"];
                     assert_eq!(o["critical_count"], c["critical"].to_string(), "{ctx}");
                     assert_eq!(o["high_count"], c["high"].to_string(), "{ctx}");
@@ -73,7 +73,7 @@ fn local_verdict_equals_process_verdict() {
                     assert_eq!(o["vulnerability_count"], c["total"].to_string(), "{ctx}");
                     assert_eq!(o["policy_result"], want["policy_result"].as_str().expect("policy"), "{ctx}");
                     assert_eq!(o["scan_passed"], want["passed"].to_string(), "{ctx}");
-                    let junit = std::fs::read_to_string(run_dir.path().join("scangate-junit.xml")).expect("junit");
+                    let junit = std::fs::read_to_string(work_dir(run_dir.path()).join("junit.xml")).expect("junit");
                     assert!(junit.contains("<testsuite"), "{ctx}: {junit}");
                     for reason in want["reasons"].as_array().expect("reasons") {
                         let r = reason.as_str().expect("reason");
@@ -93,7 +93,7 @@ fn scan_sarif_gates_another_scanners_report() {
     let (want_code, want) = process_verdict(dir.path(), &file, 0, &[]);
     let out = run(dir.path(), &["scan", "sarif", &f, "--local"], &[]);
     assert_eq!(out.code, want_code, "{}", out.all());
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert_eq!(o["sarif_path"], f);
     assert_eq!(o["critical_count"], want["counts"]["critical"].to_string());
 
@@ -128,7 +128,7 @@ fn counts_are_output_without_local_too() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = scan_with_fake(dir.path(), &["image", "app:1"], &[]);
     assert_eq!(out.code, 0, "the scanner's code decides without --local: {}", out.all());
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert_eq!(o["critical_count"], "1", "{o:?}");
     assert_eq!(o["high_count"], "1", "{o:?}");
     assert_eq!(o["medium_count"], "1", "{o:?}");

@@ -35,7 +35,7 @@ fn exit_codes_are_mapped() {
         e.extend_from_slice(env);
         let out = scan_with_fake(dir.path(), &["image", "app:1.0"], &e);
         assert_eq!(out.code, *want, "fake exit {fake} with {env:?}: {}", out.all());
-        let o = outputs(&dir.path().join("scangate-outputs.env"));
+        let o = outputs(&outputs_file(dir.path()));
         assert_eq!(o["scan_passed"], (*want == 0).to_string(), "fake exit {fake}");
         match fake {
             43 if *want == 0 => assert!(out.stderr.contains("AUDIT"), "AUDIT warning: {}", out.all()),
@@ -72,7 +72,7 @@ fn timeout_kills_the_scanner_and_its_children() {
     }
     assert!(process_gone(scanner_pid), "scanner {scanner_pid} still running");
     assert!(process_gone(child_pid), "scanner's child {child_pid} still running");
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert_eq!(o["scan_passed"], "false");
 }
 
@@ -96,6 +96,40 @@ fn the_token_never_appears_anywhere() {
         let bytes = std::fs::read(&f).expect("read");
         assert!(!String::from_utf8_lossy(&bytes).contains(TOKEN), "token in {}", f.display());
     }
+}
+
+/// The attack: a scanner prints the token 20 000 times on one 400 KB line without a newline (the old
+/// runner cut such a line at 64 KiB and masked each piece alone, so a token straddling the cut leaked).
+#[test]
+fn a_token_flood_on_one_long_line_never_leaks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "tok-0123456789abcdef"; // 20 bytes: 20 000 of them make one 400 KB line
+    let out = scan_with_fake(
+        dir.path(),
+        &["image", "app:1.0"],
+        &[("QUALYS_ACCESS_TOKEN", token), ("FAKE_QSCANNER_FLOOD", "20000")],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.matches("***").count(), 20_000, "every copy is masked, none merged or lost");
+    for piece in [token, "tok-0123456789", "0123456789abcdef", "456789abcdef"] {
+        assert!(!out.stdout.contains(piece) && !out.stderr.contains(piece), "{piece:?} leaked");
+    }
+}
+
+/// Proxy credentials and the download URL's user-info and query string are masked like the token.
+#[test]
+fn proxy_credentials_are_masked_in_the_scanner_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scan_with_fake(
+        dir.path(),
+        &["image", "app:1.0"],
+        &[("HTTPS_PROXY", "http://svc:pr0xy-Secret@proxy.corp:3128"), ("FAKE_QSCANNER_PRINT_ENV", "HTTPS_PROXY")],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("debug: HTTPS_PROXY=http://***@proxy.corp:3128"), "{}", out.all());
+    assert!(!out.all().contains("pr0xy-Secret"), "{}", out.all());
+    let rec = &records(dir.path())[0];
+    assert_eq!(rec["https_proxy_set"], true, "the scanner still gets the proxy");
 }
 
 #[test]
@@ -130,7 +164,7 @@ fn a_missing_token_is_a_usage_error_except_in_inventory_only() {
     let a = argv(rec);
     assert!(!a.contains(&"--pod".to_string()), "{a:?}");
     assert!(a.windows(2).any(|w| w == ["--mode", "inventory-only"]), "{a:?}");
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert!(o["sbom_path"].ends_with(".spdx.json"), "{o:?}");
     assert_eq!(o["sarif_path"], "");
 }
@@ -227,7 +261,7 @@ fn options_reach_qscanner_and_flags_win_over_variables() {
     assert!(has("--proxy", "http://proxy.corp:3128"), "{a:?}");
     assert!(a.contains(&"--offline-scan".to_string()), "{a:?}");
     assert_eq!(a[a.len() - 2..], ["image".to_string(), "registry.example/app:2".to_string()]);
-    let o = outputs(&dir.path().join("scangate-outputs.env"));
+    let o = outputs(&outputs_file(dir.path()));
     assert!(o["sarif_path"].starts_with("out/") && o["sarif_path"].ends_with("-Report.sarif.json"), "{o:?}");
     assert!(o["json_path"].ends_with("-ScanResult.json"), "{o:?}");
     assert!(o["sbom_path"].ends_with(".cdx.json"), "{o:?}");

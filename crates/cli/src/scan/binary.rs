@@ -1,12 +1,20 @@
-//! Getting a QScanner binary the runner can trust: a given path, or a download that
-//! is SHA-256 verified, gunzipped, made executable, checked for this host's CPU and
-//! kept in a cache keyed by its checksum.
+//! Getting a QScanner binary the runner can trust: a given path, or a download that is
+//! SHA-256 verified against a pinned checksum, gunzipped, checked for this host's CPU and
+//! run as a private copy.
+//!
+//! Trust rests on the pin alone. The cache (`<cache-dir>/<sha256>/download`, which a shared
+//! CodeBuild cache lets other builds write) keeps only the download as fetched, re-hashed
+//! against the pin before every use; nothing in it vouches for itself. The binary that runs is
+//! unpacked from the verified bytes into a new 0700 directory (files created with
+//! `create_new`, which never follows a symlink) and re-hashed immediately before it runs.
 
-use super::options::{check_download_url, ProxyUrl};
+use super::options::{check_download_url, redact_url, url_secrets, ProxyUrl};
+use super::private;
 use super::Fail;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -16,22 +24,54 @@ pub struct BinarySource {
     pub path: Option<PathBuf>,
     pub url: Option<String>,
     pub sha256: Option<String>,
+    /// Accept `<url>.sha256` from the download's own host when no checksum is pinned.
+    pub trust_same_host_checksum: bool,
     pub cache_dir: PathBuf,
     /// Attempts per request after the first (network errors, 5xx, 408, 429).
     pub retries: u32,
     pub proxy: Option<ProxyUrl>,
 }
 
-/// The binary to run and how it was obtained.
-#[derive(Clone, Debug)]
+/// The binary to run and how it was obtained. A private copy's directory is removed on drop.
+#[derive(Debug)]
 pub struct Obtained {
     pub path: PathBuf,
     /// "given", "cache" or "download".
     pub origin: &'static str,
+    /// SHA-256 of the file at `path`, checked again by [`Obtained::verify_before_exec`]; `None` for a
+    /// given binary without a checksum (run in place: there is nothing to verify it against).
+    sha256: Option<String>,
+    private_dir: Option<PathBuf>,
 }
 
-/// The default cache directory: `$QSCANNER_CACHE_DIR`, else `$XDG_CACHE_HOME/scangate/qscanner`,
-/// else `$HOME/.cache/scangate/qscanner`, else `.scangate-cache/qscanner`.
+impl Obtained {
+    /// Re-hashes the binary right before it runs.
+    pub fn verify_before_exec(&self) -> Result<(), Fail> {
+        let Some(want) = &self.sha256 else {
+            return Ok(());
+        };
+        let got =
+            sha256_file(&self.path).map_err(|e| Fail::internal(format!("hashing {}: {e}", self.path.display())))?;
+        if &got != want {
+            return Err(Fail::internal(format!(
+                "the QScanner copy {} changed before it ran (SHA-256 {got}, verified as {want}); not running it",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Obtained {
+    fn drop(&mut self) {
+        if let Some(d) = &self.private_dir {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/scangate/qscanner`, else
+/// `$HOME/.cache/scangate/qscanner`, else `.scangate-cache/qscanner`.
 pub fn default_cache_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("scangate").join("qscanner");
@@ -44,111 +84,197 @@ pub fn default_cache_dir() -> PathBuf {
 
 pub fn obtain(src: &BinarySource) -> Result<Obtained, Fail> {
     if let Some(path) = &src.path {
-        return given(path);
+        return given(path, src.sha256.as_deref(), "--qscanner-path / QSCANNER_PATH");
     }
     let Some(url) = &src.url else {
         return match find_on_path("qscanner") {
             Some(p) => {
                 eprintln!("scangate: using qscanner found on PATH: {}", p.display());
-                given(&p)
+                given(&p, src.sha256.as_deref(), "qscanner on PATH")
             }
             None => Err(Fail::usage(
                 "no QScanner binary: set --qscanner-path / QSCANNER_PATH, or --qscanner-url / QSCANNER_URL \
-                 (with --qscanner-sha256 / QSCANNER_SHA256 or a published <url>.sha256)",
+                 with --qscanner-sha256 / QSCANNER_SHA256",
             )),
         };
     };
-    check_download_url(url).map_err(|m| Fail::usage(format!("--qscanner-url / QSCANNER_URL: {m}")))?;
+    let shown = redact_url(url);
+    check_download_url(url).map_err(|m| Fail::usage(format!("--qscanner-url / QSCANNER_URL: {}", redact_url(&m))))?;
     let http = Http::new(url, src.proxy.as_ref(), src.retries);
     let expected = match &src.sha256 {
         Some(s) => s.clone(),
-        None => {
+        None if src.trust_same_host_checksum => {
             let sums_url = format!("{url}.sha256");
+            let sums_shown = redact_url(&sums_url);
+            eprintln!(
+                "scangate: WARNING: no pinned QSCANNER_SHA256; trusting {sums_shown} from the download's own host \
+                 (--trust-same-host-checksum). Whoever controls that host controls the binary that runs with the token."
+            );
             let text = http.get_small(&sums_url).map_err(|e| {
                 Fail::internal(format!(
-                    "no checksum for {url}: --qscanner-sha256 / QSCANNER_SHA256 is not set and {sums_url} could not be \
-                     fetched: {e}. The runner never runs an unverified binary."
+                    "no checksum for {shown}: {sums_shown} could not be fetched: {e}. The runner never runs an \
+                     unverified binary."
                 ))
             })?;
             parse_sha256_file(&text).ok_or_else(|| {
-                Fail::internal(format!("{sums_url} does not start with a 64-hex-digit SHA-256 (\"<sha256>  <file>\")"))
+                Fail::internal(format!(
+                    "{sums_shown} does not start with a 64-hex-digit SHA-256 (\"<sha256>  <file>\")"
+                ))
             })?
+        }
+        None => {
+            return Err(Fail::usage(format!(
+                "no checksum for {shown}: set --qscanner-sha256 / QSCANNER_SHA256 (the stack's QScannerSha256) to the \
+                 SHA-256 of the download. A <url>.sha256 from the same host only shows that the host agrees with \
+                 itself; to accept it anyway set --trust-same-host-checksum / QSCANNER_TRUST_SAME_HOST_SHA256=true. \
+                 Nothing was downloaded."
+            )))
         }
     };
     let dir = src.cache_dir.join(&expected);
-    let bin = dir.join("qscanner");
-    let marker = dir.join("qscanner.sha256");
-    if let Some(reused) = reuse_cached(&bin, &marker)? {
-        return Ok(reused);
+    let download = dir.join("download");
+    let mut origin = "cache";
+    if !reuse_cached(&dir, &download, &expected) {
+        origin = "download";
+        fetch_into_cache(&http, url, &shown, &dir, &download, &expected)?;
     }
-    fs::create_dir_all(&dir)
+    let mut obtained = private_copy(&download, &shown)?;
+    obtained.origin = origin;
+    eprintln!("scangate: QScanner verified ({expected}), running a private copy {}", obtained.path.display());
+    Ok(obtained)
+}
+
+/// Whether the cache holds a download matching the pin (a real file in a real directory); anything
+/// else found there is removed.
+fn reuse_cached(dir: &Path, download: &Path, expected: &str) -> bool {
+    let dir_ok = fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    let file_ok = fs::symlink_metadata(download).is_ok_and(|m| m.file_type().is_file());
+    if !dir_ok || !file_ok {
+        if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            eprintln!("scangate: cache entry {} is not a directory (a symlink?); removing it", dir.display());
+            let _ = fs::remove_file(dir);
+        } else if fs::symlink_metadata(download).is_ok() {
+            eprintln!("scangate: cached {} is not a regular file; removing it", download.display());
+            let _ = fs::remove_file(download);
+        }
+        return false;
+    }
+    match sha256_file(download) {
+        Ok(sum) if sum == expected => {
+            eprintln!("scangate: cached QScanner download {} matches the pinned SHA-256", download.display());
+            true
+        }
+        _ => {
+            eprintln!(
+                "scangate: cached {} failed re-verification against {expected}; downloading again",
+                download.display()
+            );
+            let _ = fs::remove_file(download);
+            false
+        }
+    }
+}
+
+fn fetch_into_cache(
+    http: &Http,
+    url: &str,
+    shown: &str,
+    dir: &Path,
+    download: &Path,
+    expected: &str,
+) -> Result<(), Fail> {
+    fs::create_dir_all(dir)
         .map_err(|e| Fail::internal(format!("cannot create cache directory {}: {e}", dir.display())))?;
-    let part = dir.join(format!(".download-{}.part", std::process::id()));
+    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos());
+    let part = dir.join(format!(".download-{}-{nanos:x}.part", std::process::id()));
     let started = Instant::now();
-    let got = match http.download(url, &part) {
+    let got = match http.download(url, shown, &part) {
         Ok(sum) => sum,
         Err(e) => {
             let _ = fs::remove_file(&part);
-            return Err(Fail::internal(format!("downloading {url} failed: {e}")));
+            return Err(Fail::internal(format!("downloading {shown} failed: {e}")));
         }
     };
     if got != expected {
         let removed = fs::remove_file(&part).is_ok();
-        let _ = fs::remove_dir(&dir);
+        let _ = fs::remove_dir(dir);
         return Err(Fail::internal(format!(
-            "checksum mismatch for {url}: expected SHA-256 {expected}, downloaded file has {got}; {} \
+            "checksum mismatch for {shown}: expected SHA-256 {expected}, downloaded file has {got}; {} \
              Check QSCANNER_SHA256 / the published .sha256, or the download source.",
             if removed { "the download was deleted." } else { "the download could not be deleted!" }
         )));
     }
     eprintln!("scangate: SHA-256 verified ({expected}) in {:.1}s", started.elapsed().as_secs_f64());
-    let tmp = dir.join(format!(".qscanner-{}.tmp", std::process::id()));
-    let unpacked = unpack(&part, &tmp);
-    let _ = fs::remove_file(&part);
-    if let Err(e) = unpacked {
-        let _ = fs::remove_file(&tmp);
-        return Err(Fail::internal(format!("unpacking {url}: {e}")));
-    }
-    if let Err(e) = check_platform_file(&tmp) {
-        let _ = fs::remove_file(&tmp);
-        let _ = fs::remove_dir(&dir);
-        return Err(Fail::internal(format!("refusing the QScanner from {url}: {e}; the file was deleted")));
-    }
-    make_executable(&tmp).map_err(|e| Fail::internal(format!("chmod 755 {}: {e}", tmp.display())))?;
-    let bin_sum = sha256_file(&tmp).map_err(|e| Fail::internal(format!("hashing {}: {e}", tmp.display())))?;
-    fs::write(&marker, format!("{bin_sum}\n"))
-        .and_then(|()| fs::rename(&tmp, &bin))
-        .map_err(|e| Fail::internal(format!("storing QScanner in the cache {}: {e}", dir.display())))?;
-    eprintln!("scangate: QScanner ready at {}", bin.display());
-    Ok(Obtained { path: bin, origin: "download" })
+    fs::rename(&part, download)
+        .map_err(|e| Fail::internal(format!("storing QScanner in the cache {}: {e}", dir.display())))
 }
 
-fn given(path: &Path) -> Result<Obtained, Fail> {
-    let meta = fs::metadata(path)
-        .map_err(|e| Fail::usage(format!("--qscanner-path / QSCANNER_PATH: cannot use {}: {e}", path.display())))?;
+/// Unpacks a verified download into a new private directory as an executable only this user can touch.
+fn private_copy(download: &Path, shown: &str) -> Result<Obtained, Fail> {
+    let dir = private::new_private_dir(&std::env::temp_dir(), "scangate-qscanner-")
+        .map_err(|e| Fail::internal(format!("cannot create a private directory for QScanner: {e}")))?;
+    let bin = dir.join("qscanner");
+    // From here on the directory is removed on every exit.
+    let mut obtained = Obtained { path: bin.clone(), origin: "download", sha256: None, private_dir: Some(dir) };
+    let sum = unpack(download, &bin).map_err(|e| Fail::internal(format!("unpacking {shown}: {e}")))?;
+    check_platform_file(&bin)
+        .map_err(|e| Fail::internal(format!("refusing the QScanner from {shown}: {e}; the file was deleted")))
+        .inspect_err(|_| {
+            let _ = fs::remove_file(download);
+        })?;
+    obtained.sha256 = Some(sum);
+    Ok(obtained)
+}
+
+/// A binary given by path (or found on PATH). With a checksum, it must match, and what runs is a
+/// private copy of the verified bytes; without one it runs in place.
+fn given(path: &Path, sha256: Option<&str>, what: &str) -> Result<Obtained, Fail> {
+    let meta = fs::metadata(path).map_err(|e| Fail::usage(format!("{what}: cannot use {}: {e}", path.display())))?;
     if !meta.is_file() {
-        return Err(Fail::usage(format!("--qscanner-path / QSCANNER_PATH: {} is not a file", path.display())));
+        return Err(Fail::usage(format!("{what}: {} is not a file", path.display())));
     }
-    check_platform_file(path).map_err(|e| Fail::internal(format!("refusing {}: {e}", path.display())))?;
-    Ok(Obtained { path: path.to_path_buf(), origin: "given" })
+    let Some(want) = sha256 else {
+        check_platform_file(path).map_err(|e| Fail::internal(format!("refusing {}: {e}", path.display())))?;
+        return Ok(Obtained { path: path.to_path_buf(), origin: "given", sha256: None, private_dir: None });
+    };
+    let dir = private::new_private_dir(&std::env::temp_dir(), "scangate-qscanner-")
+        .map_err(|e| Fail::internal(format!("cannot create a private directory for QScanner: {e}")))?;
+    let bin = dir.join("qscanner");
+    let mut obtained = Obtained { path: bin.clone(), origin: "given", sha256: None, private_dir: Some(dir) };
+    let got = fs::File::open(path)
+        .and_then(|mut f| copy_hashing(&mut f, &bin))
+        .map_err(|e| Fail::internal(format!("copying {}: {e}", path.display())))?;
+    if got != want {
+        return Err(Fail::internal(format!(
+            "checksum mismatch for {what} {}: expected SHA-256 {want} (--qscanner-sha256 / QSCANNER_SHA256), the \
+             file has {got}; not running it",
+            path.display()
+        )));
+    }
+    check_platform_file(&bin).map_err(|e| Fail::internal(format!("refusing {}: {e}", path.display())))?;
+    eprintln!("scangate: {} matches QSCANNER_SHA256; running a private copy", path.display());
+    obtained.sha256 = Some(got);
+    Ok(obtained)
 }
 
-fn reuse_cached(bin: &Path, marker: &Path) -> Result<Option<Obtained>, Fail> {
-    let (Ok(recorded), true) = (fs::read_to_string(marker), bin.is_file()) else {
-        return Ok(None);
-    };
-    match sha256_file(bin) {
-        Ok(sum) if sum == recorded.trim() => {}
-        _ => {
-            eprintln!("scangate: cached QScanner {} failed re-verification; downloading again", bin.display());
-            let _ = fs::remove_file(bin);
-            let _ = fs::remove_file(marker);
-            return Ok(None);
-        }
+/// Copies `src` into a new executable file `dst` (create_new, mode 0700), returning the SHA-256 of the bytes.
+fn copy_hashing(src: &mut impl Read, dst: &Path) -> io::Result<String> {
+    let file = fs::OpenOptions::new().write(true).create_new(true).mode(0o700).open(dst)?;
+    let mut out = BufWriter::new(file);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
     }
-    check_platform_file(bin).map_err(|e| Fail::internal(format!("refusing cached {}: {e}", bin.display())))?;
-    eprintln!("scangate: using verified cached QScanner {}", bin.display());
-    Ok(Some(Obtained { path: bin.to_path_buf(), origin: "cache" }))
+    out.flush()?;
+    Ok(hex::encode(h.finalize()))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -176,8 +302,9 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Gunzips `src` into `dst`, or copies it when it is not gzip.
-fn unpack(src: &Path, dst: &Path) -> io::Result<()> {
+/// Gunzips `src` into a new executable file `dst`, or copies it when it is not gzip; returns the
+/// SHA-256 of what was written.
+fn unpack(src: &Path, dst: &Path) -> io::Result<String> {
     let mut magic = [0u8; 2];
     let mut f = fs::File::open(src)?;
     let n = f.read(&mut magic)?;
@@ -185,25 +312,10 @@ fn unpack(src: &Path, dst: &Path) -> io::Result<()> {
     if n == 2 && magic == [0x1f, 0x8b] {
         let input = io::BufReader::new(fs::File::open(src)?);
         let mut decoder = flate2::read::MultiGzDecoder::new(input);
-        let mut out = BufWriter::new(fs::File::create(dst)?);
-        io::copy(&mut decoder, &mut out)
-            .map_err(|e| io::Error::new(e.kind(), format!("not a valid gzip file: {e}")))?;
-        out.flush()?;
-        Ok(())
+        copy_hashing(&mut decoder, dst).map_err(|e| io::Error::new(e.kind(), format!("not a valid gzip file: {e}")))
     } else {
-        fs::copy(src, dst).map(|_| ())
+        copy_hashing(&mut fs::File::open(src)?, dst)
     }
-}
-
-#[cfg(unix)]
-fn make_executable(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-fn make_executable(_path: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 // ---------------------------------------------------------------- platform check
@@ -293,6 +405,37 @@ struct Http {
     agent: ureq::Agent,
     retries: u32,
     proxy_shown: Option<(String, String)>,
+    /// Values hidden in messages: the URL's user-info and query string.
+    url_secrets: Vec<String>,
+}
+
+/// Redirects followed at most (each hop checked by [`check_redirect`]).
+const MAX_REDIRECTS: usize = 5;
+
+/// A redirect may only go where a download URL may start (https, or plain http to a loopback
+/// host), and never from https down to plain http.
+pub fn check_redirect(from: &str, to: &str) -> Result<(), String> {
+    check_download_url(to).map_err(|m| format!("refusing the redirect to {}: {}", redact_url(to), redact_url(&m)))?;
+    if from.starts_with("https://") && !to.starts_with("https://") {
+        return Err(format!("refusing the redirect from https to plain http ({})", redact_url(to)));
+    }
+    Ok(())
+}
+
+/// The absolute URL a `Location` header names, relative to `base`.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    if location.starts_with("https://") || location.starts_with("http://") {
+        return Some(location.to_string());
+    }
+    let (scheme, rest) = base.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    if let Some(path) = location.strip_prefix('/') {
+        if path.starts_with('/') {
+            return Some(format!("{scheme}:{location}"));
+        }
+        return Some(format!("{scheme}://{authority}/{path}"));
+    }
+    None
 }
 
 #[derive(Debug)]
@@ -315,18 +458,46 @@ impl Http {
             .proxy(ureq_proxy)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_global(Some(Duration::from_secs(1800)))
-            .max_redirects(5)
+            // Redirects are followed by `call`, which checks every hop.
+            .max_redirects(0)
             .user_agent(concat!("scangate/", env!("CARGO_PKG_VERSION")))
             .build();
-        Http { agent: config.into(), retries, proxy_shown: proxy.map(|p| (p.expose().to_string(), p.to_string())) }
+        Http {
+            agent: config.into(),
+            retries,
+            proxy_shown: proxy.map(|p| (p.expose().to_string(), p.to_string())),
+            url_secrets: url_secrets(url),
+        }
     }
 
     fn describe(&self, e: &ureq::Error) -> String {
-        let s = e.to_string();
-        match &self.proxy_shown {
-            Some((raw, shown)) => s.replace(raw, shown),
-            None => s,
+        let mut s = e.to_string();
+        if let Some((raw, shown)) = &self.proxy_shown {
+            s = s.replace(raw, shown);
         }
+        for secret in &self.url_secrets {
+            s = s.replace(secret, "***");
+        }
+        s
+    }
+
+    /// GET `url`, following up to [`MAX_REDIRECTS`] redirects, each checked by [`check_redirect`].
+    fn call(&self, url: &str) -> Result<ureq::http::Response<ureq::Body>, Attempt> {
+        let mut current = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let resp = self.agent.get(&current).call().map_err(|e| self.classify(e))?;
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let next = resolve_location(&current, location).ok_or_else(|| {
+                Attempt::Fatal(format!("HTTP {} from {} with no usable Location", resp.status(), redact_url(&current)))
+            })?;
+            check_redirect(&current, &next).map_err(Attempt::Fatal)?;
+            eprintln!("scangate: {} redirects to {}", redact_url(&current), redact_url(&next));
+            current = next;
+        }
+        Err(Attempt::Fatal(format!("more than {MAX_REDIRECTS} redirects from {}", redact_url(url))))
     }
 
     fn retryable(e: &ureq::Error) -> bool {
@@ -375,23 +546,28 @@ impl Http {
     }
 
     fn get_small(&self, url: &str) -> Result<String, HttpError> {
-        self.with_retries(url, || {
-            let mut resp = self.agent.get(url).call().map_err(|e| self.classify(e))?;
+        self.with_retries(&redact_url(url), || {
+            let mut resp = self.call(url)?;
             resp.body_mut().with_config().limit(64 * 1024).read_to_string().map_err(|e| self.classify(e))
         })
     }
 
-    /// Streams `url` into `dest`, returning the SHA-256 of what was written.
-    fn download(&self, url: &str, dest: &Path) -> Result<String, HttpError> {
-        self.with_retries(url, || {
-            let resp = self.agent.get(url).call().map_err(|e| self.classify(e))?;
+    /// Streams `url` into the new file `dest` (never through a symlink), returning the SHA-256 of what was written.
+    fn download(&self, url: &str, shown: &str, dest: &Path) -> Result<String, HttpError> {
+        self.with_retries(shown, || {
+            let resp = self.call(url)?;
             let len = resp.body().content_length();
             let mut reader = resp.into_body().into_reader();
-            let file =
-                fs::File::create(dest).map_err(|e| Attempt::Fatal(format!("cannot create {}: {e}", dest.display())))?;
+            let _ = fs::remove_file(dest);
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dest)
+                .map_err(|e| Attempt::Fatal(format!("cannot create {}: {e}", dest.display())))?;
             let mut out = BufWriter::new(file);
             let mut hasher = Sha256::new();
-            let mut progress = Progress::start(url, len);
+            let mut progress = Progress::start(shown, len);
             let mut buf = vec![0u8; 128 * 1024];
             loop {
                 let n = match reader.read(&mut buf) {
@@ -512,6 +688,26 @@ mod tests {
         assert!(check_elf(&be, amd64).is_ok());
         be[5] = 9;
         assert!(check_elf(&be, amd64).is_err());
+    }
+
+    #[test]
+    fn redirects_never_downgrade() {
+        assert!(check_redirect("https://a.example/q", "https://b.example/q").is_ok());
+        assert!(check_redirect("http://127.0.0.1:1/q", "http://localhost:2/q").is_ok());
+        let e = check_redirect("https://a.example/q", "http://127.0.0.1/q").expect_err("https to http");
+        assert!(e.contains("https to plain http"), "{e}");
+        assert!(check_redirect("http://127.0.0.1:1/q", "http://mirror.example/q").is_err());
+        assert!(check_redirect("https://a.example/q", "ftp://a.example/q").is_err());
+        let e = check_redirect("https://a.example/q", "http://u:s3cr3t@evil.example/q?sig=abcdefgh").expect_err("bad");
+        assert!(!e.contains("s3cr3t") && !e.contains("abcdefgh"), "{e}");
+    }
+
+    #[test]
+    fn locations_resolve() {
+        assert_eq!(resolve_location("https://a.example/x/q", "/y/q").as_deref(), Some("https://a.example/y/q"));
+        assert_eq!(resolve_location("https://a.example/x/q", "//b.example/q").as_deref(), Some("https://b.example/q"));
+        assert_eq!(resolve_location("https://a.example/x", "http://b/q").as_deref(), Some("http://b/q"));
+        assert_eq!(resolve_location("https://a.example/x", "q"), None);
     }
 
     #[test]

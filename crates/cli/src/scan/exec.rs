@@ -18,6 +18,9 @@ pub struct RunSpec {
     pub token: Option<AccessToken>,
     /// Extra environment for the child (e.g. a proxy with credentials, which must not go in argv).
     pub env: Vec<(String, String)>,
+    /// Further values masked in the scanner's output besides the token (proxy credentials, URL
+    /// user-info and query strings).
+    pub secrets: Vec<String>,
     pub timeout: Duration,
     /// Time between SIGTERM and SIGKILL on timeout.
     pub grace: Duration,
@@ -76,18 +79,23 @@ pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
     let started = Instant::now();
     let mut child = cmd.spawn()?;
     let pgid = rustix::process::Pid::from_child(&child);
-    let secret = spec.token.as_ref().map(|t| t.expose().as_bytes().to_vec());
+    let secrets: Vec<Vec<u8>> = spec
+        .token
+        .iter()
+        .map(|t| t.expose().as_bytes().to_vec())
+        .chain(spec.secrets.iter().map(|s| s.as_bytes().to_vec()))
+        .collect();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let mut pumps = 0;
     if let Some(out) = child.stdout.take() {
-        let secret = secret.clone();
+        let secrets = secrets.clone();
         let tx = done_tx.clone();
         let to_stderr = spec.stdout_to_stderr;
         std::thread::spawn(move || {
             if to_stderr {
-                pump(out, io::stderr(), secret.as_deref());
+                pump(out, io::stderr(), &secrets);
             } else {
-                pump(out, io::stdout(), secret.as_deref());
+                pump(out, io::stdout(), &secrets);
             }
             let _ = tx.send(());
         });
@@ -96,7 +104,7 @@ pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
     if let Some(err) = child.stderr.take() {
         let tx = done_tx.clone();
         std::thread::spawn(move || {
-            pump(err, io::stderr(), secret.as_deref());
+            pump(err, io::stderr(), &secrets);
             let _ = tx.send(());
         });
         pumps += 1;
@@ -140,12 +148,71 @@ pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
     Ok((outcome, elapsed))
 }
 
-/// Copies `src` to `dst` line by line (a line ends at `\n` or `\r`), masking `secret`.
-fn pump(mut src: impl Read, mut dst: impl Write, secret: Option<&[u8]>) {
-    let secret = secret.filter(|s| !s.is_empty());
-    let keep = secret.map_or(0, |s| s.len() - 1);
-    let mut pending: Vec<u8> = Vec::with_capacity(16 * 1024);
+/// Streams bytes through, replacing every occurrence of any secret with `***`, whatever
+/// the chunking and line length: the last `longest secret − 1` bytes are held back until
+/// more input (or the end) shows whether they start a secret. Output is released at every
+/// line end (`\n`, `\r`) when no secret contains one, so progress lines stay live.
+pub struct Masker {
+    /// Longest first, so that a secret containing another is masked whole.
+    secrets: Vec<Vec<u8>>,
+    /// Bytes that can still be the start of a secret.
+    hold: usize,
+    /// Whether a line end can never be inside a secret (then a line end is a safe cut).
+    line_safe: bool,
+    pending: Vec<u8>,
+}
+
+impl Masker {
+    pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Masker {
+        let mut list: Vec<Vec<u8>> = secrets.iter().map(|s| s.as_ref().to_vec()).filter(|s| !s.is_empty()).collect();
+        list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        list.dedup();
+        let hold = list.first().map_or(0, |s| s.len() - 1);
+        let line_safe = list.iter().all(|s| !s.iter().any(|b| *b == b'\n' || *b == b'\r'));
+        Masker { secrets: list, hold, line_safe, pending: Vec::with_capacity(16 * 1024) }
+    }
+
+    /// Takes `data`; appends to `out` what can be released (masked).
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.pending.extend_from_slice(data);
+        let mut cut = self.pending.len().saturating_sub(self.hold);
+        if self.line_safe {
+            if let Some(i) = self.pending.iter().rposition(|b| *b == b'\n' || *b == b'\r') {
+                cut = cut.max(i + 1);
+            }
+        }
+        self.release(cut, out);
+    }
+
+    /// The end of the stream: releases everything held.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.release(self.pending.len(), out);
+    }
+
+    /// Masks and releases `pending[..cut]` (a secret starting before `cut` is masked whole, even
+    /// when it extends past `cut`: every such secret is complete in `pending`, see `hold`).
+    fn release(&mut self, cut: usize, out: &mut Vec<u8>) {
+        let mut i = 0;
+        'scan: while i < cut {
+            for s in &self.secrets {
+                if self.pending[i..].starts_with(s) {
+                    out.extend_from_slice(b"***");
+                    i += s.len();
+                    continue 'scan;
+                }
+            }
+            out.push(self.pending[i]);
+            i += 1;
+        }
+        self.pending.drain(..i);
+    }
+}
+
+/// Copies `src` to `dst`, masking every secret (see [`Masker`]).
+fn pump(mut src: impl Read, mut dst: impl Write, secrets: &[Vec<u8>]) {
+    let mut masker = Masker::new(secrets);
     let mut buf = [0u8; 8192];
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
         let n = match src.read(&mut buf) {
             Ok(0) => break,
@@ -153,41 +220,18 @@ fn pump(mut src: impl Read, mut dst: impl Write, secret: Option<&[u8]>) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        pending.extend_from_slice(&buf[..n]);
-        let cut = match pending.iter().rposition(|b| *b == b'\n' || *b == b'\r') {
-            Some(i) => i + 1,
-            None if pending.len() > 64 * 1024 => pending.len() - keep,
-            None => 0,
-        };
-        if cut > 0 {
-            let chunk: Vec<u8> = pending.drain(..cut).collect();
-            let _ = dst.write_all(&mask(&chunk, secret));
+        masker.push(&buf[..n], &mut out);
+        if !out.is_empty() {
+            let _ = dst.write_all(&out);
             let _ = dst.flush();
+            out.clear();
         }
     }
-    if !pending.is_empty() {
-        let _ = dst.write_all(&mask(&pending, secret));
+    masker.finish(&mut out);
+    if !out.is_empty() {
+        let _ = dst.write_all(&out);
         let _ = dst.flush();
     }
-}
-
-/// Replaces every occurrence of `secret` in `data` with `***`.
-pub fn mask(data: &[u8], secret: Option<&[u8]>) -> Vec<u8> {
-    let Some(s) = secret.filter(|s| !s.is_empty()) else {
-        return data.to_vec();
-    };
-    let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    while i < data.len() {
-        if data[i..].starts_with(s) {
-            out.extend_from_slice(b"***");
-            i += s.len();
-        } else {
-            out.push(data[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// The runner's exit code when the scanner timed out (as GNU `timeout`).
@@ -216,6 +260,15 @@ pub fn describe_exit(code: i32) -> &'static str {
 mod tests {
     use super::*;
 
+    /// Replaces every occurrence of `secret` in `data` with `***`.
+    fn mask(data: &[u8], secret: Option<&[u8]>) -> Vec<u8> {
+        let mut m = Masker::new(&secret.into_iter().collect::<Vec<_>>());
+        let mut out = Vec::with_capacity(data.len());
+        m.push(data, &mut out);
+        m.finish(&mut out);
+        out
+    }
+
     #[test]
     fn masks_secret() {
         assert_eq!(mask(b"tok abc tok", Some(b"tok")), b"*** abc ***".to_vec());
@@ -238,8 +291,92 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        pump(Slow(b"line one s3cret\nprogress s3cret\rend s3cret".to_vec(), 0), &mut out, Some(b"s3cret"));
+        pump(Slow(b"line one s3cret\nprogress s3cret\rend s3cret".to_vec(), 0), &mut out, &[b"s3cret".to_vec()]);
         assert_eq!(String::from_utf8_lossy(&out), "line one ***\nprogress ***\rend ***");
+    }
+
+    /// Runs `data` through a masker in the given chunk sizes (cycled).
+    fn masked_in_chunks(data: &[u8], secrets: &[Vec<u8>], chunks: &[usize]) -> Vec<u8> {
+        let mut m = Masker::new(secrets);
+        let mut out = Vec::new();
+        let mut at = 0;
+        for size in chunks.iter().cycle() {
+            if at >= data.len() {
+                break;
+            }
+            let end = (at + size.max(&1)).min(data.len());
+            m.push(&data[at..end], &mut out);
+            at = end;
+        }
+        m.finish(&mut out);
+        out
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn long_line_straddling_any_cut_is_masked() {
+        // The old pump cut a line longer than 64 KiB and masked each piece alone.
+        let secret = b"tok-0123456789abcdef".to_vec();
+        let mut line = vec![b'x'; 64 * 1024 - 7];
+        line.extend_from_slice(&secret);
+        line.extend(std::iter::repeat_n(b'y', 70 * 1024));
+        for chunk in [1, 7, 8192, 64 * 1024, 200 * 1024] {
+            let out = masked_in_chunks(&line, std::slice::from_ref(&secret), &[chunk]);
+            assert!(!contains(&out, &secret), "chunk {chunk}");
+            assert!(!contains(&out, b"tok-0123456789"), "a piece of the secret leaked (chunk {chunk})");
+            assert_eq!(out.len(), line.len() - secret.len() + 3);
+        }
+    }
+
+    #[test]
+    fn several_secrets_longest_first() {
+        let secrets = [b"user:pa55word".to_vec(), b"pa55word".to_vec()];
+        let out = masked_in_chunks(b"proxy http://user:pa55word@p and pa55word", &secrets, &[3]);
+        assert_eq!(String::from_utf8_lossy(&out), "proxy http://***@p and ***");
+    }
+
+    #[test]
+    fn line_ends_release_output_at_once() {
+        let mut m = Masker::new(&[b"0123456789".to_vec()]);
+        let mut out = Vec::new();
+        m.push(b"progress 10%\r", &mut out);
+        assert_eq!(out, b"progress 10%\r".to_vec(), "a finished line is not held back");
+        out.clear();
+        m.push(b"tail 01234", &mut out);
+        assert_eq!(out, b"t".to_vec(), "only what cannot start a secret is released");
+        out.clear();
+        m.finish(&mut out);
+        assert_eq!(out, b"ail 01234".to_vec());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// For any secrets, text (with secrets planted anywhere, lines of any length) and chunking,
+        /// no secret survives, and the result is the same as masking the whole text at once.
+        #[test]
+        fn no_chunking_leaks_a_secret(
+            secrets in proptest::collection::vec(proptest::collection::vec(
+                proptest::sample::select(b"abcd01\n".to_vec()), 1..40), 1..4),
+            pieces in proptest::collection::vec((0usize..4, proptest::collection::vec(
+                proptest::sample::select(b"abcd01\n\r x".to_vec()), 0..300)), 0..40),
+            chunks in proptest::collection::vec(1usize..5000, 1..20),
+        ) {
+            let mut text = Vec::new();
+            for (which, filler) in &pieces {
+                text.extend_from_slice(filler);
+                if let Some(s) = secrets.get(*which) {
+                    text.extend_from_slice(s);
+                }
+            }
+            let out = masked_in_chunks(&text, &secrets, &chunks);
+            for s in &secrets {
+                proptest::prop_assert!(!contains(&out, s), "secret {:?} in output", String::from_utf8_lossy(s));
+            }
+            proptest::prop_assert_eq!(out, masked_in_chunks(&text, &secrets, &[text.len().max(1)]));
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod binary;
 mod exec;
 mod options;
 mod outputs;
+mod private;
 mod remote;
 mod token;
 
@@ -83,6 +84,19 @@ pub enum ScanCommand {
     /// Upload and gate on a SARIF report from any other scanner.
     #[command(after_help = EXIT_HELP)]
     Sarif(SarifArgs),
+    /// Print the pipeline outputs of the last scan as `export name=value` lines, read strictly from
+    /// the outputs file (for a buildspec's `eval "$(scangate scan exports)"`; nothing is sourced).
+    Exports(ExportsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportsArgs {
+    /// The outputs file the scan wrote [default: outputs.env in the work directory].
+    #[arg(long, env = "SCANGATE_OUTPUTS_FILE", help_heading = "Outputs")]
+    pub outputs_file: Option<PathBuf>,
+    /// The runner's private work directory (required unless --outputs-file is given).
+    #[arg(long, env = "SCANGATE_WORK_DIR", help_heading = "Outputs")]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -185,9 +199,9 @@ pub struct ScannerOpts {
     /// through its environment).
     #[arg(long, env = "HTTPS_PROXY", hide_env_values = true, value_parser = options::parse_proxy, help_heading = "QScanner")]
     pub proxy: Option<ProxyUrl>,
-    /// Directory QScanner writes its reports to.
-    #[arg(long, env = "OUTPUT_DIR", default_value = "qscanner-reports", help_heading = "QScanner")]
-    pub output_dir: PathBuf,
+    /// Directory QScanner writes its reports to [default: reports/ in the work directory].
+    #[arg(long, env = "OUTPUT_DIR", help_heading = "QScanner")]
+    pub output_dir: Option<PathBuf>,
     /// Seconds QScanner may run (also 15m, 2h); then its whole process group is killed (exit 124).
     #[arg(long, env = "SCAN_TIMEOUT", default_value = "1800", value_parser = options::parse_timeout, help_heading = "QScanner")]
     pub timeout: u64,
@@ -197,10 +211,18 @@ pub struct ScannerOpts {
     /// Download QScanner from this URL (https; gzip or plain binary).
     #[arg(long, env = "QSCANNER_URL", value_parser = options::parse_download_url, help_heading = "QScanner binary")]
     pub qscanner_url: Option<String>,
-    /// SHA-256 of the download; without it <url>.sha256 is fetched. A mismatch deletes the file and fails.
+    /// SHA-256 of the download (with --qscanner-path, of that file; also checked for a qscanner found on
+    /// PATH). A mismatch deletes the file and fails. Required for a download unless
+    /// --trust-same-host-checksum.
     #[arg(long, env = "QSCANNER_SHA256", value_parser = options::parse_sha256, help_heading = "QScanner binary")]
     pub qscanner_sha256: Option<String>,
-    /// Where verified binaries are kept, by checksum [default: ~/.cache/scangate/qscanner].
+    /// Without --qscanner-sha256, accept <url>.sha256 from the download's own host (self-attestation: whoever
+    /// controls the host controls the binary). Off by default.
+    #[arg(long, env = "QSCANNER_TRUST_SAME_HOST_SHA256", default_value = "false", value_parser = parse_bool_same_host,
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL", help_heading = "QScanner binary")]
+    pub trust_same_host_checksum: bool,
+    /// Where downloads are kept, by pinned checksum, re-verified before every use [default: ~/.cache/scangate/qscanner].
     #[arg(long, env = "QSCANNER_CACHE_DIR", help_heading = "QScanner binary")]
     pub cache_dir: Option<PathBuf>,
     /// Retries of a failed download request (network errors, HTTP 5xx/408/429), with exponential backoff.
@@ -247,6 +269,12 @@ pub struct GateOpts {
     #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool_audit, action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fail_on_policy_audit: bool,
+    /// Let a scan that did not complete (SARIF executionSuccessful false, or an error-level tool
+    /// notification) pass on its findings with --local; by default it fails the gate. The
+    /// report-processor's own ACCEPT_INCOMPLETE_SCAN decides its verdict (--wait). A bare flag means true.
+    #[arg(long, env = "ACCEPT_INCOMPLETE_SCAN", default_value = "false", value_parser = parse_bool_incomplete, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
+    pub accept_incomplete_scan: bool,
     /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
     /// no waiting for the processor then (SCANGATE_WAIT is ignored).
     #[arg(long, help_heading = "Gate")]
@@ -257,11 +285,17 @@ pub struct GateOpts {
           default_missing_value = "900", value_name = "SECONDS", help_heading = "Gate")]
     pub wait: Option<u64>,
     /// Where the JUnit report (--wait: the processor's junit.xml; --local: rendered here) is written.
-    #[arg(long, env = "SCANGATE_JUNIT_PATH", default_value = "scangate-junit.xml", help_heading = "Gate")]
-    pub junit_path: PathBuf,
-    /// Env file of pipeline outputs (vulnerability_count … verdict_key) for `exported-variables`.
-    #[arg(long, env = "SCANGATE_OUTPUTS_FILE", default_value = "scangate-outputs.env", help_heading = "Outputs")]
-    pub outputs_file: PathBuf,
+    #[arg(long, env = "SCANGATE_JUNIT_PATH", help_heading = "Gate")]
+    pub junit_path: Option<PathBuf>,
+    /// Env file of pipeline outputs (vulnerability_count … verdict_key) for `exported-variables`
+    /// [default: outputs.env in the work directory].
+    #[arg(long, env = "SCANGATE_OUTPUTS_FILE", help_heading = "Outputs")]
+    pub outputs_file: Option<PathBuf>,
+    /// The runner's private directory (mode 0700, created when missing, never a symlink) for the outputs
+    /// file, QScanner's reports and the JUnit report, outside the scanned checkout [default: a new
+    /// directory scangate-… in $TMPDIR].
+    #[arg(long, env = "SCANGATE_WORK_DIR", help_heading = "Outputs")]
+    pub work_dir: Option<PathBuf>,
     /// Also print the outputs as `export name=value` lines on stdout (QScanner's stdout then goes to stderr).
     #[arg(long, help_heading = "Outputs")]
     pub print_exports: bool,
@@ -327,6 +361,14 @@ fn parse_bool_audit(s: &str) -> Result<bool, String> {
     parse_bool_named(s, "--fail-on-policy-audit / FAIL_ON_POLICY_AUDIT")
 }
 
+fn parse_bool_incomplete(s: &str) -> Result<bool, String> {
+    parse_bool_named(s, "--accept-incomplete-scan / ACCEPT_INCOMPLETE_SCAN")
+}
+
+fn parse_bool_same_host(s: &str) -> Result<bool, String> {
+    parse_bool_named(s, "--trust-same-host-checksum / QSCANNER_TRUST_SAME_HOST_SHA256")
+}
+
 fn parse_bool_offline(s: &str) -> Result<bool, String> {
     parse_bool_named(s, "--offline-scan / OFFLINE_SCAN")
 }
@@ -354,23 +396,110 @@ impl Fail {
 
 /// Runs `scangate scan …`; returns the process exit code.
 pub fn run(args: ScanArgs) -> i32 {
-    let result = match *args.command {
-        ScanCommand::Image(a) => {
-            let extra = ImageExtra { storage_driver: a.storage_driver, platform: a.platform };
-            run_qscanner(Target::Image(a.image), &a.scanner, Some(&extra), None, &a.gate, &a.upload)
-        }
-        ScanCommand::Repo(a) => run_qscanner(Target::Repo(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload),
-        ScanCommand::Rootfs(a) => {
-            run_qscanner(Target::Rootfs(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload)
-        }
-        ScanCommand::Sarif(a) => run_sarif(&a),
-    };
+    let result = run_command(*args.command);
     match result {
         Ok(code) => code,
         Err(f) => {
             eprintln!("scangate scan: error: {}", f.message);
             f.code
         }
+    }
+}
+
+/// Fills the defaults of the outputs file, the JUnit path and QScanner's output directory: files
+/// in the private work directory, never in the (untrusted) working directory.
+fn resolve_paths(gate: &mut GateOpts, output_dir: Option<&mut Option<PathBuf>>) -> Result<(), Fail> {
+    let dir_missing = output_dir.as_ref().is_some_and(|d| d.is_none());
+    if gate.outputs_file.is_some() && gate.junit_path.is_some() && !dir_missing {
+        return Ok(());
+    }
+    let work = private::work_dir(gate.work_dir.as_deref())
+        .map_err(|e| Fail::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
+    if gate.work_dir.is_none() {
+        eprintln!("scangate: private work directory {}", work.display());
+    }
+    if gate.outputs_file.is_none() {
+        gate.outputs_file = Some(work.join(private::OUTPUTS_FILE));
+    }
+    if gate.junit_path.is_none() {
+        gate.junit_path = Some(work.join(private::JUNIT_FILE));
+    }
+    if let Some(d) = output_dir.filter(|d| d.is_none()) {
+        *d = Some(work.join(private::REPORTS_DIR));
+    }
+    Ok(())
+}
+
+impl GateOpts {
+    fn outputs_file(&self) -> &Path {
+        self.outputs_file.as_deref().unwrap_or(Path::new(private::OUTPUTS_FILE))
+    }
+
+    fn junit_path(&self) -> &Path {
+        self.junit_path.as_deref().unwrap_or(Path::new(private::JUNIT_FILE))
+    }
+}
+
+impl ScannerOpts {
+    fn output_dir(&self) -> &Path {
+        self.output_dir.as_deref().unwrap_or(Path::new(private::REPORTS_DIR))
+    }
+}
+
+/// `scangate scan exports`: the outputs file, read strictly, as `export` lines on stdout.
+fn run_exports(a: &ExportsArgs) -> Result<i32, Fail> {
+    let path = match (&a.outputs_file, &a.work_dir) {
+        (Some(f), _) => f.clone(),
+        (None, Some(w)) => {
+            private::check_private_dir(w).map_err(|e| Fail::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
+            w.join(private::OUTPUTS_FILE)
+        }
+        (None, None) => {
+            return Err(Fail::usage(
+                "scan exports needs --work-dir / SCANGATE_WORK_DIR or --outputs-file / SCANGATE_OUTPUTS_FILE",
+            ))
+        }
+    };
+    let values = match private::read_regular(&path, 64 * 1024) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|e| {
+                Fail::internal(format!("{}: not UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))
+            })?;
+            outputs::parse_env_file(&text).map_err(|e| Fail::internal(format!("{}: {e}", path.display())))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "scangate: {} does not exist (the scan did not get far); exporting scan_passed=false",
+                path.display()
+            );
+            Vec::new()
+        }
+        Err(e) => return Err(Fail::internal(format!("{}: {e}", path.display()))),
+    };
+    print!("{}", outputs::exports_from(&values));
+    Ok(code::PASSED)
+}
+
+fn run_command(command: ScanCommand) -> Result<i32, Fail> {
+    match command {
+        ScanCommand::Image(mut a) => {
+            resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;
+            let extra = ImageExtra { storage_driver: a.storage_driver, platform: a.platform };
+            run_qscanner(Target::Image(a.image), &a.scanner, Some(&extra), None, &a.gate, &a.upload)
+        }
+        ScanCommand::Repo(mut a) => {
+            resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;
+            run_qscanner(Target::Repo(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload)
+        }
+        ScanCommand::Rootfs(mut a) => {
+            resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;
+            run_qscanner(Target::Rootfs(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload)
+        }
+        ScanCommand::Sarif(mut a) => {
+            resolve_paths(&mut a.gate, None)?;
+            run_sarif(&a)
+        }
+        ScanCommand::Exports(a) => run_exports(&a),
     }
 }
 
@@ -432,7 +561,7 @@ fn qscanner_args(
     a.extend(["--mode".into(), s.mode.as_str().into()]);
     a.extend(["--format".into(), s.format.joined()]);
     a.extend(["--report-format".into(), report_formats.joined()]);
-    a.extend(["--output-dir".into(), s.output_dir.display().to_string()]);
+    a.extend(["--output-dir".into(), s.output_dir().display().to_string()]);
     if s.offline_scan {
         a.push("--offline-scan".into());
     }
@@ -478,6 +607,19 @@ fn resolve_token(s: &ScannerOpts) -> Result<Option<AccessToken>, Fail> {
     }
 }
 
+/// What besides the token is masked in QScanner's output: the proxy's credentials and the
+/// user-info and query string of the download URL.
+fn scanner_secrets(s: &ScannerOpts) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = &s.proxy {
+        out.extend(options::url_secrets(p.expose()));
+    }
+    if let Some(u) = &s.qscanner_url {
+        out.extend(options::url_secrets(u));
+    }
+    out
+}
+
 fn run_qscanner(
     target: Target,
     s: &ScannerOpts,
@@ -503,13 +645,14 @@ fn run_qscanner(
         path: s.qscanner_path.clone(),
         url: s.qscanner_url.clone(),
         sha256: s.qscanner_sha256.clone(),
+        trust_same_host_checksum: s.trust_same_host_checksum,
         cache_dir: s.cache_dir.clone().unwrap_or_else(binary::default_cache_dir),
         retries: s.download_retries,
         proxy: s.proxy.clone(),
     };
     let bin = binary::obtain(&source)?;
-    std::fs::create_dir_all(&s.output_dir).map_err(|e| {
-        Fail::usage(format!("--output-dir / OUTPUT_DIR: cannot create {}: {e}", s.output_dir.display()))
+    std::fs::create_dir_all(s.output_dir()).map_err(|e| {
+        Fail::usage(format!("--output-dir / OUTPUT_DIR: cannot create {}: {e}", s.output_dir().display()))
     })?;
     let mut env = Vec::new();
     if let Some(p) = s.proxy.as_ref() {
@@ -528,14 +671,16 @@ fn run_qscanner(
         args,
         token: token.clone(),
         env,
+        secrets: scanner_secrets(s),
         timeout: Duration::from_secs(s.timeout),
         grace: Duration::from_secs(3),
         stdout_to_stderr: gate.print_exports,
     };
+    bin.verify_before_exec()?;
     let (outcome, scan_time) =
         exec::run(&spec).map_err(|e| Fail::internal(format!("cannot start QScanner {}: {e}", bin.path.display())))?;
     tracing::debug!(setup_ms = setup.as_millis() as u64, scan_ms = scan_time.as_millis() as u64, "qscanner ran");
-    let found = outputs::find(&s.output_dir, since);
+    let found = outputs::find(s.output_dir(), since);
     let mut outs = outputs::PipelineOutputs {
         sarif_path: found.sarif.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         json_path: found.json.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -638,6 +783,7 @@ fn gate_policy(g: &GateOpts) -> GatePolicy {
         },
         fail_on_policy_deny: g.fail_on_policy_deny,
         fail_on_policy_audit: g.fail_on_policy_audit,
+        accept_incomplete: g.accept_incomplete_scan,
     }
 }
 
@@ -719,7 +865,7 @@ fn gate_and_upload(
         if let Some((ev, findings)) = &evaluated {
             print_verdict(&ev.verdict, "in-process evaluation (--local)");
             let xml = junit::to_junit(&ev.verdict, &ev.evaluation, findings, &policy);
-            write_text(&gate.junit_path, &xml, "--junit-path / SCANGATE_JUNIT_PATH")?;
+            write_text(gate.junit_path(), &xml, "--junit-path / SCANGATE_JUNIT_PATH")?;
             final_code = ev.verdict.exit_code();
         }
     }
@@ -728,7 +874,7 @@ fn gate_and_upload(
         let uploaded = remote::upload(&plan)?;
         outs.verdict_key = uploaded.verdict_key.clone();
         if let Some(wait) = gate.wait.filter(|_| gate.waits()) {
-            let verdict = remote::wait_for_verdict(&plan, &uploaded, Duration::from_secs(wait), &gate.junit_path)?;
+            let verdict = remote::wait_for_verdict(&plan, &uploaded, Duration::from_secs(wait), gate.junit_path())?;
             print_verdict(&verdict, "report-processor verdict (--wait)");
             outs.policy_result = verdict.policy_result.as_str().to_string();
             set_verdict_counts(outs, &verdict);
@@ -806,18 +952,20 @@ fn write_text(path: &Path, text: &str, what: &str) -> Result<(), Fail> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(parent);
     }
-    std::fs::write(path, text).map_err(|e| Fail::usage(format!("{what}: cannot write {}: {e}", path.display())))
+    // Never through a symlink planted at `path` (a checkout may hold one): a new file renamed over it.
+    private::write_file(path, text.as_bytes())
+        .map_err(|e| Fail::usage(format!("{what}: cannot write {}: {e}", path.display())))
 }
 
 /// Writes the outputs file (and export lines) and returns the exit code.
 fn finish(exit: i32, outs: &outputs::PipelineOutputs, gate: &GateOpts) -> Result<i32, Fail> {
     let mut outs = outs.clone();
     outs.scan_passed = exit == code::PASSED;
-    write_text(&gate.outputs_file, &outs.env_file(), "--outputs-file / SCANGATE_OUTPUTS_FILE")?;
+    write_text(gate.outputs_file(), &outs.env_file(), "--outputs-file / SCANGATE_OUTPUTS_FILE")?;
     if gate.print_exports {
         print!("{}", outs.exports());
     }
-    eprintln!("scangate: pipeline outputs written to {}; exit {exit}", gate.outputs_file.display());
+    eprintln!("scangate: pipeline outputs written to {}; exit {exit}", gate.outputs_file().display());
     Ok(exit)
 }
 

@@ -230,6 +230,73 @@ impl fmt::Display for ProxyUrl {
     }
 }
 
+/// The parts of a URL that are secrets: the user-info (`user:pass`), the password alone (raw and
+/// percent-decoded, when at least 4 bytes), the query string and each query value of at least 6 bytes.
+/// These are masked in QScanner's output; [`redact_url`] hides them in the runner's own messages.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((_, rest)) = url.split_once("://") else {
+        return out;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some((userinfo, _)) = rest[..end].rsplit_once('@') {
+        out.push(userinfo.to_string());
+        if let Some((_, pass)) = userinfo.split_once(':') {
+            if pass.len() >= 4 {
+                out.push(pass.to_string());
+                let decoded = percent_decode(pass);
+                if decoded != pass {
+                    out.push(decoded);
+                }
+            }
+        }
+    }
+    if let Some((_, q)) = rest.split_once('?') {
+        let q = q.split('#').next().unwrap_or_default();
+        if !q.is_empty() {
+            out.push(q.to_string());
+            for pair in q.split('&') {
+                if let Some((_, v)) = pair.split_once('=') {
+                    if v.len() >= 6 {
+                        out.push(v.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// The URL with its user-info and query string replaced by `***` (for logs and error messages).
+pub fn redact_url(url: &str) -> String {
+    let mut shown = url.to_string();
+    for s in url_secrets(url) {
+        shown = shown.replace(&s, "***");
+    }
+    shown
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A proxy URL; `host:port` without a scheme (as curl accepts in HTTPS_PROXY) means `http://host:port`.
 pub fn parse_proxy(s: &str) -> Result<ProxyUrl, String> {
     let t = s.trim();
@@ -382,6 +449,21 @@ mod tests {
         let e = parse_proxy("ftp://user:secretpw@proxy").expect_err("bad scheme");
         assert!(!e.contains("secretpw"));
         assert!(parse_proxy("http://").is_err());
+    }
+
+    #[test]
+    fn url_secrets_and_redaction() {
+        let url = "https://me:p%40ss-word@cdn.example/q.gz?X-Amz-Signature=abcdef123456&v=1#frag";
+        let s = url_secrets(url);
+        for want in ["me:p%40ss-word", "p%40ss-word", "p@ss-word", "X-Amz-Signature=abcdef123456&v=1", "abcdef123456"] {
+            assert!(s.iter().any(|x| x == want), "{want} missing from {s:?}");
+        }
+        let shown = redact_url(url);
+        assert_eq!(shown, "https://***@cdn.example/q.gz?***#frag");
+        assert!(url_secrets("https://cdn.example/q.gz").is_empty());
+        assert_eq!(redact_url("https://cdn.example/q.gz"), "https://cdn.example/q.gz");
+        // An '@' in the path is not user-info.
+        assert!(url_secrets("https://cdn.example/a@b/q.gz").is_empty());
     }
 
     #[test]

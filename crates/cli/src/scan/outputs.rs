@@ -142,6 +142,62 @@ pub fn shell_quote(v: &str) -> String {
     }
 }
 
+/// Reads an outputs file strictly: each line `name=value` with `name` one of [`NAMES`] (at most
+/// once) and `value` bare safe characters or one single-quoted string as [`shell_quote`] writes it.
+/// Nothing in it is ever executed: the values come back as plain strings.
+pub fn parse_env_file(text: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = n + 1;
+        if line.is_empty() {
+            continue;
+        }
+        let (name, raw) = line.split_once('=').ok_or_else(|| format!("line {at}: expected name=value"))?;
+        let Some(known) = NAMES.into_iter().find(|k| *k == name) else {
+            return Err(format!("line {at}: {name:?} is not a pipeline output ({})", NAMES.join(", ")));
+        };
+        if out.iter().any(|(k, _)| *k == known) {
+            return Err(format!("line {at}: {known} appears twice"));
+        }
+        let value = unquote(raw).ok_or_else(|| {
+            format!("line {at}: the value of {known} is neither bare safe characters nor one single-quoted string")
+        })?;
+        out.push((known, value));
+    }
+    Ok(out)
+}
+
+/// The inverse of [`shell_quote`], and nothing more.
+fn unquote(raw: &str) -> Option<String> {
+    if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:@+-=,".contains(&b)) {
+        return Some(raw.to_string());
+    }
+    let inner = raw.strip_prefix('\'')?.strip_suffix('\'')?;
+    // Inside, a quote only ever appears as the sequence '\'' (close, escaped quote, reopen).
+    let mut value = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(i) = rest.find('\'') {
+        value.push_str(&rest[..i]);
+        rest = rest[i..].strip_prefix("'\\''")?;
+        value.push('\'');
+    }
+    value.push_str(rest);
+    Some(value)
+}
+
+/// `export name=value` lines for every pipeline output, from a strictly read outputs file;
+/// names it lacks are exported empty (`scan_passed` as `false`).
+pub fn exports_from(values: &[(&'static str, String)]) -> String {
+    NAMES
+        .into_iter()
+        .map(|k| {
+            let v = values.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+            let v = v.unwrap_or_else(|| if k == "scan_passed" { "false".into() } else { String::new() });
+            format!("export {k}={}\n", shell_quote(&v))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +219,35 @@ mod tests {
         }
         assert!(f.contains("critical_count=2\n") && f.contains("scan_passed=false\n"));
         assert!(o.exports().starts_with("export vulnerability_count=''\n"));
+    }
+
+    #[test]
+    fn strict_reader_round_trips_and_refuses_code() {
+        let o = PipelineOutputs {
+            critical_count: Some(2),
+            sarif_path: "/tmp/w/it's $(id) `x`.json".into(),
+            verdict_key: "results/p/b/verdict.json".into(),
+            ..Default::default()
+        };
+        let parsed = parse_env_file(&o.env_file()).expect("our own file");
+        assert_eq!(parsed, o.pairs());
+        for (bad, why) in [
+            ("scan_passed=true; touch /tmp/pwned\n", "command after a value"),
+            ("scan_passed=$(touch /tmp/pwned)\n", "command substitution"),
+            ("PATH=/evil\n", "unknown name"),
+            ("export scan_passed=true\n", "not name=value"),
+            ("scan_passed=true\nscan_passed=false\n", "duplicate"),
+            ("sarif_path='a'b'\n", "broken quoting"),
+            ("sarif_path='a\n", "unterminated quote"),
+            ("junk\n", "no ="),
+        ] {
+            assert!(parse_env_file(bad).is_err(), "{why}: {bad:?} accepted");
+        }
+        let exports = exports_from(&parsed);
+        assert!(exports.contains("export sarif_path='/tmp/w/it'\\''s $(id) `x`.json'\n"), "{exports}");
+        let none = exports_from(&[]);
+        assert!(none.contains("export scan_passed=false\n") && none.contains("export verdict_key=''\n"));
+        assert_eq!(none.lines().count(), NAMES.len());
     }
 
     #[test]

@@ -211,7 +211,7 @@ pub fn wait_for_verdict(plan: &UploadPlan, up: &Uploaded, wait: Duration, junit_
                 if let Some(parent) = junit_path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     let _ = std::fs::create_dir_all(parent);
                 }
-                std::fs::write(junit_path, body).map_err(|e| {
+                super::private::write_file(junit_path, &body).map_err(|e| {
                     Fail::usage(format!(
                         "--junit-path / SCANGATE_JUNIT_PATH: cannot write {}: {e}",
                         junit_path.display()

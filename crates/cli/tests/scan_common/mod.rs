@@ -63,6 +63,15 @@ pub struct Server {
 impl Server {
     /// `files`: path → body; `fail_first`: path → number of leading requests answered 503.
     pub fn start(files: HashMap<String, Vec<u8>>, fail_first: HashMap<String, usize>) -> Server {
+        Server::start_with_redirects(files, fail_first, HashMap::new())
+    }
+
+    /// As `start`, and `redirects`: path → Location answered with 302.
+    pub fn start_with_redirects(
+        files: HashMap<String, Vec<u8>>,
+        fail_first: HashMap<String, usize>,
+        redirects: HashMap<String, String>,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -87,6 +96,14 @@ impl Server {
                     *e
                 };
                 let failing = fail_first.get(&path).is_some_and(|f| n <= *f);
+                if let Some(location) = redirects.get(&path) {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    let _ = stream.flush();
+                    continue;
+                }
                 let (status, body): (&str, &[u8]) = match files.get(&path) {
                     _ if failing => ("503 Service Unavailable", b"try later"),
                     Some(b) => ("200 OK", b.as_slice()),
@@ -119,6 +136,16 @@ pub fn serve_fake() -> (Server, String) {
     (Server::start(files, HashMap::new()), sum)
 }
 
+/// The work directory `run` gives the runner in `dir`.
+pub fn work_dir(dir: &Path) -> PathBuf {
+    dir.join("work")
+}
+
+/// The outputs file the runner writes by default in `dir`.
+pub fn outputs_file(dir: &Path) -> PathBuf {
+    work_dir(dir).join("outputs.env")
+}
+
 pub struct Output {
     pub code: i32,
     pub stdout: String,
@@ -136,6 +163,8 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(scangate());
     cmd.args(args).current_dir(dir).env_clear();
     cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", dir);
+    // The runner's private directory (outputs.env, reports/, junit.xml) unless a test sets its own.
+    cmd.env("SCANGATE_WORK_DIR", work_dir(dir));
     for (k, v) in env {
         cmd.env(k, v);
     }
