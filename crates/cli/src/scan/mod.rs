@@ -600,7 +600,7 @@ fn resolve_token(s: &ScannerOpts) -> Result<Option<AccessToken>, Fail> {
     match std::env::var(token::TOKEN_ENV).ok().as_deref().and_then(AccessToken::new) {
         Some(t) => Ok(Some(t)),
         None => Err(Fail::usage(format!(
-            "no Qualys token for --mode {}: set QUALYS_ACCESS_TOKEN (in a buildspec: env: secrets-manager) or \
+            "no Qualys token for --mode {}: set QUALYS_ACCESS_TOKEN or \
              --secret-id / QUALYS_SECRET_ID; only --mode inventory-only runs without one",
             s.mode
         ))),
