@@ -485,7 +485,13 @@ def deploy(args, aws: Aws) -> None:
             aws.note(f"build: make release (skipped in a dry run; the plan uses {display_path(args.package_dir)} as it is)")
         else:
             subprocess.run(["make", "release"], cwd=ROOT, check=True)
-    release = load_release(Path(args.package_dir))
+    try:
+        release = load_release(Path(args.package_dir))
+    except DeployError as err:
+        if aws.dry_run and not (Path(args.package_dir) / "manifest.json").exists():
+            where = display_path(Path(args.package_dir) / "manifest.json")
+            raise DeployError(f"{where}: missing; a dry run builds nothing: run `make release` first") from None
+        raise
     # Checked once up front (nothing is created for a bad build) and again in each upload, on the bytes sent.
     for art in release.artifacts:
         verified_bytes(art)
