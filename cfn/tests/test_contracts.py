@@ -175,15 +175,34 @@ def report_group_pattern() -> str:
     return resource.split(":report-group/")[1]
 
 
+def secret_of(ref: str) -> str:
+    """The secret name in NAME[:json-key[:stage]] or arn:...:secret:NAME[-random6][:json-key...]."""
+    secret = ref.split(":secret:", 1)[1].split(":")[0] if ref.startswith("arn:") else ref.split(":")[0]
+    if ref.startswith("arn:") and secret != SECRET_NAME:
+        secret = re.sub(r"-[A-Za-z0-9]{6}$", "", secret)
+    return secret
+
+
+def check_secret_references(text: str, where: str) -> list[str]:
+    """`--secret-id X`, `QUALYS_SECRET_ID=X` / `QUALYS_SECRET_ID: X` in scripts and snippets name the stack's secret."""
+    errors = []
+    for m in re.finditer(r"(?:--secret-id[ =]|QUALYS_SECRET_ID[=:] ?)[\"']?([A-Za-z0-9/_+=.@:-]+)", text):
+        ref = m.group(1)
+        if ref.startswith("-") or not re.search(r"[a-z]", ref):  # a flag or a placeholder such as $ARN
+            continue
+        if secret_of(ref) != SECRET_NAME:
+            errors.append(f"{where}: secret {secret_of(ref)!r}; the stack's secret is {SECRET_NAME!r}")
+    return errors
+
+
 def check_buildspec(spec: dict, where: str, project: str | None) -> list[str]:
     errors = []
     env = spec.get("env", {}) or {}
-    for var, ref in (env.get("secrets-manager") or {}).items():
-        # NAME[:json-key[:stage]], or arn:...:secret:NAME[-random6][:json-key...]
-        ref = str(ref)
-        secret = ref.split(":secret:", 1)[1].split(":")[0] if ref.startswith("arn:") else ref.split(":")[0]
-        if ref.startswith("arn:") and secret != SECRET_NAME:
-            secret = re.sub(r"-[A-Za-z0-9]{6}$", "", secret)
+    refs = dict(env.get("secrets-manager") or {})
+    if "QUALYS_SECRET_ID" in (env.get("variables") or {}):
+        refs["QUALYS_SECRET_ID"] = env["variables"]["QUALYS_SECRET_ID"]
+    for var, ref in refs.items():
+        secret = secret_of(str(ref))
         if secret != SECRET_NAME:
             errors.append(f"{where}: {var} comes from secret {secret!r}; the stack's secret is {SECRET_NAME!r}")
     exported = env.get("exported-variables") or []
@@ -296,7 +315,7 @@ def documents() -> dict[str, str]:
 
 
 def check_document(where: str, text: str) -> list[str]:
-    errors = check_names(text, where) + check_parameters_and_outputs(text, where)
+    errors = check_names(text, where) + check_parameters_and_outputs(text, where) + check_secret_references(text, where)
     for spec, at, project in buildspecs_in(text, where):
         errors += check_buildspec(spec, at, project)
     if where.startswith("examples/buildspec-"):
@@ -338,6 +357,7 @@ class ExamplesMatchTheStack(unittest.TestCase):
         for ref in ("qualys-scangate-credentials:accessToken",
                     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys-scangate-credentials-AbCdEf:accessToken"):
             self.assertEqual(check_buildspec({"env": {"secrets-manager": {"T": ref}}}, "x", None), [], ref)
+            self.assertEqual(check_secret_references(f"--secret-id {ref} QUALYS_SECRET_ID={ref}", "x"), [], ref)
         self.assertIn("QUALYS_POD", RUNNER_VARIABLES)
         self.assertIn("SCRATCH_DIR", RUNNER_VARIABLES)
         self.assertTrue(re.search(r"\bstack-set-name\b.*qualys-codebuild\b", (ROOT / "stacksets/deploy.py").read_text()))
@@ -368,6 +388,8 @@ class ExamplesMatchTheStack(unittest.TestCase):
             "secret name with another random suffix is still another secret": check_buildspec(
                 {"env": {"secrets-manager": {"T": "arn:aws:secretsmanager:us-east-1:123456789012:secret:qualys-other-credentials-AbCdEf"}}},
                 "x", None),
+            "secret id of another secret": check_secret_references("scangate scan image x --secret-id qualys-other-token", "x"),
+            "QUALYS_SECRET_ID of another secret": check_buildspec({"env": {"variables": {"QUALYS_SECRET_ID": "other"}}}, "x", None),
             "bucket the stack does not create": check_names("s3://qualys-scangate-report-bucket/scans/", "x"),
             "project of another region scheme": check_names("qualys-codebuild-images-us-east-1", "x"),
             "report group outside the role": check_buildspec({"reports": {"arn:aws:codebuild:us-east-1:1:report-group/other": {}}}, "x", None),
