@@ -228,6 +228,23 @@ fn wait_for_a_verdict_that_never_arrives() {
 }
 
 #[test]
+fn wait_value_after_a_space_is_the_wait_and_the_image_stays_the_image() {
+    // `--wait 2 app:1.0` (docs/runner.md, "Command-line conventions"): waits 2 s, not the bare default
+    // of 900 s, and scans app:1.0.
+    let moto = Moto::shared();
+    let bucket = create_bucket(moto);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scan_aws(
+        dir.path(),
+        moto,
+        &["image", "--wait", "2", "app:1.0", "--bucket", &bucket],
+        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", "b-space")],
+    );
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("/b-space/") && out.stderr.contains(" after 2s "), "{}", out.all());
+}
+
+#[test]
 fn token_from_secrets_manager_plain_or_json() {
     let moto = Moto::shared();
     let env = moto_env(moto);
