@@ -64,6 +64,11 @@ pub struct ProcessArgs {
     #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool, action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub fail_on_policy_audit: bool,
+    /// Let a scan that did not complete (SARIF executionSuccessful false, or an error-level tool
+    /// notification) pass on its findings; by default it fails the gate (a bare flag means true).
+    #[arg(long, env = "ACCEPT_INCOMPLETE_SCAN", default_value = "false", value_parser = parse_bool, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub accept_incomplete_scan: bool,
     /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
     #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
     pub scanner_exit_code: Option<i32>,
@@ -149,6 +154,7 @@ impl ProcessArgs {
             },
             fail_on_policy_deny: self.fail_on_policy_deny,
             fail_on_policy_audit: self.fail_on_policy_audit,
+            accept_incomplete: self.accept_incomplete_scan,
         }
     }
 }

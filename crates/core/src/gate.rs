@@ -74,6 +74,7 @@ impl Overrides {
             },
             fail_on_policy_deny: self.fail_on_policy_deny.unwrap_or(stored.fail_on_policy_deny),
             fail_on_policy_audit: self.fail_on_policy_audit.unwrap_or(stored.fail_on_policy_audit),
+            accept_incomplete: stored.accept_incomplete,
         }
     }
 }
@@ -563,6 +564,7 @@ fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation
         thresholds: verdict.thresholds,
         fail_on_policy_deny: verdict.fail_on_policy_deny,
         fail_on_policy_audit: verdict.fail_on_policy_audit,
+        accept_incomplete: verdict.accept_incomplete_scan,
     };
     let (passed, reasons, gate) = if let Some(error) = &verdict.error {
         // An unprocessable report has no counts to re-evaluate: it fails whatever the overrides say.
@@ -575,7 +577,12 @@ fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation
         (verdict.passed, verdict.reasons.clone(), stored)
     } else {
         let gate = params.overrides.apply(&stored);
-        let e = evaluate(&verdict.counts, verdict.policy_result, &gate);
+        let mut e = evaluate(&verdict.counts, verdict.policy_result, &gate);
+        // Overrides change thresholds and policy switches, never the completeness rule.
+        if let Some(reason) = crate::pipeline::incomplete_reason(&verdict.incomplete, &gate) {
+            e.reasons.insert(0, reason);
+            e.passed = false;
+        }
         (e.passed, e.reasons, gate)
     };
     let c = &verdict.counts;

@@ -51,6 +51,34 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         case.set_classname("scangate.report");
         gate_suite.add_test_case(case);
     }
+    if !verdict.incomplete.is_empty() {
+        // A scan that did not complete: failed unless incomplete scans are accepted.
+        let text = format!("the scan did not complete: {}", verdict.incomplete.join("; "));
+        let status = if verdict.accept_incomplete_scan {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(clean(&text, MAX_MESSAGE_CHARS));
+            s.set_type("incomplete");
+            s
+        };
+        let mut case = TestCase::new("scan completed", status);
+        case.set_classname("scangate.scan");
+        case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
+        gate_suite.add_test_case(case);
+    }
+    if verdict.suppressed > 0 {
+        let text = format!(
+            "{} suppressed finding{} (SARIF suppressions with status accepted): not counted against thresholds, \
+             not imported into Security Hub",
+            verdict.suppressed,
+            if verdict.suppressed == 1 { "" } else { "s" }
+        );
+        let mut case = TestCase::new("suppressed findings", TestCaseStatus::success());
+        case.set_classname("scangate.suppressions");
+        case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
+        gate_suite.add_test_case(case);
+    }
     for check in &evaluation.checks {
         let label = check.severity.label().to_ascii_lowercase();
         let plural = if check.count == 1 { "" } else { "s" };

@@ -155,7 +155,7 @@ pub fn normalize_repo_url(url: &str) -> Option<String> {
     };
     let host = host.to_ascii_lowercase();
     let mut path = path.trim_matches('/').to_string();
-    if path.len() >= 4 && path[path.len() - 4..].eq_ignore_ascii_case(".git") {
+    if path.len() >= 4 && path.get(path.len() - 4..).is_some_and(|end| end.eq_ignore_ascii_case(".git")) {
         path.truncate(path.len() - 4);
         path = path.trim_end_matches('/').to_string();
     }
@@ -217,11 +217,12 @@ pub fn identity(i: &TargetInputs<'_>) -> String {
             return format!("target:{t}");
         }
     }
-    let url = nonblank(i.source_repo_url)
-        .or(target.filter(|t| i.scan_type == ScanType::Repo && looks_like_url(t)))
-        .and_then(normalize_repo_url);
-    if let Some(url) = url {
-        return match nonblank(i.branch).map(branch_name) {
+    let raw_url = nonblank(i.source_repo_url).or(target.filter(|t| i.scan_type == ScanType::Repo && looks_like_url(t)));
+    if let Some(url) = raw_url.and_then(normalize_repo_url) {
+        // A branch given as the URL's fragment (`https://host/repo.git#main`) counts when
+        // no branch is recorded.
+        let fragment = raw_url.and_then(|u| u.split_once('#')).map(|(_, f)| f);
+        return match nonblank(i.branch).or(nonblank(fragment)).map(branch_name) {
             Some(b) => format!("git:{url}#{b}"),
             None => format!("git:{url}"),
         };
@@ -324,6 +325,8 @@ mod tests {
         assert_ne!(a, repo("/x", Some("https://git.example/other.git"), Some("main")), "repositories differ");
         assert_eq!(repo("/tmp/x", None, None), "project:p", "never the checkout path");
         assert_eq!(repo("https://github.com/O/R.git", None, Some("refs/heads/main")), "git:github.com/o/r#main");
+        assert_eq!(repo("https://github.com/o/r.git#dev", None, None), "git:github.com/o/r#dev", "fragment");
+        assert_eq!(repo("https://github.com/o/r.git#dev", None, Some("main")), "git:github.com/o/r#main");
         assert_eq!(
             target_identity(ScanType::Image, Some("app:1"), None, None, None),
             target_identity(ScanType::Image, Some("app:2"), None, None, None)
@@ -388,6 +391,8 @@ mod tests {
             ("  https://h.example/x  ", Some("h.example/x")),
             ("", None),
             ("   ", None),
+            ("https://h.example/dépôt", Some("h.example/dépôt")),
+            ("https://h.example/é", Some("h.example/é")),
         ];
         for (input, want) in table {
             assert_eq!(normalize_repo_url(input).as_deref(), *want, "{input:?}");

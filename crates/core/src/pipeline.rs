@@ -30,6 +30,25 @@ pub fn evaluate(
     let counts = Counts::of(&report.findings);
     let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
     let mut evaluation = evaluate_gate(&counts, policy_result, gate);
+    match incomplete_reason(&report.incomplete, gate) {
+        Some(reason) => {
+            evaluation.reasons.insert(0, reason);
+            evaluation.passed = false;
+        }
+        None if !report.incomplete.is_empty() => evaluation.warnings.push(format!(
+            "the scan did not complete ({}); accepted (ACCEPT_INCOMPLETE_SCAN=true): its findings are \
+             incomplete and Security Hub is left unchanged",
+            report.incomplete.join("; ")
+        )),
+        None => {}
+    }
+    if !report.suppressed.is_empty() {
+        evaluation.warnings.push(format!(
+            "{} suppressed finding{} (SARIF suppressions with status accepted) not counted",
+            report.suppressed.len(),
+            if report.suppressed.len() == 1 { "" } else { "s" }
+        ));
+    }
     if report.warning_count > 0 {
         evaluation.warnings.push(format!(
             "the report had {} problem{} the reader worked around (see the reader warnings)",
@@ -44,8 +63,23 @@ pub fn evaluate(
     if input.target.is_none() {
         input.target = report.target.repo_tags.first().cloned().or_else(|| report.target.image_name.clone());
     }
-    let verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
+    let mut verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
+    verdict.suppressed = report.suppressed.len() as u64;
+    verdict.incomplete = report.incomplete.clone();
     Evaluated { verdict, evaluation, counts, policy_result }
+}
+
+/// The gate's failure reason for a scan that did not complete (`incomplete` non-empty),
+/// unless the policy accepts incomplete scans.
+pub fn incomplete_reason(incomplete: &[String], gate: &GatePolicy) -> Option<String> {
+    if incomplete.is_empty() || gate.accept_incomplete {
+        return None;
+    }
+    Some(format!(
+        "the scan did not complete: {} (its findings cannot be trusted; set ACCEPT_INCOMPLETE_SCAN=true to \
+         accept incomplete scans)",
+        incomplete.join("; ")
+    ))
 }
 
 #[cfg(test)]
@@ -133,7 +167,15 @@ pub fn merge_reports(reports: Vec<Report>) -> Report {
         merged.warnings.extend(report.warnings.into_iter().take(room));
         merged.warning_count += report.warning_count;
         merged.results_read += report.results_read;
+        merged.incomplete.extend(report.incomplete);
+        for s in report.suppressed {
+            if !merged.suppressed.iter().any(|m| m.id == s.id) {
+                merged.suppressed.push(s);
+            }
+        }
     }
+    // A finding that also occurs unsuppressed is a finding.
+    merged.suppressed.retain(|s| !index.contains_key(&s.id));
     merged
 }
 

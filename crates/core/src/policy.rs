@@ -167,11 +167,22 @@ pub struct GatePolicy {
     pub fail_on_policy_deny: bool,
     /// Fail when the cloud policy says AUDIT (default false).
     pub fail_on_policy_audit: bool,
+    /// Let a scan that did not complete (`executionSuccessful: false`, an error-level tool
+    /// notification) pass on its findings (default false: it fails the gate).
+    /// `ACCEPT_INCOMPLETE_SCAN` / `--accept-incomplete-scan`. Security Hub is never changed
+    /// by an incomplete scan either way.
+    #[serde(default)]
+    pub accept_incomplete: bool,
 }
 
 impl Default for GatePolicy {
     fn default() -> Self {
-        GatePolicy { thresholds: Thresholds::default(), fail_on_policy_deny: true, fail_on_policy_audit: false }
+        GatePolicy {
+            thresholds: Thresholds::default(),
+            fail_on_policy_deny: true,
+            fail_on_policy_audit: false,
+            accept_incomplete: false,
+        }
     }
 }
 
@@ -273,7 +284,12 @@ mod tests {
             (counts(1, 0, 0, 0), Thresholds::default(), PolicyResult::Deny, true, false, false, 2),
         ];
         for (i, (c, t, p, deny, audit, want, nreasons)) in table.iter().enumerate() {
-            let gate = GatePolicy { thresholds: *t, fail_on_policy_deny: *deny, fail_on_policy_audit: *audit };
+            let gate = GatePolicy {
+                thresholds: *t,
+                fail_on_policy_deny: *deny,
+                fail_on_policy_audit: *audit,
+                ..Default::default()
+            };
             let e = evaluate(c, *p, &gate);
             assert_eq!(e.passed, *want, "row {i}: {e:?}");
             assert_eq!(e.reasons.len(), *nreasons, "row {i}: {e:?}");

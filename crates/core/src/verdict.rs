@@ -50,7 +50,11 @@ pub struct Verdict {
     pub target: Option<String>,
     pub scanner: Option<Scanner>,
     pub build: Option<BuildRef>,
+    /// Findings the report sends to Security Hub as ACTIVE (new, changed or due for
+    /// refresh), as planned when it was evaluated; what Security Hub accepted is in the
+    /// processor's `hub.json` (docs/report-processor.md, "Verdict first").
     pub findings_imported: u64,
+    /// Findings it archives (gone since the lifecycle's applied report), as planned.
     pub findings_archived: u64,
     /// RFC 3339.
     pub processed_at: String,
@@ -69,6 +73,18 @@ pub struct Verdict {
     /// JUnit into a report group (issue 9); absent when nothing was published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher_build: Option<String>,
+    /// Distinct findings of suppressed SARIF results (`suppressions` accepted): not in
+    /// `counts`, not against thresholds, not imported into Security Hub.
+    #[serde(default)]
+    pub suppressed: u64,
+    /// Why the scan did not complete (`executionSuccessful: false`, error-level tool
+    /// notifications); absent when it completed. An incomplete scan fails the gate unless
+    /// `accept_incomplete_scan`, and never changes Security Hub.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+    /// ACCEPT_INCOMPLETE_SCAN was set for this evaluation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_incomplete_scan: bool,
 }
 
 fn default_true() -> bool {
@@ -112,6 +128,9 @@ impl Verdict {
             fail_on_policy_audit: gate.fail_on_policy_audit,
             error: None,
             publisher_build: None,
+            suppressed: 0,
+            incomplete: Vec::new(),
+            accept_incomplete_scan: gate.accept_incomplete,
         }
     }
 

@@ -14,6 +14,10 @@ pub(crate) struct Output {
     pub findings: Vec<Finding>,
     /// Dedup key text ([`DedupKey`]'s string) → index in `findings`.
     pub index: HashMap<String, usize>,
+    /// Findings of suppressed results (`suppressions` accepted), apart from `findings`;
+    /// `suppressed_index` as `index`.
+    pub suppressed: Vec<Finding>,
+    pub suppressed_index: HashMap<String, usize>,
     pub results_read: usize,
     /// Reused buffer for the key of the result being processed.
     keybuf: String,
@@ -433,16 +437,21 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             raw.fingerprint.as_deref(),
             message,
         );
-        if let Some(&i) = out.index.get(key.as_str()) {
-            if let Some(f) = out.findings.get_mut(i) {
+        let (findings, index) = if raw.suppressed {
+            (&mut out.suppressed, &mut out.suppressed_index)
+        } else {
+            (&mut out.findings, &mut out.index)
+        };
+        if let Some(&i) = index.get(key.as_str()) {
+            if let Some(f) = findings.get_mut(i) {
                 f.occurrences = f.occurrences.saturating_add(1);
             }
             continue;
         }
         let dedup = DedupKey(key.clone());
         let finding = build_finding(run, rule, &raw, rule_id, &dedup, package, layer, location.clone());
-        out.index.insert(dedup.0, out.findings.len());
-        out.findings.push(finding);
+        index.insert(dedup.0, findings.len());
+        findings.push(finding);
     }
     out.keybuf = key;
 }

@@ -546,6 +546,7 @@ fn run<R: Read>(
 ) -> Result<(), Stop> {
     let mut run = RunState { index: ri, ..Default::default() };
     let mut saw_tool = false;
+    let mut problems: Vec<String> = Vec::new();
     if !s.close_if(b'}', "an object")? {
         loop {
             let key = s.key(keybuf)?;
@@ -581,6 +582,14 @@ fn run<R: Read>(
                             .push(|| format!("runs[{ri}].artifacts"), format!("expected an array, got {got}; ignored")),
                     }
                 }
+                "invocations" => {
+                    let path = format!("runs[{ri}].invocations");
+                    let (_, cap) = s.capture(scratch)?;
+                    let bytes = s.bytes(cap, scratch);
+                    if bytes != b"null" {
+                        problems.extend(super::invocation_problems(bytes, &path, &mut ctx.out.w));
+                    }
+                }
                 "properties" => {
                     let path = format!("runs[{ri}].properties");
                     let (start, cap) = s.capture(scratch)?;
@@ -612,6 +621,10 @@ fn run<R: Read>(
     }
     for raw in std::mem::take(&mut run.pending) {
         build::process(&mut ctx.out, &run, raw);
+    }
+    for p in problems {
+        let name = if run.scanner.name.is_empty() { "unknown scanner" } else { run.scanner.name.as_str() };
+        ctx.incomplete.push(format!("{name}: {p}"));
     }
     ctx.runs.push(super::RunSummary { scanner: run.scanner.clone(), rules: run.rule_count, results: run.results });
     Ok(())

@@ -17,8 +17,18 @@
 //! array, a run that is not an object, `results` that is not an array, a version other than
 //! 2.1.0) is rejected.
 //!
-//! Not interpreted (documented choices): `suppressions` and `baselineState` (a gate counts
-//! what the scanner found; suppression is policy), result `kind` (`pass` results are rare in
+//! Suppressions: a result whose `suppressions` array is non-empty and whose every entry has
+//! status `accepted` (or none) is suppressed (SARIF 2.1.0 §3.35.3); its findings go to
+//! [`Report::suppressed`], apart from [`Report::findings`], and are neither counted against
+//! thresholds nor imported into Security Hub (README, "Counting"). A finding that also occurs
+//! unsuppressed counts as unsuppressed.
+//!
+//! Completeness: a run whose `invocations[].executionSuccessful` is false, or that carries an
+//! error-level `toolExecutionNotifications` entry, did not finish; [`Report::incomplete`]
+//! says why, and the evaluation fails the gate on it unless incomplete runs are accepted.
+//!
+//! Not interpreted (documented choices): `baselineState` (a gate counts what the scanner
+//! found), result `kind` (`pass` results are rare in
 //! security scanners' output and are read as findings), `uriBaseId` (the relative uri is what
 //! identifies a file across builds; the base is build-specific), locations after the first.
 
@@ -74,6 +84,12 @@ pub struct Report {
     pub warning_count: usize,
     /// SARIF results read (before dedup).
     pub results_read: usize,
+    /// Deduplicated findings of suppressed results (never also in `findings`).
+    #[serde(default)]
+    pub suppressed: Vec<Finding>,
+    /// Why the scan did not complete, one entry per run that says so (empty: complete).
+    #[serde(default)]
+    pub incomplete: Vec<String>,
 }
 
 /// How many warnings a report keeps verbatim; the rest are only counted.
@@ -126,6 +142,7 @@ pub(crate) struct Ctx {
     runs: Vec<RunSummary>,
     policy: PolicyResult,
     target: TargetInfo,
+    incomplete: Vec<String>,
 }
 
 const SUPPORTED_VERSION: &str = "2.1.0";
@@ -154,8 +171,24 @@ pub fn read_sarif<R: std::io::Read>(reader: R, source_name: &str) -> Result<Repo
             message: "missing: a SARIF log has a \"runs\" array".into(),
         });
     }
-    let out = ctx.out;
+    let mut out = ctx.out;
+    // A finding that also occurs unsuppressed is a finding.
+    if !out.suppressed.is_empty() {
+        let index = &out.index;
+        let mut keep: Vec<bool> = vec![true; out.suppressed.len()];
+        for (key, &i) in &out.suppressed_index {
+            if index.contains_key(key) {
+                if let Some(k) = keep.get_mut(i) {
+                    *k = false;
+                }
+            }
+        }
+        let mut flags = keep.into_iter();
+        out.suppressed.retain(|_| flags.next().unwrap_or(true));
+    }
     Ok(Report {
+        suppressed: out.suppressed,
+        incomplete: ctx.incomplete,
         findings: out.findings,
         runs: ctx.runs,
         policy_result: ctx.policy,
@@ -171,6 +204,67 @@ pub fn read_sarif_file(path: &Path) -> Result<Report, SarifError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|error| SarifError::Io { source_name: name.clone(), error })?;
     read_sarif(file, &name)
+}
+
+/// What a run's `invocations` say about its completion, read from the captured array.
+#[derive(serde::Deserialize)]
+struct Invocation {
+    #[serde(rename = "executionSuccessful", default)]
+    execution_successful: Option<bool>,
+    #[serde(rename = "toolExecutionNotifications", default)]
+    notifications: Option<Vec<Notification>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Notification {
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    message: Option<NotificationMessage>,
+}
+
+#[derive(serde::Deserialize)]
+struct NotificationMessage {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// Reasons a run did not complete, from its `invocations` array (`bytes`): an invocation
+/// with `executionSuccessful: false`, and error-level `toolExecutionNotifications`
+/// (first message quoted, the rest counted). An unreadable array is a warning, not a reason.
+pub(crate) fn invocation_problems(bytes: &[u8], path: &str, w: &mut Warnings) -> Vec<String> {
+    let invocations: Vec<Option<Invocation>> = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            w.push(|| path.to_string(), format!("unreadable ({e}); the run's completion is not checked"));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (i, inv) in invocations.iter().enumerate() {
+        let Some(inv) = inv else { continue };
+        if inv.execution_successful == Some(false) {
+            out.push(format!("{path}[{i}].executionSuccessful is false"));
+        }
+        let errors: Vec<&Notification> = inv
+            .notifications
+            .iter()
+            .flatten()
+            .filter(|n| n.level.as_deref().is_some_and(|l| l.eq_ignore_ascii_case("error")))
+            .collect();
+        if let Some(first) = errors.first() {
+            let text = first.message.as_ref().and_then(|m| m.text.as_deref()).unwrap_or("(no message)");
+            let more = match errors.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            out.push(format!(
+                "{path}[{i}].toolExecutionNotifications has an error: {}{more}",
+                short(text.lines().next().unwrap_or(""))
+            ));
+        }
+    }
+    out
 }
 
 fn apply_run_props(ctx: &mut Ctx, path: &str, p: parse::RunProps) {

@@ -80,6 +80,8 @@ pub(crate) struct RawResult {
     pub tags: Vec<String>,
     pub qds: Option<f64>,
     pub packages: Vec<VulnSoftware>,
+    /// `suppressions` is non-empty and every entry's status is `accepted` or absent.
+    pub suppressed: bool,
     /// (path relative to the result, message); turned into warnings when processed.
     pub warnings: Vec<(String, String)>,
 }
@@ -482,6 +484,7 @@ impl<'de> ObjBody<'de> for ResultBody {
             "fingerprints",
             "partialFingerprints",
             "properties",
+            "suppressions",
         ];
         let mut r = RawResult { index: self.index, ..Default::default() };
         let mut partial: Option<String> = None;
@@ -530,6 +533,11 @@ impl<'de> ObjBody<'de> for ResultBody {
                     Shape::Got(()) | Shape::Null => {}
                     Shape::Wrong(got) => r.warn("properties", wrong("an object", got)),
                 },
+                Some(9) => match map.next_value_seed(Arr(SuppressionsBody { r: &mut r }))? {
+                    Shape::Got(suppressed) => r.suppressed = suppressed,
+                    Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("suppressions", wrong("an array; not suppressed", got)),
+                },
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -539,6 +547,72 @@ impl<'de> ObjBody<'de> for ResultBody {
             r.fingerprint = partial;
         }
         Ok(r)
+    }
+}
+
+/// `result.suppressions`: true when the array is non-empty and every entry's `status` is
+/// `accepted` or absent (SARIF 2.1.0 §3.35.3: `underReview` and `rejected` do not suppress).
+/// An entry that is not an object, or has an unknown status, does not suppress (warned).
+struct SuppressionsBody<'a> {
+    r: &'a mut RawResult,
+}
+
+impl<'de> ArrBody<'de> for SuppressionsBody<'_> {
+    type Out = bool;
+    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut any = false;
+        let mut all_accepted = true;
+        let mut i = 0usize;
+        while let Some(shape) = seq.next_element_seed(Obj(SuppressionBody))? {
+            any = true;
+            match shape {
+                Shape::Got(Ok(true)) => {}
+                Shape::Got(Ok(false)) => all_accepted = false,
+                Shape::Got(Err(status)) => {
+                    all_accepted = false;
+                    self.r.warn(
+                        &format!("suppressions[{i}].status"),
+                        format!("unknown status {status:?} (accepted, underReview, rejected); not suppressed"),
+                    );
+                }
+                Shape::Null | Shape::Wrong(_) => {
+                    all_accepted = false;
+                    self.r.warn(&format!("suppressions[{i}]"), "expected an object; not suppressed".into());
+                }
+            }
+            i += 1;
+        }
+        Ok(any && all_accepted)
+    }
+}
+
+/// One suppression: Ok(true) when it suppresses (status `accepted` or absent), Ok(false)
+/// for `underReview`/`rejected`, Err(status) for anything else.
+struct SuppressionBody;
+
+impl<'de> ObjBody<'de> for SuppressionBody {
+    type Out = Result<bool, String>;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut out = Ok(true);
+        while let Some(k) = map.next_key_seed(Keys(&["status"]))? {
+            match k {
+                Some(0) => {
+                    out = match map.next_value::<Scalar>()?.into_string() {
+                        Ok(None) => Ok(true),
+                        Ok(Some(s)) => match s.as_str() {
+                            "accepted" => Ok(true),
+                            "underReview" | "rejected" => Ok(false),
+                            _ => Err(super::short(&s).into_owned()),
+                        },
+                        Err(got) => Err(got.to_string()),
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
