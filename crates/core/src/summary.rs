@@ -85,7 +85,7 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
     if verdict.findings_imported > 0 || verdict.findings_archived > 0 {
         let _ = writeln!(
             out,
-            "- Security Hub: {} imported, {} archived",
+            "- Security Hub: {} to import, {} to archive (the outcome is in hub.json)",
             verdict.findings_imported, verdict.findings_archived
         );
     }

@@ -417,6 +417,33 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         self.write_hub(r, &doc).await
     }
 
+    /// `hub.json` of a stale delivery: a finished import of this report (an earlier
+    /// delivery's) stays as it is; an unfinished one (pending, or failed and to be retried)
+    /// never will be finished by this report, whose findings the newer report now owns: it
+    /// becomes `superseded`, with the counts it reached and without its retry warnings.
+    async fn write_hub_superseded(&self, r: &Results<'_>) -> Result<(), Transient> {
+        let bucket = r.verdict.report.bucket.clone().unwrap_or_default();
+        let key = hub_key(&r.project, &r.build_id);
+        let existing = self
+            .store
+            .get_bytes(&bucket, &key, 1024 * 1024)
+            .await?
+            .and_then(|f| serde_json::from_slice::<HubDoc>(&f.body).ok())
+            .filter(|d| d.report == r.verdict.report);
+        let doc = match existing {
+            None => HubDoc::nothing(&r.verdict.report, HubStatus::Superseded, &r.verdict.processed_at),
+            Some(d) => {
+                let finished = d.status == HubStatus::Done
+                    || (d.status == HubStatus::Failed && !d.warnings.iter().any(|w| w.ends_with(RETRY_NOTE)));
+                if finished {
+                    return Ok(());
+                }
+                HubDoc { status: HubStatus::Superseded, failed: 0, warnings: Vec::new(), ..d }
+            }
+        };
+        self.write_hub(r, &doc).await
+    }
+
     /// Sends findings in chunks of [`IMPORT_CHUNK`] (ASFF rendered per chunk), stopping when
     /// the deadline is near; `render` turns an id into its ASFF (None: nothing to send).
     async fn send_chunks<'i>(
@@ -486,7 +513,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 tracing::info!(lifecycle = %ctx.lifecycle.key, "report older than the applied one: ignored");
                 total.stale = true;
                 self.write_results_first(results, None, true).await?;
-                self.write_hub_nothing(results, HubStatus::Superseded).await?;
+                self.write_hub_superseded(results).await?;
                 return Ok(total);
             }
             let imports: Vec<String> = plan.imports().filter(|id| by_id.contains_key(*id)).cloned().collect();
