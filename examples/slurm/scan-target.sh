@@ -116,11 +116,13 @@ case "$kind" in
         rootfs=$(mktemp -d "$scratch/scangate-rootfs.XXXXXX")
         echo "scan-target: extracting $ref to $rootfs"
         extract_sif "$ref" "$rootfs"
-        "$scangate" scan rootfs "$rootfs" --target "$ref" "${common[@]}" "$@" || rc=$?
+        # The SIF file's absolute path is the scan's lifecycle identity (docs/runner.md).
+        "$scangate" scan rootfs "$rootfs" --target "$(cd "$(dirname -- "$ref")" && pwd)/$(basename -- "$ref")" \
+            "${common[@]}" "$@" || rc=$?
         ;;
     rootfs)
         [ -d "$ref" ] || { echo "scan-target: not a directory: $ref" >&2; exit 2; }
-        "$scangate" scan rootfs "$ref" "${common[@]}" "$@" || rc=$?
+        "$scangate" scan rootfs "$ref" --target "$(cd -- "$ref" && pwd)" "${common[@]}" "$@" || rc=$?
         ;;
     image)
         "$scangate" scan image "$ref" "${common[@]}" "$@" || rc=$?
