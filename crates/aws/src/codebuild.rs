@@ -11,7 +11,13 @@ pub struct BuildInfo {
     pub resolved_source_version: Option<String>,
     pub initiator: Option<String>,
     pub source_location: Option<String>,
+    /// The build's plain-text `SCANGATE_PIPELINE_EXECUTION_ID` (the pipeline sets it to
+    /// `#{codepipeline.PipelineExecutionId}`): the execution a report of this build may claim.
+    pub pipeline_execution_id: Option<String>,
 }
+
+/// The build variable naming the pipeline execution a build runs for.
+pub const PIPELINE_EXECUTION_VARIABLE: &str = "SCANGATE_PIPELINE_EXECUTION_ID";
 
 /// Why a CodeBuild call failed.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +181,15 @@ impl ReportGroups for CodeBuild {
             resolved_source_version: b.resolved_source_version().map(str::to_string),
             initiator: b.initiator().map(str::to_string),
             source_location: b.source().and_then(|s| s.location()).map(str::to_string),
+            pipeline_execution_id: b.environment().and_then(|e| {
+                e.environment_variables()
+                    .iter()
+                    .find(|v| {
+                        v.name() == PIPELINE_EXECUTION_VARIABLE
+                            && v.r#type().is_none_or(|t| *t == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
+                    })
+                    .map(|v| v.value().to_string())
+            }),
         }))
     }
 }

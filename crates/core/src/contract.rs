@@ -234,6 +234,49 @@ pub const SARIF_SUFFIXES: [&str; 2] = [".sarif.json", ".sarif"];
 /// prefix would otherwise process its own quarantine copies, forever).
 pub const OWN_PREFIXES: [&str; 3] = [QUARANTINE_PREFIX, RESULTS_PREFIX, STATE_PREFIX];
 
+/// S3's longest object key, in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest name the processor writes under a results folder: `publish/<token>.json`
+/// (the token is `scangate-` and 32 hex digits).
+const LONGEST_RESULT_NAME: usize = "publish/".len() + "scangate-".len() + 32 + ".json".len();
+
+/// Checks a report key before anything is derived from it (docs/security.md, "Keys"): at
+/// most [`MAX_KEY_BYTES`], no control characters, no empty, `.` or `..` segment below
+/// `prefix`, and every results key derived from it fits S3's limit. The error says why.
+pub fn check_report_key(key: &str, prefix: &str) -> Result<(), String> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!("the key is {} bytes, more than S3's {MAX_KEY_BYTES}", key.len()));
+    }
+    if let Some((at, c)) = key.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!("the key holds a control character (U+{:04X}) at byte {at}", c as u32));
+    }
+    let rest = key.strip_prefix(prefix).unwrap_or(key);
+    for (i, segment) in rest.split('/').enumerate() {
+        match segment {
+            "" => return Err(format!("the key has an empty segment (segment {} below {prefix:?})", i + 1)),
+            "." | ".." => {
+                return Err(format!("the key has a {segment:?} segment (segment {} below {prefix:?})", i + 1))
+            }
+            _ => {}
+        }
+    }
+    let (project, build_id) = results_dir(key, prefix);
+    let longest = results_dir_key(&project, &build_id).len() + 1 + LONGEST_RESULT_NAME;
+    if longest > MAX_KEY_BYTES {
+        return Err(format!(
+            "the results keys derived from it (results/<project>/<build-id>/…) would be {longest} bytes, \
+             more than S3's {MAX_KEY_BYTES}"
+        ));
+    }
+    Ok(())
+}
+
+/// True when `quarantine/<key>` and its `.reason.json` fit S3's key limit and the key has
+/// no control characters (else the quarantine copy gets a hashed name).
+pub fn quarantine_key_fits(report_key: &str) -> bool {
+    quarantine_reason_key(report_key).len() <= MAX_KEY_BYTES && !report_key.chars().any(char::is_control)
+}
+
 /// The runner's upload folder of one build: `scans/<project>/<build-id>/`.
 pub fn scan_dir(project: &str, build_id: &str) -> String {
     format!("{SCAN_PREFIX}{project}/{build_id}/")
@@ -471,5 +514,36 @@ mod tests {
         for own in OWN_PREFIXES {
             assert!(!is_report_key(&format!("{own}x/1/r.sarif"), ""), "{own}");
         }
+    }
+
+    #[test]
+    fn report_keys_are_checked_before_anything_is_derived() {
+        for ok in ["scans/app/b-1/report.sarif", "scans/my app/build 7/100% done.sarif", "scans/p/b/a.b..c.sarif"] {
+            assert_eq!(check_report_key(ok, SCAN_PREFIX), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("scans/../victim/b/report.sarif", "\"..\" segment"),
+            ("scans/app/../../results/x.sarif", "\"..\" segment"),
+            ("scans/./app/b/report.sarif", "\".\" segment"),
+            ("scans/app//b/report.sarif", "empty segment"),
+            ("scans/app/b\u{7}/report.sarif", "control character (U+0007)"),
+            ("scans/app/b\n/report.sarif", "control character (U+000A)"),
+        ] {
+            let err = check_report_key(bad, SCAN_PREFIX).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let long = format!("scans/{}/b/report.sarif", "p".repeat(1000));
+        assert!(check_report_key(&long, SCAN_PREFIX).expect_err("derived keys too long").contains("results keys"));
+        let too_long = format!("scans/p/b/{}.sarif", "x".repeat(1100));
+        assert!(check_report_key(&too_long, SCAN_PREFIX).expect_err("over S3's limit").contains("more than S3's 1024"));
+        // The limit is exact: the longest derived key of a fitting key is at most 1024 bytes.
+        let project = "p".repeat(MAX_KEY_BYTES - "results/".len() - "/b/".len() - LONGEST_RESULT_NAME);
+        let fits = format!("scans/{project}/b/report.sarif");
+        assert_eq!(check_report_key(&fits, SCAN_PREFIX), Ok(()));
+        assert_eq!(publish_marker_key(&project, "b", &format!("scangate-{}", "0".repeat(32))).len(), MAX_KEY_BYTES);
+        assert!(check_report_key(&format!("scans/{project}p/b/report.sarif"), SCAN_PREFIX).is_err());
+        assert!(quarantine_key_fits("scans/p/b/report.sarif"));
+        assert!(!quarantine_key_fits(&format!("scans/p/b/{}.sarif", "x".repeat(1000))));
+        assert!(!quarantine_key_fits("scans/p/b\u{1}/report.sarif"));
     }
 }

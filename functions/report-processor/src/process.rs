@@ -95,6 +95,11 @@ pub struct ReportMeta {
     pub source_branch: Option<String>,
     pub source_action: Option<String>,
     pub initiator: Option<String>,
+    /// The claimed pipeline and execution were verified against the uploading build
+    /// (crate::claims): only then is a by-execution verdict written.
+    pub execution_verified: bool,
+    /// What the uploader claimed that was not taken as claimed (verdict warnings).
+    pub notes: Vec<String>,
 }
 
 impl ReportMeta {
@@ -143,6 +148,8 @@ pub fn parse_meta(m: &HashMap<String, String>, base: &Thresholds) -> Result<Repo
         source_branch: c.source_branch,
         source_action: c.source_action,
         initiator: c.initiator,
+        execution_verified: false,
+        notes: Vec::new(),
     })
 }
 
@@ -350,9 +357,17 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let Some(head) = self.store.head(&obj.bucket, &obj.key, obj.version_id.as_deref()).await? else {
             return Ok(Outcome::Skipped("the object no longer exists".into()));
         };
+        // The key and the uploader's claims first: nothing is derived from them unchecked (crate::claims).
+        if let Err(reason) = contract::check_report_key(&obj.key, &self.config.scan_prefix) {
+            return Box::pin(self.refuse(obj, &head, reason, now)).await;
+        }
         let meta = match parse_meta(&head.metadata, &self.config.gate.thresholds) {
             Ok(m) => m,
             Err(reason) => return Box::pin(self.quarantine(obj, &head, None, reason, now)).await,
+        };
+        let meta = match Box::pin(self.check_claims(obj, &head, meta)).await? {
+            Ok(m) => m,
+            Err(reason) => return Box::pin(self.refuse(obj, &head, reason, now)).await,
         };
         if head.size > self.config.max_report_bytes {
             let reason = format!(
@@ -411,6 +426,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let input = self.verdict_input(obj, head, Some(meta), &now_s);
         let build = input.build.clone();
         let mut evaluated = pipeline::evaluate(&report, &gate, meta.scanner_policy, input);
+        evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
         let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
 
         let publish = match self.publish_plan(obj, head, meta, &project, &build_id, id) {
@@ -596,7 +612,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 &self.put_options("application/json"),
             )
             .await?;
-        if let (Some(pipeline), Some(execution)) = (&meta.pipeline, &meta.execution_id) {
+        // Only for a pipeline execution verified against the uploading build (crate::claims).
+        let verified = (&meta.pipeline, &meta.execution_id, meta.execution_verified);
+        if let (Some(pipeline), Some(execution), true) = verified {
             self.store
                 .put(
                     bucket,

@@ -48,7 +48,7 @@ impl Env {
         let image = format!("{}:1.{n}@sha256:{n:064x}", self.repo());
         let key = format!("scans/app/b-{n}/report.sarif");
         let at = format!("2026-11-23T{:02}:00:00Z", 8 + n);
-        let arn = format!("arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-{n}");
+        let arn = format!("arn:aws:codebuild:us-east-1:123456789012:build/app:b-{n}");
         let meta = [
             ("scangate-target", image.as_str()),
             ("scangate-scan-type", "image"),

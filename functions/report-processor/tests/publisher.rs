@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 const PUBLISHER: &str = "qualys-codebuild-publisher-us-east-1";
-const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:123456789012:build/app-build:b-1";
+const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:123456789012:build/app:b-1";
 
 /// CodeBuild as the processor sees it: records every call; StartBuild answers the same
 /// build id for a token it has seen (as CodeBuild does for ~5 minutes) and can be told to

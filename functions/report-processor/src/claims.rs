@@ -1,0 +1,312 @@
+//! What an uploader may claim (docs/security.md): anyone who can put an object under
+//! `scans/` chooses its key and metadata, so before any result is written the processor
+//! checks the key, limits the thresholds and the scan time it takes from the metadata, and
+//! verifies the project, pipeline and execution claimed against the build that wrote the
+//! report. A refused report is quarantined with the reason and gets no results at all (its
+//! key may name someone else's results folder); its event is not retried.
+
+use crate::process::{Outcome, Processor, ReportMeta, Transient};
+use scangate_aws::codebuild::{BuildInfo, Publisher, ReportGroups, PIPELINE_EXECUTION_VARIABLE};
+use scangate_aws::s3::{ObjectHead, ReportStore};
+use scangate_aws::securityhub::FindingSink;
+use scangate_core::contract;
+use scangate_core::events::ObjectRef;
+use scangate_core::policy::Thresholds;
+use scangate_core::verdict::rfc3339;
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// How far `scangate-scanned-at` may be after the object's LastModified (clock skew
+/// between the build and S3) before the claim counts as forged.
+pub const SCANNED_AT_SKEW_SECONDS: i64 = 300;
+
+/// Where a report whose key cannot be used as it is goes: `quarantine/_invalid-keys/<sha256>.sarif`.
+pub const HASHED_QUARANTINE_PREFIX: &str = "quarantine/_invalid-keys/";
+
+/// How loose a threshold is: -1 (unlimited) is the loosest.
+fn looseness(v: i64) -> i64 {
+    if v < 0 {
+        i64::MAX
+    } else {
+        v
+    }
+}
+
+/// The thresholds a report is gated with: the metadata's (`claimed`) where they are at
+/// least as strict as the stack's (`base`); a looser one is replaced by the stack's unless
+/// `allow_relax` (ALLOW_METADATA_RELAX). Returns a note per replaced value.
+pub fn limit_thresholds(claimed: Thresholds, base: Thresholds, allow_relax: bool) -> (Thresholds, Vec<String>) {
+    let mut out = claimed;
+    let mut notes = Vec::new();
+    if allow_relax {
+        return (out, notes);
+    }
+    for (name, field, stack) in [
+        ("critical", &mut out.max_critical, base.max_critical),
+        ("high", &mut out.max_high, base.max_high),
+        ("medium", &mut out.max_medium, base.max_medium),
+        ("low", &mut out.max_low, base.max_low),
+    ] {
+        if looseness(*field) > looseness(stack) {
+            notes.push(format!(
+                "metadata scangate-max-{name}={} would relax the stack's max_{name}={stack}: ignored \
+                 (metadata can only tighten thresholds; ALLOW_METADATA_RELAX=false)",
+                *field
+            ));
+            *field = stack;
+        }
+    }
+    (out, notes)
+}
+
+fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// The scan time taken from `scangate-scanned-at`: never after the object's LastModified
+/// (a later claim is capped to it); more than [`SCANNED_AT_SKEW_SECONDS`] after it is a
+/// forged claim (Err: the reason).
+pub fn limit_scanned_at(claimed: Option<&str>, last_modified: Option<&str>) -> Result<Option<String>, String> {
+    let Some(claimed) = claimed else { return Ok(None) };
+    let (Some(at), Some((written_text, written))) =
+        (parse_time(claimed), last_modified.and_then(|t| parse_time(t).map(|parsed| (t, parsed))))
+    else {
+        return Ok(Some(claimed.to_string()));
+    };
+    if at <= written {
+        return Ok(Some(claimed.to_string()));
+    }
+    if (at - written).whole_seconds() > SCANNED_AT_SKEW_SECONDS {
+        return Err(format!(
+            "metadata {} claims the scan ran at {claimed}, after the report was uploaded ({}): a report cannot \
+             have been scanned after it was written",
+            contract::meta::SCANNED_AT,
+            written_text
+        ));
+    }
+    Ok(Some(written_text.to_string()))
+}
+
+/// The CodeBuild project of a build ARN (`arn:…:build/<project>:<uuid>`).
+pub fn arn_project(arn: &str) -> Option<&str> {
+    arn.split_once(":build/").and_then(|(_, id)| id.rsplit_once(':')).map(|(p, _)| p).filter(|p| !p.is_empty())
+}
+
+/// The project in the key must be the claimed build's project: a build writes only its own
+/// project's reports (and results).
+pub fn check_build_project(key_project: &str, build_arn: &str) -> Result<(), String> {
+    match arn_project(build_arn) {
+        None => Err(format!(
+            "metadata {} is not a CodeBuild build ARN (arn:…:codebuild:<region>:<account>:build/<project>:<id>): \
+             {build_arn:?}",
+            contract::meta::BUILD_ARN
+        )),
+        Some(p) if p == key_project => Ok(()),
+        Some(p) => Err(format!(
+            "the report's key names project {key_project:?} but the build that claims it ({build_arn}) belongs to \
+             project {p:?}: a build may only write its own project's reports"
+        )),
+    }
+}
+
+/// Checks the pipeline and execution a report claims against what CodeBuild says about its
+/// build. Ok(true): both claimed and both verified (a by-execution verdict may be written).
+pub fn check_pipeline_claims(meta: &ReportMeta, key_project: &str, build: &BuildInfo) -> Result<bool, String> {
+    if let Some(p) = build.project.as_deref().filter(|p| *p != key_project) {
+        return Err(format!(
+            "the report's key names project {key_project:?} but CodeBuild says its build {} belongs to project {p:?}",
+            build.arn
+        ));
+    }
+    if let Some(pipeline) = &meta.pipeline {
+        let expected = format!("codepipeline/{pipeline}");
+        if build.initiator.as_deref() != Some(expected.as_str()) {
+            return Err(format!(
+                "metadata {} claims pipeline {pipeline:?} but the build {} was started by {:?}",
+                contract::meta::PIPELINE,
+                build.arn,
+                build.initiator.as_deref().unwrap_or("nobody CodeBuild names")
+            ));
+        }
+    }
+    if let Some(execution) = &meta.execution_id {
+        if build.pipeline_execution_id.as_deref() != Some(execution.as_str()) {
+            return Err(format!(
+                "metadata {} claims pipeline execution {execution:?} but the build {} runs for {} ({PIPELINE_EXECUTION_VARIABLE})",
+                contract::meta::EXECUTION_ID,
+                build.arn,
+                build.pipeline_execution_id.as_deref().map_or("no execution".to_string(), |e| format!("{e:?}"))
+            ));
+        }
+    }
+    Ok(meta.pipeline.is_some() && meta.execution_id.is_some())
+}
+
+/// The quarantine copy's key: `quarantine/<key>`, or a hashed name when that would not fit
+/// S3's limit or the key holds control characters (the original key is kept in the reason).
+pub fn quarantine_copy_key(report_key: &str) -> String {
+    if contract::quarantine_key_fits(report_key) {
+        contract::quarantine_key(report_key)
+    } else {
+        format!("{HASHED_QUARANTINE_PREFIX}{}.sarif", hex::encode(Sha256::digest(report_key.as_bytes())))
+    }
+}
+
+impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+    /// The metadata as far as it can be trusted, or the reason the report is refused.
+    /// Transient: CodeBuild could not be asked (the event is retried).
+    pub(crate) async fn check_claims(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        mut meta: ReportMeta,
+    ) -> Result<Result<ReportMeta, String>, Transient> {
+        let (thresholds, notes) =
+            limit_thresholds(meta.thresholds, self.config.gate.thresholds, self.config.allow_metadata_relax);
+        meta.thresholds = thresholds;
+        meta.notes.extend(notes);
+        meta.scanned_at = match limit_scanned_at(meta.scanned_at.as_deref(), head.last_modified.as_deref()) {
+            Ok(at) => at,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        meta.execution_verified = false;
+        let (key_project, _) = contract::results_dir(&obj.key, &self.config.scan_prefix);
+        let Some(arn) = meta.build_arn.clone() else {
+            if meta.pipeline.is_some() || meta.execution_id.is_some() {
+                meta.notes.push(unverified_note("the report names no build (scangate-build-arn)"));
+            }
+            return Ok(Ok(meta));
+        };
+        if let Err(reason) = check_build_project(&key_project, &arn) {
+            return Ok(Err(reason));
+        }
+        let Some(codebuild) = &self.publisher else {
+            if meta.pipeline.is_some() || meta.execution_id.is_some() {
+                meta.notes.push(unverified_note("the processor has no CodeBuild client"));
+            }
+            return Ok(Ok(meta));
+        };
+        match codebuild.build_info(&arn).await {
+            Ok(Some(build)) => match check_pipeline_claims(&meta, &key_project, &build) {
+                Ok(verified) => meta.execution_verified = verified,
+                Err(reason) => return Ok(Err(reason)),
+            },
+            Ok(None) => {
+                tracing::warn!(build_arn = %arn, "CodeBuild does not know the build the report claims");
+                if meta.pipeline.is_some() || meta.execution_id.is_some() {
+                    meta.notes.push(unverified_note("CodeBuild does not know the build it names"));
+                }
+            }
+            Err(e) if e.is_retryable() => {
+                return Err(Transient(format!("verifying the build {arn}: {e}; the event will be retried")))
+            }
+            Err(e) => {
+                tracing::warn!(build_arn = %arn, error = %e, "the build the report claims could not be read");
+                if meta.pipeline.is_some() || meta.execution_id.is_some() {
+                    meta.notes.push(unverified_note(&format!("BatchGetBuilds failed ({})", e.code)));
+                }
+            }
+        }
+        Ok(Ok(meta))
+    }
+
+    /// Quarantines a report whose key or claims are refused: the copy and the reason, no
+    /// results anywhere (its key may name another project's results folder), not retried.
+    pub(crate) async fn refuse(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        reason: String,
+        now: OffsetDateTime,
+    ) -> Result<Outcome, Transient> {
+        tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report refused: quarantined without results");
+        let qkey = quarantine_copy_key(&obj.key);
+        self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
+        let doc = serde_json::json!({
+            "schema": "scangate.quarantine.v1",
+            "reason": reason,
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "version_id": head.version_id,
+            "etag": head.etag,
+            "quarantined_at": rfc3339(now),
+            "results_written": false,
+        });
+        let body = serde_json::to_vec_pretty(&doc).map_err(|e| Transient(e.to_string()))?;
+        self.store
+            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
+            .await?;
+        Ok(Outcome::Quarantined { reason })
+    }
+}
+
+fn unverified_note(why: &str) -> String {
+    format!(
+        "the pipeline/execution the report names could not be verified ({why}): no by-execution verdict was written"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STACK: Thresholds = Thresholds { max_critical: 0, max_high: 5, max_medium: -1, max_low: -1 };
+
+    #[test]
+    fn metadata_thresholds_only_tighten() {
+        let relaxed = Thresholds { max_critical: -1, max_high: 50, max_medium: 3, max_low: -1 };
+        let (t, notes) = limit_thresholds(relaxed, STACK, false);
+        assert_eq!(t, Thresholds { max_critical: 0, max_high: 5, max_medium: 3, max_low: -1 });
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("scangate-max-critical=-1 would relax the stack's max_critical=0"), "{notes:?}");
+        let (t, notes) = limit_thresholds(relaxed, STACK, true);
+        assert_eq!((t, notes.len()), (relaxed, 0), "the stack opted in");
+        let (t, notes) = limit_thresholds(STACK, STACK, false);
+        assert_eq!((t, notes.len()), (STACK, 0));
+    }
+
+    #[test]
+    fn scanned_at_is_capped_by_last_modified() {
+        let lm = Some("2026-11-23T08:00:00Z");
+        assert_eq!(limit_scanned_at(Some("2026-11-23T07:00:00Z"), lm), Ok(Some("2026-11-23T07:00:00Z".into())));
+        assert_eq!(limit_scanned_at(Some("2026-11-23T08:04:00Z"), lm), Ok(Some("2026-11-23T08:00:00Z".into())));
+        let err = limit_scanned_at(Some("2099-01-01T00:00:00Z"), lm).expect_err("forged");
+        assert!(err.contains("after the report was uploaded (2026-11-23T08:00:00Z)"), "{err}");
+        assert_eq!(limit_scanned_at(None, lm), Ok(None));
+    }
+
+    #[test]
+    fn build_claims() {
+        let arn = "arn:aws:codebuild:us-east-1:123456789012:build/app:b-1";
+        assert_eq!(arn_project(arn), Some("app"));
+        assert_eq!(check_build_project("app", arn), Ok(()));
+        assert!(check_build_project("victim", arn).expect_err("foreign prefix").contains("belongs to project \"app\""));
+        assert!(check_build_project("app", "not-an-arn").is_err());
+        let build = BuildInfo {
+            arn: arn.into(),
+            project: Some("app".into()),
+            initiator: Some("codepipeline/app-pipeline".into()),
+            pipeline_execution_id: Some("exec-1".into()),
+            ..BuildInfo::default()
+        };
+        let meta = |p: &str, e: &str| ReportMeta {
+            pipeline: Some(p.into()),
+            execution_id: Some(e.into()),
+            ..ReportMeta::default()
+        };
+        assert_eq!(check_pipeline_claims(&meta("app-pipeline", "exec-1"), "app", &build), Ok(true));
+        assert!(check_pipeline_claims(&meta("victim-pipeline", "exec-1"), "app", &build).is_err());
+        assert!(check_pipeline_claims(&meta("app-pipeline", "victim-exec"), "app", &build).is_err());
+        assert_eq!(check_pipeline_claims(&ReportMeta::default(), "app", &build), Ok(false));
+    }
+
+    #[test]
+    fn quarantine_keys_fit() {
+        assert_eq!(quarantine_copy_key("scans/p/b/r.sarif"), "quarantine/scans/p/b/r.sarif");
+        let long = format!("scans/p/b/{}.sarif", "x".repeat(1000));
+        let q = quarantine_copy_key(&long);
+        assert!(q.starts_with(HASHED_QUARANTINE_PREFIX) && q.len() + ".reason.json".len() <= 1024, "{q}");
+        assert_ne!(q, quarantine_copy_key(&format!("{long}x")));
+    }
+}
