@@ -20,11 +20,13 @@ fn process(dir: &Path, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) 
     (out.code, v)
 }
 
+/// (corpus file, gate args, runner environment, expected exit, expected suppressed, incomplete?)
+type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], i32, u64, bool);
+
 #[test]
 fn process_and_local_agree_on_suppressions_and_incomplete_scans() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // (file, extra gate args, env of the runner, expected exit, expected suppressed, incomplete?)
-    let cases: &[(&str, &[&str], &[(&str, &str)], i32, u64, bool)] = &[
+    let cases: &[Case] = &[
         ("snyk-code-acceptance-large.sarif", &["--max-high", "3"], &[], 0, 2, false),
         ("snyk-code-acceptance-large.sarif", &["--max-high", "2"], &[], 42, 2, false),
         ("codeql-javascript-juice-shop-3mb.sarif", &["--max-critical", "-1", "--max-high", "-1"], &[], 42, 0, true),

@@ -147,7 +147,7 @@ pub fn normalize_repo_url(url: &str) -> Option<String> {
         }
         _ => {
             let host = match authority.rsplit_once(':') {
-                Some((h, port)) if matches!(port, "22" | "80" | "443" | "") => h,
+                Some((h, "22" | "80" | "443" | "")) => h,
                 _ => authority,
             };
             (host.to_string(), path.to_string())
