@@ -47,13 +47,15 @@ pub struct Config {
 /// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
 pub const DEFAULT_MEMORY_MB: u64 = 512;
 
-/// The default `MAX_REPORT_BYTES`: one eighth of the function's memory (512 MB → 64 MiB).
+/// The default `MAX_REPORT_BYTES`: one thirty-second of the function's memory (512 MB →
+/// 16 MiB). Measured (docs/benchmarks.md, "Verdict first"): a report whose every result
+/// is a distinct finding peaks at about 30 times its size in memory.
 /// The reader streams the report, but every distinct finding it holds, its planner entry
 /// and the state's entry take several times its SARIF bytes (docs/report-processor.md,
 /// "Memory"), so a report of this size stays well inside the memory in the worst case
 /// (every result a distinct finding).
 pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
-    memory_mb.saturating_mul(1024 * 1024) / 8
+    memory_mb.saturating_mul(1024 * 1024) / 32
 }
 
 impl Default for Config {
@@ -177,7 +179,7 @@ impl Config {
                     return Err(ConfigError {
                         name: "MAX_REPORT_BYTES",
                         message: format!(
-                            "expected a number of bytes (0: one eighth of the function's memory), got {v:?}"
+                            "expected a number of bytes (0: one thirty-second of the function's memory), got {v:?}"
                         ),
                     })
                 }
@@ -257,13 +259,13 @@ mod tests {
 
     #[test]
     fn max_report_bytes_follows_the_memory_unless_set() {
-        assert_eq!(cfg(&[]).expect("defaults").max_report_bytes, 64 * 1024 * 1024);
+        assert_eq!(cfg(&[]).expect("defaults").max_report_bytes, 16 * 1024 * 1024);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
-        assert_eq!(c.max_report_bytes, 256 * 1024 * 1024);
+        assert_eq!(c.max_report_bytes, 64 * 1024 * 1024);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"), ("MAX_REPORT_BYTES", "1000")]).expect("valid");
         assert_eq!(c.max_report_bytes, 1000);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"), ("MAX_REPORT_BYTES", "0")]).expect("valid");
-        assert_eq!(c.max_report_bytes, 128 * 1024 * 1024, "0 is the default");
+        assert_eq!(c.max_report_bytes, 32 * 1024 * 1024, "0 is the default");
     }
 
     #[test]
