@@ -186,7 +186,8 @@ impl ReportGroups for CodeBuild {
                     .iter()
                     .find(|v| {
                         v.name() == PIPELINE_EXECUTION_VARIABLE
-                            && v.r#type().is_none_or(|t| *t == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
+                            && v.r#type()
+                                .is_none_or(|t| *t == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
                     })
                     .map(|v| v.value().to_string())
             }),
