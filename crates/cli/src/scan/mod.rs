@@ -1000,9 +1000,10 @@ fn upload_plan(bucket: &str, ctx: &GateContext, gate: &GateOpts, u: &UploadOpts)
         .clone()
         .or_else(|| var("CODEBUILD_WEBHOOK_HEAD_REF"))
         .map(|b| lifecycle::branch_name(&b).to_string());
-    let pipeline = u.pipeline.clone().or_else(|| {
-        var("CODEBUILD_INITIATOR").and_then(|i| i.strip_prefix("codepipeline/").map(str::to_string))
-    });
+    let pipeline = u
+        .pipeline
+        .clone()
+        .or_else(|| var("CODEBUILD_INITIATOR").and_then(|i| i.strip_prefix("codepipeline/").map(str::to_string)));
     let metadata = contract::ReportMetadata {
         scan_type: Some(ctx.scan_type),
         scanned_at: Some(verdict::now_rfc3339()),
