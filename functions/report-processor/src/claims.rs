@@ -221,22 +221,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         now: OffsetDateTime,
     ) -> Result<Outcome, Transient> {
         tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report refused: quarantined without results");
-        let qkey = quarantine_copy_key(&obj.key);
-        self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
-        let doc = serde_json::json!({
-            "schema": "scangate.quarantine.v1",
-            "reason": reason,
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": head.version_id,
-            "etag": head.etag,
-            "quarantined_at": rfc3339(now),
-            "results_written": false,
-        });
-        let body = serde_json::to_vec_pretty(&doc).map_err(|e| Transient(e.to_string()))?;
-        self.store
-            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
-            .await?;
+        self.write_quarantine(obj, head, &reason, &rfc3339(now), false).await?;
         Ok(Outcome::Quarantined { reason })
     }
 }

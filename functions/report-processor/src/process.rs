@@ -755,6 +755,36 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         Ok(build_id)
     }
 
+    /// The quarantine copy of a report and the reason beside it (`<copy>.reason.json`). The copy's
+    /// key is hashed when `quarantine/<report key>` would not fit S3's key limit; the reason keeps
+    /// the original key. `results_written` says whether a failed verdict is written as well.
+    pub(crate) async fn write_quarantine(
+        &self,
+        obj: &ObjectRef,
+        head: &ObjectHead,
+        reason: &str,
+        now: &str,
+        results_written: bool,
+    ) -> Result<(), Transient> {
+        let qkey = crate::claims::quarantine_copy_key(&obj.key);
+        self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
+        let doc = serde_json::json!({
+            "schema": "scangate.quarantine.v1",
+            "reason": reason,
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "version_id": head.version_id,
+            "etag": head.etag,
+            "quarantined_at": now,
+            "results_written": results_written,
+        });
+        let body = serde_json::to_vec_pretty(&doc).map_err(|e| Transient(e.to_string()))?;
+        self.store
+            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
+            .await?;
+        Ok(())
+    }
+
     async fn quarantine(
         &self,
         obj: &ObjectRef,
@@ -765,21 +795,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     ) -> Result<Outcome, Transient> {
         tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report cannot be processed: quarantining");
         let now_s = rfc3339(now);
-        let qkey = contract::quarantine_key(&obj.key);
-        self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
-        let reason_doc = serde_json::json!({
-            "schema": "scangate.quarantine.v1",
-            "reason": reason,
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": head.version_id,
-            "etag": head.etag,
-            "quarantined_at": now_s,
-        });
-        let body = serde_json::to_vec_pretty(&reason_doc).map_err(|e| Transient(e.to_string()))?;
-        self.store
-            .put(&obj.bucket, &contract::quarantine_reason_key(&obj.key), body, &self.put_options("application/json"))
-            .await?;
+        self.write_quarantine(obj, head, &reason, &now_s, true).await?;
         let gate =
             GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };
         let verdict = Verdict::unprocessable(self.verdict_input(obj, head, meta, &now_s), &gate, reason.clone());
