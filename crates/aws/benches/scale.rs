@@ -20,10 +20,9 @@
 //! Hub import: the time to verdict while the verdict waits for the import, and the time the
 //! findings take to reach Security Hub once it does not.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
+mod endpoint;
+
+use endpoint::{serve, Seen, ServerBucket};
 use scangate_aws::ratelimit::{Backoff, TokenBucket};
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark};
@@ -47,84 +46,6 @@ struct Scenario {
     concurrency: usize,
     client_tps: f64,
     call_ms: f64,
-}
-
-/// The server's bucket: refuses instead of waiting.
-struct ServerBucket {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl ServerBucket {
-    fn try_take(&self) -> bool {
-        let mut s = self.state.lock().expect("bucket lock");
-        let now = Instant::now();
-        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.burst);
-        s.1 = now;
-        if s.0 >= 1.0 {
-            s.0 -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    findings: u64,
-    calls: u64,
-    throttled: u64,
-}
-
-async fn serve(listener: tokio::net::TcpListener, bucket: Arc<ServerBucket>, seen: Arc<Mutex<Seen>>, delay: Duration) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let bucket = bucket.clone();
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let bucket = bucket.clone();
-                let seen = seen.clone();
-                async move {
-                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    tokio::time::sleep(delay).await;
-                    let allowed = bucket.try_take();
-                    let count = if allowed {
-                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                        v["Findings"].as_array().map_or(0, Vec::len)
-                    } else {
-                        0
-                    };
-                    {
-                        let mut s = seen.lock().expect("seen lock");
-                        s.calls += 1;
-                        s.findings += count as u64;
-                        if !allowed {
-                            s.throttled += 1;
-                        }
-                    }
-                    if !allowed {
-                        return Response::builder()
-                            .status(429)
-                            .header("content-type", "application/json")
-                            .header("x-amzn-errortype", "ThrottlingException")
-                            .body(Full::new(Bytes::from_static(
-                                br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-                            )));
-                    }
-                    let out = json!({"FailedCount": 0, "SuccessCount": count, "FailedFindings": []});
-                    Response::builder()
-                        .status(200)
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from(out.to_string())))
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-        });
-    }
 }
 
 /// One scanned image: its findings as (id number, content version).
@@ -206,11 +127,7 @@ struct Outcome {
 async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outcome {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let bucket = Arc::new(ServerBucket {
-        rate: 10.0 * s.speedup,
-        burst: 30.0 * s.speedup,
-        state: Mutex::new((30.0 * s.speedup, Instant::now())),
-    });
+    let bucket = Arc::new(ServerBucket::new(10.0 * s.speedup, 30.0 * s.speedup));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let delay = Duration::from_secs_f64(s.call_ms / 1000.0 / s.speedup);
     let server = tokio::spawn(serve(listener, bucket, seen.clone(), delay));

@@ -4,89 +4,15 @@
 //! `cargo bench -p scangate-aws --bench throttle` (FINDINGS=20000 by default). Prints a
 //! table: findings/s, calls per finding, throttled retries, findings lost. Not a timed test.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
+mod endpoint;
+
+use endpoint::{serve, Seen, ServerBucket};
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The server's bucket: refuses instead of waiting.
-struct ServerBucket {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl ServerBucket {
-    fn try_take(&self) -> bool {
-        let mut s = self.state.lock().expect("bucket lock");
-        let now = Instant::now();
-        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.burst);
-        s.1 = now;
-        if s.0 >= 1.0 {
-            s.0 -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    ids: HashSet<String>,
-    calls: u64,
-    throttled: u64,
-}
-
-async fn serve(listener: tokio::net::TcpListener, bucket: Arc<ServerBucket>, seen: Arc<Mutex<Seen>>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let bucket = bucket.clone();
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let bucket = bucket.clone();
-                let seen = seen.clone();
-                async move {
-                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    let mut s = seen.lock().expect("seen lock");
-                    s.calls += 1;
-                    if !bucket.try_take() {
-                        s.throttled += 1;
-                        let resp = Response::builder()
-                            .status(429)
-                            .header("content-type", "application/json")
-                            .header("x-amzn-errortype", "ThrottlingException")
-                            .body(Full::new(Bytes::from_static(
-                                br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-                            )));
-                        return resp;
-                    }
-                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let findings = v["Findings"].as_array().cloned().unwrap_or_default();
-                    for f in &findings {
-                        if let Some(id) = f["Id"].as_str() {
-                            s.ids.insert(id.to_string());
-                        }
-                    }
-                    let out = json!({"FailedCount": 0, "SuccessCount": findings.len(), "FailedFindings": []});
-                    Response::builder()
-                        .status(200)
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from(out.to_string())))
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-        });
-    }
-}
 
 struct Row {
     name: String,
@@ -102,9 +28,9 @@ struct Row {
 async fn run(name: &str, findings: usize, client_tps: f64, client_burst: u32) -> Row {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let bucket = Arc::new(ServerBucket { rate: 10.0, burst: 30.0, state: Mutex::new((30.0, Instant::now())) });
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let server = tokio::spawn(serve(listener, bucket, seen.clone()));
+    let bucket = Arc::new(ServerBucket::new(10.0, 30.0));
+    let seen = Arc::new(Mutex::new(Seen { ids: Some(HashSet::new()), ..Seen::default() }));
+    let server = tokio::spawn(serve(listener, bucket, seen.clone(), Duration::ZERO));
 
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(scangate_aws::clients::http_client())
@@ -146,7 +72,7 @@ async fn run(name: &str, findings: usize, client_tps: f64, client_burst: u32) ->
         calls: outcome.calls,
         throttled_retries: outcome.throttled_retries,
         server_throttled: s.throttled,
-        lost: findings.saturating_sub(s.ids.len()),
+        lost: findings.saturating_sub(s.ids.as_ref().map_or(0, |ids| ids.len())),
         failed: outcome.failed.len(),
     }
 }
