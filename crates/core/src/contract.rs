@@ -302,6 +302,12 @@ pub fn summary_key(project: &str, build_id: &str) -> String {
     format!("{}/summary.md", results_dir_key(project, build_id))
 }
 
+/// `results/<project>/<build-id>/hub.json`: the Security Hub outcome of the report, written
+/// after `verdict.json` by the report-processor.
+pub fn hub_key(project: &str, build_id: &str) -> String {
+    format!("{}/hub.json", results_dir_key(project, build_id))
+}
+
 /// The marker of a started publisher build: `results/<project>/<build-id>/publish/<token>.json`.
 pub fn publish_marker_key(project: &str, build_id: &str, token: &str) -> String {
     format!("{}/publish/{token}.json", results_dir_key(project, build_id))
@@ -496,6 +502,7 @@ mod tests {
         assert_eq!(verdict_key("p", "b"), "results/p/b/verdict.json");
         assert_eq!(junit_key("p", "b"), "results/p/b/junit.xml");
         assert_eq!(summary_key("p", "b"), "results/p/b/summary.md");
+        assert_eq!(hub_key("p", "b"), "results/p/b/hub.json");
         assert_eq!(publish_marker_key("p", "b", "t"), "results/p/b/publish/t.json");
         assert_eq!(by_execution_verdict_key("pl", "e"), "results/by-execution/pl/e/verdict.json");
         assert_eq!(state_key("ab"), "state/ab.json");

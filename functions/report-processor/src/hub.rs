@@ -31,10 +31,7 @@ pub const IMPORT_CHUNK: usize = 400;
 /// The schema id of `hub.json`.
 pub const HUB_SCHEMA: &str = "scangate.hub.v1";
 
-/// `results/<project>/<build-id>/hub.json`: the Security Hub outcome of the report.
-pub fn hub_key(project: &str, build_id: &str) -> String {
-    format!("results/{project}/{build_id}/hub.json")
-}
+pub use scangate_core::contract::hub_key;
 
 /// When the work of an invocation must stop: `at` (the Lambda's deadline, or an earlier
 /// share of it) less `reserve`, the time kept for the checkpoint and the answer.
