@@ -22,7 +22,7 @@
 
 mod endpoint;
 
-use endpoint::{serve, Seen, ServerBucket};
+use endpoint::{start, Seen, ServerBucket};
 use scangate_aws::ratelimit::{Backoff, TokenBucket};
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark};
@@ -125,20 +125,9 @@ struct Outcome {
 }
 
 async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outcome {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let bucket = Arc::new(ServerBucket::new(10.0 * s.speedup, 30.0 * s.speedup));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let delay = Duration::from_secs_f64(s.call_ms / 1000.0 / s.speedup);
-    let server = tokio::spawn(serve(listener, bucket, seen.clone(), delay));
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(scangate_aws::clients::http_client())
-        .endpoint_url(format!("http://{addr}"))
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("bench", "bench", None, None, "bench"))
-        .load()
-        .await;
-    let clients = scangate_aws::clients::Clients::new(&sdk);
+    let (server, clients) = start(ServerBucket::new(10.0 * s.speedup, 30.0 * s.speedup), seen.clone(), delay).await;
     let sink_config = SinkConfig {
         max_elapsed: Duration::from_secs(3600),
         max_attempts: 50,

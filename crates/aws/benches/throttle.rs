@@ -6,7 +6,7 @@
 
 mod endpoint;
 
-use endpoint::{serve, Seen, ServerBucket};
+use endpoint::{start, Seen, ServerBucket};
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use serde_json::json;
@@ -26,20 +26,9 @@ struct Row {
 }
 
 async fn run(name: &str, findings: usize, client_tps: f64, client_burst: u32) -> Row {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let bucket = Arc::new(ServerBucket::new(10.0, 30.0));
     let seen = Arc::new(Mutex::new(Seen { ids: Some(HashSet::new()), ..Seen::default() }));
-    let server = tokio::spawn(serve(listener, bucket, seen.clone(), Duration::ZERO));
+    let (server, clients) = start(ServerBucket::new(10.0, 30.0), seen.clone(), Duration::ZERO).await;
 
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(scangate_aws::clients::http_client())
-        .endpoint_url(format!("http://{addr}"))
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("bench", "bench", None, None, "bench"))
-        .load()
-        .await;
-    let clients = scangate_aws::clients::Clients::new(&sdk);
     let sink = Sink::new(
         SecurityHubImporter::new(clients.securityhub.clone()),
         Arc::new(TokenBucket::new(client_tps, client_burst)),

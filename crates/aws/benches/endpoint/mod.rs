@@ -49,13 +49,27 @@ pub struct Seen {
     pub throttled: u64,
 }
 
-/// Serves until the task is aborted; every call waits `delay` (the model latency) first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    bucket: Arc<ServerBucket>,
+/// Starts the endpoint on a free loopback port (every call waits `delay`, the model latency,
+/// first) and returns its task (abort it when done) and SDK clients pointed at it.
+pub async fn start(
+    bucket: ServerBucket,
     seen: Arc<Mutex<Seen>>,
     delay: Duration,
-) {
+) -> (tokio::task::JoinHandle<()>, scangate_aws::clients::Clients) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let server = tokio::spawn(serve(listener, Arc::new(bucket), seen, delay));
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(scangate_aws::clients::http_client())
+        .endpoint_url(format!("http://{addr}"))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("bench", "bench", None, None, "bench"))
+        .load()
+        .await;
+    (server, scangate_aws::clients::Clients::new(&sdk))
+}
+
+async fn serve(listener: tokio::net::TcpListener, bucket: Arc<ServerBucket>, seen: Arc<Mutex<Seen>>, delay: Duration) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let bucket = bucket.clone();
