@@ -40,28 +40,7 @@ fn repo_identity(url: &str) -> String {
 
 /// Security Hub findings of one repo lifecycle: finding → RecordState.
 async fn hub_findings(clients: &Clients, identity: &str) -> BTreeMap<String, String> {
-    let prefix = format!("scangate/{}/", LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, identity).hash());
-    let mut out = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = clients
-            .securityhub
-            .get_findings()
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .expect("GetFindings");
-        for f in page.findings() {
-            if let Some(rest) = f.id().unwrap_or_default().strip_prefix(&prefix) {
-                out.insert(rest.to_string(), f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default());
-            }
-        }
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            return out;
-        }
-    }
+    common::hub_findings(clients, ScanType::Repo, identity).await
 }
 
 fn states(f: &BTreeMap<String, String>) -> Vec<&str> {

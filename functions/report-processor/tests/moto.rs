@@ -45,31 +45,9 @@ impl Env {
     }
 }
 
-/// Security Hub findings of one lifecycle: Id → RecordState.
+/// Security Hub findings of one image lifecycle: finding → RecordState.
 async fn hub_findings(clients: &Clients, target_repo: &str) -> BTreeMap<String, String> {
-    let prefix = format!("scangate/{}/", LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo).hash());
-    let mut out = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = clients
-            .securityhub
-            .get_findings()
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .expect("GetFindings");
-        for f in page.findings() {
-            let id = f.id().unwrap_or_default();
-            if let Some(rest) = id.strip_prefix(&prefix) {
-                out.insert(rest.to_string(), f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default());
-            }
-        }
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            return out;
-        }
-    }
+    common::hub_findings(clients, ScanType::Image, target_repo).await
 }
 
 fn meta<'a>(target: &'a str, at: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -257,3 +257,35 @@ macro_rules! forward_report_store {
         }
     };
 }
+
+/// Security Hub findings of one lifecycle (`scan_type` + target identity): the id after the
+/// lifecycle's prefix → RecordState.
+pub async fn hub_findings(
+    clients: &Clients,
+    scan_type: scangate_core::lifecycle::ScanType,
+    identity: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let key = scangate_core::lifecycle::LifecycleKey::new(ACCOUNT_ID, REGION, scan_type, identity);
+    let prefix = format!("scangate/{}/", key.hash());
+    let mut out = std::collections::BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = clients
+            .securityhub
+            .get_findings()
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("GetFindings");
+        for f in page.findings() {
+            if let Some(rest) = f.id().unwrap_or_default().strip_prefix(&prefix) {
+                out.insert(rest.to_string(), f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default());
+            }
+        }
+        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
