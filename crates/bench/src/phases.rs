@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use scangate_core::asff::{self, AsffContext};
+use scangate_core::evaluate;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
-use scangate_core::pipeline;
 use scangate_core::policy::{GatePolicy, Thresholds};
 use scangate_core::verdict::{ReportRef, VerdictInput};
 use scangate_core::{junit, summary, Finding};
@@ -43,7 +43,7 @@ pub fn run(path: &Path, reps: usize) -> Result<()> {
     let (t, report) = best(reps, || Ok(scangate_core::read_sarif_file(path)?))?;
     rows.push(("read (sarif reader)", t, format!("{} findings", report.findings.len())));
 
-    let (t, report) = best(reps, || Ok(pipeline::merge_reports(vec![report.clone()])))?;
+    let (t, report) = best(reps, || Ok(evaluate::merge_reports(vec![report.clone()])))?;
     rows.push(("merge (incl. clone)", t, String::new()));
 
     let gate = GatePolicy {
@@ -56,7 +56,7 @@ pub fn run(path: &Path, reps: usize) -> Result<()> {
         processed_at: "2026-01-31T12:00:00Z".to_string(),
         ..VerdictInput::default()
     };
-    let (t, evaluated) = best(reps, || Ok(pipeline::evaluate(&report, &gate, None, input.clone())))?;
+    let (t, evaluated) = best(reps, || Ok(evaluate::evaluate(&report, &gate, None, input.clone())))?;
     rows.push(("evaluate", t, String::new()));
 
     let (t, findings) = best(reps, || {

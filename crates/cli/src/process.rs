@@ -5,9 +5,9 @@ use anyhow::Context;
 use clap::{ArgAction, Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use scangate_core::asff::{self, AsffContext};
+use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::finding::Finding;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
-use scangate_core::pipeline::{self, Evaluated};
 use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, Thresholds};
 use scangate_core::sarif::{self, Report, SarifError};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
@@ -197,7 +197,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, Failure> {
         return Err(Failure::Usage(anyhow::anyhow!("standard input (-) can be given only once")));
     }
     let reports = read_all(&args.files).map_err(|e| Failure::Usage(e.into()))?;
-    let report = pipeline::merge_reports(reports);
+    let report = evaluate::merge_reports(reports);
     for w in &report.warnings {
         eprintln!("warning: {}: {}", w.path, w.message);
     }
@@ -216,7 +216,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, Failure> {
         processed_at: processed_at.clone(),
     };
     let scanner_policy = args.scanner_exit_code.and_then(PolicyResult::from_exit_code);
-    let evaluated = pipeline::evaluate(&report, &gate, scanner_policy, input);
+    let evaluated = evaluate::evaluate(&report, &gate, scanner_policy, input);
     let mut findings = report.findings;
     findings.sort_by(Finding::worst_first);
 

@@ -579,7 +579,7 @@ fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation
         let gate = params.overrides.apply(&stored);
         let mut e = evaluate(&verdict.counts, verdict.policy_result, &gate);
         // Overrides change thresholds and policy switches, never the completeness rule.
-        if let Some(reason) = crate::pipeline::incomplete_reason(&verdict.incomplete, &gate) {
+        if let Some(reason) = crate::evaluate::incomplete_reason(&verdict.incomplete, &gate) {
             e.reasons.insert(0, reason);
             e.passed = false;
         }

@@ -9,12 +9,12 @@
 
 pub mod asff;
 pub mod contract;
+pub mod evaluate;
 pub mod events;
 pub mod finding;
 pub mod gate;
 pub mod junit;
 pub mod lifecycle;
-pub mod pipeline;
 pub mod policy;
 pub mod sarif;
 pub mod severity;

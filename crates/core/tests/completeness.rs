@@ -2,8 +2,8 @@
 //! the report-processor): SARIF suppressions are honoured, and a scan that did not complete
 //! fails the gate unless incomplete scans are accepted.
 
+use scangate_core::evaluate::{evaluate, merge_reports};
 use scangate_core::junit::to_junit;
-use scangate_core::pipeline::{evaluate, merge_reports};
 use scangate_core::policy::{GatePolicy, Thresholds};
 use scangate_core::summary::markdown;
 use scangate_core::verdict::VerdictInput;
@@ -162,9 +162,9 @@ fn unreadable_invocations_warn_and_do_not_fail() {
 fn gate_overrides_never_pass_an_incomplete_verdict() {
     let report = read(&doc(None, Some(r#"[{"executionSuccessful":false}]"#)));
     let e = evaluate(&report, &gate(-1, false), None, VerdictInput::default());
-    let reason = scangate_core::pipeline::incomplete_reason(&e.verdict.incomplete, &gate(5, false));
+    let reason = scangate_core::evaluate::incomplete_reason(&e.verdict.incomplete, &gate(5, false));
     assert!(reason.is_some());
-    assert!(scangate_core::pipeline::incomplete_reason(&e.verdict.incomplete, &gate(5, true)).is_none());
+    assert!(scangate_core::evaluate::incomplete_reason(&e.verdict.incomplete, &gate(5, true)).is_none());
 }
 
 /// Real reports in the corpus (tests/corpus/sarif, SOURCES.md) that use suppressions and

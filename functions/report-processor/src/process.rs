@@ -9,9 +9,9 @@ use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreErro
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::asff::AsffContext;
 use scangate_core::contract::{self, ReportMetadata};
+use scangate_core::evaluate;
 use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType, TargetInputs};
-use scangate_core::pipeline;
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
 use scangate_core::sarif::{read_sarif, Report, SarifError};
 use scangate_core::state::ReportMark;
@@ -425,7 +425,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let gate = GatePolicy { thresholds: meta.thresholds, ..self.config.gate };
         let input = self.verdict_input(obj, head, Some(meta), &now_s);
         let build = input.build.clone();
-        let mut evaluated = pipeline::evaluate(&report, &gate, meta.scanner_policy, input);
+        let mut evaluated = evaluate::evaluate(&report, &gate, meta.scanner_policy, input);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
         let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
 

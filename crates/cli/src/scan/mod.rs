@@ -17,8 +17,8 @@ mod token;
 use clap::{ArgAction, Args, Subcommand};
 use options::{List, Mode, Pod, ProxyUrl};
 use scangate_core::contract;
+use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::lifecycle::{self, ScanType};
-use scangate_core::pipeline::{self, Evaluated};
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
 use scangate_core::verdict::{self, BuildRef, ReportRef, VerdictInput};
 use scangate_core::{junit, Finding, Verdict};
@@ -902,7 +902,7 @@ fn evaluate_file(
         build: Some(build_ref(upload.project.as_deref())),
         processed_at: verdict::now_rfc3339(),
     };
-    let ev = pipeline::evaluate(&report, policy, scanner_policy, input);
+    let ev = evaluate::evaluate(&report, policy, scanner_policy, input);
     let mut findings = report.findings;
     findings.sort_by(Finding::worst_first);
     Ok((ev, findings))
