@@ -6,7 +6,7 @@
 
 pub mod clients;
 pub mod codebuild;
-pub mod pipeline;
+pub mod codepipeline;
 pub mod ratelimit;
 pub mod s3;
 pub mod secrets;

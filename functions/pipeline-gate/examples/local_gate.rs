@@ -12,9 +12,10 @@
 //! Exit status 0 when the gate delivered a result (whichever), 1 when the handler ended
 //! without one (not a CodePipeline event), 2 when stdin is not JSON.
 
-use pipeline_gate::{handle, GateEnv};
+use pipeline_gate::config::Config;
+use pipeline_gate::handle;
 use scangate_aws::clients::{load_sdk_config, Clients};
-use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
+use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::S3Store;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -110,7 +111,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let env = GateEnv::from_env();
+        let env = Config::from_env();
         let sdk = load_sdk_config().await;
         let store = S3Store::new(Clients::new(&sdk).s3, None);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();

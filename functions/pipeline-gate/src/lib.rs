@@ -16,49 +16,19 @@
 //! The decisions are pure and live in [`scangate_core::gate`]; this crate reads the event,
 //! the verdict object ([`ReportStore`]) and calls CodePipeline ([`PipelineJobs`]).
 
-use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
+use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{ReportStore, StoreError};
 use scangate_core::gate::{self, Context, Continuation, GateDecision, GateParams, Lookup, VerdictLocation};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub mod config;
+
+use config::Config;
+
 /// A verdict is a few KB; anything above this is not one.
 pub const MAX_VERDICT_BYTES: u64 = 1024 * 1024;
-
-/// The function's configuration, read once per cold start.
-#[derive(Clone, Debug, Default)]
-pub struct GateEnv {
-    /// REPORT_BUCKET: the bucket when UserParameters names none.
-    pub report_bucket: Option<String>,
-    /// AWS_REGION, for console links.
-    pub region: Option<String>,
-    /// How long one S3 read may take before it counts as a transient failure.
-    pub read_timeout: Duration,
-}
-
-impl GateEnv {
-    pub fn from_env() -> GateEnv {
-        let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        GateEnv {
-            report_bucket: var("REPORT_BUCKET"),
-            region: var("AWS_REGION"),
-            read_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// `EXPECTED_BUCKET_OWNER`: the account id sent as ExpectedBucketOwner with every S3 read
-/// (the stack sets the function's own account). Empty or unset = not sent.
-pub fn expected_bucket_owner(value: Option<&str>) -> Result<Option<String>, String> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(v.to_string())),
-        Some(v) => {
-            Err(format!("environment variable EXPECTED_BUCKET_OWNER: expected a 12-digit account id, got {v:?}"))
-        }
-    }
-}
 
 /// The parts of `CodePipeline.job` the gate reads from the event: only the job id (and
 /// the event's account id and UserParameters, for the log). Everything the gate acts on
@@ -162,7 +132,7 @@ async fn look_up<S: ReportStore>(store: &S, bucket: &str, key: &str, timeout: Du
 
 /// Everything between the job and the decision: parameters, token, the S3 read. `job`
 /// is what CodePipeline says about the job, never the event.
-async fn decide_for<S: ReportStore>(job: &JobDetails, env: &GateEnv, store: &S, now: i64) -> GateDecision {
+async fn decide_for<S: ReportStore>(job: &JobDetails, env: &Config, store: &S, now: i64) -> GateDecision {
     let params: GateParams = match gate::parse_params(job.user_parameters.as_deref(), env.report_bucket.as_deref()) {
         Ok(p) => p,
         Err(e) => return GateDecision::Fail { message: format!("scangate gate: {e}") },
@@ -226,7 +196,7 @@ fn foreign_execution(params: &GateParams, job: &JobDetails) -> Option<String> {
 /// not know gets no job result at all.
 pub async fn handle<S: ReportStore, J: PipelineJobs>(
     event: &serde_json::Value,
-    env: &GateEnv,
+    env: &Config,
     store: &S,
     jobs: &J,
     now: i64,

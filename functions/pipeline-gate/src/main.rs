@@ -2,9 +2,10 @@
 //! The logic is in the library (`pipeline_gate`) and in `scangate_core::gate`.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use pipeline_gate::{handle, GateEnv};
+use pipeline_gate::config::Config;
+use pipeline_gate::handle;
 use scangate_aws::clients::{load_sdk_config, Clients};
-use scangate_aws::pipeline::CodePipeline;
+use scangate_aws::codepipeline::CodePipeline;
 use scangate_aws::s3::S3Store;
 use serde_json::{json, Value};
 use tracing::Instrument;
@@ -21,12 +22,12 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .without_time()
         .init();
-    let env = GateEnv::from_env();
+    let env = Config::from_env();
     let sdk = load_sdk_config().await;
     let clients = Clients::new(&sdk);
     // The verdict is read only from a bucket of this account (ExpectedBucketOwner on every S3 call).
-    let owner =
-        pipeline_gate::expected_bucket_owner(std::env::var("EXPECTED_BUCKET_OWNER").ok().as_deref()).map_err(|e| {
+    let owner = pipeline_gate::config::expected_bucket_owner(std::env::var("EXPECTED_BUCKET_OWNER").ok().as_deref())
+        .map_err(|e| {
             tracing::error!(error = %e, "invalid configuration");
             Error::from(e)
         })?;

@@ -1,8 +1,9 @@
 //! The gate handler end to end on CodePipeline-shaped events, with a fake S3 store and a
 //! fake CodePipeline that records every job-result call.
 
-use pipeline_gate::{handle, GateEnv, HandlerError, JobResult};
-use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
+use pipeline_gate::config::Config;
+use pipeline_gate::{handle, HandlerError, JobResult};
+use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, StoreError};
 use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
 use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
@@ -29,8 +30,8 @@ fn with_token(mut event: Value, token: &str) -> Value {
     event
 }
 
-fn env() -> GateEnv {
-    GateEnv {
+fn env() -> Config {
+    Config {
         report_bucket: Some(BUCKET.into()),
         region: Some("us-east-1".into()),
         read_timeout: Duration::from_secs(5),

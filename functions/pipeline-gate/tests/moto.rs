@@ -2,9 +2,10 @@
 //! missing verdict is "not there yet" (S3's NoSuchKey through the real S3 adapter), then the
 //! verdict the processor writes passes the gate on the next invocation. CodePipeline is a fake.
 
-use pipeline_gate::{handle, GateEnv, JobResult};
+use pipeline_gate::config::Config;
+use pipeline_gate::{handle, JobResult};
 use scangate_aws::clients::Clients;
-use scangate_aws::pipeline::{JobDetails, PipelineError, PipelineJobs};
+use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{PutOptions, ReportStore, S3Store};
 use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
 use scangate_core::verdict::{ReportRef, Verdict, VerdictInput};
@@ -78,7 +79,7 @@ async fn waits_for_the_verdict_in_s3_then_passes() {
     let bucket = unique_bucket("gate");
     clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket in moto");
     let store = S3Store::new(clients.s3.clone(), None);
-    let env = GateEnv {
+    let env = Config {
         report_bucket: Some(bucket.clone()),
         region: Some("us-east-1".into()),
         read_timeout: Duration::from_secs(10),
