@@ -38,10 +38,10 @@ fn main() -> Result<()> {
                 }
             }
             let out = out.context("--out FILE is required")?;
-            let config = scangate_core::synth::SynthConfig { distinct, ..Default::default() }.target_bytes(bytes)?;
+            let config = scangate_bench::synth::SynthConfig { distinct, ..Default::default() }.target_bytes(bytes)?;
             let file = std::fs::File::create(&out).with_context(|| format!("creating {out}"))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
-            let written = scangate_core::synth::write_synthetic(&mut w, &config)?;
+            let written = scangate_bench::synth::write_synthetic(&mut w, &config)?;
             w.flush()?;
             println!("{written}");
             Ok(())

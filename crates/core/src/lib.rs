@@ -20,7 +20,6 @@ pub mod sarif;
 pub mod severity;
 pub mod state;
 pub mod summary;
-pub mod synth;
 pub mod text;
 pub mod verdict;
 

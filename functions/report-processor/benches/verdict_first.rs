@@ -15,7 +15,7 @@ use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, S3Store, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, SinkConfig};
 use scangate_core::events::ObjectRef;
-use scangate_core::synth::{write_synthetic, SynthConfig};
+use scangate_bench::synth::{write_synthetic, SynthConfig};
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

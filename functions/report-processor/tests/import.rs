@@ -19,7 +19,7 @@ use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, 
 use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_core::state::LifecycleState;
-use scangate_core::synth::{write_synthetic, SynthConfig};
+use scangate_bench::synth::{write_synthetic, SynthConfig};
 use scangate_core::verdict::Verdict;
 use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
 use serde_json::{json, Value};

@@ -230,7 +230,7 @@ pub fn write_synthetic<W: Write>(w: W, cfg: &SynthConfig) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sarif::read_sarif;
+    use scangate_core::sarif::read_sarif;
 
     fn generate(cfg: &SynthConfig) -> Vec<u8> {
         let mut buf = Vec::new();
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(r.warning_count, 0, "{:?}", r.warnings);
         let occ: u64 = r.findings.iter().map(|f| u64::from(f.occurrences)).sum();
         assert_eq!(occ, 3_000);
-        assert_eq!(r.policy_result, crate::policy::PolicyResult::Deny);
+        assert_eq!(r.policy_result, scangate_core::policy::PolicyResult::Deny);
         assert!(r.findings.iter().all(|f| f.package.is_some() && f.layer.is_some() && f.cves.len() == 2));
         let text = String::from_utf8(doc).expect("UTF-8");
         assert!(text.contains(r"\ud83d\ude80") && text.contains("脆弱性") && text.contains(r#"\""#));
