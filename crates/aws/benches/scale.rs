@@ -15,7 +15,7 @@
 //! `SPEEDUP`, so calls and throttling are those of the real rates. Local work (planning,
 //! rendering, HTTP on loopback) is not scaled down: its wall time counts `SPEEDUP` times in
 //! model time, which makes the measured times upper bounds. The state is planned with the
-//! real `scangate_core::state::plan`; findings carry content and sighting hashes like the
+//! real `scangate_core::lifecycle::state::plan`; findings carry content and sighting hashes like the
 //! processor's. "Time to import done" is from a report's arrival to the end of its Security
 //! Hub import: the time to verdict while the verdict waits for the import, and the time the
 //! findings take to reach Security Hub once it does not.
@@ -25,7 +25,7 @@ mod endpoint;
 use endpoint::{start, Seen, ServerBucket};
 use scangate_aws::ratelimit::{Backoff, TokenBucket};
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
-use scangate_core::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark};
+use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -18,7 +18,6 @@ pub mod lifecycle;
 pub mod policy;
 pub mod sarif;
 pub mod severity;
-pub mod state;
 pub mod summary;
 pub mod text;
 pub mod verdict;

@@ -2,8 +2,8 @@
 //! "report-processor"; defaults in docs/report-processor.md). Invalid values fail at cold start with a message
 //! naming the variable.
 
+use scangate_core::lifecycle::state::ImportOn;
 use scangate_core::policy::{parse_bool, GatePolicy, Thresholds};
-use scangate_core::state::ImportOn;
 
 /// Which findings replace which in Security Hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -45,7 +45,7 @@ use scangate_aws::ratelimit::{Backoff, TokenBucket};
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::events::ObjectRef;
-use scangate_core::state::LifecycleState;
+use scangate_core::lifecycle::state::LifecycleState;
 use scangate_testkit::{Moto, PooledMoto, REGION};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

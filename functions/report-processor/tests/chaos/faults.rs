@@ -16,7 +16,7 @@ use bytes::Bytes;
 use report_processor::process::IN_FLIGHT;
 use scangate_aws::s3::{PutOptions, PutResult, ReportStore, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, FailedFinding, ImportResponse};
-use scangate_core::state::LifecycleState;
+use scangate_core::lifecycle::state::LifecycleState;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
