@@ -7,6 +7,7 @@
 pub mod clients;
 pub mod codebuild;
 pub mod codepipeline;
+pub mod identity;
 pub mod ratelimit;
 pub mod s3;
 pub mod secrets;

@@ -9,8 +9,9 @@
 //! latency is not modelled). `SIZES=1000,20000` picks the sizes.
 
 use report_processor::config::Config;
-use report_processor::process::{AwsIdentity, Outcome, Processor};
+use report_processor::process::{Outcome, Processor};
 use scangate_aws::clients::Clients;
+use scangate_aws::identity::AwsIdentity;
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, S3Store, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, SinkConfig};

@@ -19,8 +19,8 @@
 #![recursion_limit = "256"]
 
 use report_processor::config::Config;
-use report_processor::process::AwsIdentity;
 use scangate_aws::clients::{load_sdk_config, Clients};
+use scangate_aws::identity::AwsIdentity;
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;

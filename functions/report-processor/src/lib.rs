@@ -13,8 +13,9 @@ pub mod process;
 pub mod wiring;
 
 use hub::Deadline;
-use process::{AwsIdentity, Outcome, Processor, Transient};
+use process::{Outcome, Processor, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::events::{parse_event_value, Event, ObjectRef, Parsed};

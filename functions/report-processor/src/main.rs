@@ -5,8 +5,8 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
-use report_processor::process::AwsIdentity;
 use scangate_aws::clients::{load_sdk_config, Clients};
+use scangate_aws::identity::AwsIdentity;
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -30,11 +30,7 @@ async fn main() -> Result<(), Error> {
     let region = region.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let ctx = event.context;
-        let identity = AwsIdentity::from_function_arn(&ctx.invoked_function_arn).unwrap_or_else(|| AwsIdentity {
-            partition: "aws".into(),
-            region: region.to_string(),
-            account_id: "000000000000".into(),
-        });
+        let identity = AwsIdentity::for_invocation(&ctx.invoked_function_arn, region);
         let span = tracing::info_span!("invocation", request_id = %ctx.request_id);
         let deadline = report_processor::hub::Deadline::from_epoch_millis(ctx.deadline);
         processor.handle_until(&event.payload, &identity, Some(deadline)).instrument(span).await.map_err(Error::from)

@@ -5,6 +5,7 @@ use crate::config::{Config, LifecycleMode};
 use crate::hub::{Deadline, HubResult, Results, STATE_ATTEMPTS};
 use crate::metrics::ReportMetrics;
 use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
+use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::asff::AsffContext;
@@ -21,32 +22,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Instant;
-
-/// Where the function runs: from the invoked function's ARN.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AwsIdentity {
-    pub partition: String,
-    pub region: String,
-    pub account_id: String,
-}
-
-impl AwsIdentity {
-    /// Parses `arn:<partition>:lambda:<region>:<account>:function:<name>[:alias]`.
-    pub fn from_function_arn(arn: &str) -> Option<AwsIdentity> {
-        let mut parts = arn.split(':');
-        if parts.next()? != "arn" {
-            return None;
-        }
-        let partition = parts.next()?;
-        let _service = parts.next()?;
-        let region = parts.next()?;
-        let account = parts.next()?;
-        if partition.is_empty() || region.is_empty() || account.len() != 12 {
-            return None;
-        }
-        Some(AwsIdentity { partition: partition.into(), region: region.into(), account_id: account.into() })
-    }
-}
 
 /// How processing one report ended (besides a transient error).
 #[derive(Clone, Debug, PartialEq)]

@@ -2,8 +2,8 @@
 //! tests/publisher.rs). Each binary uses part of them.
 #![allow(dead_code, unused_macros)]
 
-use report_processor::process::AwsIdentity;
 use scangate_aws::clients::Clients;
+use scangate_aws::identity::AwsIdentity;
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::securityhub::{FindingSink, ImportOutcome, SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::verdict::Verdict;
