@@ -8,8 +8,8 @@
 //! unpacked from the verified bytes into a new 0700 directory (files created with
 //! `create_new`, which never follows a symlink) and re-hashed immediately before it runs.
 
-use super::options::{check_download_url, redact_url, url_secrets, ProxyUrl};
 use super::private;
+use super::values::{check_download_url, redact_url, url_secrets, ProxyUrl};
 use super::Fail;
 use sha2::{Digest, Sha256};
 use std::fs;

@@ -8,14 +8,13 @@
 
 mod binary;
 mod exec;
-mod options;
 mod outputs;
 mod private;
 mod remote;
 mod token;
+mod values;
 
 use clap::{ArgAction, Args, Subcommand};
-use options::{List, Mode, Pod, ProxyUrl};
 use scangate_core::contract;
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::lifecycle::{self, ScanType};
@@ -25,6 +24,7 @@ use scangate_core::{junit, Finding, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use token::AccessToken;
+use values::{List, Mode, Pod, ProxyUrl};
 
 /// Runner exit codes besides the scanner's own (1–41), which pass through.
 pub mod code {
@@ -105,10 +105,10 @@ pub struct ImageArgs {
     #[arg(env = "IMAGE_ID", value_name = "IMAGE")]
     pub image: String,
     /// Where QScanner reads a local image: docker, containerd or none (registry).
-    #[arg(long, env = "STORAGE_DRIVER", value_parser = options::parse_storage_driver, help_heading = "QScanner")]
+    #[arg(long, env = "STORAGE_DRIVER", value_parser = values::parse_storage_driver, help_heading = "QScanner")]
     pub storage_driver: Option<String>,
     /// Platform of a multi-arch image, os/arch[/variant] (e.g. linux/amd64).
-    #[arg(long, env = "SCAN_PLATFORM", value_parser = options::parse_platform, help_heading = "QScanner")]
+    #[arg(long, env = "SCAN_PLATFORM", value_parser = values::parse_platform, help_heading = "QScanner")]
     pub platform: Option<String>,
     #[command(flatten)]
     pub scanner: ScannerOpts,
@@ -176,20 +176,20 @@ pub struct ScannerOpts {
     #[arg(long, env = "QUALYS_SECRET_ID", hide_env_values = true, help_heading = "Qualys")]
     pub secret_id: Option<String>,
     /// Qualys platform POD: US1 US2 US3 US4 EU1 EU2 EU3 IN1 CA1 AE1 UK1 AU1 KSA1 (not needed for inventory-only).
-    #[arg(long, env = "QUALYS_POD", value_parser = options::parse_pod, help_heading = "Qualys")]
+    #[arg(long, env = "QUALYS_POD", value_parser = values::parse_pod, help_heading = "Qualys")]
     pub pod: Option<Pod>,
     /// get-report (scan, upload, fetch the vulnerability report), evaluate-policy, scan-only, or
     /// inventory-only (local only: no token, no network; SBOMs).
-    #[arg(long, env = "SCAN_MODE", default_value = "get-report", value_parser = options::parse_mode, help_heading = "QScanner")]
+    #[arg(long, env = "SCAN_MODE", default_value = "get-report", value_parser = values::parse_mode, help_heading = "QScanner")]
     pub mode: Mode,
     /// Comma-separated: pkg, fileinsight, secret.
-    #[arg(long, env = "SCAN_TYPES", default_value = "pkg,fileinsight", value_parser = options::parse_scan_types, help_heading = "QScanner")]
+    #[arg(long, env = "SCAN_TYPES", default_value = "pkg,fileinsight", value_parser = values::parse_scan_types, help_heading = "QScanner")]
     pub scan_types: List,
     /// Output formats, comma-separated: json, spdx, cyclonedx.
-    #[arg(long, env = "SCAN_FORMAT", default_value = "json,spdx", value_parser = options::parse_formats, help_heading = "QScanner")]
+    #[arg(long, env = "SCAN_FORMAT", default_value = "json,spdx", value_parser = values::parse_formats, help_heading = "QScanner")]
     pub format: List,
     /// Report formats, comma-separated: table, sarif, gitlab (sarif is always added: the gate reads it).
-    #[arg(long, env = "SCAN_REPORT_FORMAT", default_value = "table,sarif", value_parser = options::parse_report_formats, help_heading = "QScanner")]
+    #[arg(long, env = "SCAN_REPORT_FORMAT", default_value = "table,sarif", value_parser = values::parse_report_formats, help_heading = "QScanner")]
     pub report_format: List,
     /// Scan without contacting the vulnerability database (QScanner --offline-scan); a bare flag means true.
     #[arg(long, env = "OFFLINE_SCAN", default_value = "false", value_parser = parse_bool_offline, action = ArgAction::Set,
@@ -197,24 +197,24 @@ pub struct ScannerOpts {
     pub offline_scan: bool,
     /// HTTPS proxy for QScanner and the download (a proxy with credentials is passed to QScanner only
     /// through its environment).
-    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true, value_parser = options::parse_proxy, help_heading = "QScanner")]
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true, value_parser = values::parse_proxy, help_heading = "QScanner")]
     pub proxy: Option<ProxyUrl>,
     /// Directory QScanner writes its reports to [default: reports/ in the work directory].
     #[arg(long, env = "OUTPUT_DIR", help_heading = "QScanner")]
     pub output_dir: Option<PathBuf>,
     /// Seconds QScanner may run (also 15m, 2h); then its whole process group is killed (exit 124).
-    #[arg(long, env = "SCAN_TIMEOUT", default_value = "1800", value_parser = options::parse_timeout, help_heading = "QScanner")]
+    #[arg(long, env = "SCAN_TIMEOUT", default_value = "1800", value_parser = values::parse_timeout, help_heading = "QScanner")]
     pub timeout: u64,
     /// Use this QScanner binary (no download).
     #[arg(long, env = "QSCANNER_PATH", help_heading = "QScanner binary")]
     pub qscanner_path: Option<PathBuf>,
     /// Download QScanner from this URL (https; gzip or plain binary).
-    #[arg(long, env = "QSCANNER_URL", value_parser = options::parse_download_url, help_heading = "QScanner binary")]
+    #[arg(long, env = "QSCANNER_URL", value_parser = values::parse_download_url, help_heading = "QScanner binary")]
     pub qscanner_url: Option<String>,
     /// SHA-256 of the download (with --qscanner-path, of that file; also checked for a qscanner found on
     /// PATH). A mismatch deletes the file and fails. Required for a download unless
     /// --trust-same-host-checksum.
-    #[arg(long, env = "QSCANNER_SHA256", value_parser = options::parse_sha256, help_heading = "QScanner binary")]
+    #[arg(long, env = "QSCANNER_SHA256", value_parser = values::parse_sha256, help_heading = "QScanner binary")]
     pub qscanner_sha256: Option<String>,
     /// Without --qscanner-sha256, accept <url>.sha256 from the download's own host (self-attestation: whoever
     /// controls the host controls the binary). Off by default.
@@ -238,11 +238,11 @@ pub struct FsOpts {
     #[arg(long = "target", env = "SCANGATE_TARGET", help_heading = "Upload")]
     pub target_name: Option<String>,
     /// Directories to skip, comma-separated.
-    #[arg(long, env = "EXCLUDE_DIRS", value_parser = options::parse_exclude_dirs, help_heading = "QScanner")]
-    pub exclude_dirs: Option<options::PathList>,
+    #[arg(long, env = "EXCLUDE_DIRS", value_parser = values::parse_exclude_dirs, help_heading = "QScanner")]
+    pub exclude_dirs: Option<values::PathList>,
     /// Files to skip, comma-separated.
-    #[arg(long, env = "EXCLUDE_FILES", value_parser = options::parse_exclude_files, help_heading = "QScanner")]
-    pub exclude_files: Option<options::PathList>,
+    #[arg(long, env = "EXCLUDE_FILES", value_parser = values::parse_exclude_files, help_heading = "QScanner")]
+    pub exclude_files: Option<values::PathList>,
 }
 
 /// The gate and its outputs.
@@ -281,7 +281,7 @@ pub struct GateOpts {
     pub local: bool,
     /// Wait up to SECONDS (also 15m, 2h) for the report-processor's verdict.json, then exit with its code;
     /// a bare --wait waits 900 seconds. `--wait 600` and `--wait=600` are the same.
-    #[arg(long, env = "SCANGATE_WAIT", value_parser = options::parse_wait, num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "SCANGATE_WAIT", value_parser = values::parse_wait, num_args = 0..=1, require_equals = true,
           default_missing_value = "900", value_name = "SECONDS", help_heading = "Gate")]
     pub wait: Option<u64>,
     /// Where the JUnit report (--wait: the processor's junit.xml; --local: rendered here) is written.
@@ -314,10 +314,10 @@ pub struct UploadOpts {
     #[arg(long, env = "REPORT_BUCKET_OWNER", help_heading = "Upload")]
     pub expected_bucket_owner: Option<String>,
     /// <project> in keys [default: the CodeBuild project, from CODEBUILD_BUILD_ID].
-    #[arg(long, env = "SCANGATE_PROJECT", value_parser = options::parse_key_part, help_heading = "Upload")]
+    #[arg(long, env = "SCANGATE_PROJECT", value_parser = values::parse_key_part, help_heading = "Upload")]
     pub project: Option<String>,
     /// <build-id> in keys [default: the CodeBuild build id's UUID, else local-<time>-<pid>].
-    #[arg(long, env = "SCANGATE_BUILD_ID", value_parser = options::parse_key_part, help_heading = "Upload")]
+    #[arg(long, env = "SCANGATE_BUILD_ID", value_parser = values::parse_key_part, help_heading = "Upload")]
     pub build_id: Option<String>,
     /// CodePipeline name, recorded as scangate-pipeline.
     #[arg(long, env = "SCANGATE_PIPELINE", help_heading = "Upload")]
@@ -582,7 +582,7 @@ fn qscanner_args(
         }
     }
     let value = target.value();
-    options::check_target(target.kind(), &value).map_err(Fail::usage)?;
+    values::check_target(target.kind(), &value).map_err(Fail::usage)?;
     a.extend([target.kind().to_string(), value]);
     Ok(a)
 }
@@ -612,10 +612,10 @@ fn resolve_token(s: &ScannerOpts) -> Result<Option<AccessToken>, Fail> {
 fn scanner_secrets(s: &ScannerOpts) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(p) = &s.proxy {
-        out.extend(options::url_secrets(p.expose()));
+        out.extend(values::url_secrets(p.expose()));
     }
     if let Some(u) = &s.qscanner_url {
-        out.extend(options::url_secrets(u));
+        out.extend(values::url_secrets(u));
     }
     out
 }
@@ -633,7 +633,7 @@ fn run_qscanner(
         return Err(Fail::usage(format!(
             "--pod / QUALYS_POD is required for --mode {} (one of {})",
             s.mode,
-            options::PODS.join(" ")
+            values::PODS.join(" ")
         )));
     }
     if gate.waits() && upload.bucket.is_none() {
@@ -803,7 +803,7 @@ fn build_ref(project: Option<&str>) -> BuildRef {
 fn codebuild_project() -> Option<String> {
     let id = std::env::var("CODEBUILD_BUILD_ID").ok()?;
     let (p, _) = id.split_once(':')?;
-    options::parse_key_part(p).ok()
+    values::parse_key_part(p).ok()
 }
 
 fn gate_and_upload(
@@ -976,7 +976,7 @@ fn upload_plan(bucket: &str, ctx: &GateContext, gate: &GateOpts, u: &UploadOpts)
     let build_id = match &u.build_id {
         Some(b) => b.clone(),
         None => match build.id.as_deref() {
-            Some(id) => options::parse_key_part(id.rsplit_once(':').map_or(id, |(_, uuid)| uuid))
+            Some(id) => values::parse_key_part(id.rsplit_once(':').map_or(id, |(_, uuid)| uuid))
                 .map_err(|e| Fail::usage(format!("CODEBUILD_BUILD_ID: {e}")))?,
             None => format!(
                 "local-{}-{}",

@@ -1,5 +1,6 @@
-//! Value types and parsers for the runner's options. Every parser's error names
-//! the flag and the environment variable, because the value may come from either.
+//! The types and parsers of the runner's flag values (QScanner option lists, POD, mode, proxy URL,
+//! checksum, timeouts, key parts). Every parser's error names the flag and the environment variable,
+//! because the value may come from either.
 
 use std::fmt;
 
