@@ -25,6 +25,8 @@ pub struct Clients {
     /// Retries disabled: [`crate::securityhub::Sink`] paces and retries itself.
     pub securityhub: aws_sdk_securityhub::Client,
     pub codebuild: aws_sdk_codebuild::Client,
+    /// The pipeline gate's job results.
+    pub codepipeline: aws_sdk_codepipeline::Client,
 }
 
 impl Clients {
@@ -39,6 +41,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_conf),
             securityhub: aws_sdk_securityhub::Client::from_conf(sh_conf),
             codebuild: aws_sdk_codebuild::Client::new(config),
+            codepipeline: aws_sdk_codepipeline::Client::new(config),
         }
     }
 }

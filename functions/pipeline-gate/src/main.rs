@@ -32,7 +32,7 @@ async fn main() -> Result<(), Error> {
             Error::from(e)
         })?;
     let store = S3Store::new(clients.s3.clone(), owner);
-    let jobs = CodePipeline::new(aws_sdk_codepipeline::Client::new(&sdk));
+    let jobs = CodePipeline::new(clients.codepipeline.clone());
     let (env, store, jobs) = (&env, &store, &jobs);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let request_id = event.context.request_id.clone();
