@@ -7,7 +7,7 @@
 
 pub mod claims;
 pub mod config;
-pub mod hub;
+pub use process::hub;
 pub mod metrics;
 pub mod process;
 pub mod wiring;

@@ -1,9 +1,11 @@
 //! Processing of one report object: HEAD, stream and evaluate, Security Hub lifecycle,
 //! results. Generic over the store and the sink so it runs against moto or fakes.
 
+pub mod hub;
+
 use crate::config::{Config, LifecycleMode};
-use crate::hub::{Deadline, HubResult, Results, STATE_ATTEMPTS};
 use crate::metrics::ReportMetrics;
+use hub::{Deadline, HubResult, Results};
 use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::{Condition, ObjectHead, PutOptions, ReportStore, StoreError};
@@ -139,7 +141,7 @@ fn build_from_arn(arn: &str) -> BuildRef {
 }
 
 /// The Security Hub step's names kept where they were (state object fields, the in-flight mark).
-pub use crate::hub::{AppliedResult, HubDoc, HubStatus, APPLIED_RESULT_FIELD, IN_FLIGHT};
+pub use hub::{AppliedResult, HubDoc, HubStatus, APPLIED_RESULT_FIELD, IN_FLIGHT};
 
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
 /// CodeBuild publisher (None, or unused while `PUBLISHER_PROJECT` is empty).
@@ -272,29 +274,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             content_type: Some(content_type.into()),
             kms_key_id: self.config.kms_key_id.clone(),
             ..PutOptions::default()
-        }
-    }
-
-    /// Writes the state object under `condition`. `Ok(Some(next))`: written, `next` is the
-    /// condition a later write of the same object needs; `Ok(None)`: the object changed
-    /// meanwhile (412) with attempts left, so the caller re-reads and re-plans.
-    pub(crate) async fn put_state(
-        &self,
-        bucket: &str,
-        state_key: &str,
-        body: Vec<u8>,
-        condition: Condition,
-        attempt: u32,
-    ) -> Result<Option<Condition>, Transient> {
-        let mut opts = self.put_options("application/json");
-        opts.condition = condition;
-        match self.store.put(bucket, state_key, body, &opts).await {
-            Ok(written) => Ok(Some(written.etag.map_or(Condition::None, Condition::IfMatch))),
-            Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
-                tracing::info!(attempt, state_key, "state object changed meanwhile: re-reading and re-planning");
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -467,7 +446,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 version_id: head.version_id.clone(),
             };
             let state_key = contract::state_key(&ctx.lifecycle.hash());
-            let (new, by_id) = crate::hub::new_findings(&report.findings, &ctx);
+            let (new, by_id) = hub::new_findings(&report.findings, &ctx);
             hub = Box::pin(self.security_hub(sink, &new, &by_id, &ctx, &mark, &state_key, &mut results, now, deadline))
                 .await?;
         } else {

@@ -9,7 +9,7 @@
 use crate::metrics::ReportMetrics;
 use crate::process::{Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
-use scangate_aws::s3::{Condition, ReportStore};
+use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark};
@@ -308,6 +308,59 @@ fn in_flight_state(
     s
 }
 
+/// What one attempt of the Security Hub step got done: accepted imports and archives,
+/// the findings not accepted, and whether it stopped at a checkpoint.
+pub(crate) struct AttemptSent<'a> {
+    pub imported: u64,
+    pub archived: u64,
+    pub failed: &'a [FailedFinding],
+    /// Some failure is worth another delivery of the event.
+    pub retry_event: bool,
+    /// The deadline came before everything was sent.
+    pub stopped: bool,
+}
+
+/// The applied result an attempt leaves: `record` (as written ahead: pending, with the
+/// counts `base` reached) plus what the attempt got accepted, its failures (a warning
+/// naming the first), and its status. A finished import is not counted again (a refresh
+/// of REFRESH_DAYS 0); an unfinished one adds what this attempt got accepted; one that
+/// was finished and finishes again stays as recorded (an identical redelivery, a refresh).
+pub(crate) fn applied(mut record: AppliedResult, base: Option<&ImportProgress>, a: &AttemptSent<'_>) -> AppliedResult {
+    let adds = base.is_none_or(|b| b.status != HubStatus::Done);
+    let mut warnings = Vec::new();
+    if let Some(first) = a.failed.first() {
+        warnings.push(format!(
+            "{} finding(s) were not accepted by Security Hub (first: {} {}: {}){}",
+            a.failed.len(),
+            first.id,
+            first.code,
+            first.message,
+            if a.retry_event || a.stopped { RETRY_NOTE } else { "" }
+        ));
+    }
+    if let Some(p) = record.import.as_mut() {
+        if adds {
+            p.imported += a.imported;
+            p.archived += a.archived;
+        }
+        p.failed = a.failed.len() as u64;
+        p.warnings = warnings;
+        p.status = if a.stopped {
+            HubStatus::Pending
+        } else if a.failed.is_empty() {
+            HubStatus::Done
+        } else {
+            HubStatus::Failed
+        };
+    }
+    if base.is_some_and(|b| b.status == HubStatus::Done)
+        && record.import.as_ref().is_some_and(|p| p.status == HubStatus::Done)
+    {
+        record.import = base.cloned();
+    }
+    record
+}
+
 /// The report's findings as the planner sees them (ASFF id, hashes, stub) and by id; a
 /// finding whose id repeats is kept once.
 pub(crate) fn new_findings<'f>(
@@ -441,6 +494,29 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         self.write_hub(r, &doc).await
     }
 
+    /// Writes the state object under `condition`. `Ok(Some(next))`: written, `next` is the
+    /// condition a later write of the same object needs; `Ok(None)`: the object changed
+    /// meanwhile (412) with attempts left, so the caller re-reads and re-plans.
+    pub(crate) async fn put_state(
+        &self,
+        bucket: &str,
+        state_key: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        attempt: u32,
+    ) -> Result<Option<Condition>, Transient> {
+        let mut opts = self.put_options("application/json");
+        opts.condition = condition;
+        match self.store.put(bucket, state_key, body, &opts).await {
+            Ok(written) => Ok(Some(written.etag.map_or(Condition::None, Condition::IfMatch))),
+            Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
+                tracing::info!(attempt, state_key, "state object changed meanwhile: re-reading and re-planning");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Sends findings in chunks of [`IMPORT_CHUNK`] (ASFF rendered per chunk), stopping when
     /// the deadline is near; `render` turns an id into its ASFF (None: nothing to send).
     async fn send_chunks<'i>(
@@ -548,10 +624,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 (imports.len() as u64, archives.len() as u64, now_s.clone())
             };
             let base = mine.as_ref().map(AppliedResult::progress);
-            // A finished import is not counted again (a refresh of REFRESH_DAYS 0); an
-            // unfinished one adds what this delivery gets accepted.
-            let adds = base.as_ref().is_none_or(|b| b.status != HubStatus::Done);
-            let mut record = AppliedResult {
+            let record = AppliedResult {
                 report: report.clone(),
                 imported: planned_imports,
                 archived: planned_archives,
@@ -634,17 +707,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             total.calls += sent.calls;
             total.throttled_retries += sent.throttled_retries;
             let retry_event = failed.iter().any(is_retryable_failure);
-            let mut warnings = Vec::new();
-            if let Some(first) = failed.first() {
-                warnings.push(format!(
-                    "{} finding(s) were not accepted by Security Hub (first: {} {}: {}){}",
-                    failed.len(),
-                    first.id,
-                    first.code,
-                    first.message,
-                    if retry_event || stopped { RETRY_NOTE } else { "" }
-                ));
-            }
             if stopped {
                 tracing::info!(
                     sent = imported_ok + sent.archived,
@@ -652,27 +714,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     "deadline near: import checkpointed, the next delivery continues it"
                 );
             }
-            if let Some(p) = record.import.as_mut() {
-                if adds {
-                    p.imported += imported_ok;
-                    p.archived += sent.archived;
-                }
-                p.failed = failed.len() as u64;
-                p.warnings = warnings;
-                p.status = if stopped {
-                    HubStatus::Pending
-                } else if failed.is_empty() {
-                    HubStatus::Done
-                } else {
-                    HubStatus::Failed
-                };
-            }
-            if base.as_ref().is_some_and(|b| b.status == HubStatus::Done)
-                && record.import.as_ref().is_some_and(|p| p.status == HubStatus::Done)
-            {
-                // A finished import stays as recorded (an identical redelivery, a refresh).
-                record.import = base.clone();
-            }
+            let attempt_sent =
+                AttemptSent { imported: imported_ok, archived: sent.archived, failed: &failed, retry_event, stopped };
+            let record = applied(record, base.as_ref(), &attempt_sent);
             let state_written = work || previous.as_ref() != Some(&next) || mine.as_ref() != Some(&record);
             if state_written {
                 let body = state_body(&next, Some(&record))?;
@@ -747,6 +791,65 @@ mod tests {
         let r = read_applied_result(legacy).expect("reads");
         let p = r.progress();
         assert_eq!((p.status, p.imported, p.archived), (HubStatus::Done, 4, 1));
+    }
+
+    fn pending(imported: u64, archived: u64) -> AppliedResult {
+        AppliedResult {
+            report: ReportRef {
+                bucket: Some("b".into()),
+                key: "scans/p/1/r.sarif".into(),
+                version_id: None,
+                etag: None,
+            },
+            imported: 3,
+            archived: 1,
+            processed_at: "2026-11-23T08:05:00.000Z".into(),
+            import: Some(ImportProgress {
+                status: HubStatus::Pending,
+                imported,
+                archived,
+                failed: 0,
+                warnings: Vec::new(),
+                updated_at: "2026-11-23T09:00:00.000Z".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn applied_results_count_what_was_accepted() {
+        let sent = |imported, archived, failed, stopped| AttemptSent {
+            imported,
+            archived,
+            failed,
+            retry_event: false,
+            stopped,
+        };
+        // A first delivery that sends everything.
+        let done = applied(pending(0, 0), None, &sent(3, 1, &[], false));
+        let p = done.import.clone().expect("progress");
+        assert_eq!((p.status, p.imported, p.archived, p.failed), (HubStatus::Done, 3, 1, 0));
+        // Stopped at a checkpoint: pending, and the next attempt adds to what was reached.
+        let part = applied(pending(0, 0), None, &sent(2, 0, &[], true));
+        let base = part.import.clone().expect("progress");
+        assert_eq!((base.status, base.imported), (HubStatus::Pending, 2));
+        let rest = applied(pending(2, 0), Some(&base), &sent(1, 1, &[], false));
+        let p = rest.import.expect("progress");
+        assert_eq!((p.status, p.imported, p.archived), (HubStatus::Done, 3, 1));
+        // A finished import that finishes again stays as recorded, updated_at included.
+        let finished = done.import.clone().expect("progress");
+        let again = applied(pending(3, 1), Some(&finished), &sent(3, 0, &[], false));
+        assert_eq!(again.import, Some(finished.clone()));
+        // Failures: the first is named; a checkpoint marks it for another delivery.
+        let failed = [FailedFinding { id: "f1".into(), code: "InvalidInput".into(), message: "bad".into() }];
+        let f = applied(pending(0, 0), None, &sent(2, 0, &failed, false)).import.expect("progress");
+        assert_eq!((f.status, f.failed), (HubStatus::Failed, 1));
+        assert_eq!(f.warnings, ["1 finding(s) were not accepted by Security Hub (first: f1 InvalidInput: bad)"]);
+        let f = applied(pending(0, 0), None, &sent(2, 0, &failed, true)).import.expect("progress");
+        assert_eq!(f.status, HubStatus::Pending);
+        assert!(f.warnings[0].ends_with(RETRY_NOTE), "{:?}", f.warnings);
+        // Failures after a finished import: not counted again, status failed.
+        let f = applied(pending(3, 1), Some(&finished), &sent(2, 0, &failed, false)).import.expect("progress");
+        assert_eq!((f.status, f.imported, f.archived), (HubStatus::Failed, 3, 1));
     }
 
     #[test]
