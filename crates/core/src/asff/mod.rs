@@ -21,6 +21,18 @@ use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+mod model;
+
+use model::{
+    to_value, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, ProviderFields,
+    ProviderSeverity, Recommendation, Remediation, Resource, ResourceDetails, SoftwarePackage, Vendor, Vulnerability,
+};
+pub use model::{
+    types, AsffFinding, RecordState, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS,
+    MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_KEY_CHARS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS,
+    MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS, SCHEMA_VERSION,
+};
+
 /// Everything a finding's ASFF needs besides the finding.
 #[derive(Clone, Debug)]
 pub struct AsffContext {
@@ -58,45 +70,10 @@ impl AsffContext {
     }
 }
 
-/// The ASFF schema version Security Hub accepts.
-pub const SCHEMA_VERSION: &str = "2018-10-08";
 /// Security Hub's limit on one finding, serialized.
 pub const MAX_FINDING_BYTES: usize = 240 * 1024;
 /// What the renderer aims for: below the limit with room for the request envelope.
 pub const FINDING_BYTES_BUDGET: usize = 200 * 1024;
-/// `Id` and `GeneratorId` limits.
-pub const MAX_ID_CHARS: usize = 512;
-pub const MAX_TITLE_CHARS: usize = 256;
-pub const MAX_DESCRIPTION_CHARS: usize = 1024;
-pub const MAX_REMEDIATION_TEXT_CHARS: usize = 512;
-pub const MAX_PRODUCT_FIELDS: usize = 50;
-pub const MAX_PRODUCT_FIELD_KEY_CHARS: usize = 128;
-pub const MAX_PRODUCT_FIELD_VALUE_CHARS: usize = 2048;
-pub const MAX_OTHER_PAIRS: usize = 50;
-pub const MAX_OTHER_VALUE_CHARS: usize = 1024;
-pub const MAX_RESOURCES: usize = 32;
-/// URLs longer than this are dropped (not truncated: a cut URL is a wrong URL).
-pub const MAX_URL_CHARS: usize = 2048;
-
-/// The `Types` entries scangate uses, all from the ASFF Types taxonomy
-/// (namespace/category/classifier; a partial path is valid).
-pub mod types {
-    /// A finding that names one or more CVEs (the taxonomy's only Vulnerabilities classifier).
-    pub const CVE: &str = "Software and Configuration Checks/Vulnerabilities/CVE";
-    /// A vulnerability known only by another id (GHSA, OSV, a Qualys QID without CVE).
-    pub const VULNERABILITY: &str = "Software and Configuration Checks/Vulnerabilities";
-    /// A credential or key in a file. "Passwords" is the taxonomy's category for
-    /// credentials under the Sensitive Data Identifications namespace; secret scanners
-    /// find passwords, tokens and keys, which Security Hub groups there.
-    pub const SECRET: &str = "Sensitive Data Identifications/Passwords";
-    /// An infrastructure-as-code or configuration check. The taxonomy's "Industry and
-    /// Regulatory Standards" classifiers name specific standards (CIS, PCI-DSS) that a
-    /// scanner rule does not claim, so the best-practices category is the honest one.
-    pub const MISCONFIGURATION: &str = "Software and Configuration Checks/AWS Security Best Practices";
-    /// Static-analysis results and licence violations: the namespace alone, which the
-    /// taxonomy allows, because no defined category describes them.
-    pub const SOFTWARE_CHECK: &str = "Software and Configuration Checks";
-}
 
 /// The ASFF `Id` of a finding in this lifecycle: deterministic, ≤ 512 characters.
 pub fn finding_id(ctx: &AsffContext, finding: &Finding) -> String {
@@ -133,50 +110,7 @@ pub fn finding_type(finding: &Finding) -> &'static str {
     }
 }
 
-/// `RecordState`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RecordState {
-    Active,
-    Archived,
-}
-
-/// One ASFF finding, in the field order it is serialized in.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AsffFinding {
-    schema_version: &'static str,
-    id: String,
-    product_arn: String,
-    generator_id: String,
-    aws_account_id: String,
-    types: Vec<Cow<'static, str>>,
-    created_at: String,
-    updated_at: String,
-    severity: AsffSeverity,
-    finding_provider_fields: ProviderFields,
-    title: String,
-    description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remediation: Option<Remediation>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    product_fields: BTreeMap<&'static str, String>,
-    resources: Vec<Resource>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    vulnerabilities: Vec<Vulnerability>,
-    record_state: RecordState,
-}
-
 impl AsffFinding {
-    /// The ASFF `Id`.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    pub fn record_state(&self) -> RecordState {
-        self.record_state
-    }
-
     /// A conservative upper bound of [`AsffFinding::serialized_len`], computed from the
     /// string lengths alone (no serialization): every string counted as if each byte were
     /// escaped six-fold (`\u001f`), every field and element charged [`SLOT_BYTES`] for its
@@ -278,142 +212,6 @@ impl AsffFinding {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct AsffSeverity {
-    label: Severity,
-    normalized: u8,
-    original: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ProviderFields {
-    severity: ProviderSeverity,
-    types: Vec<Cow<'static, str>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ProviderSeverity {
-    label: Severity,
-    original: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Remediation {
-    recommendation: Recommendation,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Recommendation {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Resource {
-    #[serde(rename = "Type")]
-    kind: Cow<'static, str>,
-    id: String,
-    partition: String,
-    region: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<ResourceDetails>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ResourceDetails {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aws_ecr_container_image: Option<EcrImageDetails>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    container: Option<ContainerDetails>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aws_code_build_project: Option<CodeBuildDetails>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    other: Option<BTreeMap<&'static str, String>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct EcrImageDetails {
-    registry_id: String,
-    repository_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_digest: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    image_tags: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ContainerDetails {
-    image_name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CodeBuildDetails {
-    name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Vulnerability {
-    id: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    vulnerable_packages: Vec<SoftwarePackage>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    cvss: Vec<Cvss>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    vendor: Option<Vendor>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reference_urls: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fix_available: Option<&'static str>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct SoftwarePackage {
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fixed_in_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    package_manager: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remediation: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_layer_hash: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Cvss {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    base_score: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    base_vector: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Vendor {
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-}
-
 /// Caps applied while rendering; tighter sets are tried when a finding is too large.
 #[derive(Clone, Copy, Debug)]
 struct Caps {
@@ -504,11 +302,6 @@ pub fn to_asff(finding: &Finding, ctx: &AsffContext) -> serde_json::Value {
 /// Renders a finding that went away: the same Id and required fields, RecordState ARCHIVED.
 pub fn archived(finding: &Finding, ctx: &AsffContext) -> serde_json::Value {
     to_value(&render_state(finding, ctx, RecordState::Archived))
-}
-
-fn to_value(f: &AsffFinding) -> serde_json::Value {
-    // A struct of strings, integers and finite floats always converts.
-    serde_json::to_value(f).unwrap_or(serde_json::Value::Null)
 }
 
 /// A hash of what describes the vulnerability, for the lifecycle state: package, installed

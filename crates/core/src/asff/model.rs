@@ -1,0 +1,234 @@
+//! The ASFF output model: the serde types of one finding, in the field order they are
+//! serialized in (so the JSON is byte-identical for the same inputs), the `Types` values
+//! scangate writes, and Security Hub's limits on the fields.
+//!
+//! Field names follow the Security Hub API reference (AwsSecurityFinding, Vulnerability,
+//! SoftwarePackage, Cvss, VulnerabilityVendor, Resource, ResourceDetails).
+
+use crate::severity::Severity;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The ASFF schema version Security Hub accepts.
+pub const SCHEMA_VERSION: &str = "2018-10-08";
+
+/// `Id` and `GeneratorId` limits.
+pub const MAX_ID_CHARS: usize = 512;
+pub const MAX_TITLE_CHARS: usize = 256;
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+pub const MAX_REMEDIATION_TEXT_CHARS: usize = 512;
+pub const MAX_PRODUCT_FIELDS: usize = 50;
+pub const MAX_PRODUCT_FIELD_KEY_CHARS: usize = 128;
+pub const MAX_PRODUCT_FIELD_VALUE_CHARS: usize = 2048;
+pub const MAX_OTHER_PAIRS: usize = 50;
+pub const MAX_OTHER_VALUE_CHARS: usize = 1024;
+pub const MAX_RESOURCES: usize = 32;
+/// URLs longer than this are dropped (not truncated: a cut URL is a wrong URL).
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// The `Types` entries scangate uses, all from the ASFF Types taxonomy
+/// (namespace/category/classifier; a partial path is valid).
+pub mod types {
+    /// A finding that names one or more CVEs (the taxonomy's only Vulnerabilities classifier).
+    pub const CVE: &str = "Software and Configuration Checks/Vulnerabilities/CVE";
+    /// A vulnerability known only by another id (GHSA, OSV, a Qualys QID without CVE).
+    pub const VULNERABILITY: &str = "Software and Configuration Checks/Vulnerabilities";
+    /// A credential or key in a file. "Passwords" is the taxonomy's category for
+    /// credentials under the Sensitive Data Identifications namespace; secret scanners
+    /// find passwords, tokens and keys, which Security Hub groups there.
+    pub const SECRET: &str = "Sensitive Data Identifications/Passwords";
+    /// An infrastructure-as-code or configuration check. The taxonomy's "Industry and
+    /// Regulatory Standards" classifiers name specific standards (CIS, PCI-DSS) that a
+    /// scanner rule does not claim, so the best-practices category is the honest one.
+    pub const MISCONFIGURATION: &str = "Software and Configuration Checks/AWS Security Best Practices";
+    /// Static-analysis results and licence violations: the namespace alone, which the
+    /// taxonomy allows, because no defined category describes them.
+    pub const SOFTWARE_CHECK: &str = "Software and Configuration Checks";
+}
+
+/// `RecordState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecordState {
+    Active,
+    Archived,
+}
+
+/// One ASFF finding, in the field order it is serialized in.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AsffFinding {
+    pub(super) schema_version: &'static str,
+    pub(super) id: String,
+    pub(super) product_arn: String,
+    pub(super) generator_id: String,
+    pub(super) aws_account_id: String,
+    pub(super) types: Vec<Cow<'static, str>>,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
+    pub(super) severity: AsffSeverity,
+    pub(super) finding_provider_fields: ProviderFields,
+    pub(super) title: String,
+    pub(super) description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) remediation: Option<Remediation>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) product_fields: BTreeMap<&'static str, String>,
+    pub(super) resources: Vec<Resource>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) vulnerabilities: Vec<Vulnerability>,
+    pub(super) record_state: RecordState,
+}
+
+impl AsffFinding {
+    /// The ASFF `Id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn record_state(&self) -> RecordState {
+        self.record_state
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AsffSeverity {
+    pub(super) label: Severity,
+    pub(super) normalized: u8,
+    pub(super) original: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProviderFields {
+    pub(super) severity: ProviderSeverity,
+    pub(super) types: Vec<Cow<'static, str>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProviderSeverity {
+    pub(super) label: Severity,
+    pub(super) original: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Remediation {
+    pub(super) recommendation: Recommendation,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Recommendation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Resource {
+    #[serde(rename = "Type")]
+    pub(super) kind: Cow<'static, str>,
+    pub(super) id: String,
+    pub(super) partition: String,
+    pub(super) region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) details: Option<ResourceDetails>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ResourceDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) aws_ecr_container_image: Option<EcrImageDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) container: Option<ContainerDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) aws_code_build_project: Option<CodeBuildDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) other: Option<BTreeMap<&'static str, String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct EcrImageDetails {
+    pub(super) registry_id: String,
+    pub(super) repository_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) image_digest: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) image_tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ContainerDetails {
+    pub(super) image_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CodeBuildDetails {
+    pub(super) name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Vulnerability {
+    pub(super) id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) vulnerable_packages: Vec<SoftwarePackage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) cvss: Vec<Cvss>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) vendor: Option<Vendor>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) reference_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) fix_available: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SoftwarePackage {
+    pub(super) name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) fixed_in_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) package_manager: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) remediation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) source_layer_hash: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Cvss {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) base_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) base_vector: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Vendor {
+    pub(super) name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) url: Option<String>,
+}
+
+pub(super) fn to_value(f: &AsffFinding) -> serde_json::Value {
+    // A struct of strings, integers and finite floats always converts.
+    serde_json::to_value(f).unwrap_or(serde_json::Value::Null)
+}
