@@ -9,6 +9,9 @@
 //! result: failed|succeeded|continued
 //! ```
 //!
+//! Logs go to stderr, configured as in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON;
+//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`).
+//!
 //! Exit status 0 when the gate delivered a result (whichever), 1 when the handler ended
 //! without one (not a CodePipeline event), 2 when stdin is not JSON.
 
@@ -82,15 +85,8 @@ impl PipelineJobs for PrintingJobs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_target(false)
-        .without_time()
-        .init();
+    // The Lambda's subscriber, on stderr: stdout carries the job result.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         eprintln!("local_gate: reading the event from stdin: {e}");

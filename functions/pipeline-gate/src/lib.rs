@@ -19,7 +19,7 @@
 use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{ReportStore, StoreError};
 use scangate_core::gate::{self, Context, Continuation, GateDecision, GateParams, Lookup, VerdictLocation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ pub const MAX_VERDICT_BYTES: u64 = 1024 * 1024;
 /// the event's account id and UserParameters, for the log). Everything the gate acts on
 /// comes from CodePipeline's GetJobDetails. `artifactCredentials` is deliberately not
 /// deserialized (and the event is never logged): it holds temporary credentials.
+///
+/// Not `aws_lambda_events`' `CodePipelineJobEvent`: that type requires `data.inputArtifacts`,
+/// `outputArtifacts` and `artifactCredentials` (an event without them would not parse,
+/// though the gate needs only the id) and deserializes the credentials this one leaves out.
 #[derive(Debug, Default, Deserialize)]
 struct EventEnvelope {
     #[serde(rename = "CodePipeline.job")]
@@ -81,6 +85,19 @@ impl JobResult {
             JobResult::Continued { .. } => "continued",
             JobResult::Failed { .. } => "failed",
         }
+    }
+}
+
+/// What the gate's Lambda returns once a job result is delivered: `{"result": kind}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Response {
+    /// [`JobResult::kind`].
+    pub result: &'static str,
+}
+
+impl From<&JobResult> for Response {
+    fn from(result: &JobResult) -> Response {
+        Response { result: result.kind() }
     }
 }
 

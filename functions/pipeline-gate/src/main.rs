@@ -3,25 +3,18 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pipeline_gate::config::Config;
-use pipeline_gate::handle;
+use pipeline_gate::{handle, Response};
 use scangate_aws::clients::{load_sdk_config, Clients};
 use scangate_aws::codepipeline::CodePipeline;
 use scangate_aws::s3::S3Store;
-use serde_json::{json, Value};
-use tracing::Instrument;
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_target(false)
-        .without_time()
-        .init();
+    // The runtime's subscriber: AWS_LAMBDA_LOG_LEVEL (else RUST_LOG, else info) and
+    // AWS_LAMBDA_LOG_FORMAT (JSON, as the stack's LoggingConfig sets it); each invocation's
+    // logs are in the runtime's span, which carries the request id.
+    lambda_runtime::tracing::init_default_subscriber();
     let env = Config::from_env();
     let sdk = load_sdk_config().await;
     let clients = Clients::new(&sdk);
@@ -35,11 +28,10 @@ async fn main() -> Result<(), Error> {
     let jobs = CodePipeline::new(clients.codepipeline.clone());
     let (env, store, jobs) = (&env, &store, &jobs);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let request_id = event.context.request_id.clone();
-        let span = tracing::info_span!("invocation", request_id = %request_id);
+        let request_id = event.context.request_id;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let result = handle(&event.payload, env, store, jobs, now, Some(&request_id)).instrument(span).await?;
-        Ok::<Value, Error>(json!({ "result": result.kind() }))
+        let result = handle(&event.payload, env, store, jobs, now, Some(&request_id)).await?;
+        Ok::<Response, Error>(Response::from(&result))
     }))
     .await
 }
