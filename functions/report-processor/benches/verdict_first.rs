@@ -7,7 +7,13 @@
 //! the production token bucket at `SECURITY_HUB_MAX_TPS` (default 5, the stack's) over a
 //! BatchImportFindings stand-in that accepts every request at once (Security Hub's own
 //! latency is not modelled). `SIZES=1000,20000` picks the sizes.
+//!
+//! `PHASES=1` also prints, per size, where the memory goes: the live heap (a counting global
+//! allocator, bench only) at each store call the processor makes and the highest live heap
+//! since the one before, then a breakdown of the per-finding structures built again outside
+//! the processor from the same report (bytes per finding of each).
 
+use peak_alloc::PeakAlloc;
 use report_processor::config::Config;
 use report_processor::process::{Outcome, Processor};
 use scangate_aws::clients::Clients;
@@ -16,20 +22,75 @@ use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, S3Store, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, SinkConfig};
 use scangate_bench::synth::{write_synthetic, SynthConfig};
+use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::events::ObjectRef;
+use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark};
+use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// Counts live heap bytes and their peak (no unsafe code here: the crate wraps `System`).
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
+
+/// The live heap at points of the processor's run: each store call it makes, and the first
+/// BatchImportFindings request.
+struct Phases {
+    started: Instant,
+    marks: Mutex<Vec<(f64, String, usize, usize)>>,
+}
+
+impl Phases {
+    fn new(started: Instant) -> Phases {
+        Phases { started, marks: Mutex::new(Vec::new()) }
+    }
+
+    /// Notes the live heap now and its peak since the previous mark, then restarts the peak.
+    fn mark(&self, what: String) {
+        let (live, peak) = (HEAP.current_usage(), HEAP.peak_usage());
+        HEAP.reset_peak_usage();
+        let at = self.started.elapsed().as_secs_f64();
+        if let Ok(mut m) = self.marks.lock() {
+            m.push((at, what, live, peak));
+        }
+    }
+
+    fn print(&self, n: u64) {
+        let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
+        println!("# {n} findings: live heap at each step (MB), and the highest since the step before");
+        println!("#   time (s)\tlive\tpeak before\tstep");
+        if let Ok(m) = self.marks.lock() {
+            for (at, what, live, peak) in m.iter() {
+                println!("#   {at:.2}\t{:.1}\t{:.1}\t{what}", mb(*live), mb(*peak));
+            }
+        }
+    }
+}
+
+/// What a key is, for the phase log.
+fn kind(key: &str) -> &str {
+    if key.starts_with("state/") {
+        "state"
+    } else if key.ends_with(".sarif") {
+        "report"
+    } else {
+        key.rsplit('/').next().unwrap_or(key)
+    }
+}
+
 /// Accepts every request; counts findings.
 struct Accepting {
     findings: AtomicU64,
+    phases: Arc<Phases>,
 }
 
 impl BatchImporter for Accepting {
     async fn import(&self, _body: bytes::Bytes, count: usize) -> Result<ImportResponse, CallError> {
-        self.findings.fetch_add(count as u64, Ordering::Relaxed);
+        if self.findings.fetch_add(count as u64, Ordering::Relaxed) == 0 {
+            self.phases.mark("first BatchImportFindings request".into());
+        }
         Ok(ImportResponse::default())
     }
 }
@@ -39,15 +100,21 @@ struct Timed {
     inner: S3Store,
     started: Instant,
     verdict_at: Mutex<Option<f64>>,
+    phases: Arc<Phases>,
 }
 
 impl ReportStore for Timed {
     async fn head(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Option<ObjectHead>, StoreError> {
+        self.phases.mark(format!("HEAD {}", kind(key)));
         self.inner.head(bucket, key, version_id).await
     }
 
     async fn get_bytes(&self, bucket: &str, key: &str, limit: u64) -> Result<Option<Fetched>, StoreError> {
-        self.inner.get_bytes(bucket, key, limit).await
+        self.phases.mark(format!("GET {} (before)", kind(key)));
+        let out = self.inner.get_bytes(bucket, key, limit).await;
+        let got = out.as_ref().ok().and_then(|f| f.as_ref()).map_or(0, |f| f.body.len());
+        self.phases.mark(format!("GET {} (after, {got} bytes)", kind(key)));
+        out
     }
 
     async fn read_with<T, F>(&self, bucket: &str, key: &str, version_id: Option<&str>, f: F) -> Result<T, StoreError>
@@ -55,11 +122,16 @@ impl ReportStore for Timed {
         T: Send + 'static,
         F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
     {
-        self.inner.read_with(bucket, key, version_id, f).await
+        self.phases.mark(format!("read {} (before)", kind(key)));
+        let out = self.inner.read_with(bucket, key, version_id, f).await;
+        self.phases.mark(format!("read {} (after)", kind(key)));
+        out
     }
 
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {
+        self.phases.mark(format!("PUT {} (before, {} bytes)", kind(key), body.len()));
         let out = self.inner.put(bucket, key, body, options).await;
+        self.phases.mark(format!("PUT {} (after)", kind(key)));
         if key.ends_with("/verdict.json") {
             let mut at = self.verdict_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             at.get_or_insert(self.started.elapsed().as_secs_f64());
@@ -129,9 +201,16 @@ fn one(n: u64, endpoint: &str, tps: f64) {
         let baseline = rss_kb().unwrap_or(0);
         let config = Config { security_hub_max_tps: tps, max_report_bytes: u64::MAX, ..Config::default() };
         let tokens = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
-        let sink = Sink::new(Accepting { findings: AtomicU64::new(0) }, tokens, SinkConfig::default());
         let started = Instant::now();
-        let store = Timed { inner: S3Store::new(clients.s3.clone(), None), started, verdict_at: Mutex::new(None) };
+        let phases = Arc::new(Phases::new(started));
+        let importer = Accepting { findings: AtomicU64::new(0), phases: phases.clone() };
+        let sink = Sink::new(importer, tokens, SinkConfig::default());
+        let store = Timed {
+            inner: S3Store::new(clients.s3.clone(), None),
+            started,
+            verdict_at: Mutex::new(None),
+            phases: phases.clone(),
+        };
         let processor = Processor::new(config, store, Some(sink));
         let identity = AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() };
         let obj = ObjectRef {
@@ -155,7 +234,122 @@ fn one(n: u64, endpoint: &str, tps: f64) {
             baseline / 1024,
             peak_rss_kb().unwrap_or(0) / 1024
         );
+        if std::env::var_os("PHASES").is_some() {
+            phases.mark("processed".into());
+            drop(processor);
+            phases.mark("processor dropped".into());
+            phases.print(n);
+            breakdown(&cfg, &bucket, &key);
+        }
     });
+}
+
+/// Live heap added per finding since the last step.
+struct Meter {
+    findings: f64,
+    last: usize,
+}
+
+impl Meter {
+    fn start(findings: f64) -> Meter {
+        HEAP.reset_peak_usage();
+        Meter { findings, last: HEAP.current_usage() }
+    }
+
+    /// Prints what the heap holds more than at the last step, and its peak since, per finding.
+    fn step(&mut self, what: &str) {
+        let (live, peak) = (HEAP.current_usage(), HEAP.peak_usage());
+        let per = |b: usize| (b as f64 - self.last as f64) / 1024.0 / self.findings;
+        println!("#   {what}: +{:.2} KB per finding kept, {:.2} KB per finding at the peak", per(live), per(peak));
+        self.rebase();
+    }
+
+    /// Starts counting from now (after something was dropped).
+    fn rebase(&mut self) {
+        self.last = HEAP.current_usage();
+        HEAP.reset_peak_usage();
+    }
+}
+
+/// Builds the processor's per-finding structures again, one after the other and all kept
+/// (as the processor keeps them), printing the live heap each adds, per finding.
+fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
+    let n = cfg.expected_findings().max(1) as f64;
+    let mut body = Vec::new();
+    write_synthetic(&mut body, cfg).expect("synthetic SARIF");
+    let mut meter = Meter::start(n);
+    println!(
+        "# breakdown ({n} findings, report {} bytes = {:.2} KB per finding)",
+        body.len(),
+        body.len() as f64 / 1024.0 / n
+    );
+    let report = scangate_core::sarif::read_sarif(&body[..], "bench").expect("reads");
+    meter.step("parsed report (Vec<Finding>)");
+    let gate = Config::default().gate;
+    let evaluated = scangate_core::evaluate::evaluate(&report, &gate, None, Default::default());
+    meter.step("evaluation and verdict");
+    let junit = scangate_core::junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &report.findings, &gate);
+    let summary = scangate_core::summary::markdown(&evaluated.verdict, &report.findings, 20);
+    meter.step(&format!("junit.xml ({} bytes) and summary.md ({} bytes)", junit.len(), summary.len()));
+    let ctx = AsffContext {
+        account_id: ACCOUNT_ID.into(),
+        region: REGION.into(),
+        partition: "aws".into(),
+        scan_type: ScanType::Image,
+        target: cfg.image.clone(),
+        lifecycle: LifecycleKey::for_report(ACCOUNT_ID, REGION, bucket, key),
+        codebuild_project: None,
+        build_arn: None,
+        updated_at: "2026-12-01T00:00:00Z".into(),
+        created_at: None,
+        report_uri: Some(format!("s3://{bucket}/{key}")),
+    };
+    let ids: Vec<String> = report.findings.iter().map(|f| asff::finding_id(&ctx, f)).collect();
+    meter.step("ASFF ids (String)");
+    let hashes: Vec<(String, String)> =
+        report.findings.iter().map(|f| (asff::content_hash(f, &ctx), asff::sighting_hash(f, &ctx))).collect();
+    meter.step("content and sighting hashes");
+    let stubs: Vec<serde_json::Value> =
+        report.findings.iter().map(|f| serde_json::to_value(FindingStub::new(f, &ctx)).unwrap_or_default()).collect();
+    meter.step("stubs as serde_json::Value");
+    let typed: Vec<FindingStub> = report.findings.iter().map(|f| FindingStub::new(f, &ctx)).collect();
+    meter.step("stubs as FindingStub (for comparison)");
+    drop(typed);
+    meter.rebase();
+    let new: Vec<NewFinding> = ids
+        .into_iter()
+        .zip(hashes)
+        .zip(stubs)
+        .map(|((id, (content_hash, sighting_hash)), stub)| NewFinding { id, content_hash, sighting_hash, stub })
+        .collect();
+    meter.step("NewFinding vec (moves the above)");
+    let by_id: std::collections::HashMap<String, &scangate_core::Finding> =
+        new.iter().map(|f| f.id.clone()).zip(report.findings.iter()).collect();
+    meter.step("by-id map (id copies)");
+    let mark = ReportMark {
+        report_time: "2026-12-01T00:00:00Z".into(),
+        sequencer: None,
+        bucket: bucket.into(),
+        key: key.into(),
+        version_id: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let plan = state::plan(None, &new, &mark, now, 30, ImportOn::Content);
+    let _imports: Vec<String> = plan.imports().filter(|id| by_id.contains_key(*id)).cloned().collect();
+    meter.step("plan and imports list (id copies)");
+    let next =
+        state::next_state(None, &ctx.lifecycle.key, &plan, &new, &Default::default(), &mark, "2026-12-01T00:00:00Z");
+    meter.step("state with an entry per finding (id and stub copies)");
+    let value = serde_json::to_value(&next).expect("to value");
+    meter.step("state as serde_json::Value (state_body's step)");
+    let bytes = serde_json::to_vec(&value).expect("to vec");
+    meter.step(&format!("state serialized ({} bytes)", bytes.len()));
+    drop(value);
+    meter.rebase();
+    let _parsed = LifecycleState::from_json(&bytes, "state").expect("parses");
+    meter.step("state parsed from bytes (a later delivery's read)");
+    let _chunk: Vec<serde_json::Value> = report.findings.iter().take(400).map(|f| asff::to_asff(f, &ctx)).collect();
+    meter.step("one import chunk of 400 ASFF findings (total, not per finding)");
 }
 
 fn main() {
