@@ -6,15 +6,15 @@
 //! checkpoint: the state holds what Security Hub confirmed, and the next delivery of the
 //! same report plans only the rest. See docs/report-processor.md.
 
+use super::results::Results;
+use super::{Processor, Transient};
 use crate::metrics::ReportMetrics;
-use crate::process::{Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark};
-use scangate_core::policy::{Evaluation, GatePolicy};
-use scangate_core::verdict::{ReportRef, Verdict};
+use scangate_core::verdict::ReportRef;
 use scangate_core::Finding;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
@@ -216,21 +216,6 @@ impl HubDoc {
     }
 }
 
-/// The results of one report, written once per delivery, before any Security Hub call.
-pub(crate) struct Results<'a> {
-    pub project: String,
-    pub build_id: String,
-    pub meta: &'a ReportMeta,
-    pub verdict: Verdict,
-    pub evaluation: Evaluation,
-    pub findings: &'a [Finding],
-    pub gate: GatePolicy,
-    /// Written by this delivery.
-    pub written: bool,
-    /// The counts came from a `verdict.json` an earlier delivery of this version wrote.
-    pub from_earlier: bool,
-}
-
 /// The end of a Security Hub warning of a delivery that fails so that the event is retried.
 pub(crate) const RETRY_NOTE: &str = "; the report will be processed again";
 
@@ -398,57 +383,6 @@ struct Sent {
 }
 
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
-    /// Writes junit.xml, summary.md, verdict.json (and its by-execution copy) once per
-    /// delivery, before any Security Hub call. The counts and `processed_at` describe the
-    /// report version: from `record` (this version's, in the state), else from the
-    /// verdict.json an earlier delivery of the same version wrote, else 0 (a stale or
-    /// disabled delivery).
-    pub(crate) async fn write_results_first(
-        &self,
-        r: &mut Results<'_>,
-        record: Option<&AppliedResult>,
-        stale: bool,
-    ) -> Result<(), Transient> {
-        if r.written {
-            return Ok(());
-        }
-        match record {
-            Some(rec) => {
-                r.verdict.findings_imported = rec.imported;
-                r.verdict.findings_archived = rec.archived;
-                r.verdict.processed_at = rec.processed_at.clone();
-            }
-            None => {
-                if let Some(e) = self.earlier_verdict(&r.project, &r.build_id, &r.verdict.report).await? {
-                    tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
-                    r.verdict.findings_imported = e.findings_imported;
-                    r.verdict.findings_archived = e.findings_archived;
-                    r.verdict.processed_at = e.processed_at;
-                    for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
-                        if !r.verdict.warnings.contains(&w) {
-                            r.verdict.warnings.push(w);
-                        }
-                    }
-                    r.from_earlier = true;
-                } else if stale {
-                    r.verdict.findings_imported = 0;
-                    r.verdict.findings_archived = 0;
-                    r.verdict.warnings.push(
-                        "a newer report of the same target was already applied: Security Hub was left unchanged"
-                            .to_string(),
-                    );
-                } else {
-                    r.verdict.findings_imported = 0;
-                    r.verdict.findings_archived = 0;
-                }
-            }
-        }
-        Box::pin(self.write_results(&r.project, &r.build_id, r.meta, &r.verdict, &r.evaluation, r.findings, &r.gate))
-            .await?;
-        r.written = true;
-        Ok(())
-    }
-
     /// Writes `hub.json` next to the verdict.
     pub(crate) async fn write_hub(&self, r: &Results<'_>, doc: &HubDoc) -> Result<(), Transient> {
         let bucket = r.verdict.report.bucket.clone().unwrap_or_default();

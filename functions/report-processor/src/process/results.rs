@@ -1,0 +1,178 @@
+//! The results of one report in `results/<project>/<build-id>/`: junit.xml, summary.md,
+//! verdict.json and its by-execution copy, written once per delivery before any Security
+//! Hub call, with the counts an earlier delivery of the same report version recorded.
+
+use super::hub::{AppliedResult, RETRY_NOTE};
+use super::{Processor, ReportMeta, Transient};
+use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::s3::ReportStore;
+use scangate_aws::securityhub::FindingSink;
+use scangate_core::contract;
+use scangate_core::policy::{Evaluation, GatePolicy};
+use scangate_core::verdict::{ReportRef, Verdict};
+use scangate_core::Finding;
+
+/// The results of one report, written once per delivery, before any Security Hub call.
+pub(crate) struct Results<'a> {
+    pub project: String,
+    pub build_id: String,
+    pub meta: &'a ReportMeta,
+    pub verdict: Verdict,
+    pub evaluation: Evaluation,
+    pub findings: &'a [Finding],
+    pub gate: GatePolicy,
+    /// Written by this delivery.
+    pub written: bool,
+    /// The counts came from a `verdict.json` an earlier delivery of this version wrote.
+    pub from_earlier: bool,
+}
+
+impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+    /// Writes junit.xml, summary.md, verdict.json (and its by-execution copy) once per
+    /// delivery, before any Security Hub call. The counts and `processed_at` describe the
+    /// report version: from `record` (this version's, in the state), else from the
+    /// verdict.json an earlier delivery of the same version wrote, else 0 (a stale or
+    /// disabled delivery).
+    pub(crate) async fn write_results_first(
+        &self,
+        r: &mut Results<'_>,
+        record: Option<&AppliedResult>,
+        stale: bool,
+    ) -> Result<(), Transient> {
+        if r.written {
+            return Ok(());
+        }
+        match record {
+            Some(rec) => {
+                r.verdict.findings_imported = rec.imported;
+                r.verdict.findings_archived = rec.archived;
+                r.verdict.processed_at = rec.processed_at.clone();
+            }
+            None => {
+                if let Some(e) = self.earlier_verdict(&r.project, &r.build_id, &r.verdict.report).await? {
+                    tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
+                    r.verdict.findings_imported = e.findings_imported;
+                    r.verdict.findings_archived = e.findings_archived;
+                    r.verdict.processed_at = e.processed_at;
+                    for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
+                        if !r.verdict.warnings.contains(&w) {
+                            r.verdict.warnings.push(w);
+                        }
+                    }
+                    r.from_earlier = true;
+                } else if stale {
+                    r.verdict.findings_imported = 0;
+                    r.verdict.findings_archived = 0;
+                    r.verdict.warnings.push(
+                        "a newer report of the same target was already applied: Security Hub was left unchanged"
+                            .to_string(),
+                    );
+                } else {
+                    r.verdict.findings_imported = 0;
+                    r.verdict.findings_archived = 0;
+                }
+            }
+        }
+        Box::pin(self.write_results(&r.project, &r.build_id, r.meta, &r.verdict, &r.evaluation, r.findings, &r.gate))
+            .await?;
+        r.written = true;
+        Ok(())
+    }
+
+    /// The verdict.json a delivery of the same report version (bucket, key, version id,
+    /// ETag) already wrote, unless it is the failed verdict of a quarantined report.
+    pub(crate) async fn earlier_verdict(
+        &self,
+        project: &str,
+        build_id: &str,
+        report: &ReportRef,
+    ) -> Result<Option<Verdict>, Transient> {
+        let bucket = report.bucket.clone().unwrap_or_default();
+        let key = contract::verdict_key(project, build_id);
+        let Some(fetched) = self.store.get_bytes(&bucket, &key, 16 * 1024 * 1024).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice::<Verdict>(&fetched.body)
+            .ok()
+            .filter(|v| v.schema == scangate_core::verdict::SCHEMA && &v.report == report && v.error.is_none()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_results(
+        &self,
+        project: &str,
+        build_id: &str,
+        meta: &ReportMeta,
+        verdict: &Verdict,
+        evaluation: &scangate_core::policy::Evaluation,
+        findings: &[Finding],
+        gate: &GatePolicy,
+    ) -> Result<(), Transient> {
+        let bucket = verdict.report.bucket.clone().unwrap_or_default();
+        let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
+        let junit = scangate_core::junit::to_junit(verdict, evaluation, findings, gate);
+        let summary = scangate_core::summary::markdown(verdict, findings, 20);
+        // JUnit and summary first: a reader that sees verdict.json finds the others too.
+        self.store
+            .put(
+                &bucket,
+                &contract::junit_key(project, build_id),
+                junit.into_bytes(),
+                &self.put_options("application/xml"),
+            )
+            .await?;
+        self.store
+            .put(
+                &bucket,
+                &contract::summary_key(project, build_id),
+                summary.into_bytes(),
+                &self.put_options("text/markdown"),
+            )
+            .await?;
+        self.write_verdict_json(&bucket, project, build_id, meta, verdict_json).await
+    }
+
+    /// Writes (again) `verdict.json` and its by-execution copy.
+    pub(super) async fn write_verdict(
+        &self,
+        project: &str,
+        build_id: &str,
+        meta: &ReportMeta,
+        verdict: &Verdict,
+    ) -> Result<(), Transient> {
+        let bucket = verdict.report.bucket.clone().unwrap_or_default();
+        let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
+        self.write_verdict_json(&bucket, project, build_id, meta, verdict_json).await
+    }
+
+    async fn write_verdict_json(
+        &self,
+        bucket: &str,
+        project: &str,
+        build_id: &str,
+        meta: &ReportMeta,
+        verdict_json: Vec<u8>,
+    ) -> Result<(), Transient> {
+        self.store
+            .put(
+                bucket,
+                &contract::verdict_key(project, build_id),
+                verdict_json.clone(),
+                &self.put_options("application/json"),
+            )
+            .await?;
+        // Only for a pipeline execution verified against the uploading build (crate::claims).
+        let verified = (&meta.pipeline, &meta.execution_id, meta.execution_verified);
+        if let (Some(pipeline), Some(execution), true) = verified {
+            self.store
+                .put(
+                    bucket,
+                    &contract::by_execution_verdict_key(pipeline, execution),
+                    verdict_json,
+                    &self.put_options("application/json"),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
