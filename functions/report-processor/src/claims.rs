@@ -5,24 +5,19 @@
 //! report. A refused report is quarantined with the reason and gets no results at all (its
 //! key may name someone else's results folder); its event is not retried.
 
-use crate::process::{Outcome, Processor, ReportMeta, Transient};
+use crate::process::{Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{BuildInfo, Publisher, ReportGroups, PIPELINE_EXECUTION_VARIABLE};
 use scangate_aws::s3::{ObjectHead, ReportStore};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
 use scangate_core::events::ObjectRef;
 use scangate_core::policy::Thresholds;
-use scangate_core::verdict::rfc3339;
-use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// How far `scangate-scanned-at` may be after the object's LastModified (clock skew
 /// between the build and S3) before the claim counts as forged.
 pub const SCANNED_AT_SKEW_SECONDS: i64 = 300;
-
-/// Where a report whose key cannot be used as it is goes: `quarantine/_invalid-keys/<sha256>.sarif`.
-pub const HASHED_QUARANTINE_PREFIX: &str = "quarantine/_invalid-keys/";
 
 /// How loose a threshold is: -1 (unlimited) is the loosest.
 fn looseness(v: i64) -> i64 {
@@ -143,16 +138,6 @@ pub fn check_pipeline_claims(meta: &ReportMeta, key_project: &str, build: &Build
     Ok(meta.pipeline.is_some() && meta.execution_id.is_some())
 }
 
-/// The quarantine copy's key: `quarantine/<key>`, or a hashed name when that would not fit
-/// S3's limit or the key holds control characters (the original key is kept in the reason).
-pub fn quarantine_copy_key(report_key: &str) -> String {
-    if contract::quarantine_key_fits(report_key) {
-        contract::quarantine_key(report_key)
-    } else {
-        format!("{HASHED_QUARANTINE_PREFIX}{}.sarif", hex::encode(Sha256::digest(report_key.as_bytes())))
-    }
-}
-
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     /// The metadata as far as it can be trusted, or the reason the report is refused.
     /// Transient: CodeBuild could not be asked (the event is retried).
@@ -209,20 +194,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             }
         }
         Ok(Ok(meta))
-    }
-
-    /// Quarantines a report whose key or claims are refused: the copy and the reason, no
-    /// results anywhere (its key may name another project's results folder), not retried.
-    pub(crate) async fn refuse(
-        &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
-        reason: String,
-        now: OffsetDateTime,
-    ) -> Result<Outcome, Transient> {
-        tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report refused: quarantined without results");
-        self.write_quarantine(obj, head, &reason, &rfc3339(now), false).await?;
-        Ok(Outcome::Quarantined { reason })
     }
 }
 
@@ -284,14 +255,5 @@ mod tests {
         assert!(check_pipeline_claims(&meta("victim-pipeline", "exec-1"), "app", &build).is_err());
         assert!(check_pipeline_claims(&meta("app-pipeline", "victim-exec"), "app", &build).is_err());
         assert_eq!(check_pipeline_claims(&ReportMeta::default(), "app", &build), Ok(false));
-    }
-
-    #[test]
-    fn quarantine_keys_fit() {
-        assert_eq!(quarantine_copy_key("scans/p/b/r.sarif"), "quarantine/scans/p/b/r.sarif");
-        let long = format!("scans/p/b/{}.sarif", "x".repeat(1000));
-        let q = quarantine_copy_key(&long);
-        assert!(q.starts_with(HASHED_QUARANTINE_PREFIX) && q.len() + ".reason.json".len() <= 1024, "{q}");
-        assert_ne!(q, quarantine_copy_key(&format!("{long}x")));
     }
 }

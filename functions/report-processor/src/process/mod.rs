@@ -3,6 +3,7 @@
 
 pub mod hub;
 mod publish;
+pub mod quarantine;
 mod results;
 
 use crate::config::{Config, LifecycleMode};
@@ -21,7 +22,7 @@ use scangate_core::lifecycle::state::ReportMark;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType, TargetInputs};
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
 use scangate_core::sarif::{read_sarif, Report, SarifError};
-use scangate_core::verdict::{rfc3339, BuildRef, ReportRef, Verdict, VerdictInput};
+use scangate_core::verdict::{rfc3339, BuildRef, ReportRef, VerdictInput};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -393,62 +394,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             )));
         }
         Ok(Outcome::Processed { passed: results.verdict.passed, metrics, stale: hub.stale, pending: hub.pending })
-    }
-
-    /// The quarantine copy of a report and the reason beside it (`<copy>.reason.json`). The copy's
-    /// key is hashed when `quarantine/<report key>` would not fit S3's key limit; the reason keeps
-    /// the original key. `results_written` says whether a failed verdict is written as well.
-    pub(crate) async fn write_quarantine(
-        &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
-        reason: &str,
-        now: &str,
-        results_written: bool,
-    ) -> Result<(), Transient> {
-        let qkey = crate::claims::quarantine_copy_key(&obj.key);
-        self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
-        let doc = serde_json::json!({
-            "schema": "scangate.quarantine.v1",
-            "reason": reason,
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": head.version_id,
-            "etag": head.etag,
-            "quarantined_at": now,
-            "results_written": results_written,
-        });
-        let body = serde_json::to_vec_pretty(&doc).map_err(|e| Transient(e.to_string()))?;
-        self.store
-            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
-            .await?;
-        Ok(())
-    }
-
-    async fn quarantine(
-        &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
-        meta: Option<&ReportMeta>,
-        reason: String,
-        now: time::OffsetDateTime,
-    ) -> Result<Outcome, Transient> {
-        tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report cannot be processed: quarantining");
-        let now_s = rfc3339(now);
-        self.write_quarantine(obj, head, &reason, &now_s, true).await?;
-        let gate =
-            GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };
-        let verdict = Verdict::unprocessable(self.verdict_input(obj, head, meta, &now_s), &gate, reason.clone());
-        let evaluation = scangate_core::policy::Evaluation {
-            passed: false,
-            reasons: verdict.reasons.clone(),
-            warnings: Vec::new(),
-            checks: Vec::new(),
-        };
-        let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
-        let meta = meta.cloned().unwrap_or_default();
-        Box::pin(self.write_results(&project, &build_id, &meta, &verdict, &evaluation, &[], &gate)).await?;
-        Ok(Outcome::Quarantined { reason })
     }
 }
 
