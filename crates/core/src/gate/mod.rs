@@ -10,11 +10,14 @@
 use crate::policy::{evaluate, GatePolicy};
 use crate::text::truncate_chars;
 use crate::verdict::{Verdict, VerdictError};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod continuation;
+mod links;
 mod params;
 
+pub use continuation::{Continuation, TokenError, MAX_CONTINUATION_TOKEN_CHARS};
+pub use links::{console_url, summary_key};
 pub use params::{
     by_execution_key, parse_params, GateParams, Overrides, ParamsError, VerdictLocation, DEFAULT_WAIT_SECONDS,
     KNOWN_KEYS, MAX_WAIT_SECONDS,
@@ -22,71 +25,10 @@ pub use params::{
 
 /// PutJobFailureResult's `failureDetails.message` limit.
 pub const MAX_FAILURE_MESSAGE_CHARS: usize = 5000;
-/// PutJobSuccessResult's `continuationToken` limit.
-pub const MAX_CONTINUATION_TOKEN_CHARS: usize = 2048;
 /// PutJobSuccessResult's `executionDetails.summary` limit.
 pub const MAX_EXECUTION_SUMMARY_CHARS: usize = 2048;
 /// The prefix of the verdicts the report-processor writes per pipeline execution.
 pub use crate::contract::BY_EXECUTION_PREFIX;
-
-/// What the gate carries from one invocation to the next in the continuation token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Continuation {
-    /// Token format version.
-    pub v: u32,
-    /// Unix seconds of the first invocation.
-    pub first_seen: i64,
-    /// Unix seconds after which a missing verdict fails the gate.
-    pub deadline: i64,
-    /// How many times the verdict was looked for.
-    pub attempts: u32,
-    pub bucket: String,
-    /// The key resolved at the first invocation.
-    pub key: String,
-}
-
-/// Why a continuation token was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TokenError {
-    #[error("continuation token is not a scangate gate token ({0}); was the action's function changed mid-execution?")]
-    Invalid(String),
-    #[error("continuation token has version {0}, this gate understands version 1")]
-    Version(u32),
-}
-
-impl Continuation {
-    /// The state at the first invocation.
-    pub fn start(params: &GateParams, now: i64) -> Continuation {
-        Continuation {
-            v: 1,
-            first_seen: now,
-            deadline: now.saturating_add(params.wait_seconds as i64),
-            attempts: 0,
-            bucket: params.bucket.clone(),
-            key: params.key(),
-        }
-    }
-
-    /// The token text, or `None` when it would exceed CodePipeline's 2048 characters.
-    pub fn encode(&self) -> Option<String> {
-        let s = serde_json::to_string(self).ok()?;
-        (s.chars().count() <= MAX_CONTINUATION_TOKEN_CHARS).then_some(s)
-    }
-
-    pub fn decode(token: &str) -> Result<Continuation, TokenError> {
-        #[derive(Deserialize)]
-        struct Probe {
-            v: Option<u32>,
-        }
-        let probe: Probe = serde_json::from_str(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        match probe.v {
-            Some(1) => serde_json::from_str(token).map_err(|e| TokenError::Invalid(e.to_string())),
-            Some(v) => Err(TokenError::Version(v)),
-            None => Err(TokenError::Invalid("no version field".into())),
-        }
-    }
-}
 
 /// What looking the verdict up in S3 gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,45 +73,6 @@ fn when(unix: i64) -> String {
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| format!("unix time {unix}"))
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters and `/`.
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The key of the human summary that goes with a verdict: `results/<project>/<build-id>/summary.md`,
-/// next to a per-build verdict, or derived from the report key for a by-execution verdict.
-pub fn summary_key(verdict_key: &str, verdict: &Verdict) -> Option<String> {
-    if let Some(beside) = crate::contract::summary_beside(verdict_key) {
-        return Some(beside);
-    }
-    let parts: Vec<&str> = verdict.report.key.split('/').collect();
-    if parts.len() >= 3 {
-        let n = parts.len();
-        return Some(crate::contract::summary_key(parts[n - 3], parts[n - 2]));
-    }
-    None
-}
-
-/// An S3 console link to an object.
-pub fn console_url(bucket: &str, key: &str, region: Option<&str>) -> String {
-    match region {
-        Some(r) => format!(
-            "https://{r}.console.aws.amazon.com/s3/object/{}?region={r}&prefix={}",
-            url_encode(bucket),
-            url_encode(key)
-        ),
-        None => format!("https://console.aws.amazon.com/s3/object/{}?prefix={}", url_encode(bucket), url_encode(key)),
-    }
 }
 
 /// Decides what to tell CodePipeline.
@@ -338,25 +241,9 @@ fn thresholds_text(g: &GatePolicy) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::testing::{params, NOW};
+    use crate::gate::testing::{params, verdict, NOW};
     use crate::policy::{Counts, PolicyResult};
-    use crate::verdict::{BuildRef, ReportRef, VerdictInput};
-
-    fn verdict(counts: Counts, policy: PolicyResult, gate: &GatePolicy) -> Verdict {
-        let e = evaluate(&counts, policy, gate);
-        let input = VerdictInput {
-            report: ReportRef {
-                bucket: Some("reports-bucket".into()),
-                key: "scans/web/b-1/report.sarif".into(),
-                ..Default::default()
-            },
-            target: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.2".into()),
-            build: Some(BuildRef { project: Some("web".into()), ..Default::default() }),
-            processed_at: "2025-11-23T07:59:00.000Z".into(),
-            ..Default::default()
-        };
-        Verdict::new(input, counts, policy, gate, &e)
-    }
+    use crate::verdict::{ReportRef, VerdictInput};
 
     fn bytes(v: &Verdict) -> Vec<u8> {
         serde_json::to_vec(v).expect("serialize verdict")
@@ -368,27 +255,6 @@ mod tests {
 
     fn ctx() -> Context {
         Context { region: Some("us-east-1".into()) }
-    }
-
-    #[test]
-    fn token_round_trip_and_refusals() {
-        let p = params(r#"{"verdict_key": "results/web/b-1/verdict.json", "wait_seconds": 300}"#);
-        let c = Continuation::start(&p, NOW);
-        assert_eq!(c.deadline, NOW + 300);
-        assert_eq!(c.key, "results/web/b-1/verdict.json");
-        let token = c.encode().expect("short token");
-        assert_eq!(Continuation::decode(&token), Ok(c));
-        assert!(matches!(Continuation::decode("A continuation token if continuing job"), Err(TokenError::Invalid(_))));
-        assert_eq!(
-            Continuation::decode(r#"{"v":2,"first_seen":0,"deadline":0,"attempts":0,"bucket":"b","key":"k"}"#),
-            Err(TokenError::Version(2))
-        );
-        assert!(matches!(
-            Continuation::decode(r#"{"v":1,"first_seen":0,"deadline":0,"attempts":0,"bucket":"b","key":"k","x":1}"#),
-            Err(TokenError::Invalid(_))
-        ));
-        let long = Continuation { key: "\u{1}".repeat(1000), ..Continuation::start(&p, NOW) };
-        assert_eq!(long.encode(), None, "6000 escaped characters exceed 2048");
     }
 
     #[test]
@@ -531,16 +397,6 @@ mod tests {
     }
 
     #[test]
-    fn by_execution_summary_comes_from_the_report_key() {
-        let v = verdict(Counts::default(), PolicyResult::None, &GatePolicy::default());
-        assert_eq!(
-            summary_key("results/by-execution/app/e-1/verdict.json", &v).as_deref(),
-            Some("results/web/b-1/summary.md")
-        );
-        assert_eq!(summary_key("results/web/b-9/verdict.json", &v).as_deref(), Some("results/web/b-9/summary.md"));
-    }
-
-    #[test]
     fn project_mismatch_waits_then_fails() {
         let v = bytes(&verdict(Counts::default(), PolicyResult::None, &GatePolicy::default()));
         let p = params(r#"{"pipeline": "app", "execution_id": "e-1", "project": "api", "wait_seconds": 60}"#);
@@ -584,11 +440,30 @@ mod tests {
 #[cfg(test)]
 mod testing {
     use super::{parse_params, GateParams};
+    use crate::policy::{evaluate, Counts, GatePolicy, PolicyResult};
+    use crate::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
 
     pub(super) const NOW: i64 = 1_763_884_800; // 2025-11-23T08:00:00Z
 
     /// Valid parameters, with `reports-bucket` as the function's REPORT_BUCKET.
     pub(super) fn params(json: &str) -> GateParams {
         parse_params(Some(json), Some("reports-bucket")).expect("valid parameters")
+    }
+
+    /// A verdict of project `web`'s build `b-1` on `counts` and `policy`, evaluated with `gate`.
+    pub(super) fn verdict(counts: Counts, policy: PolicyResult, gate: &GatePolicy) -> Verdict {
+        let e = evaluate(&counts, policy, gate);
+        let input = VerdictInput {
+            report: ReportRef {
+                bucket: Some("reports-bucket".into()),
+                key: "scans/web/b-1/report.sarif".into(),
+                ..Default::default()
+            },
+            target: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.2".into()),
+            build: Some(BuildRef { project: Some("web".into()), ..Default::default() }),
+            processed_at: "2025-11-23T07:59:00.000Z".into(),
+            ..Default::default()
+        };
+        Verdict::new(input, counts, policy, gate, &e)
     }
 }

@@ -1,0 +1,60 @@
+//! Where a person reads more: the key of the human summary beside a verdict and an S3
+//! console link to it, for the gate's messages and output variables.
+
+use crate::verdict::Verdict;
+
+/// Percent-encodes everything but RFC 3986 unreserved characters and `/`.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The key of the human summary that goes with a verdict: `results/<project>/<build-id>/summary.md`,
+/// next to a per-build verdict, or derived from the report key for a by-execution verdict.
+pub fn summary_key(verdict_key: &str, verdict: &Verdict) -> Option<String> {
+    if let Some(beside) = crate::contract::summary_beside(verdict_key) {
+        return Some(beside);
+    }
+    let parts: Vec<&str> = verdict.report.key.split('/').collect();
+    if parts.len() >= 3 {
+        let n = parts.len();
+        return Some(crate::contract::summary_key(parts[n - 3], parts[n - 2]));
+    }
+    None
+}
+
+/// An S3 console link to an object.
+pub fn console_url(bucket: &str, key: &str, region: Option<&str>) -> String {
+    match region {
+        Some(r) => format!(
+            "https://{r}.console.aws.amazon.com/s3/object/{}?region={r}&prefix={}",
+            url_encode(bucket),
+            url_encode(key)
+        ),
+        None => format!("https://console.aws.amazon.com/s3/object/{}?prefix={}", url_encode(bucket), url_encode(key)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::testing::verdict;
+    use crate::policy::{Counts, GatePolicy, PolicyResult};
+
+    #[test]
+    fn by_execution_summary_comes_from_the_report_key() {
+        let v = verdict(Counts::default(), PolicyResult::None, &GatePolicy::default());
+        assert_eq!(
+            summary_key("results/by-execution/app/e-1/verdict.json", &v).as_deref(),
+            Some("results/web/b-1/summary.md")
+        );
+        assert_eq!(summary_key("results/web/b-9/verdict.json", &v).as_deref(), Some("results/web/b-9/summary.md"));
+    }
+}
