@@ -54,7 +54,7 @@ for target in ${FUZZ_TARGET//,/ }; do
             max_len=1048576
             # Small real files only (≤ 64 KB): big seeds slow every execution ~50-fold, and libFuzzer
             # still grows inputs up to max_len.
-            seed "$seeds" 65536 "$SHARED_CORPUS"/*.sarif tests/fixtures/*.sarif crates/core/tests/regressions/*.sarif
+            seed "$seeds" 65536 "$SHARED_CORPUS"/*.sarif tests/fixtures/*.sarif
             ;;
         events)
             max_len=65536

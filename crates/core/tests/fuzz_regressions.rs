@@ -1,5 +1,7 @@
-//! Inputs the fuzzers found (crashes, once fixed) or reached (new coverage), run through the very
-//! checks the fuzz targets run (fuzz/checks/*.rs): a panic or a broken invariant fails the test.
+//! Inputs the fuzzers found (crashes, once fixed) or reached (new coverage), and inputs known to
+//! be tricky for the SARIF reader's scanner (escapes across buffer boundaries, trailing bytes),
+//! run through the very checks the fuzz targets run (fuzz/checks/*.rs): a panic or a broken
+//! invariant fails the test.
 //!
 //! Each directory tests/fuzz-regressions/<target>/ holds the inputs and `expected.txt`, one line
 //! per input: `<file> <ok|err> <text the outcome contains>` (tab-separated). Add a crash found by
@@ -12,8 +14,10 @@ mod gate_params;
 #[path = "../../../fuzz/checks/sarif_reader.rs"]
 mod sarif_reader;
 
+use scangate_core::sarif::read_sarif;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 type Check = fn(&[u8]) -> Result<String, String>;
 
@@ -41,8 +45,12 @@ fn manifest(dir: &Path) -> BTreeMap<String, (bool, String)> {
     out
 }
 
+fn target_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions").join(target)
+}
+
 fn run_dir(target: &str, check: Check) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions").join(target);
+    let dir = target_dir(target);
     let mut expected = manifest(&dir);
     let mut seen = 0;
     let mut wrong = Vec::new();
@@ -87,4 +95,49 @@ fn gate_params_regressions() {
 #[test]
 fn sarif_reader_regressions() {
     run_dir("sarif_reader", sarif_reader::check);
+}
+
+/// Hands out the input one byte at a time: the scanner refills its buffer at every offset.
+struct OneByte<'a>(&'a [u8]);
+
+impl Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() || buf.is_empty() {
+            return Ok(0);
+        }
+        buf[0] = self.0[0];
+        self.0 = &self.0[1..];
+        Ok(1)
+    }
+}
+
+#[test]
+fn sarif_reader_inputs_read_alike_a_byte_at_a_time() {
+    let dir = target_dir("sarif_reader");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("regression directory exists") {
+        let path = entry.expect("directory entry").path();
+        if path.file_name().is_some_and(|n| n == MANIFEST) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("readable");
+        let whole = read_sarif(bytes.as_slice(), "r").map_err(|e| e.to_string());
+        let slow = read_sarif(OneByte(&bytes), "r").map_err(|e| e.to_string());
+        assert_eq!(whole, slow, "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 2, "the regression inputs are there");
+}
+
+#[test]
+fn sarif_reader_known_outcomes() {
+    let dir = target_dir("sarif_reader");
+    let r = scangate_core::read_sarif_file(&dir.join("escapes-at-every-offset.sarif")).expect("valid");
+    assert_eq!(r.findings[0].rule_id, "r\\");
+    assert_eq!(r.findings[0].scanner.name, "a\\\"b");
+    assert_eq!(r.findings[0].title, "\\\\\"}");
+    match scangate_core::read_sarif_file(&dir.join("trailing-comma-after-log.sarif")) {
+        Err(scangate_core::SarifError::Json { line: 1, message, .. }) => assert!(message.contains("trailing")),
+        other => panic!("expected a JSON error, got {other:?}"),
+    }
 }
