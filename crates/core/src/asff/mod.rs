@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 mod archive;
 mod hashes;
 mod model;
+mod writer;
 
 pub use archive::{archived, archived_from_stub, render_stub, FindingStub, ResourceStub};
 pub use hashes::{content_hash, sighting_hash};
@@ -35,6 +36,7 @@ pub use model::{
     MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_KEY_CHARS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS,
     MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS, SCHEMA_VERSION,
 };
+pub use writer::write_asff_array;
 
 /// Everything a finding's ASFF needs besides the finding.
 #[derive(Clone, Debug)]
@@ -300,35 +302,6 @@ fn shrink(finding: &Finding, p: &Prepared, state: RecordState) -> AsffFinding {
 /// Renders one finding as an ASFF object (RecordState ACTIVE).
 pub fn to_asff(finding: &Finding, ctx: &AsffContext) -> serde_json::Value {
     to_value(&render(finding, ctx))
-}
-
-/// Writes `[finding, …]` as a JSON array, one finding at a time (no whole-array buffer).
-///
-/// Each finding is serialized once: straight into `w` when its size bound is under the
-/// budget (the usual case), else into a reused buffer that both measures it and, when it
-/// fits, is what gets written; only a finding over the budget is rendered again.
-pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffContext, mut w: W) -> std::io::Result<()> {
-    let p = Prepared::new(ctx);
-    let mut buf = Vec::new();
-    w.write_all(b"[")?;
-    for (i, f) in findings.iter().enumerate() {
-        if i > 0 {
-            w.write_all(b",")?;
-        }
-        let rendered = build(f, &p, &CAPS[0], RecordState::Active);
-        if rendered.size_bound() <= FINDING_BYTES_BUDGET {
-            serde_json::to_writer(&mut w, &rendered)?;
-            continue;
-        }
-        buf.clear();
-        serde_json::to_writer(&mut buf, &rendered)?;
-        if buf.len() > FINDING_BYTES_BUDGET {
-            buf.clear();
-            serde_json::to_writer(&mut buf, &shrink(f, &p, RecordState::Active))?;
-        }
-        w.write_all(&buf)?;
-    }
-    w.write_all(b"]")
 }
 
 fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordState) -> AsffFinding {
