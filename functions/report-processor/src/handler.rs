@@ -1,16 +1,26 @@
 //! The invocation handler: one Lambda payload (direct S3 notification, EventBridge event
-//! or SQS batch) → each report processed ([`Processor::process_until`]) → the response
+//! or SQS batch) → each report processed ([`Processor::process_until`]) → the [`Response`]
 //! Lambda gets. A new event source starts in `scangate_core::events` (the parser) and is
 //! answered here.
+//!
+//! The payload is parsed by `scangate_core::events` (tolerant, fuzzed), not into
+//! `aws_lambda_events`' `SqsEvent`/`S3Event`: one function takes several shapes (S3
+//! notification, EventBridge event, SQS batch whose bodies are S3 notifications or SNS
+//! envelopes of them, `s3:TestEvent`), and those types are strict (an S3 record without
+//! `eventTime`, `userIdentity` or `requestParameters` does not deserialize), where one bad
+//! SQS message must fail alone, as its own `batchItemFailures` entry. Only the response
+//! uses the crate's type ([`SqsBatchResponse`]).
 
 use crate::hub::Deadline;
 use crate::metrics;
 use crate::process::{Outcome, Processor, Transient};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::events::{parse_event_value, Event, ObjectRef, Parsed};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::Instrument;
@@ -32,10 +42,34 @@ pub enum HandlerError {
     Transient { failed: usize, total: usize, first: String },
 }
 
+/// What an invocation answers Lambda (serialized as each variant's own JSON).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// An SQS batch: `{"batchItemFailures": [{"itemIdentifier": …}]}`, the messages to
+    /// deliver again.
+    Batch(SqsBatchResponse),
+    /// A direct event: `{"reports": […]}`, one entry per announced object (`key` and its
+    /// outcome, or `error`).
+    Reports { reports: Vec<Value> },
+    /// `s3:TestEvent`: `{"test_event": true}`.
+    TestEvent { test_event: bool },
+}
+
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
-    /// Handles one invocation payload, with no deadline.
+    /// Handles one invocation payload, with no deadline; the response as JSON.
     pub async fn handle(&self, payload: &Value, identity: &AwsIdentity) -> Result<Value, HandlerError> {
         Box::pin(self.handle_until(payload, identity, None)).await
+    }
+
+    /// [`Self::respond`], the response as JSON.
+    pub async fn handle_until(
+        &self,
+        payload: &Value,
+        identity: &AwsIdentity,
+        deadline: Option<Deadline>,
+    ) -> Result<Value, HandlerError> {
+        Box::pin(self.respond(payload, identity, deadline)).await.map(|response| json!(response))
     }
 
     /// Handles one invocation payload against the invocation's deadline. SQS: a message is
@@ -43,12 +77,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// [`MESSAGE_RESERVE`] per message after it, so one large report stops at a checkpoint
     /// instead of running the others into the timeout; unstarted and checkpointed messages
     /// are answered as `batchItemFailures` and delivered again.
-    pub async fn handle_until(
+    pub async fn respond(
         &self,
         payload: &Value,
         identity: &AwsIdentity,
         deadline: Option<Deadline>,
-    ) -> Result<Value, HandlerError> {
+    ) -> Result<Response, HandlerError> {
         match parse_event_value(payload)? {
             Event::Direct(parsed) => {
                 let (summary, errors) = self.process_parsed(&parsed, identity, deadline.as_ref()).await;
@@ -62,7 +96,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 }
             }
             Event::Sqs(messages) => {
-                let mut failures = Vec::new();
+                let mut response = SqsBatchResponse::default();
                 let total = messages.len();
                 for (i, m) in messages.iter().enumerate() {
                     let span = tracing::info_span!("sqs_message", message_id = %m.message_id);
@@ -84,10 +118,10 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     .instrument(span)
                     .await;
                     if failed {
-                        failures.push(json!({ "itemIdentifier": m.message_id }));
+                        response.add_failure(m.message_id.as_str());
                     }
                 }
-                Ok(json!({ "batchItemFailures": failures }))
+                Ok(Response::Batch(response))
             }
         }
     }
@@ -98,10 +132,10 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         parsed: &Parsed,
         identity: &AwsIdentity,
         deadline: Option<&Deadline>,
-    ) -> (Value, Vec<Transient>) {
+    ) -> (Response, Vec<Transient>) {
         if parsed.test_event {
             tracing::info!("s3:TestEvent ignored");
-            return (json!({ "test_event": true }), Vec::new());
+            return (Response::TestEvent { test_event: true }, Vec::new());
         }
         for name in &parsed.ignored {
             tracing::debug!(event_name = %name, "event is not an object creation: ignored");
@@ -125,7 +159,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 }
             }
         }
-        (json!({ "reports": results }), errors)
+        (Response::Reports { reports: results }, errors)
     }
 
     async fn process_one(
@@ -178,5 +212,22 @@ fn outcome_json(obj: &ObjectRef, o: &Outcome) -> Value {
             "failed": metrics.failed,
         }),
         Outcome::Quarantined { reason } => json!({ "key": obj.key, "quarantined": reason }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_the_json_lambda_gets() {
+        let mut batch = SqsBatchResponse::default();
+        batch.add_failure("m-1");
+        let json = |r: &Response| serde_json::to_string(r).expect("serializes");
+        assert_eq!(json(&Response::Batch(batch)), r#"{"batchItemFailures":[{"itemIdentifier":"m-1"}]}"#);
+        assert_eq!(json(&Response::Batch(SqsBatchResponse::default())), r#"{"batchItemFailures":[]}"#);
+        let reports = Response::Reports { reports: vec![json!({ "key": "scans/a.sarif", "skipped": "why" })] };
+        assert_eq!(json(&reports), r#"{"reports":[{"key":"scans/a.sarif","skipped":"why"}]}"#);
+        assert_eq!(json(&Response::TestEvent { test_event: true }), r#"{"test_event":true}"#);
     }
 }

@@ -33,7 +33,7 @@ async fn main() -> Result<(), Error> {
         let identity = AwsIdentity::for_invocation(&ctx.invoked_function_arn, region);
         let span = tracing::info_span!("invocation", request_id = %ctx.request_id);
         let deadline = report_processor::hub::Deadline::from_epoch_millis(ctx.deadline);
-        processor.handle_until(&event.payload, &identity, Some(deadline)).instrument(span).await.map_err(Error::from)
+        processor.respond(&event.payload, &identity, Some(deadline)).instrument(span).await.map_err(Error::from)
     }))
     .await
 }
