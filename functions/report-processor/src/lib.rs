@@ -5,7 +5,6 @@
 //! with the messages that failed, never failing the batch for one), EventBridge
 //! "Object Created", and `s3:TestEvent` (ignored). See docs/report-processor.md.
 
-pub mod claims;
 pub mod config;
 pub mod handler;
 pub use process::hub;

@@ -5,7 +5,7 @@
 //! report. A refused report is quarantined with the reason and gets no results at all (its
 //! key may name someone else's results folder); its event is not retried.
 
-use crate::process::{Processor, ReportMeta, Transient};
+use super::{Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{BuildInfo, Publisher, ReportGroups, PIPELINE_EXECUTION_VARIABLE};
 use scangate_aws::s3::{ObjectHead, ReportStore};
 use scangate_aws::securityhub::FindingSink;
