@@ -335,6 +335,7 @@ class Demo:
             REPORT_KMS_KEY_ID=self.key_arn,
             PUBLISHER_PROJECT="",
             RUST_LOG="info",
+            AWS_LAMBDA_LOG_FORMAT="JSON",  # as the stack's LoggingConfig
             LOCAL_ACCOUNT_ID=ACCOUNT,
         )
         self.processor_log = self.tmp / "processor.log"
@@ -561,7 +562,7 @@ class Demo:
             }
         }
         env = self.aws_env()
-        env.update(REPORT_BUCKET=self.bucket, RUST_LOG="warn")
+        env.update(REPORT_BUCKET=self.bucket, RUST_LOG="warn", AWS_LAMBDA_LOG_FORMAT="JSON")
         say(f"    UserParameters {json.dumps(params)}")
         proc = subprocess.run(
             [str(self.binary("examples/local_gate"))],

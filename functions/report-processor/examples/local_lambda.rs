@@ -7,7 +7,9 @@
 //! notification or an EventBridge event, as Lambda would pass it); for each, one line on
 //! stdout `{"invocation": N, "response": …}` or `{"invocation": N, "error": "…"}`. The
 //! handler's EMF metric lines (`{"_aws": …}`) are printed on stdout too, as in Lambda;
-//! logs are JSON on stderr (`RUST_LOG`, default `info`). Ends at the end of stdin.
+//! logs go to stderr, configured as in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON;
+//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`), each invocation's in a span like
+//! the runtime's (`requestId` `local-N`). Ends at the end of stdin.
 //!
 //! The account id comes from `LOCAL_ACCOUNT_ID` (default moto's `123456789012`), since
 //! there is no function ARN to read it from.
@@ -27,7 +29,8 @@ use std::process::ExitCode;
 use tracing::Instrument;
 
 fn main() -> ExitCode {
-    report_processor::wiring::init_tracing(std::io::stderr);
+    // The Lambda's subscriber, on stderr: stdout carries the responses.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     // Debug builds of the SDK's deserializers need more than the default 2 MB of stack.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -72,7 +75,7 @@ fn run(runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         let answer = match serde_json::from_str::<Value>(&line) {
             Err(e) => json!({ "invocation": n, "error": format!("invocation {n}: payload is not JSON: {e}") }),
             Ok(payload) => {
-                let span = tracing::info_span!("invocation", request_id = %format!("local-{n}"));
+                let span = tracing::info_span!("Lambda runtime invoke", requestId = %format!("local-{n}"));
                 match runtime.block_on(Box::pin(processor.handle(&payload, &identity)).instrument(span)) {
                     Ok(response) => json!({ "invocation": n, "response": response }),
                     Err(e) => json!({ "invocation": n, "error": e.to_string() }),

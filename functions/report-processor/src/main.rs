@@ -5,14 +5,17 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
+use report_processor::hub::Deadline;
 use scangate_aws::clients::{load_sdk_config, Clients};
 use scangate_aws::identity::AwsIdentity;
 use serde_json::Value;
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    report_processor::wiring::init_tracing(std::io::stdout);
+    // The runtime's subscriber: AWS_LAMBDA_LOG_LEVEL (else RUST_LOG, else info) and
+    // AWS_LAMBDA_LOG_FORMAT (JSON, as the stack's LoggingConfig sets it); each invocation's
+    // logs are in the runtime's span, which carries the request id.
+    lambda_runtime::tracing::init_default_subscriber();
     // Invalid configuration fails the cold start with the variable's name.
     let config = Config::from_env().map_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
@@ -31,9 +34,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let ctx = event.context;
         let identity = AwsIdentity::for_invocation(&ctx.invoked_function_arn, region);
-        let span = tracing::info_span!("invocation", request_id = %ctx.request_id);
-        let deadline = report_processor::hub::Deadline::from_epoch_millis(ctx.deadline);
-        processor.respond(&event.payload, &identity, Some(deadline)).instrument(span).await.map_err(Error::from)
+        let deadline = Deadline::from_epoch_millis(ctx.deadline);
+        processor.respond(&event.payload, &identity, Some(deadline)).await.map_err(Error::from)
     }))
     .await
 }

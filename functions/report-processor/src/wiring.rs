@@ -1,6 +1,6 @@
 //! The production wiring of the processor, shared by the Lambda (`main.rs`) and its local
-//! stand-in (`examples/local_lambda.rs`), so both run the same thing: JSON logs and the
-//! processor over the real adapters.
+//! stand-in (`examples/local_lambda.rs`), so both run the same thing: the processor over
+//! the real adapters.
 
 use crate::config::Config;
 use crate::process::Processor;
@@ -22,24 +22,4 @@ pub fn processor(config: Config, clients: &Clients) -> LambdaProcessor {
     let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
     let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
     Processor::new(config, store, Some(sink)).with_publisher(CodeBuild::new(clients.codebuild.clone()))
-}
-
-/// JSON logs as in Lambda (`RUST_LOG`, default `info`; the current span and the span list,
-/// no target, no time) written to `writer`.
-pub fn init_tracing<W>(writer: W)
-where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(writer)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_target(false)
-        .without_time()
-        .init();
 }
