@@ -1,5 +1,5 @@
-//! The report store on S3: HEAD, streaming GET for the synchronous SARIF reader
-//! (bounded memory), small GETs, PUT with metadata, SSE-KMS and conditional writes,
+//! The report store on S3: HEAD, streaming GET for the synchronous SARIF reader and the
+//! lifecycle state reader (bounded memory), small GETs, PUT with metadata, SSE-KMS and conditional writes,
 //! and COPY (quarantine).
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -125,6 +125,30 @@ pub trait ReportStore: Send + Sync {
         T: Send + 'static,
         F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static;
 
+    /// Streams an object into `f` like [`ReportStore::read_with`] and returns what `f`
+    /// returned with the object's ETag (for a conditional write of the object afterwards);
+    /// `Ok(None)` when there is no such object. For objects that grow with the data (the
+    /// lifecycle state): memory stays bounded by what `f` keeps. This default reads the
+    /// object whole with [`ReportStore::get_bytes`] (test stores); [`S3Store`] streams.
+    fn read_tagged_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: F,
+    ) -> impl Future<Output = Result<Option<(T, Option<String>)>, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        async move {
+            let Some(fetched) = self.get_bytes(bucket, key, u64::MAX).await? else {
+                return Ok(None);
+            };
+            let mut body: &[u8] = &fetched.body;
+            Ok(Some((f(&mut body), fetched.etag)))
+        }
+    }
+
     fn put(
         &self,
         bucket: &str,
@@ -189,6 +213,27 @@ where
         Some(s) => s == 429 || s >= 500 || matches!(code.as_str(), "SlowDown" | "RequestTimeout" | "Throttling"),
     };
     StoreError::Service { bucket: bucket.into(), key: key.into(), operation, code, message, transient }
+}
+
+/// Runs the synchronous reader `f` over a GetObject body on a blocking thread.
+async fn stream_into<T, F>(body: ByteStream, f: F, bucket: &str, key: &str) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+{
+    let reader = body.into_async_read();
+    let handle = tokio::task::spawn_blocking(move || {
+        let mut bridge = tokio_util::io::SyncIoBridge::new(reader);
+        f(&mut bridge)
+    });
+    handle.await.map_err(|e| StoreError::Service {
+        bucket: bucket.into(),
+        key: key.into(),
+        operation: "GetObject",
+        code: "ReaderPanicked".into(),
+        message: e.to_string(),
+        transient: false,
+    })
 }
 
 fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
@@ -280,19 +325,38 @@ impl ReportStore for S3Store {
             .send()
             .await
             .map_err(|err| service_error(&err, bucket, key, "GetObject"))?;
-        let reader = out.body.into_async_read();
-        let handle = tokio::task::spawn_blocking(move || {
-            let mut bridge = tokio_util::io::SyncIoBridge::new(reader);
-            f(&mut bridge)
-        });
-        handle.await.map_err(|e| StoreError::Service {
-            bucket: bucket.into(),
-            key: key.into(),
-            operation: "GetObject",
-            code: "ReaderPanicked".into(),
-            message: e.to_string(),
-            transient: false,
-        })
+        stream_into(out.body, f, bucket, key).await
+    }
+
+    async fn read_tagged_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: F,
+    ) -> Result<Option<(T, Option<String>)>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(err) => {
+                return match service_error(&err, bucket, key, "GetObject") {
+                    StoreError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                }
+            }
+        };
+        let etag = out.e_tag().map(str::to_string);
+        Ok(Some((stream_into(out.body, f, bucket, key).await?, etag)))
     }
 
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {

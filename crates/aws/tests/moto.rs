@@ -83,6 +83,15 @@ async fn s3_conditional_writes_fail_with_precondition_failed() {
     let now = store.get_bytes(&b, key, 1024).await.expect("get").expect("exists");
     assert_eq!(now.body, b"3");
     assert_eq!(now.etag, second.etag);
+
+    // The state reader streams the body and returns the ETag a conditional write needs.
+    let read = |r: &mut dyn Read| {
+        let mut s = String::new();
+        r.read_to_string(&mut s).map(|_| s)
+    };
+    let (text, etag) = store.read_tagged_with(&b, key, read).await.expect("stream").expect("exists");
+    assert_eq!((text.expect("read").as_str(), etag), ("3", second.etag.clone()));
+    assert!(store.read_tagged_with(&b, "state/none.json", read).await.expect("missing").is_none());
 }
 
 #[tokio::test]
