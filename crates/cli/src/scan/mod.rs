@@ -13,6 +13,7 @@ mod gate;
 mod outputs;
 mod private;
 mod remote;
+mod reports;
 mod run;
 mod token;
 mod values;

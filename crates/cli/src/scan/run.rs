@@ -5,7 +5,7 @@
 use super::args::{FsOpts, GateOpts, ScannerOpts, UploadOpts};
 use super::token::{self, AccessToken};
 use super::values::{self, Mode};
-use super::{binary, code, exec, finish, gate_and_upload, outputs, remote, Fail, GateContext};
+use super::{binary, code, exec, finish, gate_and_upload, outputs, remote, reports, Fail, GateContext};
 use scangate_core::lifecycle::ScanType;
 use scangate_core::policy::PolicyResult;
 use std::path::PathBuf;
@@ -187,7 +187,7 @@ pub(super) fn run_qscanner(
     let (outcome, scan_time) =
         exec::run(&spec).map_err(|e| Fail::internal(format!("cannot start QScanner {}: {e}", bin.path.display())))?;
     tracing::debug!(setup_ms = setup.as_millis() as u64, scan_ms = scan_time.as_millis() as u64, "qscanner ran");
-    let found = outputs::find(s.output_dir(), since);
+    let found = reports::find(s.output_dir(), since);
     let mut outs = outputs::PipelineOutputs {
         sarif_path: found.sarif.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         json_path: found.json.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
