@@ -6,7 +6,7 @@
 mod scan_common;
 
 use scan_common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 type Env<'a> = &'a [(&'a str, &'a str)];
 
@@ -57,10 +57,6 @@ fn wait_takes_its_value_with_or_without_equals_and_never_eats_the_image() {
     }
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
-
 #[test]
 fn policy_flags_are_spelled_alike_in_process_and_scan() {
     // The fixture carries policyResult DENY and critical findings: --max-critical -1 leaves the policy
@@ -75,7 +71,7 @@ fn policy_flags_are_spelled_alike_in_process_and_scan() {
         (&["--fail-on-policy-deny", "true"], 42),
         (&["--fail-on-policy-deny=off"], 0),
     ];
-    let sarif = fixture("qscanner-image.sarif");
+    let sarif = scangate_testkit::fixtures::path("qscanner-image.sarif");
     let sarif = sarif.to_str().expect("utf8 path");
     for (flags, want) in spellings {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -1,19 +1,7 @@
 //! `scangate process` end to end: the real binary, real files, exit codes and outputs.
 
-use std::path::{Path, PathBuf};
+use scangate_testkit::fixtures::{self, corpus};
 use std::process::{Command, Output, Stdio};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    repo_root().join("tests/fixtures").join(name)
-}
-
-fn corpus(name: &str) -> PathBuf {
-    repo_root().join("tests/corpus/sarif").join(name)
-}
 
 /// Runs scangate with a clean threshold environment (no MAX_* or FAIL_ON_* leaking in).
 fn scangate(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -43,7 +31,7 @@ const FIXED_TIME: &str = "2026-11-23T08:00:00Z";
 
 #[test]
 fn qscanner_fixture_fails_with_default_thresholds() {
-    let f = fixture("qscanner-image.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
     let out = scangate(&["process", f.to_str().expect("utf8 path")], &[]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(42), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
@@ -55,7 +43,7 @@ fn qscanner_fixture_fails_with_default_thresholds() {
 
 #[test]
 fn thresholds_and_policy_flags_can_pass_the_gate() {
-    let f = fixture("qscanner-image.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
     let f = f.to_str().expect("utf8 path");
     let out = scangate(&["process", "--max-critical", "-1", "--fail-on-policy-deny", "false", f], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
@@ -71,7 +59,7 @@ fn thresholds_and_policy_flags_can_pass_the_gate() {
 
 #[test]
 fn scanner_exit_code_43_is_audit_and_fails_only_when_asked() {
-    let f = fixture("qscanner-repo.sarif");
+    let f = fixtures::path("qscanner-repo.sarif");
     let f = f.to_str().expect("utf8 path");
     let base = ["process", "--max-critical", "-1", "--scanner-exit-code", "43"];
     let out = scangate(&[&base[..], &[f]].concat(), &[]);
@@ -85,7 +73,7 @@ fn scanner_exit_code_43_is_audit_and_fails_only_when_asked() {
 
 #[test]
 fn json_format_prints_the_verdict_contract() {
-    let f = fixture("qscanner-image.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
     let out = scangate(&["process", "--format", "json", "--timestamp", FIXED_TIME, f.to_str().expect("utf8")], &[]);
     assert_eq!(out.status.code(), Some(42));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
@@ -106,7 +94,7 @@ fn output_files_are_written_and_consistent() {
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let (asff, junit, verdict, summary) =
         (dir.join("asff.json"), dir.join("junit.xml"), dir.join("verdict.json"), dir.join("summary.md"));
-    let f = fixture("qscanner-image.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
     let out = scangate(
         &[
             "process",
@@ -149,7 +137,7 @@ fn output_files_are_written_and_consistent() {
 
 #[test]
 fn standard_input_is_read_with_dash() {
-    let bytes = std::fs::read(fixture("qscanner-image.sarif")).expect("fixture");
+    let bytes = std::fs::read(fixtures::path("qscanner-image.sarif")).expect("fixture");
     let mut child = Command::new(env!("CARGO_BIN_EXE_scangate"))
         .args(["process", "--format", "json", "-"])
         .env_remove("MAX_CRITICAL")
@@ -171,7 +159,7 @@ fn standard_input_is_read_with_dash() {
 
 #[test]
 fn files_are_deduplicated_together() {
-    let f = fixture("qscanner-image.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
     let f = f.to_str().expect("utf8");
     let one = scangate(&["process", "--format", "json", f], &[]);
     let twice = scangate(&["process", "--format", "json", f, f], &[]);
@@ -205,7 +193,7 @@ fn json_that_is_not_sarif_is_exit_2_and_says_what_is_missing() {
 
 #[test]
 fn bad_parameters_are_exit_2() {
-    let f = fixture("qscanner-image.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
     let f = f.to_str().expect("utf8");
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: &[Case] = &[

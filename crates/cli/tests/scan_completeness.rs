@@ -4,11 +4,8 @@
 mod scan_common;
 
 use scan_common::*;
-use std::path::{Path, PathBuf};
-
-fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif")).join(name)
-}
+use scangate_testkit::fixtures::corpus;
+use std::path::Path;
 
 fn process(dir: &Path, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     let f = file.to_string_lossy().into_owned();

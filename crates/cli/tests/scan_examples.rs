@@ -3,13 +3,10 @@
 mod scan_common;
 
 use scan_common::*;
+use scangate_testkit::fixtures::repo_root;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use yaml_rust2::{Yaml, YamlLoader};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
 
 fn load(name: &str) -> Yaml {
     let path = repo_root().join("examples").join(name);

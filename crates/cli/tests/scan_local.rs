@@ -6,7 +6,7 @@ use scan_common::*;
 use std::path::{Path, PathBuf};
 
 fn corpus(name: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif")).join(name);
+    let p = scangate_testkit::fixtures::corpus(name);
     assert!(p.is_file(), "corpus file missing: {}", p.display());
     p
 }
@@ -39,8 +39,7 @@ fn process_verdict(dir: &Path, file: &Path, exit_code: i32, extra: &[&str]) -> (
 fn local_verdict_equals_process_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
     let builtin = builtin_sarif(dir.path());
-    let qscanner_fixture =
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qscanner-image.sarif"));
+    let qscanner_fixture = scangate_testkit::fixtures::path("qscanner-image.sarif");
     assert!(qscanner_fixture.is_file(), "{}", qscanner_fixture.display());
     let files =
         [builtin, qscanner_fixture, corpus("trivy-image-alpine-310.sarif"), corpus("grype-image-snapshot.sarif")];
