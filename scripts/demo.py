@@ -354,7 +354,11 @@ class Demo:
         self.poller.start()
 
     def read_processor_logs(self) -> None:
-        """Keeps the JSON logs in a file; tells the story of each report in one line."""
+        """Keeps the JSON logs in a file; tells the story of each report in one line.
+
+        The story comes from the `outcome` field the handler puts on each report's last log
+        line (processed, skipped, quarantined, failed; test_event for s3:TestEvent), not from
+        the message wording: an SQS batch's response names only the failed messages."""
         assert self.lam.stderr is not None
         with open(self.processor_log, "w") as log:
             for line in self.lam.stderr:
@@ -366,16 +370,17 @@ class Demo:
                     continue
                 fields = rec.get("fields", {})
                 msg = fields.get("message", "")
+                outcome = fields.get("outcome")
                 key = (rec.get("span") or {}).get("key", "?")
-                if msg == "report processed":
+                if outcome == "processed":
                     say(
                         f"    lambda | {key}: {fields.get('findings')} findings, {fields.get('imported')} imported"
                         f" into Security Hub, {fields.get('archived')} archived, {fields.get('unchanged')} unchanged;"
                         f" passed={json.dumps(fields.get('passed'))} ({fields.get('duration_ms')} ms)"
                     )
-                elif msg == "s3:TestEvent ignored":
+                elif outcome == "test_event":
                     say("    lambda | s3:TestEvent ignored")
-                elif msg in ("report quarantined", "object skipped", "report failed; will be retried"):
+                elif outcome in ("quarantined", "skipped", "failed"):
                     detail = fields.get("reason") or fields.get("error") or ""
                     say(f"    lambda | {key}: {msg}: {detail}")
                 elif rec.get("level") in ("ERROR", "WARN"):

@@ -134,7 +134,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         deadline: Option<&Deadline>,
     ) -> (Response, Vec<Transient>) {
         if parsed.test_event {
-            tracing::info!("s3:TestEvent ignored");
+            tracing::info!(outcome = "test_event", "s3:TestEvent ignored");
             return (Response::TestEvent { test_event: true }, Vec::new());
         }
         for name in &parsed.ignored {
@@ -168,6 +168,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         identity: &AwsIdentity,
         deadline: Option<&Deadline>,
     ) -> Result<Outcome, Transient> {
+        // Each report ends in one log line whose `outcome` field (processed, skipped,
+        // quarantined, failed) says which; `make demo` narrates from it.
         let span = tracing::info_span!("report", bucket = %obj.bucket, key = %obj.key);
         async {
             let started = std::time::Instant::now();
@@ -176,6 +178,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             match &result {
                 Ok(Outcome::Processed { passed, metrics: m, stale, pending }) => {
                     tracing::info!(
+                        outcome = "processed",
                         passed,
                         stale,
                         import_pending = pending,
@@ -190,11 +193,15 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     );
                     metrics::emit(m, FUNCTION_NAME);
                 }
-                Ok(Outcome::Skipped(reason)) => tracing::info!(%reason, duration_ms, "object skipped"),
-                Ok(Outcome::Quarantined { reason }) => {
-                    tracing::warn!(%reason, duration_ms, "report quarantined");
+                Ok(Outcome::Skipped(reason)) => {
+                    tracing::info!(outcome = "skipped", %reason, duration_ms, "object skipped")
                 }
-                Err(e) => tracing::error!(error = %e, duration_ms, "report failed; will be retried"),
+                Ok(Outcome::Quarantined { reason }) => {
+                    tracing::warn!(outcome = "quarantined", %reason, duration_ms, "report quarantined");
+                }
+                Err(e) => {
+                    tracing::error!(outcome = "failed", error = %e, duration_ms, "report failed; will be retried")
+                }
             }
             result
         }
