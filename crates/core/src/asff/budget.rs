@@ -239,3 +239,32 @@ impl std::io::Write for ByteCounter {
         Ok(())
     }
 }
+
+/// The size bound that lets the renderer skip measuring must never be below the real size,
+/// or a finding over the budget could slip through unmeasured.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asff::test_strategies::{context, finding};
+    use crate::asff::{render_stub, FindingStub};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn bound_is_never_below_the_serialized_size(f in finding(), ctx in context()) {
+            let p = Prepared::new(&ctx);
+            for caps in &CAPS {
+                for state in [RecordState::Active, RecordState::Archived] {
+                    let rendered = build(&f, &p, caps, state);
+                    let real = rendered.serialized_len();
+                    prop_assert!(rendered.size_bound() >= real, "bound {} < real {}", rendered.size_bound(), real);
+                }
+            }
+            let stub = FindingStub::new(&f, &ctx);
+            let archived = render_stub(&stub, &ctx);
+            prop_assert!(archived.size_bound() >= archived.serialized_len());
+        }
+    }
+}

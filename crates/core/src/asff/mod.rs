@@ -24,6 +24,8 @@ mod archive;
 mod budget;
 mod hashes;
 mod model;
+#[cfg(test)]
+mod test_strategies;
 mod writer;
 
 pub use archive::{archived, archived_from_stub, render_stub, FindingStub, ResourceStub};
@@ -481,6 +483,8 @@ fn bounded(s: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::{Location, Package, Scanner};
+    use crate::severity::{Severity, SeveritySource};
 
     #[test]
     fn urls() {
@@ -512,224 +516,6 @@ mod tests {
         assert_eq!(purl_type("npm/left-pad"), None);
         assert_eq!(format_number(85.0), "85");
         assert_eq!(format_number(72.5), "72.5");
-    }
-}
-
-/// The size bound that lets the renderer skip measuring must never be below the real size,
-/// or a finding over the budget could slip through unmeasured.
-#[cfg(test)]
-mod size_bound_tests {
-    use super::*;
-    use crate::finding::{Location, Package, Scanner};
-    use crate::severity::{Severity, SeveritySource};
-    use proptest::prelude::*;
-
-    /// Text that JSON escapes heavily (controls become `\u00XX`, six bytes each), multi-byte
-    /// characters, plain words, blanks, and now and then something long enough to hit a cap.
-    fn text() -> BoxedStrategy<String> {
-        let escaped = prop_oneof![(0u32..0x20).prop_map(|c| char::from_u32(c).unwrap_or('a')), Just('"'), Just('\\')];
-        let any_char = prop_oneof![
-            4 => (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap_or('a')),
-            1 => Just('é'),
-            1 => Just('😀'),
-            1 => Just('a'),
-        ];
-        // Controls JSON writes as `\u00XX` (six bytes), not \b \t \n \f \r.
-        let six_fold = prop_oneof![0u32..8, Just(11u32), 14u32..0x20].prop_map(|c| char::from_u32(c).unwrap_or('a'));
-        prop_oneof![
-            4 => prop::collection::vec(escaped, 0..64).prop_map(String::from_iter),
-            3 => "\\PC{0,40}",
-            2 => "[a-z0-9 ./:-]{0,20}",
-            1 => Just(String::new()),
-            1 => prop::collection::vec(any_char, 1000..3000).prop_map(String::from_iter),
-            1 => prop::collection::vec(six_fold, 1000..3000).prop_map(String::from_iter),
-        ]
-        .boxed()
-    }
-
-    fn opt_text() -> BoxedStrategy<Option<String>> {
-        prop::option::of(text()).boxed()
-    }
-
-    fn url() -> impl Strategy<Value = Option<String>> {
-        prop_oneof![text().prop_map(Some), "https://[a-z]{1,12}\\.example/[!-~]{0,300}".prop_map(Some), Just(None)]
-    }
-
-    fn finding() -> BoxedStrategy<Finding> {
-        (
-            (text(), text(), text(), text(), text(), 0usize..5, 0usize..3, 0usize..5),
-            (
-                prop::collection::vec(prop_oneof![text(), "CVE-20[0-9]{2}-[0-9]{4,7}"], 0..120),
-                prop::option::of(prop_oneof![0.0f64..=10.0, Just(f64::NAN), Just(1e300)]),
-                opt_text(),
-                prop::option::of((
-                    text(),
-                    opt_text(),
-                    opt_text(),
-                    prop_oneof![opt_text(), Just(Some("pkg:npm/x@1".into()))],
-                )),
-                opt_text(),
-                prop::option::of((text(), prop::option::of(any::<u64>()))),
-                url(),
-                opt_text(),
-            ),
-            (prop::collection::vec(text(), 0..8), text(), opt_text(), prop::option::of(any::<f64>()), 0u32..100_000),
-        )
-            .prop_map(|(a, b, c)| {
-                let (id, rule_id, title, description, severity_original, sev, source, kind) = a;
-                let (cves, cvss_score, cvss_vector, package, layer, location, help_uri, help_text) = b;
-                let (tags, scanner_name, scanner_version, qds, occurrences) = c;
-                Finding {
-                    id,
-                    rule_id,
-                    title,
-                    description,
-                    severity: Severity::ALL_DESC[sev],
-                    severity_source: [SeveritySource::Qualys, SeveritySource::SecuritySeverity, SeveritySource::Level]
-                        [source],
-                    severity_original,
-                    kind: [
-                        FindingKind::Vulnerability,
-                        FindingKind::Secret,
-                        FindingKind::License,
-                        FindingKind::Misconfiguration,
-                        FindingKind::Code,
-                    ][kind],
-                    cves,
-                    cvss_score,
-                    cvss_vector,
-                    package: package.map(|(name, installed_version, fixed_version, purl)| Package {
-                        name,
-                        installed_version,
-                        fixed_version,
-                        purl,
-                    }),
-                    layer,
-                    location: location.map(|(uri, start_line)| Location { uri, start_line }),
-                    help_uri,
-                    help_text,
-                    tags,
-                    scanner: Scanner { name: scanner_name, version: scanner_version },
-                    qds,
-                    fingerprint: None,
-                    occurrences,
-                }
-            })
-            .boxed()
-    }
-
-    fn context() -> BoxedStrategy<AsffContext> {
-        (
-            0usize..4,
-            prop_oneof![
-                text(),
-                "[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]{1,12}\\.amazonaws\\.com/[!-~]{1,200}(:[a-z0-9.]{1,10})?(@sha256:[0-9a-f]{1,64})?"
-            ],
-            opt_text(),
-            opt_text(),
-            opt_text(),
-            text(),
-        )
-            .prop_map(|(scan_type, target, project, build_arn, report_uri, identity)| {
-                let scan_type = [ScanType::Image, ScanType::Repo, ScanType::Rootfs, ScanType::Other][scan_type];
-                AsffContext {
-                    account_id: "123456789012".into(),
-                    region: "eu-west-1".into(),
-                    partition: "aws".into(),
-                    scan_type,
-                    target,
-                    lifecycle: LifecycleKey::new("123456789012", "eu-west-1", scan_type, &identity),
-                    codebuild_project: project,
-                    build_arn,
-                    updated_at: "2026-01-31T12:00:00Z".into(),
-                    created_at: None,
-                    report_uri,
-                }
-            })
-            .boxed()
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(96))]
-
-        #[test]
-        fn bound_is_never_below_the_serialized_size(f in finding(), ctx in context()) {
-            let p = Prepared::new(&ctx);
-            for caps in &CAPS {
-                for state in [RecordState::Active, RecordState::Archived] {
-                    let rendered = build(&f, &p, caps, state);
-                    let real = rendered.serialized_len();
-                    prop_assert!(rendered.size_bound() >= real, "bound {} < real {}", rendered.size_bound(), real);
-                }
-            }
-            let stub = FindingStub::new(&f, &ctx);
-            let archived = render_stub(&stub, &ctx);
-            prop_assert!(archived.size_bound() >= archived.serialized_len());
-        }
-
-        #[test]
-        fn array_writer_matches_render(fs in prop::collection::vec(finding(), 0..4), ctx in context()) {
-            let mut written = Vec::new();
-            write_asff_array(&fs, &ctx, &mut written).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let rendered: Vec<AsffFinding> = fs.iter().map(|f| render(f, &ctx)).collect();
-            let expected = serde_json::to_vec(&rendered).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(written, expected);
-        }
-    }
-
-    /// Findings over the budget take the measuring path, and the writer writes what
-    /// `render` returns for them (the tighter caps).
-    #[test]
-    fn oversized_findings_are_measured_and_shrunk() {
-        let ctx = AsffContext {
-            account_id: "123456789012".into(),
-            region: "eu-west-1".into(),
-            partition: "aws".into(),
-            scan_type: ScanType::Other,
-            target: "\u{1}".repeat(4000),
-            lifecycle: LifecycleKey::new("123456789012", "eu-west-1", ScanType::Other, "t"),
-            codebuild_project: Some("p".into()),
-            build_arn: None,
-            updated_at: "2026-01-31T12:00:00Z".into(),
-            created_at: None,
-            report_uri: None,
-        };
-        let f = Finding {
-            id: "a".repeat(64),
-            rule_id: "r".into(),
-            title: "t".into(),
-            description: "\u{2}".repeat(100_000),
-            severity: Severity::High,
-            severity_source: SeveritySource::Level,
-            severity_original: "error".into(),
-            kind: FindingKind::Vulnerability,
-            cves: (0..500).map(|i| format!("CVE-2024-{:05}", 10_000 + i)).collect(),
-            cvss_score: Some(9.8),
-            cvss_vector: Some("\u{3}".repeat(5000)),
-            package: Some(Package {
-                name: "\u{4}".repeat(5000),
-                installed_version: Some("\u{5}".repeat(5000)),
-                fixed_version: Some("\u{6}".repeat(5000)),
-                purl: None,
-            }),
-            layer: Some("\u{7}".repeat(5000)),
-            location: None,
-            help_uri: Some(format!("https://x.example/{}", "y".repeat(2000))),
-            help_text: None,
-            tags: vec!["\u{8}".repeat(5000)],
-            scanner: Scanner { name: "s".into(), version: None },
-            qds: None,
-            fingerprint: None,
-            occurrences: 1,
-        };
-        let p = Prepared::new(&ctx);
-        assert!(build(&f, &p, &CAPS[0], RecordState::Active).serialized_len() > FINDING_BYTES_BUDGET);
-        let rendered = render(&f, &ctx);
-        assert!(rendered.serialized_len() <= FINDING_BYTES_BUDGET);
-        let mut written = Vec::new();
-        write_asff_array(std::slice::from_ref(&f), &ctx, &mut written).expect("write");
-        let expected = serde_json::to_vec(&[rendered]).expect("serialize");
-        assert_eq!(written, expected);
     }
 
     #[test]

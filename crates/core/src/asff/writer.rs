@@ -33,3 +33,83 @@ pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffConte
     }
     w.write_all(b"]")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asff::model::AsffFinding;
+    use crate::asff::render;
+    use crate::asff::test_strategies::{context, finding};
+    use crate::finding::{FindingKind, Package, Scanner};
+    use crate::lifecycle::{LifecycleKey, ScanType};
+    use crate::severity::{Severity, SeveritySource};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn array_writer_matches_render(fs in prop::collection::vec(finding(), 0..4), ctx in context()) {
+            let mut written = Vec::new();
+            write_asff_array(&fs, &ctx, &mut written).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let rendered: Vec<AsffFinding> = fs.iter().map(|f| render(f, &ctx)).collect();
+            let expected = serde_json::to_vec(&rendered).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(written, expected);
+        }
+    }
+
+    /// Findings over the budget take the measuring path, and the writer writes what
+    /// `render` returns for them (the tighter caps).
+    #[test]
+    fn oversized_findings_are_measured_and_shrunk() {
+        let ctx = AsffContext {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+            scan_type: ScanType::Other,
+            target: "\u{1}".repeat(4000),
+            lifecycle: LifecycleKey::new("123456789012", "eu-west-1", ScanType::Other, "t"),
+            codebuild_project: Some("p".into()),
+            build_arn: None,
+            updated_at: "2026-01-31T12:00:00Z".into(),
+            created_at: None,
+            report_uri: None,
+        };
+        let f = Finding {
+            id: "a".repeat(64),
+            rule_id: "r".into(),
+            title: "t".into(),
+            description: "\u{2}".repeat(100_000),
+            severity: Severity::High,
+            severity_source: SeveritySource::Level,
+            severity_original: "error".into(),
+            kind: FindingKind::Vulnerability,
+            cves: (0..500).map(|i| format!("CVE-2024-{:05}", 10_000 + i)).collect(),
+            cvss_score: Some(9.8),
+            cvss_vector: Some("\u{3}".repeat(5000)),
+            package: Some(Package {
+                name: "\u{4}".repeat(5000),
+                installed_version: Some("\u{5}".repeat(5000)),
+                fixed_version: Some("\u{6}".repeat(5000)),
+                purl: None,
+            }),
+            layer: Some("\u{7}".repeat(5000)),
+            location: None,
+            help_uri: Some(format!("https://x.example/{}", "y".repeat(2000))),
+            help_text: None,
+            tags: vec!["\u{8}".repeat(5000)],
+            scanner: Scanner { name: "s".into(), version: None },
+            qds: None,
+            fingerprint: None,
+            occurrences: 1,
+        };
+        let p = Prepared::new(&ctx);
+        assert!(build(&f, &p, &CAPS[0], RecordState::Active).serialized_len() > FINDING_BYTES_BUDGET);
+        let rendered = render(&f, &ctx);
+        assert!(rendered.serialized_len() <= FINDING_BYTES_BUDGET);
+        let mut written = Vec::new();
+        write_asff_array(std::slice::from_ref(&f), &ctx, &mut written).expect("write");
+        let expected = serde_json::to_vec(&[rendered]).expect("serialize");
+        assert_eq!(written, expected);
+    }
+}
