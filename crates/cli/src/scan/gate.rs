@@ -3,7 +3,8 @@
 //! (`--wait`). `scan sarif` starts here with another scanner's report.
 
 use super::args::{GateOpts, SarifArgs, UploadOpts};
-use super::{code, finish, outputs, remote, set_counts, set_verdict_counts, values, write_text, Fail};
+use super::outputs::{self, finish, set_counts, set_verdict_counts, write_text};
+use super::{code, remote, values, Fail};
 use scangate_core::contract;
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::lifecycle::{self, ScanType};

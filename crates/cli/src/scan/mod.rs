@@ -19,12 +19,10 @@ mod token;
 mod values;
 
 pub use args::ScanArgs;
-use args::{resolve_paths, ExportsArgs, GateOpts, ScanCommand};
+use args::{resolve_paths, ScanCommand};
 use gate::{gate_and_upload, run_sarif, GateContext};
+use outputs::run_exports;
 use run::{run_qscanner, ImageExtra, Target};
-use scangate_core::evaluate::Evaluated;
-use scangate_core::Verdict;
-use std::path::Path;
 
 /// Runner exit codes besides the scanner's own (1–41), which pass through.
 pub mod code {
@@ -65,40 +63,6 @@ pub fn run(args: ScanArgs) -> i32 {
     }
 }
 
-/// `scangate scan exports`: the outputs file, read strictly, as `export` lines on stdout.
-fn run_exports(a: &ExportsArgs) -> Result<i32, Fail> {
-    let path = match (&a.outputs_file, &a.work_dir) {
-        (Some(f), _) => f.clone(),
-        (None, Some(w)) => {
-            private::check_private_dir(w).map_err(|e| Fail::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
-            w.join(private::OUTPUTS_FILE)
-        }
-        (None, None) => {
-            return Err(Fail::usage(
-                "scan exports needs --work-dir / SCANGATE_WORK_DIR or --outputs-file / SCANGATE_OUTPUTS_FILE",
-            ))
-        }
-    };
-    let values = match private::read_regular(&path, 64 * 1024) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|e| {
-                Fail::internal(format!("{}: not UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))
-            })?;
-            outputs::parse_env_file(&text).map_err(|e| Fail::internal(format!("{}: {e}", path.display())))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!(
-                "scangate: {} does not exist (the scan did not get far); exporting scan_passed=false",
-                path.display()
-            );
-            Vec::new()
-        }
-        Err(e) => return Err(Fail::internal(format!("{}: {e}", path.display()))),
-    };
-    print!("{}", outputs::exports_from(&values));
-    Ok(code::PASSED)
-}
-
 fn run_command(command: ScanCommand) -> Result<i32, Fail> {
     match command {
         ScanCommand::Image(mut a) => {
@@ -120,39 +84,4 @@ fn run_command(command: ScanCommand) -> Result<i32, Fail> {
         }
         ScanCommand::Exports(a) => run_exports(&a),
     }
-}
-
-fn set_counts(outs: &mut outputs::PipelineOutputs, ev: &Evaluated) {
-    set_verdict_counts(outs, &ev.verdict);
-    outs.policy_result = ev.policy_result.as_str().to_string();
-}
-
-fn set_verdict_counts(outs: &mut outputs::PipelineOutputs, v: &Verdict) {
-    let c = &v.counts;
-    outs.vulnerability_count = Some(c.total);
-    outs.critical_count = Some(c.critical);
-    outs.high_count = Some(c.high);
-    outs.medium_count = Some(c.medium);
-    outs.low_count = Some(c.low);
-}
-
-fn write_text(path: &Path, text: &str, what: &str) -> Result<(), Fail> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    // Never through a symlink planted at `path` (a checkout may hold one): a new file renamed over it.
-    private::write_file(path, text.as_bytes())
-        .map_err(|e| Fail::usage(format!("{what}: cannot write {}: {e}", path.display())))
-}
-
-/// Writes the outputs file (and export lines) and returns the exit code.
-fn finish(exit: i32, outs: &outputs::PipelineOutputs, gate: &GateOpts) -> Result<i32, Fail> {
-    let mut outs = outs.clone();
-    outs.scan_passed = exit == code::PASSED;
-    write_text(gate.outputs_file(), &outs.env_file(), "--outputs-file / SCANGATE_OUTPUTS_FILE")?;
-    if gate.print_exports {
-        print!("{}", outs.exports());
-    }
-    eprintln!("scangate: pipeline outputs written to {}; exit {exit}", gate.outputs_file().display());
-    Ok(exit)
 }

@@ -1,5 +1,11 @@
-//! The pipeline outputs (`exported-variables`): the outputs file, its strict reader and the
-//! `export` lines.
+//! The pipeline outputs (`exported-variables`): their values, the outputs file every run ends by
+//! writing (`finish`), its strict reader and `scan exports`.
+
+use super::args::{ExportsArgs, GateOpts};
+use super::{code, private, Fail};
+use scangate_core::evaluate::Evaluated;
+use scangate_core::Verdict;
+use std::path::Path;
 
 /// The pipeline outputs, in docs/design.md's order and names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -125,6 +131,75 @@ pub fn exports_from(values: &[(&'static str, String)]) -> String {
             format!("export {k}={}\n", shell_quote(&v))
         })
         .collect()
+}
+
+pub(super) fn set_counts(outs: &mut PipelineOutputs, ev: &Evaluated) {
+    set_verdict_counts(outs, &ev.verdict);
+    outs.policy_result = ev.policy_result.as_str().to_string();
+}
+
+pub(super) fn set_verdict_counts(outs: &mut PipelineOutputs, v: &Verdict) {
+    let c = &v.counts;
+    outs.vulnerability_count = Some(c.total);
+    outs.critical_count = Some(c.critical);
+    outs.high_count = Some(c.high);
+    outs.medium_count = Some(c.medium);
+    outs.low_count = Some(c.low);
+}
+
+pub(super) fn write_text(path: &Path, text: &str, what: &str) -> Result<(), Fail> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    // Never through a symlink planted at `path` (a checkout may hold one): a new file renamed over it.
+    private::write_file(path, text.as_bytes())
+        .map_err(|e| Fail::usage(format!("{what}: cannot write {}: {e}", path.display())))
+}
+
+/// Writes the outputs file (and export lines) and returns the exit code.
+pub(super) fn finish(exit: i32, outs: &PipelineOutputs, gate: &GateOpts) -> Result<i32, Fail> {
+    let mut outs = outs.clone();
+    outs.scan_passed = exit == code::PASSED;
+    write_text(gate.outputs_file(), &outs.env_file(), "--outputs-file / SCANGATE_OUTPUTS_FILE")?;
+    if gate.print_exports {
+        print!("{}", outs.exports());
+    }
+    eprintln!("scangate: pipeline outputs written to {}; exit {exit}", gate.outputs_file().display());
+    Ok(exit)
+}
+
+/// `scangate scan exports`: the outputs file, read strictly, as `export` lines on stdout.
+pub(super) fn run_exports(a: &ExportsArgs) -> Result<i32, Fail> {
+    let path = match (&a.outputs_file, &a.work_dir) {
+        (Some(f), _) => f.clone(),
+        (None, Some(w)) => {
+            private::check_private_dir(w).map_err(|e| Fail::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
+            w.join(private::OUTPUTS_FILE)
+        }
+        (None, None) => {
+            return Err(Fail::usage(
+                "scan exports needs --work-dir / SCANGATE_WORK_DIR or --outputs-file / SCANGATE_OUTPUTS_FILE",
+            ))
+        }
+    };
+    let values = match private::read_regular(&path, 64 * 1024) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|e| {
+                Fail::internal(format!("{}: not UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))
+            })?;
+            parse_env_file(&text).map_err(|e| Fail::internal(format!("{}: {e}", path.display())))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "scangate: {} does not exist (the scan did not get far); exporting scan_passed=false",
+                path.display()
+            );
+            Vec::new()
+        }
+        Err(e) => return Err(Fail::internal(format!("{}: {e}", path.display()))),
+    };
+    print!("{}", exports_from(&values));
+    Ok(code::PASSED)
 }
 
 #[cfg(test)]

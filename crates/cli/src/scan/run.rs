@@ -3,9 +3,10 @@
 //! wrote; then on to the gate.
 
 use super::args::{FsOpts, GateOpts, ScannerOpts, UploadOpts};
+use super::outputs::{self, finish};
 use super::token::{self, AccessToken};
 use super::values::{self, Mode};
-use super::{binary, code, exec, finish, gate_and_upload, outputs, remote, reports, Fail, GateContext};
+use super::{binary, code, exec, gate_and_upload, remote, reports, Fail, GateContext};
 use scangate_core::lifecycle::ScanType;
 use scangate_core::policy::PolicyResult;
 use std::path::PathBuf;
