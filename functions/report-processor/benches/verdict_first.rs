@@ -128,6 +128,22 @@ impl ReportStore for Timed {
         out
     }
 
+    async fn read_tagged_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: F,
+    ) -> Result<Option<(T, Option<String>)>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        self.phases.mark(format!("read {} (before)", kind(key)));
+        let out = self.inner.read_tagged_with(bucket, key, f).await;
+        self.phases.mark(format!("read {} (after)", kind(key)));
+        out
+    }
+
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {
         self.phases.mark(format!("PUT {} (before, {} bytes)", kind(key), body.len()));
         let out = self.inner.put(bucket, key, body, options).await;
