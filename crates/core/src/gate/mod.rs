@@ -19,14 +19,12 @@ mod decision;
 mod links;
 mod params;
 
-/// The prefix of the verdicts the report-processor writes per pipeline execution.
-pub use crate::contract::BY_EXECUTION_PREFIX;
 pub use continuation::{Continuation, TokenError, MAX_CONTINUATION_TOKEN_CHARS};
 pub use decision::{decide, Context, GateDecision, Lookup, MAX_EXECUTION_SUMMARY_CHARS, MAX_FAILURE_MESSAGE_CHARS};
 pub use links::{console_url, summary_key};
 pub use params::{
-    by_execution_key, parse_params, GateParams, Overrides, ParamsError, VerdictLocation, DEFAULT_WAIT_SECONDS,
-    KNOWN_KEYS, MAX_WAIT_SECONDS,
+    parse_params, GateParams, Overrides, ParamsError, VerdictLocation, DEFAULT_WAIT_SECONDS, KNOWN_KEYS,
+    MAX_WAIT_SECONDS,
 };
 
 /// What the tests of the gate's parts share.

@@ -2,6 +2,7 @@
 //! validated into [`GateParams`] (where the verdict is, how long to wait, which thresholds to
 //! override), or refused with a [`ParamsError`] that says what was expected.
 
+use crate::contract::by_execution_verdict_key;
 use crate::policy::{parse_bool, GatePolicy, Thresholds};
 use crate::text::truncate_chars;
 
@@ -25,11 +26,6 @@ pub const KNOWN_KEYS: [&str; 12] = [
     "fail_on_policy_deny",
     "fail_on_policy_audit",
 ];
-
-/// The verdict object `results/by-execution/<pipeline>/<execution-id>/verdict.json`.
-pub fn by_execution_key(pipeline: &str, execution_id: &str) -> String {
-    crate::contract::by_execution_verdict_key(pipeline, execution_id)
-}
 
 /// Threshold and policy settings that replace the stored ones; `None` keeps the stored value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +82,9 @@ impl GateParams {
     pub fn key(&self) -> String {
         match &self.location {
             VerdictLocation::Key(k) => k.clone(),
-            VerdictLocation::Execution { pipeline, execution_id, .. } => by_execution_key(pipeline, execution_id),
+            VerdictLocation::Execution { pipeline, execution_id, .. } => {
+                by_execution_verdict_key(pipeline, execution_id)
+            }
         }
     }
 
@@ -369,99 +367,54 @@ mod tests {
 
     #[test]
     fn params_errors_name_the_problem() {
-        let table: &[(Option<&str>, Option<&str>, &str)] = &[
-            (None, Some("b"), "UserParameters is empty"),
-            (Some("  "), Some("b"), "UserParameters is empty"),
+        let refused = |input: Option<&str>, bucket: Option<&str>, want: &str| {
+            let err = parse_params(input, bucket).expect_err(&format!("{input:?} must fail")).to_string();
+            assert!(err.contains(want), "{input:?}: {err:?} lacks {want:?}");
+        };
+        refused(None, Some("b"), "UserParameters is empty");
+        refused(Some(r#"{"verdict_key": "k"}"#), None, "no bucket: set UserParameters.bucket");
+        refused(Some(r#"{"verdict_key": "k"}"#), Some(" "), "no bucket");
+        let table: &[(&str, &str)] = &[
+            ("  ", "UserParameters is empty"),
+            (r#"{"verdict_key": "#, "UserParameters is not valid JSON: EOF while parsing a value at line 1, column 15"),
+            ("[1]", "UserParameters must be a JSON object, found an array"),
             (
-                Some("{\"verdict_key\": "),
-                Some("b"),
-                "UserParameters is not valid JSON: EOF while parsing a value at line 1, column 15",
-            ),
-            (Some("[1]"), Some("b"), "UserParameters must be a JSON object, found an array"),
-            (
-                Some(r#"{"verdict_key": "k", "max_crit": 1, "Bucket": "x"}"#),
-                Some("b"),
+                r#"{"verdict_key": "k", "max_crit": 1, "Bucket": "x"}"#,
                 "UserParameters has unknown keys \"Bucket\", \"max_crit\"; known keys: verdict_key, bucket",
             ),
+            (r#"{"verdict_key": 7}"#, "UserParameters.verdict_key: expected a string, found the number 7"),
+            (r#"{"verdict_key": ""}"#, "UserParameters.verdict_key: is empty"),
             (
-                Some(r#"{"verdict_key": 7}"#),
-                Some("b"),
-                "UserParameters.verdict_key: expected a string, found the number 7",
-            ),
-            (Some(r#"{"verdict_key": ""}"#), Some("b"), "UserParameters.verdict_key: is empty"),
-            (
-                Some(r##"{"verdict_key": "#{ScanVars.verdict_key}"}"##),
-                Some("b"),
+                r##"{"verdict_key": "#{ScanVars.verdict_key}"}"##,
                 "UserParameters.verdict_key: \"#{ScanVars.verdict_key}\" contains an unresolved CodePipeline variable",
             ),
+            (r#"{"wait_seconds": 10}"#, "UserParameters names no verdict"),
+            (r#"{"verdict_key": "k", "execution_id": "e"}"#, "UserParameters has both"),
+            (r#"{"project": "web", "execution_id": "e"}"#, "UserParameters.execution_id needs \"pipeline\""),
+            (r#"{"pipeline": "a/b", "execution_id": "e"}"#, "UserParameters.pipeline: \"a/b\" must not contain '/'"),
             (
-                Some(r#"{"verdict_key": "k", "max_critical": -2}"#),
-                Some("b"),
-                "UserParameters.max_critical: expected -1 (unlimited)",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "max_high": "lots"}"#),
-                Some("b"),
-                "UserParameters.max_high: expected an integer",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "max_low": 1.5}"#),
-                Some("b"),
-                "UserParameters.max_low: expected an integer (-1 for unlimited), got 1.5",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "max_low": [1]}"#),
-                Some("b"),
-                "UserParameters.max_low: expected an integer (-1 for unlimited), found an array",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "fail_on_policy_deny": "perhaps"}"#),
-                Some("b"),
-                "UserParameters.fail_on_policy_deny: expected true or false",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "fail_on_policy_deny": 1}"#),
-                Some("b"),
-                "UserParameters.fail_on_policy_deny: expected true or false, found the number 1",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "wait_seconds": -5}"#),
-                Some("b"),
-                "UserParameters.wait_seconds: expected a whole number of seconds from 0 to 86400",
-            ),
-            (
-                Some(r#"{"verdict_key": "k", "wait_seconds": 100000}"#),
-                Some("b"),
-                "UserParameters.wait_seconds: 100000 is more than 86400",
-            ),
-            (Some(r#"{"wait_seconds": 10}"#), Some("b"), "UserParameters names no verdict"),
-            (Some(r#"{"verdict_key": "k", "execution_id": "e"}"#), Some("b"), "UserParameters has both"),
-            (
-                Some(r#"{"project": "web", "execution_id": "e"}"#),
-                Some("b"),
-                "UserParameters.execution_id needs \"pipeline\"",
-            ),
-            (
-                Some(r#"{"pipeline": "a/b", "execution_id": "e"}"#),
-                Some("b"),
-                "UserParameters.pipeline: \"a/b\" must not contain '/'",
-            ),
-            (Some(r#"{"verdict_key": "k"}"#), None, "no bucket: set UserParameters.bucket"),
-            (Some(r#"{"verdict_key": "k"}"#), Some(" "), "no bucket"),
-            (
-                Some(r#"{"verdict_key": "s3://bucket-only"}"#),
-                Some("b"),
+                r#"{"verdict_key": "s3://bucket-only"}"#,
                 "UserParameters.verdict_key: \"s3://bucket-only\" is not s3://<bucket>/<key>",
             ),
-            (
-                Some(r#"{"verdict_key": "s3://x/k", "bucket": "y"}"#),
-                Some("b"),
-                "names bucket \"x\" but UserParameters.bucket is \"y\"",
-            ),
+            (r#"{"verdict_key": "s3://x/k", "bucket": "y"}"#, "names bucket \"x\" but UserParameters.bucket is \"y\""),
         ];
-        for (i, (input, bucket, want)) in table.iter().enumerate() {
-            let err = parse_params(*input, *bucket).expect_err(&format!("row {i} must fail")).to_string();
-            assert!(err.contains(want), "row {i}: {err:?} lacks {want:?}");
+        for (input, want) in table {
+            refused(Some(input), Some("b"), want);
+        }
+        // One bad value beside a valid verdict_key: the message names its key.
+        let values: &[(&str, &str, &str)] = &[
+            ("max_critical", "-2", "expected -1 (unlimited)"),
+            ("max_high", r#""lots""#, "expected an integer"),
+            ("max_low", "1.5", "expected an integer (-1 for unlimited), got 1.5"),
+            ("max_low", "[1]", "expected an integer (-1 for unlimited), found an array"),
+            ("fail_on_policy_deny", r#""perhaps""#, "expected true or false"),
+            ("fail_on_policy_deny", "1", "expected true or false, found the number 1"),
+            ("wait_seconds", "-5", "expected a whole number of seconds from 0 to 86400"),
+            ("wait_seconds", "100000", "100000 is more than 86400"),
+        ];
+        for (key, value, want) in values {
+            let input = format!(r#"{{"verdict_key": "k", "{key}": {value}}}"#);
+            refused(Some(&input), Some("b"), &format!("UserParameters.{key}: {want}"));
         }
     }
 
