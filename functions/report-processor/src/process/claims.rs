@@ -5,12 +5,11 @@
 //! report. A refused report is quarantined with the reason and gets no results at all (its
 //! key may name someone else's results folder); its event is not retried.
 
-use super::{Processor, ReportMeta, Transient};
+use super::{Delivery, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{BuildInfo, Publisher, ReportGroups, PIPELINE_EXECUTION_VARIABLE};
-use scangate_aws::s3::{ObjectHead, ReportStore};
+use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
-use scangate_core::events::ObjectRef;
 use scangate_core::policy::Thresholds;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -143,10 +142,10 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// Transient: CodeBuild could not be asked (the event is retried).
     pub(crate) async fn check_claims(
         &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
+        d: &Delivery<'_>,
         mut meta: ReportMeta,
     ) -> Result<Result<ReportMeta, String>, Transient> {
+        let (obj, head) = (d.obj, d.head);
         let (thresholds, notes) =
             limit_thresholds(meta.thresholds, self.config.gate.thresholds, self.config.allow_metadata_relax);
         meta.thresholds = thresholds;

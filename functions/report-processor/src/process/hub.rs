@@ -7,7 +7,7 @@
 //! same report plans only the rest. See docs/report-processor.md.
 
 use super::results::Results;
-use super::{Processor, Transient};
+use super::{Delivery, Processor, Transient};
 use crate::metrics::ReportMetrics;
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
@@ -227,6 +227,18 @@ fn is_retryable_failure(f: &FailedFinding) -> bool {
         || c.contains("internal")
         || c.contains("unavailable")
         || c == "networkerror"
+}
+
+/// What the Security Hub step imports for one report: its findings as the planner sees them
+/// ([`new_findings`]) and by id, the ASFF context, the report's place in its lifecycle and
+/// the lifecycle's state object.
+#[derive(Clone, Copy)]
+pub(crate) struct Import<'a> {
+    pub new: &'a [NewFinding],
+    pub by_id: &'a HashMap<String, &'a Finding>,
+    pub ctx: &'a AsffContext,
+    pub mark: &'a ReportMark,
+    pub state_key: &'a str,
 }
 
 /// What the Security Hub step did in this delivery.
@@ -471,7 +483,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             if payload.is_empty() {
                 continue;
             }
-            let outcome = Box::pin(sink.import(payload)).await;
+            let outcome = sink.import(payload).await;
             sent.calls += outcome.calls;
             sent.throttled_retries += outcome.throttled_retries;
             let failed: HashSet<&str> = outcome.failed.iter().map(|f| f.id.as_str()).collect();
@@ -483,19 +495,15 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
 
     /// The Security Hub step. Writes the results (through [`Self::write_results_first`])
     /// before the first BatchImportFindings call.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn security_hub(
         &self,
         sink: &K,
-        new: &[NewFinding],
-        by_id: &HashMap<String, &Finding>,
-        ctx: &AsffContext,
-        mark: &ReportMark,
-        state_key: &str,
+        d: &Delivery<'_>,
+        import: &Import<'_>,
         results: &mut Results<'_>,
-        now: time::OffsetDateTime,
-        deadline: Option<&Deadline>,
     ) -> Result<HubResult, Transient> {
+        let Import { new, by_id, ctx, mark, state_key } = *import;
+        let (now, deadline) = (d.now, d.deadline);
         let now_s = ctx.updated_at.clone();
         let report = results.verdict.report.clone();
         let mut total = HubResult::default();

@@ -62,6 +62,18 @@ pub use hub::{AppliedResult, HubDoc, HubStatus, APPLIED_RESULT_FIELD, IN_FLIGHT}
 pub use meta::{parse_meta, ReportMeta};
 pub use publish::NoPublisher;
 
+/// One delivery of one report, as every step sees it: the announced object, its HEAD, the
+/// invocation's identity, the processing time, when processing started and the deadline
+/// the Security Hub import stops before.
+pub(crate) struct Delivery<'a> {
+    pub obj: &'a ObjectRef,
+    pub head: &'a ObjectHead,
+    pub id: &'a AwsIdentity,
+    pub now: time::OffsetDateTime,
+    pub started: Instant,
+    pub deadline: Option<&'a Deadline>,
+}
+
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
 /// CodeBuild publisher (None, or unused while `PUBLISHER_PROJECT` is empty).
 pub struct Processor<S, K, P = NoPublisher> {
@@ -111,7 +123,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         id: &AwsIdentity,
         now: time::OffsetDateTime,
     ) -> Result<Outcome, Transient> {
-        Box::pin(self.process_until(obj, id, now, None)).await
+        self.process_until(obj, id, now, None).await
     }
 
     /// Processes one announced object; the Security Hub import stops at a checkpoint when
@@ -138,17 +150,18 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let Some(head) = self.store.head(&obj.bucket, &obj.key, obj.version_id.as_deref()).await? else {
             return Ok(Outcome::Skipped("the object no longer exists".into()));
         };
+        let d = Delivery { obj, head: &head, id, now, started, deadline };
         // The key and the uploader's claims first: nothing is derived from them unchecked (crate::claims).
         if let Err(reason) = contract::check_report_key(&obj.key, &self.config.scan_prefix) {
-            return Box::pin(self.refuse(obj, &head, reason, now)).await;
+            return self.refuse(&d, reason).await;
         }
         let meta = match parse_meta(&head.metadata, &self.config.gate.thresholds) {
             Ok(m) => m,
-            Err(reason) => return Box::pin(self.quarantine(obj, &head, None, reason, now)).await,
+            Err(reason) => return self.quarantine(&d, None, reason).await,
         };
-        let meta = match Box::pin(self.check_claims(obj, &head, meta)).await? {
+        let meta = match self.check_claims(&d, meta).await? {
             Ok(m) => m,
-            Err(reason) => return Box::pin(self.refuse(obj, &head, reason, now)).await,
+            Err(reason) => return self.refuse(&d, reason).await,
         };
         if head.size > self.config.max_report_bytes {
             let reason = format!(
@@ -156,7 +169,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                  split the scan or raise MaxReportBytes with ProcessorMemorySize",
                 head.size, self.config.max_report_bytes
             );
-            return Box::pin(self.quarantine(obj, &head, Some(&meta), reason, now)).await;
+            return self.quarantine(&d, Some(&meta), reason).await;
         }
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
         let read = self
@@ -170,12 +183,15 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             Err(SarifError::Io { error, .. }) => {
                 return Err(Transient(format!("s3://{}/{}: reading failed: {error}", obj.bucket, obj.key)))
             }
-            Err(e) => return Box::pin(self.quarantine(obj, &head, Some(&meta), e.to_string(), now)).await,
+            Err(e) => return self.quarantine(&d, Some(&meta), e.to_string()).await,
         };
-        Box::pin(self.evaluate_and_publish(obj, &head, &meta, report, id, now, started, deadline)).await
+        // The one boxed step: evaluation, Security Hub and publishing together make a future
+        // of over 16 KB (clippy::large_futures), which would otherwise sit in every caller's.
+        Box::pin(self.evaluate_and_publish(&d, &meta, report)).await
     }
 
-    fn verdict_input(&self, obj: &ObjectRef, head: &ObjectHead, meta: Option<&ReportMeta>, now: &str) -> VerdictInput {
+    fn verdict_input(&self, d: &Delivery<'_>, meta: Option<&ReportMeta>, now: &str) -> VerdictInput {
+        let (obj, head) = (d.obj, d.head);
         VerdictInput {
             report: ReportRef {
                 bucket: Some(obj.bucket.clone()),
@@ -190,27 +206,24 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Evaluates the report, writes its results, runs the Security Hub step and publishes
+    /// its JUnit.
     async fn evaluate_and_publish(
         &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
+        d: &Delivery<'_>,
         meta: &ReportMeta,
         report: Report,
-        id: &AwsIdentity,
-        now: time::OffsetDateTime,
-        started: Instant,
-        deadline: Option<&Deadline>,
     ) -> Result<Outcome, Transient> {
-        let now_s = rfc3339(now);
+        let (obj, head, id) = (d.obj, d.head, d.id);
+        let now_s = rfc3339(d.now);
         let gate = GatePolicy { thresholds: meta.thresholds, ..self.config.gate };
-        let input = self.verdict_input(obj, head, Some(meta), &now_s);
+        let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
         let mut evaluated = evaluate::evaluate(&report, &gate, meta.scanner_policy, input);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
         let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
 
-        let publish = match self.publish_plan(obj, head, meta, &project, &build_id, id) {
+        let publish = match self.publish_plan(d, meta, &project, &build_id) {
             None => None,
             Some(mut plan) => {
                 plan.existing = self.published_build(&obj.bucket, &plan.marker_key).await?;
@@ -274,8 +287,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             };
             let state_key = contract::state_key(&ctx.lifecycle.hash());
             let (new, by_id) = hub::new_findings(&report.findings, &ctx);
-            hub = Box::pin(self.security_hub(sink, &new, &by_id, &ctx, &mark, &state_key, &mut results, now, deadline))
-                .await?;
+            let import = hub::Import { new: &new, by_id: &by_id, ctx: &ctx, mark: &mark, state_key: &state_key };
+            hub = self.security_hub(sink, d, &import, &mut results).await?;
         } else {
             if !complete {
                 tracing::warn!(incomplete = ?report.incomplete, "the scan did not complete: Security Hub left unchanged");
@@ -293,11 +306,11 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         // Results are always written by now (a stale delivery's too).
         self.write_results_first(&mut results, None, hub.stale).await?;
         if let Some(plan) = publish.filter(|p| p.existing.is_none()) {
-            let build = Box::pin(self.start_publisher(obj, head, meta, &plan, &now_s)).await?;
+            let build = self.start_publisher(d, meta, &plan, &now_s).await?;
             results.verdict.publisher_build = Some(build);
             self.write_verdict(&project, &build_id, meta, &results.verdict).await?;
         }
-        let metrics = hub.metrics(report.findings.len() as u64, started);
+        let metrics = hub.metrics(report.findings.len() as u64, d.started);
         for f in &hub.failed {
             tracing::error!(finding_id = %f.id, code = %f.code, message = %f.message, "finding not imported");
         }

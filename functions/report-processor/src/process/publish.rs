@@ -2,13 +2,11 @@
 //! report group, the group's name, the StartBuild idempotency token, the publisher build
 //! and the marker that keeps a redelivery from publishing twice.
 
-use super::{Processor, ReportMeta, Transient};
+use super::{Delivery, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
-use scangate_aws::identity::AwsIdentity;
-use scangate_aws::s3::{Condition, ObjectHead, ReportStore, StoreError};
+use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
-use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::ScanType;
 use sha2::{Digest, Sha256};
 
@@ -109,13 +107,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// uploading build waits for the verdict and reports the JUnit itself).
     pub(crate) fn publish_plan(
         &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
+        d: &Delivery<'_>,
         meta: &ReportMeta,
         project: &str,
         build_id: &str,
-        id: &AwsIdentity,
     ) -> Option<PublishPlan> {
+        let (obj, head, id) = (d.obj, d.head, d.id);
         let publisher_project = self.config.publisher_project.clone()?;
         self.publisher.as_ref()?;
         if !meta.publishes() {
@@ -167,12 +164,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// Ensures the report group, starts the publisher build and records it in the marker.
     pub(crate) async fn start_publisher(
         &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
+        d: &Delivery<'_>,
         meta: &ReportMeta,
         plan: &PublishPlan,
         now: &str,
     ) -> Result<String, Transient> {
+        let (obj, head) = (d.obj, d.head);
         let Some(publisher) = &self.publisher else {
             return Err(Transient("publishing planned without a CodeBuild client".into()));
         };

@@ -2,16 +2,15 @@
 //! A refused report (its key or claims, crate::claims) gets no results at all; any other
 //! report that cannot be processed gets a failed verdict as well.
 
-use super::{Outcome, Processor, ReportMeta, Transient};
+use super::results::Results;
+use super::{Delivery, Outcome, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
-use scangate_aws::s3::{ObjectHead, ReportStore};
+use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{self, results_dir};
-use scangate_core::events::ObjectRef;
 use scangate_core::policy::GatePolicy;
 use scangate_core::verdict::{rfc3339, Verdict};
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 /// Where a report whose key cannot be used as it is goes: `quarantine/_invalid-keys/<sha256>.sarif`.
 pub const HASHED_QUARANTINE_PREFIX: &str = "quarantine/_invalid-keys/";
@@ -29,29 +28,17 @@ pub fn quarantine_copy_key(report_key: &str) -> String {
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     /// Quarantines a report whose key or claims are refused: the copy and the reason, no
     /// results anywhere (its key may name another project's results folder), not retried.
-    pub(crate) async fn refuse(
-        &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
-        reason: String,
-        now: OffsetDateTime,
-    ) -> Result<Outcome, Transient> {
-        tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report refused: quarantined without results");
-        self.write_quarantine(obj, head, &reason, &rfc3339(now), false).await?;
+    pub(crate) async fn refuse(&self, d: &Delivery<'_>, reason: String) -> Result<Outcome, Transient> {
+        tracing::warn!(bucket = %d.obj.bucket, key = %d.obj.key, %reason, "report refused: quarantined without results");
+        self.write_quarantine(d, &reason, false).await?;
         Ok(Outcome::Quarantined { reason })
     }
 
     /// The quarantine copy of a report and the reason beside it (`<copy>.reason.json`). The copy's
     /// key is hashed when `quarantine/<report key>` would not fit S3's key limit; the reason keeps
     /// the original key. `results_written` says whether a failed verdict is written as well.
-    pub(crate) async fn write_quarantine(
-        &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
-        reason: &str,
-        now: &str,
-        results_written: bool,
-    ) -> Result<(), Transient> {
+    async fn write_quarantine(&self, d: &Delivery<'_>, reason: &str, results_written: bool) -> Result<(), Transient> {
+        let (obj, head) = (d.obj, d.head);
         let qkey = quarantine_copy_key(&obj.key);
         self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
         let doc = serde_json::json!({
@@ -61,7 +48,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             "key": obj.key,
             "version_id": head.version_id,
             "etag": head.etag,
-            "quarantined_at": now,
+            "quarantined_at": rfc3339(d.now),
             "results_written": results_written,
         });
         let body = serde_json::to_vec_pretty(&doc).map_err(|e| Transient(e.to_string()))?;
@@ -73,27 +60,36 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
 
     pub(super) async fn quarantine(
         &self,
-        obj: &ObjectRef,
-        head: &ObjectHead,
+        d: &Delivery<'_>,
         meta: Option<&ReportMeta>,
         reason: String,
-        now: OffsetDateTime,
     ) -> Result<Outcome, Transient> {
-        tracing::warn!(bucket = %obj.bucket, key = %obj.key, %reason, "report cannot be processed: quarantining");
-        let now_s = rfc3339(now);
-        self.write_quarantine(obj, head, &reason, &now_s, true).await?;
+        tracing::warn!(bucket = %d.obj.bucket, key = %d.obj.key, %reason, "report cannot be processed: quarantining");
+        let now_s = rfc3339(d.now);
+        self.write_quarantine(d, &reason, true).await?;
         let gate =
             GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };
-        let verdict = Verdict::unprocessable(self.verdict_input(obj, head, meta, &now_s), &gate, reason.clone());
+        let verdict = Verdict::unprocessable(self.verdict_input(d, meta, &now_s), &gate, reason.clone());
         let evaluation = scangate_core::policy::Evaluation {
             passed: false,
             reasons: verdict.reasons.clone(),
             warnings: Vec::new(),
             checks: Vec::new(),
         };
-        let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
+        let (project, build_id) = results_dir(&d.obj.key, &self.config.scan_prefix);
         let meta = meta.cloned().unwrap_or_default();
-        Box::pin(self.write_results(&project, &build_id, &meta, &verdict, &evaluation, &[], &gate)).await?;
+        let results = Results {
+            project,
+            build_id,
+            meta: &meta,
+            verdict,
+            evaluation,
+            findings: &[],
+            gate,
+            written: false,
+            from_earlier: false,
+        };
+        self.write_results(&results).await?;
         Ok(Outcome::Quarantined { reason })
     }
 }

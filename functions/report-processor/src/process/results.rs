@@ -73,8 +73,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 }
             }
         }
-        Box::pin(self.write_results(&r.project, &r.build_id, r.meta, &r.verdict, &r.evaluation, r.findings, &r.gate))
-            .await?;
+        self.write_results(r).await?;
         r.written = true;
         Ok(())
     }
@@ -98,16 +97,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn write_results(
-        &self,
-        project: &str,
-        build_id: &str,
-        meta: &ReportMeta,
-        verdict: &Verdict,
-        evaluation: &scangate_core::policy::Evaluation,
-        findings: &[Finding],
-        gate: &GatePolicy,
-    ) -> Result<(), Transient> {
+    pub(crate) async fn write_results(&self, r: &Results<'_>) -> Result<(), Transient> {
+        let (project, build_id, meta, verdict) = (r.project.as_str(), r.build_id.as_str(), r.meta, &r.verdict);
+        let (evaluation, findings, gate) = (&r.evaluation, r.findings, &r.gate);
         let bucket = verdict.report.bucket.clone().unwrap_or_default();
         let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
         let junit = scangate_core::junit::to_junit(verdict, evaluation, findings, gate);
