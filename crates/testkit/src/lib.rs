@@ -2,8 +2,11 @@
 //!
 //! - [`fixtures`]: paths to the repository's shared test inputs. No dependencies: scangate-core's
 //!   tests use it with `default-features = false`, without the AWS SDK.
-//! - With the default `aws` feature: [`Moto`], a moto server for the AWS tests.
+//! - With the default `aws` feature: [`Moto`], a moto server for the AWS tests, and
+//!   [`codepipeline::RecordingJobs`], a CodePipeline that records the job results it is sent.
 
+#[cfg(feature = "aws")]
+pub mod codepipeline;
 pub mod fixtures;
 
 #[cfg(feature = "aws")]

@@ -1,12 +1,13 @@
-//! The gate handler end to end on CodePipeline-shaped events, with a fake S3 store and a
-//! fake CodePipeline that records every job-result call.
+//! The gate handler end to end on CodePipeline-shaped events, with a fake S3 store and
+//! scangate-testkit's CodePipeline that records every job result.
 
 use pipeline_gate::config::Config;
 use pipeline_gate::{handle, HandlerError, JobResult};
-use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
+use scangate_aws::codepipeline::PipelineError;
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, StoreError};
 use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
 use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
+use scangate_testkit::codepipeline::{details_of, Call, RecordingJobs};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -123,87 +124,6 @@ impl ReportStore for FakeStore {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Call {
-    Success { job_id: String, token: Option<String>, outputs: BTreeMap<String, String>, summary: Option<String> },
-    Failure { job_id: String, message: String, external_execution_id: Option<String> },
-}
-
-#[derive(Default)]
-struct FakeJobs {
-    calls: Mutex<Vec<Call>>,
-    /// The jobs CodePipeline knows (GetJobDetails answers these, JobNotFound for the rest).
-    known: Mutex<HashMap<String, JobDetails>>,
-    /// Makes every call fail with this CodePipeline error code.
-    fail_with: Option<&'static str>,
-}
-
-/// The job an event names, as CodePipeline would describe it when the event is genuine.
-fn details_of(event: &Value) -> JobDetails {
-    let job = &event["CodePipeline.job"];
-    let data = &job["data"];
-    JobDetails {
-        job_id: job["id"].as_str().unwrap_or_default().to_string(),
-        account_id: job["accountId"].as_str().map(str::to_string),
-        user_parameters: data["actionConfiguration"]["configuration"]["UserParameters"].as_str().map(str::to_string),
-        continuation_token: data["continuationToken"].as_str().map(str::to_string),
-        ..JobDetails::default()
-    }
-}
-
-impl FakeJobs {
-    /// CodePipeline knows this job.
-    fn knows(&self, job: JobDetails) {
-        self.known.lock().expect("lock").insert(job.job_id.clone(), job);
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("lock").clone()
-    }
-
-    fn error(&self, operation: &'static str, job_id: &str) -> Option<PipelineError> {
-        self.fail_with.map(|code| {
-            let (job_id, code, message) = (job_id.to_string(), code.to_string(), "refused by the fake".to_string());
-            if code == "InvalidJobStateException" {
-                PipelineError::JobClosed { operation, job_id, code, message }
-            } else {
-                PipelineError::Service { operation, job_id, code, message }
-            }
-        })
-    }
-}
-
-impl PipelineJobs for FakeJobs {
-    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
-        Ok(self.known.lock().expect("lock").get(job_id).cloned())
-    }
-
-    async fn put_job_success(
-        &self,
-        job_id: &str,
-        continuation_token: Option<&str>,
-        output_variables: &BTreeMap<String, String>,
-        summary: Option<&str>,
-    ) -> Result<(), PipelineError> {
-        self.calls.lock().expect("lock").push(Call::Success {
-            job_id: job_id.into(),
-            token: continuation_token.map(str::to_string),
-            outputs: output_variables.clone(),
-            summary: summary.map(str::to_string),
-        });
-        self.error("PutJobSuccessResult", job_id).map_or(Ok(()), Err)
-    }
-
-    async fn put_job_failure(&self, job_id: &str, message: &str, ext: Option<&str>) -> Result<(), PipelineError> {
-        self.calls.lock().expect("lock").push(Call::Failure {
-            job_id: job_id.into(),
-            message: message.into(),
-            external_execution_id: ext.map(str::to_string),
-        });
-        self.error("PutJobFailureResult", job_id).map_or(Ok(()), Err)
-    }
-}
-
 fn verdict(counts: Counts, policy: PolicyResult) -> Vec<u8> {
     let gate = GatePolicy::default();
     let evaluation = evaluate(&counts, policy, &gate);
@@ -231,7 +151,7 @@ fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// Runs a genuine event: CodePipeline knows its job as the event describes it.
-async fn run(event: &Value, store: &FakeStore, jobs: &FakeJobs, now: i64) -> Result<JobResult, HandlerError> {
+async fn run(event: &Value, store: &FakeStore, jobs: &RecordingJobs, now: i64) -> Result<JobResult, HandlerError> {
     if event["CodePipeline.job"]["id"].is_string() {
         jobs.knows(details_of(event));
     }
@@ -245,7 +165,7 @@ fn failure(job_id: &str, message: &str) -> Call {
 #[tokio::test]
 async fn passed_verdict_succeeds_with_output_variables() {
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 2, 5, 7), PolicyResult::Allow)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let result = run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("job result delivered");
     assert_eq!(result.kind(), "succeeded");
     assert_eq!(
@@ -279,7 +199,7 @@ async fn passed_verdict_succeeds_with_output_variables() {
 #[tokio::test]
 async fn failed_verdict_fails_with_the_reasons() {
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(2, 1, 0, 0), PolicyResult::Deny)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("job result delivered");
     let message = format!(
         "scangate gate failed for 111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2: 2 critical findings exceed \
@@ -292,7 +212,7 @@ async fn failed_verdict_fails_with_the_reasons() {
 #[tokio::test]
 async fn pending_then_pass_round_trips_the_token() {
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let first = fixture("invoke-verdict-key.json");
     let JobResult::Continued { token, .. } = run(&first, &store, &jobs, T0).await.expect("delivered") else {
         panic!("first call must continue: {:?}", jobs.calls())
@@ -332,7 +252,7 @@ async fn pending_then_pass_round_trips_the_token() {
 #[tokio::test]
 async fn the_fixture_token_is_a_gate_token() {
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let result = run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 60).await.expect("delivered");
     let JobResult::Continued { token, .. } = result else { panic!("must keep waiting: {:?}", jobs.calls()) };
     assert!(token.contains(r#""first_seen":1763884800,"deadline":1763885700,"attempts":2"#), "{token}");
@@ -341,7 +261,7 @@ async fn the_fixture_token_is_a_gate_token() {
 #[tokio::test]
 async fn pending_past_the_deadline_fails() {
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     // The fixture's token: first seen at T0, deadline T0 + 900, one check so far.
     run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 901).await.expect("delivered");
     let message = format!(
@@ -356,7 +276,7 @@ async fn pending_past_the_deadline_fails() {
 #[tokio::test]
 async fn throttled_read_waits_then_fails_at_the_deadline() {
     let store = FakeStore::with(BUCKET, KEY, Object::Throttled);
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let first = run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("delivered");
     assert_eq!(first.kind(), "continued");
     let late = run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 2000).await.expect("delivered");
@@ -368,7 +288,7 @@ async fn throttled_read_waits_then_fails_at_the_deadline() {
 #[tokio::test]
 async fn malformed_parameters_fail_the_job() {
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&fixture("invoke-malformed-parameters.json"), &store, &jobs, T0).await.expect("delivered");
     assert_eq!(
         jobs.calls(),
@@ -379,7 +299,7 @@ async fn malformed_parameters_fail_the_job() {
     );
     assert!(store.reads.lock().expect("lock").is_empty(), "nothing is read with bad parameters");
 
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&fixture("invoke-unknown-keys.json"), &store, &jobs, T0).await.expect("delivered");
     assert_eq!(
         jobs.calls(),
@@ -398,7 +318,7 @@ async fn missing_object_without_waiting_fails() {
     event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
         Value::String(format!(r#"{{"verdict_key": "{KEY}", "wait_seconds": 0}}"#));
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&event, &store, &jobs, T0).await.expect("delivered");
     let message = format!(
         "scangate gate: the scan report's verdict never arrived: no verdict yet at s3://{BUCKET}/{KEY} after waiting 0 s \
@@ -412,7 +332,7 @@ async fn missing_object_without_waiting_fails() {
 #[tokio::test]
 async fn access_denied_fails_the_job() {
     let store = FakeStore::with(BUCKET, KEY, Object::Denied);
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("delivered");
     let message = format!(
         "scangate gate: access denied reading the verdict s3://{BUCKET}/{KEY} (AccessDenied: User: \
@@ -426,7 +346,7 @@ async fn access_denied_fails_the_job() {
 async fn unknown_schema_fails_the_job() {
     let store =
         FakeStore::with(BUCKET, KEY, Object::Bytes(br#"{"schema": "scangate.verdict.v2", "passed": true}"#.to_vec()));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&fixture("invoke-verdict-key.json"), &store, &jobs, T0).await.expect("delivered");
     let message = format!(
         "scangate gate: the verdict s3://{BUCKET}/{KEY} has schema \"scangate.verdict.v2\", this gate reads \
@@ -439,7 +359,7 @@ async fn unknown_schema_fails_the_job() {
 async fn threshold_overrides_re_evaluate_the_stored_counts() {
     // Failed on max_critical=0 when processed; the gate allows 5 criticals.
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(3, 9, 0, 0), PolicyResult::Allow)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let result = run(&fixture("invoke-overrides.json"), &store, &jobs, T0).await.expect("delivered");
     let JobResult::Succeeded { outputs, .. } = result else {
         panic!("must pass with max_critical=5: {:?}", jobs.calls())
@@ -449,7 +369,7 @@ async fn threshold_overrides_re_evaluate_the_stored_counts() {
 
     // A DENY still fails (fail_on_policy_deny stays true).
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(3, 0, 0, 0), PolicyResult::Deny)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     run(&fixture("invoke-overrides.json"), &store, &jobs, T0).await.expect("delivered");
     let message = format!(
         "scangate gate failed for 111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2: cloud policy result is DENY \
@@ -464,7 +384,7 @@ async fn threshold_overrides_re_evaluate_the_stored_counts() {
 async fn by_execution_verdict_is_read_from_the_execution_key() {
     let key = "results/by-execution/app-pipeline/c0d76431-b0e7-4e2a-97e3-e8ee786eb6f6/verdict.json";
     let store = FakeStore::with(BUCKET, key, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let result = run(&fixture("invoke-by-execution.json"), &store, &jobs, T0).await.expect("delivered");
     let JobResult::Succeeded { outputs, .. } = result else { panic!("must pass: {:?}", jobs.calls()) };
     assert_eq!(outputs["verdict_key"], key);
@@ -475,7 +395,7 @@ async fn by_execution_verdict_is_read_from_the_execution_key() {
 async fn a_foreign_continuation_token_fails_the_job() {
     let event = with_token(fixture("invoke-continuation.json"), "A continuation token if continuing job");
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let result = run(&event, &store, &jobs, T0).await.expect("delivered");
     let JobResult::Failed { message, .. } = result else { panic!("must fail") };
     assert!(message.starts_with("scangate gate: continuation token is not a scangate gate token ("), "{message}");
@@ -485,7 +405,7 @@ async fn a_foreign_continuation_token_fails_the_job() {
 #[tokio::test]
 async fn not_a_pipeline_event_is_an_error_without_calls() {
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let err = run(&serde_json::json!({"Records": []}), &store, &jobs, T0).await.expect_err("no job to answer");
     assert!(matches!(err, HandlerError::NotAJob(_)), "{err}");
     assert!(jobs.calls().is_empty());
@@ -496,7 +416,7 @@ async fn attack_a_made_up_job_id_gets_no_result() {
     // Someone allowed to invoke the function submits a job id the pipeline never gave it,
     // with a verdict that passes: CodePipeline knows no such job, so nothing is answered.
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let forged = fixture("invoke-verdict-key.json");
     let err = handle(&forged, &env(), &store, &jobs, T0, Some("req-1")).await.expect_err("unknown job");
     assert!(matches!(&err, HandlerError::UnknownJob(id) if id == "11111111-abcd-1111-abcd-111111abcdef"), "{err}");
@@ -511,7 +431,7 @@ async fn attack_event_user_parameters_are_ignored_for_the_real_ones() {
     const OTHER: &str = "results/attacker/b-1/verdict.json";
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(3, 0, 0, 0), PolicyResult::None)));
     store.put_object(BUCKET, OTHER, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let genuine = fixture("invoke-verdict-key.json");
     jobs.knows(details_of(&genuine));
     let mut forged = genuine.clone();
@@ -523,7 +443,7 @@ async fn attack_event_user_parameters_are_ignored_for_the_real_ones() {
     // A continuation token only in the event is not CodePipeline's either.
     let forged =
         with_token(genuine, r#"{"v":1,"first_seen":0,"deadline":99999999999,"attempts":1,"bucket":"b","key":"k"}"#);
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     jobs.knows(details_of(&fixture("invoke-verdict-key.json")));
     handle(&forged, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
     assert_eq!(store.reads.lock().expect("lock").last().cloned(), Some(format!("s3://{BUCKET}/{KEY}")));
@@ -532,7 +452,7 @@ async fn attack_event_user_parameters_are_ignored_for_the_real_ones() {
 #[tokio::test]
 async fn a_by_execution_verdict_of_another_pipeline_fails() {
     let store = FakeStore::default();
-    let jobs = FakeJobs::default();
+    let jobs = RecordingJobs::default();
     let event = fixture("invoke-by-execution.json");
     let mut real = details_of(&event);
     real.pipeline_name = Some("someone-elses-pipeline".into());
@@ -545,44 +465,23 @@ async fn a_by_execution_verdict_of_another_pipeline_fails() {
 
 #[tokio::test]
 async fn unreadable_job_details_are_retried_without_a_result() {
-    struct Failing;
-    impl PipelineJobs for Failing {
-        async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
-            Err(PipelineError::Service {
-                operation: "GetJobDetails",
-                job_id: job_id.into(),
-                code: "ThrottlingException".into(),
-                message: "slow down".into(),
-            })
-        }
-        async fn put_job_success(
-            &self,
-            _: &str,
-            _: Option<&str>,
-            _: &BTreeMap<String, String>,
-            _: Option<&str>,
-        ) -> Result<(), PipelineError> {
-            panic!("no result without the job's details")
-        }
-        async fn put_job_failure(&self, _: &str, _: &str, _: Option<&str>) -> Result<(), PipelineError> {
-            panic!("no result without the job's details")
-        }
-    }
-    let err = handle(&fixture("invoke-verdict-key.json"), &env(), &FakeStore::default(), &Failing, T0, None)
+    let jobs = RecordingJobs::details_failing_with("ThrottlingException");
+    let err = handle(&fixture("invoke-verdict-key.json"), &env(), &FakeStore::default(), &jobs, T0, None)
         .await
         .expect_err("retried");
     assert!(matches!(err, HandlerError::JobDetails(_)), "{err}");
+    assert!(jobs.calls().is_empty(), "no result without the job's details: {:?}", jobs.calls());
 }
 
 #[tokio::test]
 async fn undeliverable_result_is_retried_but_a_closed_job_is_not() {
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
-    let throttled = FakeJobs { fail_with: Some("ThrottlingException"), ..Default::default() };
+    let throttled = RecordingJobs::results_failing_with("ThrottlingException");
     let err = run(&fixture("invoke-verdict-key.json"), &store, &throttled, T0).await.expect_err("retry the invocation");
     assert!(matches!(err, HandlerError::Delivery(PipelineError::Service { .. })), "{err}");
     assert_eq!(throttled.calls().len(), 1);
 
-    let closed = FakeJobs { fail_with: Some("InvalidJobStateException"), ..Default::default() };
+    let closed = RecordingJobs::results_failing_with("InvalidJobStateException");
     let result = run(&fixture("invoke-verdict-key.json"), &store, &closed, T0).await.expect("nothing to retry");
     assert_eq!(result.kind(), "succeeded");
 }

@@ -1,61 +1,23 @@
 //! The gate against S3 emulated by moto (started by scangate-testkit; `make venv` installs it): a
 //! missing verdict is "not there yet" (S3's NoSuchKey through the real S3 adapter), then the
-//! verdict the processor writes passes the gate on the next invocation. CodePipeline is a fake.
+//! verdict the processor writes passes the gate on the next invocation. CodePipeline is
+//! scangate-testkit's recording fake.
 
 use pipeline_gate::config::Config;
 use pipeline_gate::{handle, JobResult};
 use scangate_aws::clients::Clients;
-use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::{PutOptions, ReportStore, S3Store};
 use scangate_core::policy::{evaluate, Counts, GatePolicy, PolicyResult};
 use scangate_core::verdict::{ReportRef, Verdict, VerdictInput};
+use scangate_testkit::codepipeline::{details_of, Call, RecordingJobs};
 use scangate_testkit::{unique_bucket, Moto};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-#[derive(Default)]
-struct RecordingJobs {
-    calls: Mutex<Vec<String>>,
-    known: Mutex<std::collections::HashMap<String, JobDetails>>,
-}
-
-impl PipelineJobs for RecordingJobs {
-    /// CodePipeline knows every job of this test, configured as `event` describes it.
-    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
-        Ok(self.known.lock().expect("lock").get(job_id).cloned())
-    }
-
-    async fn put_job_success(
-        &self,
-        job_id: &str,
-        token: Option<&str>,
-        outputs: &BTreeMap<String, String>,
-        _summary: Option<&str>,
-    ) -> Result<(), PipelineError> {
-        let what = if token.is_some() { "continue".to_string() } else { format!("success {}", outputs.len()) };
-        self.calls.lock().expect("lock").push(format!("{job_id}: {what}"));
-        Ok(())
-    }
-
-    async fn put_job_failure(&self, job_id: &str, message: &str, _ext: Option<&str>) -> Result<(), PipelineError> {
-        self.calls.lock().expect("lock").push(format!("{job_id}: failure {message}"));
-        Ok(())
-    }
-}
-
-impl RecordingJobs {
-    /// The event of a job CodePipeline gave the function (and knows).
-    fn job(&self, job_id: &str, user_parameters: &str, token: Option<&str>) -> serde_json::Value {
-        let details = JobDetails {
-            job_id: job_id.into(),
-            user_parameters: Some(user_parameters.into()),
-            continuation_token: token.map(str::to_string),
-            ..JobDetails::default()
-        };
-        self.known.lock().expect("lock").insert(job_id.into(), details);
-        event(job_id, user_parameters, token)
-    }
+/// The event of a job CodePipeline gave the function (and knows).
+fn job(jobs: &RecordingJobs, job_id: &str, user_parameters: &str, token: Option<&str>) -> serde_json::Value {
+    let event = event(job_id, user_parameters, token);
+    jobs.knows(details_of(&event));
+    event
 }
 
 fn event(job_id: &str, user_parameters: &str, token: Option<&str>) -> serde_json::Value {
@@ -89,7 +51,7 @@ async fn waits_for_the_verdict_in_s3_then_passes() {
     let jobs = RecordingJobs::default();
 
     let first =
-        handle(&jobs.job("job-1", &params, None), &env, &store, &jobs, 1_000, Some("r1")).await.expect("delivered");
+        handle(&job(&jobs, "job-1", &params, None), &env, &store, &jobs, 1_000, Some("r1")).await.expect("delivered");
     let JobResult::Continued { token, .. } = first else { panic!("missing verdict must continue: {first:?}") };
 
     let gate = GatePolicy::default();
@@ -108,13 +70,17 @@ async fn waits_for_the_verdict_in_s3_then_passes() {
     let body = serde_json::to_vec(&verdict).expect("serialize");
     store.put(&bucket, key, body, &PutOptions::json()).await.expect("put verdict");
 
-    let second = handle(&jobs.job("job-2", &params, Some(&token)), &env, &store, &jobs, 1_030, Some("r2"))
+    let second = handle(&job(&jobs, "job-2", &params, Some(&token)), &env, &store, &jobs, 1_030, Some("r2"))
         .await
         .expect("delivered");
     let JobResult::Succeeded { outputs, .. } = second else { panic!("verdict present must pass: {second:?}") };
     assert_eq!(outputs["high_count"], "2");
-    assert_eq!(
-        jobs.calls.lock().expect("lock").clone(),
-        vec!["job-1: continue".to_string(), "job-2: success 11".to_string()]
+    let calls = jobs.calls();
+    assert!(
+        matches!(&calls[..], [
+            Call::Success { job_id: first, token: Some(_), .. },
+            Call::Success { job_id: second, token: None, outputs, .. },
+        ] if first == "job-1" && second == "job-2" && outputs.len() == 11),
+        "a continuation for job-1, then success with 11 output variables for job-2: {calls:?}"
     );
 }
