@@ -162,6 +162,16 @@ fn failure(job_id: &str, message: &str) -> Call {
     Call::Failure { job_id: job_id.into(), message: message.into(), external_execution_id: Some("req-1".into()) }
 }
 
+/// The failure message when the verdict at KEY never arrived (first check at T0).
+fn never_arrived(waited: &str, checks: &str) -> String {
+    format!(
+        "scangate gate: the scan report's verdict never arrived: no verdict yet at s3://{BUCKET}/{KEY} after waiting \
+         {waited} (since 2025-11-23T08:00:00Z, {checks}). Check that the scan uploaded its report (REPORT_BUCKET in \
+         the build), that the report-processor ran (its logs and dead-letter queue) and whether the report was \
+         quarantined (quarantine/ in the bucket); raise wait_seconds if processing is just slow."
+    )
+}
+
 #[tokio::test]
 async fn passed_verdict_succeeds_with_output_variables() {
     let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 2, 5, 7), PolicyResult::Allow)));
@@ -264,13 +274,10 @@ async fn pending_past_the_deadline_fails() {
     let jobs = RecordingJobs::default();
     // The fixture's token: first seen at T0, deadline T0 + 900, one check so far.
     run(&fixture("invoke-continuation.json"), &store, &jobs, T0 + 901).await.expect("delivered");
-    let message = format!(
-        "scangate gate: the scan report's verdict never arrived: no verdict yet at s3://{BUCKET}/{KEY} after waiting 901 s \
-         (since 2025-11-23T08:00:00Z, 2 checks). Check that the scan uploaded its report (REPORT_BUCKET in the build), \
-         that the report-processor ran (its logs and dead-letter queue) and whether the report was quarantined \
-         (quarantine/ in the bucket); raise wait_seconds if processing is just slow."
+    assert_eq!(
+        jobs.calls(),
+        vec![failure("22222222-abcd-2222-abcd-222222abcdef", &never_arrived("901 s", "2 checks"))]
     );
-    assert_eq!(jobs.calls(), vec![failure("22222222-abcd-2222-abcd-222222abcdef", &message)]);
 }
 
 #[tokio::test]
@@ -320,13 +327,7 @@ async fn missing_object_without_waiting_fails() {
     let store = FakeStore::default();
     let jobs = RecordingJobs::default();
     run(&event, &store, &jobs, T0).await.expect("delivered");
-    let message = format!(
-        "scangate gate: the scan report's verdict never arrived: no verdict yet at s3://{BUCKET}/{KEY} after waiting 0 s \
-         (since 2025-11-23T08:00:00Z, 1 check). Check that the scan uploaded its report (REPORT_BUCKET in the build), \
-         that the report-processor ran (its logs and dead-letter queue) and whether the report was quarantined \
-         (quarantine/ in the bucket); raise wait_seconds if processing is just slow."
-    );
-    assert_eq!(jobs.calls(), vec![failure("11111111-abcd-1111-abcd-111111abcdef", &message)]);
+    assert_eq!(jobs.calls(), vec![failure("11111111-abcd-1111-abcd-111111abcdef", &never_arrived("0 s", "1 check"))]);
 }
 
 #[tokio::test]
