@@ -29,7 +29,7 @@ pub struct ReportMeta {
     pub source_action: Option<String>,
     pub initiator: Option<String>,
     /// The claimed pipeline and execution were verified against the uploading build
-    /// (crate::claims): only then is a by-execution verdict written.
+    /// (super::claims): only then is a by-execution verdict written.
     pub execution_verified: bool,
     /// What the uploader claimed that was not taken as claimed (verdict warnings).
     pub notes: Vec<String>,

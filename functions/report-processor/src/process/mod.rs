@@ -1,5 +1,8 @@
-//! Processing of one report object: HEAD, stream and evaluate, Security Hub lifecycle,
-//! results. Generic over the store and the sink so it runs against moto or fakes.
+//! Processing of one report object, from its HEAD to its results: the key and the
+//! uploader's claims checked (`claims.rs`, metadata read in `meta.rs`), the SARIF streamed
+//! and evaluated, the results written (`results.rs`), the Security Hub step (`hub.rs`) and
+//! report-group publishing (`publish.rs`); a report that cannot be processed is quarantined
+//! (`quarantine.rs`). Generic over the store and the sink so it runs against moto or fakes.
 
 mod claims;
 pub mod hub;
@@ -151,7 +154,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             return Ok(Outcome::Skipped("the object no longer exists".into()));
         };
         let d = Delivery { obj, head: &head, id, now, started, deadline };
-        // The key and the uploader's claims first: nothing is derived from them unchecked (crate::claims).
+        // The key and the uploader's claims first: nothing is derived from them unchecked (claims.rs).
         if let Err(reason) = contract::check_report_key(&obj.key, &self.config.scan_prefix) {
             return self.refuse(&d, reason).await;
         }

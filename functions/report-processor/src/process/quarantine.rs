@@ -1,5 +1,5 @@
 //! Quarantine: the copy of a report that cannot be processed and the reason beside it.
-//! A refused report (its key or claims, crate::claims) gets no results at all; any other
+//! A refused report (its key or claims, super::claims) gets no results at all; any other
 //! report that cannot be processed gets a failed verdict as well.
 
 use super::results::Results;

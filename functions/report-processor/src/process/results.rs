@@ -153,7 +153,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 &self.put_options("application/json"),
             )
             .await?;
-        // Only for a pipeline execution verified against the uploading build (crate::claims).
+        // Only for a pipeline execution verified against the uploading build (super::claims).
         let verified = (&meta.pipeline, &meta.execution_id, meta.execution_verified);
         if let (Some(pipeline), Some(execution), true) = verified {
             self.store
