@@ -35,8 +35,6 @@ pub mod meta {
     pub const SOURCE_ACTION: &str = "scangate-source-action";
     pub const PIPELINE: &str = "scangate-pipeline";
     pub const EXECUTION_ID: &str = "scangate-pipeline-execution-id";
-    /// `scangate-max-critical` … `scangate-max-low`.
-    pub const MAX_PREFIX: &str = "scangate-max-";
     pub const MAX_CRITICAL: &str = "scangate-max-critical";
     pub const MAX_HIGH: &str = "scangate-max-high";
     pub const MAX_MEDIUM: &str = "scangate-max-medium";
@@ -47,7 +45,7 @@ pub mod meta {
     /// `true`/`false`: publish the JUnit to a report group or not, whatever else says.
     pub const PUBLISH: &str = "scangate-publish";
 
-    /// Every name above except the prefix, in the order the runner writes them.
+    /// Every name above, in the order the runner writes them.
     pub const ALL: [&str; 18] = [
         SCAN_TYPE,
         SCANNED_AT,
@@ -472,7 +470,7 @@ mod tests {
         let names: Vec<String> = full.to_pairs().into_iter().map(|(k, _)| k).collect();
         assert_eq!(names, meta::ALL.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(meta::ALL.iter().all(|n| n.starts_with("scangate-")));
-        assert!(meta::ALL.iter().filter(|n| n.starts_with(meta::MAX_PREFIX)).count() == 4);
+        assert!(meta::ALL.iter().filter(|n| n.starts_with("scangate-max-")).count() == 4);
     }
 
     #[test]

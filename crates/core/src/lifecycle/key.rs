@@ -20,16 +20,6 @@ pub enum ScanType {
 }
 
 impl ScanType {
-    pub fn parse(s: &str) -> Option<ScanType> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "image" => Some(ScanType::Image),
-            "repo" => Some(ScanType::Repo),
-            "rootfs" => Some(ScanType::Rootfs),
-            "other" | "sarif" => Some(ScanType::Other),
-            _ => None,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             ScanType::Image => "image",
@@ -46,7 +36,13 @@ impl std::str::FromStr for ScanType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<ScanType, String> {
-        ScanType::parse(s).ok_or_else(|| format!("expected image, repo, rootfs or other, got {s:?}"))
+        match s.trim().to_ascii_lowercase().as_str() {
+            "image" => Ok(ScanType::Image),
+            "repo" => Ok(ScanType::Repo),
+            "rootfs" => Ok(ScanType::Rootfs),
+            "other" | "sarif" => Ok(ScanType::Other),
+            _ => Err(format!("expected image, repo, rootfs or other, got {s:?}")),
+        }
     }
 }
 

@@ -180,7 +180,9 @@ impl Plan {
         self.import_new_or_changed.iter().chain(self.refresh_unchanged.iter())
     }
 
-    pub fn is_noop(&self) -> bool {
+    /// Nothing to import, refresh or archive.
+    #[cfg(test)]
+    fn is_noop(&self) -> bool {
         self.import_new_or_changed.is_empty() && self.refresh_unchanged.is_empty() && self.archive.is_empty()
     }
 }
