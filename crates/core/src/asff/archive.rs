@@ -2,11 +2,12 @@
 //! rendered from the finding itself ([`archived`]) or, when only the lifecycle state
 //! remembers it, from the [`FindingStub`] kept at import ([`archived_from_stub`]).
 
+use super::budget::{render, render_state};
+use super::mapping::{bounded, nonblank, AsffContext};
 use super::model::{
     to_value, types, AsffFinding, AsffSeverity, ProviderFields, ProviderSeverity, RecordState, Resource,
     MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_TITLE_CHARS, SCHEMA_VERSION,
 };
-use super::{bounded, nonblank, render, render_state, AsffContext};
 use crate::finding::Finding;
 use crate::severity::Severity;
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,7 @@ pub fn archived_from_stub(stub: &FindingStub, ctx: &AsffContext) -> serde_json::
 }
 
 /// The typed form of [`archived_from_stub`].
-pub fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding {
+pub(super) fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding {
     let title = nonblank(&stub.title)
         .map_or_else(|| "Finding reported by scangate".to_string(), |t| bounded(t, MAX_TITLE_CHARS));
     let mut types: Vec<Cow<'static, str>> =

@@ -4,10 +4,10 @@
 //! caps until it does. [`AsffFinding::size_bound`] is the cheap check that lets the usual
 //! finding skip being measured.
 
+use super::mapping::{build, AsffContext, Prepared};
 use super::model::{
     to_value, AsffFinding, RecordState, MAX_DESCRIPTION_CHARS, MAX_OTHER_VALUE_CHARS, MAX_PRODUCT_FIELD_VALUE_CHARS,
 };
-use super::{build, AsffContext, Prepared};
 use crate::finding::Finding;
 
 /// Security Hub's limit on one finding, serialized.
@@ -94,7 +94,7 @@ impl AsffFinding {
     /// string lengths alone (no serialization): every string counted as if each byte were
     /// escaped six-fold (`\u001f`), every field and element charged [`SLOT_BYTES`] for its
     /// key, quotes, colon, comma and brackets. Never less than the real size.
-    pub fn size_bound(&self) -> usize {
+    pub(super) fn size_bound(&self) -> usize {
         let mut b = Bound(0);
         b.slots(17);
         for t in [&self.id, &self.product_arn, &self.generator_id, &self.aws_account_id, &self.created_at] {
@@ -180,7 +180,7 @@ impl AsffFinding {
     }
 
     /// The serialized size in bytes (compact JSON).
-    pub fn serialized_len(&self) -> usize {
+    pub(super) fn serialized_len(&self) -> usize {
         let mut counter = ByteCounter(0);
         // Serializing plain structs of strings and numbers into a counter cannot fail;
         // if it ever did, report the size as over every limit.
@@ -194,7 +194,7 @@ impl AsffFinding {
 /// What [`AsffFinding::size_bound`] charges each field or element besides its strings: its
 /// key (the longest, `FindingProviderFields`, is 21 characters) with quotes and colon, a
 /// comma, and the brackets of a nested object or array.
-pub const SLOT_BYTES: usize = 40;
+const SLOT_BYTES: usize = 40;
 
 /// The running total of [`AsffFinding::size_bound`].
 struct Bound(usize);
@@ -245,8 +245,8 @@ impl std::io::Write for ByteCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asff::archive::{render_stub, FindingStub};
     use crate::asff::test_strategies::{context, finding};
-    use crate::asff::{render_stub, FindingStub};
     use proptest::prelude::*;
 
     proptest! {

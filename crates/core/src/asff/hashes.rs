@@ -2,7 +2,8 @@
 //! the vulnerability; a change means the finding is imported again) and [`sighting_hash`]
 //! (what describes the latest sighting Security Hub shows).
 
-use super::{render, AsffContext};
+use super::budget::render;
+use super::mapping::AsffContext;
 use crate::finding::Finding;
 use sha2::{Digest, Sha256};
 

@@ -19,7 +19,6 @@ pub const MAX_TITLE_CHARS: usize = 256;
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 pub const MAX_REMEDIATION_TEXT_CHARS: usize = 512;
 pub const MAX_PRODUCT_FIELDS: usize = 50;
-pub const MAX_PRODUCT_FIELD_KEY_CHARS: usize = 128;
 pub const MAX_PRODUCT_FIELD_VALUE_CHARS: usize = 2048;
 pub const MAX_OTHER_PAIRS: usize = 50;
 pub const MAX_OTHER_VALUE_CHARS: usize = 1024;

@@ -1,8 +1,9 @@
 //! The streaming writer of a whole report's ASFF: a JSON array written one finding at a
 //! time, byte-identical to serializing the [`render`](super::render)ed findings.
 
+use super::budget::{shrink, CAPS, FINDING_BYTES_BUDGET};
+use super::mapping::{build, AsffContext, Prepared};
 use super::model::RecordState;
-use super::{build, shrink, AsffContext, Prepared, CAPS, FINDING_BYTES_BUDGET};
 use crate::finding::Finding;
 
 /// Writes `[finding, …]` as a JSON array, one finding at a time (no whole-array buffer).
@@ -37,8 +38,8 @@ pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffConte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asff::budget::render;
     use crate::asff::model::AsffFinding;
-    use crate::asff::render;
     use crate::asff::test_strategies::{context, finding};
     use crate::finding::{FindingKind, Package, Scanner};
     use crate::lifecycle::{LifecycleKey, ScanType};

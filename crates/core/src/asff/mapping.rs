@@ -1,0 +1,544 @@
+//! The field mapping: a [`Finding`] and its [`AsffContext`] (account, region, scanned
+//! target, lifecycle, build) → the fields of one ASFF finding: Id, GeneratorId, Types,
+//! severity, title and description, remediation, ProductFields, Resources and
+//! Vulnerabilities. Every string is cut to the [`Caps`] it is built with.
+
+use super::budget::Caps;
+use super::model::{
+    types, AsffFinding, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, ProviderFields,
+    ProviderSeverity, Recommendation, RecordState, Remediation, Resource, ResourceDetails, SoftwarePackage, Vendor,
+    Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS, MAX_PRODUCT_FIELDS,
+    MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS,
+    SCHEMA_VERSION,
+};
+use crate::finding::{Finding, FindingKind};
+use crate::lifecycle::{ecr_parts, image_repository, LifecycleKey, ScanType};
+use crate::text::truncate_chars;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Everything a finding's ASFF needs besides the finding.
+#[derive(Clone, Debug)]
+pub struct AsffContext {
+    pub account_id: String,
+    pub region: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`.
+    pub partition: String,
+    pub scan_type: ScanType,
+    /// The scanned thing as the user named it (image ref, repo URL, path).
+    pub target: String,
+    pub lifecycle: LifecycleKey,
+    /// The CodeBuild project name, when known (adds an AwsCodeBuildProject resource).
+    pub codebuild_project: Option<String>,
+    /// The build ARN, when known (a ProductField).
+    pub build_arn: Option<String>,
+    /// RFC 3339 time of this import (UpdatedAt; CreatedAt for new findings).
+    pub updated_at: String,
+    /// CreatedAt; defaults to `updated_at` when None.
+    pub created_at: Option<String>,
+    /// Where the report object is, for ProductFields (`s3://bucket/key` or a file path).
+    pub report_uri: Option<String>,
+}
+
+impl AsffContext {
+    /// `arn:<partition>:securityhub:<region>:<account>:product/<account>/default`.
+    pub fn product_arn(&self) -> String {
+        format!(
+            "arn:{}:securityhub:{}:{}:product/{}/default",
+            self.partition, self.region, self.account_id, self.account_id
+        )
+    }
+
+    pub(super) fn created_at(&self) -> &str {
+        self.created_at.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(&self.updated_at)
+    }
+}
+
+/// The ASFF `Id` of a finding in this lifecycle: deterministic, ≤ 512 characters.
+pub fn finding_id(ctx: &AsffContext, finding: &Finding) -> String {
+    finding_id_in(&ctx.lifecycle.hash(), finding)
+}
+
+fn finding_id_in(lifecycle_hash: &str, finding: &Finding) -> String {
+    let id = format!("scangate/{lifecycle_hash}/{}", finding.id);
+    if id.chars().count() <= MAX_ID_CHARS {
+        return id;
+    }
+    // A finding id that is not the usual 64-hex digest (hand-made, or from an old state
+    // file): hash it rather than cut it, so two long ids cannot collide after truncation.
+    format!("scangate/{lifecycle_hash}/{}", hex::encode(Sha256::digest(finding.id.as_bytes())))
+}
+
+/// The ASFF `GeneratorId`: `scangate/<scanner>/<rule id>`, ≤ 512 characters.
+pub fn generator_id(finding: &Finding) -> String {
+    let scanner = nonblank(&finding.scanner.name).unwrap_or("unknown");
+    let rule = nonblank(&finding.rule_id).unwrap_or("unknown-rule");
+    bounded(&format!("scangate/{scanner}/{rule}"), MAX_ID_CHARS)
+}
+
+/// The `Types` entry of a finding: CVE when it names a CVE, else by kind.
+pub fn finding_type(finding: &Finding) -> &'static str {
+    if !finding.cves.is_empty() {
+        return types::CVE;
+    }
+    match finding.kind {
+        FindingKind::Vulnerability => types::VULNERABILITY,
+        FindingKind::Secret => types::SECRET,
+        FindingKind::Misconfiguration => types::MISCONFIGURATION,
+        FindingKind::License | FindingKind::Code => types::SOFTWARE_CHECK,
+    }
+}
+
+/// The per-context strings every finding repeats, computed once per context.
+pub(super) struct Prepared<'a> {
+    ctx: &'a AsffContext,
+    product_arn: String,
+    lifecycle_hash: String,
+}
+
+impl<'a> Prepared<'a> {
+    pub(super) fn new(ctx: &'a AsffContext) -> Prepared<'a> {
+        Prepared { ctx, product_arn: ctx.product_arn(), lifecycle_hash: ctx.lifecycle.hash() }
+    }
+}
+
+pub(super) fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordState) -> AsffFinding {
+    let ctx = p.ctx;
+    let finding_type = finding_type(finding);
+    let title = title(finding);
+    let description = nonblank(&finding.description)
+        .map_or_else(|| title.clone(), |d| bounded(d, caps.description.min(MAX_DESCRIPTION_CHARS)));
+    let original =
+        nonblank(&finding.severity_original).map_or_else(|| finding.severity.label().to_string(), |o| bounded(o, 128));
+    AsffFinding {
+        schema_version: SCHEMA_VERSION,
+        id: finding_id_in(&p.lifecycle_hash, finding),
+        product_arn: p.product_arn.clone(),
+        generator_id: generator_id(finding),
+        aws_account_id: ctx.account_id.clone(),
+        types: vec![Cow::Borrowed(finding_type)],
+        created_at: ctx.created_at().to_string(),
+        updated_at: ctx.updated_at.clone(),
+        severity: AsffSeverity {
+            label: finding.severity,
+            normalized: finding.severity.normalized(),
+            original: original.clone(),
+        },
+        finding_provider_fields: ProviderFields {
+            severity: ProviderSeverity { label: finding.severity, original },
+            types: vec![Cow::Borrowed(finding_type)],
+        },
+        title,
+        description,
+        remediation: remediation(finding),
+        product_fields: product_fields(finding, ctx, caps),
+        resources: resources(finding, ctx, caps),
+        vulnerabilities: vulnerabilities(finding, caps),
+        record_state: state,
+    }
+}
+
+/// The finding's title with what it affects (`… (openssl 3.0.4)`, `… (src/app.js:12)`), so
+/// findings of one rule on different packages or lines can be told apart in the console.
+fn title(finding: &Finding) -> String {
+    let Some(base) = nonblank(&finding.title).or_else(|| nonblank(&finding.rule_id)) else {
+        return "Finding reported by scangate".to_string();
+    };
+    let affected = finding.affected();
+    let title = match nonblank(&affected) {
+        Some(a) if !base.contains(a) => {
+            let a = truncate_chars(a, 100);
+            format!("{} ({a})", truncate_chars(base, MAX_TITLE_CHARS.saturating_sub(a.chars().count() + 3)))
+        }
+        _ => base.to_string(),
+    };
+    bounded(&title, MAX_TITLE_CHARS)
+}
+
+fn remediation(finding: &Finding) -> Option<Remediation> {
+    let url = finding.help_uri.as_deref().and_then(valid_url).map(str::to_string);
+    let fixed_text = finding.package.as_ref().and_then(|p| {
+        let fixed = nonblank(p.fixed_version.as_deref()?)?;
+        let name = nonblank(&p.name)?;
+        Some(match p.installed_version.as_deref().and_then(nonblank) {
+            Some(installed) => format!("Upgrade {name} from {installed} to {fixed} or later."),
+            None => format!("Upgrade {name} to {fixed} or later."),
+        })
+    });
+    let text = fixed_text
+        .or_else(|| finding.help_text.as_deref().and_then(nonblank).map(str::to_string))
+        .map(|t| bounded(&t, MAX_REMEDIATION_TEXT_CHARS));
+    if text.is_none() && url.is_none() {
+        return None;
+    }
+    Some(Remediation { recommendation: Recommendation { text, url } })
+}
+
+fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap<&'static str, String> {
+    let mut fields = BTreeMap::new();
+    let max = caps.product_value.min(MAX_PRODUCT_FIELD_VALUE_CHARS);
+    // Keys are constants, all within Security Hub's 128-character key limit (the unit tests check).
+    let mut put = |key: &'static str, value: Option<&str>| {
+        if let Some(v) = value.and_then(nonblank) {
+            if fields.len() < MAX_PRODUCT_FIELDS {
+                fields.insert(key, bounded(v, max));
+            }
+        }
+    };
+    put("scangate/Scanner", Some(&finding.scanner.name));
+    put("scangate/ScannerVersion", finding.scanner.version.as_deref());
+    put("scangate/RuleId", Some(&finding.rule_id));
+    put("scangate/FindingId", Some(&finding.id));
+    put("scangate/ScanType", Some(ctx.scan_type.as_str()));
+    put("scangate/SeveritySource", Some(severity_source(finding)));
+    put("scangate/Qds", finding.qds.filter(|q| q.is_finite()).map(format_number).as_deref());
+    put("scangate/Layer", finding.layer.as_deref());
+    put("scangate/ReportUri", ctx.report_uri.as_deref());
+    put("scangate/BuildArn", ctx.build_arn.as_deref());
+    put("scangate/LifecycleKey", Some(&ctx.lifecycle.key));
+    put("scangate/Location", Some(&location(finding)));
+    put("scangate/PackageUrl", finding.package.as_ref().and_then(|p| p.purl.as_deref()));
+    if !finding.cves.is_empty() {
+        put("scangate/Cves", Some(&finding.cves.join(",")));
+        put("scangate/CveCount", Some(&finding.cves.len().to_string()));
+    }
+    if !finding.tags.is_empty() {
+        put("scangate/Tags", Some(&finding.tags.join(",")));
+    }
+    if finding.occurrences > 1 {
+        put("scangate/Occurrences", Some(&finding.occurrences.to_string()));
+    }
+    fields
+}
+
+fn severity_source(finding: &Finding) -> &'static str {
+    match finding.severity_source {
+        crate::severity::SeveritySource::Qualys => "qualys",
+        crate::severity::SeveritySource::SecuritySeverity => "security-severity",
+        crate::severity::SeveritySource::Level => "level",
+    }
+}
+
+/// Where in the target: `path:line` for file findings (empty when there is no location).
+fn location(finding: &Finding) -> String {
+    match &finding.location {
+        Some(l) if !l.uri.trim().is_empty() => match l.start_line {
+            Some(n) => format!("{}:{}", l.uri, n),
+            None => l.uri.clone(),
+        },
+        _ => String::new(),
+    }
+}
+
+fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource> {
+    let mut out = Vec::with_capacity(2);
+    let target = nonblank(&ctx.target).unwrap_or("unknown");
+    match ctx.scan_type {
+        ScanType::Image => out.push(image_resource(target, ctx, caps)),
+        ScanType::Repo | ScanType::Rootfs | ScanType::Other => {
+            let mut other = BTreeMap::new();
+            let max = caps.other_value.min(MAX_OTHER_VALUE_CHARS);
+            other.insert("ScanType", ctx.scan_type.as_str().to_string());
+            other.insert("Target", bounded(target, max));
+            let loc = location(finding);
+            if let Some(l) = nonblank(&loc) {
+                other.insert("Path", bounded(l, max));
+            }
+            debug_assert!(other.len() <= MAX_OTHER_PAIRS);
+            out.push(Resource {
+                kind: Cow::Borrowed("Other"),
+                id: bounded(target, caps.field),
+                partition: ctx.partition.clone(),
+                region: ctx.region.clone(),
+                details: Some(ResourceDetails { other: Some(other), ..Default::default() }),
+            });
+        }
+    }
+    if let Some(project) = ctx.codebuild_project.as_deref().and_then(nonblank) {
+        let name = bounded(project, 255);
+        out.push(Resource {
+            kind: Cow::Borrowed("AwsCodeBuildProject"),
+            id: format!("arn:{}:codebuild:{}:{}:project/{}", ctx.partition, ctx.region, ctx.account_id, name),
+            partition: ctx.partition.clone(),
+            region: ctx.region.clone(),
+            details: Some(ResourceDetails {
+                aws_code_build_project: Some(CodeBuildDetails { name }),
+                ..Default::default()
+            }),
+        });
+    }
+    out.truncate(MAX_RESOURCES);
+    out
+}
+
+fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
+    let repo = image_repository(target);
+    let rest = target.get(repo.len()..).unwrap_or("");
+    let (tag_part, digest) = match rest.split_once('@') {
+        Some((t, d)) => (t, nonblank(d)),
+        None => (rest, None),
+    };
+    let tag = tag_part.strip_prefix(':').and_then(nonblank);
+    if let Some((registry, region, name)) =
+        ecr_parts(target).filter(|(_, r, n)| nonblank(n).is_some() && nonblank(r).is_some())
+    {
+        let mut id = format!("arn:{}:ecr:{}:{}:repository/{}", ctx.partition, region, registry, name);
+        if let Some(d) = digest {
+            id.push('/');
+            id.push_str(d);
+        }
+        return Resource {
+            kind: Cow::Borrowed("AwsEcrContainerImage"),
+            id: bounded(&id, caps.field),
+            partition: ctx.partition.clone(),
+            region: region.to_string(),
+            details: Some(ResourceDetails {
+                aws_ecr_container_image: Some(EcrImageDetails {
+                    registry_id: registry.to_string(),
+                    repository_name: bounded(name, caps.field),
+                    image_digest: digest.map(|d| bounded(d, caps.field)),
+                    image_tags: tag.map(|t| bounded(t, caps.field)).into_iter().collect(),
+                }),
+                ..Default::default()
+            }),
+        };
+    }
+    Resource {
+        kind: Cow::Borrowed("Container"),
+        id: bounded(target, caps.field),
+        partition: ctx.partition.clone(),
+        region: ctx.region.clone(),
+        details: Some(ResourceDetails {
+            container: Some(ContainerDetails { image_name: bounded(target, caps.field) }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn vulnerabilities(finding: &Finding, caps: &Caps) -> Vec<Vulnerability> {
+    let ids: Vec<&str> = if !finding.cves.is_empty() {
+        finding.cves.iter().filter_map(|c| nonblank(c)).take(caps.vulnerabilities).collect()
+    } else if finding.kind == FindingKind::Vulnerability && finding.package.is_some() {
+        // An advisory without a CVE (GHSA, OSV, RUSTSEC, a QID): the rule id names it.
+        nonblank(&finding.rule_id).into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let package = finding.package.as_ref().and_then(|p| {
+        let name = nonblank(&p.name)?;
+        let fixed = p.fixed_version.as_deref().and_then(nonblank).map(|v| bounded(v, caps.field));
+        let remediation = fixed.as_ref().map(|f| {
+            bounded(&format!("Upgrade {} to {f} or later.", bounded(name, caps.field)), MAX_REMEDIATION_TEXT_CHARS)
+        });
+        Some(SoftwarePackage {
+            name: bounded(name, caps.field),
+            version: p.installed_version.as_deref().and_then(nonblank).map(|v| bounded(v, caps.field)),
+            fixed_in_version: fixed,
+            package_manager: p.purl.as_deref().and_then(purl_type).map(|t| bounded(t, 64)),
+            remediation,
+            source_layer_hash: finding.layer.as_deref().and_then(nonblank).map(|l| bounded(l, caps.field)),
+        })
+    });
+    let fix_available = package.as_ref().map(|p| if p.fixed_in_version.is_some() { "YES" } else { "NO" });
+    let cvss = cvss(finding, caps);
+    let help = finding.help_uri.as_deref().and_then(valid_url);
+    let vendor =
+        nonblank(&finding.scanner.name).map(|name| Vendor { name: bounded(name, 128), url: help.map(str::to_string) });
+    ids.into_iter()
+        .map(|id| {
+            let mut urls: Vec<String> = Vec::new();
+            if let Some(h) = help {
+                urls.push(h.to_string());
+            }
+            if is_cve(id) {
+                urls.push(format!("https://nvd.nist.gov/vuln/detail/{id}"));
+            }
+            urls.dedup();
+            urls.truncate(caps.reference_urls);
+            Vulnerability {
+                id: bounded(id, 128),
+                vulnerable_packages: package.clone().into_iter().collect(),
+                cvss: cvss.clone().into_iter().collect(),
+                vendor: vendor.clone(),
+                reference_urls: urls,
+                fix_available,
+            }
+        })
+        .collect()
+}
+
+fn cvss(finding: &Finding, caps: &Caps) -> Option<Cvss> {
+    let score = finding.cvss_score.filter(|s| s.is_finite() && (0.0..=10.0).contains(s));
+    let vector = finding.cvss_vector.as_deref().and_then(nonblank);
+    if score.is_none() && vector.is_none() {
+        return None;
+    }
+    let version = vector.and_then(cvss_version);
+    Some(Cvss { version, base_score: score, base_vector: vector.map(|v| bounded(v, caps.field.min(256))) })
+}
+
+/// The CVSS version a vector declares (`CVSS:3.1/…` → `3.1`); a bare `AV:N/AC:L/Au:N/…` is 2.0.
+fn cvss_version(vector: &str) -> Option<String> {
+    if let Some(rest) = vector.strip_prefix("CVSS:") {
+        let v = rest.split('/').next().unwrap_or("");
+        if !v.is_empty() && v.len() <= 8 && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Some(v.to_string());
+        }
+        return None;
+    }
+    if vector.contains("Au:") {
+        return Some("2.0".to_string());
+    }
+    None
+}
+
+fn is_cve(id: &str) -> bool {
+    let mut parts = id.split('-');
+    parts.next() == Some("CVE")
+        && parts.next().is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+        && parts.next().is_some_and(|n| n.len() >= 4 && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit()))
+        && parts.next().is_none()
+}
+
+/// The package type of a package URL: `pkg:npm/left-pad@1` → `npm`.
+fn purl_type(purl: &str) -> Option<&str> {
+    let rest = purl.strip_prefix("pkg:")?;
+    let ty = rest.split('/').next()?;
+    (!ty.is_empty()
+        && ty.len() <= 64
+        && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'+'))
+    .then_some(ty)
+}
+
+/// The URL when Security Hub would accept it: http(s), a host, ASCII without spaces or
+/// controls, at most [`MAX_URL_CHARS`]. Anything else is dropped, never sent.
+pub fn valid_url(s: &str) -> Option<&str> {
+    let s = s.trim();
+    if s.len() > MAX_URL_CHARS || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &s[8..]
+    } else if lower.starts_with("http://") {
+        &s[7..]
+    } else {
+        return None;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = host.split(':').next().unwrap_or("");
+    if name.is_empty() || host.contains(['<', '>', '"', '\\', '{', '}', '|', '^', '`']) {
+        return None;
+    }
+    Some(s)
+}
+
+/// A number as people write it: `85`, `72.5`.
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+pub(super) fn nonblank(s: &str) -> Option<&str> {
+    (!s.trim().is_empty()).then_some(s)
+}
+
+pub(super) fn bounded(s: &str, max_chars: usize) -> String {
+    truncate_chars(s, max_chars).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asff::budget::render;
+    use crate::finding::{Location, Package, Scanner};
+    use crate::severity::{Severity, SeveritySource};
+
+    /// Security Hub's limit on a ProductFields key.
+    const MAX_PRODUCT_FIELD_KEY_CHARS: usize = 128;
+
+    #[test]
+    fn urls() {
+        assert_eq!(valid_url("https://nvd.nist.gov/x?y=1#z"), Some("https://nvd.nist.gov/x?y=1#z"));
+        assert_eq!(valid_url(" HTTP://a.b "), Some("HTTP://a.b"));
+        for bad in [
+            "not a valid URI",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "https://a b",
+            "javascript:alert(1)",
+            "https://é.fr",
+        ] {
+            assert_eq!(valid_url(bad), None, "{bad}");
+        }
+        assert_eq!(valid_url(&format!("https://a.b/{}", "x".repeat(MAX_URL_CHARS))), None);
+    }
+
+    #[test]
+    fn cve_ids_and_cvss_versions() {
+        assert!(is_cve("CVE-2021-44228"));
+        assert!(!is_cve("CVE-21-1"));
+        assert!(!is_cve("GHSA-jfh8-c2jp-5v3q"));
+        assert_eq!(cvss_version("CVSS:3.1/AV:N/AC:L"), Some("3.1".into()));
+        assert_eq!(cvss_version("AV:N/AC:L/Au:N/C:P/I:P/A:P"), Some("2.0".into()));
+        assert_eq!(cvss_version("CVSS:x/AV:N"), None);
+        assert_eq!(purl_type("pkg:npm/left-pad@1.0"), Some("npm"));
+        assert_eq!(purl_type("npm/left-pad"), None);
+        assert_eq!(format_number(85.0), "85");
+        assert_eq!(format_number(72.5), "72.5");
+    }
+
+    #[test]
+    fn product_field_keys_are_within_limits() {
+        let f = Finding {
+            id: "i".into(),
+            rule_id: "r".into(),
+            title: String::new(),
+            description: String::new(),
+            severity: Severity::Low,
+            severity_source: SeveritySource::Qualys,
+            severity_original: String::new(),
+            kind: FindingKind::Code,
+            cves: vec!["CVE-2024-1234".into()],
+            cvss_score: None,
+            cvss_vector: None,
+            package: Some(Package { purl: Some("pkg:npm/x@1".into()), ..Default::default() }),
+            layer: Some("l".into()),
+            location: Some(Location { uri: "u".into(), start_line: Some(1) }),
+            help_uri: None,
+            help_text: None,
+            tags: vec!["t".into()],
+            scanner: Scanner { name: "s".into(), version: Some("1".into()) },
+            qds: Some(1.0),
+            fingerprint: None,
+            occurrences: 2,
+        };
+        let ctx = AsffContext {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+            scan_type: ScanType::Repo,
+            target: "t".into(),
+            lifecycle: LifecycleKey::new("123456789012", "eu-west-1", ScanType::Repo, "t"),
+            codebuild_project: None,
+            build_arn: Some("b".into()),
+            updated_at: "2026-01-31T12:00:00Z".into(),
+            created_at: None,
+            report_uri: Some("r".into()),
+        };
+        let rendered = render(&f, &ctx);
+        assert!(rendered.product_fields.len() >= 15);
+        for k in rendered.product_fields.keys() {
+            assert!(k.chars().count() <= MAX_PRODUCT_FIELD_KEY_CHARS, "{k}");
+        }
+    }
+}
