@@ -17,8 +17,6 @@
 //! ```text
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5077 … cargo run -p report-processor --example local_lambda < events.jsonl
 //! ```
-// The handler's future nests the whole processing pipeline; its layout needs more depth.
-#![recursion_limit = "256"]
 
 use report_processor::config::Config;
 use scangate_aws::clients::{load_sdk_config, Clients};

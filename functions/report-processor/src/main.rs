@@ -1,7 +1,5 @@
 //! report-processor Lambda entry point: configuration and clients once per cold start,
 //! then the runtime loop. The logic is in the library (`report_processor`).
-// The handler's future nests the whole processing pipeline; its layout needs more depth.
-#![recursion_limit = "256"]
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
