@@ -238,7 +238,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// (the token is `scangate-` and 32 hex digits).
 const LONGEST_RESULT_NAME: usize = "publish/".len() + "scangate-".len() + 32 + ".json".len();
 
-/// Checks a report key before anything is derived from it (docs/security.md, "Keys"): at
+/// Checks a report key before anything is derived from it (docs/security.md, the over-long key): at
 /// most [`MAX_KEY_BYTES`], no control characters, no empty, `.` or `..` segment below
 /// `prefix`, and every results key derived from it fits S3's limit. The error says why.
 pub fn check_report_key(key: &str, prefix: &str) -> Result<(), String> {

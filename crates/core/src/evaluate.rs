@@ -1,5 +1,6 @@
 //! The one evaluation path shared by `scangate process`, the runner's `--local` and
-//! the report-processor Lambda: report → counts → policy → verdict.
+//! the report-processor Lambda: report → counts → policy → verdict ([`evaluate`]), and
+//! the merge of several reports into the one report evaluated ([`merge_reports`]).
 
 use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, PolicyResult};
 use crate::sarif::Report;

@@ -1,6 +1,6 @@
 //! `verdict.json`: the contract the runner, the gate and users' scripts read.
 //!
-//! Field names are fixed by docs/design.md ("Interfaces users script against"); new
+//! Field names are fixed by docs/design.md ("verdict.json"); new
 //! fields may be added, none renamed or removed.
 
 use crate::finding::Scanner;
@@ -58,7 +58,7 @@ pub struct Verdict {
     pub findings_archived: u64,
     /// RFC 3339.
     pub processed_at: String,
-    // Extensions beyond docs/design.md's list (additive only).
+    // The fields below have defaults: a verdict written without them still parses.
     /// Notes that did not fail the gate (AUDIT passing, reader warnings).
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -70,7 +70,7 @@ pub struct Verdict {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The CodeBuild build (id) the report-processor started to publish this report's
-    /// JUnit into a report group (issue 9); absent when nothing was published.
+    /// JUnit into a report group; absent when nothing was published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher_build: Option<String>,
     /// Distinct findings of suppressed SARIF results (`suppressions` accepted): not in
@@ -181,7 +181,7 @@ pub enum VerdictError {
     UnknownSchema(String),
 }
 
-/// Current time as RFC 3339 (UTC, seconds precision).
+/// Current time as RFC 3339 (UTC, millisecond precision), as [`rfc3339`] writes it.
 pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }

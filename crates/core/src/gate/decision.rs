@@ -27,7 +27,7 @@ pub enum Lookup {
     Failed(String),
 }
 
-/// Where the report is and how to read it, for messages and output variables.
+/// Where the gate runs: its region, for the console links in messages and output variables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     /// The function's region, for console links.

@@ -186,7 +186,7 @@ pub struct TargetInputs<'a> {
     pub project: Option<&'a str>,
 }
 
-/// The identity of a scan target for lifecycle purposes (docs/architecture.md, "Lifecycle"):
+/// The identity of a scan target for lifecycle purposes (docs/report-processor.md, "Lifecycle identity"):
 ///
 /// - `image`: the repository of the image reference, without tag or digest (`registry/app`);
 /// - `repo`: the normalized repository URL and branch (`git:host/owner/repo#main`; the URL
