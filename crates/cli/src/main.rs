@@ -4,20 +4,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod conventions;
+mod error;
+mod exit;
 mod process;
 mod scan;
-
-/// Exit codes every scangate command shares.
-pub mod exit {
-    /// The gate passed.
-    pub const PASSED: i32 = 0;
-    /// An internal error (a bug, or an environment failure scangate cannot attribute to input).
-    pub const INTERNAL: i32 = 1;
-    /// Bad parameters or unreadable input.
-    pub const USAGE: i32 = 2;
-    /// The gate failed: a threshold was crossed or the cloud policy said DENY.
-    pub const GATE_FAILED: i32 = 42;
-}
 
 const AFTER_HELP: &str = "\
 Exit status:

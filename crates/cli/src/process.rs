@@ -1,7 +1,7 @@
 //! `scangate process`: the whole evaluation on a laptop, no AWS.
 
+use crate::error::{with_sources, CliError};
 use crate::exit;
-use anyhow::Context;
 use clap::{ArgAction, Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use scangate_core::asff::{self, AsffContext};
@@ -163,20 +163,15 @@ impl ProcessArgs {
 pub fn run(args: ProcessArgs) -> i32 {
     match run_inner(&args) {
         Ok(code) => code,
-        Err(Failure::Usage(e)) => {
-            eprintln!("scangate process: {e:#}");
-            exit::USAGE
+        Err(e) if e.code == exit::INTERNAL => {
+            eprintln!("scangate process: internal error: {e}");
+            e.code
         }
-        Err(Failure::Internal(e)) => {
-            eprintln!("scangate process: internal error: {e:#}");
-            exit::INTERNAL
+        Err(e) => {
+            eprintln!("scangate process: {e}");
+            e.code
         }
     }
-}
-
-enum Failure {
-    Usage(anyhow::Error),
-    Internal(anyhow::Error),
 }
 
 fn read_all(files: &[PathBuf]) -> Result<Vec<Report>, SarifError> {
@@ -192,11 +187,11 @@ fn read_all(files: &[PathBuf]) -> Result<Vec<Report>, SarifError> {
         .collect()
 }
 
-fn run_inner(args: &ProcessArgs) -> Result<i32, Failure> {
+fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     if args.files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
-        return Err(Failure::Usage(anyhow::anyhow!("standard input (-) can be given only once")));
+        return Err(CliError::usage("standard input (-) can be given only once"));
     }
-    let reports = read_all(&args.files).map_err(|e| Failure::Usage(e.into()))?;
+    let reports = read_all(&args.files).map_err(|e| CliError::usage(with_sources(&e)))?;
     let report = evaluate::merge_reports(reports);
     for w in &report.warnings {
         eprintln!("warning: {}: {}", w.path, w.message);
@@ -233,8 +228,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, Failure> {
         write_file(path, "--summary", |w| w.write_all(md.as_bytes()))?;
     }
     let verdict_json = serde_json::to_string_pretty(&evaluated.verdict)
-        .context("serializing the verdict")
-        .map_err(Failure::Internal)?;
+        .map_err(|e| CliError::internal(format!("serializing the verdict: {}", with_sources(&e))))?;
     if let Some(path) = &args.verdict {
         write_file(path, "--verdict", |w| w.write_all(verdict_json.as_bytes()))?;
     }
@@ -251,7 +245,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, Failure> {
     // A closed pipe (`| head`) is not an error worth a failure exit.
     if let Err(e) = printed.and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(Failure::Internal(anyhow::Error::new(e).context("writing to standard output")));
+            return Err(CliError::internal(format!("writing to standard output: {}", with_sources(&e))));
         }
     }
     Ok(evaluated.verdict.exit_code())
@@ -288,14 +282,14 @@ fn write_file(
     path: &Path,
     flag: &str,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> Result<(), Failure> {
+) -> Result<(), CliError> {
     let result = std::fs::File::create(path).and_then(|f| {
         // Large writes: the ASFF array of a big report is tens of megabytes.
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
         write(&mut w)?;
         w.flush()
     });
-    result.map_err(|e| Failure::Usage(anyhow::anyhow!("cannot write {flag} {}: {e}", path.display())))
+    result.map_err(|e| CliError::usage(format!("cannot write {flag} {}: {e}", path.display())))
 }
 
 fn table_width() -> u16 {

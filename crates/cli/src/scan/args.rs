@@ -4,7 +4,7 @@
 
 use super::private;
 use super::values::{self, List, Mode, Pod, ProxyUrl};
-use super::Fail;
+use crate::error::CliError;
 use clap::{ArgAction, Args, Subcommand};
 use scangate_core::lifecycle::ScanType;
 use scangate_core::policy::Thresholds;
@@ -352,13 +352,13 @@ fn parse_scan_type(s: &str) -> Result<ScanType, String> {
 
 /// Fills the defaults of the outputs file, the JUnit path and QScanner's output directory: files
 /// in the private work directory, never in the (untrusted) working directory.
-pub(super) fn resolve_paths(gate: &mut GateOpts, output_dir: Option<&mut Option<PathBuf>>) -> Result<(), Fail> {
+pub(super) fn resolve_paths(gate: &mut GateOpts, output_dir: Option<&mut Option<PathBuf>>) -> Result<(), CliError> {
     let dir_missing = output_dir.as_ref().is_some_and(|d| d.is_none());
     if gate.outputs_file.is_some() && gate.junit_path.is_some() && !dir_missing {
         return Ok(());
     }
     let work = private::work_dir(gate.work_dir.as_deref())
-        .map_err(|e| Fail::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
+        .map_err(|e| CliError::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
     if gate.work_dir.is_none() {
         eprintln!("scangate: private work directory {}", work.display());
     }

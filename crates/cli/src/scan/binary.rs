@@ -10,7 +10,7 @@
 
 use super::private;
 use super::values::{check_download_url, redact_url, url_secrets, ProxyUrl};
-use super::Fail;
+use crate::error::CliError;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -46,14 +46,14 @@ pub struct Obtained {
 
 impl Obtained {
     /// Re-hashes the binary right before it runs.
-    pub fn verify_before_exec(&self) -> Result<(), Fail> {
+    pub fn verify_before_exec(&self) -> Result<(), CliError> {
         let Some(want) = &self.sha256 else {
             return Ok(());
         };
         let got =
-            sha256_file(&self.path).map_err(|e| Fail::internal(format!("hashing {}: {e}", self.path.display())))?;
+            sha256_file(&self.path).map_err(|e| CliError::internal(format!("hashing {}: {e}", self.path.display())))?;
         if &got != want {
-            return Err(Fail::internal(format!(
+            return Err(CliError::internal(format!(
                 "the QScanner copy {} changed before it ran (SHA-256 {got}, verified as {want}); not running it",
                 self.path.display()
             )));
@@ -82,7 +82,7 @@ pub fn default_cache_dir() -> PathBuf {
     PathBuf::from(".scangate-cache").join("qscanner")
 }
 
-pub fn obtain(src: &BinarySource) -> Result<Obtained, Fail> {
+pub fn obtain(src: &BinarySource) -> Result<Obtained, CliError> {
     if let Some(path) = &src.path {
         return given(path, src.sha256.as_deref(), "--qscanner-path / QSCANNER_PATH");
     }
@@ -92,14 +92,15 @@ pub fn obtain(src: &BinarySource) -> Result<Obtained, Fail> {
                 eprintln!("scangate: using qscanner found on PATH: {}", p.display());
                 given(&p, src.sha256.as_deref(), "qscanner on PATH")
             }
-            None => Err(Fail::usage(
+            None => Err(CliError::usage(
                 "no QScanner binary: set --qscanner-path / QSCANNER_PATH, or --qscanner-url / QSCANNER_URL \
                  with --qscanner-sha256 / QSCANNER_SHA256",
             )),
         };
     };
     let shown = redact_url(url);
-    check_download_url(url).map_err(|m| Fail::usage(format!("--qscanner-url / QSCANNER_URL: {}", redact_url(&m))))?;
+    check_download_url(url)
+        .map_err(|m| CliError::usage(format!("--qscanner-url / QSCANNER_URL: {}", redact_url(&m))))?;
     let http = Http::new(url, src.proxy.as_ref(), src.retries);
     let expected = match &src.sha256 {
         Some(s) => s.clone(),
@@ -111,19 +112,19 @@ pub fn obtain(src: &BinarySource) -> Result<Obtained, Fail> {
                  (--trust-same-host-checksum). Whoever controls that host controls the binary that runs with the token."
             );
             let text = http.get_small(&sums_url).map_err(|e| {
-                Fail::internal(format!(
+                CliError::internal(format!(
                     "no checksum for {shown}: {sums_shown} could not be fetched: {e}. The runner never runs an \
                      unverified binary."
                 ))
             })?;
             parse_sha256_file(&text).ok_or_else(|| {
-                Fail::internal(format!(
+                CliError::internal(format!(
                     "{sums_shown} does not start with a 64-hex-digit SHA-256 (\"<sha256>  <file>\")"
                 ))
             })?
         }
         None => {
-            return Err(Fail::usage(format!(
+            return Err(CliError::usage(format!(
                 "no checksum for {shown}: set --qscanner-sha256 / QSCANNER_SHA256 (the stack's QScannerSha256) to the \
                  SHA-256 of the download. A <url>.sha256 from the same host only shows that the host agrees with \
                  itself; to accept it anyway set --trust-same-host-checksum / QSCANNER_TRUST_SAME_HOST_SHA256=true. \
@@ -182,9 +183,9 @@ fn fetch_into_cache(
     dir: &Path,
     download: &Path,
     expected: &str,
-) -> Result<(), Fail> {
+) -> Result<(), CliError> {
     fs::create_dir_all(dir)
-        .map_err(|e| Fail::internal(format!("cannot create cache directory {}: {e}", dir.display())))?;
+        .map_err(|e| CliError::internal(format!("cannot create cache directory {}: {e}", dir.display())))?;
     let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos());
     let part = dir.join(format!(".download-{}-{nanos:x}.part", std::process::id()));
     let started = Instant::now();
@@ -192,13 +193,13 @@ fn fetch_into_cache(
         Ok(sum) => sum,
         Err(e) => {
             let _ = fs::remove_file(&part);
-            return Err(Fail::internal(format!("downloading {shown} failed: {e}")));
+            return Err(CliError::internal(format!("downloading {shown} failed: {e}")));
         }
     };
     if got != expected {
         let removed = fs::remove_file(&part).is_ok();
         let _ = fs::remove_dir(dir);
-        return Err(Fail::internal(format!(
+        return Err(CliError::internal(format!(
             "checksum mismatch for {shown}: expected SHA-256 {expected}, downloaded file has {got}; {} \
              Check QSCANNER_SHA256 / the published .sha256, or the download source.",
             if removed { "the download was deleted." } else { "the download could not be deleted!" }
@@ -206,19 +207,19 @@ fn fetch_into_cache(
     }
     eprintln!("scangate: SHA-256 verified ({expected}) in {:.1}s", started.elapsed().as_secs_f64());
     fs::rename(&part, download)
-        .map_err(|e| Fail::internal(format!("storing QScanner in the cache {}: {e}", dir.display())))
+        .map_err(|e| CliError::internal(format!("storing QScanner in the cache {}: {e}", dir.display())))
 }
 
 /// Unpacks a verified download into a new private directory as an executable only this user can touch.
-fn private_copy(download: &Path, shown: &str) -> Result<Obtained, Fail> {
+fn private_copy(download: &Path, shown: &str) -> Result<Obtained, CliError> {
     let dir = private::new_private_dir(&std::env::temp_dir(), "scangate-qscanner-")
-        .map_err(|e| Fail::internal(format!("cannot create a private directory for QScanner: {e}")))?;
+        .map_err(|e| CliError::internal(format!("cannot create a private directory for QScanner: {e}")))?;
     let bin = dir.join("qscanner");
     // From here on the directory is removed on every exit.
     let mut obtained = Obtained { path: bin.clone(), origin: "download", sha256: None, private_dir: Some(dir) };
-    let sum = unpack(download, &bin).map_err(|e| Fail::internal(format!("unpacking {shown}: {e}")))?;
+    let sum = unpack(download, &bin).map_err(|e| CliError::internal(format!("unpacking {shown}: {e}")))?;
     check_platform_file(&bin)
-        .map_err(|e| Fail::internal(format!("refusing the QScanner from {shown}: {e}; the file was deleted")))
+        .map_err(|e| CliError::internal(format!("refusing the QScanner from {shown}: {e}; the file was deleted")))
         .inspect_err(|_| {
             let _ = fs::remove_file(download);
         })?;
@@ -228,30 +229,31 @@ fn private_copy(download: &Path, shown: &str) -> Result<Obtained, Fail> {
 
 /// A binary given by path (or found on PATH). With a checksum, it must match, and what runs is a
 /// private copy of the verified bytes; without one it runs in place.
-fn given(path: &Path, sha256: Option<&str>, what: &str) -> Result<Obtained, Fail> {
-    let meta = fs::metadata(path).map_err(|e| Fail::usage(format!("{what}: cannot use {}: {e}", path.display())))?;
+fn given(path: &Path, sha256: Option<&str>, what: &str) -> Result<Obtained, CliError> {
+    let meta =
+        fs::metadata(path).map_err(|e| CliError::usage(format!("{what}: cannot use {}: {e}", path.display())))?;
     if !meta.is_file() {
-        return Err(Fail::usage(format!("{what}: {} is not a file", path.display())));
+        return Err(CliError::usage(format!("{what}: {} is not a file", path.display())));
     }
     let Some(want) = sha256 else {
-        check_platform_file(path).map_err(|e| Fail::internal(format!("refusing {}: {e}", path.display())))?;
+        check_platform_file(path).map_err(|e| CliError::internal(format!("refusing {}: {e}", path.display())))?;
         return Ok(Obtained { path: path.to_path_buf(), origin: "given", sha256: None, private_dir: None });
     };
     let dir = private::new_private_dir(&std::env::temp_dir(), "scangate-qscanner-")
-        .map_err(|e| Fail::internal(format!("cannot create a private directory for QScanner: {e}")))?;
+        .map_err(|e| CliError::internal(format!("cannot create a private directory for QScanner: {e}")))?;
     let bin = dir.join("qscanner");
     let mut obtained = Obtained { path: bin.clone(), origin: "given", sha256: None, private_dir: Some(dir) };
     let got = fs::File::open(path)
         .and_then(|mut f| copy_hashing(&mut f, &bin))
-        .map_err(|e| Fail::internal(format!("copying {}: {e}", path.display())))?;
+        .map_err(|e| CliError::internal(format!("copying {}: {e}", path.display())))?;
     if got != want {
-        return Err(Fail::internal(format!(
+        return Err(CliError::internal(format!(
             "checksum mismatch for {what} {}: expected SHA-256 {want} (--qscanner-sha256 / QSCANNER_SHA256), the \
              file has {got}; not running it",
             path.display()
         )));
     }
-    check_platform_file(&bin).map_err(|e| Fail::internal(format!("refusing {}: {e}", path.display())))?;
+    check_platform_file(&bin).map_err(|e| CliError::internal(format!("refusing {}: {e}", path.display())))?;
     eprintln!("scangate: {} matches QSCANNER_SHA256; running a private copy", path.display());
     obtained.sha256 = Some(got);
     Ok(obtained)

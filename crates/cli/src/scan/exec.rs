@@ -234,11 +234,6 @@ fn pump(mut src: impl Read, mut dst: impl Write, secrets: &[Vec<u8>]) {
     }
 }
 
-/// The runner's exit code when the scanner timed out (as GNU `timeout`).
-pub const EXIT_TIMEOUT: i32 = 124;
-/// The runner's exit code when it was stopped by SIGTERM/SIGINT (128 + SIGTERM).
-pub const EXIT_INTERRUPTED: i32 = 143;
-
 /// What a QScanner exit code means (docs/qscanner.md).
 pub fn describe_exit(code: i32) -> &'static str {
     match code {

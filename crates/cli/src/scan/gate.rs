@@ -4,7 +4,9 @@
 
 use super::args::{GateOpts, SarifArgs, UploadOpts};
 use super::outputs::{self, finish, set_counts, set_verdict_counts, write_text};
-use super::{code, remote, values, Fail};
+use super::{remote, values};
+use crate::error::CliError;
+use crate::exit;
 use scangate_core::contract;
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::lifecycle::{self, ScanType};
@@ -14,12 +16,14 @@ use scangate_core::{junit, Finding, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-pub(super) fn run_sarif(a: &SarifArgs) -> Result<i32, Fail> {
+pub(super) fn run_sarif(a: &SarifArgs) -> Result<i32, CliError> {
     if a.gate.waits() && a.upload.bucket.is_none() {
-        return Err(Fail::usage("--wait needs --bucket / REPORT_BUCKET (the verdict is read from the report bucket)"));
+        return Err(CliError::usage(
+            "--wait needs --bucket / REPORT_BUCKET (the verdict is read from the report bucket)",
+        ));
     }
     if !a.file.is_file() {
-        return Err(Fail::usage(format!("SARIF_FILE: {} is not a readable file", a.file.display())));
+        return Err(CliError::usage(format!("SARIF_FILE: {} is not a readable file", a.file.display())));
     }
     let mut outs = outputs::PipelineOutputs {
         sarif_path: a.file.display().to_string(),
@@ -86,22 +90,22 @@ pub(super) fn gate_and_upload(
     gate: &GateOpts,
     upload: &UploadOpts,
     outs: &mut outputs::PipelineOutputs,
-) -> Result<i32, Fail> {
+) -> Result<i32, CliError> {
     let policy = gate_policy(gate);
     let scanner_policy = ctx.scanner_code.and_then(PolicyResult::from_exit_code);
     // The exit code without any evaluation: QScanner's policy result mapped by the FAIL_ON_POLICY_* switches.
     let mapped = match scanner_policy {
-        Some(PolicyResult::Deny) if policy.fail_on_policy_deny => code::GATE_FAILED,
+        Some(PolicyResult::Deny) if policy.fail_on_policy_deny => exit::GATE_FAILED,
         Some(PolicyResult::Deny) => {
             eprintln!("scangate: warning: QScanner policy result is DENY, ignored (FAIL_ON_POLICY_DENY=false)");
-            code::PASSED
+            exit::PASSED
         }
-        Some(PolicyResult::Audit) if policy.fail_on_policy_audit => code::GATE_FAILED,
+        Some(PolicyResult::Audit) if policy.fail_on_policy_audit => exit::GATE_FAILED,
         Some(PolicyResult::Audit) => {
             eprintln!("scangate: warning: QScanner policy result is AUDIT: passing with a warning");
-            code::PASSED
+            exit::PASSED
         }
-        _ => code::PASSED,
+        _ => exit::PASSED,
     };
     if let Some(p) = scanner_policy {
         outs.policy_result = p.as_str().to_string();
@@ -109,7 +113,7 @@ pub(super) fn gate_and_upload(
     let needs_report = gate.local || gate.waits() || upload.bucket.is_some();
     let Some(sarif_path) = ctx.sarif.as_ref() else {
         if ctx.report_expected && needs_report {
-            return Err(Fail::internal(
+            return Err(CliError::internal(
                 "QScanner succeeded but wrote no *-Report.sarif.json in --output-dir: nothing to gate on or upload",
             ));
         }
@@ -122,8 +126,8 @@ pub(super) fn gate_and_upload(
     let evaluated = match evaluate_file(sarif_path, &policy, scanner_policy, ctx, upload) {
         Ok(e) => Some(e),
         Err(e) if gate.local => {
-            return Err(Fail {
-                code: if ctx.scanner_code.is_some() { code::INTERNAL } else { code::USAGE },
+            return Err(CliError {
+                code: if ctx.scanner_code.is_some() { exit::INTERNAL } else { exit::USAGE },
                 message: e,
             })
         }
@@ -210,14 +214,19 @@ fn print_verdict(v: &Verdict, source: &str) {
 }
 
 /// `scans/<project>/<build-id>/`, the metadata, and what to upload.
-fn upload_plan(bucket: &str, ctx: &GateContext, gate: &GateOpts, u: &UploadOpts) -> Result<remote::UploadPlan, Fail> {
+fn upload_plan(
+    bucket: &str,
+    ctx: &GateContext,
+    gate: &GateOpts,
+    u: &UploadOpts,
+) -> Result<remote::UploadPlan, CliError> {
     let build = build_ref(u.project.as_deref());
     let project = build.project.clone().unwrap_or_else(|| "local".to_string());
     let build_id = match &u.build_id {
         Some(b) => b.clone(),
         None => match build.id.as_deref() {
             Some(id) => values::parse_key_part(id.rsplit_once(':').map_or(id, |(_, uuid)| uuid))
-                .map_err(|e| Fail::usage(format!("CODEBUILD_BUILD_ID: {e}")))?,
+                .map_err(|e| CliError::usage(format!("CODEBUILD_BUILD_ID: {e}")))?,
             None => format!(
                 "local-{}-{}",
                 SystemTime::UNIX_EPOCH.elapsed().map(|d| d.as_secs()).unwrap_or(0),

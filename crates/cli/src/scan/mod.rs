@@ -18,38 +18,12 @@ mod run;
 mod token;
 mod values;
 
+use crate::error::CliError;
 pub use args::ScanArgs;
 use args::{resolve_paths, ScanCommand};
 use gate::{gate_and_upload, run_sarif, GateContext};
 use outputs::run_exports;
 use run::{run_qscanner, ImageExtra, Target};
-
-/// Runner exit codes besides the scanner's own (1–41), which pass through.
-pub mod code {
-    pub const PASSED: i32 = 0;
-    pub const INTERNAL: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const GATE_FAILED: i32 = 42;
-    /// QScanner did not finish within the timeout; its process group was killed.
-    pub const TIMEOUT: i32 = super::exec::EXIT_TIMEOUT;
-}
-
-/// A failure with the exit code it maps to. Messages never contain the token.
-#[derive(Debug)]
-pub struct Fail {
-    pub code: i32,
-    pub message: String,
-}
-
-impl Fail {
-    pub fn usage(m: impl Into<String>) -> Fail {
-        Fail { code: code::USAGE, message: m.into() }
-    }
-
-    pub fn internal(m: impl Into<String>) -> Fail {
-        Fail { code: code::INTERNAL, message: m.into() }
-    }
-}
 
 /// Runs `scangate scan …`; returns the process exit code.
 pub fn run(args: ScanArgs) -> i32 {
@@ -63,7 +37,7 @@ pub fn run(args: ScanArgs) -> i32 {
     }
 }
 
-fn run_command(command: ScanCommand) -> Result<i32, Fail> {
+fn run_command(command: ScanCommand) -> Result<i32, CliError> {
     match command {
         ScanCommand::Image(mut a) => {
             resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;

@@ -2,7 +2,9 @@
 //! writing (`finish`), its strict reader and `scan exports`.
 
 use super::args::{ExportsArgs, GateOpts};
-use super::{code, private, Fail};
+use super::private;
+use crate::error::CliError;
+use crate::exit;
 use scangate_core::evaluate::Evaluated;
 use scangate_core::Verdict;
 use std::path::Path;
@@ -147,19 +149,19 @@ pub(super) fn set_verdict_counts(outs: &mut PipelineOutputs, v: &Verdict) {
     outs.low_count = Some(c.low);
 }
 
-pub(super) fn write_text(path: &Path, text: &str, what: &str) -> Result<(), Fail> {
+pub(super) fn write_text(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(parent);
     }
     // Never through a symlink planted at `path` (a checkout may hold one): a new file renamed over it.
     private::write_file(path, text.as_bytes())
-        .map_err(|e| Fail::usage(format!("{what}: cannot write {}: {e}", path.display())))
+        .map_err(|e| CliError::usage(format!("{what}: cannot write {}: {e}", path.display())))
 }
 
 /// Writes the outputs file (and export lines) and returns the exit code.
-pub(super) fn finish(exit: i32, outs: &PipelineOutputs, gate: &GateOpts) -> Result<i32, Fail> {
+pub(super) fn finish(exit: i32, outs: &PipelineOutputs, gate: &GateOpts) -> Result<i32, CliError> {
     let mut outs = outs.clone();
-    outs.scan_passed = exit == code::PASSED;
+    outs.scan_passed = exit == exit::PASSED;
     write_text(gate.outputs_file(), &outs.env_file(), "--outputs-file / SCANGATE_OUTPUTS_FILE")?;
     if gate.print_exports {
         print!("{}", outs.exports());
@@ -169,15 +171,16 @@ pub(super) fn finish(exit: i32, outs: &PipelineOutputs, gate: &GateOpts) -> Resu
 }
 
 /// `scangate scan exports`: the outputs file, read strictly, as `export` lines on stdout.
-pub(super) fn run_exports(a: &ExportsArgs) -> Result<i32, Fail> {
+pub(super) fn run_exports(a: &ExportsArgs) -> Result<i32, CliError> {
     let path = match (&a.outputs_file, &a.work_dir) {
         (Some(f), _) => f.clone(),
         (None, Some(w)) => {
-            private::check_private_dir(w).map_err(|e| Fail::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
+            private::check_private_dir(w)
+                .map_err(|e| CliError::usage(format!("--work-dir / SCANGATE_WORK_DIR: {e}")))?;
             w.join(private::OUTPUTS_FILE)
         }
         (None, None) => {
-            return Err(Fail::usage(
+            return Err(CliError::usage(
                 "scan exports needs --work-dir / SCANGATE_WORK_DIR or --outputs-file / SCANGATE_OUTPUTS_FILE",
             ))
         }
@@ -185,9 +188,9 @@ pub(super) fn run_exports(a: &ExportsArgs) -> Result<i32, Fail> {
     let values = match private::read_regular(&path, 64 * 1024) {
         Ok(bytes) => {
             let text = String::from_utf8(bytes).map_err(|e| {
-                Fail::internal(format!("{}: not UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))
+                CliError::internal(format!("{}: not UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))
             })?;
-            parse_env_file(&text).map_err(|e| Fail::internal(format!("{}: {e}", path.display())))?
+            parse_env_file(&text).map_err(|e| CliError::internal(format!("{}: {e}", path.display())))?
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             eprintln!(
@@ -196,10 +199,10 @@ pub(super) fn run_exports(a: &ExportsArgs) -> Result<i32, Fail> {
             );
             Vec::new()
         }
-        Err(e) => return Err(Fail::internal(format!("{}: {e}", path.display()))),
+        Err(e) => return Err(CliError::internal(format!("{}: {e}", path.display()))),
     };
     print!("{}", exports_from(&values));
-    Ok(code::PASSED)
+    Ok(exit::PASSED)
 }
 
 #[cfg(test)]

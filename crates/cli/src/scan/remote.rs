@@ -2,7 +2,7 @@
 //! ExpectedBucketOwner and metadata, and waiting for the report-processor's verdict.
 
 use super::token::{token_from_secret_string, AccessToken};
-use super::Fail;
+use crate::error::CliError;
 use scangate_aws::s3::{Condition, PutOptions, ReportStore, S3Store};
 use scangate_aws::secrets::{SecretSource, SecretsManager};
 use scangate_core::Verdict;
@@ -35,23 +35,23 @@ pub struct Uploaded {
     pub expected_bucket_owner: Option<String>,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Fail> {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Fail::internal(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// Reads the Qualys token from Secrets Manager (plain string, or JSON with `accessToken`).
-pub fn fetch_token(secret_id: &str) -> Result<AccessToken, Fail> {
+pub fn fetch_token(secret_id: &str) -> Result<AccessToken, CliError> {
     let rt = runtime()?;
     let value = rt.block_on(async {
         let config = scangate_aws::clients::load_sdk_config().await;
         SecretsManager::from_config(&config).secret_string(secret_id).await
     });
-    let value = value.map_err(|e| Fail::internal(format!("reading the Qualys token: {e}")))?;
+    let value = value.map_err(|e| CliError::internal(format!("reading the Qualys token: {e}")))?;
     token_from_secret_string(value.expose())
-        .map_err(|e| Fail::internal(format!("reading the Qualys token: secret {secret_id}: {e}")))
+        .map_err(|e| CliError::internal(format!("reading the Qualys token: secret {secret_id}: {e}")))
 }
 
 fn content_type(key: &str) -> &'static str {
@@ -63,7 +63,7 @@ fn content_type(key: &str) -> &'static str {
 }
 
 /// Uploads every file of the plan (the SARIF last, so the processor finds its companions in place).
-pub fn upload(plan: &UploadPlan) -> Result<Uploaded, Fail> {
+pub fn upload(plan: &UploadPlan) -> Result<Uploaded, CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let config = scangate_aws::clients::load_sdk_config().await;
@@ -91,7 +91,8 @@ pub fn upload(plan: &UploadPlan) -> Result<Uploaded, Fail> {
         let mut order: Vec<&(PathBuf, String)> = plan.files.iter().skip(1).collect();
         order.extend(plan.files.first());
         for (path, key) in order {
-            let body = std::fs::read(path).map_err(|e| Fail::internal(format!("reading {}: {e}", path.display())))?;
+            let body =
+                std::fs::read(path).map_err(|e| CliError::internal(format!("reading {}: {e}", path.display())))?;
             let options = PutOptions {
                 content_type: Some(content_type(key).to_string()),
                 metadata: metadata.clone(),
@@ -102,7 +103,7 @@ pub fn upload(plan: &UploadPlan) -> Result<Uploaded, Fail> {
             let put = store
                 .put(&plan.bucket, key, body, &options)
                 .await
-                .map_err(|e| Fail::internal(format!("uploading {}: {e}", path.display())))?;
+                .map_err(|e| CliError::internal(format!("uploading {}: {e}", path.display())))?;
             eprintln!("scangate: uploaded {} ({size} bytes) to s3://{}/{key}", path.display(), plan.bucket);
             if plan.files.first().is_some_and(|(_, k)| k == key) {
                 uploaded.sarif_key = Some(key.clone());
@@ -119,11 +120,11 @@ fn sanitize_metadata(v: &str) -> String {
     v.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).take(512).collect()
 }
 
-async fn caller_account(config: &aws_config::SdkConfig) -> Result<String, Fail> {
+async fn caller_account(config: &aws_config::SdkConfig) -> Result<String, CliError> {
     let sts = aws_sdk_sts::Client::new(config);
     match sts.get_caller_identity().send().await {
-        Ok(out) => out.account.ok_or_else(|| Fail::internal("STS GetCallerIdentity returned no account")),
-        Err(e) => Err(Fail::internal(format!(
+        Ok(out) => out.account.ok_or_else(|| CliError::internal("STS GetCallerIdentity returned no account")),
+        Err(e) => Err(CliError::internal(format!(
             "cannot find this account for ExpectedBucketOwner (STS GetCallerIdentity: {}); set --expected-bucket-owner \
              / REPORT_BUCKET_OWNER",
             aws_smithy_types_display(&e)
@@ -160,7 +161,12 @@ fn verdict_matches(v: &Verdict, up: &Uploaded) -> bool {
 
 /// Polls for `verdict.json` until `wait` has passed; downloads `junit.xml` to `junit_path`
 /// and prints `summary.md` when the processor wrote them.
-pub fn wait_for_verdict(plan: &UploadPlan, up: &Uploaded, wait: Duration, junit_path: &Path) -> Result<Verdict, Fail> {
+pub fn wait_for_verdict(
+    plan: &UploadPlan,
+    up: &Uploaded,
+    wait: Duration,
+    junit_path: &Path,
+) -> Result<Verdict, CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let config = scangate_aws::clients::load_sdk_config().await;
@@ -182,16 +188,16 @@ pub fn wait_for_verdict(plan: &UploadPlan, up: &Uploaded, wait: Duration, junit_
                         }
                     }
                     Err(e) => {
-                        return Err(Fail::internal(format!("s3://{}/{}: {e}", plan.bucket, plan.verdict_key)));
+                        return Err(CliError::internal(format!("s3://{}/{}: {e}", plan.bucket, plan.verdict_key)));
                     }
                 },
                 Ok(None) => {}
                 Err(e) if e.is_transient() => eprintln!("scangate: reading the verdict: {e}; retrying"),
-                Err(e) => return Err(Fail::internal(format!("reading the verdict: {e}"))),
+                Err(e) => return Err(CliError::internal(format!("reading the verdict: {e}"))),
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Fail::internal(format!(
+                return Err(CliError::internal(format!(
                     "no verdict at s3://{}/{} after {}s (--wait / SCANGATE_WAIT). Is the report-processor deployed \
                      and subscribed to the bucket's scans/ prefix? Its logs and quarantine/ say why a report was \
                      not processed.",
@@ -212,7 +218,7 @@ pub fn wait_for_verdict(plan: &UploadPlan, up: &Uploaded, wait: Duration, junit_
                     let _ = std::fs::create_dir_all(parent);
                 }
                 super::private::write_file(junit_path, &body).map_err(|e| {
-                    Fail::usage(format!(
+                    CliError::usage(format!(
                         "--junit-path / SCANGATE_JUNIT_PATH: cannot write {}: {e}",
                         junit_path.display()
                     ))

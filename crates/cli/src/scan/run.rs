@@ -6,7 +6,9 @@ use super::args::{FsOpts, GateOpts, ScannerOpts, UploadOpts};
 use super::outputs::{self, finish};
 use super::token::{self, AccessToken};
 use super::values::{self, Mode};
-use super::{binary, code, exec, gate_and_upload, remote, reports, Fail, GateContext};
+use super::{binary, exec, gate_and_upload, remote, reports, GateContext};
+use crate::error::CliError;
+use crate::exit;
 use scangate_core::lifecycle::ScanType;
 use scangate_core::policy::PolicyResult;
 use std::path::PathBuf;
@@ -53,7 +55,7 @@ fn qscanner_args(
     s: &ScannerOpts,
     image: Option<&ImageExtra>,
     fs: Option<&FsOpts>,
-) -> Result<Vec<String>, Fail> {
+) -> Result<Vec<String>, CliError> {
     let mut a: Vec<String> = Vec::new();
     if let Some(pod) = &s.pod {
         a.extend(["--pod".into(), pod.as_str().to_string()]);
@@ -90,13 +92,13 @@ fn qscanner_args(
         }
     }
     let value = target.value();
-    values::check_target(target.kind(), &value).map_err(Fail::usage)?;
+    values::check_target(target.kind(), &value).map_err(CliError::usage)?;
     a.extend([target.kind().to_string(), value]);
     Ok(a)
 }
 
 /// The token for a mode that needs one: Secrets Manager when a secret id is set, else QUALYS_ACCESS_TOKEN.
-fn resolve_token(s: &ScannerOpts) -> Result<Option<AccessToken>, Fail> {
+fn resolve_token(s: &ScannerOpts) -> Result<Option<AccessToken>, CliError> {
     if !s.mode.needs_platform() {
         return Ok(None);
     }
@@ -107,7 +109,7 @@ fn resolve_token(s: &ScannerOpts) -> Result<Option<AccessToken>, Fail> {
     }
     match std::env::var(token::TOKEN_ENV).ok().as_deref().and_then(AccessToken::new) {
         Some(t) => Ok(Some(t)),
-        None => Err(Fail::usage(format!(
+        None => Err(CliError::usage(format!(
             "no Qualys token for --mode {}: set QUALYS_ACCESS_TOKEN or \
              --secret-id / QUALYS_SECRET_ID; only --mode inventory-only runs without one",
             s.mode
@@ -135,17 +137,19 @@ pub(super) fn run_qscanner(
     fs: Option<&FsOpts>,
     gate: &GateOpts,
     upload: &UploadOpts,
-) -> Result<i32, Fail> {
+) -> Result<i32, CliError> {
     let t0 = Instant::now();
     if s.mode.needs_platform() && s.pod.is_none() {
-        return Err(Fail::usage(format!(
+        return Err(CliError::usage(format!(
             "--pod / QUALYS_POD is required for --mode {} (one of {})",
             s.mode,
             values::PODS.join(" ")
         )));
     }
     if gate.waits() && upload.bucket.is_none() {
-        return Err(Fail::usage("--wait needs --bucket / REPORT_BUCKET (the verdict is read from the report bucket)"));
+        return Err(CliError::usage(
+            "--wait needs --bucket / REPORT_BUCKET (the verdict is read from the report bucket)",
+        ));
     }
     let args = qscanner_args(&target, s, image, fs)?;
     let token = resolve_token(s)?;
@@ -160,7 +164,7 @@ pub(super) fn run_qscanner(
     };
     let bin = binary::obtain(&source)?;
     std::fs::create_dir_all(s.output_dir()).map_err(|e| {
-        Fail::usage(format!("--output-dir / OUTPUT_DIR: cannot create {}: {e}", s.output_dir().display()))
+        CliError::usage(format!("--output-dir / OUTPUT_DIR: cannot create {}: {e}", s.output_dir().display()))
     })?;
     let mut env = Vec::new();
     if let Some(p) = s.proxy.as_ref() {
@@ -185,8 +189,8 @@ pub(super) fn run_qscanner(
         stdout_to_stderr: gate.print_exports,
     };
     bin.verify_before_exec()?;
-    let (outcome, scan_time) =
-        exec::run(&spec).map_err(|e| Fail::internal(format!("cannot start QScanner {}: {e}", bin.path.display())))?;
+    let (outcome, scan_time) = exec::run(&spec)
+        .map_err(|e| CliError::internal(format!("cannot start QScanner {}: {e}", bin.path.display())))?;
     tracing::debug!(setup_ms = setup.as_millis() as u64, scan_ms = scan_time.as_millis() as u64, "qscanner ran");
     let found = reports::find(s.output_dir(), since);
     let mut outs = outputs::PipelineOutputs {
@@ -202,20 +206,20 @@ pub(super) fn run_qscanner(
                 "scangate scan: QScanner did not finish within {} s (--timeout / SCAN_TIMEOUT); its process group \
                  was killed. Exit {}.",
                 s.timeout,
-                code::TIMEOUT
+                exit::TIMEOUT
             );
-            return finish(code::TIMEOUT, &outs, gate);
+            return finish(exit::TIMEOUT, &outs, gate);
         }
         exec::Outcome::Interrupted => {
             eprintln!(
                 "scangate scan: stopped by a signal while QScanner ran; its process group was killed. Exit {}.",
-                exec::EXIT_INTERRUPTED
+                exit::INTERRUPTED
             );
-            return finish(exec::EXIT_INTERRUPTED, &outs, gate);
+            return finish(exit::INTERRUPTED, &outs, gate);
         }
         exec::Outcome::Signaled(sig) => {
             eprintln!("scangate scan: QScanner was killed by signal {sig}");
-            return finish(128 + sig, &outs, gate);
+            return finish(exit::SIGNALED + sig, &outs, gate);
         }
         exec::Outcome::Exited(c) => c,
     };
