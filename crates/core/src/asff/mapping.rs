@@ -1,7 +1,8 @@
 //! The field mapping: a [`Finding`] and its [`AsffContext`] (account, region, scanned
 //! target, lifecycle, build) → the fields of one ASFF finding: Id, GeneratorId, Types,
 //! severity, title and description, remediation, ProductFields, Resources and
-//! Vulnerabilities. Every string is cut to the [`Caps`] it is built with.
+//! Vulnerabilities, every string cut to Security Hub's field limits and to the [`Caps`]
+//! of the attempt.
 
 use super::budget::Caps;
 use super::model::{
