@@ -9,6 +9,7 @@ use scangate_core::policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResu
 use scangate_core::severity::{Severity, SeveritySource};
 use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
 use scangate_core::{junit, summary};
+use scangate_testkit::fixtures;
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -725,10 +726,6 @@ fn summary_passed_and_bounded() {
 // ---------------------------------------------------------------------------------------
 // Golden files over the shared SARIF corpus and the QScanner fixture.
 
-fn corpus_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif")).join(name)
-}
-
 /// Reads a report and renders ASFF, JUnit and the summary with a fixed context; checks every
 /// ASFF finding against the limits and snapshots all three.
 fn golden(name: &str, path: &std::path::Path, scan_type: ScanType, fallback_target: &str) {
@@ -772,7 +769,7 @@ fn golden_report(name: &str, report: &scangate_core::Report, scan_type: ScanType
 fn corpus_trivy_image_alpine_310() {
     golden(
         "trivy-image-alpine-310.sarif",
-        &corpus_path("trivy-image-alpine-310.sarif"),
+        &fixtures::corpus("trivy-image-alpine-310.sarif"),
         ScanType::Image,
         "alpine:3.10",
     );
@@ -780,14 +777,19 @@ fn corpus_trivy_image_alpine_310() {
 
 #[test]
 fn corpus_grype_image_snapshot() {
-    golden("grype-image-snapshot.sarif", &corpus_path("grype-image-snapshot.sarif"), ScanType::Image, "user-input");
+    golden(
+        "grype-image-snapshot.sarif",
+        &fixtures::corpus("grype-image-snapshot.sarif"),
+        ScanType::Image,
+        "user-input",
+    );
 }
 
 #[test]
 fn corpus_osv_scanner_multi_ecosystem() {
     golden(
         "osv-scanner-multi-ecosystem.sarif",
-        &corpus_path("osv-scanner-multi-ecosystem.sarif"),
+        &fixtures::corpus("osv-scanner-multi-ecosystem.sarif"),
         ScanType::Repo,
         "https://github.com/example/app.git#main",
     );
@@ -797,7 +799,7 @@ fn corpus_osv_scanner_multi_ecosystem() {
 fn corpus_snyk_code_sample() {
     golden(
         "snyk-code-sample.sarif",
-        &corpus_path("snyk-code-sample.sarif"),
+        &fixtures::corpus("snyk-code-sample.sarif"),
         ScanType::Repo,
         "https://github.com/example/app.git#main",
     );
@@ -807,7 +809,7 @@ fn corpus_snyk_code_sample() {
 fn corpus_codeql_action_valid_sarif() {
     golden(
         "codeql-action-valid-sarif.sarif",
-        &corpus_path("codeql-action-valid-sarif.sarif"),
+        &fixtures::corpus("codeql-action-valid-sarif.sarif"),
         ScanType::Repo,
         "https://github.com/example/app.git#main",
     );
@@ -817,7 +819,7 @@ fn corpus_codeql_action_valid_sarif() {
 fn corpus_gitleaks_simple() {
     golden(
         "gitleaks-simple.sarif",
-        &corpus_path("gitleaks-simple.sarif"),
+        &fixtures::corpus("gitleaks-simple.sarif"),
         ScanType::Repo,
         "https://github.com/example/app.git#main",
     );
@@ -826,7 +828,7 @@ fn corpus_gitleaks_simple() {
 /// The QScanner fixture is written by the SARIF reader's owner; the test runs once it exists.
 #[test]
 fn fixture_qscanner_image() {
-    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qscanner-image.sarif"));
+    let path = &fixtures::path("qscanner-image.sarif");
     if !path.exists() {
         eprintln!("skipped: {} does not exist yet", path.display());
         return;
@@ -919,7 +921,7 @@ fn qscanner_shaped_report() {
 /// The QScanner repository-scan fixture (ALLOW, findings in files), when it exists.
 #[test]
 fn fixture_qscanner_repo() {
-    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/qscanner-repo.sarif"));
+    let path = &fixtures::path("qscanner-repo.sarif");
     if !path.exists() {
         eprintln!("skipped: {} does not exist yet", path.display());
         return;

@@ -172,11 +172,9 @@ fn gate_overrides_never_pass_an_incomplete_verdict() {
 mod corpus {
     use super::*;
     use scangate_core::read_sarif_file;
-    use std::path::PathBuf;
 
     fn corpus(name: &str) -> Report {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/sarif");
-        read_sarif_file(&dir.join(name)).expect("corpus file reads")
+        read_sarif_file(&scangate_testkit::fixtures::corpus(name)).expect("corpus file reads")
     }
 
     #[test]

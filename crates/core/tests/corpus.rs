@@ -67,7 +67,7 @@ const TABLE: &[(&str, Expect)] = &[
 ];
 
 fn corpus_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sarif"));
+    let dir = scangate_testkit::fixtures::corpus_dir();
     assert!(
         dir.is_dir(),
         "the SARIF corpus is missing: expected a directory at {} (tests/corpus/sarif in the repository)",
@@ -158,7 +158,7 @@ fn trivy_image_target_and_packages() {
 // ---------------------------------------------------------------- our QScanner fixtures
 
 fn fixture(name: &str) -> scangate_core::Report {
-    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures")).join(name);
+    let path = scangate_testkit::fixtures::path(name);
     read_sarif_file(&path).unwrap_or_else(|e| panic!("fixture {name} must read: {e}"))
 }
 
