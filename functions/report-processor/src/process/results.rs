@@ -105,22 +105,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let junit = scangate_core::junit::to_junit(verdict, evaluation, findings, gate);
         let summary = scangate_core::summary::markdown(verdict, findings, 20);
         // JUnit and summary first: a reader that sees verdict.json finds the others too.
-        self.store
-            .put(
-                &bucket,
-                &contract::junit_key(project, build_id),
-                junit.into_bytes(),
-                &self.put_options("application/xml"),
-            )
-            .await?;
-        self.store
-            .put(
-                &bucket,
-                &contract::summary_key(project, build_id),
-                summary.into_bytes(),
-                &self.put_options("text/markdown"),
-            )
-            .await?;
+        for (key, body, content_type) in [
+            (contract::junit_key(project, build_id), junit.into_bytes(), "application/xml"),
+            (contract::summary_key(project, build_id), summary.into_bytes(), "text/markdown"),
+        ] {
+            self.store.put(&bucket, &key, body, &self.put_options(content_type)).await?;
+        }
         self.write_verdict_json(&bucket, project, build_id, meta, verdict_json).await
     }
 
