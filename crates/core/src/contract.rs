@@ -76,7 +76,8 @@ pub struct MetadataError {
     pub message: String,
 }
 
-/// Per-severity thresholds the uploader asked for (`scangate-max-*`); `None`: not set.
+/// Per-severity thresholds asked for: by the uploader (`scangate-max-*` metadata) or by the
+/// pipeline gate's `UserParameters` (`max_*` overrides); `None`: not set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ThresholdRequest {
     pub max_critical: Option<i64>,

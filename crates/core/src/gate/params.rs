@@ -2,7 +2,7 @@
 //! validated into [`GateParams`] (where the verdict is, how long to wait, which thresholds to
 //! override), or refused with a [`ParamsError`] that says what was expected.
 
-use crate::contract::by_execution_verdict_key;
+use crate::contract::{by_execution_verdict_key, ThresholdRequest};
 use crate::policy::{parse_bool, GatePolicy, Thresholds};
 use crate::text::truncate_chars;
 
@@ -30,10 +30,8 @@ pub const KNOWN_KEYS: [&str; 12] = [
 /// Threshold and policy settings that replace the stored ones; `None` keeps the stored value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
-    pub max_critical: Option<i64>,
-    pub max_high: Option<i64>,
-    pub max_medium: Option<i64>,
-    pub max_low: Option<i64>,
+    /// `max_critical` … `max_low`.
+    pub thresholds: ThresholdRequest,
     pub fail_on_policy_deny: Option<bool>,
     pub fail_on_policy_audit: Option<bool>,
 }
@@ -46,12 +44,7 @@ impl Overrides {
     /// The stored policy with these overrides applied.
     pub fn apply(&self, stored: &GatePolicy) -> GatePolicy {
         GatePolicy {
-            thresholds: Thresholds {
-                max_critical: self.max_critical.unwrap_or(stored.thresholds.max_critical),
-                max_high: self.max_high.unwrap_or(stored.thresholds.max_high),
-                max_medium: self.max_medium.unwrap_or(stored.thresholds.max_medium),
-                max_low: self.max_low.unwrap_or(stored.thresholds.max_low),
-            },
+            thresholds: self.thresholds.over(&stored.thresholds),
             fail_on_policy_deny: self.fail_on_policy_deny.unwrap_or(stored.fail_on_policy_deny),
             fail_on_policy_audit: self.fail_on_policy_audit.unwrap_or(stored.fail_on_policy_audit),
             accept_incomplete: stored.accept_incomplete,
@@ -297,10 +290,12 @@ pub fn parse_params(user_parameters: Option<&str>, default_bucket: Option<&str>)
     let t = |k: &'static str| get(k).map(|v| threshold_param(k, v)).transpose();
     let b = |k: &'static str| get(k).map(|v| bool_param(k, v)).transpose();
     let overrides = Overrides {
-        max_critical: t("max_critical")?,
-        max_high: t("max_high")?,
-        max_medium: t("max_medium")?,
-        max_low: t("max_low")?,
+        thresholds: ThresholdRequest {
+            max_critical: t("max_critical")?,
+            max_high: t("max_high")?,
+            max_medium: t("max_medium")?,
+            max_low: t("max_low")?,
+        },
         fail_on_policy_deny: b("fail_on_policy_deny")?,
         fail_on_policy_audit: b("fail_on_policy_audit")?,
     };
@@ -339,7 +334,7 @@ mod tests {
                     location: VerdictLocation::Key("results/x/y/verdict.json".into()),
                     wait_seconds: 60,
                     overrides: Overrides {
-                        max_critical: Some(5),
+                        thresholds: ThresholdRequest { max_critical: Some(5), ..Default::default() },
                         fail_on_policy_deny: Some(false),
                         ..Default::default()
                     },
@@ -355,7 +350,11 @@ mod tests {
                         project: Some("web".into()),
                     },
                     wait_seconds: 0,
-                    overrides: Overrides { max_high: Some(-1), fail_on_policy_audit: Some(true), ..Default::default() },
+                    overrides: Overrides {
+                        thresholds: ThresholdRequest { max_high: Some(-1), ..Default::default() },
+                        fail_on_policy_audit: Some(true),
+                        ..Default::default()
+                    },
                 },
             ),
         ];
