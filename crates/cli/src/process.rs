@@ -102,7 +102,7 @@ pub struct ProcessArgs {
     #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
     pub partition: String,
     /// What was scanned: image, repo, rootfs or other (default: image when the report names one).
-    #[arg(long, value_parser = parse_scan_type)]
+    #[arg(long)]
     pub scan_type: Option<ScanType>,
     /// The scanned target (image reference, repository URL, path); default: from the report.
     #[arg(long)]
@@ -131,10 +131,6 @@ fn parse_region(s: &str) -> Result<String, String> {
     } else {
         Err(format!("expected an AWS region such as us-east-1, got {s:?}"))
     }
-}
-
-fn parse_scan_type(s: &str) -> Result<ScanType, String> {
-    s.parse::<ScanType>()
 }
 
 fn parse_timestamp(s: &str) -> Result<String, String> {
