@@ -7,8 +7,9 @@ use super::values::{self, List, Mode, Pod, ProxyUrl};
 use crate::error::CliError;
 use clap::{ArgAction, Args, Subcommand};
 use scangate_core::lifecycle::ScanType;
-use scangate_core::policy::Thresholds;
+use scangate_core::policy::{parse_bool, Thresholds};
 use std::path::{Path, PathBuf};
+
 const EXIT_HELP: &str = "\
 Exit status:
   0      passed (the scanner succeeded and, with --local/--wait, the gate passed)
@@ -130,7 +131,7 @@ pub struct SarifArgs {
     #[arg(long, env = "SCANGATE_TARGET")]
     pub target: Option<String>,
     /// image, repo, rootfs or other.
-    #[arg(long, env = "SCANGATE_SCAN_TYPE", default_value = "other", value_parser = parse_scan_type)]
+    #[arg(long, env = "SCANGATE_SCAN_TYPE", default_value = "other", value_parser = named("--scan-type / SCANGATE_SCAN_TYPE", str::parse::<ScanType>))]
     pub scan_type: ScanType,
     /// The other scanner's exit code (recorded; 42 means policy DENY and 43 AUDIT, as QScanner's).
     #[arg(long, env = "SCANNER_EXIT_CODE", allow_negative_numbers = true)]
@@ -165,7 +166,7 @@ pub struct ScannerOpts {
     #[arg(long, env = "SCAN_REPORT_FORMAT", default_value = "table,sarif", value_parser = values::parse_report_formats, help_heading = "QScanner")]
     pub report_format: List,
     /// Scan without contacting the vulnerability database (QScanner --offline-scan); a bare flag means true.
-    #[arg(long, env = "OFFLINE_SCAN", default_value = "false", value_parser = parse_bool_offline, action = ArgAction::Set,
+    #[arg(long, env = "OFFLINE_SCAN", default_value = "false", value_parser = named("--offline-scan / OFFLINE_SCAN", parse_bool), action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "QScanner")]
     pub offline_scan: bool,
     /// HTTPS proxy for QScanner and the download (a proxy with credentials is passed to QScanner only
@@ -191,7 +192,7 @@ pub struct ScannerOpts {
     pub qscanner_sha256: Option<String>,
     /// Without --qscanner-sha256, accept <url>.sha256 from the download's own host (self-attestation: whoever
     /// controls the host controls the binary). Off by default.
-    #[arg(long, env = "QSCANNER_TRUST_SAME_HOST_SHA256", default_value = "false", value_parser = parse_bool_same_host,
+    #[arg(long, env = "QSCANNER_TRUST_SAME_HOST_SHA256", default_value = "false", value_parser = named("--trust-same-host-checksum / QSCANNER_TRUST_SAME_HOST_SHA256", parse_bool),
           action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           value_name = "BOOL", help_heading = "QScanner binary")]
     pub trust_same_host_checksum: bool,
@@ -222,30 +223,30 @@ pub struct FsOpts {
 #[derive(Debug, Args)]
 pub struct GateOpts {
     /// Maximum critical findings (-1 unlimited) [in-process default: 0].
-    #[arg(long, env = "MAX_CRITICAL", value_parser = parse_threshold, allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
+    #[arg(long, env = "MAX_CRITICAL", value_parser = named("--max-* / MAX_*", Thresholds::parse_value), allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
     pub max_critical: Option<i64>,
     /// Maximum high findings (-1 unlimited) [in-process default: -1].
-    #[arg(long, env = "MAX_HIGH", value_parser = parse_threshold, allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
+    #[arg(long, env = "MAX_HIGH", value_parser = named("--max-* / MAX_*", Thresholds::parse_value), allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
     pub max_high: Option<i64>,
     /// Maximum medium findings (-1 unlimited) [in-process default: -1].
-    #[arg(long, env = "MAX_MEDIUM", value_parser = parse_threshold, allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
+    #[arg(long, env = "MAX_MEDIUM", value_parser = named("--max-* / MAX_*", Thresholds::parse_value), allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
     pub max_medium: Option<i64>,
     /// Maximum low findings (-1 unlimited) [in-process default: -1].
-    #[arg(long, env = "MAX_LOW", value_parser = parse_threshold, allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
+    #[arg(long, env = "MAX_LOW", value_parser = named("--max-* / MAX_*", Thresholds::parse_value), allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
     pub max_low: Option<i64>,
     /// Fail when QScanner's policy result is DENY (exit 42); a bare flag means true.
-    #[arg(long, env = "FAIL_ON_POLICY_DENY", default_value = "true", value_parser = parse_bool_deny, action = ArgAction::Set,
+    #[arg(long, env = "FAIL_ON_POLICY_DENY", default_value = "true", value_parser = named("--fail-on-policy-deny / FAIL_ON_POLICY_DENY", parse_bool), action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fail_on_policy_deny: bool,
     /// Fail when QScanner's policy result is AUDIT (exit 43); otherwise AUDIT passes with a warning. A bare
     /// flag means true.
-    #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = parse_bool_audit, action = ArgAction::Set,
+    #[arg(long, env = "FAIL_ON_POLICY_AUDIT", default_value = "false", value_parser = named("--fail-on-policy-audit / FAIL_ON_POLICY_AUDIT", parse_bool), action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fail_on_policy_audit: bool,
     /// Let a scan that did not complete (SARIF executionSuccessful false, or an error-level tool
     /// notification) pass on its findings with --local; by default it fails the gate. The
     /// report-processor's own ACCEPT_INCOMPLETE_SCAN decides its verdict (--wait). A bare flag means true.
-    #[arg(long, env = "ACCEPT_INCOMPLETE_SCAN", default_value = "false", value_parser = parse_bool_incomplete, action = ArgAction::Set,
+    #[arg(long, env = "ACCEPT_INCOMPLETE_SCAN", default_value = "false", value_parser = named("--accept-incomplete-scan / ACCEPT_INCOMPLETE_SCAN", parse_bool), action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub accept_incomplete_scan: bool,
     /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
@@ -318,36 +319,13 @@ impl GateOpts {
     }
 }
 
-fn parse_threshold(s: &str) -> Result<i64, String> {
-    Thresholds::parse_value(s).map_err(|e| format!("--max-* / MAX_*: {e}"))
-}
-
-fn parse_bool_named(s: &str, what: &str) -> Result<bool, String> {
-    scangate_core::policy::parse_bool(s).map_err(|e| format!("{what}: {e}"))
-}
-
-fn parse_bool_deny(s: &str) -> Result<bool, String> {
-    parse_bool_named(s, "--fail-on-policy-deny / FAIL_ON_POLICY_DENY")
-}
-
-fn parse_bool_audit(s: &str) -> Result<bool, String> {
-    parse_bool_named(s, "--fail-on-policy-audit / FAIL_ON_POLICY_AUDIT")
-}
-
-fn parse_bool_incomplete(s: &str) -> Result<bool, String> {
-    parse_bool_named(s, "--accept-incomplete-scan / ACCEPT_INCOMPLETE_SCAN")
-}
-
-fn parse_bool_same_host(s: &str) -> Result<bool, String> {
-    parse_bool_named(s, "--trust-same-host-checksum / QSCANNER_TRUST_SAME_HOST_SHA256")
-}
-
-fn parse_bool_offline(s: &str) -> Result<bool, String> {
-    parse_bool_named(s, "--offline-scan / OFFLINE_SCAN")
-}
-
-fn parse_scan_type(s: &str) -> Result<ScanType, String> {
-    s.parse::<ScanType>().map_err(|e| format!("--scan-type / SCANGATE_SCAN_TYPE: {e}"))
+/// A value parser whose error starts with `what`, the flag and its environment variable (the value
+/// may come from either).
+fn named<T: 'static>(
+    what: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |s| parse(s).map_err(|e| format!("{what}: {e}"))
 }
 
 /// Fills the defaults of the outputs file, the JUnit path and QScanner's output directory: files
