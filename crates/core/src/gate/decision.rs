@@ -256,23 +256,13 @@ mod tests {
             Fail(&'static str),
             Continue,
         }
+        let found = |b: &[u8]| Lookup::Found(b.to_vec());
+        let throttled = || Lookup::Transient("throttled".into());
         let table: Vec<(&str, &GateParams, Option<&Continuation>, Lookup, Want)> = vec![
-            ("pass", &p_key, None, Lookup::Found(pass.clone()), Want::Succeed("scan passed")),
-            (
-                "fail",
-                &p_key,
-                None,
-                Lookup::Found(crit.clone()),
-                Want::Fail("2 critical findings exceed max_critical=0"),
-            ),
-            ("override passes", &p_five, None, Lookup::Found(crit.clone()), Want::Succeed("critical 2")),
-            (
-                "override, deny still fails",
-                &p_five,
-                None,
-                Lookup::Found(deny.clone()),
-                Want::Fail("cloud policy result is DENY"),
-            ),
+            ("pass", &p_key, None, found(&pass), Want::Succeed("scan passed")),
+            ("fail", &p_key, None, found(&crit), Want::Fail("2 critical findings exceed max_critical=0")),
+            ("override passes", &p_five, None, found(&crit), Want::Succeed("critical 2")),
+            ("override, deny still fails", &p_five, None, found(&deny), Want::Fail("cloud policy result is DENY")),
             ("missing first", &p_key, None, Lookup::Missing, Want::Continue),
             ("missing again", &p_key, Some(&first), Lookup::Missing, Want::Continue),
             (
@@ -283,14 +273,8 @@ mod tests {
                 Want::Fail("the scan report's verdict never arrived"),
             ),
             ("no wait", &p_zero_wait, None, Lookup::Missing, Want::Fail("after waiting 0 s")),
-            ("transient", &p_key, Some(&first), Lookup::Transient("throttled".into()), Want::Continue),
-            (
-                "transient late",
-                &p_key,
-                Some(&late),
-                Lookup::Transient("throttled".into()),
-                Want::Fail("reading the verdict failed: throttled"),
-            ),
+            ("transient", &p_key, Some(&first), throttled(), Want::Continue),
+            ("transient late", &p_key, Some(&late), throttled(), Want::Fail("reading the verdict failed: throttled")),
             (
                 "failed",
                 &p_key,
@@ -305,18 +289,12 @@ mod tests {
                 Lookup::AccessDenied("AccessDenied".into()),
                 Want::Fail("access denied reading the verdict s3://reports-bucket/results/web/b-1/verdict.json"),
             ),
-            (
-                "garbage",
-                &p_key,
-                None,
-                Lookup::Found(b"<html>".to_vec()),
-                Want::Fail("could not be read: verdict is not valid JSON"),
-            ),
+            ("garbage", &p_key, None, found(b"<html>"), Want::Fail("could not be read: verdict is not valid JSON")),
             (
                 "schema",
                 &p_key,
                 None,
-                Lookup::Found(br#"{"schema":"scangate.verdict.v9"}"#.to_vec()),
+                found(br#"{"schema":"scangate.verdict.v9"}"#),
                 Want::Fail("has schema \"scangate.verdict.v9\", this gate reads \"scangate.verdict.v1\""),
             ),
         ];
