@@ -449,24 +449,31 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             continue;
         }
         let dedup = DedupKey(key.clone());
-        let finding = build_finding(run, rule, &raw, rule_id, &dedup, package, layer, location.clone());
+        let affected = Affected { key: &dedup, package, layer, location: location.clone() };
+        let finding = build_finding(run, rule, &raw, rule_id, affected);
         index.insert(dedup.0, findings.len());
         findings.push(finding);
     }
     out.keybuf = key;
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one finding of a result is about: its dedup key, the package (a result yields one
+/// finding per vulnerable package) with the image layer it is in, and the location.
+struct Affected<'a> {
+    key: &'a DedupKey,
+    package: Option<Package>,
+    layer: Option<String>,
+    location: Option<Location>,
+}
+
 fn build_finding(
     run: &RunState,
     rule: Option<&RuleInfo>,
     raw: &RawResult,
     rule_id: &str,
-    key: &DedupKey,
-    package: Option<Package>,
-    layer: Option<String>,
-    location: Option<Location>,
+    affected: Affected,
 ) -> Finding {
+    let Affected { key, package, layer, location } = affected;
     let r = rule;
     let sev = severity::resolve(
         raw.qualys.or(r.and_then(|r| r.qualys)),
