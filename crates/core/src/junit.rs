@@ -44,9 +44,8 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         gate_suite.add_property(Property::new(name, clean(&value, MAX_NAME_CHARS)));
     }
     if let Some(error) = &verdict.error {
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(clean(&format!("the report could not be processed: {error}"), MAX_MESSAGE_CHARS));
-        status.set_type("unprocessable");
+        let message = clean(&format!("the report could not be processed: {error}"), MAX_MESSAGE_CHARS);
+        let status = failure(message, "unprocessable");
         let mut case = TestCase::new("report processed", status);
         case.set_classname("scangate.report");
         gate_suite.add_test_case(case);
@@ -57,10 +56,7 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         let status = if verdict.accept_incomplete_scan {
             TestCaseStatus::success()
         } else {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(clean(&text, MAX_MESSAGE_CHARS));
-            s.set_type("incomplete");
-            s
+            failure(clean(&text, MAX_MESSAGE_CHARS), "incomplete")
         };
         let mut case = TestCase::new("scan completed", status);
         case.set_classname("scangate.scan");
@@ -90,10 +86,7 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         let status = if check.passed {
             TestCaseStatus::success()
         } else {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(clean(&text, MAX_MESSAGE_CHARS));
-            s.set_type("threshold");
-            s
+            failure(clean(&text, MAX_MESSAGE_CHARS), "threshold")
         };
         let mut case = TestCase::new(clean(&check.name, MAX_NAME_CHARS), status);
         case.set_classname("scangate.thresholds");
@@ -120,10 +113,7 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
             "{left_out} more finding{} that break the gate are not listed: a CodeBuild report holds at most {MAX_CASES} test cases",
             if left_out == 1 { "" } else { "s" }
         );
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(text);
-        status.set_type("truncated");
-        let mut case = TestCase::new(format!("{left_out} more findings"), status);
+        let mut case = TestCase::new(format!("{left_out} more findings"), failure(text, "truncated"));
         case.set_classname("scangate.findings");
         findings_suite.add_test_case(case);
     }
@@ -167,26 +157,25 @@ fn policy_case(result: PolicyResult, gate: &GatePolicy) -> TestCase {
         PolicyResult::Audit => gate.fail_on_policy_audit,
         PolicyResult::Allow | PolicyResult::None => false,
     };
-    let status = if fails {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        s.set_message(text.clone());
-        s.set_type("policy");
-        s
-    } else {
-        TestCaseStatus::success()
-    };
+    let status = if fails { failure(text.clone(), "policy") } else { TestCaseStatus::success() };
     let mut case = TestCase::new("cloud policy", status);
     case.set_classname("scangate.policy");
     case.set_system_out(text);
     case
 }
 
+/// The status of a failed case: its message and failure type.
+fn failure(message: String, kind: &str) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    status.set_message(message);
+    status.set_type(kind);
+    status
+}
+
 fn finding_case(f: &Finding) -> TestCase {
     let affected = f.affected();
     let name = if affected.trim().is_empty() { f.rule_id.clone() } else { format!("{} {affected}", f.rule_id) };
-    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-    status.set_message(clean(&format!("{}: {}", f.severity, f.title), MAX_MESSAGE_CHARS));
-    status.set_type(f.severity.label());
+    let mut status = failure(clean(&format!("{}: {}", f.severity, f.title), MAX_MESSAGE_CHARS), f.severity.label());
     status.set_description(clean(&details(f), MAX_MESSAGE_CHARS));
     let mut case = TestCase::new(clean(&name, MAX_NAME_CHARS), status);
     case.set_classname(clean(&format!("{}/{}", f.scanner.name, f.severity), MAX_NAME_CHARS));
