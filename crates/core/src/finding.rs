@@ -147,7 +147,8 @@ pub(crate) fn write_dedup_key(
 }
 
 impl DedupKey {
-    pub fn new(
+    #[cfg(test)]
+    fn new(
         scanner: &str,
         rule_id: &str,
         package: Option<&Package>,

@@ -23,7 +23,8 @@ pub fn truncate_chars(s: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
 }
 
 /// Shortens `s` to at most `max_bytes` UTF-8 bytes, with the marker, on a char boundary.
-pub fn truncate_bytes(s: &str, max_bytes: usize) -> std::borrow::Cow<'_, str> {
+#[cfg(test)]
+fn truncate_bytes(s: &str, max_bytes: usize) -> std::borrow::Cow<'_, str> {
     if s.len() <= max_bytes {
         return std::borrow::Cow::Borrowed(s);
     }
