@@ -1,7 +1,8 @@
 //! JUnit XML for CodeBuild report groups (report type JUNITXML).
 //!
 //! Two test suites: "scangate thresholds" (one case per threshold, one for the cloud
-//! policy result, one for a report that could not be processed) and "findings" (one
+//! policy result, and one each for a report that could not be processed, a scan that
+//! did not complete and suppressed findings, when there are any) and "findings" (one
 //! failed case per finding that breaks the gate, worst first). CodeBuild keeps at most
 //! [`MAX_CASES`] cases per report and [`MAX_MESSAGE_CHARS`] characters per message, so
 //! the findings are cut with a final case that says how many were left out, and every
