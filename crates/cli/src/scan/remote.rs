@@ -2,7 +2,7 @@
 //! ExpectedBucketOwner and metadata, and waiting for the report-processor's verdict.
 
 use super::token::{token_from_secret_string, AccessToken};
-use crate::error::CliError;
+use crate::error::{with_sources, CliError};
 use scangate_aws::s3::{Condition, PutOptions, ReportStore, S3Store};
 use scangate_aws::secrets::{SecretSource, SecretsManager};
 use scangate_core::Verdict;
@@ -127,20 +127,9 @@ async fn caller_account(config: &aws_config::SdkConfig) -> Result<String, CliErr
         Err(e) => Err(CliError::internal(format!(
             "cannot find this account for ExpectedBucketOwner (STS GetCallerIdentity: {}); set --expected-bucket-owner \
              / REPORT_BUCKET_OWNER",
-            aws_smithy_types_display(&e)
+            with_sources(&e)
         ))),
     }
-}
-
-fn aws_smithy_types_display<E: std::error::Error>(e: &E) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 /// Whether a verdict is about the object this run uploaded (a retried build may find an older one).
