@@ -307,19 +307,7 @@ fn outputs_file_holds_every_variable_and_exports_print() {
     );
     assert_eq!(out.code, 0, "{}", out.all());
     let o = outputs(&dir.path().join("vars/scan.env"));
-    for name in [
-        "vulnerability_count",
-        "critical_count",
-        "high_count",
-        "medium_count",
-        "low_count",
-        "policy_result",
-        "scan_passed",
-        "sarif_path",
-        "json_path",
-        "sbom_path",
-        "verdict_key",
-    ] {
+    for name in OUTPUT_NAMES {
         assert!(o.contains_key(name), "{name} missing: {o:?}");
         assert!(out.stdout.contains(&format!("export {name}=")), "{name} not exported: {}", out.all());
     }

@@ -11,6 +11,21 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub const TOKEN: &str = "qtok-7f3a9c1e-SECRET-d00dfeed";
 
+/// The pipeline output variables, in the order the runner writes them and buildspecs export them.
+pub const OUTPUT_NAMES: [&str; 11] = [
+    "vulnerability_count",
+    "critical_count",
+    "high_count",
+    "medium_count",
+    "low_count",
+    "policy_result",
+    "scan_passed",
+    "sarif_path",
+    "json_path",
+    "sbom_path",
+    "verdict_key",
+];
+
 pub fn scangate() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_scangate"))
 }
