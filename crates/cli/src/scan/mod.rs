@@ -1,10 +1,15 @@
-//! `scangate scan image|repo|rootfs|sarif`: the CodeBuild runner.
+//! `scangate scan image|repo|rootfs|sarif|exports`: the CodeBuild runner (docs/runner.md).
 //!
-//! It gets the Qualys token (environment or Secrets Manager), obtains a verified
-//! QScanner, runs it in its own process group under a timeout, maps its exit code,
-//! finds the reports it wrote, optionally evaluates them in-process (`--local`),
-//! uploads them for the report-processor and waits for its verdict (`--wait`), and
-//! writes the pipeline outputs. See docs/runner.md.
+//! This file holds `run` and the dispatch; each step has its own file:
+//! - `args.rs`: the flags (clap), their help and environment variables, the path defaults;
+//!   `values.rs`: the types and parsers of their values.
+//! - `run.rs`: the QScanner step: the argument list, the Qualys token (`token.rs`, from the
+//!   environment or Secrets Manager), a verified QScanner (`binary.rs`), the run in its own process
+//!   group under a timeout with the output masked (`exec.rs`), the reports it wrote (`reports.rs`).
+//! - `gate.rs`: the in-process evaluation (`--local`), the upload and the wait for the
+//!   report-processor's verdict (`--wait`), over S3/STS/Secrets Manager in `remote.rs`.
+//! - `outputs.rs`: the pipeline outputs file every run ends by writing, and `scan exports`;
+//!   `private.rs`: the private work directory they live in.
 
 mod args;
 mod binary;
