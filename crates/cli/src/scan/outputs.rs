@@ -159,15 +159,15 @@ pub(super) fn write_text(path: &Path, text: &str, what: &str) -> Result<(), CliE
 }
 
 /// Writes the outputs file (and export lines) and returns the exit code.
-pub(super) fn finish(exit: i32, outs: &PipelineOutputs, gate: &GateOpts) -> Result<i32, CliError> {
+pub(super) fn finish(code: i32, outs: &PipelineOutputs, gate: &GateOpts) -> Result<i32, CliError> {
     let mut outs = outs.clone();
-    outs.scan_passed = exit == exit::PASSED;
+    outs.scan_passed = code == exit::PASSED;
     write_text(gate.outputs_file(), &outs.env_file(), "--outputs-file / SCANGATE_OUTPUTS_FILE")?;
     if gate.print_exports {
         print!("{}", outs.exports());
     }
-    eprintln!("scangate: pipeline outputs written to {}; exit {exit}", gate.outputs_file().display());
-    Ok(exit)
+    eprintln!("scangate: pipeline outputs written to {}; exit {code}", gate.outputs_file().display());
+    Ok(code)
 }
 
 /// `scangate scan exports`: the outputs file, read strictly, as `export` lines on stdout.
