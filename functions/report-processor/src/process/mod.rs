@@ -333,19 +333,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identity_from_arn() {
-        assert_eq!(
-            AwsIdentity::from_function_arn("arn:aws:lambda:eu-west-1:123456789012:function:scangate-processor:live"),
-            Some(AwsIdentity {
-                partition: "aws".into(),
-                region: "eu-west-1".into(),
-                account_id: "123456789012".into()
-            })
-        );
-        assert_eq!(AwsIdentity::from_function_arn("nonsense"), None);
-    }
-
-    #[test]
     fn keys_and_dirs() {
         assert!(is_report_key("scans/p/1/report.sarif", "scans/"));
         assert!(is_report_key("scans/p/1/report.SARIF.json", "scans/"));
