@@ -74,7 +74,7 @@ fn run(runtime: &tokio::runtime::Runtime) -> Result<(), String> {
             Err(e) => json!({ "invocation": n, "error": format!("invocation {n}: payload is not JSON: {e}") }),
             Ok(payload) => {
                 let span = tracing::info_span!("Lambda runtime invoke", requestId = %format!("local-{n}"));
-                match runtime.block_on(Box::pin(processor.handle(&payload, &identity)).instrument(span)) {
+                match runtime.block_on(processor.handle(&payload, &identity).instrument(span)) {
                     Ok(response) => json!({ "invocation": n, "response": response }),
                     Err(e) => json!({ "invocation": n, "error": e.to_string() }),
                 }

@@ -59,7 +59,7 @@ pub enum Response {
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     /// Handles one invocation payload, with no deadline; the response as JSON.
     pub async fn handle(&self, payload: &Value, identity: &AwsIdentity) -> Result<Value, HandlerError> {
-        Box::pin(self.handle_until(payload, identity, None)).await
+        self.handle_until(payload, identity, None).await
     }
 
     /// [`Self::respond`], the response as JSON.
@@ -69,7 +69,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         identity: &AwsIdentity,
         deadline: Option<Deadline>,
     ) -> Result<Value, HandlerError> {
-        Box::pin(self.respond(payload, identity, deadline)).await.map(|response| json!(response))
+        self.respond(payload, identity, deadline).await.map(|response| json!(response))
     }
 
     /// Handles one invocation payload against the invocation's deadline. SQS: a message is
@@ -173,6 +173,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let span = tracing::info_span!("report", bucket = %obj.bucket, key = %obj.key);
         async {
             let started = std::time::Instant::now();
+            // Boxed once per report: the whole processing future would otherwise be laid out
+            // inline in the runtime's (and overflow the compiler's default query depth).
             let result = Box::pin(self.process_until(obj, identity, time::OffsetDateTime::now_utc(), deadline)).await;
             let duration_ms = started.elapsed().as_millis() as u64;
             match &result {
