@@ -10,7 +10,7 @@ use scangate_core::events::{parse_event, parse_event_value, Event, EventError, P
 use serde_json::Value;
 
 /// Runs the parser on `data` and checks it; returns the object keys announced, or the error.
-pub fn check(data: &[u8]) -> Result<String, String> {
+pub(crate) fn check(data: &[u8]) -> Result<String, String> {
     let from_bytes = parse_event(data);
     if let Err(e) = &from_bytes {
         check_error(e);

@@ -22,7 +22,7 @@ const NOW: i64 = 1_763_884_800;
 
 /// Runs the gate's parsing and decisions on `data` and checks them. Returns the parameters' key
 /// (with the default bucket) and the first decision, or why the parameters were refused.
-pub fn check(data: &[u8]) -> Result<String, String> {
+pub(crate) fn check(data: &[u8]) -> Result<String, String> {
     let mut parts = data.splitn(3, |b| *b == 0xFF);
     let first = parts.next().unwrap_or_default();
     let token_part = parts.next().map(String::from_utf8_lossy);

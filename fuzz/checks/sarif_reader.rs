@@ -20,7 +20,7 @@ impl Read for Trickle<'_> {
     }
 }
 
-pub fn check(data: &[u8]) -> Result<String, String> {
+pub(crate) fn check(data: &[u8]) -> Result<String, String> {
     let whole = read_sarif(data, "fuzz").map_err(|e| e.to_string());
     let trickled = read_sarif(Trickle(data, 0), "fuzz").map_err(|e| e.to_string());
     assert_eq!(whole, trickled, "chunked reading must not change the result");

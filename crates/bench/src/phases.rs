@@ -36,7 +36,7 @@ fn best<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<(Duration, T
     Ok((fastest, out))
 }
 
-pub fn run(path: &Path, reps: usize) -> Result<()> {
+pub(crate) fn run(path: &Path, reps: usize) -> Result<()> {
     let size = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
     let mut rows: Vec<(&str, Duration, String)> = Vec::new();
 

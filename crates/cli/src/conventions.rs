@@ -71,7 +71,7 @@ fn is_bool_word(s: &str) -> bool {
 /// Rewrites `--opt VALUE` into `--opt=VALUE` for every option of `cmd` (and its subcommands) whose value
 /// may be omitted (`num_args = 0..=1`, `require_equals = true`, value name `SECONDS` or `BOOL`) when VALUE
 /// is a value of that option; stops at `--` (everything after it is positional).
-pub fn attach_optional_values(cmd: &clap::Command, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+pub(crate) fn attach_optional_values(cmd: &clap::Command, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut options = Vec::new();
     optional_value_options(cmd, &mut options);
     let mut out: Vec<OsString> = Vec::new();
@@ -105,7 +105,7 @@ pub fn attach_optional_values(cmd: &clap::Command, args: impl IntoIterator<Item 
 
 /// Global verbosity flags, flattened into the top-level command.
 #[derive(clap::Args, Debug, Clone, Copy)]
-pub struct Verbosity {
+pub(crate) struct Verbosity {
     /// More log output on standard error (-v info, -vv debug, -vvv trace for every library too).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Logging")]
     pub verbose: u8,
@@ -117,7 +117,7 @@ pub struct Verbosity {
 impl Verbosity {
     /// The tracing filter for these flags: scangate's own crates at the chosen level, libraries at `warn`
     /// (all at `trace` from -vvv on).
-    pub fn filter_directives(self) -> String {
+    pub(crate) fn filter_directives(self) -> String {
         let level = i16::from(self.verbose) - i16::from(self.quiet);
         let ours = match level {
             i16::MIN..=-2 => return "off".to_string(),
@@ -138,7 +138,7 @@ impl Verbosity {
 
 /// Installs the log subscriber: human-readable lines on standard error, no timestamps (CodeBuild and
 /// terminals add their own). `RUST_LOG`, when set and valid, replaces the -v/-q level.
-pub fn init_logging(v: Verbosity) {
+pub(crate) fn init_logging(v: Verbosity) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|s| !s.trim().is_empty())

@@ -5,19 +5,19 @@ use std::fmt;
 
 /// A failure with the exit code it maps to. Messages never contain the Qualys token.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     pub code: i32,
     pub message: String,
 }
 
 impl CliError {
     /// Bad parameters or unreadable input (exit 2).
-    pub fn usage(m: impl Into<String>) -> CliError {
+    pub(crate) fn usage(m: impl Into<String>) -> CliError {
         CliError { code: exit::USAGE, message: m.into() }
     }
 
     /// An internal error (exit 1).
-    pub fn internal(m: impl Into<String>) -> CliError {
+    pub(crate) fn internal(m: impl Into<String>) -> CliError {
         CliError { code: exit::INTERNAL, message: m.into() }
     }
 }
@@ -29,7 +29,7 @@ impl fmt::Display for CliError {
 }
 
 /// An error and its sources, `outer: cause: cause`.
-pub fn with_sources(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_sources(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -2,16 +2,16 @@
 //! runner (`scangate scan`) also passes QScanner's own codes (1–41) through.
 
 /// The gate passed (or the command succeeded).
-pub const PASSED: i32 = 0;
+pub(crate) const PASSED: i32 = 0;
 /// An internal error (a bug, or an environment failure scangate cannot attribute to input).
-pub const INTERNAL: i32 = 1;
+pub(crate) const INTERNAL: i32 = 1;
 /// Bad parameters or unreadable input.
-pub const USAGE: i32 = 2;
+pub(crate) const USAGE: i32 = 2;
 /// The gate failed: a threshold was crossed or the cloud policy said DENY.
-pub const GATE_FAILED: i32 = 42;
+pub(crate) const GATE_FAILED: i32 = 42;
 /// The runner: QScanner did not finish within the timeout; its process group was killed (as GNU `timeout`).
-pub const TIMEOUT: i32 = 124;
+pub(crate) const TIMEOUT: i32 = 124;
 /// The runner: QScanner was killed by signal N, exit `SIGNALED + N`.
-pub const SIGNALED: i32 = 128;
+pub(crate) const SIGNALED: i32 = 128;
 /// The runner was stopped by SIGTERM/SIGINT while QScanner ran (128 + SIGTERM).
-pub const INTERRUPTED: i32 = 143;
+pub(crate) const INTERRUPTED: i32 = 143;

@@ -16,7 +16,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// Human summary: counts per severity, policy, verdict, the worst findings.
     Table,
     /// The verdict as JSON (the same document as `--verdict`), for scripts.
@@ -39,7 +39,7 @@ Policy: the Qualys cloud policy result comes from the report (run properties `po
 (default); AUDIT fails only when FAIL_ON_POLICY_AUDIT is true (default false).
 
 Exit status: 0 passed, 42 gate failed, 2 bad parameters or unreadable input, 1 internal error.")]
-pub struct ProcessArgs {
+pub(crate) struct ProcessArgs {
     /// SARIF files to evaluate together (findings are deduplicated across them); `-` reads standard input.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
@@ -156,7 +156,7 @@ impl ProcessArgs {
 }
 
 /// Runs `scangate process`; returns the exit code.
-pub fn run(args: ProcessArgs) -> i32 {
+pub(crate) fn run(args: ProcessArgs) -> i32 {
     match run_inner(&args) {
         Ok(code) => code,
         Err(e) if e.code == exit::INTERNAL => {

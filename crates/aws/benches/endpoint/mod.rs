@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The server's bucket: refuses instead of waiting.
-pub struct ServerBucket {
+pub(crate) struct ServerBucket {
     rate: f64,
     burst: f64,
     state: Mutex<(f64, Instant)>,
@@ -21,7 +21,7 @@ pub struct ServerBucket {
 
 impl ServerBucket {
     /// `rate` calls/s, up to `burst` at once, starting full.
-    pub fn new(rate: f64, burst: f64) -> ServerBucket {
+    pub(crate) fn new(rate: f64, burst: f64) -> ServerBucket {
         ServerBucket { rate, burst, state: Mutex::new((burst, Instant::now())) }
     }
 
@@ -42,7 +42,7 @@ impl ServerBucket {
 /// What the endpoint saw. `ids` is kept only when it starts as `Some`: a day's replay
 /// accepts millions of findings.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub ids: Option<HashSet<String>>,
     pub findings: u64,
     pub calls: u64,
@@ -51,7 +51,7 @@ pub struct Seen {
 
 /// Starts the endpoint on a free loopback port (every call waits `delay`, the model latency,
 /// first) and returns its task (abort it when done) and SDK clients pointed at it.
-pub async fn start(
+pub(crate) async fn start(
     bucket: ServerBucket,
     seen: Arc<Mutex<Seen>>,
     delay: Duration,

@@ -38,14 +38,14 @@ report instead. Reports are uploaded to s3://REPORT_BUCKET/scans/<project>/<buil
 report-processor's verdict. The pipeline outputs are written to --outputs-file for `exported-variables`.",
     after_help = EXIT_HELP
 )]
-pub struct ScanArgs {
+pub(crate) struct ScanArgs {
     /// Boxed: the subcommands carry many options, `scangate`'s command enum stays small.
     #[command(subcommand)]
     pub command: Box<ScanCommand>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ScanCommand {
+pub(crate) enum ScanCommand {
     /// Scan a container image (registry reference, or a local image through --storage-driver).
     #[command(after_help = EXIT_HELP)]
     Image(ImageArgs),
@@ -64,7 +64,7 @@ pub enum ScanCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ExportsArgs {
+pub(crate) struct ExportsArgs {
     /// The outputs file the scan wrote [default: outputs.env in the work directory].
     #[arg(long, env = "SCANGATE_OUTPUTS_FILE", help_heading = "Outputs")]
     pub outputs_file: Option<PathBuf>,
@@ -74,7 +74,7 @@ pub struct ExportsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ImageArgs {
+pub(crate) struct ImageArgs {
     /// Image reference, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.2.
     #[arg(env = "IMAGE_ID", value_name = "IMAGE")]
     pub image: String,
@@ -93,7 +93,7 @@ pub struct ImageArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RepoArgs {
+pub(crate) struct RepoArgs {
     /// Directory to scan.
     #[arg(env = "SCAN_PATH", value_name = "PATH", default_value = ".")]
     pub path: PathBuf,
@@ -108,7 +108,7 @@ pub struct RepoArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RootfsArgs {
+pub(crate) struct RootfsArgs {
     /// Root filesystem directory to scan.
     #[arg(env = "ROOTFS_PATH", value_name = "PATH")]
     pub path: PathBuf,
@@ -123,7 +123,7 @@ pub struct RootfsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SarifArgs {
+pub(crate) struct SarifArgs {
     /// The SARIF 2.1.0 report to upload and gate on.
     #[arg(env = "SARIF_FILE", value_name = "FILE")]
     pub file: PathBuf,
@@ -144,7 +144,7 @@ pub struct SarifArgs {
 
 /// QScanner options shared by image, repo and rootfs.
 #[derive(Debug, Args)]
-pub struct ScannerOpts {
+pub(crate) struct ScannerOpts {
     /// Secrets Manager secret holding the Qualys token (plain, or JSON with "accessToken"); without it the
     /// token is read from QUALYS_ACCESS_TOKEN.
     #[arg(long, env = "QUALYS_SECRET_ID", hide_env_values = true, help_heading = "Qualys")]
@@ -206,7 +206,7 @@ pub struct ScannerOpts {
 
 /// Options of filesystem scans (repo, rootfs).
 #[derive(Debug, Args)]
-pub struct FsOpts {
+pub(crate) struct FsOpts {
     /// What to record as the scanned target instead of the path (e.g. the SIF file a rootfs was extracted
     /// from, or the repository URL).
     #[arg(long = "target", env = "SCANGATE_TARGET", help_heading = "Upload")]
@@ -221,7 +221,7 @@ pub struct FsOpts {
 
 /// The gate and its outputs.
 #[derive(Debug, Args)]
-pub struct GateOpts {
+pub(crate) struct GateOpts {
     /// Maximum critical findings (-1 unlimited) [in-process default: 0].
     #[arg(long, env = "MAX_CRITICAL", value_parser = named("--max-* / MAX_*", Thresholds::parse_value), allow_negative_numbers = true, value_name = "N", help_heading = "Gate")]
     pub max_critical: Option<i64>,
@@ -277,7 +277,7 @@ pub struct GateOpts {
 
 /// Where reports go.
 #[derive(Debug, Args)]
-pub struct UploadOpts {
+pub(crate) struct UploadOpts {
     /// Report bucket; without one nothing is uploaded.
     #[arg(long, env = "REPORT_BUCKET", help_heading = "Upload")]
     pub bucket: Option<String>,

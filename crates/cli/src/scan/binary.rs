@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// Where the binary comes from.
 #[derive(Clone, Debug)]
-pub struct BinarySource {
+pub(super) struct BinarySource {
     pub path: Option<PathBuf>,
     pub url: Option<String>,
     pub sha256: Option<String>,
@@ -34,7 +34,7 @@ pub struct BinarySource {
 
 /// The binary to run and how it was obtained. A private copy's directory is removed on drop.
 #[derive(Debug)]
-pub struct Obtained {
+pub(super) struct Obtained {
     pub path: PathBuf,
     /// "given", "cache" or "download".
     pub origin: &'static str,
@@ -46,7 +46,7 @@ pub struct Obtained {
 
 impl Obtained {
     /// Re-hashes the binary right before it runs.
-    pub fn verify_before_exec(&self) -> Result<(), CliError> {
+    pub(super) fn verify_before_exec(&self) -> Result<(), CliError> {
         let Some(want) = &self.sha256 else {
             return Ok(());
         };
@@ -72,7 +72,7 @@ impl Drop for Obtained {
 
 /// The default cache directory: `$XDG_CACHE_HOME/scangate/qscanner`, else
 /// `$HOME/.cache/scangate/qscanner`, else `.scangate-cache/qscanner`.
-pub fn default_cache_dir() -> PathBuf {
+pub(super) fn default_cache_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("scangate").join("qscanner");
     }
@@ -82,7 +82,7 @@ pub fn default_cache_dir() -> PathBuf {
     PathBuf::from(".scangate-cache").join("qscanner")
 }
 
-pub fn obtain(src: &BinarySource) -> Result<Obtained, CliError> {
+pub(super) fn obtain(src: &BinarySource) -> Result<Obtained, CliError> {
     if let Some(path) = &src.path {
         return given(path, src.sha256.as_deref(), "--qscanner-path / QSCANNER_PATH");
     }
@@ -285,12 +285,12 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// The first whitespace-separated word of a `.sha256` file, when it is 64 hex digits.
-pub fn parse_sha256_file(text: &str) -> Option<String> {
+pub(super) fn parse_sha256_file(text: &str) -> Option<String> {
     let word = text.split_whitespace().next()?.to_ascii_lowercase();
     (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
 }
 
-pub fn sha256_file(path: &Path) -> io::Result<String> {
+pub(super) fn sha256_file(path: &Path) -> io::Result<String> {
     let mut f = fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -334,12 +334,12 @@ const MACHINES: [(u16, &str); 8] = [
     (8, "mips"),
 ];
 
-pub fn machine_name(m: u16) -> String {
+pub(super) fn machine_name(m: u16) -> String {
     MACHINES.iter().find(|(id, _)| *id == m).map_or_else(|| format!("machine {m}"), |(_, n)| n.to_string())
 }
 
 /// This host's ELF machine and class (1 = 32-bit, 2 = 64-bit), when known.
-pub fn host_machine() -> Option<(u16, u8)> {
+pub(super) fn host_machine() -> Option<(u16, u8)> {
     match std::env::consts::ARCH {
         "x86_64" => Some((62, 2)),
         "x86" => Some((3, 1)),
@@ -353,7 +353,7 @@ pub fn host_machine() -> Option<(u16, u8)> {
 }
 
 /// Checks that the header is a Linux-runnable ELF executable for `host` (machine, class).
-pub fn check_elf(header: &[u8], host: (u16, u8)) -> Result<(), String> {
+pub(super) fn check_elf(header: &[u8], host: (u16, u8)) -> Result<(), String> {
     if header.len() >= 2 && header.starts_with(b"#!") {
         // A wrapper script: the interpreter decides; nothing to check.
         return Ok(());
@@ -416,7 +416,7 @@ const MAX_REDIRECTS: usize = 5;
 
 /// A redirect may only go where a download URL may start (https, or plain http to a loopback
 /// host), and never from https down to plain http.
-pub fn check_redirect(from: &str, to: &str) -> Result<(), String> {
+pub(super) fn check_redirect(from: &str, to: &str) -> Result<(), String> {
     check_download_url(to).map_err(|m| format!("refusing the redirect to {}: {}", redact_url(to), redact_url(&m)))?;
     if from.starts_with("https://") && !to.starts_with("https://") {
         return Err(format!("refusing the redirect from https to plain http ({})", redact_url(to)));

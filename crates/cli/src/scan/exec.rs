@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// What to run.
-pub struct RunSpec {
+pub(super) struct RunSpec {
     pub program: PathBuf,
     pub args: Vec<String>,
     /// Set as QUALYS_ACCESS_TOKEN in the child's environment only; when `None`, the variable is removed.
@@ -30,7 +30,7 @@ pub struct RunSpec {
 
 /// How the scanner ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     Exited(i32),
     Signaled(i32),
     TimedOut,
@@ -65,7 +65,7 @@ fn kill_group(child: &mut std::process::Child, pgid: rustix::process::Pid, grace
 }
 
 /// Runs the scanner; returns how it ended and its wall time.
-pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
+pub(super) fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     match &spec.token {
@@ -152,7 +152,7 @@ pub fn run(spec: &RunSpec) -> io::Result<(Outcome, Duration)> {
 /// the chunking and line length: the last `longest secret − 1` bytes are held back until
 /// more input (or the end) shows whether they start a secret. Output is released at every
 /// line end (`\n`, `\r`) when no secret contains one, so progress lines stay live.
-pub struct Masker {
+pub(super) struct Masker {
     /// Longest first, so that a secret containing another is masked whole.
     secrets: Vec<Vec<u8>>,
     /// Bytes that can still be the start of a secret.
@@ -163,7 +163,7 @@ pub struct Masker {
 }
 
 impl Masker {
-    pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Masker {
+    pub(super) fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Masker {
         let mut list: Vec<Vec<u8>> = secrets.iter().map(|s| s.as_ref().to_vec()).filter(|s| !s.is_empty()).collect();
         list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         list.dedup();
@@ -173,7 +173,7 @@ impl Masker {
     }
 
     /// Takes `data`; appends to `out` what can be released (masked).
-    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    pub(super) fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
         self.pending.extend_from_slice(data);
         let mut cut = self.pending.len().saturating_sub(self.hold);
         if self.line_safe {
@@ -185,7 +185,7 @@ impl Masker {
     }
 
     /// The end of the stream: releases everything held.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
         self.release(self.pending.len(), out);
     }
 
@@ -235,7 +235,7 @@ fn pump(mut src: impl Read, mut dst: impl Write, secrets: &[Vec<u8>]) {
 }
 
 /// What a QScanner exit code means (docs/qscanner.md).
-pub fn describe_exit(code: i32) -> &'static str {
+pub(super) fn describe_exit(code: i32) -> &'static str {
     match code {
         0 => "success",
         1 => "generic error",

@@ -24,14 +24,14 @@ mod token;
 mod values;
 
 use crate::error::CliError;
-pub use args::ScanArgs;
+pub(crate) use args::ScanArgs;
 use args::{resolve_paths, ScanCommand};
 use gate::{gate_and_upload, run_sarif, GateContext};
 use outputs::run_exports;
 use run::{run_qscanner, ImageExtra, Target};
 
 /// Runs `scangate scan …`; returns the process exit code.
-pub fn run(args: ScanArgs) -> i32 {
+pub(crate) fn run(args: ScanArgs) -> i32 {
     let result = run_command(*args.command);
     match result {
         Ok(code) => code,

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// The pipeline outputs, in docs/design.md's order and names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PipelineOutputs {
+pub(super) struct PipelineOutputs {
     pub vulnerability_count: Option<u64>,
     pub critical_count: Option<u64>,
     pub high_count: Option<u64>,
@@ -26,7 +26,7 @@ pub struct PipelineOutputs {
 }
 
 /// Every output variable name, as docs/design.md lists them.
-pub const NAMES: [&str; 11] = [
+pub(super) const NAMES: [&str; 11] = [
     "vulnerability_count",
     "critical_count",
     "high_count",
@@ -41,7 +41,7 @@ pub const NAMES: [&str; 11] = [
 ];
 
 impl PipelineOutputs {
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn pairs(&self) -> Vec<(&'static str, String)> {
         let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let values = [
             n(self.vulnerability_count),
@@ -60,18 +60,18 @@ impl PipelineOutputs {
     }
 
     /// `name=value` lines, values shell-quoted when needed (the file can be sourced with `set -a; . FILE`).
-    pub fn env_file(&self) -> String {
+    pub(super) fn env_file(&self) -> String {
         self.pairs().into_iter().map(|(k, v)| format!("{k}={}\n", shell_quote(&v))).collect()
     }
 
     /// `export name=value` lines for `eval "$(scangate scan … --print-exports)"`.
-    pub fn exports(&self) -> String {
+    pub(super) fn exports(&self) -> String {
         self.pairs().into_iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(&v))).collect()
     }
 }
 
 /// Quotes a value for POSIX shells: bare when it is only safe characters, else single-quoted.
-pub fn shell_quote(v: &str) -> String {
+pub(super) fn shell_quote(v: &str) -> String {
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:@+-=,".contains(&b)) {
         v.to_string()
     } else {
@@ -82,7 +82,7 @@ pub fn shell_quote(v: &str) -> String {
 /// Reads an outputs file strictly: each line `name=value` with `name` one of [`NAMES`] (at most
 /// once) and `value` bare safe characters or one single-quoted string as [`shell_quote`] writes it.
 /// Nothing in it is ever executed: the values come back as plain strings.
-pub fn parse_env_file(text: &str) -> Result<Vec<(&'static str, String)>, String> {
+pub(super) fn parse_env_file(text: &str) -> Result<Vec<(&'static str, String)>, String> {
     let mut out: Vec<(&'static str, String)> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let at = n + 1;
@@ -124,7 +124,7 @@ fn unquote(raw: &str) -> Option<String> {
 
 /// `export name=value` lines for every pipeline output, from a strictly read outputs file;
 /// names it lacks are exported empty (`scan_passed` as `false`).
-pub fn exports_from(values: &[(&'static str, String)]) -> String {
+pub(super) fn exports_from(values: &[(&'static str, String)]) -> String {
     NAMES
         .into_iter()
         .map(|k| {

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 /// The default name of each file in the work directory.
-pub const OUTPUTS_FILE: &str = "outputs.env";
-pub const JUNIT_FILE: &str = "junit.xml";
-pub const REPORTS_DIR: &str = "reports";
+pub(super) const OUTPUTS_FILE: &str = "outputs.env";
+pub(super) const JUNIT_FILE: &str = "junit.xml";
+pub(super) const REPORTS_DIR: &str = "reports";
 
 /// A name no other process of this run picks: pid, clock nanoseconds and a counter.
 fn unique(prefix: &str) -> String {
@@ -25,7 +25,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Creates a new directory with mode 0700 under `parent` (never an existing one).
-pub fn new_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
+pub(super) fn new_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
     for _ in 0..32 {
         let dir = parent.join(unique(prefix));
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -39,7 +39,7 @@ pub fn new_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
 
 /// Checks that `dir` is a directory (not a symlink to one) owned by this user that nobody else
 /// can write or read (no group/other permission bits).
-pub fn check_private_dir(dir: &Path) -> Result<(), String> {
+pub(super) fn check_private_dir(dir: &Path) -> Result<(), String> {
     let meta = fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if meta.file_type().is_symlink() {
         return Err(format!("{} is a symlink; a private directory must be a real directory", dir.display()));
@@ -63,7 +63,7 @@ pub fn check_private_dir(dir: &Path) -> Result<(), String> {
 
 /// The work directory: `given` (created with mode 0700 when missing, else checked to be private),
 /// or a new directory `scangate-…` under the system temporary directory.
-pub fn work_dir(given: Option<&Path>) -> Result<PathBuf, String> {
+pub(super) fn work_dir(given: Option<&Path>) -> Result<PathBuf, String> {
     match given {
         Some(dir) => {
             match fs::DirBuilder::new().mode(0o700).create(dir) {
@@ -82,7 +82,7 @@ pub fn work_dir(given: Option<&Path>) -> Result<PathBuf, String> {
 /// Writes `bytes` to `path` without following a symlink at `path`: into a new file (created with
 /// `create_new`, which never follows one) beside it, then renamed over `path` (which replaces a
 /// symlink instead of writing through it). Mode 0600.
-pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = parent.join(unique(&format!(".{name}.")));
@@ -99,7 +99,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Reads a regular file, refusing a symlink (checked on the path, then on the opened file).
-pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+pub(super) fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let before = fs::symlink_metadata(path)?;
     if !before.file_type().is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file (a symlink or a directory)"));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// What to upload where.
 #[derive(Clone, Debug)]
-pub struct UploadPlan {
+pub(super) struct UploadPlan {
     pub bucket: String,
     pub kms_key_id: Option<String>,
     pub expected_bucket_owner: Option<String>,
@@ -26,7 +26,7 @@ pub struct UploadPlan {
 
 /// What was uploaded.
 #[derive(Clone, Debug)]
-pub struct Uploaded {
+pub(super) struct Uploaded {
     pub verdict_key: String,
     /// The SARIF's key, version and ETag (the verdict must be about this object).
     pub sarif_key: Option<String>,
@@ -43,7 +43,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Reads the Qualys token from Secrets Manager (plain string, or JSON with `accessToken`).
-pub fn fetch_token(secret_id: &str) -> Result<AccessToken, CliError> {
+pub(super) fn fetch_token(secret_id: &str) -> Result<AccessToken, CliError> {
     let rt = runtime()?;
     let value = rt.block_on(async {
         let config = scangate_aws::clients::load_sdk_config().await;
@@ -63,7 +63,7 @@ fn content_type(key: &str) -> &'static str {
 }
 
 /// Uploads every file of the plan (the SARIF last, so the processor finds its companions in place).
-pub fn upload(plan: &UploadPlan) -> Result<Uploaded, CliError> {
+pub(super) fn upload(plan: &UploadPlan) -> Result<Uploaded, CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let config = scangate_aws::clients::load_sdk_config().await;
@@ -150,7 +150,7 @@ fn verdict_matches(v: &Verdict, up: &Uploaded) -> bool {
 
 /// Polls for `verdict.json` until `wait` has passed; downloads `junit.xml` to `junit_path`
 /// and prints `summary.md` when the processor wrote them.
-pub fn wait_for_verdict(
+pub(super) fn wait_for_verdict(
     plan: &UploadPlan,
     up: &Uploaded,
     wait: Duration,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 /// Reports found in the output directory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Found {
+pub(super) struct Found {
     pub sarif: Option<PathBuf>,
     pub json: Option<PathBuf>,
     pub sboms: Vec<PathBuf>,
@@ -14,13 +14,13 @@ pub struct Found {
 
 /// What kind of report a file name is, by QScanner's naming.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Sarif,
     Json,
     Sbom,
 }
 
-pub fn classify(name: &str) -> Option<Kind> {
+pub(super) fn classify(name: &str) -> Option<Kind> {
     if name.ends_with("-Report.sarif.json") || name.ends_with(".sarif") {
         Some(Kind::Sarif)
     } else if name.ends_with("-ScanResult.json") {
@@ -35,7 +35,7 @@ pub fn classify(name: &str) -> Option<Kind> {
 /// Finds the reports in `dir` (and its direct subdirectories) written at or after `since`
 /// (older files are a previous run's). When several of a kind exist, the newest wins; SBOMs
 /// are all kept, SPDX first.
-pub fn find(dir: &Path, since: SystemTime) -> Found {
+pub(super) fn find(dir: &Path, since: SystemTime) -> Found {
     let mut files: Vec<(PathBuf, SystemTime)> = Vec::new();
     collect(dir, since, 0, &mut files);
     files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

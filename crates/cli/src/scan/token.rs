@@ -3,17 +3,17 @@
 use std::fmt;
 
 /// The environment variable QScanner reads its token from, and the runner's own source.
-pub const TOKEN_ENV: &str = "QUALYS_ACCESS_TOKEN";
+pub(super) const TOKEN_ENV: &str = "QUALYS_ACCESS_TOKEN";
 
 /// A Qualys access token. `Debug` and `Display` print `[redacted]`; the value is
 /// reachable only through [`AccessToken::expose`], used in exactly one place: the
 /// child process environment.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken(String);
+pub(super) struct AccessToken(String);
 
 impl AccessToken {
     /// Wraps a token, trimming surrounding whitespace (secrets pasted with a newline).
-    pub fn new(value: &str) -> Option<AccessToken> {
+    pub(super) fn new(value: &str) -> Option<AccessToken> {
         let t = value.trim();
         if t.is_empty() {
             None
@@ -22,7 +22,7 @@ impl AccessToken {
         }
     }
 
-    pub fn expose(&self) -> &str {
+    pub(super) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -41,7 +41,7 @@ impl fmt::Display for AccessToken {
 
 /// Why a secret's value could not be turned into a token. Messages never contain the value.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SecretValueError {
+pub(super) enum SecretValueError {
     Empty,
     NotJson { line: usize, column: usize },
     NoAccessToken,
@@ -63,7 +63,7 @@ impl fmt::Display for SecretValueError {
 }
 
 /// Turns a Secrets Manager `SecretString` into a token: a plain string, or JSON with an `accessToken` field.
-pub fn token_from_secret_string(value: &str) -> Result<AccessToken, SecretValueError> {
+pub(super) fn token_from_secret_string(value: &str) -> Result<AccessToken, SecretValueError> {
     let t = value.trim();
     if t.is_empty() {
         return Err(SecretValueError::Empty);

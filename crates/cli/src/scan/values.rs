@@ -5,20 +5,20 @@
 use std::fmt;
 
 /// Qualys platform PODs QScanner accepts.
-pub const PODS: [&str; 13] =
+pub(super) const PODS: [&str; 13] =
     ["US1", "US2", "US3", "US4", "EU1", "EU2", "EU3", "IN1", "CA1", "AE1", "UK1", "AU1", "KSA1"];
 
 /// A validated Qualys POD.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pod(String);
+pub(crate) struct Pod(String);
 
 impl Pod {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-pub fn parse_pod(s: &str) -> Result<Pod, String> {
+pub(super) fn parse_pod(s: &str) -> Result<Pod, String> {
     let up = s.trim().to_ascii_uppercase();
     if PODS.contains(&up.as_str()) {
         Ok(Pod(up))
@@ -29,7 +29,7 @@ pub fn parse_pod(s: &str) -> Result<Pod, String> {
 
 /// QScanner `--mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     GetReport,
     EvaluatePolicy,
     ScanOnly,
@@ -37,9 +37,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 4] = [Mode::GetReport, Mode::EvaluatePolicy, Mode::ScanOnly, Mode::InventoryOnly];
+    pub(crate) const ALL: [Mode; 4] = [Mode::GetReport, Mode::EvaluatePolicy, Mode::ScanOnly, Mode::InventoryOnly];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::GetReport => "get-report",
             Mode::EvaluatePolicy => "evaluate-policy",
@@ -49,7 +49,7 @@ impl Mode {
     }
 
     /// Whether QScanner talks to the Qualys platform (and so needs a token and a POD).
-    pub fn needs_platform(self) -> bool {
+    pub(crate) fn needs_platform(self) -> bool {
         self != Mode::InventoryOnly
     }
 }
@@ -60,7 +60,7 @@ impl fmt::Display for Mode {
     }
 }
 
-pub fn parse_mode(s: &str) -> Result<Mode, String> {
+pub(super) fn parse_mode(s: &str) -> Result<Mode, String> {
     let t = s.trim().to_ascii_lowercase();
     Mode::ALL.into_iter().find(|m| m.as_str() == t).ok_or_else(|| {
         format!("--mode / SCAN_MODE: expected one of {}, got {s:?}", Mode::ALL.map(Mode::as_str).join(", "))
@@ -69,14 +69,14 @@ pub fn parse_mode(s: &str) -> Result<Mode, String> {
 
 /// A comma-separated list whose items all come from a fixed vocabulary (kept in the user's order, deduplicated).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct List(pub Vec<String>);
+pub(crate) struct List(pub Vec<String>);
 
 impl List {
-    pub fn joined(&self) -> String {
+    pub(crate) fn joined(&self) -> String {
         self.0.join(",")
     }
 
-    pub fn contains(&self, item: &str) -> bool {
+    pub(crate) fn contains(&self, item: &str) -> bool {
         self.0.iter().any(|i| i == item)
     }
 }
@@ -101,24 +101,24 @@ fn parse_list(s: &str, allowed: &[&str], what: &str) -> Result<List, String> {
     Ok(List(out))
 }
 
-pub const SCAN_TYPES: [&str; 3] = ["pkg", "fileinsight", "secret"];
-pub const FORMATS: [&str; 3] = ["json", "spdx", "cyclonedx"];
-pub const REPORT_FORMATS: [&str; 3] = ["table", "sarif", "gitlab"];
-pub const STORAGE_DRIVERS: [&str; 3] = ["docker", "containerd", "none"];
+pub(super) const SCAN_TYPES: [&str; 3] = ["pkg", "fileinsight", "secret"];
+pub(super) const FORMATS: [&str; 3] = ["json", "spdx", "cyclonedx"];
+pub(super) const REPORT_FORMATS: [&str; 3] = ["table", "sarif", "gitlab"];
+pub(super) const STORAGE_DRIVERS: [&str; 3] = ["docker", "containerd", "none"];
 
-pub fn parse_scan_types(s: &str) -> Result<List, String> {
+pub(super) fn parse_scan_types(s: &str) -> Result<List, String> {
     parse_list(s, &SCAN_TYPES, "--scan-types / SCAN_TYPES")
 }
 
-pub fn parse_formats(s: &str) -> Result<List, String> {
+pub(super) fn parse_formats(s: &str) -> Result<List, String> {
     parse_list(s, &FORMATS, "--format / SCAN_FORMAT")
 }
 
-pub fn parse_report_formats(s: &str) -> Result<List, String> {
+pub(super) fn parse_report_formats(s: &str) -> Result<List, String> {
     parse_list(s, &REPORT_FORMATS, "--report-format / SCAN_REPORT_FORMAT")
 }
 
-pub fn parse_storage_driver(s: &str) -> Result<String, String> {
+pub(super) fn parse_storage_driver(s: &str) -> Result<String, String> {
     let t = s.trim().to_ascii_lowercase();
     if STORAGE_DRIVERS.contains(&t.as_str()) {
         Ok(t)
@@ -128,7 +128,7 @@ pub fn parse_storage_driver(s: &str) -> Result<String, String> {
 }
 
 /// `os/arch[/variant]`, e.g. `linux/amd64`, `linux/arm64/v8`.
-pub fn parse_platform(s: &str) -> Result<String, String> {
+pub(super) fn parse_platform(s: &str) -> Result<String, String> {
     let t = s.trim();
     let parts: Vec<&str> = t.split('/').collect();
     let ok = (2..=3).contains(&parts.len())
@@ -144,9 +144,9 @@ pub fn parse_platform(s: &str) -> Result<String, String> {
 /// (QScanner would read them as flags) nor contain control characters.
 /// A comma-separated list of paths (a newtype, so that clap takes it as one value).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathList(pub Vec<String>);
+pub(crate) struct PathList(pub Vec<String>);
 
-pub fn parse_path_list(s: &str, what: &str) -> Result<PathList, String> {
+pub(super) fn parse_path_list(s: &str, what: &str) -> Result<PathList, String> {
     let mut out = Vec::new();
     for raw in s.split(',') {
         let item = raw.trim();
@@ -163,21 +163,21 @@ pub fn parse_path_list(s: &str, what: &str) -> Result<PathList, String> {
     Ok(PathList(out))
 }
 
-pub fn parse_exclude_dirs(s: &str) -> Result<PathList, String> {
+pub(super) fn parse_exclude_dirs(s: &str) -> Result<PathList, String> {
     parse_path_list(s, "--exclude-dirs / EXCLUDE_DIRS")
 }
 
-pub fn parse_exclude_files(s: &str) -> Result<PathList, String> {
+pub(super) fn parse_exclude_files(s: &str) -> Result<PathList, String> {
     parse_path_list(s, "--exclude-files / EXCLUDE_FILES")
 }
 
 /// Seconds, 1 to 7 days; `30`, `30s`, `15m`, `2h` accepted.
-pub fn parse_timeout(s: &str) -> Result<u64, String> {
+pub(super) fn parse_timeout(s: &str) -> Result<u64, String> {
     parse_seconds(s, "--timeout / SCAN_TIMEOUT", 1)
 }
 
 /// Seconds to wait for the processor's verdict (0 = do not wait).
-pub fn parse_wait(s: &str) -> Result<u64, String> {
+pub(super) fn parse_wait(s: &str) -> Result<u64, String> {
     parse_seconds(s, "--wait / SCANGATE_WAIT", 0)
 }
 
@@ -199,15 +199,15 @@ fn parse_seconds(s: &str, what: &str, min: u64) -> Result<u64, String> {
 
 /// A proxy URL: http(s)://[user:pass@]host[:port].
 #[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl(String);
+pub(crate) struct ProxyUrl(String);
 
 impl ProxyUrl {
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Whether the URL carries credentials (then it must not go on a command line).
-    pub fn has_credentials(&self) -> bool {
+    pub(crate) fn has_credentials(&self) -> bool {
         self.0.split_once("://").is_some_and(|(_, rest)| rest.split('/').next().is_some_and(|auth| auth.contains('@')))
     }
 }
@@ -234,7 +234,7 @@ impl fmt::Display for ProxyUrl {
 /// The parts of a URL that are secrets: the user-info (`user:pass`), the password alone (raw and
 /// percent-decoded, when at least 4 bytes), the query string and each query value of at least 6 bytes.
 /// These are masked in QScanner's output; [`redact_url`] hides them in the runner's own messages.
-pub fn url_secrets(url: &str) -> Vec<String> {
+pub(super) fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
     let Some((_, rest)) = url.split_once("://") else {
         return out;
@@ -270,7 +270,7 @@ pub fn url_secrets(url: &str) -> Vec<String> {
 }
 
 /// The URL with its user-info and query string replaced by `***` (for logs and error messages).
-pub fn redact_url(url: &str) -> String {
+pub(super) fn redact_url(url: &str) -> String {
     let mut shown = url.to_string();
     for s in url_secrets(url) {
         shown = shown.replace(&s, "***");
@@ -299,7 +299,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// A proxy URL; `host:port` without a scheme (as curl accepts in HTTPS_PROXY) means `http://host:port`.
-pub fn parse_proxy(s: &str) -> Result<ProxyUrl, String> {
+pub(super) fn parse_proxy(s: &str) -> Result<ProxyUrl, String> {
     let t = s.trim();
     let t = if t.contains("://") { t.to_string() } else { format!("http://{t}") };
     let host = t.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
@@ -315,7 +315,7 @@ pub fn parse_proxy(s: &str) -> Result<ProxyUrl, String> {
 }
 
 /// A lowercase 64-hex-digit SHA-256.
-pub fn parse_sha256(s: &str) -> Result<String, String> {
+pub(super) fn parse_sha256(s: &str) -> Result<String, String> {
     let t = s.trim().to_ascii_lowercase();
     if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(t)
@@ -325,12 +325,12 @@ pub fn parse_sha256(s: &str) -> Result<String, String> {
 }
 
 /// A download URL: https, or http to a loopback host (tests, local mirrors on the build host).
-pub fn parse_download_url(s: &str) -> Result<String, String> {
+pub(super) fn parse_download_url(s: &str) -> Result<String, String> {
     let t = s.trim();
     check_download_url(t).map(|()| t.to_string()).map_err(|m| format!("--qscanner-url / QSCANNER_URL: {m}"))
 }
 
-pub fn check_download_url(url: &str) -> Result<(), String> {
+pub(super) fn check_download_url(url: &str) -> Result<(), String> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("the URL has whitespace or control characters".to_string());
     }
@@ -360,7 +360,7 @@ pub fn check_download_url(url: &str) -> Result<(), String> {
 }
 
 /// A scan target (image reference or path): not empty, no leading `-`, no control characters.
-pub fn check_target(kind: &str, target: &str) -> Result<(), String> {
+pub(super) fn check_target(kind: &str, target: &str) -> Result<(), String> {
     if target.trim().is_empty() {
         return Err(format!("the {kind} to scan is empty"));
     }
@@ -374,7 +374,7 @@ pub fn check_target(kind: &str, target: &str) -> Result<(), String> {
 }
 
 /// Names usable as `<project>` and `<build-id>` in S3 keys: no `/`, no control characters, ≤ 255 bytes.
-pub fn parse_key_part(s: &str) -> Result<String, String> {
+pub(super) fn parse_key_part(s: &str) -> Result<String, String> {
     let t = s.trim();
     if t.is_empty() || t.len() > 255 || t.contains('/') || t.chars().any(char::is_control) || t == "." || t == ".." {
         return Err(format!("expected a name without '/' (1-255 bytes), got {s:?}"));

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub const TOKEN: &str = "qtok-7f3a9c1e-SECRET-d00dfeed";
+pub(crate) const TOKEN: &str = "qtok-7f3a9c1e-SECRET-d00dfeed";
 
 /// The pipeline output variables, in the order the runner writes them and buildspecs export them.
-pub const OUTPUT_NAMES: [&str; 11] = [
+pub(crate) const OUTPUT_NAMES: [&str; 11] = [
     "vulnerability_count",
     "critical_count",
     "high_count",
@@ -26,12 +26,12 @@ pub const OUTPUT_NAMES: [&str; 11] = [
     "verdict_key",
 ];
 
-pub fn scangate() -> PathBuf {
+pub(crate) fn scangate() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_scangate"))
 }
 
 /// The fake QScanner example binary (built by `cargo test`; built here when a test is run alone).
-pub fn fake_qscanner() -> PathBuf {
+pub(crate) fn fake_qscanner() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let exe = std::env::current_exe().expect("test binary path");
@@ -51,18 +51,18 @@ pub fn fake_qscanner() -> PathBuf {
     .clone()
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).expect("gzip");
     enc.finish().expect("gzip finish")
 }
 
 /// The fake binary with its ELF machine set to another architecture than this host's.
-pub fn foreign_binary() -> Vec<u8> {
+pub(crate) fn foreign_binary() -> Vec<u8> {
     let mut b = std::fs::read(fake_qscanner()).expect("read fake qscanner");
     let other: u16 = if std::env::consts::ARCH == "aarch64" { 62 } else { 183 };
     b[18..20].copy_from_slice(&other.to_le_bytes());
@@ -70,19 +70,19 @@ pub fn foreign_binary() -> Vec<u8> {
 }
 
 /// A tiny HTTP/1.1 file server on 127.0.0.1 that counts requests per path and can fail the first N.
-pub struct Server {
+pub(crate) struct Server {
     pub base: String,
     hits: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Server {
     /// `files`: path → body; `fail_first`: path → number of leading requests answered 503.
-    pub fn start(files: HashMap<String, Vec<u8>>, fail_first: HashMap<String, usize>) -> Server {
+    pub(crate) fn start(files: HashMap<String, Vec<u8>>, fail_first: HashMap<String, usize>) -> Server {
         Server::start_with_redirects(files, fail_first, HashMap::new())
     }
 
     /// As `start`, and `redirects`: path → Location answered with 302.
-    pub fn start_with_redirects(
+    pub(crate) fn start_with_redirects(
         files: HashMap<String, Vec<u8>>,
         fail_first: HashMap<String, usize>,
         redirects: HashMap<String, String>,
@@ -136,13 +136,13 @@ impl Server {
         Server { base, hits }
     }
 
-    pub fn hits(&self, path: &str) -> usize {
+    pub(crate) fn hits(&self, path: &str) -> usize {
         self.hits.lock().expect("hits lock").get(path).copied().unwrap_or(0)
     }
 }
 
 /// Serves the gzipped fake QScanner as /qscanner.gz with /qscanner.gz.sha256.
-pub fn serve_fake() -> (Server, String) {
+pub(crate) fn serve_fake() -> (Server, String) {
     let gz = gzip(&std::fs::read(fake_qscanner()).expect("read fake"));
     let sum = sha256_hex(&gz);
     let mut files = HashMap::new();
@@ -152,29 +152,29 @@ pub fn serve_fake() -> (Server, String) {
 }
 
 /// The work directory `run` gives the runner in `dir`.
-pub fn work_dir(dir: &Path) -> PathBuf {
+pub(crate) fn work_dir(dir: &Path) -> PathBuf {
     dir.join("work")
 }
 
 /// The outputs file the runner writes by default in `dir`.
-pub fn outputs_file(dir: &Path) -> PathBuf {
+pub(crate) fn outputs_file(dir: &Path) -> PathBuf {
     work_dir(dir).join("outputs.env")
 }
 
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Output {
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
     }
 }
 
 /// Runs `scangate <args>` in `dir` with a clean environment (PATH, HOME=dir) plus `env`.
-pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(scangate());
     cmd.args(args).current_dir(dir).env_clear();
     cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", dir);
@@ -192,7 +192,7 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Runs `scangate scan <kind> <target> --qscanner-path <fake> …` with a token, a POD and a record file.
-pub fn scan_with_fake(dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn scan_with_fake(dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Output {
     let fake = fake_qscanner();
     let record = dir.join("record.jsonl");
     let mut args: Vec<&str> = vec!["scan"];
@@ -207,7 +207,7 @@ pub fn scan_with_fake(dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> 
 }
 
 /// The fake's recorded invocations.
-pub fn records(dir: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn records(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("record.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -215,7 +215,7 @@ pub fn records(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-pub fn argv(record: &serde_json::Value) -> Vec<String> {
+pub(crate) fn argv(record: &serde_json::Value) -> Vec<String> {
     record["argv"]
         .as_array()
         .expect("argv array")
@@ -225,7 +225,7 @@ pub fn argv(record: &serde_json::Value) -> Vec<String> {
 }
 
 /// Parses the outputs env file into name → raw value.
-pub fn outputs(path: &Path) -> HashMap<String, String> {
+pub(crate) fn outputs(path: &Path) -> HashMap<String, String> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
         .lines()
@@ -235,7 +235,7 @@ pub fn outputs(path: &Path) -> HashMap<String, String> {
 }
 
 /// Every file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -253,7 +253,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether a process is gone (no /proc entry, or a zombie waiting to be reaped).
-pub fn process_gone(pid: u32) -> bool {
+pub(crate) fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
