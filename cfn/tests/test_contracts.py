@@ -546,8 +546,8 @@ class PrivateRegistriesAndNetwork(unittest.TestCase):
         self.assertIn({"Name": "STORAGE_DRIVER", "Value": {"Ref": "ScanStorageDriver"}}, image["EnvironmentVariables"])
         for other in ("RepoProject", "PublisherProject"):
             self.assertIs(RESOURCES[other]["Properties"]["Environment"]["PrivilegedMode"], False)
-        runner = re.search(r"STORAGE_DRIVERS: \[&str; \d+\] = \[([^\]]*)\]", (ROOT / "crates/cli/src/scan/options.rs").read_text())
-        self.assertIsNotNone(runner, "crates/cli/src/scan/options.rs: STORAGE_DRIVERS not found")
+        runner = re.search(r"STORAGE_DRIVERS: \[&str; \d+\] = \[([^\]]*)\]", (ROOT / "crates/cli/src/scan/values.rs").read_text())
+        self.assertIsNotNone(runner, "crates/cli/src/scan/values.rs: STORAGE_DRIVERS not found")
         self.assertEqual(set(PARAMS["ScanStorageDriver"]["AllowedValues"]), set(re.findall(r'"(\w+)"', runner.group(1))))
 
     def test_vpc_only_when_given_and_its_ec2_rights_only_then(self) -> None:

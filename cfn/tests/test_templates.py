@@ -75,7 +75,7 @@ IAM_FOR_OPERATION = {
         "update_report_group": ["codebuild:UpdateReportGroup"],
         "list_report_groups": ["codebuild:ListReportGroups"],
     },
-    "pipeline": {
+    "codepipeline": {
         "put_job_success_result": ["codepipeline:PutJobSuccessResult"],
         "put_job_failure_result": ["codepipeline:PutJobFailureResult"],
         "get_job_details": ["codepipeline:GetJobDetails"],
@@ -391,11 +391,11 @@ class PublisherBuildspec(unittest.TestCase):
         self.assertEqual([e["Name"] for e in env], CONTRACT["PublisherEnvironment"])
 
     def test_the_processor_overrides_exactly_the_per_build_variables(self) -> None:
-        """The names the processor sends with StartBuild (process.rs `publisher_env`) are the project's
+        """The names the processor sends with StartBuild (process/publish.rs `publisher_env`) are the project's
         variables except REPORT_BUCKET, which the project sets itself."""
         source = strip_tests(rust_sources(ROOT / "functions" / "report-processor" / "src"))
-        block = re.search(r"pub mod publisher_env \{(.*?)\n\}", source, re.S)
-        self.assertIsNotNone(block, "functions/report-processor/src: no `pub mod publisher_env`")
+        block = re.search(r"pub(?:\(crate\))? mod publisher_env \{(.*?)\n\}", source, re.S)
+        self.assertIsNotNone(block, "functions/report-processor/src: no `mod publisher_env`")
         sent = set(re.findall(r'const \w+\s*:\s*&str\s*=\s*"([A-Z0-9_]+)"', block.group(1)))
         self.assertEqual(sent, set(CONTRACT["PublisherEnvironment"]) - {"REPORT_BUCKET"})
 
