@@ -134,13 +134,20 @@ impl LifecycleState {
     pub fn from_json(bytes: &[u8], name: &str) -> Result<LifecycleState, StateError> {
         let state: LifecycleState =
             serde_json::from_slice(bytes).map_err(|e| StateError { name: name.to_string(), message: e.to_string() })?;
-        if state.schema != STATE_SCHEMA {
+        state.checked(name)
+    }
+
+    /// The state, unless its schema is another one: the check of [`LifecycleState::from_json`]
+    /// for a caller that parses the object itself (the processor streams it, together with a
+    /// field of its own); `name` names it in errors.
+    pub fn checked(self, name: &str) -> Result<LifecycleState, StateError> {
+        if self.schema != STATE_SCHEMA {
             return Err(StateError {
                 name: name.to_string(),
-                message: format!("schema is {:?}, expected {STATE_SCHEMA:?}", state.schema),
+                message: format!("schema is {:?}, expected {STATE_SCHEMA:?}", self.schema),
             });
         }
-        Ok(state)
+        Ok(self)
     }
 }
 
