@@ -544,3 +544,103 @@ fn crash_after_write_ahead_before_verdict_redelivery_imports_and_writes_the_plan
         assert_eq!(base.get(vkey).await.as_deref(), Some(written.as_slice()), "unchanged by a third delivery");
     });
 }
+
+/// The S3 store with the order of the processor's calls logged; a whole read of a state
+/// object fails as an object over the old whole-read cap would.
+struct StreamOnly {
+    inner: S3Store,
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+impl StreamOnly {
+    fn note(&self, what: String) {
+        common::lock(&self.log).push(what);
+    }
+}
+
+impl scangate_aws::s3::ReportStore for StreamOnly {
+    forward_report_store!(head, read_with, copy);
+
+    async fn get_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<scangate_aws::s3::Fetched>, scangate_aws::s3::StoreError> {
+        self.note(format!("GET {key}"));
+        if key.starts_with("state/") {
+            let (bucket, key) = (bucket.into(), key.into());
+            return Err(scangate_aws::s3::StoreError::TooLarge {
+                bucket,
+                key,
+                operation: "GetObject",
+                size: 1 << 40,
+                limit,
+            });
+        }
+        self.inner.get_bytes(bucket, key, limit).await
+    }
+
+    async fn read_tagged_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: F,
+    ) -> Result<Option<(T, Option<String>)>, scangate_aws::s3::StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        self.note(format!("STREAM {key}"));
+        self.inner.read_tagged_with(bucket, key, f).await
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: &scangate_aws::s3::PutOptions,
+    ) -> Result<scangate_aws::s3::PutResult, scangate_aws::s3::StoreError> {
+        self.note(format!("PUT {key}"));
+        self.inner.put(bucket, key, body, options).await
+    }
+}
+
+/// The state object is streamed from S3 (never read whole: a whole read of it fails here),
+/// both when the lifecycle is new and when a rescan plans against an existing state; the
+/// state is read before the results are written and the results before the Security Hub
+/// outcome; the rescan's counts and state are right.
+#[test]
+fn the_state_object_is_streamed_never_read_whole() {
+    run(async {
+        let base = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", base.bucket);
+        let store = StreamOnly { inner: S3Store::new(base.clients.s3.clone(), None), log: Default::default() };
+        let processor = Processor::new(Config::default(), store, Some(Counting::new(hub_sink(&base.clients))));
+        let (first, rescan) = ("scans/app/s-1/report.sarif", "scans/app/s-2/report.sarif");
+        base.upload(first, qscanner_sarif(&image, &[V1, V2, V4]), &meta(&image, "2026-11-23T07:00:00Z")).await;
+        processor
+            .process(&object_ref(&base.bucket, first), &identity(), at("2026-11-23T07:05:00Z"))
+            .await
+            .expect("first");
+        base.upload(rescan, qscanner_sarif(&image, &[V1, V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        common::lock(&processor.store.log).clear();
+        processor
+            .process(&object_ref(&base.bucket, rescan), &identity(), at("2026-11-23T08:05:00Z"))
+            .await
+            .expect("rescan");
+
+        let log = common::lock(&processor.store.log).clone();
+        assert!(!log.iter().any(|l| l.starts_with("GET state/")), "{log:?}");
+        let pos = |p: &str| log.iter().position(|l| l.starts_with(p));
+        let (read, verdict, hub) =
+            (pos("STREAM state/"), pos("PUT results/app/s-2/verdict"), pos("PUT results/app/s-2/hub"));
+        assert!(read.is_some() && read < verdict && verdict < hub, "{log:?}");
+        let v = Verdict::from_json(&base.get("results/app/s-2/verdict.json").await.expect("verdict")).expect("parses");
+        assert_eq!((v.findings_imported, v.findings_archived), (1, 1), "V3 new, V4 gone");
+        let state = base.state(&format!("registry.example/{}", base.bucket)).await;
+        assert_eq!(state.entries.len(), 3);
+        assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(rescan));
+    });
+}

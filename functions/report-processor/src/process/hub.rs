@@ -13,10 +13,11 @@ use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{self, AsffContext, FindingStub};
-use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark};
+use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark, StateError};
 use scangate_core::verdict::ReportRef;
 use scangate_core::Finding;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufReader, Read};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The content hash of a finding whose import or archive is under way: no finding has it,
@@ -141,24 +142,52 @@ impl AppliedResult {
 /// The state object's field holding the [`AppliedResult`].
 pub const APPLIED_RESULT_FIELD: &str = "applied_result";
 
-/// The [`AppliedResult`] of a state object's body (None: absent, or unreadable).
-pub(crate) fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
-    #[derive(serde::Deserialize)]
-    struct Extra {
-        #[serde(default)]
-        applied_result: Option<AppliedResult>,
-    }
-    serde_json::from_slice::<Extra>(body).ok().and_then(|e| e.applied_result)
+/// A state object as stored: the core's fields and, beside them, the [`AppliedResult`]
+/// (kept as JSON first: an unreadable one is absent, not an error). Read in one pass from
+/// the object's body as S3 streams it, never held whole.
+#[derive(serde::Deserialize)]
+struct StoredState {
+    schema: String,
+    lifecycle_key: String,
+    #[serde(default)]
+    applied: Option<ReportMark>,
+    #[serde(default)]
+    entries: BTreeMap<String, state::Entry>,
+    #[serde(default)]
+    applied_result: Option<serde_json::Value>,
 }
 
-/// A state object's body: the core's state plus the [`AppliedResult`].
+/// Reads a state object's body: the core's state and its [`AppliedResult`] (None: absent,
+/// or unreadable); `name` names the object in errors.
+pub(crate) fn read_state(
+    body: &mut dyn Read,
+    name: &str,
+) -> Result<(LifecycleState, Option<AppliedResult>), StateError> {
+    let stored: StoredState = serde_json::from_reader(BufReader::new(body))
+        .map_err(|e| StateError { name: name.to_string(), message: e.to_string() })?;
+    let result = stored.applied_result.and_then(|v| serde_json::from_value(v).ok());
+    let state = LifecycleState {
+        schema: stored.schema,
+        lifecycle_key: stored.lifecycle_key,
+        applied: stored.applied,
+        entries: stored.entries,
+    };
+    Ok((state.checked(name)?, result))
+}
+
+/// A state object's body: the core's state plus the [`AppliedResult`], serialized straight
+/// into the one buffer the PUT sends (no intermediate JSON tree).
 pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
-    let err = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
-    let mut value = serde_json::to_value(state).map_err(err)?;
-    if let (Some(r), Some(o)) = (result, value.as_object_mut()) {
-        o.insert(APPLIED_RESULT_FIELD.to_string(), serde_json::to_value(r).map_err(err)?);
+    /// Its field names are the core's and [`APPLIED_RESULT_FIELD`].
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(flatten)]
+        state: &'a LifecycleState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        applied_result: Option<&'a AppliedResult>,
     }
-    serde_json::to_vec(&value).map_err(err)
+    serde_json::to_vec(&Body { state, applied_result: result })
+        .map_err(|e| Transient(format!("state serialization: {e}")))
 }
 
 /// `hub.json`: the Security Hub outcome of one report version, written next to
@@ -271,7 +300,6 @@ impl HubResult {
     }
 }
 
-pub(crate) const STATE_MAX_BYTES: u64 = 256 * 1024 * 1024;
 pub(crate) const STATE_ATTEMPTS: u32 = 5;
 
 /// The state written before an import: `previous` (its applied report kept) with every
@@ -358,8 +386,8 @@ pub(crate) fn applied(mut record: AppliedResult, base: Option<&ImportProgress>, 
     record
 }
 
-/// The report's findings as the planner sees them (ASFF id, hashes, stub) and by id; a
-/// finding whose id repeats is kept once.
+/// The report's findings as the planner sees them (ASFF id and hashes; no stub yet, see
+/// [`with_stubs`]) and by id; a finding whose id repeats is kept once.
 pub(crate) fn new_findings<'f>(
     findings: &'f [Finding],
     ctx: &AsffContext,
@@ -371,15 +399,39 @@ pub(crate) fn new_findings<'f>(
         if by_id.insert(fid.clone(), f).is_some() {
             continue;
         }
-        let stub = serde_json::to_value(FindingStub::new(f, ctx)).unwrap_or_default();
         new.push(NewFinding {
             id: fid,
             content_hash: asff::content_hash(f, ctx),
             sighting_hash: asff::sighting_hash(f, ctx),
-            stub,
+            stub: serde_json::Value::Null,
         });
     }
     (new, by_id)
+}
+
+/// The findings the plan imports, with the stub the state keeps for each: what the
+/// write-ahead and the next state take from the report. The planner needs no stub, so
+/// stubs are built after the plan, and only for what is imported (none for a rescan that
+/// changes nothing).
+fn with_stubs(
+    new: &[NewFinding],
+    imports: &[String],
+    by_id: &HashMap<String, &Finding>,
+    ctx: &AsffContext,
+) -> Vec<NewFinding> {
+    let wanted: HashSet<&str> = imports.iter().map(String::as_str).collect();
+    new.iter()
+        .filter(|f| wanted.contains(f.id.as_str()))
+        .filter_map(|f| {
+            let finding = by_id.get(&f.id)?;
+            Some(NewFinding {
+                id: f.id.clone(),
+                content_hash: f.content_hash.clone(),
+                sighting_hash: f.sighting_hash.clone(),
+                stub: serde_json::to_value(FindingStub::new(finding, ctx)).unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 /// What the sink did with the chunks sent so far.
@@ -508,18 +560,16 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let report = results.verdict.report.clone();
         let mut total = HubResult::default();
         for attempt in 1..=STATE_ATTEMPTS {
-            let fetched = self.store.get_bytes(&mark.bucket, state_key, STATE_MAX_BYTES).await?;
-            let recorded = fetched.as_ref().and_then(|f| read_applied_result(&f.body));
-            let (previous, condition) = match &fetched {
-                None => (None, Condition::IfNoneMatch),
-                Some(f) => {
-                    let name = format!("s3://{}/{state_key}", mark.bucket);
-                    let parsed = LifecycleState::from_json(&f.body, &name).map_err(|e| Transient(e.to_string()))?;
-                    let cond = f.etag.clone().map_or(Condition::None, Condition::IfMatch);
-                    (Some(parsed), cond)
+            // Streamed: the state grows with the lifecycle's findings; its body is never held whole.
+            let name = format!("s3://{}/{state_key}", mark.bucket);
+            let read = self.store.read_tagged_with(&mark.bucket, state_key, move |r| read_state(r, &name)).await?;
+            let (previous, recorded, condition) = match read {
+                None => (None, None, Condition::IfNoneMatch),
+                Some((parsed, etag)) => {
+                    let (parsed, recorded) = parsed.map_err(|e| Transient(e.to_string()))?;
+                    (Some(parsed), recorded, etag.map_or(Condition::None, Condition::IfMatch))
                 }
             };
-            drop(fetched);
             // This report version's record: an earlier delivery planned it (and may have
             // imported part or all of it).
             let mine = recorded.filter(|r| r.report == report);
@@ -581,14 +631,17 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 }),
             };
             let work = !imports.is_empty() || !archives.is_empty();
+            // The stubs the state keeps for what is imported: built only now, and only for that.
+            let planned = with_stubs(new, &imports, by_id, ctx);
             let mut condition = condition;
             if work {
                 // Write-ahead: before Security Hub changes, the state marks every finding this
                 // attempt imports or archives as in flight (the applied report unchanged). If the
                 // function stops between the import and the final write, the next report of the
                 // lifecycle imports or archives them again, even when this report's redelivery
-                // then comes after a newer one and is ignored (chaos suite).
-                let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, new, &now_s);
+                // then comes after a newer one and is ignored (chaos suite). It also keeps the
+                // record (counts, processed_at) for a redelivery when writing the results fails.
+                let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &now_s);
                 let body = state_body(&intent, Some(&record))?;
                 drop(intent);
                 match self.put_state(&mark.bucket, state_key, body, std::mem::take(&mut condition), attempt).await? {
@@ -645,7 +698,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let mut not_applied: HashSet<String> = failed.iter().map(|f| f.id.clone()).collect();
             not_applied.extend(sent.unsent.iter().cloned());
             failed.extend(unarchivable);
-            let next = state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, new, &not_applied, mark, &now_s);
+            let next =
+                state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &not_applied, mark, &now_s);
+            drop(planned);
             total.calls += sent.calls;
             total.throttled_retries += sent.throttled_retries;
             let retry_event = failed.iter().any(is_retryable_failure);
@@ -690,6 +745,11 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
 mod tests {
     use super::*;
 
+    /// The applied result of a state object's body, as a delivery reads it.
+    fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
+        read_state(&mut &body[..], "s").ok().and_then(|(_, r)| r)
+    }
+
     #[test]
     fn applied_result_rides_along_in_the_state_object() {
         let state = LifecycleState::empty("k");
@@ -713,11 +773,17 @@ mod tests {
             }),
         };
         let body = state_body(&state, Some(&result)).expect("serializes");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert!(value.get(APPLIED_RESULT_FIELD).is_some(), "{value}");
         assert_eq!(read_applied_result(&body), Some(result.clone()));
+        assert_eq!(read_state(&mut &body[..], "s").expect("reads").0, state);
         assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
         let plain = state_body(&state, None).expect("serializes");
         assert_eq!(read_applied_result(&plain), None);
-        assert_eq!(read_applied_result(b"{\"applied_result\": 5}"), None, "unreadable: absent");
+        let odd = br#"{"schema":"scangate.state.v1","lifecycle_key":"k","applied_result": 5}"#;
+        assert_eq!(read_state(&mut &odd[..], "s").expect("the state reads").1, None, "unreadable: absent");
+        let err = read_state(&mut &br#"{"schema":"x","lifecycle_key":"k"}"#[..], "state/x.json").expect_err("schema");
+        assert!(err.to_string().contains("state/x.json"), "{err}");
         let doc = HubDoc::from_result(&result);
         assert_eq!((doc.status, doc.planned_imports, doc.imported), (HubStatus::Pending, 3, 2));
         let json = serde_json::to_value(&doc).expect("serializes");
