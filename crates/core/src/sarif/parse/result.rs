@@ -1,0 +1,383 @@
+//! `run.results[]`: one result, its rule and tool-component references, fingerprints,
+//! suppressions and `properties` (severities, CVE ids, tags, QScanner's `vulnerableSoftware`).
+//! The result's location is read in `location.rs`.
+
+use super::location::LocationsBody;
+use super::{cvss_from, level_from, next_str_list, qualys_from, scalar_text, wrong};
+use crate::sarif::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, TextObj};
+use crate::severity::Level;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+
+/// A vulnerable package as QScanner lists it under `result.properties.vulnerableSoftware[]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct VulnSoftware {
+    pub name: Option<String>,
+    pub installed: Option<String>,
+    pub fixed: Option<String>,
+    pub layer: Option<String>,
+    pub purl: Option<String>,
+}
+
+/// A result as read, before its rule is known. Small and owned; dropped once processed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RawResult {
+    pub index: usize,
+    pub rule_id: Option<String>,
+    pub rule_index: Option<i64>,
+    pub ref_id: Option<String>,
+    pub ref_index: Option<i64>,
+    pub tc_index: Option<i64>,
+    pub tc_name: Option<String>,
+    pub level: Option<Level>,
+    pub message: Option<String>,
+    pub uri: Option<String>,
+    pub artifact_index: Option<i64>,
+    pub start_line: Option<u64>,
+    pub fingerprint: Option<String>,
+    pub qualys: Option<i64>,
+    pub security_severity: Option<f64>,
+    pub cve_ids: Vec<String>,
+    pub tags: Vec<String>,
+    pub qds: Option<f64>,
+    pub packages: Vec<VulnSoftware>,
+    /// `suppressions` is non-empty and every entry's status is `accepted` or absent.
+    pub suppressed: bool,
+    /// (path relative to the result, message); turned into warnings when processed.
+    pub warnings: Vec<(String, String)>,
+}
+
+impl RawResult {
+    pub(super) fn warn(&mut self, sub: &str, msg: String) {
+        self.warnings.push((sub.to_string(), msg));
+    }
+}
+
+/// Reads one result object into a [`RawResult`].
+pub(crate) struct ResultBody {
+    pub index: usize,
+}
+
+impl<'de> ObjBody<'de> for ResultBody {
+    type Out = RawResult;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<RawResult, A::Error> {
+        const F: &[&str] = &[
+            "ruleId",
+            "ruleIndex",
+            "rule",
+            "level",
+            "message",
+            "locations",
+            "fingerprints",
+            "partialFingerprints",
+            "properties",
+            "suppressions",
+        ];
+        let mut r = RawResult { index: self.index, ..Default::default() };
+        let mut partial: Option<String> = None;
+        while let Some(k) = map.next_key_seed(Keys(F))? {
+            match k {
+                Some(0) => match map.next_value::<Scalar>()?.into_string() {
+                    Ok(s) => r.rule_id = s,
+                    Err(got) => r.warn("ruleId", wrong("a string", got)),
+                },
+                Some(1) => match map.next_value::<Scalar>()?.into_i64() {
+                    Ok(v) => r.rule_index = v,
+                    Err(got) => r.warn("ruleIndex", wrong("an integer", &got)),
+                },
+                Some(2) => match map.next_value_seed(Obj(RuleRefBody { r: &mut r }))? {
+                    Shape::Got(()) | Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("rule", wrong("an object", got)),
+                },
+                Some(3) => match level_from(map.next_value::<Scalar>()?) {
+                    Ok(l) => r.level = l,
+                    Err(m) => r.warn("level", m),
+                },
+                Some(4) => match map.next_value_seed(Obj(TextObj))? {
+                    Shape::Got(t) => r.message = t.best(),
+                    Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("message", wrong("an object", got)),
+                },
+                Some(5) => match map.next_value_seed(Arr(LocationsBody { r: &mut r }))? {
+                    Shape::Got(()) | Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("locations", wrong("an array", got)),
+                },
+                Some(6) => match map.next_value_seed(Obj(FirstStringValue))? {
+                    Shape::Got(v) => {
+                        if r.fingerprint.is_none() {
+                            r.fingerprint = v;
+                        }
+                    }
+                    Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("fingerprints", wrong("an object", got)),
+                },
+                Some(7) => match map.next_value_seed(Obj(FirstStringValue))? {
+                    Shape::Got(v) => partial = v,
+                    Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("partialFingerprints", wrong("an object", got)),
+                },
+                Some(8) => match map.next_value_seed(Obj(ResultPropsBody { r: &mut r }))? {
+                    Shape::Got(()) | Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("properties", wrong("an object", got)),
+                },
+                Some(9) => match map.next_value_seed(Arr(SuppressionsBody { r: &mut r }))? {
+                    Shape::Got(suppressed) => r.suppressed = suppressed,
+                    Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("suppressions", wrong("an array; not suppressed", got)),
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if r.fingerprint.is_none() {
+            r.fingerprint = partial;
+        }
+        Ok(r)
+    }
+}
+
+/// `result.suppressions`: true when the array is non-empty and every entry's `status` is
+/// `accepted` or absent (SARIF 2.1.0 §3.35.3: `underReview` and `rejected` do not suppress).
+/// An entry that is not an object, or has an unknown status, does not suppress (warned).
+struct SuppressionsBody<'a> {
+    r: &'a mut RawResult,
+}
+
+impl<'de> ArrBody<'de> for SuppressionsBody<'_> {
+    type Out = bool;
+    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut any = false;
+        let mut all_accepted = true;
+        let mut i = 0usize;
+        while let Some(shape) = seq.next_element_seed(Obj(SuppressionBody))? {
+            any = true;
+            match shape {
+                Shape::Got(Ok(true)) => {}
+                Shape::Got(Ok(false)) => all_accepted = false,
+                Shape::Got(Err(status)) => {
+                    all_accepted = false;
+                    self.r.warn(
+                        &format!("suppressions[{i}].status"),
+                        format!("unknown status {status:?} (accepted, underReview, rejected); not suppressed"),
+                    );
+                }
+                Shape::Null | Shape::Wrong(_) => {
+                    all_accepted = false;
+                    self.r.warn(&format!("suppressions[{i}]"), "expected an object; not suppressed".into());
+                }
+            }
+            i += 1;
+        }
+        Ok(any && all_accepted)
+    }
+}
+
+/// One suppression: Ok(true) when it suppresses (status `accepted` or absent), Ok(false)
+/// for `underReview`/`rejected`, Err(status) for anything else.
+struct SuppressionBody;
+
+impl<'de> ObjBody<'de> for SuppressionBody {
+    type Out = Result<bool, String>;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut out = Ok(true);
+        while let Some(k) = map.next_key_seed(Keys(&["status"]))? {
+            match k {
+                Some(0) => {
+                    out = match map.next_value::<Scalar>()?.into_string() {
+                        Ok(None) => Ok(true),
+                        Ok(Some(s)) => match s.as_str() {
+                            "accepted" => Ok(true),
+                            "underReview" | "rejected" => Ok(false),
+                            _ => Err(crate::sarif::short(&s).into_owned()),
+                        },
+                        Err(got) => Err(got.to_string()),
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A result as a plain `Deserialize` type, for `serde_json`'s stream reader (which takes no
+/// seed); the caller sets [`RawResult::index`].
+pub(crate) struct LenientResult(pub Shape<RawResult>);
+
+impl<'de> serde::Deserialize<'de> for LenientResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::DeserializeSeed::deserialize(Obj(ResultBody { index: 0 }), d).map(LenientResult)
+    }
+}
+
+/// `result.rule`: a `reportingDescriptorReference`.
+struct RuleRefBody<'a> {
+    r: &'a mut RawResult,
+}
+
+impl<'de> ObjBody<'de> for RuleRefBody<'_> {
+    type Out = ();
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let r = self.r;
+        while let Some(k) = map.next_key_seed(Keys(&["id", "index", "toolComponent"]))? {
+            match k {
+                Some(0) => match map.next_value::<Scalar>()?.into_string() {
+                    Ok(s) => r.ref_id = s,
+                    Err(got) => r.warn("rule.id", wrong("a string", got)),
+                },
+                Some(1) => match map.next_value::<Scalar>()?.into_i64() {
+                    Ok(v) => r.ref_index = v,
+                    Err(got) => r.warn("rule.index", wrong("an integer", &got)),
+                },
+                Some(2) => match map.next_value_seed(Obj(ToolCompRefBody { r: &mut *r }))? {
+                    Shape::Got(()) | Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("rule.toolComponent", wrong("an object", got)),
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ToolCompRefBody<'a> {
+    r: &'a mut RawResult,
+}
+
+impl<'de> ObjBody<'de> for ToolCompRefBody<'_> {
+    type Out = ();
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let r = self.r;
+        while let Some(k) = map.next_key_seed(Keys(&["index", "name"]))? {
+            match k {
+                Some(0) => match map.next_value::<Scalar>()?.into_i64() {
+                    Ok(v) => r.tc_index = v,
+                    Err(got) => r.warn("rule.toolComponent.index", wrong("an integer", &got)),
+                },
+                Some(1) => r.tc_name = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first string value of an object such as `fingerprints`.
+struct FirstStringValue;
+
+impl<'de> ObjBody<'de> for FirstStringValue {
+    type Out = Option<String>;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+        let mut out = None;
+        while let Some(k) = map.next_key_seed(Keys(&[]))? {
+            let _ = k;
+            if out.is_none() {
+                if let Scalar::Str(s) = map.next_value::<Scalar>()? {
+                    out = Some(s);
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct ResultPropsBody<'a> {
+    r: &'a mut RawResult,
+}
+
+impl<'de> ObjBody<'de> for ResultPropsBody<'_> {
+    type Out = ();
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        const F: &[&str] = &["security-severity", "severity", "cve-ids", "qds", "tags", "vulnerableSoftware"];
+        let r = self.r;
+        let mut warns = Vec::new();
+        while let Some(k) = map.next_key_seed(Keys(F))? {
+            match k {
+                Some(0) => match cvss_from(map.next_value::<Scalar>()?) {
+                    Ok(v) => r.security_severity = v,
+                    Err(m) => warns.push(("properties.security-severity".into(), m)),
+                },
+                Some(1) => match qualys_from(map.next_value::<Scalar>()?) {
+                    Ok(v) => r.qualys = v,
+                    Err(m) => warns.push(("properties.severity".into(), m)),
+                },
+                Some(2) => next_str_list(&mut map, &mut r.cve_ids, "properties.cve-ids", &mut warns)?,
+                Some(3) => match map.next_value::<Scalar>()?.into_f64_lenient() {
+                    Ok(v) => r.qds = v,
+                    Err(got) => warns.push(("properties.qds".into(), wrong("a number", &got))),
+                },
+                Some(4) => next_str_list(&mut map, &mut r.tags, "properties.tags", &mut warns)?,
+                Some(5) => match map.next_value_seed(Arr(VulnSoftwareList { warns: &mut warns }))? {
+                    Shape::Got(v) => r.packages = v,
+                    Shape::Null => {}
+                    Shape::Wrong(got) => warns.push(("properties.vulnerableSoftware".into(), wrong("an array", got))),
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        r.warnings.extend(warns);
+        Ok(())
+    }
+}
+
+struct VulnSoftwareList<'a> {
+    warns: &'a mut Vec<(String, String)>,
+}
+
+impl<'de> ArrBody<'de> for VulnSoftwareList<'_> {
+    type Out = Vec<VulnSoftware>;
+    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<VulnSoftware>, A::Error> {
+        let mut out = Vec::new();
+        let mut i = 0usize;
+        while let Some(v) = seq.next_element_seed(Obj(VulnSoftwareBody))? {
+            let sub = || format!("properties.vulnerableSoftware[{i}]");
+            match v {
+                Shape::Got(p) if p.name.is_some() => out.push(p),
+                Shape::Got(_) => self.warns.push((sub(), "package without a name; ignored".into())),
+                Shape::Null => self.warns.push((sub(), "null; ignored".into())),
+                Shape::Wrong(got) => self.warns.push((sub(), wrong("an object", got))),
+            }
+            i += 1;
+        }
+        Ok(out)
+    }
+}
+
+struct VulnSoftwareBody;
+
+impl<'de> ObjBody<'de> for VulnSoftwareBody {
+    type Out = VulnSoftware;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<VulnSoftware, A::Error> {
+        const F: &[&str] = &["name", "installedVersion", "fixedVersion", "layerSHA", "purl", "version"];
+        let mut p = VulnSoftware::default();
+        while let Some(k) = map.next_key_seed(Keys(F))? {
+            let v = match k {
+                Some(_) => scalar_text(map.next_value::<Scalar>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            match k {
+                Some(0) => p.name = v,
+                Some(1) => p.installed = v,
+                Some(2) => p.fixed = v,
+                Some(3) => p.layer = v,
+                Some(4) => p.purl = v,
+                Some(5) if p.installed.is_none() => p.installed = v,
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+}
