@@ -2,16 +2,17 @@
 //! rules, results, artifacts and run properties. Everything else is skipped with `IgnoredAny`.
 //! A field of the wrong type becomes a warning, never an error.
 
-use super::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, StrList};
+use super::lenient::{Arr, Keys, ObjBody, Scalar, Shape, StrList};
 use super::Warnings;
 use crate::severity::Level;
-use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+use serde::de::{IgnoredAny, MapAccess};
 
+mod artifacts;
 mod location;
 mod result;
 mod tool;
 
-use location::ArtifactLocationBody;
+pub(crate) use artifacts::ArtifactsBody;
 pub(crate) use result::{LenientResult, RawResult, ResultBody, VulnSoftware};
 pub(crate) use tool::{RuleInfo, Tool, ToolBody};
 
@@ -102,47 +103,6 @@ fn scalar_text(v: Scalar) -> Option<String> {
         Scalar::UInt(u) => Some(u.to_string()),
         Scalar::Float(f) => Some(f.to_string()),
         _ => None,
-    }
-}
-
-// ---------------------------------------------------------------- artifacts and run properties
-
-/// `run.artifacts[]`: only each artifact's `location.uri`, so indexes can be resolved.
-pub(crate) struct ArtifactsBody;
-
-impl<'de> ArrBody<'de> for ArtifactsBody {
-    type Out = Vec<Option<String>>;
-    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Obj(ArtifactBody))? {
-            out.push(match v {
-                Shape::Got(u) => u,
-                _ => None,
-            });
-        }
-        Ok(out)
-    }
-}
-
-struct ArtifactBody;
-
-impl<'de> ObjBody<'de> for ArtifactBody {
-    type Out = Option<String>;
-    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
-        let mut uri = None;
-        while let Some(k) = map.next_key_seed(Keys(&["location"]))? {
-            match k {
-                Some(0) => {
-                    if let Shape::Got((u, _, _)) = map.next_value_seed(Obj(ArtifactLocationBody))? {
-                        uri = u;
-                    }
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(uri)
     }
 }
 
