@@ -1,30 +1,28 @@
-//! Typed, lenient readers for the parts of a SARIF run that scangate uses: the tool and its
-//! rules, results, artifacts and run properties. Everything else is skipped with `IgnoredAny`.
-//! A field of the wrong type becomes a warning, never an error.
+//! Typed, lenient readers for the parts of a SARIF run that scangate uses, one file per part:
+//! `tool.rs` (`run.tool`: driver, extensions, rules, rule properties, default configuration),
+//! `result.rs` (a result, its rule reference, fingerprints, suppressions, properties and
+//! vulnerable software), `location.rs` (a result's first location: artifact location, region),
+//! `artifacts.rs` (`run.artifacts`, to resolve artifact indexes) and `run_props.rs`
+//! (`run.properties`: the target and the policy result). Everything else is skipped with
+//! `IgnoredAny`. A field of the wrong type becomes a warning, never an error.
+//!
+//! This file holds what the readers share: the warning text for a wrong type, the SARIF level,
+//! Qualys severity and CVSS score conversions, string lists and scalars written as text.
 
-use super::lenient::{Arr, Keys, ObjBody, Scalar, Shape, StrList};
-use super::Warnings;
+use super::lenient::{Arr, Scalar, Shape, StrList};
 use crate::severity::Level;
-use serde::de::{IgnoredAny, MapAccess};
+use serde::de::MapAccess;
 
 mod artifacts;
 mod location;
 mod result;
+mod run_props;
 mod tool;
 
 pub(crate) use artifacts::ArtifactsBody;
 pub(crate) use result::{LenientResult, RawResult, ResultBody, VulnSoftware};
+pub(crate) use run_props::{RunProps, RunPropsBody};
 pub(crate) use tool::{RuleInfo, Tool, ToolBody};
-
-/// `run.properties`, as far as the target and the policy go.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RunProps {
-    pub policy_result: Option<String>,
-    pub image_id: Option<String>,
-    pub image_name: Option<String>,
-    pub repo_tags: Vec<String>,
-    pub repo_digests: Vec<String>,
-}
 
 fn wrong(expected: &str, got: &str) -> String {
     format!("expected {expected}, got {got}; ignored")
@@ -103,38 +101,5 @@ fn scalar_text(v: Scalar) -> Option<String> {
         Scalar::UInt(u) => Some(u.to_string()),
         Scalar::Float(f) => Some(f.to_string()),
         _ => None,
-    }
-}
-
-pub(crate) struct RunPropsBody<'a> {
-    pub path: &'a str,
-    pub w: &'a mut Warnings,
-}
-
-impl<'de> ObjBody<'de> for RunPropsBody<'_> {
-    type Out = RunProps;
-    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<RunProps, A::Error> {
-        const F: &[&str] = &["policyResult", "imageID", "imageName", "repoTags", "repoDigests"];
-        let mut p = RunProps::default();
-        let mut warns = Vec::new();
-        while let Some(k) = map.next_key_seed(Keys(F))? {
-            match k {
-                Some(0) => match map.next_value::<Scalar>()?.into_string() {
-                    Ok(s) => p.policy_result = s,
-                    Err(got) => warns.push(("policyResult".to_string(), wrong("a string", got))),
-                },
-                Some(1) => p.image_id = map.next_value::<Scalar>()?.into_string().ok().flatten(),
-                Some(2) => p.image_name = map.next_value::<Scalar>()?.into_string().ok().flatten(),
-                Some(3) => next_str_list(&mut map, &mut p.repo_tags, "repoTags", &mut warns)?,
-                Some(4) => next_str_list(&mut map, &mut p.repo_digests, "repoDigests", &mut warns)?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        for (sub, m) in warns {
-            self.w.push(|| format!("{}.{sub}", self.path), m);
-        }
-        Ok(p)
     }
 }
