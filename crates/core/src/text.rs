@@ -1,4 +1,5 @@
-//! Text helpers shared by the renderers: truncation with a visible marker, and XML-safe text.
+//! Text helpers shared by the renderers: truncation with a visible marker, XML-safe text, and
+//! the percent-encoding of an S3 key in a URL or a copy source.
 
 /// The marker appended to any text scangate had to shorten.
 pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";
@@ -55,6 +56,20 @@ pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(s.chars().map(|c| if ok(c) { c } else { '\u{FFFD}' }).collect())
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters and `/`: an S3 key (or
+/// bucket) in a console URL or an `x-amz-copy-source` header.
+pub fn url_encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,20 +1,8 @@
 //! Where a person reads more: the key of the human summary beside a verdict and an S3
 //! console link to it, for the gate's messages and output variables.
 
+use crate::text::url_encode_path;
 use crate::verdict::Verdict;
-
-/// Percent-encodes everything but RFC 3986 unreserved characters and `/`.
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// The key of the human summary that goes with a verdict: `results/<project>/<build-id>/summary.md`,
 /// next to a per-build verdict, or derived from the report key for a by-execution verdict.
@@ -35,10 +23,14 @@ pub fn console_url(bucket: &str, key: &str, region: Option<&str>) -> String {
     match region {
         Some(r) => format!(
             "https://{r}.console.aws.amazon.com/s3/object/{}?region={r}&prefix={}",
-            url_encode(bucket),
-            url_encode(key)
+            url_encode_path(bucket),
+            url_encode_path(key)
         ),
-        None => format!("https://console.aws.amazon.com/s3/object/{}?prefix={}", url_encode(bucket), url_encode(key)),
+        None => format!(
+            "https://console.aws.amazon.com/s3/object/{}?prefix={}",
+            url_encode_path(bucket),
+            url_encode_path(key)
+        ),
     }
 }
 
