@@ -409,17 +409,7 @@ impl ReportStore for S3Store {
 
 /// `x-amz-copy-source`: `bucket/key` with the key URL-encoded (slashes kept).
 pub fn copy_source(bucket: &str, key: &str) -> String {
-    let mut out = String::with_capacity(bucket.len() + key.len() + 8);
-    out.push_str(bucket);
-    out.push('/');
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    format!("{bucket}/{}", scangate_core::text::url_encode_path(key))
 }
 
 #[cfg(test)]
