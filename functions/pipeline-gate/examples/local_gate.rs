@@ -18,69 +18,32 @@
 use pipeline_gate::config::Config;
 use pipeline_gate::handle;
 use scangate_aws::clients::{load_sdk_config, Clients};
-use scangate_aws::codepipeline::{JobDetails, PipelineError, PipelineJobs};
 use scangate_aws::s3::S3Store;
-use std::collections::BTreeMap;
+use scangate_testkit::codepipeline::{details_of, Call, RecordingJobs};
 use std::io::Read;
 use std::process::ExitCode;
 
-/// Prints each job result on stdout instead of calling CodePipeline. Stands in for
-/// CodePipeline's GetJobDetails too: it knows the one job of the event on stdin, as the
-/// event describes it (the Lambda asks CodePipeline instead).
-struct PrintingJobs {
-    job: JobDetails,
-}
-
-impl PrintingJobs {
-    fn for_event(event: &serde_json::Value) -> PrintingJobs {
-        let job = &event["CodePipeline.job"];
-        let data = &job["data"];
-        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-        PrintingJobs {
-            job: JobDetails {
-                job_id: job["id"].as_str().unwrap_or_default().to_string(),
-                account_id: text(&job["accountId"]),
-                user_parameters: text(&data["actionConfiguration"]["configuration"]["UserParameters"]),
-                continuation_token: text(&data["continuationToken"]),
-                ..JobDetails::default()
-            },
-        }
-    }
-}
-
-impl PipelineJobs for PrintingJobs {
-    async fn get_job_details(&self, job_id: &str) -> Result<Option<JobDetails>, PipelineError> {
-        Ok(Some(self.job.clone()).filter(|j| j.job_id == job_id))
-    }
-
-    async fn put_job_success(
-        &self,
-        job_id: &str,
-        continuation_token: Option<&str>,
-        output_variables: &BTreeMap<String, String>,
-        summary: Option<&str>,
-    ) -> Result<(), PipelineError> {
-        match continuation_token {
-            Some(token) => println!("PutJobSuccessResult job={job_id} continuationToken={token}"),
-            None => {
-                let outputs: Vec<String> = output_variables.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                println!("PutJobSuccessResult job={job_id} outputs: {}", outputs.join(" "));
+/// Prints the job results the gate sent, in order, in place of CodePipeline receiving them.
+fn print_calls(jobs: &RecordingJobs) {
+    for call in jobs.calls() {
+        let summary = match call {
+            Call::Success { job_id, token: Some(token), summary, .. } => {
+                println!("PutJobSuccessResult job={job_id} continuationToken={token}");
+                summary
             }
-        }
+            Call::Success { job_id, token: None, outputs, summary } => {
+                let outputs: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("PutJobSuccessResult job={job_id} outputs: {}", outputs.join(" "));
+                summary
+            }
+            Call::Failure { job_id, message, .. } => {
+                println!("PutJobFailureResult job={job_id}: {message}");
+                None
+            }
+        };
         if let Some(summary) = summary {
             println!("  summary: {summary}");
         }
-        Ok(())
-    }
-
-    async fn put_job_failure(
-        &self,
-        job_id: &str,
-        message: &str,
-        _external_execution_id: Option<&str>,
-    ) -> Result<(), PipelineError> {
-        println!("PutJobFailureResult job={job_id}: {message}");
-        Ok(())
     }
 }
 
@@ -111,7 +74,13 @@ fn main() -> ExitCode {
         let sdk = load_sdk_config().await;
         let store = S3Store::new(Clients::new(&sdk).s3, None);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        match handle(&event, &env, &store, &PrintingJobs::for_event(&event), now, Some("local-gate")).await {
+        // CodePipeline's GetJobDetails stand-in knows the one job of the event on stdin, as the
+        // event describes it (the Lambda asks CodePipeline instead).
+        let jobs = RecordingJobs::default();
+        jobs.knows(details_of(&event));
+        let outcome = handle(&event, &env, &store, &jobs, now, Some("local-gate")).await;
+        print_calls(&jobs);
+        match outcome {
             Ok(result) => {
                 println!("result: {}", result.kind());
                 ExitCode::SUCCESS
