@@ -378,23 +378,10 @@ mod tests {
         assert_eq!(p.ignored, vec!["Object Deleted".to_string()]);
     }
 
-    /// URL-form encoding as S3 writes keys into notifications.
-    fn encode(key: &str) -> String {
-        let mut out = String::new();
-        for b in key.bytes() {
-            match b {
-                b' ' => out.push('+'),
-                b if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) => out.push(b as char),
-                b => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        out
-    }
-
     proptest::proptest! {
         #[test]
         fn encoded_keys_decode_to_themselves(key in "\\PC{0,64}") {
-            proptest::prop_assert_eq!(decode_key(&encode(&key)), Ok(key));
+            proptest::prop_assert_eq!(decode_key(&scangate_testkit::notification::encode_key(&key)), Ok(key));
         }
 
         #[test]

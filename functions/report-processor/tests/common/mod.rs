@@ -7,6 +7,7 @@ use scangate_aws::identity::AwsIdentity;
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::securityhub::{FindingSink, ImportOutcome, SecurityHubImporter, Sink, SinkConfig};
 use scangate_core::verdict::Verdict;
+use scangate_testkit::notification::encode_key;
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -126,19 +127,6 @@ pub fn hub_sink(clients: &Clients) -> Sink<SecurityHubImporter> {
         Arc::new(TokenBucket::new(10.0, 30)),
         SinkConfig::default(),
     )
-}
-
-/// URL-form encoding as S3 writes keys into notifications.
-pub fn encode_key(key: &str) -> String {
-    let mut out = String::new();
-    for b in key.bytes() {
-        match b {
-            b' ' => out.push('+'),
-            b if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) => out.push(b as char),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The S3 notification (tests/fixtures/s3-put.json) of `key` in `bucket`.
