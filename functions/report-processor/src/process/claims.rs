@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 /// How far `scangate-scanned-at` may be after the object's LastModified (clock skew
 /// between the build and S3) before the claim counts as forged.
-pub const SCANNED_AT_SKEW_SECONDS: i64 = 300;
+pub(super) const SCANNED_AT_SKEW_SECONDS: i64 = 300;
 
 /// How loose a threshold is: -1 (unlimited) is the loosest.
 fn looseness(v: i64) -> i64 {
@@ -30,7 +30,7 @@ fn looseness(v: i64) -> i64 {
 /// The thresholds a report is gated with: the metadata's (`claimed`) where they are at
 /// least as strict as the stack's (`base`); a looser one is replaced by the stack's unless
 /// `allow_relax` (ALLOW_METADATA_RELAX). Returns a note per replaced value.
-pub fn limit_thresholds(claimed: Thresholds, base: Thresholds, allow_relax: bool) -> (Thresholds, Vec<String>) {
+pub(super) fn limit_thresholds(claimed: Thresholds, base: Thresholds, allow_relax: bool) -> (Thresholds, Vec<String>) {
     let mut out = claimed;
     let mut notes = Vec::new();
     if allow_relax {
@@ -61,7 +61,7 @@ fn parse_time(s: &str) -> Option<OffsetDateTime> {
 /// The scan time taken from `scangate-scanned-at`: never after the object's LastModified
 /// (a later claim is capped to it); more than [`SCANNED_AT_SKEW_SECONDS`] after it is a
 /// forged claim (Err: the reason).
-pub fn limit_scanned_at(claimed: Option<&str>, last_modified: Option<&str>) -> Result<Option<String>, String> {
+pub(super) fn limit_scanned_at(claimed: Option<&str>, last_modified: Option<&str>) -> Result<Option<String>, String> {
     let Some(claimed) = claimed else { return Ok(None) };
     let (Some(at), Some((written_text, written))) =
         (parse_time(claimed), last_modified.and_then(|t| parse_time(t).map(|parsed| (t, parsed))))
@@ -83,13 +83,13 @@ pub fn limit_scanned_at(claimed: Option<&str>, last_modified: Option<&str>) -> R
 }
 
 /// The CodeBuild project of a build ARN (`arn:…:build/<project>:<uuid>`).
-pub fn arn_project(arn: &str) -> Option<&str> {
+pub(super) fn arn_project(arn: &str) -> Option<&str> {
     arn.split_once(":build/").and_then(|(_, id)| id.rsplit_once(':')).map(|(p, _)| p).filter(|p| !p.is_empty())
 }
 
 /// The project in the key must be the claimed build's project: a build writes only its own
 /// project's reports (and results).
-pub fn check_build_project(key_project: &str, build_arn: &str) -> Result<(), String> {
+pub(super) fn check_build_project(key_project: &str, build_arn: &str) -> Result<(), String> {
     match arn_project(build_arn) {
         None => Err(format!(
             "metadata {} is not a CodeBuild build ARN (arn:…:codebuild:<region>:<account>:build/<project>:<id>): \
@@ -106,7 +106,7 @@ pub fn check_build_project(key_project: &str, build_arn: &str) -> Result<(), Str
 
 /// Checks the pipeline and execution a report claims against what CodeBuild says about its
 /// build. Ok(true): both claimed and both verified (a by-execution verdict may be written).
-pub fn check_pipeline_claims(meta: &ReportMeta, key_project: &str, build: &BuildInfo) -> Result<bool, String> {
+pub(super) fn check_pipeline_claims(meta: &ReportMeta, key_project: &str, build: &BuildInfo) -> Result<bool, String> {
     if let Some(p) = build.project.as_deref().filter(|p| *p != key_project) {
         return Err(format!(
             "the report's key names project {key_project:?} but CodeBuild says its build {} belongs to project {p:?}",

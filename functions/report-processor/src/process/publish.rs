@@ -41,9 +41,9 @@ fn no_publisher(operation: &'static str, name: &str) -> CodeBuildError {
 
 /// Environment variables the publisher project reads (cfn/scangate.yaml, PublisherEnvironment).
 pub(crate) mod publisher_env {
-    pub const JUNIT_KEY: &str = "SCANGATE_JUNIT_KEY";
-    pub const REPORT_GROUP: &str = "SCANGATE_REPORT_GROUP";
-    pub const SOURCE_BUILD: &str = "SCANGATE_SOURCE_BUILD";
+    pub(crate) const JUNIT_KEY: &str = "SCANGATE_JUNIT_KEY";
+    pub(crate) const REPORT_GROUP: &str = "SCANGATE_REPORT_GROUP";
+    pub(crate) const SOURCE_BUILD: &str = "SCANGATE_SOURCE_BUILD";
 }
 
 /// The report group a report's JUnit is published to: `qualys-<project>-<scan type>`, where

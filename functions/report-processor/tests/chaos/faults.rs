@@ -24,21 +24,21 @@ use std::sync::{Arc, Mutex};
 /// Findings to answer with a `FailedFindings` entry: every finding whose ASFF JSON
 /// contains all `markers`, the next `remaining` times it is sent.
 #[derive(Clone, Debug)]
-pub struct FailRule {
+pub(crate) struct FailRule {
     pub markers: Vec<String>,
     pub code: String,
     pub remaining: u32,
 }
 
 impl FailRule {
-    pub fn new(markers: &[&str], code: &str, remaining: u32) -> FailRule {
+    pub(crate) fn new(markers: &[&str], code: &str, remaining: u32) -> FailRule {
         FailRule { markers: markers.iter().map(|s| s.to_string()).collect(), code: code.into(), remaining }
     }
 }
 
 /// What the importer does wrong, and what it did.
 #[derive(Debug, Default)]
-pub struct HubPlan {
+pub(crate) struct HubPlan {
     /// The next this-many calls answer ThrottlingException (nothing imported).
     pub throttle_next: u32,
     /// Every call whose body contains this marker answers ThrottlingException, this many times.
@@ -51,7 +51,7 @@ pub struct HubPlan {
 }
 
 /// A [`BatchImporter`] that misbehaves as its plan says, else forwards to `inner`.
-pub struct FaultyImporter<I> {
+pub(crate) struct FaultyImporter<I> {
     pub inner: I,
     pub plan: Arc<Mutex<HubPlan>>,
 }
@@ -131,7 +131,7 @@ fn memmem(hay: &[u8], needle: &[u8]) -> bool {
 
 /// What the store does wrong with state objects, and what it did.
 #[derive(Debug, Default)]
-pub struct StorePlan {
+pub(crate) struct StorePlan {
     /// The report being processed (the test sets it before each delivery).
     pub current: String,
     /// For each report, its first this-many state PUTs (write-ahead or final) answer 412.
@@ -147,7 +147,7 @@ pub struct StorePlan {
 }
 
 /// A [`ReportStore`] that misbehaves on state PUTs as its plan says.
-pub struct FaultyStore<S> {
+pub(crate) struct FaultyStore<S> {
     pub inner: S,
     pub plan: Arc<Mutex<StorePlan>>,
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Runs a test's async body on a thread with a large stack: the SDK's debug-build
 /// deserializers for Security Hub findings (GetFindings) need more than the default 2 MB.
-pub fn block_on<T: Send + 'static, F: std::future::Future<Output = T> + Send + 'static>(f: F) -> T {
+pub(crate) fn block_on<T: Send + 'static, F: std::future::Future<Output = T> + Send + 'static>(f: F) -> T {
     std::thread::Builder::new()
         .stack_size(64 * 1024 * 1024)
         .spawn(move || {
@@ -33,29 +33,29 @@ pub fn block_on<T: Send + 'static, F: std::future::Future<Output = T> + Send + '
 }
 
 /// [`block_on`] for a test body.
-pub fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+pub(crate) fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
     block_on(f)
 }
 
-pub fn identity() -> AwsIdentity {
+pub(crate) fn identity() -> AwsIdentity {
     AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() }
 }
 
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// (qid, cve, package, installed, fixed, Qualys severity 1-5)
-pub type Vuln = (u32, &'static str, &'static str, &'static str, &'static str, u8);
+pub(crate) type Vuln = (u32, &'static str, &'static str, &'static str, &'static str, u8);
 
-pub const V1: Vuln = (375474, "CVE-2026-0001", "openssl", "3.0.2", "3.0.13", 5);
-pub const V2: Vuln = (375475, "CVE-2026-0002", "zlib", "1.2.11", "1.2.13", 4);
-pub const V3: Vuln = (375476, "CVE-2026-0003", "curl", "7.81.0", "8.4.0", 3);
-pub const V4: Vuln = (375477, "CVE-2026-0004", "glibc", "2.35", "2.36", 2);
+pub(crate) const V1: Vuln = (375474, "CVE-2026-0001", "openssl", "3.0.2", "3.0.13", 5);
+pub(crate) const V2: Vuln = (375475, "CVE-2026-0002", "zlib", "1.2.11", "1.2.13", 4);
+pub(crate) const V3: Vuln = (375476, "CVE-2026-0003", "curl", "7.81.0", "8.4.0", 3);
+pub(crate) const V4: Vuln = (375477, "CVE-2026-0004", "glibc", "2.35", "2.36", 2);
 
 /// A QScanner-shaped SARIF report (rules with Qualys severity and CVEs, results with
 /// `vulnerableSoftware`, run properties naming the image).
-pub fn qscanner_sarif(image: &str, vulns: &[Vuln]) -> Vec<u8> {
+pub(crate) fn qscanner_sarif(image: &str, vulns: &[Vuln]) -> Vec<u8> {
     let rules: Vec<Value> = vulns
         .iter()
         .map(|(qid, cve, pkg, _, _, sev)| {
@@ -97,7 +97,7 @@ pub fn qscanner_sarif(image: &str, vulns: &[Vuln]) -> Vec<u8> {
 }
 
 /// Counts what reaches Security Hub: sink invocations, BatchImportFindings calls, findings.
-pub struct Counting<K> {
+pub(crate) struct Counting<K> {
     pub inner: K,
     pub invocations: AtomicU64,
     pub calls: AtomicU64,
@@ -105,7 +105,7 @@ pub struct Counting<K> {
 }
 
 impl<K> Counting<K> {
-    pub fn new(inner: K) -> Counting<K> {
+    pub(crate) fn new(inner: K) -> Counting<K> {
         Counting { inner, invocations: 0.into(), calls: 0.into(), findings: 0.into() }
     }
 }
@@ -121,7 +121,7 @@ impl<K: FindingSink> FindingSink for Counting<K> {
 }
 
 /// The Security Hub sink the tests use against moto (10 TPS, burst 30, default settings).
-pub fn hub_sink(clients: &Clients) -> Sink<SecurityHubImporter> {
+pub(crate) fn hub_sink(clients: &Clients) -> Sink<SecurityHubImporter> {
     Sink::new(
         SecurityHubImporter::new(clients.securityhub.clone()),
         Arc::new(TokenBucket::new(10.0, 30)),
@@ -130,7 +130,7 @@ pub fn hub_sink(clients: &Clients) -> Sink<SecurityHubImporter> {
 }
 
 /// The S3 notification (tests/fixtures/s3-put.json) of `key` in `bucket`.
-pub fn s3_event(bucket: &str, key: &str) -> Value {
+pub(crate) fn s3_event(bucket: &str, key: &str) -> Value {
     let mut ev: Value =
         serde_json::from_str(include_str!("../fixtures/s3-put.json")).expect("fixture s3-put.json parses");
     ev["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
@@ -142,7 +142,7 @@ pub fn s3_event(bucket: &str, key: &str) -> Value {
 }
 
 /// A bucket and a KMS key of their own on moto, and a processor over them.
-pub struct Env<P> {
+pub(crate) struct Env<P> {
     pub clients: Clients,
     pub bucket: String,
     pub kms: String,
@@ -152,7 +152,7 @@ pub struct Env<P> {
 impl<P> Env<P> {
     /// Creates a bucket named after `prefix` and a KMS key; `make` builds the processor
     /// from the clients and the key id.
-    pub async fn new(moto: &Moto, prefix: &str, make: impl FnOnce(&Clients, &str) -> P) -> Env<P> {
+    pub(crate) async fn new(moto: &Moto, prefix: &str, make: impl FnOnce(&Clients, &str) -> P) -> Env<P> {
         let clients = Clients::new(&moto.sdk_config().await);
         let bucket = unique_bucket(prefix);
         clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
@@ -162,7 +162,7 @@ impl<P> Env<P> {
     }
 
     /// Uploads a report with SSE-KMS and the given user metadata.
-    pub async fn upload(&self, key: &str, body: Vec<u8>, meta: &[(&str, &str)]) {
+    pub(crate) async fn upload(&self, key: &str, body: Vec<u8>, meta: &[(&str, &str)]) {
         let mut req = self
             .clients
             .s3
@@ -178,14 +178,14 @@ impl<P> Env<P> {
         req.send().await.expect("upload report");
     }
 
-    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+    pub(crate) async fn get(&self, key: &str) -> Option<Vec<u8>> {
         match self.clients.s3.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Some(out.body.collect().await.expect("read body").into_bytes().to_vec()),
             Err(_) => None,
         }
     }
 
-    pub async fn verdict(&self, key: &str) -> Verdict {
+    pub(crate) async fn verdict(&self, key: &str) -> Verdict {
         let bytes = self.get(key).await.unwrap_or_else(|| panic!("{key} was written"));
         Verdict::from_json(&bytes).expect("verdict parses")
     }
@@ -248,7 +248,7 @@ macro_rules! forward_report_store {
 
 /// Security Hub findings of one lifecycle (`scan_type` + target identity): the id after the
 /// lifecycle's prefix → RecordState.
-pub async fn hub_findings(
+pub(crate) async fn hub_findings(
     clients: &Clients,
     scan_type: scangate_core::lifecycle::ScanType,
     identity: &str,
