@@ -1,4 +1,4 @@
-//! Issue 14: `scangate process` and the runner's `--local` agree on suppressed results and on
+//! Suppressions and incomplete scans: `scangate process` and the runner's `--local` agree on suppressed results and on
 //! scans that did not complete (the report-processor's side: functions/report-processor/tests/lifecycle.rs).
 
 mod scan_common;

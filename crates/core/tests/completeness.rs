@@ -1,4 +1,4 @@
-//! Issue 14 in the core evaluation (shared by `scangate process`, the runner's `--local` and
+//! Suppressions and incomplete scans in the core evaluation (shared by `scangate process`, the runner's `--local` and
 //! the report-processor): SARIF suppressions are honoured, and a scan that did not complete
 //! fails the gate unless incomplete scans are accepted.
 

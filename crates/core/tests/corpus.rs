@@ -27,7 +27,7 @@ use Expect::*;
 
 const TABLE: &[(&str, Expect)] = &[
     // Every result carries `suppressions: [{"kind": "external"}]` (no status): all suppressed
-    // (SARIF 2.1.0 §3.35.3, issue 14); they are in `Report::suppressed`.
+    // (SARIF 2.1.0 §3.35.3); they are in `Report::suppressed`.
     ("anchore-scan-action-2020-large.sarif", Valid([0, 0, 0, 0, 0, 0], 428)),
     ("checkov-docs-example.sarif", Json(106, 2)),
     ("checkov-openapi-results.sarif", Valid([0, 12, 0, 0, 0, 12], 13)),

@@ -1,4 +1,4 @@
-//! Chaos suite (issue #8): the report processor against moto (S3 + Security Hub) with
+//! Chaos suite: the report processor against moto (S3 + Security Hub) with
 //! duplicate, reordered and late events, Security Hub throttling and partial failures,
 //! 412 on the state object and a crash between the import and the state write. Each
 //! scenario's end state is compared with the clean run's (every report delivered once,

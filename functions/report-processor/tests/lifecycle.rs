@@ -1,4 +1,4 @@
-//! Issue 14 through the real handler against moto: every repository scanned by one shared
+//! Lifecycle identity and incomplete scans through the real handler against moto: every repository scanned by one shared
 //! CodeBuild project keeps its own lifecycle; a scan that did not complete changes nothing
 //! in Security Hub; state objects of the old (project-wide) identity are left alone.
 
@@ -185,7 +185,7 @@ fn an_incomplete_scan_fails_and_changes_nothing_in_security_hub() {
 fn the_old_project_wide_state_is_left_alone_and_nothing_is_mass_archived() {
     run(async {
         let e = env(Moto::shared()).await;
-        // Before issue 14 every repo scan of the project shared `project:<name>`.
+        // Earlier builds of scangate gave every repo scan of the project `project:<name>`.
         let old = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &format!("project:{PROJECT}"));
         let old_key = contract::state_key(&old.hash());
         let url = format!("https://github.com/acme/{}-f.git", e.bucket);

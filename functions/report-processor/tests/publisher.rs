@@ -1,4 +1,4 @@
-//! Issue 9: the processor publishes the JUnit of reports no build waits for, through the
+//! Report-group publishing: the processor publishes the JUnit of reports no build waits for, through the
 //! publisher CodeBuild project. S3 and Security Hub are moto; CodeBuild is a counting fake
 //! of the adapter traits that behaves like StartBuild's idempotency token (same token →
 //! same build).
