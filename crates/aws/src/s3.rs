@@ -184,6 +184,29 @@ impl S3Store {
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client
     }
+
+    /// GetObject of the current version; `Ok(None)` when there is no such object.
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(err) => match service_error(&err, bucket, key, "GetObject") {
+                StoreError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
 }
 
 fn service_error<E>(err: &SdkError<E, HttpResponse>, bucket: &str, key: &str, operation: &'static str) -> StoreError
@@ -271,22 +294,8 @@ impl ReportStore for S3Store {
     }
 
     async fn get_bytes(&self, bucket: &str, key: &str, limit: u64) -> Result<Option<Fetched>, StoreError> {
-        let result = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) => {
-                return match service_error(&err, bucket, key, "GetObject") {
-                    StoreError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                }
-            }
+        let Some(out) = self.get_object(bucket, key).await? else {
+            return Ok(None);
         };
         let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
         if size > limit {
@@ -338,22 +347,8 @@ impl ReportStore for S3Store {
         T: Send + 'static,
         F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
     {
-        let result = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) => {
-                return match service_error(&err, bucket, key, "GetObject") {
-                    StoreError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                }
-            }
+        let Some(out) = self.get_object(bucket, key).await? else {
+            return Ok(None);
         };
         let etag = out.e_tag().map(str::to_string);
         Ok(Some((stream_into(out.body, f, bucket, key).await?, etag)))
