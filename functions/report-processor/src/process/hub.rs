@@ -434,6 +434,22 @@ fn with_stubs(
         .collect()
 }
 
+/// Swaps `stubs[i]` with the stub of `planned[i]`'s entry in `state`, for the ids `take`
+/// accepts: called once it moves the stubs into the state's entries (which the planner's
+/// functions left empty), called again it moves them back.
+fn swap_stubs(
+    planned: &[NewFinding],
+    stubs: &mut [serde_json::Value],
+    state: &mut LifecycleState,
+    take: impl Fn(&str) -> bool,
+) {
+    for (f, stub) in planned.iter().zip(stubs.iter_mut()) {
+        if let Some(e) = state.entries.get_mut(&f.id).filter(|_| take(&f.id)) {
+            std::mem::swap(&mut e.stub, stub);
+        }
+    }
+}
+
 /// What the sink did with the chunks sent so far.
 #[derive(Default)]
 struct Sent {
@@ -632,7 +648,11 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             };
             let work = !imports.is_empty() || !archives.is_empty();
             // The stubs the state keeps for what is imported: built only now, and only for that.
-            let planned = with_stubs(new, &imports, by_id, ctx);
+            let mut planned = with_stubs(new, &imports, by_id, ctx);
+            // The stubs are moved (never copied) into the state that is written: out of
+            // `planned` here, into the write-ahead and back, then into the next state.
+            let mut import_stubs: Vec<serde_json::Value> =
+                planned.iter_mut().map(|f| std::mem::take(&mut f.stub)).collect();
             let mut condition = condition;
             if work {
                 // Write-ahead: before Security Hub changes, the state marks every finding this
@@ -641,9 +661,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 // lifecycle imports or archives them again, even when this report's redelivery
                 // then comes after a newer one and is ignored (chaos suite). It also keeps the
                 // record (counts, processed_at) for a redelivery when writing the results fails.
-                let intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &now_s);
-                let body = state_body(&intent, Some(&record))?;
+                let mut intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &now_s);
+                swap_stubs(&planned, &mut import_stubs, &mut intent, |_| true);
+                let body = state_body(&intent, Some(&record));
+                swap_stubs(&planned, &mut import_stubs, &mut intent, |_| true);
                 drop(intent);
+                let body = body?;
                 match self.put_state(&mark.bucket, state_key, body, std::mem::take(&mut condition), attempt).await? {
                     Some(next) => condition = next,
                     None => continue,
@@ -698,9 +721,11 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let mut not_applied: HashSet<String> = failed.iter().map(|f| f.id.clone()).collect();
             not_applied.extend(sent.unsent.iter().cloned());
             failed.extend(unarchivable);
-            let next =
+            let mut next =
                 state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &not_applied, mark, &now_s);
-            drop(planned);
+            // What was applied takes its stub; what was not keeps its previous entry.
+            swap_stubs(&planned, &mut import_stubs, &mut next, |id| !not_applied.contains(id));
+            drop((planned, import_stubs));
             total.calls += sent.calls;
             total.throttled_retries += sent.throttled_retries;
             let retry_event = failed.iter().any(is_retryable_failure);
