@@ -1,5 +1,5 @@
 //! Time to verdict, time to import and peak RSS of the report-processor for a first report
-//! of 1 000, 20 000 and 100 000 new findings (issue 13). Not a timed test: it prints.
+//! of 1 000, 20 000 and 100 000 new findings. Not a timed test: it prints.
 //!
 //! `cargo bench -p report-processor --bench verdict_first` (needs `make venv`: S3 is moto).
 //! Each size runs in a child process of its own, so its peak RSS (`VmHWM`) is the

@@ -1,4 +1,4 @@
-//! Verdict first, imports of any size, the invocation's deadline (issue 13): the processor
+//! Verdict first, imports of any size, the invocation's deadline: the processor
 //! against moto S3 and a Security Hub stand-in behind the real sink (token bucket at
 //! `SECURITY_HUB_MAX_TPS`, batching, retries), which records every finding it accepts.
 //!

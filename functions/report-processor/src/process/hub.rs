@@ -85,7 +85,7 @@ pub enum HubStatus {
     /// A newer report of the same lifecycle was applied first: this one changes nothing.
     Superseded,
     /// The scan did not complete (SARIF `executionSuccessful: false` or an error-level tool
-    /// notification): nothing is imported or archived, accepted or not (issue 14).
+    /// notification): nothing is imported or archived, accepted or not.
     Incomplete,
 }
 
