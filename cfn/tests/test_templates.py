@@ -191,14 +191,25 @@ def operations_called(module: str, caller_source: str) -> set[str]:
 
     Operations inside a trait implementation's method count only when the crate calls that method
     (`.method(`), so the gate, which only reads objects, is not charged with the processor's copies;
-    operations anywhere else in the module always count."""
+    operations anywhere else in the module always count. A read in a function that sets no version id
+    counts as unversioned (no s3:GetObjectVersion)."""
     methods, outside = trait_impl_methods(module_source(module))
-    found = set(OPERATION.findall(outside))
+    iam = IAM_FOR_OPERATION.get(module, {})
+
+    def ops(body: str) -> set[str]:
+        # A read whose function sets no version id needs no GetObjectVersion.
+        versioned = "version_id" in body
+        return {op if versioned or f"{op}#unversioned" not in iam else f"{op}#unversioned" for op in OPERATION.findall(body)}
+
+    # Outside the trait implementations (helpers such as an inherent `get_object`), function by function.
+    starts = [m.start() for m in re.finditer(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?fn\s+\w+", outside, re.M)]
+    bounds = [0, *starts, len(outside)]
+    found: set[str] = set()
+    for a, b in zip(bounds, bounds[1:]):
+        found |= ops(outside[a:b])
     for name, body in methods.items():
         if re.search(r"\.\s*" + re.escape(name) + r"\s*(?:::<[^>]*>)?\s*\(", caller_source):
-            versioned = "version_id" in body
-            found |= {op if versioned or f"{op}#unversioned" not in IAM_FOR_OPERATION.get(module, {}) else f"{op}#unversioned"
-                      for op in OPERATION.findall(body)}
+            found |= ops(body)
     return found - NOT_OPERATIONS
 
 
