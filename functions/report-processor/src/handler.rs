@@ -11,8 +11,8 @@
 //! SQS message must fail alone, as its own `batchItemFailures` entry. Only the response
 //! uses the crate's type ([`SqsBatchResponse`]).
 
-use crate::hub::Deadline;
 use crate::metrics;
+use crate::process::deadline::Deadline;
 use crate::process::{Outcome, Processor, Transient};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use scangate_aws::codebuild::{Publisher, ReportGroups};

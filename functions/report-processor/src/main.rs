@@ -3,7 +3,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
-use report_processor::hub::Deadline;
+use report_processor::process::deadline::Deadline;
 use scangate_aws::clients::{load_sdk_config, Clients};
 use scangate_aws::identity::AwsIdentity;
 use serde_json::Value;

@@ -6,19 +6,20 @@
 //! checkpoint: the state holds what Security Hub confirmed, and the next delivery of the
 //! same report plans only the rest. See docs/report-processor.md.
 
+use super::deadline::Deadline;
+use super::hub_doc::{hub_key, HubDoc};
 use super::results::Results;
+use super::state_object::{read_state, state_body, AppliedResult, HubStatus, ImportProgress};
 use super::{Delivery, Processor, Transient};
 use crate::metrics::ReportMetrics;
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{self, AsffContext, FindingStub};
-use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark, StateError};
-use scangate_core::verdict::ReportRef;
+use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark};
 use scangate_core::Finding;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufReader, Read};
-use std::time::{Duration, Instant, SystemTime};
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 /// The content hash of a finding whose import or archive is under way: no finding has it,
 /// so the next report imports it again (or archives it when it is gone).
@@ -28,222 +29,6 @@ pub const IN_FLIGHT: &str = "in-flight";
 /// the sink's four workers send in parallel. Memory for ASFF is bounded by this, whatever
 /// the number of findings to import.
 pub const IMPORT_CHUNK: usize = 400;
-
-/// The schema id of `hub.json`.
-pub const HUB_SCHEMA: &str = "scangate.hub.v1";
-
-pub use scangate_core::contract::hub_key;
-
-/// When the work of an invocation must stop: `at` (the Lambda's deadline, or an earlier
-/// share of it) less `reserve`, the time kept for the checkpoint and the answer.
-#[derive(Clone, Copy, Debug)]
-pub struct Deadline {
-    pub at: Instant,
-    pub reserve: Duration,
-}
-
-impl Deadline {
-    /// Kept before the Lambda's deadline for the checkpoint (a state PUT) and the answer.
-    pub const DEFAULT_RESERVE: Duration = Duration::from_secs(10);
-
-    pub fn new(at: Instant, reserve: Duration) -> Deadline {
-        Deadline { at, reserve }
-    }
-
-    /// From the Lambda context's deadline (milliseconds since the epoch).
-    pub fn from_epoch_millis(deadline_ms: u64) -> Deadline {
-        let now_ms = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        Deadline { at: Instant::now() + left, reserve: Self::DEFAULT_RESERVE }
-    }
-
-    /// True when less than the reserve is left: start nothing new.
-    pub fn near(&self) -> bool {
-        Instant::now() + self.reserve >= self.at
-    }
-
-    /// The same deadline, `by` earlier (time kept for the messages after this one).
-    pub fn earlier_by(&self, by: Duration) -> Deadline {
-        Deadline { at: self.at.checked_sub(by).unwrap_or_else(Instant::now), reserve: self.reserve }
-    }
-}
-
-/// Where a report's Security Hub import stands (`hub.json` `status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HubStatus {
-    /// Under way, or stopped at a checkpoint; the next delivery continues it.
-    Pending,
-    /// Every planned finding was accepted.
-    Done,
-    /// Finished, and some findings were not accepted (named in `warnings`).
-    Failed,
-    /// `SECURITY_HUB_ENABLED` is false: nothing is imported.
-    Disabled,
-    /// A newer report of the same lifecycle was applied first: this one changes nothing.
-    Superseded,
-    /// The scan did not complete (SARIF `executionSuccessful: false` or an error-level tool
-    /// notification): nothing is imported or archived, accepted or not.
-    Incomplete,
-}
-
-/// The import of the state's report so far: kept in [`AppliedResult::import`].
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ImportProgress {
-    pub status: HubStatus,
-    /// Findings Security Hub accepted as ACTIVE, over the deliveries of the report.
-    pub imported: u64,
-    /// Findings it accepted as ARCHIVED.
-    pub archived: u64,
-    /// Findings it did not accept (the last delivery's).
-    #[serde(default)]
-    pub failed: u64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    pub updated_at: String,
-}
-
-/// The report a state object was last written for, what its verdict says and where its
-/// import stands: kept in the state object (field [`APPLIED_RESULT_FIELD`], beside the
-/// core's fields, which ignore it), so that every delivery of the report writes the same
-/// `verdict.json` and continues the import where the last one stopped.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AppliedResult {
-    /// The report version (bucket, key, version id, ETag) this belongs to.
-    pub report: ReportRef,
-    /// Findings the report sends to Security Hub as ACTIVE (new, changed or due for
-    /// refresh), as planned by its first delivery: `verdict.json` `findings_imported`.
-    pub imported: u64,
-    /// Findings it archives (gone since the applied report): `findings_archived`.
-    pub archived: u64,
-    /// When its first delivery planned it: `verdict.json` `processed_at`.
-    pub processed_at: String,
-    /// The import's progress (absent in states written before imports were checkpointed:
-    /// done, with the counts above).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub import: Option<ImportProgress>,
-}
-
-impl AppliedResult {
-    fn progress(&self) -> ImportProgress {
-        self.import.clone().unwrap_or_else(|| ImportProgress {
-            status: HubStatus::Done,
-            imported: self.imported,
-            archived: self.archived,
-            failed: 0,
-            warnings: Vec::new(),
-            updated_at: self.processed_at.clone(),
-        })
-    }
-}
-
-/// The state object's field holding the [`AppliedResult`].
-pub const APPLIED_RESULT_FIELD: &str = "applied_result";
-
-/// A state object as stored: the core's fields and, beside them, the [`AppliedResult`]
-/// (kept as JSON first: an unreadable one is absent, not an error). Read in one pass from
-/// the object's body as S3 streams it, never held whole.
-#[derive(serde::Deserialize)]
-struct StoredState {
-    schema: String,
-    lifecycle_key: String,
-    #[serde(default)]
-    applied: Option<ReportMark>,
-    #[serde(default)]
-    entries: BTreeMap<String, state::Entry>,
-    #[serde(default)]
-    applied_result: Option<serde_json::Value>,
-}
-
-/// Reads a state object's body: the core's state and its [`AppliedResult`] (None: absent,
-/// or unreadable); `name` names the object in errors.
-pub(crate) fn read_state(
-    body: &mut dyn Read,
-    name: &str,
-) -> Result<(LifecycleState, Option<AppliedResult>), StateError> {
-    let stored: StoredState = serde_json::from_reader(BufReader::new(body))
-        .map_err(|e| StateError { name: name.to_string(), message: e.to_string() })?;
-    let result = stored.applied_result.and_then(|v| serde_json::from_value(v).ok());
-    let state = LifecycleState {
-        schema: stored.schema,
-        lifecycle_key: stored.lifecycle_key,
-        applied: stored.applied,
-        entries: stored.entries,
-    };
-    Ok((state.checked(name)?, result))
-}
-
-/// A state object's body: the core's state plus the [`AppliedResult`], serialized straight
-/// into the one buffer the PUT sends (no intermediate JSON tree).
-pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
-    /// Its field names are the core's and [`APPLIED_RESULT_FIELD`].
-    #[derive(serde::Serialize)]
-    struct Body<'a> {
-        #[serde(flatten)]
-        state: &'a LifecycleState,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        applied_result: Option<&'a AppliedResult>,
-    }
-    serde_json::to_vec(&Body { state, applied_result: result })
-        .map_err(|e| Transient(format!("state serialization: {e}")))
-}
-
-/// `hub.json`: the Security Hub outcome of one report version, written next to
-/// `verdict.json` (which never waits for it). Derived from the state's [`AppliedResult`]
-/// only, so a redelivery that changes nothing rewrites it byte for byte.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HubDoc {
-    pub schema: String,
-    pub report: ReportRef,
-    pub status: HubStatus,
-    /// What the verdict counts: findings the report sends as ACTIVE / archives.
-    pub planned_imports: u64,
-    pub planned_archives: u64,
-    /// What Security Hub accepted so far.
-    pub imported: u64,
-    pub archived: u64,
-    /// Findings it did not accept.
-    pub failed: u64,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    pub updated_at: String,
-}
-
-impl HubDoc {
-    fn from_result(r: &AppliedResult) -> HubDoc {
-        let p = r.progress();
-        HubDoc {
-            schema: HUB_SCHEMA.into(),
-            report: r.report.clone(),
-            status: p.status,
-            planned_imports: r.imported,
-            planned_archives: r.archived,
-            imported: p.imported,
-            archived: p.archived,
-            failed: p.failed,
-            warnings: p.warnings,
-            updated_at: p.updated_at,
-        }
-    }
-
-    /// Nothing is or will be imported for this report (disabled, superseded).
-    fn nothing(report: &ReportRef, status: HubStatus, at: &str) -> HubDoc {
-        HubDoc {
-            schema: HUB_SCHEMA.into(),
-            report: report.clone(),
-            status,
-            planned_imports: 0,
-            planned_archives: 0,
-            imported: 0,
-            archived: 0,
-            failed: 0,
-            warnings: Vec::new(),
-            updated_at: at.to_string(),
-        }
-    }
-}
 
 /// The end of a Security Hub warning of a delivery that fails so that the event is retried.
 pub(crate) const RETRY_NOTE: &str = "; the report will be processed again";
@@ -769,6 +554,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::hub_doc::HUB_SCHEMA;
+    use crate::process::state_object::APPLIED_RESULT_FIELD;
+    use scangate_core::verdict::ReportRef;
 
     /// The applied result of a state object's body, as a delivery reads it.
     fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
@@ -883,14 +671,5 @@ mod tests {
         // Failures after a finished import: not counted again, status failed.
         let f = applied(pending(3, 1), Some(&finished), &sent(2, 0, &failed, false)).import.expect("progress");
         assert_eq!((f.status, f.imported, f.archived), (HubStatus::Failed, 3, 1));
-    }
-
-    #[test]
-    fn deadlines() {
-        let far = Deadline::new(Instant::now() + Duration::from_secs(60), Duration::from_secs(10));
-        assert!(!far.near());
-        assert!(far.earlier_by(Duration::from_secs(55)).near(), "5 s left, 10 s reserve");
-        let past = Deadline::from_epoch_millis(1);
-        assert!(past.near());
     }
 }

@@ -5,15 +5,19 @@
 //! (`quarantine.rs`). Generic over the store and the sink so it runs against moto or fakes.
 
 mod claims;
+pub mod deadline;
 pub mod hub;
+pub mod hub_doc;
 mod meta;
 mod publish;
 pub mod quarantine;
 mod results;
+pub mod state_object;
 
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
-use hub::{Deadline, HubResult};
+use deadline::Deadline;
+use hub::HubResult;
 use meta::build_from_arn;
 use results::Results;
 use scangate_aws::codebuild::{Publisher, ReportGroups};
@@ -60,7 +64,9 @@ impl From<StoreError> for Transient {
 pub use scangate_core::contract::{is_report_key, results_dir, OWN_PREFIXES, SARIF_SUFFIXES};
 
 /// The Security Hub step's names kept where they were (state object fields, the in-flight mark).
-pub use hub::{AppliedResult, HubDoc, HubStatus, APPLIED_RESULT_FIELD, IN_FLIGHT};
+pub use hub::IN_FLIGHT;
+pub use hub_doc::HubDoc;
+pub use state_object::{AppliedResult, HubStatus, APPLIED_RESULT_FIELD};
 
 pub use meta::{parse_meta, ReportMeta};
 pub use publish::NoPublisher;

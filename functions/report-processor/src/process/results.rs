@@ -2,7 +2,8 @@
 //! verdict.json and its by-execution copy, written once per delivery before any Security
 //! Hub call, with the counts an earlier delivery of the same report version recorded.
 
-use super::hub::{AppliedResult, RETRY_NOTE};
+use super::hub::RETRY_NOTE;
+use super::state_object::AppliedResult;
 use super::{Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::ReportStore;

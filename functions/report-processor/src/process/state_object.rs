@@ -1,0 +1,130 @@
+//! The lifecycle state object as the processor stores it (`state/<key-hash>.json`): the
+//! core's [`LifecycleState`] and, beside it, the [`AppliedResult`] of the report it was
+//! last written for and where that report's Security Hub import stands. Read streaming,
+//! written from one buffer.
+
+use super::Transient;
+use scangate_core::lifecycle::state::{self, LifecycleState, ReportMark, StateError};
+use scangate_core::verdict::ReportRef;
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
+
+/// Where a report's Security Hub import stands (`hub.json` `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HubStatus {
+    /// Under way, or stopped at a checkpoint; the next delivery continues it.
+    Pending,
+    /// Every planned finding was accepted.
+    Done,
+    /// Finished, and some findings were not accepted (named in `warnings`).
+    Failed,
+    /// `SECURITY_HUB_ENABLED` is false: nothing is imported.
+    Disabled,
+    /// A newer report of the same lifecycle was applied first: this one changes nothing.
+    Superseded,
+    /// The scan did not complete (SARIF `executionSuccessful: false` or an error-level tool
+    /// notification): nothing is imported or archived, accepted or not.
+    Incomplete,
+}
+
+/// The import of the state's report so far: kept in [`AppliedResult::import`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportProgress {
+    pub status: HubStatus,
+    /// Findings Security Hub accepted as ACTIVE, over the deliveries of the report.
+    pub imported: u64,
+    /// Findings it accepted as ARCHIVED.
+    pub archived: u64,
+    /// Findings it did not accept (the last delivery's).
+    #[serde(default)]
+    pub failed: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub updated_at: String,
+}
+
+/// The report a state object was last written for, what its verdict says and where its
+/// import stands: kept in the state object (field [`APPLIED_RESULT_FIELD`], beside the
+/// core's fields, which ignore it), so that every delivery of the report writes the same
+/// `verdict.json` and continues the import where the last one stopped.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AppliedResult {
+    /// The report version (bucket, key, version id, ETag) this belongs to.
+    pub report: ReportRef,
+    /// Findings the report sends to Security Hub as ACTIVE (new, changed or due for
+    /// refresh), as planned by its first delivery: `verdict.json` `findings_imported`.
+    pub imported: u64,
+    /// Findings it archives (gone since the applied report): `findings_archived`.
+    pub archived: u64,
+    /// When its first delivery planned it: `verdict.json` `processed_at`.
+    pub processed_at: String,
+    /// The import's progress (absent in states written before imports were checkpointed:
+    /// done, with the counts above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportProgress>,
+}
+
+impl AppliedResult {
+    pub(super) fn progress(&self) -> ImportProgress {
+        self.import.clone().unwrap_or_else(|| ImportProgress {
+            status: HubStatus::Done,
+            imported: self.imported,
+            archived: self.archived,
+            failed: 0,
+            warnings: Vec::new(),
+            updated_at: self.processed_at.clone(),
+        })
+    }
+}
+
+/// The state object's field holding the [`AppliedResult`].
+pub const APPLIED_RESULT_FIELD: &str = "applied_result";
+
+/// A state object as stored: the core's fields and, beside them, the [`AppliedResult`]
+/// (kept as JSON first: an unreadable one is absent, not an error). Read in one pass from
+/// the object's body as S3 streams it, never held whole.
+#[derive(serde::Deserialize)]
+struct StoredState {
+    schema: String,
+    lifecycle_key: String,
+    #[serde(default)]
+    applied: Option<ReportMark>,
+    #[serde(default)]
+    entries: BTreeMap<String, state::Entry>,
+    #[serde(default)]
+    applied_result: Option<serde_json::Value>,
+}
+
+/// Reads a state object's body: the core's state and its [`AppliedResult`] (None: absent,
+/// or unreadable); `name` names the object in errors.
+pub(crate) fn read_state(
+    body: &mut dyn Read,
+    name: &str,
+) -> Result<(LifecycleState, Option<AppliedResult>), StateError> {
+    let stored: StoredState = serde_json::from_reader(BufReader::new(body))
+        .map_err(|e| StateError { name: name.to_string(), message: e.to_string() })?;
+    let result = stored.applied_result.and_then(|v| serde_json::from_value(v).ok());
+    let state = LifecycleState {
+        schema: stored.schema,
+        lifecycle_key: stored.lifecycle_key,
+        applied: stored.applied,
+        entries: stored.entries,
+    };
+    Ok((state.checked(name)?, result))
+}
+
+/// A state object's body: the core's state plus the [`AppliedResult`], serialized straight
+/// into the one buffer the PUT sends (no intermediate JSON tree).
+pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
+    /// Its field names are the core's and [`APPLIED_RESULT_FIELD`].
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(flatten)]
+        state: &'a LifecycleState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        applied_result: Option<&'a AppliedResult>,
+    }
+    serde_json::to_vec(&Body { state, applied_result: result })
+        .map_err(|e| Transient(format!("state serialization: {e}")))
+}
