@@ -10,7 +10,6 @@
 
 pub mod config;
 pub mod handler;
-pub use process::hub;
 pub mod metrics;
 pub mod process;
 pub mod wiring;
