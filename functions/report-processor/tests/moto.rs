@@ -5,10 +5,11 @@ mod common;
 
 use common::{hub_sink, identity, qscanner_sarif, run, s3_event, Counting, V1, V2, V3, V4};
 use report_processor::config::Config;
-use report_processor::process::Processor;
+use report_processor::process::{Processor, IN_FLIGHT};
 use scangate_aws::clients::Clients;
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink};
+use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::state::LifecycleState;
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_core::verdict::Verdict;
@@ -392,8 +393,8 @@ fn transient_failure_fails_only_its_sqs_message_and_direct_invocations() {
 }
 
 /// The announcement of `key` as the processor sees it after parsing the event.
-fn object_ref(bucket: &str, key: &str) -> scangate_core::events::ObjectRef {
-    scangate_core::events::ObjectRef {
+fn object_ref(bucket: &str, key: &str) -> ObjectRef {
+    ObjectRef {
         bucket: bucket.into(),
         key: key.into(),
         version_id: None,
@@ -463,11 +464,11 @@ fn redelivered_event_leaves_verdict_json_unchanged() {
     });
 }
 
-/// A store whose PUTs of keys ending in `suffix` fail (as S3 5xx) while `remaining` > 0:
+/// A store whose PUTs of keys `armed_for` accepts fail (as S3 5xx) while `remaining` > 0:
 /// the function "crashes" there.
 struct FailingPuts {
     inner: S3Store,
-    suffix: &'static str,
+    armed_for: fn(&str) -> bool,
     remaining: AtomicU64,
 }
 
@@ -481,7 +482,7 @@ impl scangate_aws::s3::ReportStore for FailingPuts {
         body: Vec<u8>,
         options: &scangate_aws::s3::PutOptions,
     ) -> Result<scangate_aws::s3::PutResult, scangate_aws::s3::StoreError> {
-        let armed = key.ends_with(self.suffix)
+        let armed = (self.armed_for)(key)
             && self.remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if armed {
             return Err(scangate_aws::s3::StoreError::Service {
@@ -497,51 +498,85 @@ impl scangate_aws::s3::ReportStore for FailingPuts {
     }
 }
 
-/// The first delivery writes the state ahead, then fails writing the results, before any
-/// Security Hub call (verdict first); its redelivery imports, and writes the counts (and
-/// time) the first delivery planned: the state's record keeps them. A third delivery
-/// imports nothing and leaves verdict.json as it is.
+/// A lifecycle with a first report (V1, V4) applied, then a second (V1, V2, V3: imports V2
+/// V3, archives V4) whose first delivery, at 08:05, "crashes" at the first PUT `armed_for`
+/// accepts. Returns the processor, the second report's event and the findings sent so far.
+async fn crashed_second_report(
+    base: &Env,
+    armed_for: fn(&str) -> bool,
+) -> (Processor<FailingPuts, Counting<Sink<SecurityHubImporter>>>, ObjectRef, u64) {
+    let image = format!("registry.example/{}:1", base.bucket);
+    let store = FailingPuts { inner: S3Store::new(base.clients.s3.clone(), None), armed_for, remaining: 0.into() };
+    let counting = Counting::new(hub_sink(&base.clients));
+    let processor = Processor::new(Config::default(), store, Some(counting));
+    let (old, new) = ("scans/app/k-1/report.sarif", "scans/app/k-2/report.sarif");
+    base.upload(old, qscanner_sarif(&image, &[V1, V4]), &meta(&image, "2026-11-23T07:00:00Z")).await;
+    processor.process(&object_ref(&base.bucket, old), &identity(), at("2026-11-23T07:05:00Z")).await.expect("ok");
+    base.upload(new, qscanner_sarif(&image, &[V1, V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+    let obj = object_ref(&base.bucket, new);
+    processor.store.remaining.store(1, Ordering::SeqCst);
+    let err = processor.process(&obj, &identity(), at("2026-11-23T08:05:00Z")).await.expect_err("crashes");
+    assert!(err.to_string().contains("injected crash"), "{err}");
+    let state = base.state(&format!("registry.example/{}", base.bucket)).await;
+    assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(old), "the crashed report is not applied");
+    assert!(state.entries.values().all(|e| e.content_hash != IN_FLIGHT), "no write-ahead was stored");
+    let sent = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
+    assert_eq!(sent, 2, "V1 V4 only: the crashed delivery made no Security Hub call");
+    (processor, obj, sent)
+}
+
+/// Delivers `obj` at 08:20 and at 08:30 after a crashed delivery: the first imports V2 V3
+/// and archives V4 (V1 unchanged) and writes `verdict.json` with the counts (2, 1) and
+/// `processed_at` `expected_time`; the second sends nothing and leaves it byte for byte.
+async fn redeliver_after_crash(
+    base: &Env,
+    processor: &Processor<FailingPuts, Counting<Sink<SecurityHubImporter>>>,
+    obj: &ObjectRef,
+    sent_before: u64,
+    expected_time: &str,
+) {
+    let vkey = "results/app/k-2/verdict.json";
+    processor.process(obj, &identity(), at("2026-11-23T08:20:00Z")).await.expect("redelivery succeeds");
+    let sent_again = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
+    assert_eq!(sent_again, sent_before + 3, "the redelivery imports V2 V3 and archives V4 (V1 unchanged)");
+    let state = base.state(&format!("registry.example/{}", base.bucket)).await;
+    assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(obj.key.as_str()));
+    let written = base.get(vkey).await.expect("verdict written");
+    let v = Verdict::from_json(&written).expect("verdict parses");
+    assert_eq!((v.findings_imported, v.findings_archived), (2, 1), "the planned counts");
+    assert_eq!(v.processed_at, expected_time);
+    processor.process(obj, &identity(), at("2026-11-23T08:30:00Z")).await.expect("third delivery");
+    let sent_third = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
+    assert_eq!(sent_third, sent_again, "the third delivery imports nothing");
+    assert_eq!(base.get(vkey).await.as_deref(), Some(written.as_slice()), "unchanged by a third delivery");
+}
+
+/// The first delivery fails writing the results: nothing of it is stored (the results come
+/// before the write-ahead and any Security Hub call), so its redelivery is a first delivery.
 #[test]
-fn crash_after_write_ahead_before_verdict_redelivery_imports_and_writes_the_planned_counts() {
+fn crash_writing_the_results_leaves_nothing_and_the_redelivery_processes_afresh() {
     run(async {
         let base = env(Moto::shared()).await;
-        let image = format!("registry.example/{}:1", base.bucket);
-        let store = FailingPuts {
-            inner: S3Store::new(base.clients.s3.clone(), None),
-            suffix: "/junit.xml",
-            remaining: 0.into(),
-        };
-        let counting = Counting::new(hub_sink(&base.clients));
-        let processor = Processor::new(Config::default(), store, Some(counting));
-        let (old, new) = ("scans/app/k-1/report.sarif", "scans/app/k-2/report.sarif");
-        // A first report (V1, V4) so that the crashed one also archives.
-        base.upload(old, qscanner_sarif(&image, &[V1, V4]), &meta(&image, "2026-11-23T07:00:00Z")).await;
-        processor.process(&object_ref(&base.bucket, old), &identity(), at("2026-11-23T07:05:00Z")).await.expect("ok");
-        base.upload(new, qscanner_sarif(&image, &[V1, V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
-        let obj = object_ref(&base.bucket, new);
-        processor.store.remaining.store(1, Ordering::SeqCst);
-        let err = processor.process(&obj, &identity(), at("2026-11-23T08:05:00Z")).await.expect_err("crashes");
-        assert!(err.to_string().contains("injected crash"), "{err}");
-        let vkey = "results/app/k-2/verdict.json";
-        assert!(base.get(vkey).await.is_none(), "no verdict written by the crashed delivery");
-        let state = base.state(&format!("registry.example/{}", base.bucket)).await;
-        assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(old), "only the write-ahead was stored");
-        let findings_sent = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
-        assert_eq!(findings_sent, 2, "V1 V4 only: the results come before any Security Hub call");
+        let (processor, obj, sent) = crashed_second_report(&base, |k| k.ends_with("/junit.xml")).await;
+        assert!(base.get("results/app/k-2/verdict.json").await.is_none(), "no verdict written by the crashed delivery");
+        redeliver_after_crash(&base, &processor, &obj, sent, "2026-11-23T08:20:00.000Z").await;
+    });
+}
 
-        processor.process(&obj, &identity(), at("2026-11-23T08:20:00Z")).await.expect("redelivery succeeds");
-        let sent_again = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
-        assert_eq!(sent_again, 2 + 3, "the redelivery imports V2 V3 and archives V4 (V1 unchanged)");
-        let state = base.state(&format!("registry.example/{}", base.bucket)).await;
-        assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(new));
-        let written = base.get(vkey).await.expect("verdict written");
-        let v = Verdict::from_json(&written).expect("verdict parses");
-        assert_eq!((v.findings_imported, v.findings_archived), (2, 1), "the counts the first delivery planned");
-        assert_eq!(v.processed_at, "2026-11-23T08:05:00.000Z", "the time of the first delivery that planned");
-        processor.process(&obj, &identity(), at("2026-11-23T08:30:00Z")).await.expect("third delivery");
-        let sent_third = processor.sink.as_ref().map_or(0, |s| s.findings.load(Ordering::SeqCst));
-        assert_eq!(sent_third, sent_again, "the third delivery imports nothing");
-        assert_eq!(base.get(vkey).await.as_deref(), Some(written.as_slice()), "unchanged by a third delivery");
+/// The first delivery writes its verdict, then fails writing the state ahead, before any
+/// Security Hub call; its redelivery imports, and keeps the verdict.json the first delivery
+/// wrote (its counts and time) byte for byte: what a waiting build read never changes.
+#[test]
+fn crash_after_verdict_before_write_ahead_redelivery_imports_and_keeps_the_verdict() {
+    run(async {
+        let base = env(Moto::shared()).await;
+        let (processor, obj, sent) = crashed_second_report(&base, |k| k.starts_with("state/")).await;
+        let first = base.get("results/app/k-2/verdict.json").await.expect("the verdict came before the crash");
+        let v = Verdict::from_json(&first).expect("verdict parses");
+        assert_eq!((v.findings_imported, v.findings_archived), (2, 1));
+        assert_eq!(v.processed_at, "2026-11-23T08:05:00.000Z");
+        redeliver_after_crash(&base, &processor, &obj, sent, "2026-11-23T08:05:00.000Z").await;
+        assert_eq!(base.get("results/app/k-2/verdict.json").await.as_deref(), Some(first.as_slice()));
     });
 }
 

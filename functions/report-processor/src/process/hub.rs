@@ -1,6 +1,6 @@
-//! The Security Hub step of one report, after the verdict: plan against the lifecycle
-//! state, write ahead, write the results (verdict first: nothing here waits on Security
-//! Hub), then stream the ASFF into the sink in request-sized chunks until done or until the
+//! The Security Hub step of one report: plan against the lifecycle state, write the
+//! results (verdict first: they wait only on the plan's counts, never on Security Hub),
+//! write ahead, then stream the ASFF into the sink in request-sized chunks until done or until the
 //! invocation's deadline is near, and record the outcome in the state object and in
 //! `results/<project>/<build-id>/hub.json`. An import stopped by the deadline is a
 //! checkpoint: the state holds what Security Hub confirmed, and the next delivery of the
@@ -347,7 +347,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     }
 
     /// The Security Hub step. Writes the results (through [`Self::write_results_first`])
-    /// before the first BatchImportFindings call.
+    /// as soon as the plan has counted: before the write-ahead and any BatchImportFindings call.
     pub(crate) async fn security_hub(
         &self,
         sink: &K,
@@ -403,19 +403,24 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             }
             let archives: Vec<String> =
                 plan.archive.iter().filter(|id| stubs.contains_key(id.as_str())).cloned().collect();
-            // The verdict's counts: fixed by the first delivery that planned this version
-            // (or by the results this delivery already wrote).
-            let (planned_imports, planned_archives, processed_at) = if results.written {
-                (
-                    results.verdict.findings_imported,
-                    results.verdict.findings_archived,
-                    results.verdict.processed_at.clone(),
-                )
-            } else if let Some(m) = &mine {
-                (m.imported, m.archived, m.processed_at.clone())
-            } else {
-                (imports.len() as u64, archives.len() as u64, now_s.clone())
-            };
+            // The verdict's counts and time: fixed by the first delivery that planned this
+            // version. Its record in the state, else the verdict.json it wrote (it stopped
+            // before its write-ahead), else this plan; or the results this delivery wrote.
+            if !results.written && mine.is_none() {
+                self.adopt_earlier_verdict(results).await?;
+            }
+            let (planned_imports, planned_archives, processed_at) =
+                if results.written || (mine.is_none() && results.from_earlier) {
+                    (
+                        results.verdict.findings_imported,
+                        results.verdict.findings_archived,
+                        results.verdict.processed_at.clone(),
+                    )
+                } else if let Some(m) = &mine {
+                    (m.imported, m.archived, m.processed_at.clone())
+                } else {
+                    (imports.len() as u64, archives.len() as u64, now_s.clone())
+                };
             let base = mine.as_ref().map(AppliedResult::progress);
             let record = AppliedResult {
                 report: report.clone(),
@@ -431,6 +436,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     updated_at: now_s.clone(),
                 }),
             };
+            // Verdict first: the results are written once the plan has counted, before the
+            // write-ahead and any Security Hub call.
+            self.write_results_first(results, Some(&record), false).await?;
             let work = !imports.is_empty() || !archives.is_empty();
             // The stubs the state keeps for what is imported: built only now, and only for that.
             let mut planned = with_stubs(new, &imports, by_id, ctx);
@@ -445,7 +453,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 // function stops between the import and the final write, the next report of the
                 // lifecycle imports or archives them again, even when this report's redelivery
                 // then comes after a newer one and is ignored (chaos suite). It also keeps the
-                // record (counts, processed_at) for a redelivery when writing the results fails.
+                // record (counts, processed_at) the verdict was written with.
                 let mut intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &now_s);
                 swap_stubs(&planned, &mut import_stubs, &mut intent, |_| true);
                 let body = state_body(&intent, Some(&record));
@@ -457,8 +465,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                     None => continue,
                 }
             }
-            // Verdict first: the results are written before any Security Hub call.
-            self.write_results_first(results, Some(&record), false).await?;
             if work {
                 self.write_hub(results, &HubDoc::from_result(&record)).await?;
             }

@@ -50,33 +50,44 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 r.verdict.processed_at = rec.processed_at.clone();
             }
             None => {
-                if let Some(e) = self.earlier_verdict(&r.project, &r.build_id, &r.verdict.report).await? {
-                    tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
-                    r.verdict.findings_imported = e.findings_imported;
-                    r.verdict.findings_archived = e.findings_archived;
-                    r.verdict.processed_at = e.processed_at;
-                    for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
-                        if !r.verdict.warnings.contains(&w) {
-                            r.verdict.warnings.push(w);
-                        }
+                if !self.adopt_earlier_verdict(r).await? {
+                    r.verdict.findings_imported = 0;
+                    r.verdict.findings_archived = 0;
+                    if stale {
+                        r.verdict.warnings.push(
+                            "a newer report of the same target was already applied: Security Hub was left unchanged"
+                                .to_string(),
+                        );
                     }
-                    r.from_earlier = true;
-                } else if stale {
-                    r.verdict.findings_imported = 0;
-                    r.verdict.findings_archived = 0;
-                    r.verdict.warnings.push(
-                        "a newer report of the same target was already applied: Security Hub was left unchanged"
-                            .to_string(),
-                    );
-                } else {
-                    r.verdict.findings_imported = 0;
-                    r.verdict.findings_archived = 0;
                 }
             }
         }
         self.write_results(r).await?;
         r.written = true;
         Ok(())
+    }
+
+    /// Takes the counts, `processed_at` and warnings of the `verdict.json` an earlier
+    /// delivery of the same report version wrote, if there is one (true), so that this
+    /// delivery writes it again byte for byte.
+    pub(crate) async fn adopt_earlier_verdict(&self, r: &mut Results<'_>) -> Result<bool, Transient> {
+        if r.from_earlier {
+            return Ok(true);
+        }
+        let Some(e) = self.earlier_verdict(&r.project, &r.build_id, &r.verdict.report).await? else {
+            return Ok(false);
+        };
+        tracing::info!("report version already processed: verdict.json keeps its counts and processed_at");
+        r.verdict.findings_imported = e.findings_imported;
+        r.verdict.findings_archived = e.findings_archived;
+        r.verdict.processed_at = e.processed_at;
+        for w in e.warnings.into_iter().filter(|w| !w.ends_with(RETRY_NOTE)) {
+            if !r.verdict.warnings.contains(&w) {
+                r.verdict.warnings.push(w);
+            }
+        }
+        r.from_earlier = true;
+        Ok(true)
     }
 
     /// The verdict.json a delivery of the same report version (bucket, key, version id,
