@@ -177,7 +177,7 @@ async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outc
                         id: format!("scangate/bench/{id:x}"),
                         content_hash: format!("c{version}"),
                         sighting_hash: format!("b{build}"),
-                        stub: serde_json::Value::Null,
+                        stub: scangate_core::lifecycle::state::Stub::None,
                     })
                     .collect();
                 let new = &new;

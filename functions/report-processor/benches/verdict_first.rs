@@ -24,7 +24,7 @@ use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, 
 use scangate_bench::synth::{write_synthetic, SynthConfig};
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::events::ObjectRef;
-use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark};
+use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -325,13 +325,13 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
     let hashes: Vec<(String, String)> =
         report.findings.iter().map(|f| (asff::content_hash(f, &ctx), asff::sighting_hash(f, &ctx))).collect();
     meter.step("content and sighting hashes");
-    let stubs: Vec<serde_json::Value> =
+    let values: Vec<serde_json::Value> =
         report.findings.iter().map(|f| serde_json::to_value(FindingStub::new(f, &ctx)).unwrap_or_default()).collect();
-    meter.step("stubs as serde_json::Value");
-    let typed: Vec<FindingStub> = report.findings.iter().map(|f| FindingStub::new(f, &ctx)).collect();
-    meter.step("stubs as FindingStub (for comparison)");
-    drop(typed);
+    meter.step("stubs as serde_json::Value (what the state kept before, for comparison)");
+    drop(values);
     meter.rebase();
+    let stubs: Vec<Stub> = report.findings.iter().map(|f| Stub::from(FindingStub::new(f, &ctx))).collect();
+    meter.step("stubs, typed (what the state keeps)");
     let new: Vec<NewFinding> = ids
         .into_iter()
         .zip(hashes)
@@ -356,12 +356,8 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
     let next =
         state::next_state(None, &ctx.lifecycle.key, &plan, &new, &Default::default(), &mark, "2026-12-01T00:00:00Z");
     meter.step("state with an entry per finding (id and stub copies)");
-    let value = serde_json::to_value(&next).expect("to value");
-    meter.step("state as serde_json::Value (state_body's step)");
-    let bytes = serde_json::to_vec(&value).expect("to vec");
+    let bytes = serde_json::to_vec(&next).expect("to vec");
     meter.step(&format!("state serialized ({} bytes)", bytes.len()));
-    drop(value);
-    meter.rebase();
     let _parsed = LifecycleState::from_json(&bytes, "state").expect("parses");
     meter.step("state parsed from bytes (a later delivery's read)");
     let _chunk: Vec<serde_json::Value> = report.findings.iter().take(400).map(|f| asff::to_asff(f, &ctx)).collect();

@@ -16,7 +16,7 @@ use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{self, AsffContext, FindingStub};
-use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark};
+use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::Finding;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -105,7 +105,7 @@ fn in_flight_state(
             sighting_hash: None,
             created_at: now.to_string(),
             last_imported_at: now.to_string(),
-            stub: serde_json::Value::Null,
+            stub: Stub::None,
         });
         e.content_hash = IN_FLIGHT.to_string();
         e.stub = f.stub.clone();
@@ -188,7 +188,7 @@ pub(crate) fn new_findings<'f>(
             id: fid,
             content_hash: asff::content_hash(f, ctx),
             sighting_hash: asff::sighting_hash(f, ctx),
-            stub: serde_json::Value::Null,
+            stub: Stub::None,
         });
     }
     (new, by_id)
@@ -213,7 +213,7 @@ fn with_stubs(
                 id: f.id.clone(),
                 content_hash: f.content_hash.clone(),
                 sighting_hash: f.sighting_hash.clone(),
-                stub: serde_json::to_value(FindingStub::new(finding, ctx)).unwrap_or_default(),
+                stub: FindingStub::new(finding, ctx).into(),
             })
         })
         .collect()
@@ -222,12 +222,7 @@ fn with_stubs(
 /// Swaps `stubs[i]` with the stub of `planned[i]`'s entry in `state`, for the ids `take`
 /// accepts: called once it moves the stubs into the state's entries (which the planner's
 /// functions left empty), called again it moves them back.
-fn swap_stubs(
-    planned: &[NewFinding],
-    stubs: &mut [serde_json::Value],
-    state: &mut LifecycleState,
-    take: impl Fn(&str) -> bool,
-) {
+fn swap_stubs(planned: &[NewFinding], stubs: &mut [Stub], state: &mut LifecycleState, take: impl Fn(&str) -> bool) {
     for (f, stub) in planned.iter().zip(stubs.iter_mut()) {
         if let Some(e) = state.entries.get_mut(&f.id).filter(|_| take(&f.id)) {
             std::mem::swap(&mut e.stub, stub);
@@ -383,13 +378,10 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 return Ok(total);
             }
             let imports: Vec<String> = plan.imports().filter(|id| by_id.contains_key(*id)).cloned().collect();
-            let mut stubs: HashMap<&str, FindingStub> = HashMap::new();
+            let mut stubs: HashMap<&str, &FindingStub> = HashMap::new();
             let mut unarchivable = Vec::new();
             for fid in &plan.archive {
-                let stub = previous
-                    .as_ref()
-                    .and_then(|p| p.entries.get(fid))
-                    .and_then(|e| serde_json::from_value::<FindingStub>(e.stub.clone()).ok());
+                let stub = previous.as_ref().and_then(|p| p.entries.get(fid)).and_then(|e| e.stub.typed());
                 match stub {
                     Some(s) => {
                         stubs.insert(fid.as_str(), s);
@@ -444,8 +436,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let mut planned = with_stubs(new, &imports, by_id, ctx);
             // The stubs are moved (never copied) into the state that is written: out of
             // `planned` here, into the write-ahead and back, then into the next state.
-            let mut import_stubs: Vec<serde_json::Value> =
-                planned.iter_mut().map(|f| std::mem::take(&mut f.stub)).collect();
+            let mut import_stubs: Vec<Stub> = planned.iter_mut().map(|f| std::mem::take(&mut f.stub)).collect();
             let mut condition = condition;
             if work {
                 // Write-ahead: before Security Hub changes, the state marks every finding this
@@ -592,6 +583,7 @@ mod tests {
             }),
         };
         let body = state_body(&state, Some(&result)).expect("serializes");
+        assert_eq!(body.capacity(), body.len(), "the buffer is sized before it is written");
         let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert!(value.get(APPLIED_RESULT_FIELD).is_some(), "{value}");
         assert_eq!(read_applied_result(&body), Some(result.clone()));
