@@ -10,7 +10,7 @@ use scangate_aws::clients::Clients;
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink};
 use scangate_core::events::ObjectRef;
-use scangate_core::lifecycle::state::LifecycleState;
+use scangate_core::lifecycle::state::{LifecycleState, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_core::verdict::Verdict;
 use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
@@ -677,5 +677,65 @@ fn the_state_object_is_streamed_never_read_whole() {
         let state = base.state(&format!("registry.example/{}", base.bucket)).await;
         assert_eq!(state.entries.len(), 3);
         assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(rescan));
+    });
+}
+
+/// A state entry whose stub does not read as one (damaged, or written by something else)
+/// cannot be archived: when its finding disappears, it is reported (`StateStubUnreadable`
+/// in hub.json), left ACTIVE in Security Hub, and dropped from the state rather than
+/// retried forever; the other findings of the state are unaffected.
+#[test]
+fn a_damaged_stub_is_reported_left_active_and_dropped_not_retried() {
+    run(async {
+        let e = env(Moto::shared()).await;
+        let repo = format!("registry.example/{}", e.bucket);
+        let image = format!("{repo}:1");
+        e.upload(
+            "scans/app/s-1/report.sarif",
+            qscanner_sarif(&image, &[V1, V2, V3]),
+            &meta(&image, "2026-11-23T08:00:00Z"),
+        )
+        .await;
+        e.deliver("scans/app/s-1/report.sarif").await;
+        let first = e.state(&repo).await;
+        assert!(first.entries.values().all(|en| en.stub.typed().is_some()), "stubs are written typed");
+        // Damage every stub; the next report drops V1 (V2 V3 unchanged keep theirs as found).
+        e.upload(
+            "scans/app/s-2/report.sarif",
+            qscanner_sarif(&image, &[V2, V3]),
+            &meta(&image, "2026-11-23T09:00:00Z"),
+        )
+        .await;
+        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, &repo);
+        let state_key = format!("state/{}.json", lk.hash());
+        let mut raw: Value = serde_json::from_slice(&e.get(&state_key).await.expect("state")).expect("JSON");
+        let entries = raw["entries"].as_object_mut().expect("entries");
+        assert_eq!(entries.len(), 3);
+        for entry in entries.values_mut() {
+            entry["stub"] = json!("damaged");
+        }
+        let opts = scangate_aws::s3::PutOptions { kms_key_id: Some(e.kms.clone()), ..Default::default() };
+        let body = serde_json::to_vec(&raw).expect("JSON");
+        scangate_aws::s3::ReportStore::put(&e.processor.store, &e.bucket, &state_key, body, &opts).await.expect("put");
+
+        let out = e.deliver("scans/app/s-2/report.sarif").await;
+        let report = &out["reports"][0];
+        assert_eq!((report["archived"].as_u64(), report["failed"].as_u64()), (Some(0), Some(1)), "{out}");
+        assert!(out.get("batchItemFailures").is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)), "{out}");
+        let hub: Value =
+            serde_json::from_slice(&e.get("results/app/s-2/hub.json").await.expect("hub.json")).expect("JSON");
+        assert_eq!(hub["status"], "failed", "{hub}");
+        assert!(hub["warnings"][0].as_str().is_some_and(|w| w.contains("StateStubUnreadable")), "{hub}");
+        let after = hub_findings(&e.clients, &repo).await;
+        assert!(after.values().all(|s| s == "ACTIVE"), "nothing archived without a stub: {after:?}");
+        let state = e.state(&repo).await;
+        assert_eq!(state.entries.len(), 2, "the unarchivable entry is dropped, the others kept");
+        assert!(state.entries.values().all(|en| en.stub == Stub::Raw(json!("damaged"))), "kept as found");
+        assert_eq!(state.applied.map(|a| a.key).as_deref(), Some("scans/app/s-2/report.sarif"));
+
+        // Delivered again: nothing is retried, nothing changes.
+        let calls = e.calls();
+        e.deliver("scans/app/s-2/report.sarif").await;
+        assert_eq!(e.calls(), calls, "no BatchImportFindings call for the dropped entry");
     });
 }
