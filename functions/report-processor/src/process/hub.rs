@@ -87,35 +87,70 @@ impl HubResult {
 
 pub(crate) const STATE_ATTEMPTS: u32 = 5;
 
-/// The state written before an import: `previous` (its applied report kept) with every
-/// finding the plan imports or archives marked [`IN_FLIGHT`], new ones added with their stub.
-fn in_flight_state(
-    previous: Option<&LifecycleState>,
-    lifecycle_key: &str,
+/// Marks `state` as the write-ahead stores it, calls `f` with it, then takes the marks back
+/// (`state` is left as it was): every finding the plan imports gets the content hash
+/// [`IN_FLIGHT`] and its new stub (`stubs[i]` for `planned[i]`, swapped in and back), a new
+/// one is added (and removed again), every finding it archives gets [`IN_FLIGHT`]; the
+/// applied report is unchanged. Done in place so that a rescan does not hold a second copy
+/// of the previous state while it writes ahead.
+fn with_in_flight<T>(
+    state: &mut LifecycleState,
     plan: &state::Plan,
-    new: &[NewFinding],
+    planned: &[NewFinding],
+    stubs: &mut [Stub],
     now: &str,
-) -> LifecycleState {
-    let mut s = previous.cloned().unwrap_or_else(|| LifecycleState::empty(lifecycle_key));
-    let by_id: HashMap<&str, &NewFinding> = new.iter().map(|f| (f.id.as_str(), f)).collect();
+    f: impl FnOnce(&LifecycleState) -> T,
+) -> T {
+    let index: HashMap<&str, usize> = planned.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+    let mut added: Vec<&str> = Vec::new();
+    let mut hashes: Vec<(&str, String)> = Vec::new();
+    let mut swapped: Vec<usize> = Vec::new();
     for id in plan.imports() {
-        let Some(f) = by_id.get(id.as_str()) else { continue };
-        let e = s.entries.entry(id.clone()).or_insert_with(|| state::Entry {
-            content_hash: String::new(),
-            sighting_hash: None,
-            created_at: now.to_string(),
-            last_imported_at: now.to_string(),
-            stub: Stub::None,
-        });
-        e.content_hash = IN_FLIGHT.to_string();
-        e.stub = f.stub.clone();
+        let Some(&i) = index.get(id.as_str()) else { continue };
+        let Some(stub) = stubs.get_mut(i) else { continue };
+        let entry = match state.entries.get_mut(id) {
+            Some(e) => {
+                hashes.push((id, std::mem::replace(&mut e.content_hash, IN_FLIGHT.to_string())));
+                e
+            }
+            None => {
+                added.push(id);
+                state.entries.entry(id.clone()).or_insert_with(|| state::Entry {
+                    content_hash: IN_FLIGHT.to_string(),
+                    sighting_hash: None,
+                    created_at: now.to_string(),
+                    last_imported_at: now.to_string(),
+                    stub: Stub::None,
+                })
+            }
+        };
+        std::mem::swap(&mut entry.stub, stub);
+        swapped.push(i);
     }
     for id in &plan.archive {
-        if let Some(e) = s.entries.get_mut(id) {
-            e.content_hash = IN_FLIGHT.to_string();
+        if let Some(e) = state.entries.get_mut(id) {
+            hashes.push((id, std::mem::replace(&mut e.content_hash, IN_FLIGHT.to_string())));
         }
     }
-    s
+    let out = f(state);
+    // Back, in reverse: the stubs first (an added entry holds one), then the hashes, then
+    // the added entries.
+    for i in swapped.into_iter().rev() {
+        if let (Some(p), Some(stub)) = (planned.get(i), stubs.get_mut(i)) {
+            if let Some(e) = state.entries.get_mut(&p.id) {
+                std::mem::swap(&mut e.stub, stub);
+            }
+        }
+    }
+    for (id, hash) in hashes.into_iter().rev() {
+        if let Some(e) = state.entries.get_mut(id) {
+            e.content_hash = hash;
+        }
+    }
+    for id in added {
+        state.entries.remove(id);
+    }
+    out
 }
 
 /// What one attempt of the Security Hub step got done: accepted imports and archives,
@@ -219,10 +254,14 @@ fn with_stubs(
         .collect()
 }
 
-/// Swaps `stubs[i]` with the stub of `planned[i]`'s entry in `state`, for the ids `take`
-/// accepts: called once it moves the stubs into the state's entries (which the planner's
-/// functions left empty), called again it moves them back.
-fn swap_stubs(planned: &[NewFinding], stubs: &mut [Stub], state: &mut LifecycleState, take: impl Fn(&str) -> bool) {
+/// The stub `previous` keeps for archiving the finding `id`, if it reads as one.
+fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &str) -> Option<&'s FindingStub> {
+    previous?.entries.get(id)?.stub.typed()
+}
+
+/// Moves `stubs[i]` into the entry of `planned[i]` in `state` (which the planner's
+/// `next_state` left without one), for the ids `take` accepts.
+fn move_stubs(planned: &[NewFinding], stubs: &mut [Stub], state: &mut LifecycleState, take: impl Fn(&str) -> bool) {
     for (f, stub) in planned.iter().zip(stubs.iter_mut()) {
         if let Some(e) = state.entries.get_mut(&f.id).filter(|_| take(&f.id)) {
             std::mem::swap(&mut e.stub, stub);
@@ -359,7 +398,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             // Streamed: the state grows with the lifecycle's findings; its body is never held whole.
             let name = format!("s3://{}/{state_key}", mark.bucket);
             let read = self.store.read_tagged_with(&mark.bucket, state_key, move |r| read_state(r, &name)).await?;
-            let (previous, recorded, condition) = match read {
+            let (mut previous, recorded, condition) = match read {
                 None => (None, None, Condition::IfNoneMatch),
                 Some((parsed, etag)) => {
                     let (parsed, recorded) = parsed.map_err(|e| Transient(e.to_string()))?;
@@ -378,23 +417,21 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 return Ok(total);
             }
             let imports: Vec<String> = plan.imports().filter(|id| by_id.contains_key(*id)).cloned().collect();
-            let mut stubs: HashMap<&str, &FindingStub> = HashMap::new();
+            // What the plan archives needs the stub the state kept; one that cannot be read
+            // is reported instead.
             let mut unarchivable = Vec::new();
+            let mut archives: Vec<String> = Vec::new();
             for fid in &plan.archive {
-                let stub = previous.as_ref().and_then(|p| p.entries.get(fid)).and_then(|e| e.stub.typed());
-                match stub {
-                    Some(s) => {
-                        stubs.insert(fid.as_str(), s);
-                    }
-                    None => unarchivable.push(FailedFinding {
+                if archive_stub(previous.as_ref(), fid).is_some() {
+                    archives.push(fid.clone());
+                } else {
+                    unarchivable.push(FailedFinding {
                         id: fid.clone(),
                         code: "StateStubUnreadable".into(),
                         message: format!("the state object {state_key} has no usable stub for this finding"),
-                    }),
+                    });
                 }
             }
-            let archives: Vec<String> =
-                plan.archive.iter().filter(|id| stubs.contains_key(id.as_str())).cloned().collect();
             // The verdict's counts and time: fixed by the first delivery that planned this
             // version. Its record in the state, else the verdict.json it wrote (it stopped
             // before its write-ahead), else this plan; or the results this delivery wrote.
@@ -445,12 +482,14 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 // lifecycle imports or archives them again, even when this report's redelivery
                 // then comes after a newer one and is ignored (chaos suite). It also keeps the
                 // record (counts, processed_at) the verdict was written with.
-                let mut intent = in_flight_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &now_s);
-                swap_stubs(&planned, &mut import_stubs, &mut intent, |_| true);
-                let body = state_body(&intent, Some(&record));
-                swap_stubs(&planned, &mut import_stubs, &mut intent, |_| true);
-                drop(intent);
-                let body = body?;
+                let mut first = None;
+                let target = match previous.as_mut() {
+                    Some(p) => p,
+                    None => first.insert(LifecycleState::empty(&ctx.lifecycle.key)),
+                };
+                let body = with_in_flight(target, &plan, &planned, &mut import_stubs, &now_s, |s| {
+                    state_body(s, Some(&record))
+                })?;
                 match self.put_state(&mark.bucket, state_key, body, std::mem::take(&mut condition), attempt).await? {
                     Some(next) => condition = next,
                     None => continue,
@@ -488,14 +527,13 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                         sink,
                         &archives,
                         deadline,
-                        |id| stubs.get(id).map(|s| asff::archived_from_stub(s, ctx)),
+                        |id| archive_stub(previous_ref, id).map(|s| asff::archived_from_stub(s, ctx)),
                         &mut sent,
                     )
                     .await;
                 sent.archived = accepted_archives.len() as u64;
                 stopped = stop;
             }
-            drop(stubs);
             let mut failed = std::mem::take(&mut sent.failed);
             // What was not sent, or not accepted, keeps its previous entry (a new finding stays
             // out): the next delivery plans it again. A stub that cannot be read never will
@@ -506,7 +544,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let mut next =
                 state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &not_applied, mark, &now_s);
             // What was applied takes its stub; what was not keeps its previous entry.
-            swap_stubs(&planned, &mut import_stubs, &mut next, |id| !not_applied.contains(id));
+            move_stubs(&planned, &mut import_stubs, &mut next, |id| !not_applied.contains(id));
             drop((planned, import_stubs));
             total.calls += sent.calls;
             total.throttled_retries += sent.throttled_retries;
@@ -600,6 +638,68 @@ mod tests {
         let json = serde_json::to_value(&doc).expect("serializes");
         assert_eq!(json["status"], "pending");
         assert_eq!(json["schema"], HUB_SCHEMA);
+    }
+
+    #[test]
+    fn the_write_ahead_marks_in_place_and_takes_the_marks_back() {
+        let entry = |hash: &str, stub: &str| state::Entry {
+            content_hash: hash.into(),
+            sighting_hash: Some("s".into()),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            last_imported_at: "2026-11-01T00:00:00Z".into(),
+            stub: Stub::Raw(serde_json::json!(stub)),
+        };
+        let mut previous = LifecycleState::empty("k");
+        for (id, hash) in [("a", "ha"), ("b", "hb"), ("c", "hc")] {
+            previous.entries.insert(id.into(), entry(hash, &format!("old-{id}")));
+        }
+        let original = previous.clone();
+        // a changed, d new, b unchanged, c gone; e is planned but not in the report.
+        let plan = state::Plan {
+            import_new_or_changed: vec!["a".into(), "d".into(), "e".into()],
+            unchanged_skipped: vec!["b".into()],
+            archive: vec!["c".into()],
+            ..state::Plan::default()
+        };
+        let planned: Vec<NewFinding> = ["a", "d"]
+            .iter()
+            .map(|id| NewFinding {
+                id: (*id).into(),
+                content_hash: format!("new-{id}"),
+                sighting_hash: "s2".into(),
+                stub: Stub::None,
+            })
+            .collect();
+        let mut stubs = vec![Stub::Raw(serde_json::json!("new-a")), Stub::Raw(serde_json::json!("new-d"))];
+        let before = stubs.clone();
+        let now = "2026-12-02T00:00:00Z";
+        let seen = with_in_flight(&mut previous, &plan, &planned, &mut stubs, now, LifecycleState::clone);
+
+        let mut expected = original.clone();
+        let a = expected.entries.get_mut("a").expect("a");
+        a.content_hash = IN_FLIGHT.into();
+        a.stub = Stub::Raw(serde_json::json!("new-a"));
+        expected.entries.insert(
+            "d".into(),
+            state::Entry {
+                content_hash: IN_FLIGHT.into(),
+                sighting_hash: None,
+                created_at: now.into(),
+                last_imported_at: now.into(),
+                stub: Stub::Raw(serde_json::json!("new-d")),
+            },
+        );
+        expected.entries.get_mut("c").expect("c").content_hash = IN_FLIGHT.into();
+        assert_eq!(seen, expected, "what the write-ahead stores");
+        assert_eq!(previous, original, "the state is left as it was");
+        assert_eq!(stubs, before, "the stubs are back where they were");
+        // From no state: only the planned findings, and the state is empty again after.
+        let mut empty = LifecycleState::empty("k");
+        let seen = with_in_flight(&mut empty, &plan, &planned, &mut stubs, now, LifecycleState::clone);
+        assert_eq!(seen.entries.keys().collect::<Vec<_>>(), ["a", "d"]);
+        assert!(seen.entries.values().all(|e| e.content_hash == IN_FLIGHT));
+        assert_eq!(empty, LifecycleState::empty("k"));
+        assert_eq!(stubs, before);
     }
 
     #[test]
