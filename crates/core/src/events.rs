@@ -25,6 +25,24 @@ pub struct ObjectRef {
     pub event_name: String,
 }
 
+impl ObjectRef {
+    /// `key` in `bucket` as announced by a plain `ObjectCreated:Put` with nothing else known
+    /// (no version, sequencer, ETag, size or time): what a manual invocation, a bench or a
+    /// test hands the processor.
+    pub fn put(bucket: &str, key: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version_id: None,
+            sequencer: None,
+            etag: None,
+            size: None,
+            event_time: None,
+            event_name: "ObjectCreated:Put".to_string(),
+        }
+    }
+}
+
 /// One SQS message of a batch: its id (for `batchItemFailures`) and what its body held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqsMessage {

@@ -1,5 +1,6 @@
-//! Text helpers shared by the renderers: truncation with a visible marker, XML-safe text, and
-//! the percent-encoding of an S3 key in a URL or a copy source.
+//! Text helpers shared by the renderers: truncation with a visible marker, XML-safe text, the
+//! percent-encoding of an S3 key in a URL or a copy source, and the length of a value as
+//! compact JSON.
 
 /// The marker appended to any text scangate had to shorten.
 pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";
@@ -24,6 +25,24 @@ pub fn truncate_chars(s: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
 }
 
 /// Shortens `s` to at most `max_bytes` UTF-8 bytes, with the marker, on a char boundary.
+/// The length in bytes of `value` serialized as compact JSON, without building it: to size
+/// a buffer once, or to check a size limit.
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<usize> {
+    struct Len(usize);
+    impl std::io::Write for Len {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut len = Len(0);
+    serde_json::to_writer(&mut len, value)?;
+    Ok(len.0)
+}
+
 #[cfg(test)]
 fn truncate_bytes(s: &str, max_bytes: usize) -> std::borrow::Cow<'_, str> {
     if s.len() <= max_bytes {
@@ -75,6 +94,14 @@ pub fn url_encode_path(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_len_is_the_length_of_the_compact_json() {
+        let value = serde_json::json!({"a": [1, 2, "é"], "b": null, "c": "quote \" and \\"});
+        let written = serde_json::to_vec(&value).expect("serializes");
+        assert_eq!(json_len(&value).expect("counts"), written.len());
+        assert_eq!(json_len("").expect("counts"), 2);
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

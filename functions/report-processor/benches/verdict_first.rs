@@ -6,7 +6,10 @@
 //! processor's alone: the real S3 store against moto (another process), the real sink with
 //! the production token bucket at `SECURITY_HUB_MAX_TPS` (default 5, the stack's) over a
 //! BatchImportFindings stand-in that accepts every request at once (Security Hub's own
-//! latency is not modelled). `SIZES=1000,20000` picks the sizes.
+//! latency is not modelled). `SIZES=1000,20000` picks the sizes. `RESCAN=1` then processes,
+//! in the same child, a rescan of the same image with the same findings and every text
+//! changed (so every finding is imported again against the first report's state), with the
+//! peak RSS reset before it: a second row per size.
 //!
 //! `PHASES=1` also prints, per size, where the memory goes: the live heap (a counting global
 //! allocator, bench only) at each store call the processor makes and the highest live heap
@@ -180,7 +183,14 @@ fn rss_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// One size, in this process: prints one tab-separated line.
+/// Resets this process's peak RSS (`VmHWM`) to its current RSS (Linux `clear_refs` 5).
+fn reset_peak_rss() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("# could not reset the peak RSS: {e}");
+    }
+}
+
+/// One size, in this process: prints one tab-separated line (two with `RESCAN=1`).
 fn one(n: u64, endpoint: &str, tps: f64) {
     for (k, v) in [
         ("AWS_ENDPOINT_URL", endpoint),
@@ -200,64 +210,80 @@ fn one(n: u64, endpoint: &str, tps: f64) {
         let image = format!("registry.example/bench-{n}:1");
         let cfg = SynthConfig { rules: 500, results: n, distinct: n, string_len: 60, seed: n, image: image.clone() };
         let key = format!("scans/bench/b-{n}/report.sarif");
-        let mut body = Vec::new();
-        write_synthetic(&mut body, &cfg).expect("synthetic SARIF");
-        let report_bytes = body.len();
-        clients
-            .s3
-            .put_object()
-            .bucket(&bucket)
-            .key(&key)
-            .body(body.into())
-            .metadata("scangate-target", &image)
-            .metadata("scangate-scan-type", "image")
-            .send()
-            .await
-            .expect("upload");
-        let baseline = rss_kb().unwrap_or(0);
-        let config = Config { security_hub_max_tps: tps, max_report_bytes: u64::MAX, ..Config::default() };
-        let tokens = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
-        let started = Instant::now();
-        let phases = Arc::new(Phases::new(started));
-        let importer = Accepting { findings: AtomicU64::new(0), phases: phases.clone() };
-        let sink = Sink::new(importer, tokens, SinkConfig::default());
-        let store = Timed {
-            inner: S3Store::new(clients.s3.clone(), None),
-            started,
-            verdict_at: Mutex::new(None),
-            phases: phases.clone(),
-        };
-        let processor = Processor::new(config, store, Some(sink));
-        let identity = AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() };
-        let obj = ObjectRef {
-            bucket: bucket.clone(),
-            key: key.clone(),
-            version_id: None,
-            sequencer: None,
-            etag: None,
-            size: None,
-            event_time: None,
-            event_name: "ObjectCreated:Put".into(),
-        };
-        let out = processor.process(&obj, &identity, time::OffsetDateTime::now_utc()).await.expect("processed");
-        let import_s = started.elapsed().as_secs_f64();
-        let Outcome::Processed { metrics, .. } = out else { panic!("{out:?}") };
-        let verdict_s = processor.store.verdict_at.lock().map(|v| v.unwrap_or(f64::NAN)).unwrap_or(f64::NAN);
-        let sent = processor.sink.as_ref().map_or(0, |s| s.importer().findings.load(Ordering::Relaxed));
-        println!(
-            "{n}\t{report_bytes}\t{verdict_s:.2}\t{import_s:.2}\t{}\t{sent}\t{}\t{}",
-            metrics.imported,
-            baseline / 1024,
-            peak_rss_kb().unwrap_or(0) / 1024
-        );
+        let phases = run_report(&clients, &bucket, &key, &cfg, tps, &n.to_string()).await;
         if std::env::var_os("PHASES").is_some() {
-            phases.mark("processed".into());
-            drop(processor);
-            phases.mark("processor dropped".into());
             phases.print(n);
             breakdown(&cfg, &bucket, &key);
         }
+        if std::env::var_os("RESCAN").is_some() {
+            // The same image and findings (same ids), every text changed (another seed): every
+            // finding is imported again while the first report's state is the previous one.
+            reset_peak_rss();
+            let rescan = SynthConfig { seed: n + 1, ..cfg };
+            let key = format!("scans/bench/b-{n}-rescan/report.sarif");
+            let phases = run_report(&clients, &bucket, &key, &rescan, tps, &format!("{n} rescan")).await;
+            if std::env::var_os("PHASES").is_some() {
+                phases.print(n);
+            }
+        }
     });
+}
+
+/// Uploads the synthetic report `cfg` under `key`, processes it, prints its row (`label`
+/// first) and returns the live heap's marks.
+async fn run_report(
+    clients: &Clients,
+    bucket: &str,
+    key: &str,
+    cfg: &SynthConfig,
+    tps: f64,
+    label: &str,
+) -> Arc<Phases> {
+    let mut body = Vec::new();
+    write_synthetic(&mut body, cfg).expect("synthetic SARIF");
+    let report_bytes = body.len();
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .metadata("scangate-target", &cfg.image)
+        .metadata("scangate-scan-type", "image")
+        .send()
+        .await
+        .expect("upload");
+    let baseline = rss_kb().unwrap_or(0);
+    let config = Config { security_hub_max_tps: tps, max_report_bytes: u64::MAX, ..Config::default() };
+    let tokens = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
+    let started = Instant::now();
+    let phases = Arc::new(Phases::new(started));
+    let importer = Accepting { findings: AtomicU64::new(0), phases: phases.clone() };
+    let sink = Sink::new(importer, tokens, SinkConfig::default());
+    let store = Timed {
+        inner: S3Store::new(clients.s3.clone(), None),
+        started,
+        verdict_at: Mutex::new(None),
+        phases: phases.clone(),
+    };
+    let processor = Processor::new(config, store, Some(sink));
+    let identity = AwsIdentity { partition: "aws".into(), region: REGION.into(), account_id: ACCOUNT_ID.into() };
+    let obj = ObjectRef::put(bucket, key);
+    let out = processor.process(&obj, &identity, time::OffsetDateTime::now_utc()).await.expect("processed");
+    let import_s = started.elapsed().as_secs_f64();
+    let Outcome::Processed { metrics, .. } = out else { panic!("{out:?}") };
+    let verdict_s = processor.store.verdict_at.lock().map(|v| v.unwrap_or(f64::NAN)).unwrap_or(f64::NAN);
+    let sent = processor.sink.as_ref().map_or(0, |s| s.importer().findings.load(Ordering::Relaxed));
+    println!(
+        "{label}\t{report_bytes}\t{verdict_s:.2}\t{import_s:.2}\t{}\t{sent}\t{}\t{}",
+        metrics.imported,
+        baseline / 1024,
+        peak_rss_kb().unwrap_or(0) / 1024
+    );
+    phases.mark("processed".into());
+    drop(processor);
+    phases.mark("processor dropped".into());
+    phases
 }
 
 /// Live heap added per finding since the last step.

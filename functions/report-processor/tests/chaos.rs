@@ -237,16 +237,7 @@ impl World {
     async fn deliver(&self, i: usize) -> Result<Outcome, String> {
         let r = &self.reports[i];
         lock(&self.store).current = r.key.to_string();
-        let obj = ObjectRef {
-            bucket: BUCKET.into(),
-            key: r.key.into(),
-            version_id: None,
-            sequencer: None,
-            etag: None,
-            size: None,
-            event_time: None,
-            event_name: "ObjectCreated:Put".into(),
-        };
+        let obj = ObjectRef::put(BUCKET, r.key);
         self.processor.process(&obj, &identity(), r.now()).await.map_err(|e| e.to_string())
     }
 

@@ -169,16 +169,7 @@ impl World {
 }
 
 fn object(bucket: &str, key: &str) -> ObjectRef {
-    ObjectRef {
-        bucket: bucket.into(),
-        key: key.into(),
-        version_id: None,
-        sequencer: None,
-        etag: None,
-        size: None,
-        event_time: None,
-        event_name: "ObjectCreated:Put".into(),
-    }
+    ObjectRef::put(bucket, key)
 }
 
 fn at(s: &str) -> time::OffsetDateTime {

@@ -394,16 +394,7 @@ fn transient_failure_fails_only_its_sqs_message_and_direct_invocations() {
 
 /// The announcement of `key` as the processor sees it after parsing the event.
 fn object_ref(bucket: &str, key: &str) -> ObjectRef {
-    ObjectRef {
-        bucket: bucket.into(),
-        key: key.into(),
-        version_id: None,
-        sequencer: Some("0065A1B2C3D4E5F601".into()),
-        etag: None,
-        size: None,
-        event_time: None,
-        event_name: "ObjectCreated:Put".into(),
-    }
+    ObjectRef { sequencer: Some("0065A1B2C3D4E5F601".into()), ..ObjectRef::put(bucket, key) }
 }
 
 fn at(s: &str) -> time::OffsetDateTime {

@@ -181,13 +181,9 @@ impl AsffFinding {
 
     /// The serialized size in bytes (compact JSON).
     pub(super) fn serialized_len(&self) -> usize {
-        let mut counter = ByteCounter(0);
-        // Serializing plain structs of strings and numbers into a counter cannot fail;
-        // if it ever did, report the size as over every limit.
-        match serde_json::to_writer(&mut counter, self) {
-            Ok(()) => counter.0,
-            Err(_) => usize::MAX,
-        }
+        // Serializing plain structs of strings and numbers cannot fail; if it ever did,
+        // report the size as over every limit.
+        crate::text::json_len(self).unwrap_or(usize::MAX)
     }
 }
 
@@ -225,18 +221,6 @@ impl Bound {
             self.text(k);
             self.text(v);
         }
-    }
-}
-
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -125,24 +125,12 @@ pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>)
         #[serde(skip_serializing_if = "Option::is_none")]
         applied_result: Option<&'a AppliedResult>,
     }
-    /// Counts the bytes written to it.
-    struct Len(usize);
-    impl std::io::Write for Len {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let body = Body { state, applied_result: result };
     let failed = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
     // Serialized twice, once to count: a buffer that grows by doubling holds up to twice
     // the body's size (and three times while it moves), 100 MB more at 100 000 findings.
-    let mut len = Len(0);
-    serde_json::to_writer(&mut len, &body).map_err(failed)?;
-    let mut buf = Vec::with_capacity(len.0);
+    let len = scangate_core::text::json_len(&body).map_err(failed)?;
+    let mut buf = Vec::with_capacity(len);
     serde_json::to_writer(&mut buf, &body).map_err(failed)?;
     Ok(buf)
 }
