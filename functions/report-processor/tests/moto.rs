@@ -351,6 +351,9 @@ fn lost_conditional_write_is_reread_and_replanned() {
         assert_eq!(state.entries.len(), 2, "the retry's plan, not the rival's empty state, is stored");
         assert_eq!(state.applied.map(|a| a.key).as_deref(), Some(key));
         assert_eq!(base.verdict("results/app/c-1/verdict.json").await.findings_imported, 2, "counted once");
+        // Delivered again, the report changes nothing: the state is not written again.
+        processor.handle(&s3_event(&base.bucket, key), &identity()).await.expect("handled");
+        assert_eq!(processor.store.state_puts.load(Ordering::SeqCst), 3, "a redelivery writes no state");
     });
 }
 

@@ -299,7 +299,8 @@ pub fn plan(
 
 /// The state after `plan` was carried out. `failed` holds the ids whose import (or
 /// archive) Security Hub did not accept: their previous entry is kept, so the next
-/// report retries them; a failed new finding stays out of the state.
+/// report retries them; a failed new finding stays out of the state. The previous state
+/// is copied; [`into_next_state`] moves it instead.
 pub fn next_state(
     previous: Option<&LifecycleState>,
     lifecycle_key: &str,
@@ -309,18 +310,32 @@ pub fn next_state(
     report: &ReportMark,
     now: &str,
 ) -> LifecycleState {
-    let empty = LifecycleState::empty(lifecycle_key);
-    let prev = previous.unwrap_or(&empty);
+    into_next_state(previous.cloned(), lifecycle_key, plan, new, failed, report, now)
+}
+
+/// [`next_state`] taking the previous state: its entries are moved into the next state, not
+/// copied, so a large lifecycle is held once, not twice, while the next state is built.
+pub fn into_next_state(
+    previous: Option<LifecycleState>,
+    lifecycle_key: &str,
+    plan: &Plan,
+    new: &[NewFinding],
+    failed: &HashSet<String>,
+    report: &ReportMark,
+    now: &str,
+) -> LifecycleState {
+    let mut prev = previous.unwrap_or_else(|| LifecycleState::empty(lifecycle_key));
     if plan.ignore_as_stale {
-        return prev.clone();
+        return prev;
     }
     let by_id: HashMap<&str, &NewFinding> = new.iter().map(|f| (f.id.as_str(), f)).collect();
     let mut entries = BTreeMap::new();
+    // The plan's lists are disjoint, so each previous entry is taken at most once.
     for id in plan.imports() {
-        let old = prev.entries.get(id);
+        let old = prev.entries.remove(id);
         if failed.contains(id) {
             if let Some(old) = old {
-                entries.insert(id.clone(), old.clone());
+                entries.insert(id.clone(), old);
             }
             continue;
         }
@@ -330,7 +345,7 @@ pub fn next_state(
                 Entry {
                     content_hash: f.content_hash.clone(),
                     sighting_hash: Some(f.sighting_hash.clone()),
-                    created_at: old.map_or_else(|| now.to_string(), |o| o.created_at.clone()),
+                    created_at: old.map_or_else(|| now.to_string(), |o| o.created_at),
                     last_imported_at: now.to_string(),
                     stub: f.stub.clone(),
                 },
@@ -338,14 +353,14 @@ pub fn next_state(
         }
     }
     for id in &plan.unchanged_skipped {
-        if let Some(old) = prev.entries.get(id) {
-            entries.insert(id.clone(), old.clone());
+        if let Some(old) = prev.entries.remove(id) {
+            entries.insert(id.clone(), old);
         }
     }
     for id in &plan.archive {
         if failed.contains(id) {
-            if let Some(old) = prev.entries.get(id) {
-                entries.insert(id.clone(), old.clone());
+            if let Some(old) = prev.entries.remove(id) {
+                entries.insert(id.clone(), old);
             }
         }
     }

@@ -541,8 +541,18 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let mut not_applied: HashSet<String> = failed.iter().map(|f| f.id.clone()).collect();
             not_applied.extend(sent.unsent.iter().cloned());
             failed.extend(unarchivable);
-            let mut next =
-                state::next_state(previous.as_ref(), &ctx.lifecycle.key, &plan, &planned, &not_applied, mark, &now_s);
+            // The previous state is moved into the next one (not copied): what the final write
+            // needs to know of it is its applied report and its number of entries.
+            let was = previous.as_ref().map(|p| (p.applied.clone(), p.entries.len()));
+            let mut next = state::into_next_state(
+                previous.take(),
+                &ctx.lifecycle.key,
+                &plan,
+                &planned,
+                &not_applied,
+                mark,
+                &now_s,
+            );
             // What was applied takes its stub; what was not keeps its previous entry.
             move_stubs(&planned, &mut import_stubs, &mut next, |id| !not_applied.contains(id));
             drop((planned, import_stubs));
@@ -559,7 +569,10 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             let attempt_sent =
                 AttemptSent { imported: imported_ok, archived: sent.archived, failed: &failed, retry_event, stopped };
             let record = applied(record, base.as_ref(), &attempt_sent);
-            let state_written = work || previous.as_ref() != Some(&next) || mine.as_ref() != Some(&record);
+            // Without work every entry of `next` is its previous entry, unchanged: the same
+            // applied report and as many entries is the same state.
+            let same_state = !work && was == Some((next.applied.clone(), next.entries.len()));
+            let state_written = !same_state || mine.as_ref() != Some(&record);
             if state_written {
                 let body = state_body(&next, Some(&record))?;
                 drop(next);
