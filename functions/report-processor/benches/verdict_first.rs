@@ -218,6 +218,9 @@ fn one(n: u64, endpoint: &str, tps: f64) {
         if std::env::var_os("RESCAN").is_some() {
             // The same image and findings (same ids), every text changed (another seed): every
             // finding is imported again while the first report's state is the previous one.
+            // A second later: reports of one lifecycle are ordered by their upload time (S3's
+            // LastModified, to the second), and a tie would make the rescan look stale.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
             reset_peak_rss();
             let rescan = SynthConfig { seed: n + 1, ..cfg };
             let key = format!("scans/bench/b-{n}-rescan/report.sarif");

@@ -48,12 +48,12 @@ pub struct Config {
 pub const DEFAULT_MEMORY_MB: u64 = 512;
 
 /// The default `MAX_REPORT_BYTES`: one thirty-second of the function's memory (512 MB →
-/// 16 MiB). Measured (docs/benchmarks.md, "Verdict first"): a first report whose every
-/// result is a distinct finding peaks at about 11 times its size in memory (535 MB for
-/// 47 MB, about 5 KB per finding), and a rescan that changes every finding also holds the
-/// previous state twice (about 2.3 KB per entry) while it writes ahead. So 16 MiB (about
-/// 35 000 such findings: 190 MB, 270 MB for such a rescan) fits 512 MB; 32 MiB (about
-/// 70 000: 375 MB, 535 MB for such a rescan) would not.
+/// 16 MiB). Measured (docs/benchmarks.md, "Verdict first"): a report whose every result is
+/// a distinct finding takes about 4.2 KB of heap per finding at its peak for a first report
+/// and 5.0 KB for a rescan that changes every finding (it also holds the previous state),
+/// with RSS about 1.3 times the heap. So 16 MiB (about 35 000 such findings: 175 MB of heap
+/// for such a rescan) fits 512 MB; 32 MiB (about 70 000: 350 MB, some 460 MB of RSS) would
+/// leave no margin.
 /// The reader streams the report, but every distinct finding it holds, its planner entry
 /// and the state's entry take several times its SARIF bytes (docs/report-processor.md,
 /// "Memory"), so a report of this size stays well inside the memory in the worst case
