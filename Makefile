@@ -1,6 +1,6 @@
-# scangate — see README.md. Every target installs what it needs into the project
-# (.venv/ for Python tools, node_modules/ for npm tools), so a fresh machine with
-# Rust, Python 3 and Node is enough.
+# scangate — see README.md. Every target installs what it needs into the project, pinned
+# (.venv/ for Python tools, node_modules/ for npm tools, .tools/ for cargo tools), so a fresh
+# machine with Rust, Python 3 and Node is enough (an empty CARGO_HOME too).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := $(CURDIR)/.venv
@@ -8,20 +8,30 @@ export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
 .PHONY: demo test fmt-check clippy unit bench venv release package lint-cfn test-deploy fuzz bench-runner bench-sink
-.PHONY: bench-peers deny check-standalone
+.PHONY: bench-peers deny check-standalone test-quick test-scripts watch
 
 ## demo: end to end against moto: scan, S3 -> SQS -> processor, Security Hub, gate; then one CVE fixed
 demo: venv
 	@bash scripts/demo.sh
 
 ## test: formatting, lints, the standalone and dependency-policy checks, every test, the template linters and the deploy-script tests
-test: fmt-check clippy check-standalone deny venv unit lint-cfn test-deploy
+##       over a real release (what .ci/run runs; README.md's Development section says how long it takes)
+test: fmt-check clippy check-standalone deny venv unit test-scripts lint-cfn test-deploy
+
+## test-quick: the inner loop: formatting, clippy, every cargo test (moto ones too) and the toolchain-script tests;
+##             no release cross-build, no template linters, no cargo-deny
+test-quick: fmt-check clippy venv unit test-scripts
+
+## test-scripts: tests of the toolchain scripts (release zips, pinned tools; Python standard library only)
+test-scripts:
+	python3 scripts/test_toolchain.py
 
 ## check-standalone: no tracked file outside tests/corpus points outside the repository
 check-standalone:
 	@bash scripts/check-standalone.sh
 
-## deny: dependency policy (cargo-deny licences, bans, sources; installs cargo-deny when missing) and rust-version = what Cargo.lock needs
+## deny: dependency policy (cargo-deny licences, bans, sources; installs the pinned cargo-deny into .tools/ when missing,
+##       fetches every locked crate first, so an empty CARGO_HOME works) and rust-version = what Cargo.lock needs
 deny:
 	@bash scripts/deny.sh
 
@@ -37,7 +47,7 @@ unit: venv
 ## venv: project-local Python tools (moto server for the AWS tests)
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: scripts/requirements-test.txt
+$(VENV)/.installed: scripts/requirements-test.txt scripts/constraints-test.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 	touch $@
@@ -50,6 +60,11 @@ bench:
 ## SHA256SUMS, manifest.json), see docs/deploy.md
 release:
 	@bash scripts/release.sh
+
+## watch: both Lambdas under cargo-lambda's emulator (cargo lambda watch), against a moto server on loopback;
+##        send the example events with `cargo lambda invoke` (docs/report-processor.md#local-loop). WATCH_ARGS passes options.
+watch:
+	@bash scripts/watch.sh $(WATCH_ARGS)
 
 ## package: the same as release (the older name)
 package: release

@@ -17,10 +17,14 @@ FUZZ_TARGET="${FUZZ_TARGET:-$ALL_TARGETS}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-300}"
 SHARED_CORPUS="${SHARED_CORPUS:-tests/corpus/sarif}"
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "fuzz.sh: installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --locked
+# cargo-fuzz, pinned, in the project's .tools/ (as cargo-deny: scripts/deny.sh), not in ~/.cargo/bin.
+FUZZ_VERSION=0.13.2
+TOOLS=${SCANGATE_TOOLS_DIR:-$PWD/.tools}
+if [[ $("$TOOLS/bin/cargo-fuzz" --version 2>/dev/null) != "cargo-fuzz $FUZZ_VERSION" ]]; then
+    echo "fuzz.sh: installing cargo-fuzz $FUZZ_VERSION into .tools/" >&2
+    CARGO_TARGET_DIR="$PWD/target/tools-build" cargo install --quiet --locked --root "$TOOLS" "cargo-fuzz@$FUZZ_VERSION"
 fi
+export PATH="$TOOLS/bin:$PATH"
 
 # Content-addressed names, like libFuzzer's own, so re-seeding does not duplicate.
 seed() { # seed <dir> <max bytes> <files...>

@@ -3,6 +3,7 @@
 
   release.py source-digest                 SHA-256 over every file the release is built from (tracked or new)
   release.py zip BINARY OUT.zip            a Lambda zip holding BINARY as `bootstrap` (0755, fixed timestamp)
+  release.py repack IN.zip OUT.zip         cargo-lambda's zip (exactly `bootstrap`) re-written like `zip` does
   release.py manifest DIST ARTIFACT...     check each artifact, write DIST/manifest.json and DIST/SHA256SUMS
   release.py current DIST                  exit 0 when DIST/manifest.json was built from the sources as they are
 
@@ -97,6 +98,29 @@ def write_lambda_zip(binary: Path, out: Path) -> None:
     with zipfile.ZipFile(tmp, "w") as archive:
         archive.writestr(info, binary.read_bytes(), compresslevel=9)
     tmp.replace(out)
+
+
+def repack_lambda_zip(source: Path, out: Path) -> None:
+    """cargo-lambda's zip, re-written deterministically: it stamps `bootstrap` with the binary's mtime (and its
+    mode as found), so the same binary built twice gives two different zips. The bytes of `bootstrap` are kept
+    as they are; anything in the zip besides exactly one `bootstrap` is an error."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+            if names != ["bootstrap"]:
+                raise ReleaseError(f"{source}: cargo-lambda's zip holds {names}, expected exactly ['bootstrap']")
+            data = archive.read("bootstrap")
+    except (OSError, zipfile.BadZipFile) as err:
+        raise ReleaseError(f"{source}: {err}") from None
+    if not data.startswith(b"\x7fELF"):
+        raise ReleaseError(f"{source}: `bootstrap` is not an ELF binary")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    binary = out.with_name(out.name + ".bootstrap")
+    binary.write_bytes(data)
+    try:
+        write_lambda_zip(binary, out)
+    finally:
+        binary.unlink(missing_ok=True)
 
 
 def elf_facts(path: Path) -> dict:
@@ -211,6 +235,8 @@ def main(argv: list[str]) -> int:
             print(source_digest())
         elif command == "zip" and len(rest) == 2:
             write_lambda_zip(Path(rest[0]), Path(rest[1]))
+        elif command == "repack" and len(rest) == 2:
+            repack_lambda_zip(Path(rest[0]), Path(rest[1]))
         elif command == "manifest" and len(rest) >= 2:
             manifest = write_manifest(Path(rest[0]), rest[1:])
             for a in manifest["artifacts"]:

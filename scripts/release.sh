@@ -6,10 +6,13 @@
 #                                                         AL2023 and the Ubuntu CodeBuild images)
 #   SHA256SUMS, manifest.json                             what was built: version, commit, role/arch/file/sha256/size
 #
-# Everything is cross-built with cargo-zigbuild (zig as the linker, glibc symbol versions capped at 2.17), from
-# .venv (PyPI: cargo-zigbuild, ziglang), into its own target directory (target/dist-build) so a release does not
-# wait on, or invalidate, the debug builds in target/. The Lambda zips are written with a fixed timestamp, so the
-# same binary always gives the same zip, the same SHA-256 and the same upload key (no needless redeploy).
+# The Lambdas are built with cargo-lambda (`cargo lambda build --release --output-format zip`, target/dist-build-lambda),
+# the runner is cross-built with cargo-zigbuild (target/dist-build); both use zig as the linker with glibc symbol
+# versions capped at 2.17, and come pinned from PyPI into .venv (scripts/requirements-release.txt, installed by
+# scripts/release-tools.sh). Their own target directories mean a release does not wait on, or invalidate, the debug
+# builds in target/. cargo-lambda stamps `bootstrap` in its zip with the binary's mtime, so its zips are re-packed
+# with a fixed timestamp and mode (the same bytes of `bootstrap`): the same binary always gives the same zip, the
+# same SHA-256 and the same upload key (no needless redeploy).
 #
 # Rust toolchain: the one rustup selects, when it has both std libraries (x86_64- and aarch64-unknown-linux-gnu).
 # When aarch64 is missing, `rustup target add` is tried; where rustup cannot download, Debian's rustc-web
@@ -35,10 +38,7 @@ if [[ ${RELEASE_REUSE:-0} == 1 ]] && python3 scripts/release.py current "$DIST";
 fi
 
 # --- tools -------------------------------------------------------------------------------------------------------
-if ! "$VENV/bin/python" -c 'import ziglang' 2>/dev/null || [[ ! -x $VENV/bin/cargo-zigbuild ]]; then
-  [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-release.txt
-fi
+bash scripts/release-tools.sh
 command -v readelf >/dev/null || { say "readelf (binutils) is needed to check the binaries"; exit 1; }
 
 # --- toolchain ---------------------------------------------------------------------------------------------------
@@ -105,17 +105,32 @@ export RELEASE_SOURCE_SHA256
 # --- build -------------------------------------------------------------------------------------------------------
 SCANGATE_COMMIT=${SCANGATE_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}
 export SCANGATE_COMMIT
-say "building for aarch64 (Lambdas and runner), glibc $GLIBC"
-cargo zigbuild --release --locked --target "aarch64-unknown-linux-gnu.$GLIBC" \
-  -p report-processor -p pipeline-gate -p scangate-cli --bin report-processor --bin pipeline-gate --bin scangate
-say "building for x86_64 (runner), glibc $GLIBC"
+# The Lambdas: cargo-lambda, as Rust Lambda users build them (`cargo lambda build --release --arm64 --output-format
+# zip`), with the glibc pin spelled in the target (`--target aarch64-unknown-linux-gnu.2.17` is `--arm64` with
+# glibc symbol versions capped like the runner's). --skip-target-check: the toolchain step above made sure the
+# aarch64 std is there (cargo-lambda would otherwise run `rustup target add`, which needs rustup's network). In their
+# own target directory: a cargo-lambda release build adds its own RUSTFLAGS (-C target-cpu for Graviton) and zig
+# wrappers, so sharing target/dist-build with the runner's cargo-zigbuild would rebuild every dependency each time
+# one follows the other.
+LAMBDA_TARGET_DIR="$CARGO_TARGET_DIR-lambda"
+LAMBDA_DIR="$LAMBDA_TARGET_DIR/lambda"
+say "building the Lambdas with $(cargo-lambda lambda --version) for aarch64, glibc $GLIBC"
+rm -rf "$LAMBDA_DIR"
+CARGO_TARGET_DIR="$LAMBDA_TARGET_DIR" cargo lambda build --release --locked --target "aarch64-unknown-linux-gnu.$GLIBC" \
+  --output-format zip --lambda-dir "$LAMBDA_DIR" --skip-target-check \
+  -p report-processor -p pipeline-gate --bin report-processor --bin pipeline-gate
+say "building the runner for aarch64, glibc $GLIBC"
+cargo zigbuild --release --locked --target "aarch64-unknown-linux-gnu.$GLIBC" -p scangate-cli --bin scangate
+say "building the runner for x86_64, glibc $GLIBC"
 cargo zigbuild --release --locked --target "x86_64-unknown-linux-gnu.$GLIBC" -p scangate-cli --bin scangate
 
 rm -rf "$DIST.tmp" && mkdir -p "$DIST.tmp"
 A64="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release"
 X64="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
-python3 scripts/release.py zip "$A64/report-processor" "$DIST.tmp/report-processor-arm64.zip"
-python3 scripts/release.py zip "$A64/pipeline-gate" "$DIST.tmp/pipeline-gate-arm64.zip"
+# cargo-lambda's zips, re-packed: the same `bootstrap` bytes, written with a fixed timestamp and mode (release.py
+# checks that cargo-lambda's zip holds exactly `bootstrap`), so the same binary always gives the same zip.
+python3 scripts/release.py repack "$LAMBDA_DIR/report-processor/bootstrap.zip" "$DIST.tmp/report-processor-arm64.zip"
+python3 scripts/release.py repack "$LAMBDA_DIR/pipeline-gate/bootstrap.zip" "$DIST.tmp/pipeline-gate-arm64.zip"
 install -m 0755 "$X64/scangate" "$DIST.tmp/scangate-x86_64-linux"
 install -m 0755 "$A64/scangate" "$DIST.tmp/scangate-aarch64-linux"
 
