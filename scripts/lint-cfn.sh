@@ -19,7 +19,7 @@ GUARD_PKG=$ROOT/node_modules/@cdklabs/cdk-validator-cfnguard
 step() { printf '\n== %s\n' "$*"; }
 
 install_python_tools() {
-  if [[ -x $LINT_VENV/bin/cfn-lint && -x $LINT_VENV/bin/checkov && $LINT_VENV/.installed -nt scripts/requirements-lint.txt ]]; then
+  if [[ -x $LINT_VENV/bin/cfn-lint && -x $LINT_VENV/bin/checkov && $LINT_VENV/.installed -nt scripts/requirements-lint.txt && $LINT_VENV/.installed -nt scripts/constraints-lint.txt ]]; then
     return
   fi
   [[ ${LINT_CFN_SKIP_INSTALL:-0} == 1 ]] && { echo "cfn-lint/checkov missing in $LINT_VENV" >&2; exit 2; }
