@@ -82,6 +82,7 @@ pub(crate) fn run(path: &Path, reps: usize) -> Result<()> {
         updated_at: "2026-01-31T12:00:00Z".to_string(),
         created_at: None,
         report_uri: Some(source),
+        host: None,
     };
 
     let (t, n) = best(reps, || {

@@ -270,6 +270,7 @@ fn asff_context(
         updated_at: processed_at.to_string(),
         created_at: None,
         report_uri: Some(source_key.to_string()),
+        host: None,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod events;
 pub mod finding;
 pub mod gate;
+pub mod host;
 pub mod junit;
 pub mod lifecycle;
 pub mod policy;

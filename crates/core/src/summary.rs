@@ -65,6 +65,9 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
     if let Some(target) = &verdict.target {
         let _ = writeln!(out, "- Target: {}", cell(target, MAX_LINE_CHARS));
     }
+    if let Some(host) = verdict.host.as_ref().filter(|h| !h.is_empty()) {
+        let _ = writeln!(out, "- Host: {}", cell(&host.describe(), MAX_LINE_CHARS));
+    }
     if let Some(scanner) = &verdict.scanner {
         let name = match &scanner.version {
             Some(v) => format!("{} {v}", scanner.name),

@@ -85,6 +85,10 @@ pub struct Verdict {
     /// ACCEPT_INCOMPLETE_SCAN was set for this evaluation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accept_incomplete_scan: bool,
+    /// The node and operating system of a host scan (`scan running|vm-disk`: the report's
+    /// `scangate-host`, `-kernel`, `-machine`, `-os` metadata); absent for other scans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::host::HostFacts>,
 }
 
 fn default_true() -> bool {
@@ -131,6 +135,7 @@ impl Verdict {
             suppressed: 0,
             incomplete: Vec::new(),
             accept_incomplete_scan: gate.accept_incomplete,
+            host: None,
         }
     }
 

@@ -36,6 +36,7 @@ fn ctx(scan_type: ScanType, target: &str) -> AsffContext {
         updated_at: T1.into(),
         created_at: Some(T0.into()),
         report_uri: Some("s3://reports/scans/app/0b1c/report.sarif".into()),
+        host: None,
     }
 }
 

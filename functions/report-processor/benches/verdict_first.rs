@@ -348,6 +348,7 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
         updated_at: "2026-12-01T00:00:00Z".into(),
         created_at: None,
         report_uri: Some(format!("s3://{bucket}/{key}")),
+        host: None,
     };
     let ids: Vec<String> = report.findings.iter().map(|f| asff::finding_id(&ctx, f)).collect();
     meter.step("ASFF ids (String)");

@@ -13,6 +13,7 @@ use super::model::{
     SCHEMA_VERSION,
 };
 use crate::finding::{Finding, FindingKind};
+use crate::host::{Cloud, HostFacts, VmTarget};
 use crate::lifecycle::{ecr_parts, image_repository, LifecycleKey, ScanType};
 use crate::text::truncate_chars;
 use sha2::{Digest, Sha256};
@@ -40,6 +41,9 @@ pub struct AsffContext {
     pub created_at: Option<String>,
     /// Where the report object is, for ProductFields (`s3://bucket/key` or a file path).
     pub report_uri: Option<String>,
+    /// The node and OS of a host scan (`scan running|vm-disk`): ProductFields `scangate/Host`,
+    /// `scangate/Kernel`, `scangate/Machine`, `scangate/Os`, and the same in the resource's details.
+    pub host: Option<HostFacts>,
 }
 
 impl AsffContext {
@@ -200,6 +204,12 @@ fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap
     put("scangate/LifecycleKey", Some(&ctx.lifecycle.key));
     put("scangate/Location", Some(&location(finding)));
     put("scangate/PackageUrl", finding.package.as_ref().and_then(|p| p.purl.as_deref()));
+    if let Some(h) = &ctx.host {
+        put("scangate/Host", h.hostname.as_deref());
+        put("scangate/Kernel", h.kernel.as_deref());
+        put("scangate/Machine", h.machine.as_deref());
+        put("scangate/Os", h.os.as_deref());
+    }
     if !finding.cves.is_empty() {
         put("scangate/Cves", Some(&finding.cves.join(",")));
         put("scangate/CveCount", Some(&finding.cves.len().to_string()));
@@ -237,16 +247,13 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
     let target = nonblank(&ctx.target).unwrap_or("unknown");
     match ctx.scan_type {
         ScanType::Image => out.push(image_resource(target, ctx, caps)),
-        ScanType::Repo | ScanType::Rootfs | ScanType::Other => {
-            let mut other = BTreeMap::new();
-            let max = caps.other_value.min(MAX_OTHER_VALUE_CHARS);
-            other.insert("ScanType", ctx.scan_type.as_str().to_string());
-            other.insert("Target", bounded(target, max));
-            let loc = location(finding);
-            if let Some(l) = nonblank(&loc) {
-                other.insert("Path", bounded(l, max));
+        ScanType::Rootfs if VmTarget::parse(target).is_some() => {
+            if let Some(vm) = VmTarget::parse(target) {
+                vm_resources(&vm, finding, ctx, caps, &mut out);
             }
-            debug_assert!(other.len() <= MAX_OTHER_PAIRS);
+        }
+        ScanType::Repo | ScanType::Rootfs | ScanType::Other => {
+            let other = other_details(target, finding, ctx, caps);
             out.push(Resource {
                 kind: Cow::Borrowed("Other"),
                 id: bounded(target, caps.field),
@@ -271,6 +278,64 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
     }
     out.truncate(MAX_RESOURCES);
     out
+}
+
+/// `Details.Other` of a resource that has no typed details: scan type, target, the finding's
+/// path, and the node and OS of a host scan.
+fn other_details(target: &str, finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap<&'static str, String> {
+    let mut other = BTreeMap::new();
+    let max = caps.other_value.min(MAX_OTHER_VALUE_CHARS);
+    other.insert("ScanType", ctx.scan_type.as_str().to_string());
+    other.insert("Target", bounded(target, max));
+    let loc = location(finding);
+    if let Some(l) = nonblank(&loc) {
+        other.insert("Path", bounded(l, max));
+    }
+    if let Some(h) = &ctx.host {
+        for (k, v) in [("Host", &h.hostname), ("Kernel", &h.kernel), ("Machine", &h.machine), ("Os", &h.os)] {
+            if let Some(v) = v.as_deref().and_then(nonblank) {
+                other.insert(k, bounded(v, max));
+            }
+        }
+    }
+    debug_assert!(other.len() <= MAX_OTHER_PAIRS);
+    other
+}
+
+/// A VM disk scan (crate::host::VmTarget): on AWS the instance (`AwsEc2Instance`, its ARN)
+/// and the source volume (`AwsEc2Volume`), in the VM's own region; on GCP one `Other`
+/// resource whose id is the instance's self-link, with the disk in its details.
+fn vm_resources(vm: &VmTarget, finding: &Finding, ctx: &AsffContext, caps: &Caps, out: &mut Vec<Resource>) {
+    let mut other = other_details(&vm.target(), finding, ctx, caps);
+    other.insert("Disk", bounded(&vm.disk, caps.other_value.min(MAX_OTHER_VALUE_CHARS)));
+    match (vm.cloud, vm.aws_parts(), vm.volume_arn()) {
+        (Cloud::Aws, Some((partition, region, _)), Some(volume_arn)) => {
+            out.push(Resource {
+                kind: Cow::Borrowed("AwsEc2Instance"),
+                id: bounded(&vm.instance, caps.field),
+                partition: partition.to_string(),
+                region: region.to_string(),
+                details: Some(ResourceDetails { other: Some(other), ..Default::default() }),
+            });
+            out.push(Resource {
+                kind: Cow::Borrowed("AwsEc2Volume"),
+                id: bounded(&volume_arn, caps.field),
+                partition: partition.to_string(),
+                region: region.to_string(),
+                details: None,
+            });
+        }
+        _ => {
+            other.insert("Cloud", "gcp".to_string());
+            out.push(Resource {
+                kind: Cow::Borrowed("Other"),
+                id: bounded(&vm.instance, caps.field),
+                partition: ctx.partition.clone(),
+                region: ctx.region.clone(),
+                details: Some(ResourceDetails { other: Some(other), ..Default::default() }),
+            });
+        }
+    }
 }
 
 fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
@@ -535,11 +600,95 @@ mod tests {
             updated_at: "2026-01-31T12:00:00Z".into(),
             created_at: None,
             report_uri: Some("r".into()),
+            host: None,
         };
         let rendered = render(&f, &ctx);
         assert!(rendered.product_fields.len() >= 15);
         for k in rendered.product_fields.keys() {
             assert!(k.chars().count() <= MAX_PRODUCT_FIELD_KEY_CHARS, "{k}");
         }
+    }
+
+    /// A VM disk scan names the VM: AWS gets the instance and the source volume as typed
+    /// resources in the VM's region, GCP one `Other` resource with the self-link; a host scan's
+    /// node and OS are ProductFields and resource details.
+    #[test]
+    fn vm_disk_and_host_resources() {
+        use crate::host::{HostFacts, VmTarget};
+        let f = Finding {
+            id: "i".into(),
+            rule_id: "r".into(),
+            title: String::new(),
+            description: String::new(),
+            severity: Severity::Low,
+            severity_source: SeveritySource::Qualys,
+            severity_original: String::new(),
+            kind: FindingKind::Code,
+            cves: vec!["CVE-2024-1234".into()],
+            cvss_score: None,
+            cvss_vector: None,
+            package: Some(Package { purl: Some("pkg:npm/x@1".into()), ..Default::default() }),
+            layer: Some("l".into()),
+            location: Some(Location { uri: "u".into(), start_line: Some(1) }),
+            help_uri: None,
+            help_text: None,
+            tags: vec!["t".into()],
+            scanner: Scanner { name: "s".into(), version: Some("1".into()) },
+            qds: Some(1.0),
+            fingerprint: None,
+            occurrences: 2,
+        };
+        let host = HostFacts {
+            hostname: Some("node01".into()),
+            kernel: Some("6.1.0".into()),
+            machine: Some("x86_64".into()),
+            os: Some("Rocky Linux 9.3".into()),
+        };
+        let ctx = |target: String, host: Option<HostFacts>| AsffContext {
+            account_id: "111111111111".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+            scan_type: ScanType::Rootfs,
+            lifecycle: LifecycleKey::new("111111111111", "us-east-1", ScanType::Rootfs, &target),
+            target,
+            codebuild_project: None,
+            build_arn: None,
+            updated_at: "2026-01-31T12:00:00Z".into(),
+            created_at: None,
+            report_uri: None,
+            host,
+        };
+        let aws = VmTarget::aws("aws", "eu-west-1", "123456789012", "i-0abc", "vol-0def").expect("valid");
+        let r = render(&f, &ctx(aws.target(), Some(host.clone())));
+        let kinds: Vec<(&str, &str, &str)> =
+            r.resources.iter().map(|r| (r.kind.as_ref(), r.id.as_str(), r.region.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("AwsEc2Instance", "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc", "eu-west-1"),
+                ("AwsEc2Volume", "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0def", "eu-west-1"),
+            ]
+        );
+        let other = r.resources[0].details.as_ref().and_then(|d| d.other.as_ref()).expect("details");
+        assert_eq!(other.get("Disk").map(String::as_str), Some("vol-0def"));
+        assert_eq!(other.get("Os").map(String::as_str), Some("Rocky Linux 9.3"));
+        assert_eq!(r.product_fields.get("scangate/Kernel").map(String::as_str), Some("6.1.0"));
+        assert_eq!(r.product_fields.get("scangate/Host").map(String::as_str), Some("node01"));
+
+        let gcp = VmTarget::gcp("proj", "europe-west1-b", "web-1", "boot").expect("valid");
+        let r = render(&f, &ctx(gcp.target(), None));
+        assert_eq!(r.resources.len(), 1);
+        assert_eq!(r.resources[0].kind, "Other");
+        assert_eq!(r.resources[0].id, gcp.instance, "the id is the instance's self-link");
+        let other = r.resources[0].details.as_ref().and_then(|d| d.other.as_ref()).expect("details");
+        assert_eq!(other.get("Cloud").map(String::as_str), Some("gcp"));
+        assert!(!r.product_fields.contains_key("scangate/Kernel"), "no host facts, no fields");
+
+        // A running container on a node: Other, with the node and OS in its details.
+        let r = render(&f, &ctx("node01:/shared/app.sif".into(), Some(host)));
+        assert_eq!(r.resources[0].kind, "Other");
+        let other = r.resources[0].details.as_ref().and_then(|d| d.other.as_ref()).expect("details");
+        assert_eq!(other.get("Host").map(String::as_str), Some("node01"));
+        assert_eq!(other.get("Machine").map(String::as_str), Some("x86_64"));
     }
 }

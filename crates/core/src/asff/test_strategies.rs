@@ -127,6 +127,7 @@ pub(super) fn context() -> BoxedStrategy<AsffContext> {
                 updated_at: "2026-01-31T12:00:00Z".into(),
                 created_at: None,
                 report_uri,
+                host: None,
             }
         })
         .boxed()

@@ -75,6 +75,7 @@ mod tests {
             updated_at: "2026-01-31T12:00:00Z".into(),
             created_at: None,
             report_uri: None,
+            host: None,
         };
         let f = Finding {
             id: "a".repeat(64),

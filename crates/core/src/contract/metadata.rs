@@ -4,6 +4,7 @@
 //! [`ReportMetadata::parse`] reads back identically) is a property test below. Names are a
 //! user-facing contract (docs/runner.md, docs/report-processor.md): extend, never rename.
 
+use crate::host::HostFacts;
 use crate::lifecycle::ScanType;
 use crate::policy::{parse_bool, Thresholds};
 use std::collections::HashMap;
@@ -40,9 +41,20 @@ pub mod meta {
     pub const WAIT: &str = "scangate-wait";
     /// `true`/`false`: publish the JUnit to a report group or not, whatever else says.
     pub const PUBLISH: &str = "scangate-publish";
+    /// The node a host scan ran on (`scan running`: `uname -n`; crate::host).
+    pub const HOST: &str = "scangate-host";
+    /// That node's kernel release (`uname -r`).
+    pub const KERNEL: &str = "scangate-kernel";
+    /// That node's machine (`uname -m`).
+    pub const MACHINE: &str = "scangate-machine";
+    /// The scanned filesystem's operating system, from its os-release.
+    pub const OS: &str = "scangate-os";
+    /// RFC 3339 time of a later upload (`scangate upload` of an offline scan), when it is not
+    /// the scan's own time (`scangate-scanned-at` keeps that).
+    pub const UPLOADED_AT: &str = "scangate-uploaded-at";
 
     /// Every name above, in the order the runner writes them.
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 23] = [
         SCAN_TYPE,
         SCANNED_AT,
         TARGET,
@@ -61,6 +73,11 @@ pub mod meta {
         MAX_LOW,
         WAIT,
         PUBLISH,
+        HOST,
+        KERNEL,
+        MACHINE,
+        OS,
+        UPLOADED_AT,
     ];
 }
 
@@ -121,6 +138,9 @@ pub struct ReportMetadata {
     pub thresholds: ThresholdRequest,
     pub wait_seconds: Option<u64>,
     pub publish: Option<bool>,
+    /// `scangate-host`, `-kernel`, `-machine`, `-os`.
+    pub host: HostFacts,
+    pub uploaded_at: Option<String>,
 }
 
 impl ReportMetadata {
@@ -149,6 +169,11 @@ impl ReportMetadata {
         }
         push(meta::WAIT, self.wait_seconds.map(|w| w.to_string()));
         push(meta::PUBLISH, self.publish.map(|p| p.to_string()));
+        push(meta::HOST, self.host.hostname.clone());
+        push(meta::KERNEL, self.host.kernel.clone());
+        push(meta::MACHINE, self.host.machine.clone());
+        push(meta::OS, self.host.os.clone());
+        push(meta::UPLOADED_AT, self.uploaded_at.clone());
         out
     }
 
@@ -167,6 +192,12 @@ impl ReportMetadata {
             source_action: get(meta::SOURCE_ACTION),
             pipeline: get(meta::PIPELINE),
             execution_id: get(meta::EXECUTION_ID),
+            host: HostFacts {
+                hostname: get(meta::HOST),
+                kernel: get(meta::KERNEL),
+                machine: get(meta::MACHINE),
+                os: get(meta::OS),
+            },
             ..ReportMetadata::default()
         };
         if let Some(t) = get(meta::SCAN_TYPE) {
@@ -182,6 +213,12 @@ impl ReportMetadata {
                 return Err(err(meta::SCANNED_AT, format!("expected an RFC 3339 time, got {at:?}")));
             }
             out.scanned_at = Some(at);
+        }
+        if let Some(at) = get(meta::UPLOADED_AT) {
+            if time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).is_err() {
+                return Err(err(meta::UPLOADED_AT, format!("expected an RFC 3339 time, got {at:?}")));
+            }
+            out.uploaded_at = Some(at);
         }
         for (name, field) in [
             (meta::MAX_CRITICAL, &mut out.thresholds.max_critical),
@@ -236,8 +273,9 @@ mod tests {
             (opt(scan_type()), opt(rfc3339()), opt(value()), opt(any::<i32>()), opt(value()), opt(value())),
             (opt(value()), opt(value()), opt(value()), opt(value()), opt(value()), opt(value())),
             (threshold(), threshold(), threshold(), threshold(), opt(any::<u64>()), opt(any::<bool>())),
+            (opt(value()), opt(value()), opt(value()), opt(value()), opt(rfc3339())),
         )
-            .prop_map(|(a, b, c)| ReportMetadata {
+            .prop_map(|(a, b, c, d)| ReportMetadata {
                 scan_type: a.0,
                 scanned_at: a.1,
                 target: a.2,
@@ -253,6 +291,8 @@ mod tests {
                 thresholds: ThresholdRequest { max_critical: c.0, max_high: c.1, max_medium: c.2, max_low: c.3 },
                 wait_seconds: c.4,
                 publish: c.5,
+                host: HostFacts { hostname: d.0, kernel: d.1, machine: d.2, os: d.3 },
+                uploaded_at: d.4,
             })
     }
 
@@ -293,6 +333,13 @@ mod tests {
             },
             wait_seconds: Some(900),
             publish: Some(false),
+            host: HostFacts {
+                hostname: Some("node01".into()),
+                kernel: Some("6.1.0-18-amd64".into()),
+                machine: Some("x86_64".into()),
+                os: Some("Rocky Linux 9.3 (Blue Onyx)".into()),
+            },
+            uploaded_at: Some("2026-11-24T08:00:00Z".into()),
         };
         let names: Vec<String> = full.to_pairs().into_iter().map(|(k, _)| k).collect();
         assert_eq!(names, meta::ALL.iter().map(|s| s.to_string()).collect::<Vec<_>>());
@@ -311,6 +358,7 @@ mod tests {
             (meta::WAIT, "-1"),
             (meta::WAIT, "soon"),
             (meta::PUBLISH, "maybe"),
+            (meta::UPLOADED_AT, "later"),
         ];
         for (k, v) in table {
             let m: HashMap<String, String> = [(k.to_string(), v.to_string())].into();

@@ -2,6 +2,7 @@
 //! processor uses: the lifecycle identity, who publishes the JUnit, the build.
 
 use scangate_core::contract::ReportMetadata;
+use scangate_core::host::HostFacts;
 use scangate_core::lifecycle::{ScanType, TargetInputs};
 use scangate_core::policy::{PolicyResult, Thresholds};
 use scangate_core::verdict::BuildRef;
@@ -33,6 +34,9 @@ pub struct ReportMeta {
     pub execution_verified: bool,
     /// What the uploader claimed that was not taken as claimed (verdict warnings).
     pub notes: Vec<String>,
+    /// `scangate-host`, `-kernel`, `-machine`, `-os` of a host scan (none when all absent):
+    /// shown in the summary and ASFF, never part of the lifecycle identity.
+    pub host: Option<HostFacts>,
 }
 
 impl ReportMeta {
@@ -83,6 +87,7 @@ pub fn parse_meta(m: &HashMap<String, String>, base: &Thresholds) -> Result<Repo
         initiator: c.initiator,
         execution_verified: false,
         notes: Vec::new(),
+        host: Some(c.host).filter(|h| !h.is_empty()),
     })
 }
 

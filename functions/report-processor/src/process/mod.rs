@@ -230,6 +230,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let build = input.build.clone();
         let mut evaluated = evaluate::evaluate(&report, &gate, meta.scanner_policy, input);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
+        evaluated.verdict.host = meta.host.clone();
         let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
 
         let publish = match self.publish_plan(d, meta, &project, &build_id) {
@@ -281,6 +282,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 updated_at: now_s.clone(),
                 created_at: None,
                 report_uri: Some(format!("s3://{}/{}", obj.bucket, obj.key)),
+                host: meta.host.clone(),
             };
             let mark = ReportMark {
                 report_time: meta
