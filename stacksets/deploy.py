@@ -6,14 +6,20 @@ Steps (every AWS call goes through one place, so --dry-run can print it instead 
      script reads file names and digests only from that manifest and refuses a file whose SHA-256 or size differs
   2. per target region: the artifact bucket stack (stacksets/artifact-bucket.yaml) -> bucket <prefix>-<region>,
      readable by the Organization (aws:PrincipalOrgID)
-  3. per target region: upload every artifact of the manifest under a versioned, content-addressed key
-     (scangate/<version>/<sha256 prefix>/<file>), so a new build changes the stack parameters and
-     CloudFormation updates the functions; unchanged artifacts are not uploaded again. Every S3 call to an artifact
-     bucket carries ExpectedBucketOwner (this account, from sts get-caller-identity) and every upload its
-     ChecksumSHA256; the runner's SHA-256 goes to the stack as RunnerCodeSha256, which the scan projects check
+  3. per target region: check that this account owns the artifact bucket (head-bucket with ExpectedBucketOwner:
+     a same-named bucket of another account stops the run, naming it), then upload every artifact of the manifest
+     under a versioned, content-addressed key (scangate/<version>/<sha256 prefix>/<file>), so a new build changes
+     the stack parameters and CloudFormation updates the functions; unchanged artifacts are not uploaded again.
+     Every S3 call to an artifact bucket carries ExpectedBucketOwner (this account, from sts get-caller-identity)
+     and every upload its ChecksumSHA256; the runner's SHA-256 goes to the stack as RunnerCodeSha256, which the scan
+     projects check. The object version of each Lambda zip (put-object's VersionId, or head-object's when it was
+     there) is recorded per region
   4. upload cfn/scangate.yaml to the administrator region's artifact bucket (the StackSet reads it by URL)
-  5. create or update the StackSet (SERVICE_MANAGED, auto-deployment, CallAs SELF|DELEGATED_ADMIN), wait
-  6. create the stack instances that are missing (target OUs x regions), wait
+  5. the owner of every artifact bucket is checked again, then the StackSet is created or updated (SERVICE_MANAGED,
+     auto-deployment, CallAs SELF|DELEGATED_ADMIN), wait
+  6. per region: create the stack instances that are missing (target OUs) and update the existing ones, each with
+     parameter overrides that pin that region's Lambda zips (ProcessorCodeKey + ProcessorCodeVersion, GateCodeKey +
+     GateCodeVersion: object versions differ between regions), wait
 
 --dry-run prints every AWS call as an `aws ...` command line and calls nothing (no credentials needed); it shows
 a first deployment: where the real run would find an existing stack or StackSet it updates instead (said in
@@ -44,6 +50,9 @@ ARTIFACTS = {
 }
 # parameter of cfn/scangate.yaml -> the ARTIFACTS parameter whose artifact's SHA-256 it takes
 CHECKSUMS = {"RunnerCodeSha256": "RunnerCodeKey"}
+# parameter of cfn/scangate.yaml -> the ARTIFACTS parameter whose upload's S3 object version it takes (per region:
+# the same file has another version id in each region's bucket, so these go to the instances as overrides)
+VERSIONS = {"ProcessorCodeVersion": "ProcessorCodeKey", "GateCodeVersion": "GateCodeKey"}
 MANIFEST_SCHEMA = 1
 DRY_RUN_ACCOUNT = "111122223333"
 STACK_TEMPLATE = ROOT / "cfn" / "scangate.yaml"
@@ -58,6 +67,10 @@ FIXED_PARAMETERS = {
     "GateCodeKey": "the content-addressed key of the pipeline-gate zip this run uploaded",
     "RunnerCodeKey": "the content-addressed key of the runner binary this run uploaded",
     "RunnerCodeSha256": "the SHA-256 of that runner binary, from dist/manifest.json (the install phase checks it)",
+    "ProcessorCodeVersion": "per region: the S3 object version of the report-processor zip this run uploaded there "
+                            "(an instance override; empty in the StackSet's own values)",
+    "GateCodeVersion": "per region: the S3 object version of the pipeline-gate zip this run uploaded there "
+                       "(an instance override; empty in the StackSet's own values)",
 }
 ARTIFACT_TEMPLATE = ROOT / "stacksets" / "artifact-bucket.yaml"
 TERMINAL_STACK = re.compile(r"(_COMPLETE|_FAILED)$")
@@ -348,7 +361,7 @@ def parse_parameters(pairs: list[str]) -> dict[str, str]:
             raise DeployError(f"--parameter {key}: cfn/scangate.yaml has no such parameter")
         check_parameter_value(key, known[key], value)
         result[key] = value
-    reserved = set(FIXED_PARAMETERS) | set(ARTIFACTS) | set(CHECKSUMS)
+    reserved = set(FIXED_PARAMETERS) | set(ARTIFACTS) | set(CHECKSUMS) | set(VERSIONS)
     if reserved & result.keys():
         raise DeployError(f"--parameter: {', '.join(sorted(reserved & result.keys()))} are set by the script")
     return result
@@ -414,18 +427,35 @@ def ensure_artifact_bucket(aws: Aws, args, region: str, org_id: str) -> str:
     return bucket
 
 
-def upload(aws: Aws, region: str, bucket: str, owner: str, key: str, path: Path, data: bytes, sha256: str) -> None:
-    """Puts data (already checked against sha256) at key, unless it is there. Every call names the bucket's owner,
-    so a bucket of the same name in another account (say, registered in a region where ours does not exist yet)
-    is refused by S3 instead of receiving or serving our code; S3 also checks the body against ChecksumSHA256."""
+def check_bucket_owner(aws: Aws, region: str, bucket: str, owner: str) -> None:
+    """Refuses to go on unless `owner` owns the bucket: S3 answers HeadBucket with ExpectedBucketOwner of another
+    account with 403. A bucket of our name in someone else's account (registered where ours was deleted, or
+    before ours was created) must neither receive our code nor be named to the stack instances."""
+    try:
+        aws.call("s3", region, "head_bucket", Bucket=bucket, ExpectedBucketOwner=owner)
+    except NotFound:
+        raise DeployError(f"s3://{bucket} ({region}) does not exist: the artifact bucket stack must create it") from None
+    except DeployError as err:
+        raise DeployError(
+            f"s3://{bucket} ({region}) is not a bucket of account {owner} (HeadBucket with ExpectedBucketOwner "
+            f"refused: {err}): another account may own a bucket of that name; nothing is uploaded to it or rolled "
+            "out from it"
+        ) from None
+
+
+def upload(aws: Aws, region: str, bucket: str, owner: str, key: str, path: Path, data: bytes, sha256: str) -> str:
+    """Puts data (already checked against sha256) at key, unless it is there; returns the object's version id.
+    Every call names the bucket's owner, so a bucket of the same name in another account (say, registered in a
+    region where ours does not exist yet) is refused by S3 instead of receiving or serving our code; S3 also checks
+    the body against ChecksumSHA256."""
     try:
         head = aws.call("s3", region, "head_object", Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
         if head and head.get("Metadata", {}).get("sha256") == sha256:
             aws.note(f"s3://{bucket}/{key} is already there")
-            return
+            return object_version(head, bucket, key)
     except NotFound:
         pass
-    aws.call(
+    put = aws.call(
         "s3",
         region,
         "put_object",
@@ -438,6 +468,18 @@ def upload(aws: Aws, region: str, bucket: str, owner: str, key: str, path: Path,
         ServerSideEncryption="AES256",
         Body=data,
     )
+    if aws.dry_run:
+        return f"<VersionId of s3://{bucket}/{key}>"
+    return object_version(put, bucket, key)
+
+
+def object_version(answer: dict | None, bucket: str, key: str) -> str:
+    """The VersionId S3 answered (a versioned bucket always names one)."""
+    version = (answer or {}).get("VersionId") or ""
+    if not version or version == "null":
+        raise DeployError(f"s3://{bucket}/{key}: S3 named no object version (is the bucket versioned?); the stack "
+                          "pins the Lambda zips by version")
+    return version
 
 
 def caller_account(aws: Aws, region: str) -> str:
@@ -506,10 +548,15 @@ def deploy(args, aws: Aws) -> None:
         if aws.dry_run:
             aws.note(f"the Organization id from that answer is shown as {org_id} below")
 
+    versions: dict[str, dict[str, str]] = {}  # region -> ARTIFACTS parameter -> S3 object version there
     for region in args.regions:
         bucket = ensure_artifact_bucket(aws, args, region, org_id)
+        check_bucket_owner(aws, region, bucket, owner)
         for art in release.artifacts:
-            upload(aws, region, bucket, owner, art.key, art.path, verified_bytes(art), art.sha256)
+            version = upload(aws, region, bucket, owner, art.key, art.path, verified_bytes(art), art.sha256)
+            for param in VERSIONS.values():
+                if release.for_param(param) is art:
+                    versions.setdefault(region, {})[param] = version
 
     template_bytes = STACK_TEMPLATE.read_bytes()
     template_sha = hashlib.sha256(template_bytes).hexdigest()
@@ -523,6 +570,7 @@ def deploy(args, aws: Aws) -> None:
     values = {"CodeBucket": args.prefix, "CodeBucketAppendRegion": "true", "CodeBucketOwner": owner}
     values.update({param: release.for_param(param).key for param in ARTIFACTS})
     values.update({param: release.for_param(of).sha256 for param, of in CHECKSUMS.items()})
+    values.update({param: "" for param in VERSIONS})  # pinned per region below (instance overrides)
     values.update(args.parameters)
     parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     preferences = {
@@ -540,6 +588,19 @@ def deploy(args, aws: Aws) -> None:
         "ManagedExecution": {"Active": True},
         "CallAs": args.call_as,
     }
+
+    # Right before the roll-out: every region's bucket is still ours (a bucket deleted and re-registered by another
+    # account since the uploads would otherwise serve the stack instances).
+    for region in args.regions:
+        check_bucket_owner(aws, region, f"{args.prefix}-{region}", owner)
+
+    def pins(region: str) -> list[dict]:
+        """The instance overrides of one region: each Lambda zip's key with its object version in that region."""
+        out = []
+        for version_param, key_param in VERSIONS.items():
+            out.append({"ParameterKey": key_param, "ParameterValue": release.for_param(key_param).key})
+            out.append({"ParameterKey": version_param, "ParameterValue": versions[region][key_param]})
+        return out
 
     try:
         aws.call(
@@ -582,22 +643,24 @@ def deploy(args, aws: Aws) -> None:
             aws.note(f"StackSet {args.stack_set_name} not found -> create-stack-set (update-stack-set when it exists)")
         aws.call("cloudformation", args.admin_region, "create_stack_set", **common)
 
-    for ou in args.ous:
-        regions = [r for r in args.regions if (ou, r) not in existing]
-        if not regions:
-            aws.note(f"{ou}: instances exist in every target region")
-            continue
-        result = aws.call(
-            "cloudformation",
-            args.admin_region,
-            "create_stack_instances",
-            StackSetName=args.stack_set_name,
-            DeploymentTargets={"OrganizationalUnitIds": [ou]},
-            Regions=regions,
-            OperationPreferences=preferences,
-            CallAs=args.call_as,
-        )
-        wait_operation(aws, args, result.get("OperationId") if result else None, f"create-instances {ou}")
+    # One operation per region and kind: the overrides differ per region (object versions).
+    for region in args.regions:
+        for kind in ("create", "update"):
+            ous = [ou for ou in args.ous if ((ou, region) in existing) == (kind == "update")]
+            if not ous:
+                continue
+            result = aws.call(
+                "cloudformation",
+                args.admin_region,
+                f"{kind}_stack_instances",
+                StackSetName=args.stack_set_name,
+                DeploymentTargets={"OrganizationalUnitIds": ous},
+                Regions=[region],
+                ParameterOverrides=pins(region),
+                OperationPreferences=preferences,
+                CallAs=args.call_as,
+            )
+            wait_operation(aws, args, result.get("OperationId") if result else None, f"{kind}-instances {region}")
     aws.note(f"done: StackSet {args.stack_set_name}, {len(args.ous)} OU(s) x {len(args.regions)} region(s)")
 
 

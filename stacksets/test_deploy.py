@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -165,7 +166,27 @@ class DryRun(unittest.TestCase):
         self.assertIn("aws cloudformation create-stack-set --region us-east-1 --stack-set-name qualys-codebuild", text)
         self.assertIn("--permission-model SERVICE_MANAGED", text)
         self.assertIn('"ParameterKey":"QualysPod","ParameterValue":"EU1"', text)
-        self.assertIn(f'--deployment-targets \'{{"OrganizationalUnitIds":["{OU}"]}}\' --regions us-east-1 eu-west-1', text)
+        self.assertIn('{"ParameterKey":"ProcessorCodeVersion","ParameterValue":""}', text, "none in the StackSet's values")
+        # One create-stack-instances per region, pinning that region's uploads (object versions differ per region).
+        (processor,) = [a for a in manifest["artifacts"] if a["role"] == "report-processor"]
+        processor_key = f"scangate/{manifest['version']}/{processor['sha256'][:16]}/{processor['file']}"
+        for region in REGIONS:
+            (line,) = [line for line in lines if line.startswith("aws cloudformation create-stack-instances ")
+                       and f" --regions {region} " in line]
+            self.assertIn(f'--deployment-targets \'{{"OrganizationalUnitIds":["{OU}"]}}\'', line)
+            self.assertIn(json.dumps({"ParameterKey": "ProcessorCodeVersion",
+                                      "ParameterValue": f"<VersionId of s3://acme-scangate-art-{region}/{processor_key}>"},
+                                     separators=(",", ":")), line)
+        # The owner of every artifact bucket is checked before anything is uploaded to it, and again before the roll-out.
+        for region in REGIONS:
+            head = f"aws s3api head-bucket --region {region} --bucket acme-scangate-art-{region} --expected-bucket-owner"
+            checks = [i for i, line in enumerate(lines) if line.startswith(head)]
+            first_put = next(i for i, line in enumerate(lines) if f"put-object --region {region} " in line)
+            rollout = next(i for i, line in enumerate(lines) if " create-stack-set " in line)
+            self.assertEqual(len(checks), 2, region)
+            self.assertLess(checks[0], first_put)
+            self.assertLess(checks[1], rollout)
+            self.assertGreater(checks[1], max(i for i, line in enumerate(lines) if " put-object " in line))
         # one line per call, nothing else but comments
         self.assertTrue(all(line.startswith(("aws ", "# ")) for line in text.splitlines()), text)
 
@@ -204,6 +225,9 @@ def valid_value(spec: dict) -> str:
         r"https://": "https://example.com/qscanner.gz",
         r"[0-9a-f]{64}": "a" * 64,
         r"arn:aws": "arn:aws:sns:us-east-1:123456789012:alarms",
+        r":signer:": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/scangate/a1B2c3D4e5",
+        r":iam::": "arn:aws:iam::123456789012:role/ci/builder",
+        r":ecr:": "arn:aws:ecr:eu-west-1:123456789012:repository/team/app",
     }
     pattern = spec.get("AllowedPattern")
     if not pattern:
@@ -326,9 +350,22 @@ class AgainstMoto(unittest.TestCase):
         import boto3
 
         cls.boto3 = boto3
+        # moto's CloudFormation creates the artifact bucket without its VersioningConfiguration: turn versioning on
+        # as the real stack does, so that uploads get version ids (which the stack instances pin).
+        real_ensure = deploy.ensure_artifact_bucket
+
+        def ensure_versioned(aws, args, region, org_id):
+            bucket = real_ensure(aws, args, region, org_id)
+            boto3.client("s3", region_name=region).put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            return bucket
+
+        cls.versioned = unittest.mock.patch.object(deploy, "ensure_artifact_bucket", ensure_versioned)
+        cls.versioned.start()
 
     @classmethod
     def tearDownClass(cls) -> None:
+        cls.versioned.stop()
         cls.env.stop()
         cls.tmp.cleanup()
         cls.server.__exit__(None, None, None)
@@ -371,7 +408,8 @@ class AgainstMoto(unittest.TestCase):
         account = self.boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
         self.assertEqual(params["CodeBucketOwner"], account, "member accounts must read code from our buckets only")
         self.assertEqual(sum(" create-stack-set " in c for c in first.calls), 1)
-        self.assertEqual(sum(" create-stack-instances " in c for c in first.calls), 1)
+        self.assertEqual(sum(" create-stack-instances " in c for c in first.calls), len(REGIONS), "one per region")
+        self.assert_pinned(first.calls, params)
 
         # Same build again: nothing uploaded, the StackSet is updated instead of created.
         second = self.run_deploy(package)
@@ -387,6 +425,57 @@ class AgainstMoto(unittest.TestCase):
         self.assertTrue(all("report-processor-arm64.zip" in c for c in uploads), uploads)
         _, params = self.stack_set_parameters()
         self.assertNotEqual(params["ProcessorCodeKey"], key_v1)
+        # ...and every region's instances get that region's new key and object version (update-stack-instances where
+        # list-stack-instances names them; moto lists no instance of an OU target, so here they are created again).
+        self.assertEqual(sorted(re.search(r" --regions (\S+) ", c).group(1) for c in third.calls
+                                if re.search(r" (create|update)-stack-instances ", c)), sorted(REGIONS))
+        self.assert_pinned(third.calls, params)
+
+    def assert_pinned(self, calls: list[str], params: dict) -> None:
+        """Each region's stack instances are created or updated with overrides that pin the Lambda zips to the object
+        versions uploaded to that region (read back from the buckets). moto does not materialize the instances of an
+        OU target, so the overrides are read from the calls the deployment made."""
+        self.assertEqual((params["ProcessorCodeVersion"], params["GateCodeVersion"]), ("", ""),
+                         "the StackSet's own values pin nothing: each region has its own versions")
+        for region in REGIONS:
+            (line,) = [c for c in calls if re.search(r" (create|update)-stack-instances ", c) and f" --regions {region} " in c]
+            overrides = {o["ParameterKey"]: o["ParameterValue"]
+                         for o in json.loads(shlex.split(line)[shlex.split(line).index("--parameter-overrides") + 1])}
+            s3 = self.boto3.client("s3", region_name=region)
+            for key_param, version_param in (("ProcessorCodeKey", "ProcessorCodeVersion"), ("GateCodeKey", "GateCodeVersion")):
+                with self.subTest(region=region, parameter=version_param):
+                    self.assertEqual(overrides[key_param], params[key_param])
+                    head = s3.head_object(Bucket=f"acme-scangate-art-{region}", Key=overrides[key_param])
+                    self.assertTrue(head["VersionId"])
+                    self.assertEqual(overrides[version_param], head["VersionId"], "the version uploaded to this region")
+
+    def test_a_same_named_bucket_of_another_account_stops_the_rollout(self) -> None:
+        """The attack: our artifact bucket in eu-west-1 was deleted and someone else registered the name. S3 answers
+        HeadBucket (and every call) with ExpectedBucketOwner=<us> with 403 AccessDenied there; moto does not enforce
+        the header, so the test makes the endpoint answer that way for that bucket. The deployment stops naming the
+        bucket, before any upload to it and before the StackSet is created."""
+        from botocore.awsrequest import AWSResponse
+
+        class Empty:
+            def stream(self, **_):
+                return iter(())
+
+        def squatted(request, **_) -> AWSResponse | None:
+            if "squat-check-art-eu-west-1" in request.url:
+                return AWSResponse(request.url, 403, {"x-amz-request-id": "test"}, Empty())
+            return None
+
+        package = Path(self.tmp.name) / "squat"
+        make_package(package)
+        session = self.boto3.Session()
+        session.events.register("before-send.s3", squatted)
+        aws = deploy.Aws(dry_run=False, out=io.StringIO())
+        aws._session = session
+        with self.assertRaises(deploy.DeployError) as caught, contextlib.redirect_stderr(io.StringIO()):
+            deploy.deploy(args_for(package, "--prefix", "squat-check-art", "--artifact-stack-name", "squat-check-artifacts"), aws)
+        self.assertIn("s3://squat-check-art-eu-west-1 (eu-west-1) is not a bucket of account", str(caught.exception))
+        self.assertFalse([c for c in aws.calls if " put-object " in c and "squat-check-art-eu-west-1" in c])
+        self.assertFalse([c for c in aws.calls if " create-stack-set " in c or " update-stack-set " in c])
 
     def test_missing_build_fails_with_the_path(self) -> None:
         empty = Path(self.tmp.name) / "empty"

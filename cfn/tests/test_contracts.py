@@ -70,7 +70,7 @@ def concrete(text: str) -> str:
 
 
 NAME_KEYS = {"Name", "BucketName", "RoleName", "FunctionName", "QueueName", "TopicName", "AliasName", "LogGroupName",
-             "AlarmName", "PolicyName"}
+             "AlarmName", "PolicyName", "ManagedPolicyName"}
 
 
 def stack_names() -> set[str]:
@@ -169,10 +169,17 @@ def declared_project(text: str) -> str | None:
     return concrete(m.group(1)) if m else None
 
 
-def report_group_pattern() -> str:
+def report_group_patterns() -> list[str]:
+    """The report groups the scan role may write (names, fnmatch patterns): the stack's two groups and the
+    <project>-<name> groups of its two projects."""
     (st,) = [s for s in tt.statements("ScanPolicy") if "codebuild:CreateReport" in tt.as_list(s["Action"])]
-    resource = concrete(sub_text(st["Resource"]))
-    return resource.split(":report-group/")[1]
+    patterns = []
+    for resource in tt.as_list(st["Resource"]):
+        if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+            patterns.append(concrete(RESOURCES[resource["Fn::GetAtt"][0]]["Properties"]["Name"]["Fn::Sub"]))
+        else:
+            patterns.append(concrete(sub_text(resource)).split(":report-group/")[1])
+    return patterns
 
 
 def secret_of(ref: str) -> str:
@@ -211,13 +218,13 @@ def check_buildspec(spec: dict, where: str, project: str | None) -> list[str]:
     for name in (env.get("variables") or {}):
         if name not in RUNNER_VARIABLES:
             errors.append(f"{where}: variable {name} is no runner variable (docs/runner.md)")
-    allowed = report_group_pattern()
+    allowed = report_group_patterns()
     for group in (spec.get("reports") or {}):
         if group.startswith("$"):
             continue
         full = group.split(":report-group/")[1] if group.startswith("arn:") else f"{project or '<no project>'}-{group}"
-        if not fnmatch.fnmatchcase(concrete(full), allowed):
-            errors.append(f"{where}: report group {group!r} becomes {full!r}, outside the scan role's report-group/{allowed}")
+        if not any(fnmatch.fnmatchcase(concrete(full), pattern) for pattern in allowed):
+            errors.append(f"{where}: report group {group!r} becomes {full!r}, outside the scan role's {allowed}")
     return errors
 
 

@@ -18,6 +18,7 @@ Run by scripts/lint-cfn.sh with the .venv/lint Python (cfn-lint's template loade
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -680,6 +681,271 @@ class TrustBoundaries(unittest.TestCase):
         self.assertEqual(
             st["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/*"}
         )
+
+
+ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
+ARN_FORMATS = {
+    # resource type -> ARN of a resource named n (what Fn::GetAtt [X, Arn] and ${X.Arn} resolve to)
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{n}",
+    "AWS::CodeBuild::Project": "arn:aws:codebuild:{region}:{account}:project/{n}",
+    "AWS::CodeBuild::ReportGroup": "arn:aws:codebuild:{region}:{account}:report-group/{n}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{n}",
+    "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{n}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{n}",
+    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{n}:*",
+}
+
+
+class Resolved:
+    """The template resolved for one account-region and a set of parameter values: enough intrinsic functions to
+    read the IAM policies as IAM would see them, so the tests below can try an attacker's request against them."""
+
+    NO_VALUE = object()
+
+    def __init__(self, **params) -> None:
+        self.params = {k: v.get("Default", "") for k, v in TEMPLATE["Parameters"].items()}
+        self.params.update(params)
+
+    def param(self, name: str):
+        value = self.params[name]
+        if TEMPLATE["Parameters"][name]["Type"] == "CommaDelimitedList":
+            return value if isinstance(value, list) else str(value).split(",")
+        return str(value)
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(TEMPLATE["Conditions"][name]))
+
+    def name_of(self, logical: str) -> str:
+        props = RESOURCES[logical].get("Properties", {})
+        for key in ("Name", "RoleName", "BucketName", "QueueName", "LogGroupName", "ManagedPolicyName"):
+            if key in props:
+                return self.value(props[key])
+        return logical.lower()
+
+    def arn_of(self, logical: str) -> str:
+        kind = RESOURCES[logical]["Type"]
+        return ARN_FORMATS[kind].format(account=ACCOUNT, region=REGION, n=self.name_of(logical))
+
+    def sub(self, text: str, local: dict) -> str:
+        def one(m: re.Match) -> str:
+            ref = m.group(1)
+            if ref in local:
+                return str(local[ref])
+            if ref.endswith(".Arn"):
+                return self.arn_of(ref[:-4])
+            return str(self.value({"Ref": ref}))
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", one, text)
+
+    def value(self, node):
+        if isinstance(node, list):
+            out = [self.value(v) for v in node]
+            return [v for v in out if v is not self.NO_VALUE]
+        if not isinstance(node, dict) or len(node) != 1:
+            if not isinstance(node, dict):
+                return node
+            out = {k: self.value(v) for k, v in node.items()}
+            return {k: v for k, v in out.items() if v is not self.NO_VALUE}
+        (fn, arg), = node.items()
+        if fn == "Ref":
+            pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
+                      "AWS::NoValue": self.NO_VALUE}
+            if arg in pseudo:
+                return pseudo[arg]
+            if arg in self.params:
+                return self.param(arg)
+            return self.name_of(arg) if RESOURCES[arg]["Type"] != "AWS::IAM::ManagedPolicy" else f"arn:aws:iam::{ACCOUNT}:policy/{self.name_of(arg)}"
+        if fn == "Fn::Sub":
+            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], {k: self.value(v) for k, v in arg[1].items()})
+            return self.sub(text, local)
+        if fn == "Fn::GetAtt":
+            logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            return self.arn_of(logical) if attribute == "Arn" else {"Fn::GetAtt": [logical, attribute]}
+        if fn == "Fn::If":
+            return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+        if fn == "Fn::Join":
+            return arg[0].join(str(v) for v in self.value(arg[1]))
+        if fn == "Fn::Split":
+            return str(self.value(arg[1])).split(arg[0])
+        if fn == "Fn::Select":
+            return self.value(arg[1])[int(arg[0])]
+        if fn == "Fn::Equals":
+            return self.value(arg[0]) == self.value(arg[1])
+        if fn == "Fn::Not":
+            return not self.value(arg[0])
+        if fn == "Fn::And":
+            return all(self.value(a) for a in arg)
+        if fn == "Fn::Or":
+            return any(self.value(a) for a in arg)
+        if fn == "Condition":
+            return self.condition(arg)
+        return {fn: self.value(arg)}
+
+    def statements(self, logical: str) -> list[dict]:
+        props = RESOURCES[logical]["Properties"]
+        document = props.get("PolicyDocument") or props.get("ResourcePolicy")
+        found = self.value(document["Statement"])
+        return [st for st in found if isinstance(st, dict)]
+
+    def allows(self, policy: str, action: str, resource: str) -> bool:
+        """Whether an Allow statement of the identity policy grants action on resource (conditions not evaluated)."""
+        for st in self.statements(policy):
+            if st["Effect"] != "Allow" or action not in as_list(st["Action"]):
+                continue
+            if any(fnmatch.fnmatchcase(resource, pattern) for pattern in as_list(st["Resource"])):
+                return True
+        return False
+
+    def denies(self, policy: str, action: str, context: dict) -> list[str]:
+        """The Sids of Deny statements whose conditions match a request with these context keys (None = absent)."""
+        hits = []
+        for st in self.statements(policy):
+            if st["Effect"] != "Deny" or action not in as_list(st["Action"]):
+                continue
+            if all(condition_holds(op, key, expected, context.get(key))
+                   for op, keys in st.get("Condition", {}).items() for key, expected in keys.items()):
+                hits.append(st["Sid"])
+        return hits
+
+
+def condition_holds(op: str, key: str, expected, actual) -> bool:
+    """The IAM condition operators the stack's Deny statements use."""
+    expected = as_list(expected)
+    if op == "Null":
+        return (actual is None) == (str(expected[0]).lower() == "true")
+    if op == "ArnNotEquals":
+        return actual is None or all(actual != e for e in expected)
+    if op == "ForAnyValue:StringNotLike":
+        return actual is not None and any(not any(fnmatch.fnmatchcase(a, e) for e in expected) for a in as_list(actual))
+    raise AssertionError(f"condition operator {op} ({key}) is not modelled by this test")
+
+
+class HardenedStack(unittest.TestCase):
+    """docs/security.md, "The stack's own resources": each test tries the attacker's request against the resolved
+    template (an IAM evaluator for the statements the stack writes)."""
+
+    def test_the_scan_role_cannot_write_pipeline_artifacts(self) -> None:
+        stack = Resolved(PipelineArtifactBucket="codepipeline-artifacts")
+        other_pipeline_output = "arn:aws:s3:::codepipeline-artifacts/victim-app/BuildOutpu/Ab3xYz9"
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl", "s3:RestoreObject"):
+            self.assertFalse(stack.allows("ScanPolicy", action, other_pipeline_output), action)
+        self.assertTrue(stack.allows("ScanPolicy", "s3:GetObject", other_pipeline_output), "input artifacts stay readable")
+        writes = [st for st in statements("ScanPolicy") if "s3:PutObject" in as_list(st["Action"])]
+        for st in writes:
+            self.assertNotIn("PipelineArtifactBucket", str(st["Resource"]), st.get("Sid"))
+        self.assertNotIn("CodePipeline", CONTRACT["PlatformActions"]["ScanPolicy"]["s3:PutObject"],
+                         "PlatformActions no longer explains pipeline artifact writes")
+
+    def test_the_scan_role_writes_only_its_own_projects_report_groups(self) -> None:
+        stack = Resolved(PublishProjects=["app"])
+        group = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/"
+        for action in ("codebuild:CreateReport", "codebuild:BatchPutTestCases", "codebuild:UpdateReport"):
+            for mine in (f"qualys-codebuild-image-{REGION}", f"qualys-codebuild-repo-{REGION}",
+                         f"qualys-codebuild-image-{REGION}-qualys-image-scans"):
+                self.assertTrue(stack.allows("ScanPolicy", action, group + mine), (action, mine))
+            # The publisher's groups, a listed project's group, any other qualys-* group: refused.
+            for foreign in (f"qualys-qualys-codebuild-image-{REGION}-image", "qualys-app-image", "qualys-payments-repo",
+                            "qualys-other"):
+                self.assertFalse(stack.allows("ScanPolicy", action, group + foreign), (action, foreign))
+
+    def test_publisher_groups_only_for_the_stack_projects_and_the_listed_ones(self) -> None:
+        group = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/"
+        own = [f"qualys-qualys-codebuild-{p}-{REGION}-{t}" for p in ("image", "repo") for t in ("image", "repo", "rootfs", "other")]
+        for listed in ([], ["app"], ["app", "team_b", "c1", "d-2", "e5"]):
+            stack = Resolved(PublishProjects=listed or [""])
+            for policy, action in (("ProcessorPolicy", "codebuild:CreateReportGroup"),
+                                   ("PublisherPolicy", "codebuild:BatchPutTestCases")):
+                with self.subTest(listed=listed, policy=policy):
+                    for name in own + [f"qualys-{p}-{t}" for p in listed for t in ("image", "repo", "rootfs", "other")]:
+                        self.assertTrue(stack.allows(policy, action, group + name), name)
+                    # An uploader's made-up project segment, a name sharing a listed prefix, any qualys-* group.
+                    for name in ("qualys-flood-1-image", "qualys-app-x-image", "qualys-appimage", "qualys-*", "qualys-other"):
+                        self.assertFalse(stack.allows(policy, action, group + name), name)
+        env = RESOURCES["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(Resolved(PublishProjects=["app", "b"]).value(env["PUBLISH_PROJECTS"]),
+                         f"qualys-codebuild-image-{REGION},qualys-codebuild-repo-{REGION},app,b")
+
+    def test_the_start_guard_refuses_overrides_that_change_what_a_scan_runs(self) -> None:
+        stack = Resolved()
+        attacks = {
+            "a buildspec override": {"codebuild:source.buildspec": "true"},
+            "another build image": {"codebuild:environment.image": "attacker/fake-aws-cli"},
+            "privileged mode": {"codebuild:environment.privilegedMode": "true"},
+            "the runner pin": {"codebuild:environment.environmentVariables.name": ["IMAGE_ID", "SCANGATE_RUNNER_SHA256"]},
+            "the code bucket owner": {"codebuild:environment.environmentVariables.name": ["SCANGATE_CODE_BUCKET_OWNER"]},
+            "a looser threshold": {"codebuild:environment.environmentVariables.name": ["MAX_CRITICAL"]},
+        }
+        for what, context in attacks.items():
+            self.assertTrue(stack.denies("ScanStartGuardPolicy", "codebuild:StartBuild", context), what)
+        for fine in ({}, {"codebuild:environment.environmentVariables.name": ["IMAGE_ID"]},
+                     {"codebuild:environment.environmentVariables.name":
+                      ["IMAGE_ID", "SCANGATE_PIPELINE", "SCANGATE_PIPELINE_EXECUTION_ID", "SCANGATE_SOURCE_BRANCH"]}):
+            self.assertEqual(stack.denies("ScanStartGuardPolicy", "codebuild:StartBuild", fine), [], fine)
+        for st in stack.statements("ScanStartGuardPolicy"):
+            self.assertEqual(st["Effect"], "Deny", "the guard only takes rights away")
+            self.assertEqual(sorted(as_list(st["Resource"])),
+                             [stack.arn_of("ImageProject"), stack.arn_of("RepoProject")], st["Sid"])
+        self.assertIn("ScanStartGuardPolicyArn", TEMPLATE["Outputs"])
+
+    def test_only_the_scan_role_and_named_admins_read_the_token(self) -> None:
+        scan_role = f"arn:aws:iam::{ACCOUNT}:role/qualys-codebuild-scan-{REGION}"
+        admin = f"arn:aws:iam::{ACCOUNT}:role/security-admin"
+        intruder = f"arn:aws:iam::{ACCOUNT}:role/ci-deployer-with-secretsmanager-star"
+        plain = Resolved()
+        read = "secretsmanager:GetSecretValue"
+        self.assertEqual(plain.denies("QualysSecretPolicy", read, {"aws:PrincipalArn": scan_role}), [])
+        self.assertTrue(plain.denies("QualysSecretPolicy", read, {"aws:PrincipalArn": intruder}))
+        self.assertTrue(plain.denies("QualysSecretPolicy", read, {"aws:PrincipalArn": admin}), "not named: no read")
+        self.assertEqual(plain.denies("QualysSecretPolicy", "secretsmanager:PutSecretValue", {"aws:PrincipalArn": intruder}),
+                         [], "without named admins, writes are left to IAM")
+        named = Resolved(SecretAdminRoleArns=[admin])
+        self.assertEqual(named.denies("QualysSecretPolicy", read, {"aws:PrincipalArn": admin}), [])
+        self.assertEqual(named.denies("QualysSecretPolicy", read, {"aws:PrincipalArn": scan_role}), [])
+        self.assertTrue(named.denies("QualysSecretPolicy", read, {"aws:PrincipalArn": intruder}))
+        for write in ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"):
+            self.assertTrue(named.denies("QualysSecretPolicy", write, {"aws:PrincipalArn": intruder}), write)
+            self.assertTrue(named.denies("QualysSecretPolicy", write, {"aws:PrincipalArn": scan_role}), write)
+            self.assertEqual(named.denies("QualysSecretPolicy", write, {"aws:PrincipalArn": admin}), [], write)
+        props = RESOURCES["QualysSecretPolicy"]["Properties"]
+        self.assertEqual((props["SecretId"], props["BlockPublicPolicy"]), ({"Ref": "QualysSecret"}, True))
+
+    def test_role_and_repository_arn_lists_refuse_wildcards(self) -> None:
+        good = {
+            "UploaderRoleArns": f"arn:aws:iam::{ACCOUNT}:role/ci/builder",
+            "SecretAdminRoleArns": f"arn:aws-us-gov:iam::{ACCOUNT}:role/security-admin",
+            "EcrRepositoryArns": f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app",
+            "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
+            "CodeSigningProfileVersionArn": f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/scangate/a1B2c3D4e5",
+        }
+        arn_params = {n for n in TEMPLATE["Parameters"] if n.endswith(("Arn", "Arns"))}
+        self.assertEqual(arn_params, set(good), "a new ARN parameter: add it here with a valid example")
+        for name, value in good.items():
+            pattern = TEMPLATE["Parameters"][name]["AllowedPattern"]
+            with self.subTest(parameter=name):
+                self.assertRegex(value, pattern)
+                self.assertRegex("", pattern, "empty (the default) stays valid")
+                for attack in (value[: value.rindex("/") + 1] + "*" if "/" in value else value + "*",
+                               value.replace(ACCOUNT, "*"), value + "?", value.replace(":", ":*", 1), "*"):
+                    self.assertIsNone(re.fullmatch(pattern, attack), attack)
+
+    def test_report_size_and_lambda_code_are_bounded_and_pinned(self) -> None:
+        size = TEMPLATE["Parameters"]["MaxReportBytes"]
+        memory = TEMPLATE["Parameters"]["ProcessorMemorySize"]
+        self.assertEqual((size["MinValue"], size["MaxValue"]), (0, memory["MaxValue"] * 1024 * 1024 // 32))
+        for function, version in (("ProcessorFunction", "ProcessorCodeVersion"), ("GateFunction", "GateCodeVersion")):
+            props = RESOURCES[function]["Properties"]
+            pinned = Resolved(**{version: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"}).value(props["Code"])
+            self.assertEqual(pinned["S3ObjectVersion"], "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", function)
+            self.assertNotIn("S3ObjectVersion", Resolved().value(props["Code"]), "empty = latest")
+            self.assertIsNone(re.fullmatch(TEMPLATE["Parameters"][version]["AllowedPattern"], "v1*; rm -rf"), version)
+            arn = f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/scangate/a1B2c3D4e5"
+            self.assertEqual(Resolved(CodeSigningProfileVersionArn=arn).value(props["CodeSigningConfigArn"]),
+                             {"Fn::GetAtt": ["CodeSigningConfig", "CodeSigningConfigArn"]})
+            self.assertIs(Resolved().value(props["CodeSigningConfigArn"]), Resolved.NO_VALUE, "off by default")
+        csc = RESOURCES["CodeSigningConfig"]
+        self.assertEqual(csc["Condition"], "HasCodeSigning")
+        self.assertEqual(csc["Properties"]["CodeSigningPolicies"], {"UntrustedArtifactOnDeployment": "Enforce"})
+        self.assertEqual(csc["Properties"]["AllowedPublishers"]["SigningProfileVersionArns"],
+                         [{"Ref": "CodeSigningProfileVersionArn"}])
 
 
 class Invariants(unittest.TestCase):

@@ -32,6 +32,10 @@ pub struct Config {
     /// The publisher CodeBuild project started for reports no build waits for (None = no
     /// publishing). See docs/report-processor.md, "Publishing to report groups".
     pub publisher_project: Option<String>,
+    /// `PUBLISH_PROJECTS`: the CodeBuild projects (comma-separated) whose verified reports
+    /// are published; a report of any other project is not (empty: none is). The stack sets
+    /// its scan projects and its `PublishProjects`, whose report groups its roles may write.
+    pub publish_projects: Vec<String>,
     /// SSE-KMS key for objects the processor writes (else the bucket default).
     pub kms_key_id: Option<String>,
     /// Sent as ExpectedBucketOwner with every S3 request when set.
@@ -74,6 +78,7 @@ impl Default for Config {
             import_on: ImportOn::Content,
             lifecycle: LifecycleMode::Target,
             publisher_project: None,
+            publish_projects: Vec::new(),
             kms_key_id: None,
             expected_bucket_owner: None,
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
@@ -169,6 +174,9 @@ impl Config {
             };
         }
         c.publisher_project = get("PUBLISHER_PROJECT");
+        c.publish_projects = get("PUBLISH_PROJECTS")
+            .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
         c.kms_key_id = get("REPORT_KMS_KEY_ID");
         let memory_mb = match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
             Some(v) => v.parse::<u64>().ok().filter(|m| *m > 0).unwrap_or(DEFAULT_MEMORY_MB),
@@ -245,6 +253,7 @@ mod tests {
             ("LIFECYCLE_KEY", "Report"),
             ("IMPORT_ON", "Sighting"),
             ("PUBLISHER_PROJECT", ""),
+            ("PUBLISH_PROJECTS", " qualys-codebuild-image-us-east-1, ,app ,"),
         ])
         .expect("valid");
         assert_eq!(c.report_bucket.as_deref(), Some("b"));
@@ -259,6 +268,8 @@ mod tests {
         assert_eq!(c.lifecycle, LifecycleMode::Report);
         assert_eq!(c.import_on, ImportOn::Sighting);
         assert_eq!(c.publisher_project, None);
+        assert_eq!(c.publish_projects, ["qualys-codebuild-image-us-east-1", "app"]);
+        assert!(cfg(&[]).expect("defaults").publish_projects.is_empty(), "unset: no project publishes");
     }
 
     #[test]

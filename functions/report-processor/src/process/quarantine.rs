@@ -2,7 +2,7 @@
 //! A refused report (its key or claims, super::claims) gets no results at all; any other
 //! report that cannot be processed gets a failed verdict as well.
 
-use super::results::{Results, Written};
+use super::results::Results;
 use super::{Delivery, Outcome, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::ReportStore;
@@ -86,7 +86,8 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             evaluation,
             findings: &[],
             gate,
-            written: Written::NOTHING,
+            written: false,
+            from_earlier: false,
         };
         self.write_results(&results).await?;
         Ok(Outcome::Quarantined { reason })
