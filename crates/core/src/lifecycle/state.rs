@@ -310,16 +310,17 @@ pub fn next_state(
     report: &ReportMark,
     now: &str,
 ) -> LifecycleState {
-    into_next_state(previous.cloned(), lifecycle_key, plan, new, failed, report, now)
+    into_next_state(previous.cloned(), lifecycle_key, plan, new.to_vec(), failed, report, now)
 }
 
-/// [`next_state`] taking the previous state: its entries are moved into the next state, not
-/// copied, so a large lifecycle is held once, not twice, while the next state is built.
+/// [`next_state`] taking the previous state and the new findings: the previous entries and
+/// the new stubs are moved into the next state, not copied, so a large lifecycle is held
+/// once, not twice, while the next state is built.
 pub fn into_next_state(
     previous: Option<LifecycleState>,
     lifecycle_key: &str,
     plan: &Plan,
-    new: &[NewFinding],
+    mut new: Vec<NewFinding>,
     failed: &HashSet<String>,
     report: &ReportMark,
     now: &str,
@@ -328,7 +329,11 @@ pub fn into_next_state(
     if plan.ignore_as_stale {
         return prev;
     }
-    let by_id: HashMap<&str, &NewFinding> = new.iter().map(|f| (f.id.as_str(), f)).collect();
+    // The stubs apart, so that each is moved out once while the findings are looked up by id
+    // (a repeated id: the last one).
+    let mut stubs: Vec<Stub> = new.iter_mut().map(|f| std::mem::take(&mut f.stub)).collect();
+    let by_id: HashMap<&str, (usize, &NewFinding)> =
+        new.iter().enumerate().map(|(i, f)| (f.id.as_str(), (i, f))).collect();
     let mut entries = BTreeMap::new();
     // The plan's lists are disjoint, so each previous entry is taken at most once.
     for id in plan.imports() {
@@ -339,7 +344,7 @@ pub fn into_next_state(
             }
             continue;
         }
-        if let Some(f) = by_id.get(id.as_str()) {
+        if let Some(&(i, f)) = by_id.get(id.as_str()) {
             entries.insert(
                 id.clone(),
                 Entry {
@@ -347,7 +352,7 @@ pub fn into_next_state(
                     sighting_hash: Some(f.sighting_hash.clone()),
                     created_at: old.map_or_else(|| now.to_string(), |o| o.created_at),
                     last_imported_at: now.to_string(),
-                    stub: f.stub.clone(),
+                    stub: stubs.get_mut(i).map(std::mem::take).unwrap_or_default(),
                 },
             );
         }

@@ -14,22 +14,19 @@ pub mod quarantine;
 mod results;
 pub mod state_object;
 
-use crate::config::{Config, LifecycleMode};
+use crate::config::Config;
 use crate::metrics::ReportMetrics;
 use deadline::Deadline;
 use hub::HubResult;
 use meta::build_from_arn;
-use results::Results;
+use results::{Results, Written};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::{ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
-use scangate_core::asff::AsffContext;
 use scangate_core::contract;
 use scangate_core::evaluate;
 use scangate_core::events::ObjectRef;
-use scangate_core::lifecycle::state::ReportMark;
-use scangate_core::lifecycle::{self, LifecycleKey};
 use scangate_core::policy::GatePolicy;
 use scangate_core::sarif::{read_sarif, Report, SarifError};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
@@ -223,7 +220,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         meta: &ReportMeta,
         report: Report,
     ) -> Result<Outcome, Transient> {
-        let (obj, head, id) = (d.obj, d.head, d.id);
+        let obj = d.obj;
         let now_s = rfc3339(d.now);
         let gate = GatePolicy { thresholds: meta.thresholds, ..self.config.gate };
         let input = self.verdict_input(d, Some(meta), &now_s);
@@ -251,54 +248,16 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             evaluation: evaluated.evaluation,
             findings: &report.findings,
             gate,
-            written: false,
-            from_earlier: false,
+            written: Written::NOTHING,
         };
         let mut hub = HubResult::default();
         // An incomplete scan never changes Security Hub: what it did not find may still be
         // there, so nothing may be archived on its strength (docs/report-processor.md).
         let complete = report.incomplete.is_empty();
         if let Some(sink) = self.sink.as_ref().filter(|_| complete) {
-            let codebuild_project = build.as_ref().and_then(|b| b.project.clone());
-            let lifecycle = match self.config.lifecycle {
-                LifecycleMode::Report => LifecycleKey::for_report(&id.account_id, &id.region, &obj.bucket, &obj.key),
-                LifecycleMode::Target => {
-                    let project_name = codebuild_project.clone().unwrap_or_else(|| project.clone());
-                    // docs/report-processor.md, "Lifecycle identity": what the runner
-                    // recorded about the target, never the build's checkout path.
-                    let identity = lifecycle::identity(&meta.target_inputs(&target, &project_name));
-                    LifecycleKey::new(&id.account_id, &id.region, meta.scan_type, &identity)
-                }
-            };
-            let ctx = AsffContext {
-                account_id: id.account_id.clone(),
-                region: id.region.clone(),
-                partition: id.partition.clone(),
-                scan_type: meta.scan_type,
-                target: if target.is_empty() { format!("s3://{}/{}", obj.bucket, obj.key) } else { target },
-                lifecycle,
-                codebuild_project,
-                build_arn: meta.build_arn.clone(),
-                updated_at: now_s.clone(),
-                created_at: None,
-                report_uri: Some(format!("s3://{}/{}", obj.bucket, obj.key)),
-                host: meta.host.clone(),
-            };
-            let mark = ReportMark {
-                report_time: meta
-                    .scanned_at
-                    .clone()
-                    .or_else(|| head.last_modified.clone())
-                    .or_else(|| obj.event_time.clone())
-                    .unwrap_or_else(|| now_s.clone()),
-                sequencer: obj.sequencer.clone(),
-                bucket: obj.bucket.clone(),
-                key: obj.key.clone(),
-                version_id: head.version_id.clone(),
-            };
-            let state_key = contract::state_key(&ctx.lifecycle.hash());
-            let (new, by_id) = hub::new_findings(&report.findings, &ctx);
-            let import = hub::Import { new: &new, by_id: &by_id, ctx: &ctx, mark: &mark, state_key: &state_key };
+            let facts =
+                hub::ReportFacts { meta, target: &target, project: &project, build: build.as_ref(), now: &now_s };
+            let import = hub::Import::new(&self.config, d, &facts, &report.findings);
             hub = self.security_hub(sink, d, &import, &mut results).await?;
         } else {
             if !complete {

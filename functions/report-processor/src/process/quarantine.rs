@@ -2,7 +2,7 @@
 //! A refused report (its key or claims, super::claims) gets no results at all; any other
 //! report that cannot be processed gets a failed verdict as well.
 
-use super::results::Results;
+use super::results::{Results, Written};
 use super::{Delivery, Outcome, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::ReportStore;
@@ -86,8 +86,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             evaluation,
             findings: &[],
             gate,
-            written: false,
-            from_earlier: false,
+            written: Written::NOTHING,
         };
         self.write_results(&results).await?;
         Ok(Outcome::Quarantined { reason })

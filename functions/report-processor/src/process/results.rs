@@ -2,7 +2,7 @@
 //! verdict.json and its by-execution copy, written once per delivery before any Security
 //! Hub call, with the counts an earlier delivery of the same report version recorded.
 
-use super::hub::RETRY_NOTE;
+use super::hub_doc::RETRY_NOTE;
 use super::state_object::AppliedResult;
 use super::{Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
@@ -22,10 +22,32 @@ pub(crate) struct Results<'a> {
     pub evaluation: Evaluation,
     pub findings: &'a [Finding],
     pub gate: GatePolicy,
-    /// Written by this delivery.
-    pub written: bool,
-    /// The counts came from a `verdict.json` an earlier delivery of this version wrote.
-    pub from_earlier: bool,
+    pub written: Written,
+}
+
+/// Whether this delivery wrote the results yet, and whether the verdict's counts are those
+/// of the `verdict.json` an earlier delivery of the same version wrote (`earlier`: adopted,
+/// so that this delivery writes it again byte for byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    NotYet { earlier: bool },
+    Yes { earlier: bool },
+}
+
+impl Written {
+    /// Nothing written, no counts adopted.
+    pub(crate) const NOTHING: Written = Written::NotYet { earlier: false };
+
+    pub(crate) fn is_written(self) -> bool {
+        matches!(self, Written::Yes { .. })
+    }
+
+    /// The counts are an earlier delivery's.
+    pub(crate) fn earlier(self) -> bool {
+        match self {
+            Written::NotYet { earlier } | Written::Yes { earlier } => earlier,
+        }
+    }
 }
 
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
@@ -40,7 +62,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         record: Option<&AppliedResult>,
         stale: bool,
     ) -> Result<(), Transient> {
-        if r.written {
+        if r.written.is_written() {
             return Ok(());
         }
         match record {
@@ -63,7 +85,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             }
         }
         self.write_results(r).await?;
-        r.written = true;
+        r.written = Written::Yes { earlier: r.written.earlier() };
         Ok(())
     }
 
@@ -71,7 +93,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// delivery of the same report version wrote, if there is one (true), so that this
     /// delivery writes it again byte for byte.
     pub(crate) async fn adopt_earlier_verdict(&self, r: &mut Results<'_>) -> Result<bool, Transient> {
-        if r.from_earlier {
+        if r.written.earlier() {
             return Ok(true);
         }
         let Some(e) = self.earlier_verdict(&r.project, &r.build_id, &r.verdict.report).await? else {
@@ -86,7 +108,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 r.verdict.warnings.push(w);
             }
         }
-        r.from_earlier = true;
+        r.written = Written::NotYet { earlier: true };
         Ok(true)
     }
 

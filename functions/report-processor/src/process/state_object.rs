@@ -114,14 +114,15 @@ pub(crate) fn read_state(
     Ok((state.checked(name)?, result))
 }
 
-/// A state object's body: the core's state plus the [`AppliedResult`], serialized straight
-/// into the one buffer the PUT sends (no intermediate JSON tree).
-pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
+/// A state object's body: the core's state (a [`LifecycleState`], or a view serialized as
+/// one) plus the [`AppliedResult`], serialized straight into the one buffer the PUT sends
+/// (no intermediate JSON tree).
+pub(crate) fn state_body<T: serde::Serialize>(state: &T, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
     /// Its field names are the core's and [`APPLIED_RESULT_FIELD`].
     #[derive(serde::Serialize)]
-    struct Body<'a> {
+    struct Body<'a, T> {
         #[serde(flatten)]
-        state: &'a LifecycleState,
+        state: &'a T,
         #[serde(skip_serializing_if = "Option::is_none")]
         applied_result: Option<&'a AppliedResult>,
     }
@@ -133,4 +134,67 @@ pub(crate) fn state_body(state: &LifecycleState, result: Option<&AppliedResult>)
     let mut buf = Vec::with_capacity(len);
     serde_json::to_writer(&mut buf, &body).map_err(failed)?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::hub_doc::{HubDoc, HUB_SCHEMA};
+
+    /// The applied result of a state object's body, as a delivery reads it.
+    fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
+        read_state(&mut &body[..], "s").ok().and_then(|(_, r)| r)
+    }
+
+    #[test]
+    fn applied_result_rides_along_in_the_state_object() {
+        let state = LifecycleState::empty("k");
+        let result = AppliedResult {
+            report: ReportRef {
+                bucket: Some("b".into()),
+                key: "scans/p/1/r.sarif".into(),
+                version_id: None,
+                etag: Some("\"e\"".into()),
+            },
+            imported: 3,
+            archived: 1,
+            processed_at: "2026-11-23T08:05:00.000Z".into(),
+            import: Some(ImportProgress {
+                status: HubStatus::Pending,
+                imported: 2,
+                archived: 0,
+                failed: 0,
+                warnings: Vec::new(),
+                updated_at: "2026-11-23T08:05:00.000Z".into(),
+            }),
+        };
+        let body = state_body(&state, Some(&result)).expect("serializes");
+        assert_eq!(body.capacity(), body.len(), "the buffer is sized before it is written");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert!(value.get(APPLIED_RESULT_FIELD).is_some(), "{value}");
+        assert_eq!(read_applied_result(&body), Some(result.clone()));
+        assert_eq!(read_state(&mut &body[..], "s").expect("reads").0, state);
+        assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
+        let plain = state_body(&state, None).expect("serializes");
+        assert_eq!(read_applied_result(&plain), None);
+        let odd = br#"{"schema":"scangate.state.v1","lifecycle_key":"k","applied_result": 5}"#;
+        assert_eq!(read_state(&mut &odd[..], "s").expect("the state reads").1, None, "unreadable: absent");
+        let err = read_state(&mut &br#"{"schema":"x","lifecycle_key":"k"}"#[..], "state/x.json").expect_err("schema");
+        assert!(err.to_string().contains("state/x.json"), "{err}");
+        let doc = HubDoc::from_result(&result);
+        assert_eq!((doc.status, doc.planned_imports, doc.imported), (HubStatus::Pending, 3, 2));
+        let json = serde_json::to_value(&doc).expect("serializes");
+        assert_eq!(json["status"], "pending");
+        assert_eq!(json["schema"], HUB_SCHEMA);
+    }
+
+    #[test]
+    fn a_record_from_before_checkpoints_reads_as_done() {
+        let legacy = br#"{"schema":"scangate.state.v1","lifecycle_key":"k","entries":{},
+            "applied_result":{"report":{"key":"scans/p/1/r.sarif"},"imported":4,"archived":1,
+            "processed_at":"2026-11-23T08:05:00.000Z"}}"#;
+        let r = read_applied_result(legacy).expect("reads");
+        let p = r.progress();
+        assert_eq!((p.status, p.imported, p.archived), (HubStatus::Done, 4, 1));
+    }
 }

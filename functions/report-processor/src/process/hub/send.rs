@@ -1,0 +1,118 @@
+//! Sending one attempt's imports and archives into the sink: ASFF rendered per chunk of
+//! [`IMPORT_CHUNK`] findings, imports first, archives once every import was sent, stopping
+//! at a checkpoint when the invocation's deadline is near.
+
+use super::{archive_stub, Import, Work, IMPORT_CHUNK};
+use crate::process::deadline::Deadline;
+use crate::process::Processor;
+use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::s3::ReportStore;
+use scangate_aws::securityhub::{FailedFinding, FindingSink};
+use scangate_core::asff;
+use scangate_core::lifecycle::state::LifecycleState;
+use std::collections::HashSet;
+
+/// What one attempt got accepted by the sink.
+#[derive(Default)]
+pub(crate) struct Sent {
+    /// Imports accepted (as ACTIVE).
+    pub imported: u64,
+    /// Archives accepted.
+    pub archived: u64,
+    /// What was not accepted, and the archives whose stub could not be read.
+    pub failed: Vec<FailedFinding>,
+    /// What keeps its previous entry in the next state (a new finding stays out): not
+    /// accepted, or not sent.
+    pub not_applied: HashSet<String>,
+    /// Planned but not sent: the deadline came first.
+    pub unsent: usize,
+    /// Some failure is worth another delivery of the event.
+    pub retry_event: bool,
+    /// The deadline came before everything was sent.
+    pub stopped: bool,
+    pub calls: u64,
+    pub throttled_retries: u64,
+}
+
+/// Failure codes worth another delivery of the event (the rest are reported and kept).
+fn is_retryable_failure(f: &FailedFinding) -> bool {
+    let c = f.code.to_ascii_lowercase();
+    c.contains("throttl")
+        || c.contains("toomanyrequests")
+        || c.contains("internal")
+        || c.contains("unavailable")
+        || c == "networkerror"
+}
+
+impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+    /// Sends the imports (ASFF per chunk, `CreatedAt` kept from the state), then, once every
+    /// import was sent, the archives (from the stubs `previous` keeps).
+    pub(super) async fn send(
+        &self,
+        sink: &K,
+        import: &Import<'_>,
+        work: &Work,
+        previous: Option<&LifecycleState>,
+        deadline: Option<&Deadline>,
+    ) -> Sent {
+        let mut sent = Sent::default();
+        let ctx = &import.ctx;
+        let render_import = |id: &str| {
+            let f = import.by_id.get(id)?;
+            let mut c = ctx.clone();
+            c.created_at = previous.and_then(|p| p.entries.get(id)).map(|e| e.created_at.clone());
+            Some(asff::to_asff(f, &c))
+        };
+        let (imported, mut stopped) = self.send_chunks(sink, &work.imports, deadline, render_import, &mut sent).await;
+        sent.imported = imported;
+        if stopped {
+            sent.unsent += work.archives.len();
+            sent.not_applied.extend(work.archives.iter().cloned());
+        } else {
+            let render_archive = |id: &str| archive_stub(previous, id).map(|s| asff::archived_from_stub(s, ctx));
+            let (archived, stop) = self.send_chunks(sink, &work.archives, deadline, render_archive, &mut sent).await;
+            sent.archived = archived;
+            stopped = stop;
+        }
+        // What was not accepted keeps its previous entry; a stub that cannot be read never
+        // will be: that entry is dropped rather than retried forever.
+        sent.not_applied.extend(sent.failed.iter().map(|f| f.id.clone()));
+        sent.failed.extend(work.unarchivable.iter().cloned());
+        sent.retry_event = sent.failed.iter().any(is_retryable_failure);
+        sent.stopped = stopped;
+        sent
+    }
+
+    /// Sends `ids` in chunks of [`IMPORT_CHUNK`] (ASFF rendered per chunk), stopping when the
+    /// deadline is near; `render` turns an id into its ASFF (None: nothing to send). Returns
+    /// how many were accepted and whether it stopped.
+    async fn send_chunks(
+        &self,
+        sink: &K,
+        ids: &[String],
+        deadline: Option<&Deadline>,
+        mut render: impl FnMut(&str) -> Option<serde_json::Value>,
+        sent: &mut Sent,
+    ) -> (u64, bool) {
+        let mut accepted = 0;
+        for (i, chunk) in ids.chunks(IMPORT_CHUNK).enumerate() {
+            if deadline.is_some_and(Deadline::near) {
+                let rest = &ids[i * IMPORT_CHUNK..];
+                sent.unsent += rest.len();
+                sent.not_applied.extend(rest.iter().cloned());
+                return (accepted, true);
+            }
+            let payload: Vec<serde_json::Value> = chunk.iter().filter_map(|id| render(id)).collect();
+            if payload.is_empty() {
+                continue;
+            }
+            let outcome = sink.import(payload).await;
+            sent.calls += outcome.calls;
+            sent.throttled_retries += outcome.throttled_retries;
+            let failed: HashSet<&str> = outcome.failed.iter().map(|f| f.id.as_str()).collect();
+            accepted += chunk.iter().filter(|id| !failed.contains(id.as_str())).count() as u64;
+            sent.failed.extend(outcome.failed);
+        }
+        (accepted, false)
+    }
+}

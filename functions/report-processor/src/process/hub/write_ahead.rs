@@ -1,0 +1,198 @@
+//! The write-ahead state: the state as read, seen through the marks of one attempt, never
+//! changed. Every finding the plan imports reads with the content hash [`IN_FLIGHT`] and its
+//! new stub (a new one is added, first imported now), every finding it archives reads with
+//! [`IN_FLIGHT`]; the applied report is the one read. Serialized as the core's
+//! [`LifecycleState`] is, so that a rescan does not hold a second copy of the previous
+//! state while it writes ahead.
+
+use scangate_core::lifecycle::state::{Entry, LifecycleState, NewFinding, Plan, ReportMark, Stub, STATE_SCHEMA};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::collections::{HashMap, HashSet};
+
+/// The content hash of a finding whose import or archive is under way: no finding has it,
+/// so the next report imports it again (or archives it when it is gone).
+pub const IN_FLIGHT: &str = "in-flight";
+
+/// The state the write-ahead stores, borrowed from the state read (`previous`, None for a
+/// new lifecycle) and the findings the attempt imports (`planned`, with their stubs).
+#[derive(serde::Serialize)]
+pub(crate) struct InFlight<'a> {
+    schema: &'a str,
+    lifecycle_key: &'a str,
+    applied: Option<&'a ReportMark>,
+    entries: Entries<'a>,
+}
+
+/// The entries, in the order of the state's map (by id).
+struct Entries<'a> {
+    previous: Option<&'a LifecycleState>,
+    /// Imported findings by id.
+    imported: HashMap<&'a str, &'a NewFinding>,
+    /// Imported findings the state does not hold yet, by id.
+    added: Vec<&'a NewFinding>,
+    archived: HashSet<&'a str>,
+    now: &'a str,
+}
+
+/// One entry as [`Entry`] serializes it, borrowed.
+#[derive(serde::Serialize)]
+struct EntryView<'a> {
+    content_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sighting_hash: Option<&'a str>,
+    created_at: &'a str,
+    last_imported_at: &'a str,
+    stub: &'a Stub,
+}
+
+impl<'a> InFlight<'a> {
+    /// The write-ahead of `plan` over `previous` (None: a new lifecycle, `lifecycle_key`);
+    /// `planned` holds each imported finding once; `now`: when the added ones were first
+    /// imported.
+    pub(crate) fn new(
+        previous: Option<&'a LifecycleState>,
+        lifecycle_key: &'a str,
+        now: &'a str,
+        plan: &'a Plan,
+        planned: &'a [NewFinding],
+    ) -> InFlight<'a> {
+        let imported: HashMap<&str, &NewFinding> = planned.iter().map(|f| (f.id.as_str(), f)).collect();
+        let held = |id: &str| previous.is_some_and(|p| p.entries.contains_key(id));
+        let mut added: Vec<&NewFinding> = planned.iter().filter(|f| !held(&f.id)).collect();
+        added.sort_by(|a, b| a.id.cmp(&b.id));
+        let archived = plan.archive.iter().map(String::as_str).filter(|id| held(id)).collect();
+        InFlight {
+            schema: previous.map_or(STATE_SCHEMA, |p| p.schema.as_str()),
+            lifecycle_key: previous.map_or(lifecycle_key, |p| p.lifecycle_key.as_str()),
+            applied: previous.and_then(|p| p.applied.as_ref()),
+            entries: Entries { previous, imported, added, archived, now },
+        }
+    }
+}
+
+impl<'a> Entries<'a> {
+    fn held(&self, id: &str, e: &'a Entry) -> EntryView<'a> {
+        let (hash, stub) = match self.imported.get(id) {
+            Some(f) => (IN_FLIGHT, &f.stub),
+            None if self.archived.contains(id) => (IN_FLIGHT, &e.stub),
+            None => (e.content_hash.as_str(), &e.stub),
+        };
+        EntryView {
+            content_hash: hash,
+            sighting_hash: e.sighting_hash.as_deref(),
+            created_at: &e.created_at,
+            last_imported_at: &e.last_imported_at,
+            stub,
+        }
+    }
+
+    fn added(&self, f: &'a NewFinding) -> EntryView<'a> {
+        EntryView {
+            content_hash: IN_FLIGHT,
+            sighting_hash: None,
+            created_at: self.now,
+            last_imported_at: self.now,
+            stub: &f.stub,
+        }
+    }
+}
+
+impl Serialize for Entries<'_> {
+    /// The held entries and the added ones merged by id, as the map of the state would hold them.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let held = self.previous.map_or(0, |p| p.entries.len());
+        let mut map = serializer.serialize_map(Some(held + self.added.len()))?;
+        let mut held = self.previous.into_iter().flat_map(|p| p.entries.iter()).peekable();
+        let mut added = self.added.iter().peekable();
+        loop {
+            let held_first = match (held.peek(), added.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((id, _)), Some(f)) => id.as_str() < f.id.as_str(),
+            };
+            if held_first {
+                if let Some((id, e)) = held.next() {
+                    map.serialize_entry(id, &self.held(id, e))?;
+                }
+            } else if let Some(f) = added.next() {
+                map.serialize_entry(&f.id, &self.added(f))?;
+            }
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scangate_core::lifecycle::state;
+
+    /// What the write-ahead must store: the state read, with the marks applied to a copy.
+    fn marked(previous: &LifecycleState, plan: &Plan, planned: &[NewFinding], now: &str) -> LifecycleState {
+        let mut s = previous.clone();
+        for f in planned {
+            let e = s.entries.entry(f.id.clone()).or_insert_with(|| Entry {
+                content_hash: String::new(),
+                sighting_hash: None,
+                created_at: now.into(),
+                last_imported_at: now.into(),
+                stub: Stub::None,
+            });
+            e.content_hash = IN_FLIGHT.into();
+            e.stub = f.stub.clone();
+        }
+        for id in &plan.archive {
+            if let Some(e) = s.entries.get_mut(id) {
+                e.content_hash = IN_FLIGHT.into();
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn the_write_ahead_is_the_state_read_with_the_marks() {
+        let entry = |hash: &str, stub: &str| Entry {
+            content_hash: hash.into(),
+            sighting_hash: Some("s".into()),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            last_imported_at: "2026-11-01T00:00:00Z".into(),
+            stub: Stub::Raw(serde_json::json!(stub)),
+        };
+        let mut previous = LifecycleState::empty("k");
+        for (id, hash) in [("a", "ha"), ("b", "hb"), ("c", "hc"), ("f", "hf")] {
+            previous.entries.insert(id.into(), entry(hash, &format!("old-{id}")));
+        }
+        previous.applied =
+            Some(ReportMark { report_time: "t".into(), bucket: "b".into(), key: "k".into(), ..ReportMark::default() });
+        let original = previous.clone();
+        // a changed, d and e new (e sorts between the held ones), b unchanged, c gone; x is
+        // planned but not in the report.
+        let plan = state::Plan {
+            import_new_or_changed: vec!["a".into(), "e".into(), "d".into(), "x".into()],
+            unchanged_skipped: vec!["b".into()],
+            archive: vec!["c".into()],
+            ..state::Plan::default()
+        };
+        let planned: Vec<NewFinding> = ["a", "e", "d"]
+            .iter()
+            .map(|id| NewFinding {
+                id: (*id).into(),
+                content_hash: format!("new-{id}"),
+                sighting_hash: "s2".into(),
+                stub: Stub::Raw(serde_json::json!(format!("new-{id}"))),
+            })
+            .collect();
+        let now = "2026-12-02T00:00:00Z";
+        let body =
+            serde_json::to_vec(&InFlight::new(Some(&previous), "other", now, &plan, &planned)).expect("serializes");
+        let expected = serde_json::to_vec(&marked(&previous, &plan, &planned, now)).expect("serializes");
+        assert_eq!(String::from_utf8_lossy(&body), String::from_utf8_lossy(&expected), "byte for byte");
+        assert_eq!(previous, original, "the state read is not changed");
+        // From no state: only the planned findings, under the context's lifecycle key.
+        let body = serde_json::to_vec(&InFlight::new(None, "k", now, &plan, &planned)).expect("serializes");
+        let expected =
+            serde_json::to_vec(&marked(&LifecycleState::empty("k"), &plan, &planned, now)).expect("serializes");
+        assert_eq!(body, expected);
+    }
+}
