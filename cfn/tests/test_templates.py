@@ -82,6 +82,14 @@ IAM_FOR_OPERATION = {
         "get_job_details": ["codepipeline:GetJobDetails"],
     },
     "secrets": {"get_secret_value": ["secretsmanager:GetSecretValue"]},
+    # `scangate doctor` (crates/cli/src/doctor.rs): read-only probes of the deployment.
+    "readiness": {
+        "head_bucket": ["s3:ListBucket"],
+        "get_bucket_encryption": ["s3:GetEncryptionConfiguration"],
+        "get_bucket_notification_configuration": ["s3:GetBucketNotification"],
+        "describe_hub": ["securityhub:DescribeHub"],
+        "get_caller_identity": [],
+    },
 }
 # Environment variables the Lambda platform or the SDK itself provides: never set by the template.
 PLATFORM_VARIABLES = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN|RUST_LOG$|RUST_BACKTRACE$)")

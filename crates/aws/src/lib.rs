@@ -9,6 +9,7 @@ pub mod codebuild;
 pub mod codepipeline;
 pub mod identity;
 pub mod ratelimit;
+pub mod readiness;
 pub mod s3;
 pub mod secrets;
 pub mod securityhub;

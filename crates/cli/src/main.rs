@@ -4,6 +4,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod conventions;
+mod doctor;
 mod error;
 mod exit;
 mod process;
@@ -46,6 +47,8 @@ enum Command {
     Process(process::ProcessArgs),
     /// The CodeBuild runner: run QScanner (or take any SARIF), gate on it, upload the reports.
     Scan(scan::ScanArgs),
+    /// Check that this deployment can scan: token, QScanner source and pin, bucket, key, queue, Security Hub.
+    Doctor(doctor::DoctorArgs),
     /// Print a shell completion script to standard output (e.g. `scangate completions bash > /etc/bash_completion.d/scangate`).
     Completions {
         /// The shell to complete for.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Process(args) => process::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "scangate", &mut std::io::stdout());
             exit::PASSED
