@@ -115,6 +115,11 @@ if ! "$LINT_VENV/bin/python" cfn/tests/test_contracts.py; then
   failed=1
 fi
 
+step "documentation tests (contract and IAM tables, cited tests, parameter table, pipeline namespaces, stack rules)"
+if ! "$LINT_VENV/bin/python" cfn/tests/test_docs.py; then
+  failed=1
+fi
+
 echo
 if [[ $failed != 0 ]]; then
   echo "lint-cfn: FAILED after $((SECONDS - start)) s" >&2
