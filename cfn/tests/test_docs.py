@@ -3,6 +3,7 @@
 * verdict.json: the field table of docs/design.md lists exactly the fields of `scangate_core::verdict::Verdict`.
 * hub.json: the field table of docs/report-processor.md lists exactly the fields of the processor's `HubDoc`, its
   `status` row and README's status list name exactly the values of `HubStatus`.
+* Lambda environment: docs/design.md names exactly the variables the stack sets on each function.
 * IAM: the permission tables (docs/deploy.md "Permissions", the "Permissions" lists of docs/pipeline-gate.md and
   docs/report-processor.md) name exactly the actions each role policy of cfn/scangate.yaml allows.
 * docs/security.md: every test a row cites exists (file by path or name, Rust `fn`, Python class and method,
@@ -302,6 +303,41 @@ class ContractTables(unittest.TestCase):
             )
             self.assertEqual(enum_values(Path(d), "E"), {"onething", "two"})
             self.assertEqual(struct_fields(Path(d), "S"), {"a", "bee", "d"})
+
+
+# ------------------------------------------------------------------ the Lambdas' environment in design.md
+
+LAMBDA_PLATFORM = {"RUST_LOG"}  # read by the function, set by whoever runs it, not by the stack
+
+
+def design_env_names(design: str, heading: str) -> set[str]:
+    body = section(design, heading)
+    names = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", body))
+    if re.search(r"`MAX_CRITICAL` …\s*`MAX_LOW`", body):
+        names |= {"MAX_HIGH", "MAX_MEDIUM"}
+    return names - LAMBDA_PLATFORM
+
+
+def function_env(function: str) -> set[str]:
+    return set(RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {}))
+
+
+class LambdaEnvironment(unittest.TestCase):
+    def test_design_md_names_each_functions_environment(self) -> None:
+        design = read("docs/design.md")
+        for heading, function in (
+            ("report-processor (Lambda environment)", "ProcessorFunction"),
+            ("pipeline-gate (CodePipeline Invoke action)", "GateFunction"),
+        ):
+            with self.subTest(function=function):
+                self.assertEqual(drift(design_env_names(design, heading), function_env(function)), "", heading)
+
+    def test_an_unlisted_variable_is_caught(self) -> None:
+        design = read("docs/design.md")
+        self.assertIn("`ALLOW_METADATA_RELAX` (`false`),", design)
+        design = design.replace("`ALLOW_METADATA_RELAX` (`false`),", "")
+        names = design_env_names(design, "report-processor (Lambda environment)")
+        self.assertIn("ALLOW_METADATA_RELAX", drift(names, function_env("ProcessorFunction")))
 
 
 # ------------------------------------------------------------------ IAM tables
