@@ -66,7 +66,7 @@ pub fn evaluate(
     }
     let mut verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
     verdict.suppressed = report.suppressed.len() as u64;
-    verdict.incomplete = report.incomplete.clone();
+    verdict.incomplete = crate::verdict::lines(&report.incomplete);
     Evaluated { verdict, evaluation, counts, policy_result }
 }
 

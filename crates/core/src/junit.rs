@@ -6,14 +6,16 @@
 //! failed case per finding that breaks the gate, worst first). CodeBuild keeps at most
 //! [`MAX_CASES`] cases per report and [`MAX_MESSAGE_CHARS`] characters per message, so
 //! the findings are cut with a final case that says how many were left out, and every
-//! text is truncated with the marker. All text goes through [`text::xml_safe`] so any
-//! input gives valid XML 1.0. The output is deterministic: the verdict's `processed_at`
+//! text is truncated with the marker. All text goes through the sanitizer
+//! ([`text::display_text`], names and properties [`text::display_line`]) and
+//! [`text::xml_safe`], so any input gives valid XML 1.0 with no control character, terminal
+//! escape or bidi control. The output is deterministic: the verdict's `processed_at`
 //! is the only timestamp, and there is no UUID or host name.
 
 use crate::finding::Finding;
 use crate::policy::{Evaluation, GatePolicy, PolicyResult};
 use crate::severity::Severity;
-use crate::text::{truncate_chars, xml_safe};
+use crate::text::{display_line, display_text, truncate_chars, xml_safe};
 use crate::verdict::Verdict;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -42,7 +44,7 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         gate_suite.set_timestamp(t);
     }
     for (name, value) in suite_properties(verdict) {
-        gate_suite.add_property(Property::new(name, clean(&value, MAX_NAME_CHARS)));
+        gate_suite.add_property(Property::new(name, clean_name(&value)));
     }
     if let Some(error) = &verdict.error {
         let message = clean(&format!("the report could not be processed: {error}"), MAX_MESSAGE_CHARS);
@@ -89,7 +91,7 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         } else {
             failure(clean(&text, MAX_MESSAGE_CHARS), "threshold")
         };
-        let mut case = TestCase::new(clean(&check.name, MAX_NAME_CHARS), status);
+        let mut case = TestCase::new(clean_name(&check.name), status);
         case.set_classname("scangate.thresholds");
         case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
         gate_suite.add_test_case(case);
@@ -178,8 +180,8 @@ fn finding_case(f: &Finding) -> TestCase {
     let name = if affected.trim().is_empty() { f.rule_id.clone() } else { format!("{} {affected}", f.rule_id) };
     let mut status = failure(clean(&format!("{}: {}", f.severity, f.title), MAX_MESSAGE_CHARS), f.severity.label());
     status.set_description(clean(&details(f), MAX_MESSAGE_CHARS));
-    let mut case = TestCase::new(clean(&name, MAX_NAME_CHARS), status);
-    case.set_classname(clean(&format!("{}/{}", f.scanner.name, f.severity), MAX_NAME_CHARS));
+    let mut case = TestCase::new(clean_name(&name), status);
+    case.set_classname(clean_name(&format!("{}/{}", f.scanner.name, f.severity)));
     case
 }
 
@@ -224,9 +226,15 @@ fn details(f: &Finding) -> String {
     lines.join("\n")
 }
 
-/// XML-safe and bounded.
+/// Bounded, through the one sanitizer ([`display_text`]: no control characters but line
+/// breaks and tabs, no terminal escapes or bidi controls), and XML-safe.
 fn clean(s: &str, max_chars: usize) -> String {
-    xml_safe(&truncate_chars(s, max_chars)).into_owned()
+    xml_safe(&display_text(&truncate_chars(s, max_chars))).into_owned()
+}
+
+/// A test case name, class name or property value: [`clean`] on one line ([`display_line`]).
+fn clean_name(s: &str) -> String {
+    xml_safe(&display_line(&truncate_chars(s, MAX_NAME_CHARS))).into_owned()
 }
 
 /// A minimal report if the serializer ever fails (it writes to memory, so it should not).

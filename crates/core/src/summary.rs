@@ -1,13 +1,15 @@
 //! Human summary (`summary.md`): verdict, reasons, counts per severity against the
 //! thresholds, policy result, what was scanned, and a table of the worst findings.
 //!
-//! Every piece of report-derived text is escaped for a Markdown table cell (`|`, line
-//! breaks, `<`/`>`, control characters) and bounded, so the summary stays readable and
-//! small whatever the report holds.
+//! Every piece of report-derived text is bounded and goes through
+//! [`crate::text::markdown_inline`] (control characters, terminal escapes and bidi controls
+//! replaced, line breaks joined, `|` `[` `]` `` ` `` `\` escaped, `<`/`>` as entities, bare URLs
+//! kept from autolinking), so the summary stays readable and small whatever the report holds,
+//! and no report text becomes a link, an image or HTML.
 
 use crate::finding::Finding;
 use crate::severity::Severity;
-use crate::text::truncate_chars;
+use crate::text::{markdown_inline, truncate_chars};
 use crate::verdict::Verdict;
 use std::fmt::Write as _;
 
@@ -146,21 +148,12 @@ fn affected(f: &Finding) -> String {
     }
 }
 
-/// Text fit for one Markdown table cell or list line: bounded, one line, no table breaks,
-/// no raw HTML, no control characters.
+/// Text fit for one Markdown table cell or list line: bounded, then through the one sanitizer
+/// in its Markdown form ([`markdown_inline`]: one line, no control characters, terminal
+/// escapes or bidi controls, no link, image, autolink, raw HTML or table break).
 fn cell(s: &str, max_chars: usize) -> String {
     let s = truncate_chars(s, max_chars);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '|' => out.push_str("\\|"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' | '\n' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
+    let out = markdown_inline(&s);
     let trimmed = out.trim();
     if trimmed.is_empty() {
         "-".to_string()
@@ -176,7 +169,10 @@ mod tests {
     #[test]
     fn cells_are_escaped_and_bounded() {
         assert_eq!(cell("a|b\nc<d>\u{7}", 100), "a\\|b c&lt;d&gt;\u{FFFD}");
+        assert_eq!(cell("[x](https://e.example) \u{1b}[2J", 100), "\\[x\\](https\\://e.example) \u{FFFD}");
         assert_eq!(cell("  ", 100), "-");
-        assert!(cell(&"x".repeat(10_000), 50).chars().count() <= 50);
+        // 50 characters as rendered; the truncation marker's brackets are escaped in the source.
+        let cut = cell(&"x".repeat(10_000), 50);
+        assert!(cut.chars().count() <= 52 && cut.ends_with("…\\[truncated by scangate\\]"), "{cut}");
     }
 }

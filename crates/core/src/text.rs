@@ -1,6 +1,11 @@
-//! Text helpers shared by the renderers: truncation with a visible marker, XML-safe text, the
-//! percent-encoding of an S3 key in a URL or a copy source, and the length of a value as
-//! compact JSON.
+//! Text helpers shared by the renderers: the sanitizer every human-facing string from a report
+//! goes through ([`sanitize`], [`display_text`], [`display_line`], [`markdown_inline`]),
+//! truncation with a visible marker, XML-safe text, the percent-encoding of an S3 key in a URL
+//! or a copy source, and the length of a value as compact JSON.
+
+mod sanitize;
+
+pub use sanitize::{display_line, display_text, is_unsafe_char, markdown_inline, sanitize, Form, REPLACEMENT};
 
 /// The marker appended to any text scangate had to shorten.
 pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";

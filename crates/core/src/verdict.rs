@@ -5,7 +5,9 @@
 
 use crate::finding::Scanner;
 use crate::policy::{Counts, Evaluation, PolicyResult, Thresholds};
+use crate::text::display_line;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The schema id written into every verdict; readers refuse other schemas.
 pub const SCHEMA: &str = "scangate.verdict.v1";
@@ -91,6 +93,22 @@ pub struct Verdict {
     pub host: Option<crate::host::HostFacts>,
 }
 
+/// A human-facing text of the verdict taken from the report or its metadata (reasons,
+/// warnings, target, scanner, error, why a scan was incomplete), on one line through the one
+/// sanitizer ([`display_line`]): the gate, the runner and users' scripts print them as they are.
+/// The report's key, version and ETag stay as written: they locate the object.
+pub(crate) fn line(s: String) -> String {
+    match display_line(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(clean) => clean,
+    }
+}
+
+/// [`line`] over a list.
+pub(crate) fn lines(items: &[String]) -> Vec<String> {
+    items.iter().map(|s| line(s.clone())).collect()
+}
+
 fn default_true() -> bool {
     true
 }
@@ -116,18 +134,18 @@ impl Verdict {
         Verdict {
             schema: SCHEMA.to_string(),
             passed: evaluation.passed,
-            reasons: evaluation.reasons.clone(),
+            reasons: lines(&evaluation.reasons),
             counts,
             thresholds: gate.thresholds,
             policy_result,
             report: input.report,
-            target: input.target,
-            scanner: input.scanner,
+            target: input.target.map(line),
+            scanner: input.scanner.map(|sc| Scanner { name: line(sc.name), version: sc.version.map(line) }),
             build: input.build,
             findings_imported: 0,
             findings_archived: 0,
             processed_at: input.processed_at,
-            warnings: evaluation.warnings.clone(),
+            warnings: lines(&evaluation.warnings),
             fail_on_policy_deny: gate.fail_on_policy_deny,
             fail_on_policy_audit: gate.fail_on_policy_audit,
             error: None,
@@ -148,7 +166,7 @@ impl Verdict {
             checks: Vec::new(),
         };
         let mut verdict = Verdict::new(input, Counts::default(), PolicyResult::None, gate, &evaluation);
-        verdict.error = Some(reason);
+        verdict.error = Some(line(reason));
         verdict
     }
 

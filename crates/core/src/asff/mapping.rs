@@ -15,7 +15,7 @@ use super::model::{
 use crate::finding::{Finding, FindingKind};
 use crate::host::{Cloud, HostFacts, VmTarget};
 use crate::lifecycle::{ecr_parts, image_repository, LifecycleKey, ScanType};
-use crate::text::truncate_chars;
+use crate::text::{display_text, truncate_chars};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -517,8 +517,11 @@ pub(super) fn nonblank(s: &str) -> Option<&str> {
     (!s.trim().is_empty()).then_some(s)
 }
 
+/// Every text field of a finding passes here: cut to `max_chars`, then through the one
+/// sanitizer ([`display_text`]: no control characters but line breaks and tabs, no terminal
+/// escapes or bidi controls; it never lengthens a text, so the cut holds).
 pub(super) fn bounded(s: &str, max_chars: usize) -> String {
-    truncate_chars(s, max_chars).into_owned()
+    display_text(&truncate_chars(s, max_chars)).into_owned()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use super::{console_url, summary_key, Continuation, GateParams};
 use crate::policy::{evaluate, GatePolicy};
-use crate::text::truncate_chars;
+use crate::text::{display_line, truncate_chars};
 use crate::verdict::{Verdict, VerdictError};
 use std::collections::BTreeMap;
 
@@ -46,7 +46,14 @@ pub enum GateDecision {
 }
 
 fn fail(message: String) -> GateDecision {
-    GateDecision::Fail { message: truncate_chars(&message, MAX_FAILURE_MESSAGE_CHARS).into_owned() }
+    GateDecision::Fail { message: line(&message, MAX_FAILURE_MESSAGE_CHARS) }
+}
+
+/// What the gate hands CodePipeline (failure message, summary, output variable): cut to
+/// `max_chars` and on one line through the one sanitizer ([`display_line`]), whatever the
+/// verdict read from S3 holds: the console and the pipeline's later actions show it as is.
+fn line(s: &str, max_chars: usize) -> String {
+    display_line(&truncate_chars(s, max_chars)).into_owned()
 }
 
 /// RFC 3339 (seconds) of a unix time, for messages.
@@ -110,15 +117,14 @@ pub fn decide(
 fn wait_or_give_up(state: Continuation, now: i64, uri: &str, why: &str) -> GateDecision {
     let waited = now.saturating_sub(state.first_seen).max(0);
     if now < state.deadline {
-        let summary = truncate_chars(
+        let summary = line(
             &format!(
                 "waiting for the scan verdict {uri}: {why} (check {}, waited {waited} s, giving up at {})",
                 state.attempts,
                 when(state.deadline)
             ),
             MAX_EXECUTION_SUMMARY_CHARS,
-        )
-        .into_owned();
+        );
         let token = state.encode().or_else(|| {
             // Too long for CodePipeline: drop the key and let the next call resolve it from the parameters.
             let mut short = state.clone();
@@ -209,7 +215,10 @@ fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation
     if !verdict.warnings.is_empty() {
         summary.push_str(&format!("; warnings: {}", verdict.warnings.join("; ")));
     }
-    GateDecision::Succeed { outputs, summary: truncate_chars(&summary, MAX_EXECUTION_SUMMARY_CHARS).into_owned() }
+    for value in outputs.values_mut() {
+        *value = line(value, usize::MAX);
+    }
+    GateDecision::Succeed { outputs, summary: line(&summary, MAX_EXECUTION_SUMMARY_CHARS) }
 }
 
 fn thresholds_text(g: &GatePolicy) -> String {
@@ -393,5 +402,38 @@ mod tests {
         };
         assert_eq!(message.chars().count(), MAX_FAILURE_MESSAGE_CHARS);
         assert!(message.ends_with(crate::text::TRUNCATION_MARKER));
+    }
+
+    /// A verdict.json whose text carries terminal escapes, a carriage return and bidi controls
+    /// (written by an older processor, or by anyone who could put the object): what the gate
+    /// hands CodePipeline (failure message, summary, output variables) is clean and on one line.
+    #[test]
+    fn hostile_verdict_text_reaches_codepipeline_clean() {
+        let clean = |what: &str, s: &str| {
+            assert!(!s.chars().any(|c| crate::text::is_unsafe_char(c) || c == '\n'), "{what}: {s:?}");
+            assert!(s.contains('\u{FFFD}'), "{what}: the reader sees something was removed: {s:?}");
+        };
+        let p = params(r#"{"verdict_key": "results/web/b-1/verdict.json"}"#);
+        let mut failing = verdict(counts(1, 0), PolicyResult::None, &GatePolicy::default());
+        failing.target = Some("shop/web\u{1b}[2J\u{202e}".into());
+        failing.reasons =
+            vec!["1 critical \u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\r\nPASSED \u{9b}32m".into()];
+        let GateDecision::Fail { message } = decide(&p, None, Lookup::Found(bytes(&failing)), NOW, &ctx()) else {
+            panic!("must fail")
+        };
+        clean("failure message", &message);
+        assert!(message.contains("click") && message.contains("PASSED"), "the text stays: {message}");
+
+        let mut passing = verdict(counts(0, 0), PolicyResult::Allow, &GatePolicy::default());
+        passing.target = failing.target.clone();
+        passing.warnings = vec!["note \u{1b}[1A\u{1b}[2K\u{2066}hidden\u{2069}\u{7}".into()];
+        let GateDecision::Succeed { outputs, summary } = decide(&p, None, Lookup::Found(bytes(&passing)), NOW, &ctx())
+        else {
+            panic!("must pass")
+        };
+        clean("summary", &summary);
+        for (name, value) in &outputs {
+            assert!(!value.chars().any(|c| crate::text::is_unsafe_char(c) || c == '\n'), "{name}: {value:?}");
+        }
     }
 }
