@@ -268,7 +268,7 @@ fn attack_an_over_long_key_is_quarantined_under_a_hashed_name() {
         e.upload(&key, qscanner_sarif(&image, &[V1]), &[("scangate-target", image.as_str())]).await;
         let out = e.deliver(&key).await;
         assert!(out["quarantined"].as_str().is_some_and(|r| r.contains("results keys")), "{out}");
-        let hashed = report_processor::process::quarantine::quarantine_copy_key(&key);
+        let hashed = scangate_core::contract::quarantine_copy_key(&key);
         assert!(hashed.starts_with("quarantine/_invalid-keys/"), "{hashed}");
         assert!(e.get(&hashed).await.is_some(), "the report is kept under the hashed name");
         assert_eq!(e.reason(&hashed).await["key"], key, "the reason names the original key");

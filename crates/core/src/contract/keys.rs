@@ -12,6 +12,9 @@ pub const BY_EXECUTION_PREFIX: &str = "results/by-execution/";
 pub const STATE_PREFIX: &str = "state/";
 /// Copies of reports that can never be processed, with a reason beside them.
 pub const QUARANTINE_PREFIX: &str = "quarantine/";
+/// Where the copy of a report whose key cannot be used as it is goes:
+/// `quarantine/_invalid-keys/<sha256 of the key>.sarif`.
+pub const HASHED_QUARANTINE_PREFIX: &str = "quarantine/_invalid-keys/";
 /// Where the report groups the processor creates export their raw reports.
 pub const REPORT_GROUP_EXPORT_PREFIX: &str = "report-groups/";
 /// The object name of the SARIF report the runner uploads under its scan folder.
@@ -128,7 +131,24 @@ pub fn quarantine_key(report_key: &str) -> String {
 
 /// The reason beside a quarantine copy: `quarantine/<report key>.reason.json`.
 pub fn quarantine_reason_key(report_key: &str) -> String {
-    format!("{}.reason.json", quarantine_key(report_key))
+    quarantine_copy_reason_key(&quarantine_key(report_key))
+}
+
+/// The quarantine copy a report gets: `quarantine/<report key>`, or a hashed name under
+/// [`HASHED_QUARANTINE_PREFIX`] when that would not fit S3's limit or the key holds control
+/// characters (the reason keeps the original key).
+pub fn quarantine_copy_key(report_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if quarantine_key_fits(report_key) {
+        quarantine_key(report_key)
+    } else {
+        format!("{HASHED_QUARANTINE_PREFIX}{}.sarif", hex::encode(Sha256::digest(report_key.as_bytes())))
+    }
+}
+
+/// The reason beside a quarantine copy: `<copy key>.reason.json`.
+pub fn quarantine_copy_reason_key(copy_key: &str) -> String {
+    format!("{copy_key}.reason.json")
 }
 
 /// Where a report group's raw reports are exported: `report-groups/<name>`.
@@ -172,6 +192,26 @@ pub fn results_dir(key: &str, prefix: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarantine_keys_fit() {
+        assert_eq!(quarantine_copy_key("scans/p/b/r.sarif"), "quarantine/scans/p/b/r.sarif");
+        assert_eq!(
+            quarantine_copy_reason_key(&quarantine_copy_key("scans/p/b/r.sarif")),
+            quarantine_reason_key("scans/p/b/r.sarif")
+        );
+        let long = format!("scans/p/b/{}.sarif", "x".repeat(1000));
+        let q = quarantine_copy_key(&long);
+        assert!(
+            q.starts_with(HASHED_QUARANTINE_PREFIX) && quarantine_copy_reason_key(&q).len() <= MAX_KEY_BYTES,
+            "{q}"
+        );
+        assert_ne!(q, quarantine_copy_key(&format!("{long}x")));
+        assert!(
+            quarantine_copy_key("scans/p/b/r\n.sarif").starts_with(HASHED_QUARANTINE_PREFIX),
+            "a control character"
+        );
+    }
 
     #[test]
     fn key_layouts() {

@@ -13,10 +13,11 @@ mod keys;
 mod metadata;
 
 pub use keys::{
-    by_execution_verdict_key, check_report_key, hub_key, is_report_key, junit_key, publish_marker_key, quarantine_key,
-    quarantine_key_fits, quarantine_reason_key, report_group_export_path, results_dir, results_dir_key, scan_dir,
-    state_key, strip_sarif_suffix, summary_beside, summary_key, verdict_key, BY_EXECUTION_PREFIX, MAX_KEY_BYTES,
-    OWN_PREFIXES, QUARANTINE_PREFIX, REPORT_GROUP_EXPORT_PREFIX, REPORT_OBJECT_NAME, RESULTS_PREFIX, SARIF_SUFFIXES,
-    SCAN_PREFIX, STATE_PREFIX,
+    by_execution_verdict_key, check_report_key, hub_key, is_report_key, junit_key, publish_marker_key,
+    quarantine_copy_key, quarantine_copy_reason_key, quarantine_key, quarantine_key_fits, quarantine_reason_key,
+    report_group_export_path, results_dir, results_dir_key, scan_dir, state_key, strip_sarif_suffix, summary_beside,
+    summary_key, verdict_key, BY_EXECUTION_PREFIX, HASHED_QUARANTINE_PREFIX, MAX_KEY_BYTES, OWN_PREFIXES,
+    QUARANTINE_PREFIX, REPORT_GROUP_EXPORT_PREFIX, REPORT_OBJECT_NAME, RESULTS_PREFIX, SARIF_SUFFIXES, SCAN_PREFIX,
+    STATE_PREFIX,
 };
 pub use metadata::{meta, MetadataError, ReportMetadata, ThresholdRequest};

@@ -10,19 +10,24 @@ use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{self, results_dir};
 use scangate_core::policy::GatePolicy;
 use scangate_core::verdict::{rfc3339, Verdict};
-use sha2::{Digest, Sha256};
 
-/// Where a report whose key cannot be used as it is goes: `quarantine/_invalid-keys/<sha256>.sarif`.
-pub const HASHED_QUARANTINE_PREFIX: &str = "quarantine/_invalid-keys/";
+/// The schema id of a quarantine reason.
+pub const QUARANTINE_SCHEMA: &str = "scangate.quarantine.v1";
 
-/// The quarantine copy's key: `quarantine/<key>`, or a hashed name when that would not fit
-/// S3's limit or the key holds control characters (the original key is kept in the reason).
-pub fn quarantine_copy_key(report_key: &str) -> String {
-    if contract::quarantine_key_fits(report_key) {
-        contract::quarantine_key(report_key)
-    } else {
-        format!("{HASHED_QUARANTINE_PREFIX}{}.sarif", hex::encode(Sha256::digest(report_key.as_bytes())))
-    }
+/// `<quarantine copy>.reason.json`: why a report was quarantined, and which report it was
+/// (the original key, also when the copy's name is hashed). The fields stand in the order
+/// the reasons already stored have them (alphabetical: they were written from a JSON map).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QuarantineReason {
+    pub bucket: String,
+    pub etag: Option<String>,
+    pub key: String,
+    pub quarantined_at: String,
+    pub reason: String,
+    /// A failed verdict was written as well (false for a refused report: no results at all).
+    pub results_written: bool,
+    pub schema: String,
+    pub version_id: Option<String>,
 }
 
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
@@ -39,22 +44,21 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// the original key. `results_written` says whether a failed verdict is written as well.
     async fn write_quarantine(&self, d: &Delivery<'_>, reason: &str, results_written: bool) -> Result<(), Transient> {
         let (obj, head) = (d.obj, d.head);
-        let qkey = quarantine_copy_key(&obj.key);
+        let qkey = contract::quarantine_copy_key(&obj.key);
         self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
-        let doc = serde_json::json!({
-            "schema": "scangate.quarantine.v1",
-            "reason": reason,
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": head.version_id,
-            "etag": head.etag,
-            "quarantined_at": rfc3339(d.now),
-            "results_written": results_written,
-        });
+        let doc = QuarantineReason {
+            bucket: obj.bucket.clone(),
+            etag: head.etag.clone(),
+            key: obj.key.clone(),
+            quarantined_at: rfc3339(d.now),
+            reason: reason.to_string(),
+            results_written,
+            schema: QUARANTINE_SCHEMA.into(),
+            version_id: head.version_id.clone(),
+        };
         let body = serde_json::to_vec_pretty(&doc).map_err(|e| Transient(e.to_string()))?;
-        self.store
-            .put(&obj.bucket, &format!("{qkey}.reason.json"), body, &self.put_options("application/json"))
-            .await?;
+        let reason_key = contract::quarantine_copy_reason_key(&qkey);
+        self.store.put(&obj.bucket, &reason_key, body, &self.put_options("application/json")).await?;
         Ok(())
     }
 
@@ -98,11 +102,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quarantine_keys_fit() {
-        assert_eq!(quarantine_copy_key("scans/p/b/r.sarif"), "quarantine/scans/p/b/r.sarif");
-        let long = format!("scans/p/b/{}.sarif", "x".repeat(1000));
-        let q = quarantine_copy_key(&long);
-        assert!(q.starts_with(HASHED_QUARANTINE_PREFIX) && q.len() + ".reason.json".len() <= 1024, "{q}");
-        assert_ne!(q, quarantine_copy_key(&format!("{long}x")));
+    fn the_reason_reads_as_the_reasons_stored_before_it_was_typed() {
+        let doc = QuarantineReason {
+            bucket: "b".into(),
+            etag: Some("\"e\"".into()),
+            key: "scans/p/1/r.sarif".into(),
+            quarantined_at: "2026-11-23T08:00:00.000Z".into(),
+            reason: "bad".into(),
+            results_written: true,
+            schema: QUARANTINE_SCHEMA.into(),
+            version_id: None,
+        };
+        let stored = r#"{
+  "bucket": "b",
+  "etag": "\"e\"",
+  "key": "scans/p/1/r.sarif",
+  "quarantined_at": "2026-11-23T08:00:00.000Z",
+  "reason": "bad",
+  "results_written": true,
+  "schema": "scangate.quarantine.v1",
+  "version_id": null
+}"#;
+        let typed = serde_json::to_vec_pretty(&doc).expect("serializes");
+        assert_eq!(String::from_utf8_lossy(&typed), stored, "byte for byte");
+        assert_eq!(serde_json::from_str::<QuarantineReason>(stored).expect("reads"), doc);
     }
 }
