@@ -233,7 +233,12 @@ async fn check_token<S: SecretSource>(secret_id: Option<&str>, token_env: Option
                 e.to_string(),
                 "the stack's secret is qualys-<Name>-credentials in the stack's region (AWS_REGION)",
             ),
-            Err(e) => Check::bad(NAME, Status::Failed, e.to_string(), "run with a role that may read the secret"),
+            Err(e) => Check::bad(
+                NAME,
+                Status::Failed,
+                e.to_string(),
+                "run with a role that may read the secret: the scan role, or a role in the stack's SecretAdminRoleArns",
+            ),
         };
     }
     match token_env.map(str::trim).filter(|t| !t.is_empty()) {
