@@ -32,8 +32,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let ctx = event.context;
         let identity = AwsIdentity::for_invocation(&ctx.invoked_function_arn, region);
-        let deadline = Deadline::from_epoch_millis(ctx.deadline);
-        processor.respond(&event.payload, &identity, Some(deadline)).await.map_err(Error::from)
+        let deadline = Deadline::from_context_millis(ctx.deadline);
+        processor.respond(&event.payload, &identity, deadline).await.map_err(Error::from)
     }))
     .await
 }

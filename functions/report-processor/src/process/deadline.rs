@@ -28,6 +28,17 @@ impl Deadline {
         Deadline { at: Instant::now() + left, reserve: Self::DEFAULT_RESERVE }
     }
 
+    /// From the Lambda context's deadline, or `None` when it cannot be a real one: earlier than
+    /// [`Deadline::PLAUSIBLE_EPOCH_MS`]. cargo-lambda's local emulator (`make watch`) sends the
+    /// fixed `Lambda-Runtime-Deadline-Ms: 600000` (ten minutes after 1970), which would make every
+    /// local invocation stop at once; without a deadline the work runs to its end, as in the tests.
+    pub fn from_context_millis(deadline_ms: u64) -> Option<Deadline> {
+        (deadline_ms >= Self::PLAUSIBLE_EPOCH_MS).then(|| Self::from_epoch_millis(deadline_ms))
+    }
+
+    /// 2001-09-09 in milliseconds since the epoch: no Lambda sends an earlier deadline.
+    pub const PLAUSIBLE_EPOCH_MS: u64 = 1_000_000_000_000;
+
     /// True when less than the reserve is left: start nothing new.
     pub fn near(&self) -> bool {
         Instant::now() + self.reserve >= self.at
@@ -50,5 +61,18 @@ mod tests {
         assert!(far.earlier_by(Duration::from_secs(55)).near(), "5 s left, 10 s reserve");
         let past = Deadline::from_epoch_millis(1);
         assert!(past.near());
+    }
+
+    #[test]
+    fn an_emulator_s_fixed_deadline_is_no_deadline() {
+        // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000`.
+        assert!(Deadline::from_context_millis(600_000).is_none());
+        assert!(Deadline::from_context_millis(0).is_none());
+        let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let in_a_minute = u64::try_from(now_ms).unwrap_or(u64::MAX) + 60_000;
+        let real = Deadline::from_context_millis(in_a_minute).expect("a real deadline");
+        assert!(!real.near());
+        let passed = Deadline::from_context_millis(Deadline::PLAUSIBLE_EPOCH_MS).expect("real, but past");
+        assert!(passed.near(), "a real deadline that has passed still stops the work");
     }
 }
