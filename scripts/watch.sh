@@ -44,18 +44,32 @@ for _ in range(150):
 else:
     sys.exit("watch: moto_server did not start within 30 s")
 PY
-  .venv/bin/python - "$BUCKET" "$KEY" tests/fixtures/qscanner-image.sarif <<'PY'
-import sys
+  # The bucket (versioned, as the stack's), the report, and the example events rewritten with the version id,
+  # ETag and size moto gave it, into target/watch/ (the processor reads exactly the version an event announces).
+  mkdir -p target/watch
+  .venv/bin/python - "$BUCKET" "$KEY" tests/fixtures/qscanner-image.sarif target/watch <<'PY'
+import json, sys
+from pathlib import Path
 import boto3
-bucket, key, report = sys.argv[1:]
+bucket, key, report, out = sys.argv[1:]
 s3 = boto3.client("s3")
 s3.create_bucket(Bucket=bucket)
-s3.put_object(Bucket=bucket, Key=key, Body=open(report, "rb").read(), Metadata={
+s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+put = s3.put_object(Bucket=bucket, Key=key, Body=Path(report).read_bytes(), Metadata={
     "scangate-target": "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-app:1.4.2",
     "scangate-scan-type": "image",
     "scangate-scanner-exit-code": "0",
 })
-print(f"watch: moto at {s3.meta.endpoint_url}: s3://{bucket}/{key} holds {report}")
+etag, version, size = put["ETag"].strip('"'), put["VersionId"], Path(report).stat().st_size
+fixtures = Path("functions/report-processor/tests/fixtures")
+event = json.loads((fixtures / "s3-put.json").read_text())
+event["Records"][0]["s3"]["object"].update(eTag=etag, versionId=version, size=size)
+(Path(out) / "s3-put.json").write_text(json.dumps(event, indent=2) + "\n")
+event = json.loads((fixtures / "eventbridge-object-created.json").read_text())
+event["detail"]["object"].update({"etag": etag, "version-id": version, "size": size})
+(Path(out) / "eventbridge-object-created.json").write_text(json.dumps(event, indent=2) + "\n")
+print(f"watch: moto at {s3.meta.endpoint_url}: s3://{bucket}/{key} holds {report} (version {version});"
+      f" events announcing it in {out}/")
 PY
 fi
 export AWS_MAX_ATTEMPTS=${AWS_MAX_ATTEMPTS:-1}
@@ -65,7 +79,7 @@ export AWS_LAMBDA_LOG_FORMAT=${AWS_LAMBDA_LOG_FORMAT:-JSON} RUST_LOG=${RUST_LOG:
 cat >&2 <<MSG
 watch: the emulator listens on [$ADDRESS]:$PORT; from another shell in this directory, for example:
   . .venv/bin/activate
-  cargo lambda invoke report-processor --data-file functions/report-processor/tests/fixtures/s3-put.json
+  cargo lambda invoke report-processor --data-file target/watch/s3-put.json
   cargo lambda invoke pipeline-gate --data-file functions/pipeline-gate/tests/fixtures/invoke-malformed-parameters.json
 MSG
 # Rebuild for Rust sources and manifests only, not for commits, docs or templates.
