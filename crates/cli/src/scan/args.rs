@@ -58,6 +58,14 @@ pub(crate) enum ScanCommand {
     /// Upload and gate on a SARIF report from any other scanner.
     #[command(after_help = EXIT_HELP)]
     Sarif(SarifArgs),
+    /// Scan a mounted VM disk (a snapshot's copy, mounted read-only) under the VM's identity;
+    /// Linux only: a Windows disk is refused (docs/vm-disks.md).
+    #[command(after_help = EXIT_HELP)]
+    VmDisk(Box<super::vm_disk::VmDiskArgs>),
+    /// List this host's running containers (Apptainer/Singularity instances, processes in
+    /// another root or mount namespace), or scan one through /proc/<pid>/root (docs/hpc.md).
+    #[command(after_help = EXIT_HELP)]
+    Running(Box<super::running::RunningArgs>),
     /// Print the pipeline outputs of the last scan as `export name=value` lines, read strictly from
     /// the outputs file (for a buildspec's `eval "$(scangate scan exports)"`; nothing is sourced).
     Exports(ExportsArgs),

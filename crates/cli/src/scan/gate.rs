@@ -37,6 +37,7 @@ pub(super) fn run_sarif(a: &SarifArgs) -> Result<i32, CliError> {
         sarif: Some(a.file.clone()),
         uploads: vec![a.file.clone()],
         report_expected: true,
+        host: None,
     };
     gate_and_upload(&ctx, &a.gate, &a.upload, &mut outs)
 }
@@ -49,6 +50,8 @@ pub(super) struct GateContext {
     pub(super) uploads: Vec<PathBuf>,
     /// Whether a SARIF report must exist (not for scan-only / inventory-only).
     pub(super) report_expected: bool,
+    /// The node and OS of a host scan (`scan running|vm-disk`): metadata, the verdict, the summary.
+    pub(super) host: Option<scangate_core::host::HostFacts>,
 }
 
 fn gate_policy(g: &GateOpts) -> GatePolicy {
@@ -181,7 +184,8 @@ fn evaluate_file(
         build: Some(build_ref(upload.project.as_deref())),
         processed_at: verdict::now_rfc3339(),
     };
-    let ev = evaluate::evaluate(&report, policy, scanner_policy, input);
+    let mut ev = evaluate::evaluate(&report, policy, scanner_policy, input);
+    ev.verdict.host = ctx.host.clone();
     let mut findings = report.findings;
     findings.sort_by(Finding::worst_first);
     Ok((ev, findings))
@@ -205,6 +209,9 @@ fn print_verdict(v: &Verdict, source: &str) {
         v.thresholds.max_low,
         v.policy_result
     );
+    if let Some(h) = v.host.as_ref().filter(|h| !h.is_empty()) {
+        eprintln!("  {}", h.describe());
+    }
     for r in &v.reasons {
         eprintln!("  reason: {r}");
     }
@@ -276,6 +283,8 @@ fn upload_plan(
         // hand for its own buildspec `reports:` (--wait downloads it, --local renders it).
         wait_seconds: gate.wait.filter(|_| gate.waits()),
         publish: (gate.local && build.arn.is_some()).then_some(false),
+        host: ctx.host.clone().unwrap_or_default(),
+        uploaded_at: None,
     }
     .to_pairs();
     let prefix = contract::scan_dir(&project, &build_id);

@@ -15,13 +15,17 @@ mod args;
 mod binary;
 mod exec;
 mod gate;
+mod in_root;
+mod os_detect;
 mod outputs;
 mod private;
 mod remote;
 mod reports;
 mod run;
+mod running;
 mod token;
 mod values;
+mod vm_disk;
 
 use crate::error::CliError;
 pub(crate) use args::ScanArgs;
@@ -47,20 +51,22 @@ fn run_command(command: ScanCommand) -> Result<i32, CliError> {
         ScanCommand::Image(mut a) => {
             resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;
             let extra = ImageExtra { storage_driver: a.storage_driver, platform: a.platform };
-            run_qscanner(Target::Image(a.image), &a.scanner, Some(&extra), None, &a.gate, &a.upload)
+            run_qscanner(Target::Image(a.image), &a.scanner, Some(&extra), None, &a.gate, &a.upload, None)
         }
         ScanCommand::Repo(mut a) => {
             resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;
-            run_qscanner(Target::Repo(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload)
+            run_qscanner(Target::Repo(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload, None)
         }
         ScanCommand::Rootfs(mut a) => {
             resolve_paths(&mut a.gate, Some(&mut a.scanner.output_dir))?;
-            run_qscanner(Target::Rootfs(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload)
+            run_qscanner(Target::Rootfs(a.path), &a.scanner, None, Some(&a.fs), &a.gate, &a.upload, None)
         }
         ScanCommand::Sarif(mut a) => {
             resolve_paths(&mut a.gate, None)?;
             run_sarif(&a)
         }
+        ScanCommand::VmDisk(a) => vm_disk::run(*a),
+        ScanCommand::Running(a) => running::run(*a),
         ScanCommand::Exports(a) => run_exports(&a),
     }
 }

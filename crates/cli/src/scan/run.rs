@@ -9,6 +9,7 @@ use super::values::{self, Mode};
 use super::{binary, exec, gate_and_upload, remote, reports, GateContext};
 use crate::error::CliError;
 use crate::exit;
+use scangate_core::host::HostFacts;
 use scangate_core::lifecycle::ScanType;
 use scangate_core::policy::PolicyResult;
 use std::path::PathBuf;
@@ -137,6 +138,7 @@ pub(super) fn run_qscanner(
     fs: Option<&FsOpts>,
     gate: &GateOpts,
     upload: &UploadOpts,
+    host: Option<&HostFacts>,
 ) -> Result<i32, CliError> {
     let t0 = Instant::now();
     if s.mode.needs_platform() && s.pod.is_none() {
@@ -247,6 +249,7 @@ pub(super) fn run_qscanner(
         sarif: found.sarif.clone(),
         uploads: found.sarif.iter().chain(found.json.iter()).chain(found.sboms.iter()).cloned().collect(),
         report_expected,
+        host: host.filter(|h| !h.is_empty()).cloned(),
     };
     gate_and_upload(&ctx, gate, upload, &mut outs)
 }
