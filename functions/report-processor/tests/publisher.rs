@@ -1,7 +1,8 @@
 //! Report-group publishing: the processor publishes the JUnit of reports no build waits for, through the
-//! publisher CodeBuild project. S3 and Security Hub are moto; CodeBuild is a counting fake
-//! of the adapter traits that behaves like StartBuild's idempotency token (same token →
-//! same build).
+//! publisher CodeBuild project, only for verified builds of `PUBLISH_PROJECTS` and once per source build.
+//! S3 and Security Hub are moto; CodeBuild is a counting fake of the adapter traits that knows the builds
+//! of `known_builds` (BatchGetBuilds) and behaves like StartBuild's idempotency token (same token → same
+//! build).
 
 mod common;
 
@@ -19,6 +20,12 @@ use std::sync::Mutex;
 
 const PUBLISHER: &str = "qualys-codebuild-publisher-us-east-1";
 const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:123456789012:build/app:b-1";
+const BUILD_PREFIX: &str = "arn:aws:codebuild:us-east-1:123456789012:build/";
+
+/// The ARN of build `id` of `project`.
+fn build_arn(project: &str, id: &str) -> String {
+    format!("{BUILD_PREFIX}{project}:{id}")
+}
 
 /// CodeBuild as the processor sees it: records every call; StartBuild answers the same
 /// build id for a token it has seen (as CodeBuild does for ~5 minutes) and can be told to
@@ -29,11 +36,18 @@ struct FakeCodeBuild {
     starts: Mutex<Vec<StartBuild>>,
     fail_next_starts: AtomicU64,
     by_token: Mutex<HashMap<String, String>>,
+    /// Build ARNs CodeBuild knows (BatchGetBuilds answers them; any other is unknown).
+    known_builds: Mutex<Vec<String>>,
 }
 
 impl ReportGroups for FakeCodeBuild {
-    async fn build_info(&self, _build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
-        Ok(None)
+    async fn build_info(&self, build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
+        if !lock(&self.known_builds).iter().any(|b| b == build_id) {
+            return Ok(None);
+        }
+        let project =
+            build_id.strip_prefix(BUILD_PREFIX).and_then(|id| id.rsplit_once(':')).map(|(p, _)| p.to_string());
+        Ok(Some(BuildInfo { arn: build_id.to_string(), project, ..BuildInfo::default() }))
     }
 
     async fn ensure_report_group(&self, name: &str, export: &ReportExport) -> Result<Ensured, CodeBuildError> {
@@ -73,6 +87,10 @@ impl FakeCodeBuild {
     fn ensured(&self) -> Vec<(String, ReportExport)> {
         lock(&self.ensured).clone()
     }
+
+    fn knows(&self, arn: &str) {
+        lock(&self.known_builds).push(arn.to_string());
+    }
 }
 
 type TestProcessor = Processor<S3Store, Counting<Sink<SecurityHubImporter>>, FakeCodeBuild>;
@@ -84,10 +102,15 @@ async fn env(publisher_project: Option<&str>) -> Env {
         let config = Config {
             kms_key_id: Some(kms.to_string()),
             publisher_project: publisher_project.map(str::to_string),
+            publish_projects: vec!["qualys-codebuild-image-us-east-1".into(), "app".into()],
             ..Config::default()
         };
+        let codebuild = FakeCodeBuild::default();
+        for id in ["b-1", "b-2", "f-1", "r-1", "w-1", "w-2", "w-3"] {
+            codebuild.knows(&build_arn("app", id));
+        }
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
-            .with_publisher(FakeCodeBuild::default())
+            .with_publisher(codebuild)
     })
     .await
 }
@@ -197,15 +220,15 @@ fn a_report_no_build_waits_for_is_published_once_into_its_report_group() {
         assert_eq!(v.publisher_build.as_deref(), Some("qualys-codebuild-publisher-us-east-1:build-0"));
         assert_eq!(v.findings_imported, 2);
 
-        // A second report of the same project and scan type: the group is not created again.
+        // A report of another build of the same project and scan type: the group is not created again.
         let key2 = "scans/app/b-2/report.sarif";
-        e.upload_sarif(key2, &[]).await;
+        e.upload_sarif(key2, &[("scangate-build-arn", &build_arn("app", "b-2"))]).await;
         e.deliver(key2).await.expect("handled");
         assert_eq!(e.codebuild().ensured().len(), 1, "report groups are ensured once per process");
         let starts = e.codebuild().starts();
         assert_eq!(starts.len(), 2);
         assert_ne!(starts[0].idempotency_token, starts[1].idempotency_token, "another report, another token");
-        assert!(!env_of(&starts[1]).contains_key("SCANGATE_SOURCE_BUILD"), "no build ARN, no source build");
+        assert_eq!(env_of(&starts[1])["SCANGATE_SOURCE_BUILD"], build_arn("app", "b-2"));
         assert_eq!(
             e.verdict("results/app/b-2/verdict.json").await.publisher_build.as_deref(),
             Some("qualys-codebuild-publisher-us-east-1:build-1")
@@ -237,15 +260,17 @@ fn a_report_whose_build_waits_is_never_published_unless_metadata_asks() {
 
         // ...and can turn publishing off for a report nobody waits for.
         let off = "scans/app/w-3/report.sarif";
-        e.upload_sarif(off, &[("scangate-publish", "false")]).await;
+        e.upload_sarif(off, &[("scangate-build-arn", &build_arn("app", "w-3")), ("scangate-publish", "false")]).await;
         e.deliver(off).await.expect("handled");
-        // A wait without a build ARN is nobody's build: published.
+        // A wait without a build ARN is nobody's build: not verified, so not published either.
         let orphan = "scans/app/w-4/report.sarif";
-        e.upload_sarif(orphan, &[("scangate-wait", "900")]).await;
+        e.upload_sarif(orphan, &[("scangate-wait", "900"), ("scangate-publish", "true")]).await;
         e.deliver(orphan).await.expect("handled");
         let keys: Vec<String> =
             e.codebuild().starts().iter().map(|s| env_of(s)["SCANGATE_JUNIT_KEY"].clone()).collect();
-        assert_eq!(keys, ["results/app/w-2/junit.xml", "results/app/w-4/junit.xml"]);
+        assert_eq!(keys, ["results/app/w-2/junit.xml"]);
+        let warnings = e.verdict("results/app/w-4/verdict.json").await.warnings;
+        assert!(warnings.iter().any(|w| w.contains("not published") && w.contains("names no build")), "{warnings:?}");
     });
 }
 
@@ -277,9 +302,7 @@ fn three_redeliveries_publish_once() {
             .await
             .expect("list markers");
         let marker_keys: Vec<String> = markers.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
-        assert_eq!(marker_keys.len(), 1, "{marker_keys:?}");
-        let token = &e.codebuild().starts()[0].idempotency_token;
-        assert_eq!(marker_keys[0], format!("results/app/r-1/publish/{token}.json"));
+        assert_eq!(marker_keys, ["results/app/r-1/publish/source-build.json"], "one marker per source build");
         e.clients.s3.delete_object().bucket(&e.bucket).key(&marker_keys[0]).send().await.expect("delete marker");
         e.deliver(key).await.expect("redelivery without marker");
         let starts = e.codebuild().starts();
@@ -288,14 +311,13 @@ fn three_redeliveries_publish_once() {
         assert_eq!(starts[1], starts[0], "identical parameters (CodeBuild refuses a token reused with others)");
         assert_eq!(e.verdict("results/app/r-1/verdict.json").await.publisher_build, first);
 
-        // A new upload to the same key is another version: another token. (The bucket is not
-        // versioned: the ETag tells the uploads apart, so the body differs.)
+        // A new upload to the same key is another version, but of the same source build: the
+        // marker of that build stops it (publishing is bounded by real builds, not by uploads).
         e.upload_tag(key, "2", &[("scangate-build-arn", BUILD_ARN), ("scangate-scanned-at", "2026-11-23T09:00:00Z")])
             .await;
         e.deliver(key).await.expect("new version");
-        let starts = e.codebuild().starts();
-        assert_eq!(starts.len(), 3);
-        assert_ne!(starts[2].idempotency_token, starts[0].idempotency_token);
+        assert_eq!(e.codebuild().starts().len(), 2, "once per source build");
+        assert_eq!(e.verdict("results/app/r-1/verdict.json").await.publisher_build, first);
     });
 }
 
@@ -345,5 +367,71 @@ fn no_publisher_project_means_no_codebuild_calls() {
         // The environment variable empty is the same as unset.
         let c = Config::from_lookup(|k| (k == "PUBLISHER_PROJECT").then(String::new)).expect("config");
         assert_eq!(c.publisher_project, None);
+    });
+}
+
+#[test]
+fn attack_a_flood_of_unverified_reports_starts_no_publisher_build() {
+    run(async {
+        let e = env(Some(PUBLISHER)).await;
+        // Every kind of upload that is not a verified build of a listed project, each asking to be published.
+        let mut keys = Vec::new();
+        for i in 0..4 {
+            // No build at all: a made-up project segment per upload (one report group each, before the fix).
+            let key = format!("scans/flood-{i}/x-{i}/report.sarif");
+            e.upload_sarif(&key, &[("scangate-publish", "true")]).await;
+            keys.push(key);
+            // A build ARN CodeBuild does not know.
+            let key = format!("scans/app/forged-{i}/report.sarif");
+            e.upload_sarif(
+                &key,
+                &[("scangate-build-arn", &build_arn("app", &format!("forged-{i}"))), ("scangate-publish", "true")],
+            )
+            .await;
+            keys.push(key);
+            // A real build of a project that is not one of PUBLISH_PROJECTS.
+            let arn = build_arn("other", &format!("o-{i}"));
+            e.codebuild().knows(&arn);
+            let key = format!("scans/other/o-{i}/report.sarif");
+            e.upload_sarif(&key, &[("scangate-build-arn", &arn), ("scangate-publish", "true")]).await;
+            keys.push(key);
+        }
+        for key in &keys {
+            e.deliver(key).await.unwrap_or_else(|err| panic!("{key}: {err}"));
+        }
+        assert!(e.codebuild().starts().is_empty(), "{:?}", e.codebuild().starts());
+        assert!(e.codebuild().ensured().is_empty(), "no report group is created for an unverified report");
+        for key in &keys {
+            let verdict_key = key.replacen("scans/", "results/", 1).replace("report.sarif", "verdict.json");
+            let v = e.verdict(&verdict_key).await;
+            assert_eq!(v.publisher_build, None, "{key}: the report itself is processed as before, with a verdict");
+            if !key.starts_with("scans/other/") {
+                assert!(v.warnings.iter().any(|w| w.contains("not published")), "{key}: {:?}", v.warnings);
+            }
+        }
+        assert!(e.imports().1 > 0, "the findings reached Security Hub as before");
+    });
+}
+
+#[test]
+fn attack_many_reports_of_one_verified_build_publish_once() {
+    run(async {
+        let e = env(Some(PUBLISHER)).await;
+        let arn = build_arn("app", "b-9");
+        e.codebuild().knows(&arn);
+        // A hostile checkout in a real build uploads ten reports (and re-uploads one) under its own build dir.
+        for i in 0..10 {
+            let key = format!("scans/app/b-9/r-{i}.sarif");
+            e.upload_tag(&key, &i.to_string(), &[("scangate-build-arn", &arn), ("scangate-publish", "true")]).await;
+            e.deliver(&key).await.expect("handled");
+        }
+        e.upload_tag("scans/app/b-9/r-0.sarif", "again", &[("scangate-build-arn", &arn)]).await;
+        e.deliver("scans/app/b-9/r-0.sarif").await.expect("handled");
+        assert_eq!(e.codebuild().starts().len(), 1, "one publisher build for the one source build");
+        assert_eq!(e.codebuild().ensured().len(), 1);
+        assert_eq!(
+            e.verdict("results/app/b-9/verdict.json").await.publisher_build.as_deref(),
+            Some("qualys-codebuild-publisher-us-east-1:build-0")
+        );
     });
 }

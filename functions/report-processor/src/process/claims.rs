@@ -160,6 +160,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             if meta.pipeline.is_some() || meta.execution_id.is_some() {
                 meta.notes.push(unverified_note("the report names no build (scangate-build-arn)"));
             }
+            self.publish_only_verified(&mut meta, "the report names no build (scangate-build-arn)");
             return Ok(Ok(meta));
         };
         if let Err(reason) = check_build_project(&key_project, &arn) {
@@ -169,6 +170,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             if meta.pipeline.is_some() || meta.execution_id.is_some() {
                 meta.notes.push(unverified_note("the processor has no CodeBuild client"));
             }
+            self.publish_only_verified(&mut meta, "the processor has no CodeBuild client");
             return Ok(Ok(meta));
         };
         match codebuild.build_info(&arn).await {
@@ -181,6 +183,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 if meta.pipeline.is_some() || meta.execution_id.is_some() {
                     meta.notes.push(unverified_note("CodeBuild does not know the build it names"));
                 }
+                self.publish_only_verified(&mut meta, "CodeBuild does not know the build it names");
             }
             Err(e) if e.is_retryable() => {
                 return Err(Transient(format!("verifying the build {arn}: {e}; the event will be retried")))
@@ -190,9 +193,22 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 if meta.pipeline.is_some() || meta.execution_id.is_some() {
                     meta.notes.push(unverified_note(&format!("BatchGetBuilds failed ({})", e.code)));
                 }
+                self.publish_only_verified(&mut meta, &format!("BatchGetBuilds failed ({})", e.code));
             }
         }
         Ok(Ok(meta))
+    }
+
+    /// A report whose build was not verified with CodeBuild starts no publisher build and
+    /// creates no report group (publish.rs), whatever `scangate-publish` says: otherwise
+    /// anyone who can upload could make the processor spend builds and report groups.
+    fn publish_only_verified(&self, meta: &mut ReportMeta, why: &str) {
+        if self.config.publisher_project.is_some() && meta.publishes() {
+            meta.notes.push(format!(
+                "the JUnit was not published to a report group: the uploading build is not verified ({why})"
+            ));
+        }
+        meta.publish = Some(false);
     }
 }
 

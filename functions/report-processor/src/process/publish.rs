@@ -1,6 +1,14 @@
 //! Report-group publishing: whether a report's JUnit is published into a CodeBuild
 //! report group, the group's name, the StartBuild idempotency token, the publisher build
 //! and the marker that keeps a redelivery from publishing twice.
+//!
+//! Bounded (docs/security.md): only reports whose build CodeBuild confirmed (claims.rs)
+//! and whose project is one of `PUBLISH_PROJECTS` are published, and at most once per
+//! source build: the marker is per `results/<project>/<build-id>/`, so another report or
+//! another upload of the same build dir finds it and starts nothing. Publisher builds and
+//! report groups therefore never outnumber real builds of the listed projects (two
+//! reports of one build delivered concurrently can both start one before either marker
+//! is written: at most the event source's concurrency, 2).
 
 use super::{Delivery, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
@@ -88,7 +96,7 @@ pub(crate) struct PublishPlan {
     pub existing: Option<String>,
 }
 
-/// The marker of a started publisher build: `results/<project>/<build-id>/publish/<token>.json`.
+/// The marker of a started publisher build: `results/<project>/<build-id>/publish/source-build.json`.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct PublishMarker {
     schema: String,
@@ -101,6 +109,9 @@ struct PublishMarker {
 }
 
 const PUBLISH_MARKER_SCHEMA: &str = "scangate.publish.v1";
+
+/// The marker's name: one per source build (`results/<project>/<build-id>/publish/source-build.json`).
+const SOURCE_BUILD_MARKER: &str = "source-build";
 
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     /// Whether and where this report is published (None: publishing is off, or the
@@ -116,7 +127,13 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let publisher_project = self.config.publisher_project.clone()?;
         self.publisher.as_ref()?;
         if !meta.publishes() {
-            tracing::debug!("the uploading build waits for the verdict and reports the JUnit itself: not published");
+            tracing::debug!(
+                "not published: the uploading build waits for the verdict and reports the JUnit itself, or it is not verified"
+            );
+            return None;
+        }
+        if !self.config.publish_projects.iter().any(|p| p == project) {
+            tracing::info!(project, "not published: the project is not one of PUBLISH_PROJECTS");
             return None;
         }
         // The version id names one upload; without versioning, the ETag and LastModified
@@ -133,7 +150,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         let group = report_group_name(project, meta.scan_type);
         Some(PublishPlan {
             project: publisher_project,
-            marker_key: contract::publish_marker_key(project, build_id, &token),
+            marker_key: contract::publish_marker_key(project, build_id, SOURCE_BUILD_MARKER),
             junit_key: contract::junit_key(project, build_id),
             report_group: format!(
                 "arn:{}:codebuild:{}:{}:report-group/{group}",
@@ -151,7 +168,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         };
         match serde_json::from_slice::<PublishMarker>(&fetched.body) {
             Ok(m) if m.schema == PUBLISH_MARKER_SCHEMA && !m.build_id.is_empty() => {
-                tracing::info!(publisher_build = %m.build_id, "JUnit already published for this report version");
+                tracing::info!(publisher_build = %m.build_id, "JUnit already published for this source build");
                 Ok(Some(m.build_id))
             }
             Ok(_) | Err(_) => {
