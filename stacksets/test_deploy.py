@@ -198,6 +198,54 @@ class DryRun(unittest.TestCase):
                     args_for(Path("/nonexistent"), *bad)
 
 
+class ScriptedAws(deploy.Aws):
+    """A real run (not a dry run) against canned answers: an existing StackSet whose instances exist in us-east-1
+    only, versioned buckets of this account. Records every call like deploy.Aws does."""
+
+    def call(self, service, region, op, files=None, shown=None, **params):
+        self.calls.append(self.render(service, op, region, params, files or {}, shown or {}))
+        answers = {
+            "get_caller_identity": {"Account": "111122223333"},
+            "describe_stacks": {"Stacks": [{"StackStatus": "CREATE_COMPLETE"}]},
+            "update_stack": {"NoUpdates": True},
+            "head_bucket": {},
+            "put_object": {"VersionId": f"v-{region}-{params.get('Key', '').rsplit('/', 1)[-1]}"},
+            "describe_stack_set": {"StackSet": {}},
+            "update_stack_set": {"OperationId": "op-1"},
+            "describe_stack_set_operation": {"StackSetOperation": {"Status": "SUCCEEDED"}},
+            "list_stack_instances": {"Summaries": [{"OrganizationalUnitId": OU, "Region": "us-east-1"}]},
+            "create_stack_instances": {"OperationId": "op-2"},
+            "update_stack_instances": {"OperationId": "op-3"},
+        }
+        if op == "head_object":
+            raise deploy.NotFound("head-object: 404")
+        return answers[op]
+
+
+class ExistingInstances(unittest.TestCase):
+    def test_existing_instances_are_updated_and_new_ones_created_each_with_its_regions_versions(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            make_package(Path(tmp))
+            aws = ScriptedAws(dry_run=False, out=io.StringIO())
+            with contextlib.redirect_stderr(io.StringIO()):
+                deploy.deploy(args_for(Path(tmp)), aws)
+        instances = [c for c in aws.calls if re.search(r" (create|update)-stack-instances ", c)]
+        self.assertEqual(len(instances), 2, instances)
+        (update,) = [c for c in instances if " update-stack-instances " in c]
+        (create,) = [c for c in instances if " create-stack-instances " in c]
+        self.assertIn(" --regions us-east-1 ", update)
+        self.assertIn(" --regions eu-west-1 ", create)
+        for line, region in ((update, "us-east-1"), (create, "eu-west-1")):
+            overrides = {o["ParameterKey"]: o["ParameterValue"]
+                         for o in json.loads(shlex.split(line)[shlex.split(line).index("--parameter-overrides") + 1])}
+            self.assertEqual(overrides["ProcessorCodeVersion"], f"v-{region}-report-processor-arm64.zip")
+            self.assertEqual(overrides["GateCodeVersion"], f"v-{region}-pipeline-gate-arm64.zip")
+            self.assertTrue(overrides["ProcessorCodeKey"].endswith("/report-processor-arm64.zip"), "key and version together")
+        (stack_set,) = [c for c in aws.calls if " update-stack-set " in c]
+        self.assertIn('{"ParameterKey":"ProcessorCodeVersion","ParameterValue":""}', stack_set)
+        self.assertLess(aws.calls.index(stack_set), aws.calls.index(update), "the StackSet first, then the instances")
+
+
 def full_parameters(template: Path) -> dict:
     """The template's Parameters by a full YAML load (CloudFormation's !tags read as plain nodes)."""
     import yaml
