@@ -8,7 +8,7 @@ use scangate_core::asff::{self, AsffContext};
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::finding::Finding;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
-use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, Thresholds};
+use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, QualityFindings, Thresholds};
 use scangate_core::sarif::{self, Report, SarifError};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
 use scangate_core::{junit, summary, Severity};
@@ -70,6 +70,11 @@ pub(crate) struct ProcessArgs {
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub accept_incomplete_scan: bool,
     /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
+    /// Quality findings (no security-severity, not from a security scanner): `report` counts them
+    /// apart, `gate` counts them against the thresholds and writes them into --asff, `ignore` only
+    /// counts them in verdict.json.
+    #[arg(long, env = "QUALITY_FINDINGS", default_value = "report", value_parser = QualityFindings::parse, value_name = "gate|report|ignore")]
+    pub quality_findings: QualityFindings,
     #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
     pub scanner_exit_code: Option<i32>,
 
@@ -152,6 +157,7 @@ impl ProcessArgs {
             fail_on_policy_audit: self.fail_on_policy_audit,
             accept_incomplete: self.accept_incomplete_scan,
         }
+            quality: self.quality_findings,
     }
 }
 
@@ -188,7 +194,8 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
         return Err(CliError::usage("standard input (-) can be given only once"));
     }
     let reports = read_all(&args.files).map_err(|e| CliError::usage(with_sources(&e)))?;
-    let report = evaluate::merge_reports(reports);
+    let mut report = evaluate::merge_reports(reports);
+    evaluate::apply_quality(&mut report, args.quality_findings);
     for w in &report.warnings {
         eprintln!("warning: {}: {}", w.path, w.message);
     }
@@ -356,6 +363,9 @@ fn render_table(
     s.push('\n');
 
     let policy_effect = match v.policy_result {
+    if let Some(note) = v.quality_note() {
+        s.push_str(&format!("Quality:  {note}\n"));
+    }
         PolicyResult::Deny if v.fail_on_policy_deny => "fails the gate (FAIL_ON_POLICY_DENY=true)",
         PolicyResult::Deny => "ignored (FAIL_ON_POLICY_DENY=false)",
         PolicyResult::Audit if v.fail_on_policy_audit => "fails the gate (FAIL_ON_POLICY_AUDIT=true)",

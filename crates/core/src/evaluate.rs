@@ -2,7 +2,8 @@
 //! the report-processor Lambda: report → counts → policy → verdict ([`evaluate`]), and
 //! the merge of several reports into the one report evaluated ([`merge_reports`]).
 
-use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, PolicyResult};
+use crate::finding::{Finding, FindingClass};
+use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, PolicyResult, QualityFindings};
 use crate::sarif::Report;
 use crate::verdict::{Verdict, VerdictInput};
 
@@ -28,7 +29,13 @@ pub fn evaluate(
     scanner_policy: Option<PolicyResult>,
     input: VerdictInput,
 ) -> Evaluated {
-    let counts = Counts::of(&report.findings);
+    // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate, whether
+    // or not the caller took them out of `findings` first (apply_quality).
+    let gated = gate.quality == QualityFindings::Gate;
+    let counts = Counts::of(report.findings.iter().filter(|f| gated || f.class == FindingClass::Security));
+    let quality_counts = Counts::of(
+        report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality),
+    );
     let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
     let mut evaluation = evaluate_gate(&counts, policy_result, gate);
     match incomplete_reason(&report.incomplete, gate) {
@@ -50,6 +57,15 @@ pub fn evaluate(
             if report.suppressed.len() == 1 { "" } else { "s" }
         ));
     }
+    if quality_counts.total > 0 && !gated {
+        evaluation.warnings.push(format!(
+            "{} quality finding{} (no security-severity, not from a security scanner) not counted against the \
+             thresholds (QUALITY_FINDINGS={})",
+            quality_counts.total,
+            if quality_counts.total == 1 { "" } else { "s" },
+            gate.quality
+        ));
+    }
     if report.warning_count > 0 {
         evaluation.warnings.push(format!(
             "the report had {} problem{} the reader worked around (see the reader warnings)",
@@ -67,7 +83,22 @@ pub fn evaluate(
     let mut verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
     verdict.suppressed = report.suppressed.len() as u64;
     verdict.incomplete = crate::verdict::lines(&report.incomplete);
+    verdict.quality_counts = quality_counts;
     Evaluated { verdict, evaluation, counts, policy_result }
+}
+
+/// Takes the quality findings out of `report.findings` into `report.quality` unless
+/// `QUALITY_FINDINGS=gate`, so that what stays in `findings` is what the gate counts and
+/// what Security Hub receives. Call it after reading (and merging) and before
+/// [`evaluate`] and the outputs; dedup keys and finding ids are unchanged.
+pub fn apply_quality(report: &mut Report, mode: QualityFindings) {
+    if mode == QualityFindings::Gate || report.findings.iter().all(|f| f.class == FindingClass::Security) {
+        return;
+    }
+    let (security, quality): (Vec<Finding>, Vec<Finding>) =
+        std::mem::take(&mut report.findings).into_iter().partition(|f| f.class == FindingClass::Security);
+    report.findings = security;
+    report.quality.extend(quality);
 }
 
 /// The gate's failure reason for a scan that did not complete (`incomplete` non-empty),
@@ -99,6 +130,7 @@ mod tests {
             severity_source: SeveritySource::Level,
             severity_original: "error".into(),
             kind: FindingKind::Code,
+            class: Default::default(),
             cves: vec![],
             cvss_score: None,
             cvss_vector: None,
@@ -169,6 +201,7 @@ pub fn merge_reports(reports: Vec<Report>) -> Report {
         merged.warning_count += report.warning_count;
         merged.results_read += report.results_read;
         merged.incomplete.extend(report.incomplete);
+        merged.quality.extend(report.quality);
         for s in report.suppressed {
             if !merged.suppressed.iter().any(|m| m.id == s.id) {
                 merged.suppressed.push(s);

@@ -28,6 +28,21 @@ pub enum FindingKind {
     Code,
 }
 
+/// Whether a finding is about security or about code quality (README, "How findings are
+/// counted"). Security findings count against the thresholds and go to Security Hub; quality
+/// findings are counted apart and follow `QUALITY_FINDINGS` (`gate`, `report`, `ignore`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingClass {
+    /// The rule or result has a `security-severity` or a Qualys severity, a `security` tag,
+    /// the finding is a vulnerability or a secret, or the tool is a security scanner by
+    /// construction.
+    #[default]
+    Security,
+    /// Anything else: a linter's style, correctness or duplication result.
+    Quality,
+}
+
 /// An affected package.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Package {
@@ -62,6 +77,9 @@ pub struct Finding {
     /// The severity value as the report wrote it (`5`, `9.8`, `error`).
     pub severity_original: String,
     pub kind: FindingKind,
+    /// Security or code quality; findings written before the field existed read as security.
+    #[serde(default)]
+    pub class: FindingClass,
     /// CVE ids, upper case, deduplicated, in report order.
     pub cves: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

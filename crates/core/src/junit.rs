@@ -78,6 +78,13 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
         gate_suite.add_test_case(case);
     }
+    if let Some(text) = verdict.quality_note() {
+        // Counted apart; with QUALITY_FINDINGS=gate they are in the threshold cases too.
+        let mut case = TestCase::new("quality findings", TestCaseStatus::success());
+        case.set_classname("scangate.quality");
+        case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
+        gate_suite.add_test_case(case);
+    }
     for check in &evaluation.checks {
         let label = check.severity.label().to_ascii_lowercase();
         let plural = if check.count == 1 { "" } else { "s" };

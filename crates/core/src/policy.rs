@@ -159,6 +159,49 @@ impl Counts {
     }
 }
 
+/// What happens to quality findings (`QUALITY_FINDINGS`, `--quality-findings`, stack parameter
+/// `QualityFindings`; README, "How findings are counted").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QualityFindings {
+    /// Counted with the security findings against the thresholds, and imported into
+    /// Security Hub (types `Software and Configuration Checks/Code Quality`, LOW or
+    /// INFORMATIONAL).
+    Gate,
+    /// Counted under their own heading (verdict `quality_counts`, a JUnit case, the
+    /// summary), not against the thresholds, not imported into Security Hub.
+    #[default]
+    Report,
+    /// Only counted in verdict `quality_counts`; not in JUnit or the summary, not gated, not imported.
+    Ignore,
+}
+
+impl QualityFindings {
+    /// Parses `gate`, `report` or `ignore` (case-insensitive).
+    pub fn parse(s: &str) -> Result<QualityFindings, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "gate" => Ok(QualityFindings::Gate),
+            "report" => Ok(QualityFindings::Report),
+            "ignore" => Ok(QualityFindings::Ignore),
+            _ => Err(format!("expected gate, report or ignore, got {s:?}")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityFindings::Gate => "gate",
+            QualityFindings::Report => "report",
+            QualityFindings::Ignore => "ignore",
+        }
+    }
+}
+
+impl fmt::Display for QualityFindings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything the gate decides on besides the findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatePolicy {
@@ -173,6 +216,9 @@ pub struct GatePolicy {
     /// by an incomplete scan either way.
     #[serde(default)]
     pub accept_incomplete: bool,
+    /// What happens to quality findings (default `report`: counted apart, not gated).
+    #[serde(default)]
+    pub quality: QualityFindings,
 }
 
 impl Default for GatePolicy {
@@ -182,6 +228,7 @@ impl Default for GatePolicy {
             fail_on_policy_deny: true,
             fail_on_policy_audit: false,
             accept_incomplete: false,
+            quality: QualityFindings::Report,
         }
     }
 }

@@ -57,6 +57,9 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
         let _ = writeln!(out, "| {} | {count} | {max} | {result} |", severity.label());
     }
     let _ = writeln!(out, "| Total | {} | | |", verdict.counts.total);
+    if let Some(note) = verdict.quality_note() {
+        let _ = writeln!(out, "\nQuality findings: {}", cell(&note, MAX_LINE_CHARS));
+    }
 
     let _ = writeln!(out);
     let _ = writeln!(

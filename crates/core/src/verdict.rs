@@ -4,7 +4,7 @@
 //! fields may be added, none renamed or removed.
 
 use crate::finding::Scanner;
-use crate::policy::{Counts, Evaluation, PolicyResult, Thresholds};
+use crate::policy::{Counts, Evaluation, PolicyResult, QualityFindings, Thresholds};
 use crate::text::display_line;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -91,6 +91,14 @@ pub struct Verdict {
     /// `scangate-host`, `-kernel`, `-machine`, `-os` metadata); absent for other scans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<crate::host::HostFacts>,
+    /// Quality findings (no `security-severity`, not from a security scanner; README, "How
+    /// findings are counted") per severity of their SARIF level, whatever `quality_findings`
+    /// says. With `quality_findings` `gate` they are also in `counts`; otherwise not.
+    #[serde(default)]
+    pub quality_counts: Counts,
+    /// QUALITY_FINDINGS for this evaluation: `gate`, `report` or `ignore`.
+    #[serde(default)]
+    pub quality_findings: QualityFindings,
 }
 
 /// A human-facing text of the verdict taken from the report or its metadata (reasons,
@@ -154,6 +162,8 @@ impl Verdict {
             incomplete: Vec::new(),
             accept_incomplete_scan: gate.accept_incomplete,
             host: None,
+            quality_counts: Counts::default(),
+            quality_findings: gate.quality,
         }
     }
 
@@ -179,6 +189,32 @@ impl Verdict {
             None => return Err(VerdictError::UnknownSchema("(missing)".to_string())),
         }
         serde_json::from_slice(bytes).map_err(|e| VerdictError::Json(e.to_string()))
+    }
+
+    /// One line about the quality findings for JUnit and the summary, by SARIF level (a quality
+    /// finding's severity comes from its level: error HIGH, warning MEDIUM, note LOW, none
+    /// INFORMATIONAL); None when there are none or QUALITY_FINDINGS=ignore.
+    pub fn quality_note(&self) -> Option<String> {
+        let q = &self.quality_counts;
+        if q.total == 0 || self.quality_findings == QualityFindings::Ignore {
+            return None;
+        }
+        let mut levels = Vec::new();
+        for (n, level) in [(q.critical + q.high, "error"), (q.medium, "warning"), (q.low, "note"), (q.informational, "none")]
+        {
+            if n > 0 {
+                levels.push(format!("{n} {level}"));
+            }
+        }
+        let plural = if q.total == 1 { "" } else { "s" };
+        let how = match self.quality_findings {
+            QualityFindings::Gate => {
+                "counted against the thresholds (QUALITY_FINDINGS=gate) and imported into Security Hub as \
+                 Code Quality, LOW or INFORMATIONAL"
+            }
+            _ => "not counted against the thresholds (QUALITY_FINDINGS=report), not imported into Security Hub",
+        };
+        Some(format!("{} quality finding{plural} ({}): {how}", q.total, levels.join(", ")))
     }
 
     /// The process exit code for this verdict: 0 passed, 42 gate failed.
@@ -254,6 +290,8 @@ mod tests {
             "findings_imported",
             "findings_archived",
             "processed_at",
+            "quality_counts",
+            "quality_findings",
         ] {
             assert!(value.get(key).is_some(), "verdict.json lacks {key}");
         }

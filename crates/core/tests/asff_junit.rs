@@ -50,6 +50,7 @@ fn base(id: &str, severity: Severity, kind: FindingKind) -> Finding {
         severity_source: SeveritySource::Level,
         severity_original: "error".into(),
         kind,
+        class: Default::default(),
         cves: vec![],
         cvss_score: None,
         cvss_vector: None,
@@ -928,4 +929,107 @@ fn fixture_qscanner_repo() {
         return;
     }
     golden("qscanner-repo.sarif", path, ScanType::Repo, "https://github.com/example/shop.git#main");
+}
+
+// ---------------------------------------------------------------------------------------
+// Findings read as their tools wrote them: no output names a rule template.
+
+/// `{0}` or `{name}`: a placeholder of a message or rule template that was not filled.
+fn unfilled_placeholder(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(i) = rest.find('{') {
+        let tail = &rest[i + 1..];
+        if let Some(stripped) = tail.strip_prefix('{') {
+            rest = stripped;
+            continue;
+        }
+        let len = tail.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+        if len > 0 && tail.as_bytes().get(len) == Some(&b'}') {
+            return Some(&rest[i..i + len + 2]);
+        }
+        rest = tail;
+    }
+    None
+}
+
+#[test]
+fn no_output_of_any_corpus_file_has_an_unfilled_placeholder() {
+    use scangate_core::evaluate;
+    use scangate_core::policy::QualityFindings;
+    let dir = fixtures::corpus_dir();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("the corpus can be listed")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sarif"))
+        .collect();
+    files.sort();
+    files.extend(["qscanner-image.sarif", "qscanner-repo.sarif"].map(fixtures::path));
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for path in &files {
+        let Ok(mut report) = scangate_core::read_sarif_file(path) else { continue };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // Every finding is rendered: quality findings too (QUALITY_FINDINGS=gate), suppressed ones as well.
+        let gate = GatePolicy { quality: QualityFindings::Gate, ..GatePolicy::default() };
+        evaluate::apply_quality(&mut report, gate.quality);
+        report.findings.extend(report.suppressed.clone());
+        let evaluated = evaluate::evaluate(&report, &gate, None, VerdictInput::default());
+        let ctx = ctx(ScanType::Repo, "repo");
+        for f in &report.findings {
+            checked += 1;
+            for (what, text) in [("title", &f.title), ("description", &f.description)] {
+                if let Some(p) = unfilled_placeholder(text) {
+                    problems.push(format!("{name}: {} {what} has {p}: {text:.120}", f.rule_id));
+                }
+            }
+            let asff = asff::to_asff(f, &ctx);
+            for field in ["Title", "Description"] {
+                let text = asff[field].as_str().unwrap_or_default();
+                if let Some(p) = unfilled_placeholder(text) {
+                    problems.push(format!("{name}: ASFF {field} of {} has {p}", f.rule_id));
+                }
+            }
+        }
+        let strict =
+            GatePolicy { thresholds: Thresholds { max_high: 0, max_medium: 0, max_low: 0, max_critical: 0 }, ..gate };
+        let xml = junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &report.findings, &strict);
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{name}: invalid XML: {e}"));
+        for failure in doc.descendants().filter(|n| n.has_tag_name("failure")) {
+            let message = failure.attribute("message").unwrap_or_default();
+            if let Some(p) = unfilled_placeholder(message) {
+                problems.push(format!("{name}: JUnit failure {message:.120} has {p}"));
+            }
+        }
+        for line in summary::markdown(&evaluated.verdict, &report.findings, 500).lines().filter(|l| l.starts_with("| "))
+        {
+            if let Some(p) = unfilled_placeholder(line) {
+                problems.push(format!("{name}: summary row has {p}: {line:.120}"));
+            }
+        }
+    }
+    assert!(checked > 700, "the corpus was read ({checked} findings)");
+    assert!(problems.is_empty(), "{} unfilled placeholder(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn quality_findings_in_security_hub_are_code_quality_and_low_or_informational() {
+    use scangate_core::finding::FindingClass;
+    let ctx = ctx(ScanType::Repo, "repo");
+    let mut lint = base("lint", Severity::High, FindingKind::Code);
+    lint.class = FindingClass::Quality;
+    let v = asff::to_asff(&lint, &ctx);
+    assert_eq!(v["Types"][0], "Software and Configuration Checks/Code Quality");
+    assert_eq!(v["Severity"]["Label"], "LOW", "an error-level lint result is LOW in Security Hub");
+    assert_eq!(v["Severity"]["Original"], "error", "the level is kept");
+    assert_eq!(v["FindingProviderFields"]["Severity"]["Label"], "LOW");
+    lint.severity = Severity::Medium;
+    assert_eq!(asff::to_asff(&lint, &ctx)["Severity"]["Label"], "INFORMATIONAL");
+    assert_valid_asff(&asff::to_asff(&lint, &ctx));
+    // A security finding keeps its severity and type.
+    let code = base("sast", Severity::High, FindingKind::Code);
+    let v = asff::to_asff(&code, &ctx);
+    assert_eq!(
+        (v["Types"][0].as_str(), v["Severity"]["Label"].as_str()),
+        (Some(asff::types::SOFTWARE_CHECK), Some("HIGH"))
+    );
 }

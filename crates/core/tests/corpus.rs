@@ -9,14 +9,16 @@
 //! hand or by the same script (e.g. Anchore: 428 results whose `ruleIndex` points at a rule with
 //! another id; Trivy fs: 17 results with a `ruleIndex` into `rules: null`).
 
+use scangate_core::finding::FindingClass;
 use scangate_core::sarif::{read_sarif_file, SarifError};
 use scangate_core::Counts;
 use std::path::PathBuf;
 
 #[derive(Debug)]
 enum Expect {
-    /// critical, high, medium, low, informational, total, warnings
-    Valid([u64; 6], usize),
+    /// critical, high, medium, low, informational, total (every finding read, security and
+    /// quality), warnings, and how many of the total are quality findings
+    Valid([u64; 6], usize, u64),
     /// A JSON syntax error at this line and column.
     Json(usize, usize),
     /// Not SARIF, at this JSON path.
@@ -28,42 +30,50 @@ use Expect::*;
 const TABLE: &[(&str, Expect)] = &[
     // Every result carries `suppressions: [{"kind": "external"}]` (no status): all suppressed
     // (SARIF 2.1.0 §3.35.3); they are in `Report::suppressed`.
-    ("anchore-scan-action-2020-large.sarif", Valid([0, 0, 0, 0, 0, 0], 428)),
+    ("anchore-scan-action-2020-large.sarif", Valid([0, 0, 0, 0, 0, 0], 428, 0)),
     ("checkov-docs-example.sarif", Json(106, 2)),
-    ("checkov-openapi-results.sarif", Valid([0, 12, 0, 0, 0, 12], 13)),
+    // No `tool` at all: the scanner is unknown, so nothing says these are security findings.
+    ("checkov-openapi-results.sarif", Valid([0, 12, 0, 0, 0, 12], 13, 12)),
     ("codeql-action-INVALID-sarif.sarif", NotSarif("runs[0].results")),
-    ("codeql-action-INVALID-uri.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
-    ("codeql-action-fingerprinting2-input.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
-    ("codeql-action-tool-names.sarif", Valid([0, 0, 0, 0, 0, 0], 2)),
-    ("codeql-action-valid-sarif.sarif", Valid([0, 0, 0, 3, 0, 3], 0)),
-    ("codeql-javascript-juice-shop-3mb.sarif", Valid([19, 115, 43, 202, 0, 379], 0)),
-    ("codeql-javascript-tag-sarif-large.sarif", Valid([0, 0, 0, 0, 0, 0], 0)),
-    ("eslint-codacy-cli.sarif", Valid([0, 4, 0, 0, 0, 4], 0)),
-    ("gitleaks-simple.sarif", Valid([0, 0, 1, 0, 0, 1], 1)),
-    ("grype-dir-snapshot.sarif", Valid([0, 2, 0, 0, 0, 2], 0)),
-    ("grype-empty-chainguard.sarif", Valid([0, 0, 0, 0, 0, 0], 0)),
-    ("grype-image-snapshot.sarif", Valid([0, 2, 0, 0, 0, 2], 0)),
-    ("osv-scanner-aliases-max-severity.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
-    ("osv-scanner-full-empty-arrays.sarif", Valid([0, 1, 1, 0, 0, 2], 0)),
-    ("osv-scanner-multi-ecosystem.sarif", Valid([0, 0, 6, 0, 0, 6], 0)),
-    ("osv-scanner-no-sources.sarif", Valid([0, 0, 0, 0, 0, 0], 0)),
-    ("osv-scanner-path-injection.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
-    ("osv-scanner-vuln-and-license.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
-    ("sarifsdk-INVALID-deserialization-error.sarif", Valid([0, 0, 1, 0, 0, 1], 1)),
-    ("sarifsdk-INVALID-index-inconsistent.sarif", Valid([0, 0, 3, 0, 0, 3], 7)),
+    ("codeql-action-INVALID-uri.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 1)),
+    ("codeql-action-fingerprinting2-input.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 1)),
+    ("codeql-action-tool-names.sarif", Valid([0, 0, 0, 0, 0, 0], 2, 0)),
+    ("codeql-action-valid-sarif.sarif", Valid([0, 0, 0, 3, 0, 3], 0, 3)),
+    // 216 results of CodeQL's quality queries (no security-severity, no `security` tag).
+    ("codeql-javascript-juice-shop-3mb.sarif", Valid([19, 115, 43, 202, 0, 379], 0, 216)),
+    ("codeql-javascript-tag-sarif-large.sarif", Valid([0, 0, 0, 0, 0, 0], 0, 0)),
+    ("eslint-sarif-formatter-own-input.sarif", Valid([0, 2, 2, 0, 0, 4], 0, 4)),
+    ("eslint-codacy-cli.sarif", Valid([0, 4, 0, 0, 0, 4], 0, 4)),
+    ("gitleaks-simple.sarif", Valid([0, 0, 1, 0, 0, 1], 1, 0)),
+    ("grype-dir-snapshot.sarif", Valid([0, 2, 0, 0, 0, 2], 0, 0)),
+    ("grype-empty-chainguard.sarif", Valid([0, 0, 0, 0, 0, 0], 0, 0)),
+    ("grype-image-snapshot.sarif", Valid([0, 2, 0, 0, 0, 2], 0, 0)),
+    ("jscpd-clone-own-input.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 1)),
+    ("osv-scanner-aliases-max-severity.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 0)),
+    ("osv-scanner-full-empty-arrays.sarif", Valid([0, 1, 1, 0, 0, 2], 0, 0)),
+    ("osv-scanner-multi-ecosystem.sarif", Valid([0, 0, 6, 0, 0, 6], 0, 0)),
+    ("osv-scanner-no-sources.sarif", Valid([0, 0, 0, 0, 0, 0], 0, 0)),
+    ("osv-scanner-path-injection.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 0)),
+    ("osv-scanner-vuln-and-license.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 0)),
+    // Every ruff result is `error`; A002 on `list` and `id` share line 6 and are one finding
+    // (the dedup key is rule and location). S105 is a bandit rule, but ruff writes no
+    // security-severity: quality, like the rest.
+    ("ruff-builtins-own-input.sarif", Valid([0, 6, 0, 0, 0, 6], 0, 6)),
+    ("sarifsdk-INVALID-deserialization-error.sarif", Valid([0, 0, 1, 0, 0, 1], 1, 1)),
+    ("sarifsdk-INVALID-index-inconsistent.sarif", Valid([0, 0, 3, 0, 0, 3], 7, 3)),
     ("sarifsdk-INVALID-json-syntax-error.sarif", Json(3, 3)),
-    ("sarifsdk-INVALID-ruleid-inconsistent.sarif", Valid([0, 0, 3, 0, 0, 3], 3)),
-    ("snyk-cliv2-testdata.sarif", Valid([0, 1, 1, 0, 0, 2], 1)),
+    ("sarifsdk-INVALID-ruleid-inconsistent.sarif", Valid([0, 0, 3, 0, 0, 3], 3, 3)),
+    ("snyk-cliv2-testdata.sarif", Valid([0, 1, 1, 0, 0, 2], 1, 0)),
     // Two results are suppressed (kind external, no status; "suppressions": null is not).
-    ("snyk-code-acceptance-large.sarif", Valid([0, 3, 6, 0, 0, 9], 0)),
-    ("snyk-code-sample.sarif", Valid([0, 3, 4, 0, 0, 7], 0)),
-    ("snyk-container-result.sarif", Valid([0, 0, 1, 0, 0, 1], 0)),
-    ("snyk-iac-integrated.sarif", Valid([0, 0, 4, 0, 0, 4], 0)),
-    ("trivy-debug-results-2021.sarif", Valid([0, 64, 46, 14, 0, 124], 60)),
-    ("trivy-fs-codacy-expected.sarif", Valid([0, 10, 6, 1, 0, 17], 17)),
-    ("trivy-image-alpine-310.sarif", Valid([0, 0, 4, 0, 0, 4], 0)),
-    ("trivy-image-ghas-test.sarif", Valid([13, 8, 0, 0, 0, 21], 0)),
-    ("trivy-template-results-2020.sarif", Valid([0, 4, 0, 0, 0, 4], 0)),
+    ("snyk-code-acceptance-large.sarif", Valid([0, 3, 6, 0, 0, 9], 0, 0)),
+    ("snyk-code-sample.sarif", Valid([0, 3, 4, 0, 0, 7], 0, 0)),
+    ("snyk-container-result.sarif", Valid([0, 0, 1, 0, 0, 1], 0, 0)),
+    ("snyk-iac-integrated.sarif", Valid([0, 0, 4, 0, 0, 4], 0, 0)),
+    ("trivy-debug-results-2021.sarif", Valid([0, 64, 46, 14, 0, 124], 60, 0)),
+    ("trivy-fs-codacy-expected.sarif", Valid([0, 10, 6, 1, 0, 17], 17, 0)),
+    ("trivy-image-alpine-310.sarif", Valid([0, 0, 4, 0, 0, 4], 0, 0)),
+    ("trivy-image-ghas-test.sarif", Valid([13, 8, 0, 0, 0, 21], 0, 0)),
+    ("trivy-template-results-2020.sarif", Valid([0, 4, 0, 0, 0, 4], 0, 0)),
 ];
 
 fn corpus_dir() -> PathBuf {
@@ -103,13 +113,15 @@ fn every_corpus_file_reads_as_expected() {
     for (name, expect) in TABLE {
         let got = read_sarif_file(&dir.join(name));
         let ok = match (expect, &got) {
-            (Valid(counts, warnings), Ok(r)) => {
+            (Valid(counts, warnings, quality), Ok(r)) => {
                 let c = Counts::of(&r.findings);
                 let have = [c.critical, c.high, c.medium, c.low, c.informational, c.total];
-                let good = have == *counts && r.warning_count == *warnings;
+                let q = r.findings.iter().filter(|f| f.class == FindingClass::Quality).count() as u64;
+                let good = have == *counts && r.warning_count == *warnings && q == *quality;
                 if !good {
                     failures.push(format!(
-                        "{name}: expected counts {counts:?} and {warnings} warnings, got {have:?} and {} warnings: {:?}",
+                        "{name}: expected counts {counts:?}, {warnings} warnings and {quality} quality, got {have:?}, {} \
+                         warnings and {q} quality: {:?}",
                         r.warning_count,
                         r.warnings.iter().take(5).collect::<Vec<_>>()
                     ));
@@ -218,4 +230,89 @@ fn qscanner_repo_fixture() {
         r.findings.iter().filter_map(|f| f.location.as_ref().map(|l| l.uri.as_str())).collect();
     assert_eq!(uris, ["package.json", "requirements.txt"].into_iter().collect());
     assert!(evaluate(&Counts::of(&r.findings), r.policy_result, &GatePolicy::default()).passed);
+}
+
+// ---------------------------------------------------------------- findings as their tools wrote them
+
+fn strict_gate(quality: scangate_core::policy::QualityFindings) -> scangate_core::GatePolicy {
+    scangate_core::GatePolicy {
+        thresholds: scangate_core::policy::Thresholds { max_high: 0, ..Default::default() },
+        quality,
+        ..Default::default()
+    }
+}
+
+fn evaluated(
+    name: &str,
+    quality: scangate_core::policy::QualityFindings,
+) -> (scangate_core::Report, scangate_core::Verdict) {
+    let mut r = read_sarif_file(&corpus_dir().join(name)).expect("reads");
+    scangate_core::evaluate::apply_quality(&mut r, quality);
+    let e = scangate_core::evaluate::evaluate(&r, &strict_gate(quality), None, Default::default());
+    (r, e.verdict)
+}
+
+#[test]
+fn linter_results_are_quality_findings_that_do_not_fail_a_max_high_0_gate_by_default() {
+    use scangate_core::policy::QualityFindings;
+    for name in
+        ["ruff-builtins-own-input.sarif", "eslint-sarif-formatter-own-input.sarif", "jscpd-clone-own-input.sarif"]
+    {
+        let (r, v) = evaluated(name, QualityFindings::Report);
+        assert!(v.passed, "{name}: a linter's report does not fail a security gate by default: {:?}", v.reasons);
+        assert_eq!(v.counts.total, 0, "{name}: nothing counted against the thresholds");
+        assert!(r.findings.is_empty(), "{name}: nothing for Security Hub");
+        assert_eq!(v.quality_counts.total, r.quality.len() as u64, "{name}: counted under their own heading");
+        assert!(v.warnings.iter().any(|w| w.contains("quality finding")), "{name}: {:?}", v.warnings);
+        // Asked to gate them, the same report fails (the error-level ones are HIGH), and they
+        // stay in `findings`, which is what Security Hub receives.
+        let (r, v) = evaluated(name, QualityFindings::Gate);
+        assert_eq!(v.passed, v.counts.high == 0, "{name}: {:?}", v.reasons);
+        assert!(r.quality.is_empty() && !r.findings.is_empty());
+        let (r, v) = evaluated(name, QualityFindings::Ignore);
+        assert!(v.passed && r.findings.is_empty() && v.quality_counts.total > 0, "{name}");
+    }
+    let (_, v) = evaluated("ruff-builtins-own-input.sarif", QualityFindings::Gate);
+    assert!(!v.passed, "ruff marks everything error: HIGH when gated");
+    // Dedup and lifecycle keys do not depend on the class: the same ids either way.
+    let ids = |q| {
+        let (r, _) = evaluated("ruff-builtins-own-input.sarif", q);
+        let mut ids: Vec<String> = r.findings.iter().chain(&r.quality).map(|f| f.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(QualityFindings::Gate), ids(QualityFindings::Report));
+}
+
+#[test]
+fn a_result_with_security_severity_still_fails_the_gate() {
+    use scangate_core::policy::QualityFindings;
+    // CodeQL's security queries carry security-severity; its quality queries do not.
+    let (r, v) = evaluated("codeql-javascript-juice-shop-3mb.sarif", QualityFindings::Report);
+    assert!(!v.passed, "security findings still count");
+    assert_eq!((v.counts.total, v.quality_counts.total), (379 - 216, 216));
+    assert!(r.findings.iter().all(|f| f.cvss_score.is_some()), "every counted finding has a security-severity");
+    // Security scanners are security by construction, whatever their rules carry.
+    let (r, _) = evaluated("trivy-debug-results-2021.sarif", QualityFindings::Report);
+    assert!(r.quality.is_empty() && !r.findings.is_empty());
+}
+
+#[test]
+fn titles_name_the_instance_and_links_name_the_related_location() {
+    let r = read_sarif_file(&corpus_dir().join("ruff-builtins-own-input.sarif")).expect("reads");
+    let titles: Vec<&str> = r.findings.iter().map(|f| f.title.as_str()).collect();
+    assert!(titles.contains(&"Variable `sum` is shadowing a Python builtin"), "{titles:?}");
+    assert!(titles.contains(&"`os` imported but unused"), "{titles:?}");
+    let a001 = r.findings.iter().find(|f| f.rule_id == "A001").expect("A001");
+    assert!(
+        a001.description.starts_with("Variable `sum` is shadowing a Python builtin\n\n## What it does"),
+        "{}",
+        a001.description
+    );
+    let r = read_sarif_file(&corpus_dir().join("jscpd-clone-own-input.sarif")).expect("reads");
+    assert_eq!(r.findings[0].title, "Duplicated code block (35 tokens), duplicated at b.js:4");
+    let r = read_sarif_file(&corpus_dir().join("codeql-javascript-juice-shop-3mb.sarif")).expect("reads");
+    let redos = r.findings.iter().find(|f| f.title.starts_with("This regular expression (")).expect("a ReDoS finding");
+    assert!(!redos.title.contains("]("), "markdown links are resolved: {}", redos.title);
+    assert!(r.findings.iter().all(|f| !f.title.contains("](") && !f.description.contains("](")));
 }

@@ -3,7 +3,7 @@
 //! naming the variable.
 
 use scangate_core::lifecycle::state::ImportOn;
-use scangate_core::policy::{parse_bool, GatePolicy, Thresholds};
+use scangate_core::policy::{parse_bool, GatePolicy, QualityFindings, Thresholds};
 
 /// Which findings replace which in Security Hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +130,10 @@ impl Config {
         c.gate.fail_on_policy_deny = boolean("FAIL_ON_POLICY_DENY", true)?;
         c.gate.fail_on_policy_audit = boolean("FAIL_ON_POLICY_AUDIT", false)?;
         c.gate.accept_incomplete = boolean("ACCEPT_INCOMPLETE_SCAN", false)?;
+        if let Some(v) = get("QUALITY_FINDINGS") {
+            c.gate.quality =
+                QualityFindings::parse(&v).map_err(|message| ConfigError { name: "QUALITY_FINDINGS", message })?;
+        }
         c.security_hub_enabled = boolean("SECURITY_HUB_ENABLED", true)?;
         if let Some(v) = get("SECURITY_HUB_MAX_TPS") {
             match v.parse::<f64>() {
@@ -236,6 +240,9 @@ mod tests {
         assert_eq!(c.security_hub_burst(), 30);
         assert_eq!(c.refresh_days, 30);
         assert_eq!(c.import_on, ImportOn::Content);
+        assert_eq!(c.gate.quality, QualityFindings::Report, "quality findings are reported, not gated");
+        let bad = cfg(&[("QUALITY_FINDINGS", "fail")]).expect_err("an unknown mode is refused");
+        assert_eq!(bad.name, "QUALITY_FINDINGS");
     }
 
     #[test]
@@ -252,6 +259,7 @@ mod tests {
             ("REFRESH_DAYS", "7"),
             ("LIFECYCLE_KEY", "Report"),
             ("IMPORT_ON", "Sighting"),
+            ("QUALITY_FINDINGS", "Gate"),
             ("PUBLISHER_PROJECT", ""),
             ("PUBLISH_PROJECTS", " qualys-codebuild-image-us-east-1, ,app ,"),
         ])
@@ -267,6 +275,7 @@ mod tests {
         assert_eq!(c.refresh_days, 7);
         assert_eq!(c.lifecycle, LifecycleMode::Report);
         assert_eq!(c.import_on, ImportOn::Sighting);
+        assert_eq!(c.gate.quality, QualityFindings::Gate);
         assert_eq!(c.publisher_project, None);
         assert_eq!(c.publish_projects, ["qualys-codebuild-image-us-east-1", "app"]);
         assert!(cfg(&[]).expect("defaults").publish_projects.is_empty(), "unset: no project publishes");

@@ -7,7 +7,7 @@ use super::values::{self, List, Mode, Pod, ProxyUrl};
 use crate::error::CliError;
 use clap::{ArgAction, Args, Subcommand};
 use scangate_core::lifecycle::ScanType;
-use scangate_core::policy::{parse_bool, Thresholds};
+use scangate_core::policy::{parse_bool, QualityFindings, Thresholds};
 use std::path::{Path, PathBuf};
 
 const EXIT_HELP: &str = "\
@@ -257,6 +257,12 @@ pub(crate) struct GateOpts {
     #[arg(long, env = "ACCEPT_INCOMPLETE_SCAN", default_value = "false", value_parser = named("--accept-incomplete-scan / ACCEPT_INCOMPLETE_SCAN", parse_bool), action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub accept_incomplete_scan: bool,
+    /// Quality findings (no security-severity, not from a security scanner) with --local: `report`
+    /// counts them apart, `gate` counts them against the thresholds, `ignore` only counts them in
+    /// verdict.json. The report-processor's own QUALITY_FINDINGS decides its verdict (--wait).
+    #[arg(long, env = "QUALITY_FINDINGS", default_value = "report", value_parser = named("--quality-findings / QUALITY_FINDINGS", QualityFindings::parse),
+          value_name = "gate|report|ignore", help_heading = "Gate")]
+    pub quality_findings: QualityFindings,
     /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
     /// no waiting for the processor then (SCANGATE_WAIT is ignored).
     #[arg(long, help_heading = "Gate")]

@@ -71,6 +71,7 @@ fn gate_policy(g: &GateOpts) -> GatePolicy {
 
 /// The CodeBuild build this runs in, from its environment.
 fn build_ref(project: Option<&str>) -> BuildRef {
+        quality: g.quality_findings,
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     BuildRef {
         arn: var("CODEBUILD_BUILD_ARN"),
@@ -173,7 +174,9 @@ fn evaluate_file(
     ctx: &GateContext,
     upload: &UploadOpts,
 ) -> Result<(Evaluated, Vec<Finding>), String> {
-    let report = scangate_core::read_sarif_file(path).map_err(|e| format!("cannot evaluate the SARIF report: {e}"))?;
+    let mut report =
+        scangate_core::read_sarif_file(path).map_err(|e| format!("cannot evaluate the SARIF report: {e}"))?;
+    evaluate::apply_quality(&mut report, policy.quality);
     for w in report.warnings.iter().take(20) {
         eprintln!("scangate: reader warning: {}: {}", w.path, w.message);
     }

@@ -12,9 +12,10 @@ use super::model::{
     MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS,
     SCHEMA_VERSION,
 };
-use crate::finding::{Finding, FindingKind};
+use crate::finding::{Finding, FindingClass, FindingKind};
 use crate::host::{Cloud, HostFacts, VmTarget};
 use crate::lifecycle::{ecr_parts, image_repository, LifecycleKey, ScanType};
+use crate::severity::Severity;
 use crate::text::{display_text, truncate_chars};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -82,8 +83,12 @@ pub fn generator_id(finding: &Finding) -> String {
     bounded(&format!("scangate/{scanner}/{rule}"), MAX_ID_CHARS)
 }
 
-/// The `Types` entry of a finding: CVE when it names a CVE, else by kind.
+/// The `Types` entry of a finding: code quality for a quality finding, CVE when it names a
+/// CVE, else by kind.
 pub fn finding_type(finding: &Finding) -> &'static str {
+    if finding.class == FindingClass::Quality {
+        return types::CODE_QUALITY;
+    }
     if !finding.cves.is_empty() {
         return types::CVE;
     }
@@ -116,6 +121,7 @@ pub(super) fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordS
         .map_or_else(|| title.clone(), |d| bounded(d, caps.description.min(MAX_DESCRIPTION_CHARS)));
     let original =
         nonblank(&finding.severity_original).map_or_else(|| finding.severity.label().to_string(), |o| bounded(o, 128));
+    let label = asff_severity(finding);
     AsffFinding {
         schema_version: SCHEMA_VERSION,
         id: finding_id_in(&p.lifecycle_hash, finding),
@@ -125,13 +131,9 @@ pub(super) fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordS
         types: vec![Cow::Borrowed(finding_type)],
         created_at: ctx.created_at().to_string(),
         updated_at: ctx.updated_at.clone(),
-        severity: AsffSeverity {
-            label: finding.severity,
-            normalized: finding.severity.normalized(),
-            original: original.clone(),
-        },
+        severity: AsffSeverity { label, normalized: label.normalized(), original: original.clone() },
         finding_provider_fields: ProviderFields {
-            severity: ProviderSeverity { label: finding.severity, original },
+            severity: ProviderSeverity { label, original },
             types: vec![Cow::Borrowed(finding_type)],
         },
         title,
@@ -141,6 +143,17 @@ pub(super) fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordS
         resources: resources(finding, ctx, caps),
         vulnerabilities: vulnerabilities(finding, caps),
         record_state: state,
+    }
+}
+
+/// The Security Hub severity: the finding's, except for a quality finding, which is not a
+/// security risk whatever level its linter gave it: LOW for an `error` (or a higher
+/// severity), INFORMATIONAL otherwise. `Severity.Original` keeps the level.
+pub(crate) fn asff_severity(finding: &Finding) -> Severity {
+    match finding.class {
+        FindingClass::Security => finding.severity,
+        FindingClass::Quality if finding.severity >= Severity::High => Severity::Low,
+        FindingClass::Quality => Severity::Informational,
     }
 }
 
@@ -577,6 +590,7 @@ mod tests {
             severity_source: SeveritySource::Qualys,
             severity_original: String::new(),
             kind: FindingKind::Code,
+            class: Default::default(),
             cves: vec!["CVE-2024-1234".into()],
             cvss_score: None,
             cvss_vector: None,
@@ -611,7 +625,6 @@ mod tests {
             assert!(k.chars().count() <= MAX_PRODUCT_FIELD_KEY_CHARS, "{k}");
         }
     }
-
     /// A VM disk scan names the VM: AWS gets the instance and the source volume as typed
     /// resources in the VM's region, GCP one `Other` resource with the self-link; a host scan's
     /// node and OS are ProductFields and resource details.
@@ -627,6 +640,7 @@ mod tests {
             severity_source: SeveritySource::Qualys,
             severity_original: String::new(),
             kind: FindingKind::Code,
+            class: Default::default(),
             cves: vec!["CVE-2024-1234".into()],
             cvss_score: None,
             cvss_vector: None,

@@ -44,6 +44,11 @@ pub mod types {
     /// Static-analysis results and licence violations: the namespace alone, which the
     /// taxonomy allows, because no defined category describes them.
     pub const SOFTWARE_CHECK: &str = "Software and Configuration Checks";
+    /// A quality finding (a linter's result without `security-severity`), imported only with
+    /// `QUALITY_FINDINGS=gate`. The taxonomy defines no category for code quality and allows
+    /// a provider's own ("the defined categories and classifiers may also be used, but are not
+    /// required"), so it is named plainly under the checks namespace.
+    pub const CODE_QUALITY: &str = "Software and Configuration Checks/Code Quality";
 }
 
 /// `RecordState`.

@@ -78,6 +78,7 @@ pub(super) fn finding() -> BoxedStrategy<Finding> {
                     FindingKind::Misconfiguration,
                     FindingKind::Code,
                 ][kind],
+                class: Default::default(),
                 cves,
                 cvss_score,
                 cvss_vector,

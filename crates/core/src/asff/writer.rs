@@ -86,6 +86,7 @@ mod tests {
             severity_source: SeveritySource::Level,
             severity_original: "error".into(),
             kind: FindingKind::Vulnerability,
+            class: Default::default(),
             cves: (0..500).map(|i| format!("CVE-2024-{:05}", 10_000 + i)).collect(),
             cvss_score: Some(9.8),
             cvss_vector: Some("\u{3}".repeat(5000)),

@@ -152,6 +152,7 @@ fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation
         fail_on_policy_deny: verdict.fail_on_policy_deny,
         fail_on_policy_audit: verdict.fail_on_policy_audit,
         accept_incomplete: verdict.accept_incomplete_scan,
+        quality: verdict.quality_findings,
     };
     let (passed, reasons, gate) = if let Some(error) = &verdict.error {
         // An unprocessable report has no counts to re-evaluate: it fails whatever the overrides say.

@@ -48,6 +48,7 @@ impl Overrides {
             fail_on_policy_deny: self.fail_on_policy_deny.unwrap_or(stored.fail_on_policy_deny),
             fail_on_policy_audit: self.fail_on_policy_audit.unwrap_or(stored.fail_on_policy_audit),
             accept_incomplete: stored.accept_incomplete,
+            quality: stored.quality,
         }
     }
 }

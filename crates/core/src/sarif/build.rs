@@ -1,9 +1,10 @@
 //! From read results and rules to deduplicated [`Finding`]s: rule resolution, severity,
 //! CVE extraction, package derivation, kind, dedup.
 
+use super::message;
 use super::parse::{RawResult, RuleInfo, Tool, VulnSoftware};
 use super::Warnings;
-use crate::finding::{write_dedup_key, DedupKey, Finding, FindingKind, Location, Package, Scanner};
+use crate::finding::{write_dedup_key, DedupKey, Finding, FindingClass, FindingKind, Location, Package, Scanner};
 use crate::severity;
 use std::collections::HashMap;
 
@@ -36,6 +37,8 @@ pub(crate) struct RunState {
     pub rule_count: usize,
     /// What the scanner's name says about its findings (gitleaks → secrets, checkov → IaC).
     pub tool_kind: Option<FindingKind>,
+    /// The driver is a security scanner by construction ([`SECURITY_SCANNERS`]).
+    pub security_tool: bool,
     pub artifacts: Option<Vec<Option<String>>>,
     pub pending: Vec<RawResult>,
     pub results: usize,
@@ -51,6 +54,7 @@ impl RunState {
         for (c, comp) in tool.components.iter_mut().enumerate() {
             for (i, rule) in comp.rules.iter_mut().enumerate() {
                 prepare_rule(rule);
+                rule.component = c;
                 if let Some(id) = &rule.id {
                     self.by_id.entry(id.clone()).or_insert((c, i));
                 }
@@ -60,6 +64,7 @@ impl RunState {
         let driver = tool.components.first();
         let name = driver.and_then(|d| d.name.clone()).unwrap_or_else(|| "unknown".to_string());
         self.tool_kind = tool_kind(&name);
+        self.security_tool = security_tool(&name);
         self.scanner = Scanner { name, version: driver.and_then(|d| d.version.clone()) };
         self.tool = Some(tool);
     }
@@ -117,6 +122,46 @@ fn tool_kind(name: &str) -> Option<FindingKind> {
     } else {
         None
     }
+}
+
+/// Scanners whose every result is a security finding, matched case-insensitively as a part of
+/// the driver's name: vulnerability and licence scanners of packages and images (QScanner,
+/// Trivy, Grype, Anchore, Snyk, osv-scanner, Dependency-Check, npm/pip/cargo audit), secret
+/// scanners (gitleaks, TruffleHog, detect-secrets, ggshield), IaC security scanners (checkov,
+/// KICS, tfsec, Terrascan, cfn_nag) and SAST tools that only have security rules (Bandit,
+/// gosec, Brakeman, njsscan). A tool that mixes lint and security rules (ESLint, ruff, CodeQL,
+/// Semgrep, SonarQube, cfn-lint, hadolint) is not listed: its security results are told apart
+/// by `security-severity` or a `security` tag. README, "How findings are counted".
+pub(crate) const SECURITY_SCANNERS: &[&str] = &[
+    "qualys",
+    "qscanner",
+    "trivy",
+    "grype",
+    "anchore",
+    "snyk",
+    "osv-scanner",
+    "dependency-check",
+    "npm audit",
+    "pip-audit",
+    "cargo-audit",
+    "gitleaks",
+    "trufflehog",
+    "detect-secrets",
+    "ggshield",
+    "checkov",
+    "kics",
+    "tfsec",
+    "terrascan",
+    "cfn_nag",
+    "bandit",
+    "gosec",
+    "brakeman",
+    "njsscan",
+];
+
+fn security_tool(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SECURITY_SCANNERS.iter().any(|s| n.contains(s))
 }
 
 /// Appends the CVE ids found in `text` (upper case, no duplicates).
@@ -450,7 +495,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         }
         let dedup = DedupKey(key.clone());
         let affected = Affected { key: &dedup, package, layer, location: location.clone() };
-        let finding = build_finding(run, rule, &raw, rule_id, affected);
+        let finding = build_finding(run, rule, &raw, rule_id, affected, &mut out.w);
         index.insert(dedup.0, findings.len());
         findings.push(finding);
     }
@@ -472,6 +517,7 @@ fn build_finding(
     raw: &RawResult,
     rule_id: &str,
     affected: Affected,
+    w: &mut Warnings,
 ) -> Finding {
     let Affected { key, package, layer, location } = affected;
     let r = rule;
@@ -480,17 +526,27 @@ fn build_finding(
         raw.security_severity.or(r.and_then(|r| r.security_severity)),
         raw.level.or(r.and_then(|r| r.default_level)),
     );
-    let first_line = raw.message.as_deref().and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()));
-    let title = non_empty(r.and_then(|r| r.short.as_deref()))
-        .or(non_empty(r.and_then(|r| r.name.as_deref())))
-        .or(first_line)
-        .unwrap_or(rule_id)
-        .to_string();
-    let description = non_empty(r.and_then(|r| r.full.as_deref()))
-        .or(non_empty(raw.message.as_deref()))
-        .unwrap_or(rule_id)
-        .to_string();
-
+    let message = result_message(run, r, raw, w);
+    let message = message.as_deref().map(str::trim).filter(|m| !m.is_empty());
+    // Rule text that is a template (`{name}`) does not name the instance: never shown.
+    fn rule_text(t: Option<&str>) -> Option<&str> {
+        non_empty(t).filter(|t| !message::has_placeholder(t))
+    }
+    let rule_title = rule_text(r.and_then(|r| r.short.as_deref())).or(rule_text(r.and_then(|r| r.name.as_deref())));
+    // The message names the instance; a block of `Key: value` lines (Trivy) is data, not a title.
+    let message_title = message
+        .filter(|m| !message::is_key_value_block(m))
+        .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()));
+    let title = message_title.or(rule_title).or(message.and_then(|m| m.lines().next())).unwrap_or(rule_id);
+    let help = rule_text(r.and_then(|r| r.full.as_deref()))
+        .or(rule_text(r.and_then(|r| r.help_text.as_deref())))
+        .or(rule_text(r.and_then(|r| r.short.as_deref())));
+    let description = match (message, help) {
+        (Some(m), Some(h)) if m != h && !m.contains(h) => format!("{m}\n\n{h}"),
+        (Some(m), _) => m.to_string(),
+        (None, Some(h)) => h.to_string(),
+        (None, None) => rule_id.to_string(),
+    };
     let mut cves = Vec::new();
     for s in &raw.cve_ids {
         push_cves(&mut cves, s);
@@ -510,6 +566,17 @@ fn build_finding(
         }
     }
     let kind = kind_of(run, r, rule_id, &tags, package.is_some(), strong_cve);
+    let security = run.security_tool
+        || raw.qualys.or(r.and_then(|r| r.qualys)).is_some()
+        || raw.security_severity.or(r.and_then(|r| r.security_severity)).is_some()
+        || matches!(kind, FindingKind::Vulnerability | FindingKind::Secret)
+        || tags.iter().any(|t| t.eq_ignore_ascii_case("security"));
+    let class = if security { FindingClass::Security } else { FindingClass::Quality };
+    // The title names a CVE the finding has, when the message does not.
+    let title = match cves.first() {
+        Some(cve) if !title.to_ascii_uppercase().contains(cve.as_str()) => format!("{cve}: {title}"),
+        _ => title.to_string(),
+    };
     Finding {
         id: key.finding_id(),
         rule_id: rule_id.to_string(),
@@ -519,6 +586,7 @@ fn build_finding(
         severity_source: sev.source,
         severity_original: sev.original,
         kind,
+        class,
         cves,
         cvss_score: raw.security_severity.or(r.and_then(|r| r.security_severity)).or(r.and_then(|r| r.cvss_score)),
         cvss_vector: r.and_then(|r| r.cvss_vector.clone()),
@@ -533,4 +601,79 @@ fn build_finding(
         fingerprint: raw.fingerprint.clone(),
         occurrences: 1,
     }
+}
+
+/// The result's message as plain text (SARIF 2.1.0 §3.11): its own `text` (else `markdown`),
+/// else the message string `message.id` names (the rule's `messageStrings`, then its tool
+/// component's `globalMessageStrings`, then the driver's); `{n}` placeholders filled from
+/// `arguments`, embedded links to related locations turned into `path:line`. Built only for a
+/// new distinct finding; a message id that cannot be found or a placeholder without an
+/// argument is a warning.
+fn result_message<'a>(
+    run: &'a RunState,
+    rule: Option<&'a RuleInfo>,
+    raw: &'a RawResult,
+    w: &mut Warnings,
+) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow;
+    let (text, from_strings): (&str, bool) = match (raw.message.as_deref(), raw.message_id.as_deref()) {
+        (Some(t), _) => (t, false),
+        (None, Some(id)) => {
+            let components = run.tool.as_ref().map_or(&[][..], |t| t.components.as_slice());
+            let own = rule.and_then(|r| find_in(&r.message_strings, id));
+            let component = rule.map_or(0, |r| r.component);
+            let global = || {
+                components
+                    .get(component)
+                    .and_then(|c| find_in(&c.global_strings, id))
+                    .or_else(|| components.first().and_then(|c| find_in(&c.global_strings, id)))
+            };
+            match own.or_else(global) {
+                Some(t) => (t, true),
+                None => {
+                    w.push_lazy(
+                        || result_path(run, raw, "message.id"),
+                        || {
+                            format!(
+                                "no message string {:?} in the rule's messageStrings or the tool's \
+                                 globalMessageStrings; the rule's text is used",
+                                super::short(id)
+                            )
+                        },
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, None) => return None,
+    };
+    let mut out: Cow<'a, str> = Cow::Borrowed(text);
+    if from_strings || !raw.arguments.is_empty() {
+        let (filled, missing) = message::format(text, &raw.arguments);
+        if missing > 0 {
+            w.push_lazy(
+                || result_path(run, raw, "message.arguments"),
+                || {
+                    format!(
+                        "{missing} placeholder(s) without an argument ({} given); left as written",
+                        raw.arguments.len()
+                    )
+                },
+            );
+        }
+        out = Cow::Owned(filled);
+    }
+    if out.contains("](") || out.contains('\\') {
+        let artifact = |i: i64| -> Option<String> {
+            usize::try_from(i).ok().and_then(|i| run.artifacts.as_ref()?.get(i).cloned().flatten())
+        };
+        if let Cow::Owned(plain) = message::plain_links(&out, &raw.related, &artifact) {
+            out = Cow::Owned(plain);
+        }
+    }
+    Some(out)
+}
+
+fn find_in<'a>(strings: &'a [(String, String)], id: &str) -> Option<&'a str> {
+    strings.iter().find(|(k, _)| k == id).map(|(_, v)| v.as_str())
 }

@@ -35,6 +35,7 @@
 mod build;
 mod driver;
 mod lenient;
+mod message;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -90,6 +91,11 @@ pub struct Report {
     /// Why the scan did not complete, one entry per run that says so (empty: complete).
     #[serde(default)]
     pub incomplete: Vec<String>,
+    /// Quality findings taken out of `findings` by [`crate::evaluate::apply_quality`]
+    /// (`QUALITY_FINDINGS` `report` or `ignore`): counted apart, not gated, not imported.
+    /// The reader leaves it empty: every finding it reads is in `findings` with its class.
+    #[serde(default)]
+    pub quality: Vec<Finding>,
 }
 
 /// How many warnings a report keeps verbatim; the rest are only counted.
@@ -196,6 +202,7 @@ pub fn read_sarif<R: std::io::Read>(reader: R, source_name: &str) -> Result<Repo
         warnings: out.w.kept,
         warning_count: out.w.count,
         results_read: out.results_read,
+        quality: Vec::new(),
     })
 }
 

@@ -39,7 +39,11 @@ fn results_before_rules_are_resolved_when_the_run_closes() {
     );
     assert_eq!(r.findings.len(), 2, "{:?}", r.warnings);
     let f = &r.findings[0];
-    assert_eq!((f.rule_id.as_str(), f.title.as_str(), f.description.as_str()), ("R1", "Rule one", "Long one"));
+    assert_eq!(
+        (f.rule_id.as_str(), f.title.as_str(), f.description.as_str()),
+        ("R1", "first line", "first line\nsecond\n\nLong one"),
+        "the message names the instance; the rule's description follows it"
+    );
     assert_eq!(
         (f.severity, f.severity_source, f.severity_original.as_str()),
         (Severity::High, SeveritySource::Level, "error")
@@ -50,7 +54,7 @@ fn results_before_rules_are_resolved_when_the_run_closes() {
     assert_eq!(f.scanner.name, "Late");
     assert_eq!(f.scanner.version.as_deref(), Some("1.0"));
     let g = &r.findings[1];
-    assert_eq!((g.rule_id.as_str(), g.title.as_str(), g.severity), ("R2", "RuleTwo", Severity::Low));
+    assert_eq!((g.rule_id.as_str(), g.title.as_str(), g.severity), ("R2", "by index", Severity::Low));
     assert_eq!(g.description, "by index", "no fullDescription: the message");
     assert_eq!(r.warning_count, 0, "{:?}", r.warnings);
     assert_eq!(r.runs, vec![RunSummary { scanner: f.scanner.clone(), rules: 2, results: 2 }]);
@@ -73,17 +77,18 @@ fn rule_index_into_extensions_via_tool_component() {
     );
     let b = by_rule(&r, "js/b");
     assert_eq!(b.len(), 1);
-    assert_eq!((b[0].title.as_str(), b[0].severity), ("B", Severity::Low));
+    assert_eq!((b[0].title.as_str(), b[0].severity), ("m", Severity::Low));
+    assert_eq!(b[0].description, "m\n\nB", "the rule's short description follows the message");
     let a = by_rule(&r, "js/a");
     assert_eq!(a.len(), 2, "different messages, no location: two findings");
     assert_eq!(
         (a[0].title.as_str(), a[0].severity, a[0].severity_source),
-        ("A", Severity::Critical, SeveritySource::SecuritySeverity)
+        ("m", Severity::Critical, SeveritySource::SecuritySeverity)
     );
     assert_eq!(a[0].cvss_score, Some(9.8));
     assert_eq!(a[0].kind, FindingKind::Code, "a CodeQL query is code even when tagged security");
     assert_eq!(a[0].scanner.version.as_deref(), Some("2.9.2"));
-    assert_eq!(a[1].title, "A", "bad toolComponent index: found by id");
+    assert_eq!(a[1].description, "m2\n\nA", "bad toolComponent index: found by id");
     assert_eq!(r.warning_count, 1, "{:?}", r.warnings);
     assert_eq!(r.warnings[0].path, "runs[0].results[2].rule.toolComponent.index");
 }
@@ -229,7 +234,7 @@ fn qscanner_multi_package_result_gives_one_finding_per_package() {
         assert_eq!(f.cves, vec!["CVE-2023-0286".to_string(), "CVE-2023-0215".to_string()]);
         assert_eq!(f.qds, Some(95.0));
         assert_eq!(f.kind, FindingKind::Vulnerability);
-        assert_eq!(f.title, "OpenSSL vulns");
+        assert_eq!(f.title, "CVE-2023-0286: openssl vulnerable", "the message, with the CVE it does not name");
     }
     assert_ne!(v[0].id, v[1].id);
     let s = by_rule(&r, "qid-9001");
@@ -428,4 +433,95 @@ fn a_utf8_byte_order_mark_is_skipped() {
         SarifError::Json { line, column, .. } => assert_eq!((line, column), (1, 1), "columns count after the mark"),
         e => panic!("expected a JSON error, got {e}"),
     }
+}
+
+#[test]
+fn message_id_and_arguments_resolve_from_message_strings() {
+    // The shape of SARIF 2.1.0 §3.11.7's example: the result names a message string of its
+    // rule and gives the arguments; the driver has global strings for rules without one.
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{
+          "tool":{"driver":{"name":"CodeScanner","globalMessageStrings":{
+              "shared":{"text":"Shared text about '{0}'."}},
+            "rules":[{"id":"CA2101","shortDescription":{"text":"Specify marshaling"},
+              "messageStrings":{"default":{"text":"Variable '{0}' was used without being initialized. {{braces}} stay."},
+                                "linked":{"text":"Tainted by [this value](1) in '{0}'."}}},
+              {"id":"CA2102","fullDescription":{"text":"Rule help"}}]}},
+          "artifacts":[{"location":{"uri":"lib/sink.c"}}],
+          "results":[
+            {"ruleId":"CA2101","message":{"id":"default","arguments":["count"]},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.c"},"region":{"startLine":1}}}]},
+            {"ruleId":"CA2101","message":{"id":"linked","arguments":["main"]},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.c"},"region":{"startLine":2}}}],
+             "relatedLocations":[{"id":1,"physicalLocation":{"artifactLocation":{"uri":"src/in.c"},"region":{"startLine":40}}}]},
+            {"ruleId":"CA2102","message":{"id":"shared","arguments":["x"]},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.c"},"region":{"startLine":3}}}]},
+            {"ruleId":"CA2102","message":{"id":"missing"},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.c"},"region":{"startLine":4}}}]},
+            {"ruleId":"CA2102","message":{"markdown":"See [the sink](2) and **bold**"},
+             "relatedLocations":[{"id":2,"physicalLocation":{"artifactLocation":{"index":0}}}],
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.c"},"region":{"startLine":5}}}]}
+          ]}]}"#,
+    );
+    let titles: Vec<&str> = r.findings.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Variable 'count' was used without being initialized. {braces} stay.",
+            "Tainted by this value (src/in.c:40) in 'main'.",
+            "Shared text about 'x'.",
+            "CA2102",
+            "See the sink (lib/sink.c) and **bold**",
+        ]
+    );
+    assert_eq!(
+        r.findings[0].description,
+        "Variable 'count' was used without being initialized. {braces} stay.\n\nSpecify marshaling"
+    );
+    assert_eq!(r.findings[2].description, "Shared text about 'x'.\n\nRule help");
+    assert_eq!(r.warning_count, 1, "{:?}", r.warnings);
+    assert_eq!(r.warnings[0].path, "runs[0].results[3].message.id");
+    assert_eq!(r.findings[3].description, "Rule help", "no message: the rule's help");
+    // The dedup key is what it was: the message id does not enter it (the location does).
+    assert!(r.findings.iter().all(|f| f.location.is_some()));
+}
+
+#[test]
+fn rule_templates_never_become_titles() {
+    // ruff writes the rule's template (`{name}`) as its descriptions and the filled text in
+    // the result; a result without a message falls back to the rule's name or id.
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"ruff","rules":[
+            {"id":"A001","shortDescription":{"text":"Variable `{name}` is shadowing a Python builtin"},
+             "help":{"text":"Variable `{name}` is shadowing a Python builtin"},"properties":{"name":"builtin-variable-shadowing"}}]}},
+          "results":[
+            {"ruleId":"A001","level":"error","message":{"text":"Variable `sum` is shadowing a Python builtin"},
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.py"},"region":{"startLine":1}}}]},
+            {"ruleId":"A001","level":"error",
+             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.py"},"region":{"startLine":2}}}]}]}]}"#,
+    );
+    assert_eq!(r.findings[0].title, "Variable `sum` is shadowing a Python builtin");
+    assert_eq!(r.findings[0].description, "Variable `sum` is shadowing a Python builtin");
+    assert_eq!((r.findings[1].title.as_str(), r.findings[1].description.as_str()), ("A001", "A001"));
+    assert!(r.findings.iter().all(|f| f.class == crate::finding::FindingClass::Quality));
+}
+
+#[test]
+fn security_severity_or_a_security_tag_makes_a_linter_result_a_security_finding() {
+    use crate::finding::FindingClass;
+    let r = read(
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"ESLint","rules":[
+            {"id":"style"},{"id":"sec-tag","properties":{"tags":["Security"]}},
+            {"id":"sec-sev","properties":{"security-severity":"7.5"}}]}},
+          "results":[
+            {"ruleId":"style","level":"error","message":{"text":"a"}},
+            {"ruleId":"sec-tag","level":"error","message":{"text":"b"}},
+            {"ruleId":"sec-sev","level":"note","message":{"text":"c"}},
+            {"ruleId":"style","level":"error","message":{"text":"d"},"properties":{"security-severity":"9.1"}}]}]}"#,
+    );
+    let classes: Vec<FindingClass> = r.findings.iter().map(|f| f.class).collect();
+    assert_eq!(
+        classes,
+        [FindingClass::Quality, FindingClass::Security, FindingClass::Security, FindingClass::Security]
+    );
 }

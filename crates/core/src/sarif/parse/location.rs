@@ -3,6 +3,7 @@
 
 use super::{wrong, RawResult};
 use crate::sarif::lenient::{ArrBody, Keys, Obj, ObjBody, Scalar, Shape};
+use crate::sarif::message::Related;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 
 /// `result.locations`: only the first location is read.
@@ -125,6 +126,80 @@ impl<'de> ObjBody<'de> for RegionBody {
                         Ok(Some(n)) => Err(format!("startLine {n} is not a line number (1 or more); ignored")),
                         Ok(None) => Ok(None),
                         Err(got) => Err(wrong("an integer", &got)),
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `result.relatedLocations`: the entries with an `id` (what an embedded link `[text](id)`
+/// points at), each with its artifact location and start line; at most
+/// [`super::result::MAX_RELATED`], the rest skipped. Malformed entries are skipped: a link to
+/// them keeps its text.
+pub(super) struct RelatedLocationsBody<'a> {
+    pub(super) out: &'a mut Vec<Related>,
+}
+
+impl<'de> ArrBody<'de> for RelatedLocationsBody<'_> {
+    type Out = ();
+    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while self.out.len() < super::result::MAX_RELATED {
+            match seq.next_element_seed(Obj(RelatedBody))? {
+                None => return Ok(()),
+                Some(Shape::Got(Some(r))) => self.out.push(r),
+                Some(_) => {}
+            }
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+struct RelatedBody;
+
+impl<'de> ObjBody<'de> for RelatedBody {
+    type Out = Option<Related>;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut id = None;
+        let mut r = Related::default();
+        while let Some(k) = map.next_key_seed(Keys(&["id", "physicalLocation"]))? {
+            match k {
+                Some(0) => id = map.next_value::<Scalar>()?.into_i64().ok().flatten(),
+                Some(1) => {
+                    if let Shape::Got(p) = map.next_value_seed(Obj(RelatedPhysicalBody))? {
+                        (r.uri, r.artifact_index, r.line) = p;
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(id.map(|id| Related { id, ..r }))
+    }
+}
+
+struct RelatedPhysicalBody;
+
+impl<'de> ObjBody<'de> for RelatedPhysicalBody {
+    type Out = (Option<String>, Option<i64>, Option<u64>);
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut out = (None, None, None);
+        while let Some(k) = map.next_key_seed(Keys(&["artifactLocation", "region"]))? {
+            match k {
+                Some(0) => {
+                    if let Shape::Got((uri, index, _)) = map.next_value_seed(Obj(ArtifactLocationBody))? {
+                        (out.0, out.1) = (uri, index);
+                    }
+                }
+                Some(1) => {
+                    if let Shape::Got(Ok(line)) = map.next_value_seed(Obj(RegionBody))? {
+                        out.2 = line;
                     }
                 }
                 _ => {

@@ -2,9 +2,10 @@
 //! suppressions and `properties` (severities, CVE ids, tags, QScanner's `vulnerableSoftware`).
 //! The result's location is read in `location.rs`.
 
-use super::location::LocationsBody;
+use super::location::{LocationsBody, RelatedLocationsBody};
 use super::{cvss_from, level_from, next_str_list, qualys_from, scalar_text, wrong};
-use crate::sarif::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, TextObj};
+use crate::sarif::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, StrList};
+use crate::sarif::message::Related;
 use crate::severity::Level;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 
@@ -29,7 +30,15 @@ pub(crate) struct RawResult {
     pub tc_index: Option<i64>,
     pub tc_name: Option<String>,
     pub level: Option<Level>,
+    /// `message.text`, else `message.markdown`, as written (the dedup key's last resort).
     pub message: Option<String>,
+    /// `message.id`: a key into the rule's or tool component's message strings.
+    pub message_id: Option<String>,
+    /// `message.arguments`: the values of the `{n}` placeholders.
+    pub arguments: Vec<String>,
+    /// `relatedLocations` with an `id` (the targets of embedded links), at most
+    /// [`MAX_RELATED`]; only kept when the message has a link.
+    pub related: Vec<Related>,
     pub uri: Option<String>,
     pub artifact_index: Option<i64>,
     pub start_line: Option<u64>,
@@ -71,6 +80,7 @@ impl<'de> ObjBody<'de> for ResultBody {
             "partialFingerprints",
             "properties",
             "suppressions",
+            "relatedLocations",
         ];
         let mut r = RawResult { index: self.index, ..Default::default() };
         let mut partial: Option<String> = None;
@@ -92,9 +102,8 @@ impl<'de> ObjBody<'de> for ResultBody {
                     Ok(l) => r.level = l,
                     Err(m) => r.warn("level", m),
                 },
-                Some(4) => match map.next_value_seed(Obj(TextObj))? {
-                    Shape::Got(t) => r.message = t.best(),
-                    Shape::Null => {}
+                Some(4) => match map.next_value_seed(Obj(MessageBody { r: &mut r }))? {
+                    Shape::Got(()) | Shape::Null => {}
                     Shape::Wrong(got) => r.warn("message", wrong("an object", got)),
                 },
                 Some(5) => match map.next_value_seed(Arr(LocationsBody { r: &mut r }))? {
@@ -124,6 +133,10 @@ impl<'de> ObjBody<'de> for ResultBody {
                     Shape::Null => {}
                     Shape::Wrong(got) => r.warn("suppressions", wrong("an array; not suppressed", got)),
                 },
+                Some(10) => match map.next_value_seed(Arr(RelatedLocationsBody { out: &mut r.related }))? {
+                    Shape::Got(()) | Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("relatedLocations", wrong("an array", got)),
+                },
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -132,7 +145,57 @@ impl<'de> ObjBody<'de> for ResultBody {
         if r.fingerprint.is_none() {
             r.fingerprint = partial;
         }
+        let has_link = |m: &Option<String>| m.as_deref().is_some_and(|m| m.contains("]("));
+        if !has_link(&r.message) && r.message_id.is_none() {
+            // Nothing can point at them: do not keep them.
+            r.related = Vec::new();
+        }
         Ok(r)
+    }
+}
+
+/// How many related locations a result keeps for its message's links.
+pub(crate) const MAX_RELATED: usize = 256;
+
+/// `result.message`: `text` (else `markdown`), `id` and `arguments` (SARIF 2.1.0 §3.11).
+struct MessageBody<'a> {
+    r: &'a mut RawResult,
+}
+
+impl<'de> ObjBody<'de> for MessageBody<'_> {
+    type Out = ();
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let r = self.r;
+        let (mut text, mut markdown) = (None, None);
+        while let Some(k) = map.next_key_seed(Keys(&["text", "markdown", "id", "arguments"]))? {
+            match k {
+                Some(0) => text = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                Some(1) => markdown = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                Some(2) => match map.next_value::<Scalar>()?.into_string() {
+                    Ok(id) => r.message_id = id.filter(|s| !s.is_empty()),
+                    Err(got) => r.warn("message.id", wrong("a string", got)),
+                },
+                Some(3) => match map.next_value_seed(Arr(StrList))? {
+                    Shape::Got(s) => {
+                        if s.not_strings > 0 {
+                            r.warn(
+                                "message.arguments",
+                                format!("{} element(s) are not strings; ignored", s.not_strings),
+                            );
+                        }
+                        r.arguments = s.items;
+                    }
+                    Shape::Null => {}
+                    Shape::Wrong(got) => r.warn("message.arguments", wrong("an array of strings", got)),
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let present = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        r.message = present(text).or(present(markdown));
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! rule's `defaultConfiguration` and `properties` (severities, CVSS, CVE ids, tags, purls).
 
 use super::{cvss_from, level_from, next_str_list, qualys_from, wrong};
-use crate::sarif::lenient::{next_text, Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape};
+use crate::sarif::lenient::{next_text, Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, TextObj};
 use crate::sarif::Warnings;
 use crate::severity::Level;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
@@ -25,6 +25,8 @@ pub(crate) struct RuleInfo {
     pub tags: Vec<String>,
     pub qds: Option<f64>,
     pub purls: Vec<String>,
+    /// `messageStrings`: (id, text, else markdown), in document order (SARIF 2.1.0 §3.49.11).
+    pub message_strings: Vec<(String, String)>,
     // Derived once when the tool is read (see `build::prepare_rule`).
     /// CVE ids from `cve-ids`, the id, name, short description, tags, else the help text.
     pub cves: Vec<String>,
@@ -32,6 +34,8 @@ pub(crate) struct RuleInfo {
     pub strong_cve: bool,
     /// The package a per-package rule (Grype, Anchore) names in its help or purls.
     pub help_package: Option<crate::finding::Package>,
+    /// The tool component the rule belongs to (0: the driver), for its global message strings.
+    pub component: usize,
 }
 
 /// One tool component (the driver or an extension) and its rules.
@@ -40,6 +44,8 @@ pub(crate) struct Component {
     pub name: Option<String>,
     pub version: Option<String>,
     pub rules: Vec<RuleInfo>,
+    /// `globalMessageStrings`: (id, text, else markdown).
+    pub global_strings: Vec<(String, String)>,
 }
 
 /// `run.tool`: the driver is component 0, extension `i` is component `i + 1`.
@@ -143,7 +149,9 @@ impl<'de> ObjBody<'de> for ComponentBody<'_> {
     fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
         let mut c = Component::default();
         let mut semantic: Option<String> = None;
-        while let Some(k) = map.next_key_seed(Keys(&["name", "version", "semanticVersion", "rules"]))? {
+        while let Some(k) =
+            map.next_key_seed(Keys(&["name", "version", "semanticVersion", "rules", "globalMessageStrings"]))?
+        {
             match k {
                 Some(0) => match map.next_value::<Scalar>()?.into_string() {
                     Ok(s) => c.name = s.filter(|s| !s.trim().is_empty()),
@@ -171,6 +179,13 @@ impl<'de> ObjBody<'de> for ComponentBody<'_> {
                         Shape::Wrong(got) => self.w.push(|| path.clone(), wrong("an array", got)),
                     }
                 }
+                Some(4) => match map.next_value_seed(Obj(MessageStringsBody))? {
+                    Shape::Got(v) => c.global_strings = v,
+                    Shape::Null => {}
+                    Shape::Wrong(got) => {
+                        self.w.push(|| format!("{}.globalMessageStrings", self.path), wrong("an object", got))
+                    }
+                },
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -238,6 +253,7 @@ impl<'de> ObjBody<'de> for RuleBody<'_> {
             "helpUri",
             "defaultConfiguration",
             "properties",
+            "messageStrings",
         ];
         let mut r = RuleInfo::default();
         while let Some(k) = map.next_key_seed(Keys(F))? {
@@ -267,12 +283,36 @@ impl<'de> ObjBody<'de> for RuleBody<'_> {
                         self.warn(&sub, m);
                     }
                 }
+                Some(8) => match map.next_value_seed(Obj(MessageStringsBody))? {
+                    Shape::Got(v) => r.message_strings = v,
+                    Shape::Null => {}
+                    Shape::Wrong(got) => self.warn("messageStrings", wrong("an object", got)),
+                },
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
         Ok(r)
+    }
+}
+
+/// `messageStrings` / `globalMessageStrings`: id → multiformatMessageString; the text
+/// form is kept (else the markdown), once per rule or component.
+struct MessageStringsBody;
+
+impl<'de> ObjBody<'de> for MessageStringsBody {
+    type Out = Vec<(String, String)>;
+    fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut out = Vec::new();
+        while let Some(id) = map.next_key::<String>()? {
+            if let Shape::Got(t) = map.next_value_seed(Obj(TextObj))? {
+                if let Some(text) = t.best() {
+                    out.push((id, text));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
