@@ -1,5 +1,6 @@
 //! CodeBuild: report groups, build details, and starting the JUnit publisher build.
 
+use scangate_core::contract;
 use std::future::Future;
 
 /// Details of a build used to enrich findings and verdicts.
@@ -125,11 +126,6 @@ impl CodeBuild {
     }
 }
 
-/// `arn:aws:codebuild:region:account:build/project:uuid` → `project:uuid`; ids pass through.
-pub fn build_id_from_arn(arn_or_id: &str) -> &str {
-    arn_or_id.split_once(":build/").map_or(arn_or_id, |(_, id)| id)
-}
-
 impl ReportGroups for CodeBuild {
     async fn ensure_report_group(&self, name: &str, export: &ReportExport) -> Result<Ensured, CodeBuildError> {
         use aws_sdk_codebuild::types::{
@@ -165,7 +161,7 @@ impl ReportGroups for CodeBuild {
     }
 
     async fn build_info(&self, build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
-        let out = self.client.batch_get_builds().ids(build_id_from_arn(build_id)).send().await.map_err(|e| {
+        let out = self.client.batch_get_builds().ids(contract::build_id(build_id)).send().await.map_err(|e| {
             CodeBuildError {
                 operation: "BatchGetBuilds",
                 code: aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
@@ -395,11 +391,5 @@ mod tests {
         let e = cb.start_build(&publish_request()).await.expect_err("no build id");
         assert_eq!(e.code, "MissingBuildId");
         assert!(e.message.contains("qualys-codebuild-publisher-us-east-1"), "{e}");
-    }
-
-    #[test]
-    fn build_ids() {
-        assert_eq!(build_id_from_arn("arn:aws:codebuild:us-east-1:123456789012:build/proj:abc-1"), "proj:abc-1");
-        assert_eq!(build_id_from_arn("proj:abc-1"), "proj:abc-1");
     }
 }

@@ -47,7 +47,7 @@ impl Builds {
 
 impl ReportGroups for Builds {
     async fn build_info(&self, build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
-        let id = scangate_aws::codebuild::build_id_from_arn(build_id);
+        let id = scangate_core::contract::build_id(build_id);
         Ok(lock(&self.known).get(id).cloned())
     }
 

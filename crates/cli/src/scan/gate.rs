@@ -85,8 +85,7 @@ fn build_ref(project: Option<&str>) -> BuildRef {
 /// The CodeBuild project name: CODEBUILD_BUILD_ID is `<project>:<uuid>`.
 fn codebuild_project() -> Option<String> {
     let id = std::env::var("CODEBUILD_BUILD_ID").ok()?;
-    let (p, _) = id.split_once(':')?;
-    values::parse_key_part(p).ok()
+    values::parse_key_part(contract::BuildId::parse(&id)?.project).ok()
 }
 
 pub(super) fn gate_and_upload(

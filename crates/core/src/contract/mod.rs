@@ -4,13 +4,17 @@
 //!   reads ([`meta`], [`ReportMetadata`], [`ThresholdRequest`]);
 //! - `keys.rs`: every object key layout the three build (`scans/`, `results/`,
 //!   `results/by-execution/`, `state/`, `quarantine/`, publish markers) and the checks of a
-//!   report key.
+//!   report key;
+//! - `codebuild.rs`: the CodeBuild build ARN and build id the metadata and the runner carry.
 //!
 //! All three use this module; none spells a metadata name or a key layout itself. Names here
 //! are a user-facing contract (docs/runner.md, docs/report-processor.md): extend, never rename.
 
+mod codebuild;
 mod keys;
 mod metadata;
+
+pub use codebuild::{build_id, BuildId};
 
 pub use keys::{
     by_execution_verdict_key, check_report_key, hub_key, is_report_key, junit_key, publish_marker_key,

@@ -82,15 +82,10 @@ pub(super) fn limit_scanned_at(claimed: Option<&str>, last_modified: Option<&str
     Ok(Some(written_text.to_string()))
 }
 
-/// The CodeBuild project of a build ARN (`arn:…:build/<project>:<uuid>`).
-pub(super) fn arn_project(arn: &str) -> Option<&str> {
-    arn.split_once(":build/").and_then(|(_, id)| id.rsplit_once(':')).map(|(p, _)| p).filter(|p| !p.is_empty())
-}
-
 /// The project in the key must be the claimed build's project: a build writes only its own
 /// project's reports (and results).
 pub(super) fn check_build_project(key_project: &str, build_arn: &str) -> Result<(), String> {
-    match arn_project(build_arn) {
+    match contract::BuildId::from_arn(build_arn).map(|b| b.project) {
         None => Err(format!(
             "metadata {} is not a CodeBuild build ARN (arn:…:codebuild:<region>:<account>:build/<project>:<id>): \
              {build_arn:?}",
@@ -250,7 +245,6 @@ mod tests {
     #[test]
     fn build_claims() {
         let arn = "arn:aws:codebuild:us-east-1:123456789012:build/app:b-1";
-        assert_eq!(arn_project(arn), Some("app"));
         assert_eq!(check_build_project("app", arn), Ok(()));
         assert!(check_build_project("victim", arn).expect_err("foreign prefix").contains("belongs to project \"app\""));
         assert!(check_build_project("app", "not-an-arn").is_err());

@@ -1,7 +1,7 @@
 //! The report's metadata (x-amz-meta-*), read with the contract's parser into what the
 //! processor uses: the lifecycle identity, who publishes the JUnit, the build.
 
-use scangate_core::contract::ReportMetadata;
+use scangate_core::contract::{BuildId, ReportMetadata};
 use scangate_core::host::HostFacts;
 use scangate_core::lifecycle::{ScanType, TargetInputs};
 use scangate_core::policy::{PolicyResult, Thresholds};
@@ -91,11 +91,16 @@ pub fn parse_meta(m: &HashMap<String, String>, base: &Thresholds) -> Result<Repo
     })
 }
 
-/// `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` → (id, project).
+/// The build a report names, by its ARN (checked against the key's project before this is
+/// called, claims.rs).
 pub(super) fn build_from_arn(arn: &str) -> BuildRef {
-    let id = arn.split_once(":build/").map(|(_, id)| id.to_string());
-    let project = id.as_deref().and_then(|id| id.rsplit_once(':')).map(|(p, _)| p.to_string());
-    BuildRef { arn: Some(arn.to_string()), id, project, ..BuildRef::default() }
+    let b = BuildId::from_arn(arn);
+    BuildRef {
+        arn: Some(arn.to_string()),
+        id: b.map(|b| b.id.to_string()),
+        project: b.map(|b| b.project.to_string()),
+        ..BuildRef::default()
+    }
 }
 
 #[cfg(test)]
