@@ -79,13 +79,7 @@ impl CodeBuildError {
     /// True for failures that may succeed on a later attempt (throttling, the account's
     /// concurrent build limit, service or network errors).
     pub fn is_retryable(&self) -> bool {
-        let c = self.code.to_ascii_lowercase();
-        c.contains("throttl")
-            || c.contains("limitexceeded")
-            || c.contains("toomanyrequests")
-            || c.contains("internal")
-            || c.contains("unavailable")
-            || c == "unknown"
+        crate::retry::is_retryable_code(&self.code, &["limitexceeded", "=unknown"])
     }
 }
 

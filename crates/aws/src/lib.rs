@@ -10,6 +10,7 @@ pub mod codepipeline;
 pub mod identity;
 pub mod ratelimit;
 pub mod readiness;
+pub mod retry;
 pub mod s3;
 pub mod secrets;
 pub mod securityhub;

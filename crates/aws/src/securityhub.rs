@@ -32,6 +32,14 @@ pub struct FailedFinding {
     pub message: String,
 }
 
+impl FailedFinding {
+    /// True when the failure is worth another delivery of the event (throttling, service or
+    /// network errors); the rest are reported and kept.
+    pub fn is_retryable(&self) -> bool {
+        crate::retry::is_retryable_code(&self.code, &["=networkerror"])
+    }
+}
+
 /// What one BatchImportFindings call answered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportResponse {

@@ -34,16 +34,6 @@ pub(crate) struct Sent {
     pub throttled_retries: u64,
 }
 
-/// Failure codes worth another delivery of the event (the rest are reported and kept).
-fn is_retryable_failure(f: &FailedFinding) -> bool {
-    let c = f.code.to_ascii_lowercase();
-    c.contains("throttl")
-        || c.contains("toomanyrequests")
-        || c.contains("internal")
-        || c.contains("unavailable")
-        || c == "networkerror"
-}
-
 impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
     /// Sends the imports (ASFF per chunk, `CreatedAt` kept from the state), then, once every
     /// import was sent, the archives (from the stubs `previous` keeps).
@@ -78,7 +68,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         // will be: that entry is dropped rather than retried forever.
         sent.not_applied.extend(sent.failed.iter().map(|f| f.id.clone()));
         sent.failed.extend(work.unarchivable.iter().cloned());
-        sent.retry_event = sent.failed.iter().any(is_retryable_failure);
+        sent.retry_event = sent.failed.iter().any(FailedFinding::is_retryable);
         sent.stopped = stopped;
         sent
     }
