@@ -108,10 +108,10 @@ pub struct Entry {
     pub stub: Stub,
 }
 
-/// The stub an entry keeps for archiving its finding later: typed (0.6 KB a finding in
-/// memory, where the same stub as a JSON tree took 1.7 KB), or the JSON as found when it
-/// does not read as a [`FindingStub`] (the processor reports such a finding as
-/// unarchivable rather than failing the whole state), or nothing (`null`, absent).
+/// The stub an entry keeps for archiving its finding later: typed (smaller in memory than
+/// the same stub as a JSON tree: docs/benchmarks.md, "Where the memory goes"), or the JSON
+/// as found when it does not read as a [`FindingStub`] (the processor reports such a
+/// finding as unarchivable rather than failing the whole state), or nothing (`null`, absent).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Stub {
     #[default]

@@ -129,7 +129,8 @@ pub(crate) fn state_body<T: serde::Serialize>(state: &T, result: Option<&Applied
     let body = Body { state, applied_result: result };
     let failed = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
     // Serialized twice, once to count: a buffer that grows by doubling holds up to twice
-    // the body's size (and three times while it moves), 100 MB more at 100 000 findings.
+    // the body's size (and three times while it moves); the figures are in docs/benchmarks.md,
+    // "Where the memory goes".
     let len = scangate_core::text::json_len(&body).map_err(failed)?;
     let mut buf = Vec::with_capacity(len);
     serde_json::to_writer(&mut buf, &body).map_err(failed)?;
