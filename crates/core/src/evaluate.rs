@@ -33,9 +33,8 @@ pub fn evaluate(
     // or not the caller took them out of `findings` first (apply_quality).
     let gated = gate.quality == QualityFindings::Gate;
     let counts = Counts::of(report.findings.iter().filter(|f| gated || f.class == FindingClass::Security));
-    let quality_counts = Counts::of(
-        report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality),
-    );
+    let quality_counts =
+        Counts::of(report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality));
     let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
     let mut evaluation = evaluate_gate(&counts, policy_result, gate);
     match incomplete_reason(&report.incomplete, gate) {

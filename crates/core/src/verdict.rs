@@ -200,7 +200,8 @@ impl Verdict {
             return None;
         }
         let mut levels = Vec::new();
-        for (n, level) in [(q.critical + q.high, "error"), (q.medium, "warning"), (q.low, "note"), (q.informational, "none")]
+        for (n, level) in
+            [(q.critical + q.high, "error"), (q.medium, "warning"), (q.low, "note"), (q.informational, "none")]
         {
             if n > 0 {
                 levels.push(format!("{n} {level}"));
