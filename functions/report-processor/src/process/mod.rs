@@ -57,14 +57,11 @@ impl From<StoreError> for Transient {
     }
 }
 
-/// Report keys, results folders and the function's own prefixes: the contract's layouts.
-pub use scangate_core::contract::{is_report_key, results_dir, OWN_PREFIXES, SARIF_SUFFIXES};
+use scangate_core::contract::{is_report_key, results_dir};
+use state_object::HubStatus;
 
-/// The Security Hub step's names kept where they were (state object fields, the in-flight mark).
+/// The content hash of a finding in flight, which tests of the state look for.
 pub use hub::IN_FLIGHT;
-pub use hub_doc::HubDoc;
-pub use state_object::{AppliedResult, HubStatus, APPLIED_RESULT_FIELD};
-
 pub use meta::{parse_meta, ReportMeta};
 pub use publish::NoPublisher;
 

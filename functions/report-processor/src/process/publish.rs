@@ -18,32 +18,25 @@ use scangate_core::contract;
 use scangate_core::lifecycle::ScanType;
 use sha2::{Digest, Sha256};
 
-/// The publisher of a processor built without one: never called (publishing needs
-/// [`Processor::with_publisher`]); answers errors if it were.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoPublisher;
+/// The CodeBuild client type of a processor built without one: it has no values, so the
+/// processor's `Option` of it is always `None`, the one way "no CodeBuild client" is said
+/// (add one with [`Processor::with_publisher`]).
+#[derive(Clone, Copy, Debug)]
+pub enum NoPublisher {}
 
 impl ReportGroups for NoPublisher {
     async fn build_info(&self, _build_id: &str) -> Result<Option<scangate_aws::codebuild::BuildInfo>, CodeBuildError> {
-        Ok(None)
+        match *self {}
     }
 
-    async fn ensure_report_group(&self, name: &str, _export: &ReportExport) -> Result<Ensured, CodeBuildError> {
-        Err(no_publisher("CreateReportGroup", name))
+    async fn ensure_report_group(&self, _name: &str, _export: &ReportExport) -> Result<Ensured, CodeBuildError> {
+        match *self {}
     }
 }
 
 impl Publisher for NoPublisher {
-    async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
-        Err(no_publisher("StartBuild", &request.project))
-    }
-}
-
-fn no_publisher(operation: &'static str, name: &str) -> CodeBuildError {
-    CodeBuildError {
-        operation,
-        code: "NotConfigured".into(),
-        message: format!("{name}: the processor has no CodeBuild client"),
+    async fn start_build(&self, _request: &StartBuild) -> Result<String, CodeBuildError> {
+        match *self {}
     }
 }
 
