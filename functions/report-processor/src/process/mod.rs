@@ -187,9 +187,9 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 return Err(Transient(format!("s3://{}/{}: reading failed: {error}", obj.bucket, obj.key)))
             }
             Err(e) => return self.quarantine(&d, Some(&meta), e.to_string()).await,
+        };
         // Quality findings are gated and imported only with QUALITY_FINDINGS=gate.
         scangate_core::evaluate::apply_quality(&mut report, self.config.gate.quality);
-        };
         // The one boxed step: evaluation, Security Hub and publishing together make a future
         // of over 16 KB (clippy::large_futures), which would otherwise sit in every caller's.
         Box::pin(self.evaluate_and_publish(&d, &meta, report)).await
