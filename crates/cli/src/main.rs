@@ -49,6 +49,9 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Check that this deployment can scan: token, QScanner source and pin, bucket, key, queue, Security Hub.
     Doctor(doctor::DoctorArgs),
+    /// Upload an offline scan (the reports and scangate-offline.json a scan without a bucket wrote)
+    /// from a connected machine, keeping its scan time and target (docs/hpc.md).
+    Upload(scan::UploadArgs),
     /// Print a shell completion script to standard output (e.g. `scangate completions bash > /etc/bash_completion.d/scangate`).
     Completions {
         /// The shell to complete for.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Process(args) => process::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Upload(args) => scan::run_upload(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "scangate", &mut std::io::stdout());

@@ -38,6 +38,7 @@ pub(super) fn run_sarif(a: &SarifArgs) -> Result<i32, CliError> {
         uploads: vec![a.file.clone()],
         report_expected: true,
         host: None,
+        offline_manifest: false,
     };
     gate_and_upload(&ctx, &a.gate, &a.upload, &mut outs)
 }
@@ -52,6 +53,9 @@ pub(super) struct GateContext {
     pub(super) report_expected: bool,
     /// The node and OS of a host scan (`scan running|vm-disk`): metadata, the verdict, the summary.
     pub(super) host: Option<scangate_core::host::HostFacts>,
+    /// Without a bucket, record the set for a later `scangate upload` (QScanner's reports, in
+    /// the runner's output directory; never beside a user's own SARIF file).
+    pub(super) offline_manifest: bool,
 }
 
 fn gate_policy(g: &GateOpts) -> GatePolicy {
@@ -66,12 +70,12 @@ fn gate_policy(g: &GateOpts) -> GatePolicy {
         fail_on_policy_deny: g.fail_on_policy_deny,
         fail_on_policy_audit: g.fail_on_policy_audit,
         accept_incomplete: g.accept_incomplete_scan,
+        quality: g.quality_findings,
     }
 }
 
 /// The CodeBuild build this runs in, from its environment.
 fn build_ref(project: Option<&str>) -> BuildRef {
-        quality: g.quality_findings,
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     BuildRef {
         arn: var("CODEBUILD_BUILD_ARN"),
@@ -161,6 +165,15 @@ pub(super) fn gate_and_upload(
             outs.policy_result = verdict.policy_result.as_str().to_string();
             set_verdict_counts(outs, &verdict);
             final_code = verdict.exit_code();
+        }
+    } else if ctx.offline_manifest && ctx.sarif.is_some() {
+        let plan = upload_plan("", ctx, gate, upload)?;
+        if let Some(p) = super::offline::write_manifest(&ctx.uploads, ctx.sarif.as_ref(), &plan.metadata)? {
+            let dir = p.parent().map(|d| d.display().to_string()).unwrap_or_default();
+            eprintln!(
+                "scangate: no bucket: offline set recorded in {} (upload it later: scangate upload {dir})",
+                p.display()
+            );
         }
     }
     finish(final_code, outs, gate)

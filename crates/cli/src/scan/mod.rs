@@ -16,6 +16,7 @@ mod binary;
 mod exec;
 mod gate;
 mod in_root;
+mod offline;
 mod os_detect;
 mod outputs;
 mod private;
@@ -29,6 +30,7 @@ mod vm_disk;
 
 use crate::error::CliError;
 pub(crate) use args::ScanArgs;
+pub(crate) use offline::{run as run_upload, UploadArgs};
 use args::{resolve_paths, ScanCommand};
 use gate::{gate_and_upload, run_sarif, GateContext};
 use outputs::run_exports;

@@ -250,6 +250,7 @@ pub(super) fn run_qscanner(
         uploads: found.sarif.iter().chain(found.json.iter()).chain(found.sboms.iter()).cloned().collect(),
         report_expected,
         host: host.filter(|h| !h.is_empty()).cloned(),
+        offline_manifest: true,
     };
     gate_and_upload(&ctx, gate, upload, &mut outs)
 }
