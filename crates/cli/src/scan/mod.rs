@@ -30,9 +30,9 @@ mod vm_disk;
 
 use crate::error::CliError;
 pub(crate) use args::ScanArgs;
-pub(crate) use offline::{run as run_upload, UploadArgs};
 use args::{resolve_paths, ScanCommand};
 use gate::{gate_and_upload, run_sarif, GateContext};
+pub(crate) use offline::{run as run_upload, UploadArgs};
 use outputs::run_exports;
 use run::{run_qscanner, ImageExtra, Target};
 
