@@ -579,9 +579,8 @@ mod tests {
         assert_eq!(format_number(72.5), "72.5");
     }
 
-    #[test]
-    fn product_field_keys_are_within_limits() {
-        let f = Finding {
+    fn sample_finding() -> Finding {
+        Finding {
             id: "i".into(),
             rule_id: "r".into(),
             title: String::new(),
@@ -604,7 +603,12 @@ mod tests {
             qds: Some(1.0),
             fingerprint: None,
             occurrences: 2,
-        };
+        }
+    }
+
+    #[test]
+    fn product_field_keys_are_within_limits() {
+        let f = sample_finding();
         let ctx = AsffContext {
             account_id: "123456789012".into(),
             region: "eu-west-1".into(),
@@ -631,30 +635,7 @@ mod tests {
     #[test]
     fn vm_disk_and_host_resources() {
         use crate::host::{HostFacts, VmTarget};
-        let f = Finding {
-            id: "i".into(),
-            rule_id: "r".into(),
-            title: String::new(),
-            description: String::new(),
-            severity: Severity::Low,
-            severity_source: SeveritySource::Qualys,
-            severity_original: String::new(),
-            kind: FindingKind::Code,
-            class: Default::default(),
-            cves: vec!["CVE-2024-1234".into()],
-            cvss_score: None,
-            cvss_vector: None,
-            package: Some(Package { purl: Some("pkg:npm/x@1".into()), ..Default::default() }),
-            layer: Some("l".into()),
-            location: Some(Location { uri: "u".into(), start_line: Some(1) }),
-            help_uri: None,
-            help_text: None,
-            tags: vec!["t".into()],
-            scanner: Scanner { name: "s".into(), version: Some("1".into()) },
-            qds: Some(1.0),
-            fingerprint: None,
-            occurrences: 2,
-        };
+        let f = sample_finding();
         let host = HostFacts {
             hostname: Some("node01".into()),
             kernel: Some("6.1.0".into()),
