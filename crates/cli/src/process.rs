@@ -11,6 +11,7 @@ use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
 use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, QualityFindings, Thresholds};
 use scangate_core::sarif::{self, Report, SarifError};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
+use scangate_core::text::{display_line, display_text};
 use scangate_core::{junit, summary, Severity};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -165,12 +166,13 @@ impl ProcessArgs {
 pub(crate) fn run(args: ProcessArgs) -> i32 {
     match run_inner(&args) {
         Ok(code) => code,
+        // An error can quote the report (a reader error names its JSON path): sanitized.
         Err(e) if e.code == exit::INTERNAL => {
-            eprintln!("scangate process: internal error: {e}");
+            eprintln!("scangate process: internal error: {}", display_text(&e.to_string()));
             e.code
         }
         Err(e) => {
-            eprintln!("scangate process: {e}");
+            eprintln!("scangate process: {}", display_text(&e.to_string()));
             e.code
         }
     }
@@ -197,7 +199,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     let mut report = evaluate::merge_reports(reports);
     evaluate::apply_quality(&mut report, args.quality_findings);
     for w in &report.warnings {
-        eprintln!("warning: {}: {}", w.path, w.message);
+        eprintln!("warning: {}: {}", display_line(&w.path), display_line(&w.message));
     }
     if report.warning_count > report.warnings.len() {
         eprintln!("warning: {} more reader warnings not shown", report.warning_count - report.warnings.len());
@@ -329,9 +331,9 @@ fn render_table(
         .collect();
     s.push_str(&format!(
         "Report:   {}\nScanner:  {}\nTarget:   {}\nResults:  {} read, {} findings after deduplication\n\n",
-        args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-        if scanners.is_empty() { "(none)".to_string() } else { scanners.join(", ") },
-        v.target.as_deref().unwrap_or("(not named in the report)"),
+        display_line(&args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+        if scanners.is_empty() { "(none)".to_string() } else { display_line(&scanners.join(", ")).into_owned() },
+        display_line(v.target.as_deref().unwrap_or("(not named in the report)")),
         results_read,
         v.counts.total,
     ));
@@ -390,7 +392,7 @@ fn render_table(
             worst.add_row(vec![
                 Cell::new(f.severity.label()),
                 Cell::new(clip(&f.rule_id, 40)),
-                Cell::new(cves),
+                Cell::new(clip(&cves, 40)),
                 Cell::new(clip(&f.affected(), 50)),
                 Cell::new(clip(&fixed, 24)),
                 Cell::new(clip(&f.title, 80)),
@@ -402,17 +404,19 @@ fn render_table(
 
     s.push_str(&format!("\nVerdict: {}\n", if v.passed { "PASSED" } else { "FAILED" }));
     for r in &v.reasons {
-        s.push_str(&format!("  - {r}\n"));
+        s.push_str(&format!("  - {}\n", display_line(r)));
     }
     for w in &v.warnings {
-        s.push_str(&format!("  ! {w}\n"));
+        s.push_str(&format!("  ! {}\n", display_line(w)));
     }
     s
 }
 
-/// One line, at most `max` characters, for a table cell.
+/// The first line, at most `max` characters, for a table cell; through the one sanitizer
+/// ([`display_line`]): no control character, terminal escape or bidi control reaches the terminal.
 fn clip(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or("");
+    let text = display_text(s);
+    let line = display_line(text.lines().next().unwrap_or(""));
     if line.chars().count() <= max {
         line.to_string()
     } else {

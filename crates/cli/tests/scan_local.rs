@@ -133,3 +133,21 @@ fn counts_are_output_without_local_too() {
     assert_eq!(o["medium_count"], "1", "{o:?}");
     assert_eq!(o["vulnerability_count"], "3", "{o:?}");
 }
+
+/// The runner's log (what CodeBuild shows) for a report full of terminal escapes, carriage
+/// returns and bidi controls (`tests/fixtures/hostile-text.sarif`): reader warnings, the
+/// verdict's reasons and warnings reach it through the sanitizer, so nothing in it can drive
+/// the log viewer's terminal or reorder text.
+#[test]
+fn the_runner_log_carries_no_escape_from_report_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = scangate_testkit::fixtures::path("hostile-text.sarif");
+    let f = file.to_string_lossy().into_owned();
+    let out = run(dir.path(), &["scan", "sarif", &f, "--local"], &[]);
+    assert_eq!(out.code, 42, "{}", out.all());
+    let log = out.all();
+    let bad: Vec<char> = log.chars().filter(|&c| scangate_core::text::is_unsafe_char(c)).collect();
+    assert!(bad.is_empty(), "{bad:?} in the runner's log:\n{log}");
+    assert!(log.contains("the scan did not complete: ") && log.contains("engine failed"), "{log}");
+    assert!(log.contains('\u{FFFD}'), "{log}");
+}

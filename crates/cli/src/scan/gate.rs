@@ -11,6 +11,7 @@ use scangate_core::contract;
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::lifecycle::{self, ScanType};
 use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
+use scangate_core::text::display_line;
 use scangate_core::verdict::{self, BuildRef, ReportRef, VerdictInput};
 use scangate_core::{junit, Finding, Verdict};
 use std::path::{Path, PathBuf};
@@ -190,7 +191,7 @@ fn evaluate_file(
         scangate_core::read_sarif_file(path).map_err(|e| format!("cannot evaluate the SARIF report: {e}"))?;
     evaluate::apply_quality(&mut report, policy.quality);
     for w in report.warnings.iter().take(20) {
-        eprintln!("scangate: reader warning: {}: {}", w.path, w.message);
+        eprintln!("scangate: reader warning: {}: {}", display_line(&w.path), display_line(&w.message));
     }
     let input = VerdictInput {
         report: ReportRef { bucket: None, key: path.display().to_string(), version_id: None, etag: None },
@@ -227,11 +228,12 @@ fn print_verdict(v: &Verdict, source: &str) {
     if let Some(h) = v.host.as_ref().filter(|h| !h.is_empty()) {
         eprintln!("  {}", h.describe());
     }
+    // The verdict may come from S3 (--wait): its text goes through the sanitizer again.
     for r in &v.reasons {
-        eprintln!("  reason: {r}");
+        eprintln!("  reason: {}", display_line(r));
     }
     for w in &v.warnings {
-        eprintln!("  warning: {w}");
+        eprintln!("  warning: {}", display_line(w));
     }
 }
 

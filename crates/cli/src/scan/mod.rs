@@ -42,7 +42,8 @@ pub(crate) fn run(args: ScanArgs) -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("scangate scan: error: {}", f.message);
+            // An error can quote the report (a reader error's JSON path, a verdict from S3).
+            eprintln!("scangate scan: error: {}", scangate_core::text::display_text(&f.message));
             f.code
         }
     }

@@ -218,7 +218,8 @@ pub(super) fn wait_for_verdict(
         }
         if let Some(summary_key) = scangate_core::contract::summary_beside(&plan.verdict_key) {
             if let Ok(Some(s)) = store.get_bytes(&plan.bucket, &summary_key, 1024 * 1024).await {
-                eprintln!("{}", String::from_utf8_lossy(&s.body));
+                // summary.md as the processor wrote it, through the sanitizer again on its way to the log.
+                eprintln!("{}", scangate_core::text::display_text(&String::from_utf8_lossy(&s.body)));
             }
         }
         Ok(verdict)
