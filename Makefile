@@ -77,7 +77,7 @@ lint-cfn:
 test-deploy: venv
 	@bash scripts/test-deploy.sh
 
-## fuzz: cargo-fuzz targets one after another (FUZZ_TARGET=sarif_reader,events,gate_params by default; FUZZ_SECONDS each, default 300), see docs/fuzzing.md
+## fuzz: cargo-fuzz targets one after another (FUZZ_TARGET=sarif_reader,events,gate_params,text_sanitize by default; FUZZ_SECONDS each, default 300), see docs/fuzzing.md
 fuzz:
 	@bash scripts/fuzz.sh
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes scangate-core's parsers with cargo-fuzz (targets in fuzz/fuzz_targets/), one target at a time.
-#   FUZZ_TARGET   target name(s), space- or comma-separated (default: all: sarif_reader events gate_params)
+#   FUZZ_TARGET   target name(s), space- or comma-separated (default: all: sarif_reader events gate_params text_sanitize)
 #   FUZZ_SECONDS  seconds per target (default 300)
 #   FUZZ_SANITIZER address (default) or none
 # Works on the stable toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags.
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS="sarif_reader events gate_params"
+ALL_TARGETS="sarif_reader events gate_params text_sanitize"
 FUZZ_TARGET="${FUZZ_TARGET:-$ALL_TARGETS}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-300}"
 SHARED_CORPUS="${SHARED_CORPUS:-tests/corpus/sarif}"
@@ -67,6 +67,11 @@ for target in ${FUZZ_TARGET//,/ }; do
         gate_params)
             max_len=65536
             seed "$seeds" "$max_len" functions/pipeline-gate/tests/fixtures/*.json
+            ;;
+        text_sanitize)
+            # Report text: short strings; the hostile fixture gives escape sequences and Markdown.
+            max_len=4096
+            seed "$seeds" 65536 tests/fixtures/hostile-text.sarif
             ;;
         *)
             echo "fuzz.sh: unknown target $target (known: $ALL_TARGETS)" >&2

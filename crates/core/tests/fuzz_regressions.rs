@@ -13,6 +13,8 @@ mod events;
 mod gate_params;
 #[path = "../../../fuzz/checks/sarif_reader.rs"]
 mod sarif_reader;
+#[path = "../../../fuzz/checks/text_sanitize.rs"]
+mod text_sanitize;
 
 use scangate_core::sarif::read_sarif;
 use std::collections::BTreeMap;
@@ -95,6 +97,11 @@ fn gate_params_regressions() {
 #[test]
 fn sarif_reader_regressions() {
     run_dir("sarif_reader", sarif_reader::check);
+}
+
+#[test]
+fn text_sanitize_regressions() {
+    run_dir("text_sanitize", text_sanitize::check);
 }
 
 /// Hands out the input one byte at a time: the scanner refills its buffer at every offset.
