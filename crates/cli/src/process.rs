@@ -10,8 +10,8 @@ use scangate_core::finding::Finding;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
 use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, QualityFindings, Thresholds};
 use scangate_core::sarif::{self, Report, SarifError};
-use scangate_core::verdict::{self, ReportRef, VerdictInput};
 use scangate_core::text::{display_line, display_text};
+use scangate_core::verdict::{self, ReportRef, VerdictInput};
 use scangate_core::{junit, summary, Severity};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -70,12 +70,12 @@ pub(crate) struct ProcessArgs {
     #[arg(long, env = "ACCEPT_INCOMPLETE_SCAN", default_value = "false", value_parser = parse_bool, action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub accept_incomplete_scan: bool,
-    /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
     /// Quality findings (no security-severity, not from a security scanner): `report` counts them
     /// apart, `gate` counts them against the thresholds and writes them into --asff, `ignore` only
     /// counts them in verdict.json.
     #[arg(long, env = "QUALITY_FINDINGS", default_value = "report", value_parser = QualityFindings::parse, value_name = "gate|report|ignore")]
     pub quality_findings: QualityFindings,
+    /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
     #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
     pub scanner_exit_code: Option<i32>,
 
@@ -157,8 +157,8 @@ impl ProcessArgs {
             fail_on_policy_deny: self.fail_on_policy_deny,
             fail_on_policy_audit: self.fail_on_policy_audit,
             accept_incomplete: self.accept_incomplete_scan,
-        }
             quality: self.quality_findings,
+        }
     }
 }
 
@@ -363,11 +363,11 @@ fn render_table(
     ]);
     s.push_str(&counts.to_string());
     s.push('\n');
-
-    let policy_effect = match v.policy_result {
     if let Some(note) = v.quality_note() {
         s.push_str(&format!("Quality:  {note}\n"));
     }
+
+    let policy_effect = match v.policy_result {
         PolicyResult::Deny if v.fail_on_policy_deny => "fails the gate (FAIL_ON_POLICY_DENY=true)",
         PolicyResult::Deny => "ignored (FAIL_ON_POLICY_DENY=false)",
         PolicyResult::Audit if v.fail_on_policy_audit => "fails the gate (FAIL_ON_POLICY_AUDIT=true)",
