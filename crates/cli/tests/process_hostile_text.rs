@@ -109,8 +109,8 @@ fn hostile_report_text_leaves_no_escape_in_any_output() {
     }
     assert_clean("standard error", &stderr);
     // The text is still there, and the reader sees that something was taken out.
-    // A title shows its first line: the carriage return ends it.
-    assert!(stdout.contains("PASSED") && stdout.contains("Secret in file"), "{stdout}");
+    // A title is the result's message, its first line (a carriage return ends it), clipped.
+    assert!(stdout.contains("Qualys advisory") && stdout.contains("AWS key in config"), "{stdout}");
     assert!(stdout.contains('\u{FFFD}'), "{stdout}");
     assert!(stdout.contains("the scan did not complete: ") && stdout.contains("engine failed"), "{stdout}");
     assert!(stdout.contains("Verdict: FAILED"), "{stdout}");
@@ -171,6 +171,8 @@ fn hostile_report_text_leaves_no_escape_in_any_output() {
         }
         assert!(unescaped_pipes <= 4, "--summary: a cell broke the table: {line:?}");
     }
-    assert!(md.contains("\\[click\\](https\\://evil.example/x)"), "the link's text is kept, escaped:\n{md}");
+    // The message's link is plain text by the time it is a title ("click (url)"), its URL no autolink.
+    assert!(md.contains("click (https\\://evil.example/x)"), "the link's text is kept, escaped:\n{md}");
+    assert!(!md.contains("](http"), "no Markdown link survives:\n{md}");
     assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
 }
