@@ -48,7 +48,8 @@ impl HostFacts {
         if let Some(o) = &self.os {
             parts.push(format!("OS {o}"));
         }
-        parts.join(", ")
+        // The facts come from a container's files or a report's metadata: one line, no escapes.
+        crate::text::display_line(&parts.join(", ")).into_owned()
     }
 }
 
@@ -77,8 +78,9 @@ impl OsRelease {
 
 /// Parses os-release text: `KEY=value` lines, values bare or in single or double quotes
 /// (backslash escapes inside double quotes), `#` comments and anything else ignored. Values
-/// are kept to printable characters and 256 characters each (the file is untrusted content
-/// of a scanned disk or container).
+/// go through the one sanitizer (crate::text::display_line: no control, escape, bidi or invisible
+/// character) and are kept to 256 characters each (the file is untrusted content of a scanned
+/// disk or container).
 pub fn parse_os_release(text: &str) -> OsRelease {
     let mut out = OsRelease::default();
     for line in text.lines() {
@@ -90,7 +92,7 @@ pub fn parse_os_release(text: &str) -> OsRelease {
             continue;
         };
         let value = unquote(raw.trim());
-        let value: String = value.chars().filter(|c| !c.is_control()).take(256).collect();
+        let value: String = crate::text::display_line(&value).chars().take(256).collect();
         let value = Some(value.trim().to_string()).filter(|v| !v.is_empty());
         match key.trim() {
             "ID" => out.id = value,
@@ -269,6 +271,14 @@ mod tests {
         let p = parse_os_release(&long).pretty_name.expect("set");
         assert_eq!(p.chars().count(), 256, "values are capped");
         assert!(!p.contains('\u{1b}'), "control characters are dropped");
+        // A container's os-release and a report's host metadata are untrusted: no terminal
+        // escape, bidi control or invisible character reaches a log line or the verdict.
+        let os = parse_os_release("PRETTY_NAME=\"Evil \u{202e}exe.txt\u{1b}[2J\u{200b}\"\n");
+        let p = os.pretty_name.expect("set");
+        assert!(p.starts_with("Evil ") && p.contains("exe.txt"), "{p:?}");
+        assert!(!p.chars().any(crate::text::is_unsafe_char), "{p:?}");
+        let facts = HostFacts { hostname: Some("n\u{1b}]0;pwned\u{7}01".into()), ..HostFacts::default() };
+        assert!(!facts.describe().chars().any(crate::text::is_unsafe_char), "{:?}", facts.describe());
     }
 
     #[test]
