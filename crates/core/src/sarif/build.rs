@@ -470,6 +470,8 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
     };
 
     let message = raw.message.as_deref().unwrap_or("");
+    // One message for several packages names none of them: each finding's title is then the rule's.
+    let shared = packages.len() > 1;
     let mut key = std::mem::take(&mut out.keybuf);
     for (package, layer) in packages {
         key.clear();
@@ -494,7 +496,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             continue;
         }
         let dedup = DedupKey(key.clone());
-        let affected = Affected { key: &dedup, package, layer, location: location.clone() };
+        let affected = Affected { key: &dedup, package, layer, location: location.clone(), shared };
         let finding = build_finding(run, rule, &raw, rule_id, affected, &mut out.w);
         index.insert(dedup.0, findings.len());
         findings.push(finding);
@@ -509,6 +511,8 @@ struct Affected<'a> {
     package: Option<Package>,
     layer: Option<String>,
     location: Option<Location>,
+    /// The result yields several findings (one per package): its message is about all of them.
+    shared: bool,
 }
 
 fn build_finding(
@@ -519,7 +523,7 @@ fn build_finding(
     affected: Affected,
     w: &mut Warnings,
 ) -> Finding {
-    let Affected { key, package, layer, location } = affected;
+    let Affected { key, package, layer, location, shared } = affected;
     let r = rule;
     let sev = severity::resolve(
         raw.qualys.or(r.and_then(|r| r.qualys)),
@@ -533,9 +537,11 @@ fn build_finding(
         non_empty(t).filter(|t| !message::has_placeholder(t))
     }
     let rule_title = rule_text(r.and_then(|r| r.short.as_deref())).or(rule_text(r.and_then(|r| r.name.as_deref())));
-    // The message names the instance; a block of `Key: value` lines (Trivy) is data, not a title.
+    // The message names the instance; a block of `Key: value` lines (Trivy) is data, not a title,
+    // and a message shared by the findings of several packages names none of them in particular
+    // (it stays in the description).
     let message_title = message
-        .filter(|m| !message::is_key_value_block(m))
+        .filter(|m| !shared && !message::is_key_value_block(m))
         .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()));
     let title = message_title.or(rule_title).or(message.and_then(|m| m.lines().next())).unwrap_or(rule_id);
     let help = rule_text(r.and_then(|r| r.full.as_deref()))

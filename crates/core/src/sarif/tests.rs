@@ -234,7 +234,10 @@ fn qscanner_multi_package_result_gives_one_finding_per_package() {
         assert_eq!(f.cves, vec!["CVE-2023-0286".to_string(), "CVE-2023-0215".to_string()]);
         assert_eq!(f.qds, Some(95.0));
         assert_eq!(f.kind, FindingKind::Vulnerability);
-        assert_eq!(f.title, "CVE-2023-0286: openssl vulnerable", "the message, with the CVE it does not name");
+        // One message for two packages names neither in particular: the rule's title, the message
+        // first in the description.
+        assert_eq!(f.title, "CVE-2023-0286: OpenSSL vulns", "the rule's title, with the CVE it does not name");
+        assert!(f.description.starts_with("openssl vulnerable"), "{}", f.description);
     }
     assert_ne!(v[0].id, v[1].id);
     let s = by_rule(&r, "qid-9001");
