@@ -464,7 +464,8 @@ class ScanBuildspecs(unittest.TestCase):
                     with self.subTest(project=project, phase=phase, command=command[:40]):
                         self.assertNotRegex(command, r"(^|[;&|]\s*|\bthen\s+)(\.|source)\s")
             self.assertEqual(spec["phases"]["build"]["finally"][0], 'eval "$(scangate scan exports)"')
-            self.assertEqual(spec["phases"]["install"]["commands"][0], 'export SCANGATE_WORK_DIR="$(mktemp -d)"')
+            self.assertEqual(spec["phases"]["install"]["commands"][:2],
+                             ["rm -rf scangate-report", 'export SCANGATE_WORK_DIR="$(mktemp -d)"'])
 
     def test_example_buildspecs_end_like_the_stack(self) -> None:
         for project, example in (("ImageProject", "buildspec-image.yml"), ("RepoProject", "buildspec-repo.yml")):
@@ -472,6 +473,85 @@ class ScanBuildspecs(unittest.TestCase):
                 mine = yaml.safe_load((ROOT / "examples" / example).read_text())
                 self.assertEqual(mine["phases"]["build"]["finally"], buildspec(project)["phases"]["build"]["finally"])
                 self.assertEqual(mine["phases"]["install"]["commands"], buildspec(project)["phases"]["install"]["commands"])
+
+
+class PlantedReports(unittest.TestCase):
+    """A JUnit planted in the checkout's scangate-report/ when install or pre_build fails: CodeBuild then skips the
+    build phase and its finally, and still uploads reports and artifacts. The phases run here as CodeBuild runs them
+    (each phase's commands in order, the first failure ends the phase, a failed install or pre_build skips the
+    build phase with its finally), with a stand-in `aws` and `docker` that fail."""
+
+    SPECS = {
+        "ImageProject": lambda: buildspec("ImageProject"),
+        "RepoProject": lambda: buildspec("RepoProject"),
+        "examples/buildspec-image.yml": lambda: yaml.safe_load((ROOT / "examples/buildspec-image.yml").read_text()),
+        "examples/buildspec-repo.yml": lambda: yaml.safe_load((ROOT / "examples/buildspec-repo.yml").read_text()),
+    }
+
+    def run_phases(self, spec: dict, plant, failing: str) -> Path:
+        work = Path(tempfile.mkdtemp())
+        src = work / "src"
+        src.mkdir()
+        plant(src, work)
+        bin_dir = work / "bin"
+        bin_dir.mkdir()
+        # install fails at the runner download; pre_build fails at the registry login (an ECR image).
+        for tool, fails in (("aws", True), ("docker", True), ("sha256sum", False), ("install", False)):
+            script = "#!/bin/bash\n" + ("exit 1\n" if fails else "exit 0\n")
+            (bin_dir / tool).write_text(script)
+            (bin_dir / tool).chmod(0o755)
+        if failing == "pre_build":
+            (bin_dir / "aws").write_text("#!/bin/bash\n[ \"$1\" = s3 ] && exit 0; exit 1\n")
+        env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(work), "SCANGATE_RUNNER_SHA256": "0" * 64,
+               "IMAGE_ID": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1", "STORAGE_DRIVER": "none"}
+        outcome = {}
+        for phase in ("install", "pre_build"):
+            commands = spec["phases"].get(phase, {}).get("commands", [])
+            proc = subprocess.run(["bash", "-c", "set -e\n" + "\n".join(commands) + "\n"], cwd=src, env=env,
+                                  capture_output=True, text=True, check=False)
+            outcome[phase] = proc.returncode
+            if proc.returncode != 0:
+                break
+        self.assertNotEqual(outcome.get(failing, 0), 0, f"{failing} was meant to fail: {outcome}")
+        return src
+
+    def published(self, spec: dict, src: Path) -> list[str]:
+        """What CodeBuild would upload: the report's files under its base-directory, and the artifacts' globs."""
+        found = []
+        for report in spec["reports"].values():
+            base = src / report["base-directory"]
+            found += [str(p) for f in report["files"] for p in base.glob(f) if p.is_file()]
+        for pattern in spec.get("artifacts", {}).get("files", []):
+            found += [str(p) for p in src.glob(pattern) if p.is_file()]
+        return found
+
+    def test_a_planted_junit_is_never_published_when_install_or_pre_build_fails(self) -> None:
+        forged = "<testsuites><testsuite name='scangate' tests='1' failures='0'/></testsuites>"
+
+        def directory(src: Path, _: Path) -> None:
+            (src / "scangate-report").mkdir()
+            (src / "scangate-report" / "junit.xml").write_text(forged)
+
+        def symlink(src: Path, work: Path) -> None:
+            (work / "elsewhere").mkdir()
+            (work / "elsewhere" / "junit.xml").write_text(forged)
+            (src / "scangate-report").symlink_to(work / "elsewhere")
+
+        for where, load in self.SPECS.items():
+            spec = load()
+            for failing in ("install", "pre_build"):
+                if failing == "pre_build" and "pre_build" not in spec["phases"]:
+                    continue
+                for plant in (directory, symlink):
+                    with self.subTest(buildspec=where, failing=failing, planted=plant.__name__):
+                        src = self.run_phases(spec, plant, failing)
+                        self.assertEqual(self.published(spec, src), [])
+                        self.assertFalse((src / "scangate-report").exists() or (src / "scangate-report").is_symlink())
+
+    def test_the_clearing_command_is_the_first_of_install(self) -> None:
+        for where, load in self.SPECS.items():
+            with self.subTest(buildspec=where):
+                self.assertEqual(load()["phases"]["install"]["commands"][0], "rm -rf scangate-report")
 
 
 class ScanInstallStep(unittest.TestCase):
@@ -621,13 +701,16 @@ class TrustBoundaries(unittest.TestCase):
 
     def test_only_the_processor_writes_results_state_and_quarantine(self) -> None:
         st = bucket_statement("OnlyTheProcessorWritesResults")
-        self.assertEqual((st["Effect"], st["Principal"], st["Action"]), ("Deny", "*", "s3:PutObject"))
+        self.assertEqual((st["Effect"], st["Principal"], st["Action"]), ("Deny", "*", ["s3:PutObject", "s3:DeleteObject*"]))
         self.assertEqual(
             st["Resource"],
             [{"Fn::Sub": "${ReportBucket.Arn}/results/*"}, {"Fn::Sub": "${ReportBucket.Arn}/state/*"},
              {"Fn::Sub": "${ReportBucket.Arn}/quarantine/*"}],
         )
-        self.assertEqual(st["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["ProcessorRole", "Arn"]}}})
+        processor = {"Fn::GetAtt": ["ProcessorRole", "Arn"]}
+        self.assertEqual(st["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::If": [
+            "HasBreakGlassRole", [processor, {"Ref": "BreakGlassRoleArn"}], [processor]]}}})
+        self.assertEqual(TEMPLATE["Parameters"]["BreakGlassRoleArn"]["Default"], "")
         # And no other role is granted writes there in the first place.
         for policy in ("ScanPolicy", "GatePolicy", "PublisherPolicy"):
             for st in statements(policy):
@@ -804,27 +887,106 @@ class Resolved:
         return False
 
     def denies(self, policy: str, action: str, context: dict) -> list[str]:
-        """The Sids of Deny statements whose conditions match a request with these context keys (None = absent)."""
+        """The Sids of Deny statements whose action and conditions match a request with these context keys
+        (None = absent); principals and resources are not looked at (see `decide` for the full evaluation)."""
         hits = []
         for st in self.statements(policy):
-            if st["Effect"] != "Deny" or action not in as_list(st["Action"]):
+            if st["Effect"] != "Deny" or not action_matches(st, action):
                 continue
-            if all(condition_holds(op, key, expected, context.get(key))
-                   for op, keys in st.get("Condition", {}).items() for key, expected in keys.items()):
+            if conditions_hold(st.get("Condition", {}), context):
                 hits.append(st["Sid"])
         return hits
 
+    def decide(self, policy: str, request: dict) -> tuple[str, list[str]]:
+        """What a resource policy (bucket or queue policy) decides for one request, as IAM evaluates it:
+        ("Deny", sids) when a Deny statement matches (principal or NotPrincipal, action or NotAction, resource or
+        NotResource, every condition), else ("Allow", sids) when an Allow statement matches, else ("Implicit", []).
+        request: principal (an IAM ARN, or "service:<name>" for a service principal), action, resource, context
+        (condition keys; aws:PrincipalArn is filled in from an IAM principal, as IAM does)."""
+        principal = request["principal"]
+        context = dict(request.get("context", {}))
+        if not principal.startswith("service:"):
+            context.setdefault("aws:PrincipalArn", principal)
+        matched = {"Deny": [], "Allow": []}
+        for st in self.statements(policy):
+            if not principal_matches(st, principal) or not action_matches(st, request["action"]):
+                continue
+            if not element_matches(st, "Resource", request["resource"], fnmatch.fnmatchcase):
+                continue
+            if conditions_hold(st.get("Condition", {}), context):
+                matched[st["Effect"]].append(st.get("Sid", "?"))
+        for effect in ("Deny", "Allow"):
+            if matched[effect]:
+                return effect, matched[effect]
+        return "Implicit", []
+
+
+def element_matches(st: dict, element: str, value: str, match) -> bool:
+    """Action/NotAction, Resource/NotResource: a statement without either applies to everything."""
+    if element in st:
+        return any(match(value, pattern) for pattern in as_list(st[element]))
+    if "Not" + element in st:
+        return not any(match(value, pattern) for pattern in as_list(st["Not" + element]))
+    return True
+
+
+def action_matches(st: dict, action: str) -> bool:
+    # Actions are case-insensitive and take * and ? wildcards.
+    return element_matches(st, "Action", action, lambda a, p: fnmatch.fnmatchcase(a.lower(), p.lower()))
+
+
+def principal_matches(st: dict, principal: str) -> bool:
+    """Principal / NotPrincipal: "*", {"AWS": arn|account|"*"}, {"Service": name}. principal is an IAM ARN or
+    "service:<name>"."""
+    def named(spec) -> bool:
+        if spec == "*":
+            return True
+        for kind, values in spec.items():
+            for value in as_list(values):
+                if kind == "Service" and principal == f"service:{value}":
+                    return True
+                if kind == "AWS" and not principal.startswith("service:"):
+                    account = principal.split(":")[4]
+                    if value in ("*", principal, account, f"arn:aws:iam::{account}:root"):
+                        return True
+        return False
+    if "Principal" in st:
+        return named(st["Principal"])
+    if "NotPrincipal" in st:
+        return not named(st["NotPrincipal"])
+    return True
+
+
+def conditions_hold(block: dict, context: dict) -> bool:
+    """Every operator and every key of a Condition block must hold (AND); values of one key are OR'ed."""
+    return all(condition_holds(op, key, expected, context.get(key))
+               for op, keys in block.items() for key, expected in keys.items())
+
 
 def condition_holds(op: str, key: str, expected, actual) -> bool:
-    """The IAM condition operators the stack's Deny statements use."""
+    """The IAM condition operators the stack's statements use. A key absent from the request (None): a positive
+    operator does not match, a negated one (...Not...) matches, ...IfExists matches; Null tests presence."""
     expected = as_list(expected)
     if op == "Null":
         return (actual is None) == (str(expected[0]).lower() == "true")
-    if op == "ArnNotEquals":
-        return actual is None or all(actual != e for e in expected)
-    if op == "ForAnyValue:StringNotLike":
-        return actual is not None and any(not any(fnmatch.fnmatchcase(a, e) for e in expected) for a in as_list(actual))
-    raise AssertionError(f"condition operator {op} ({key}) is not modelled by this test")
+    if op.startswith("ForAnyValue:"):
+        return actual is not None and any(condition_holds(op.split(":", 1)[1], key, expected, a) for a in as_list(actual))
+    if_exists = op.endswith("IfExists")
+    base = op.removesuffix("IfExists")
+    if actual is None:
+        return if_exists or "Not" in base
+    tests = {
+        "StringEquals": lambda a, e: a == e,
+        "StringLike": fnmatch.fnmatchcase,
+        "ArnEquals": lambda a, e: a == e,
+        "ArnLike": fnmatch.fnmatchcase,
+        "Bool": lambda a, e: str(a).lower() == str(e).lower(),
+    }
+    positive = base.replace("Not", "")
+    if positive not in tests:
+        raise AssertionError(f"condition operator {op} ({key}) is not modelled by this test")
+    hit = any(tests[positive](str(a), str(e)) for a in as_list(actual) for e in expected)
+    return not hit if "Not" in base else hit
 
 
 class HardenedStack(unittest.TestCase):
@@ -919,6 +1081,7 @@ class HardenedStack(unittest.TestCase):
     def test_role_and_repository_arn_lists_refuse_wildcards(self) -> None:
         good = {
             "UploaderRoleArns": f"arn:aws:iam::{ACCOUNT}:role/ci/builder",
+            "BreakGlassRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ops/scangate-break-glass",
             "SecretAdminRoleArns": f"arn:aws-us-gov:iam::{ACCOUNT}:role/security-admin",
             "EcrRepositoryArns": f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app",
             "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
@@ -954,6 +1117,157 @@ class HardenedStack(unittest.TestCase):
         self.assertEqual(csc["Properties"]["CodeSigningPolicies"], {"UntrustedArtifactOnDeployment": "Enforce"})
         self.assertEqual(csc["Properties"]["AllowedPublishers"]["SigningProfileVersionArns"],
                          [{"Ref": "CodeSigningProfileVersionArn"}])
+
+
+BREAK_GLASS = f"arn:aws:iam::{ACCOUNT}:role/ops/scangate-break-glass"
+PROCESSOR_ROLE = f"arn:aws:iam::{ACCOUNT}:role/qualys-scangate-report-processor-{REGION}"
+REPORT_BUCKET = f"arn:aws:s3:::qualys-scangate-reports-{ACCOUNT}-{REGION}"
+# Principals that hold s3:* / sqs:* through their own IAM policies (or that the stack grants other rights).
+OTHER_PRINCIPALS = {
+    "the scan role": f"arn:aws:iam::{ACCOUNT}:role/qualys-codebuild-scan-{REGION}",
+    "an uploader": f"arn:aws:iam::{ACCOUNT}:role/ci/builder",
+    "the gate": f"arn:aws:iam::{ACCOUNT}:role/qualys-scangate-pipeline-gate-{REGION}",
+    "an administrator": f"arn:aws:iam::{ACCOUNT}:role/Admin",
+    "the account root": f"arn:aws:iam::{ACCOUNT}:root",
+    "a role named like the processor on another path": f"arn:aws:iam::{ACCOUNT}:role/x/qualys-scangate-report-processor-{REGION}",
+    "the break-glass role, when the stack does not name it": BREAK_GLASS,
+}
+
+
+class PolicyEvaluator(unittest.TestCase):
+    """The evaluator the attack tests below rely on, checked against IAM's documented semantics: a test of the
+    policies is only as good as this."""
+
+    def test_absent_keys_negated_operators_and_if_exists(self) -> None:
+        table = [
+            # operator, expected, actual, holds
+            ("ArnNotEquals", "arn:a", None, True),        # absent key: a negated operator matches
+            ("ArnNotEquals", "arn:a", "arn:a", False),
+            ("ArnNotEquals", ["arn:a", "arn:b"], "arn:b", False),  # any listed value equal: no match
+            ("ArnNotEquals", ["arn:a", "arn:b"], "arn:c", True),
+            ("ArnEquals", "arn:a", None, False),          # absent key: a positive operator does not match
+            ("ArnEquals", "arn:a", "arn:a", True),
+            ("ArnLike", "arn:*:x", "arn:y:x", True),
+            ("ArnNotLike", "arn:*:x", "arn:y:x", False),
+            ("StringNotEquals", "1", None, True),
+            ("StringNotEquals", "1", "2", True),
+            ("StringEquals", "1", "1", True),
+            ("StringEqualsIfExists", "1", None, True),
+            ("StringNotEqualsIfExists", "1", "1", False),
+            ("Bool", "false", "false", True),
+            ("Bool", "false", None, False),
+            ("Null", "true", None, True),
+            ("Null", "true", "x", False),
+        ]
+        for op, expected, actual, holds in table:
+            with self.subTest(op=op, expected=expected, actual=actual):
+                self.assertIs(condition_holds(op, "k", expected, actual), holds)
+        with self.assertRaises(AssertionError):
+            condition_holds("DateGreaterThan", "k", "x", "y")
+
+    def test_principals_actions_resources_and_deny_over_allow(self) -> None:
+        role = f"arn:aws:iam::{ACCOUNT}:role/r"
+        self.assertTrue(principal_matches({"Principal": "*"}, "service:s3.amazonaws.com"))
+        self.assertTrue(principal_matches({"Principal": {"AWS": ACCOUNT}}, role))
+        self.assertFalse(principal_matches({"Principal": {"AWS": "111122223333"}}, role))
+        self.assertTrue(principal_matches({"Principal": {"Service": "s3.amazonaws.com"}}, "service:s3.amazonaws.com"))
+        self.assertFalse(principal_matches({"Principal": {"Service": "s3.amazonaws.com"}}, "service:events.amazonaws.com"))
+        self.assertFalse(principal_matches({"NotPrincipal": {"AWS": role}}, role))
+        self.assertTrue(principal_matches({"NotPrincipal": {"AWS": role}}, f"arn:aws:iam::{ACCOUNT}:role/other"))
+        self.assertTrue(action_matches({"Action": "s3:DeleteObject*"}, "s3:deleteobjectversion"))
+        self.assertFalse(action_matches({"Action": "s3:DeleteObject*"}, "s3:PutObject"))
+        self.assertTrue(action_matches({"NotAction": "s3:Get*"}, "s3:PutObject"))
+        self.assertFalse(element_matches({"Resource": "arn:b/results/*"}, "Resource", "arn:b/scans/x", fnmatch.fnmatchcase))
+        stack = Resolved()
+        # The bucket policy's TLS statement decides before any Allow: a request without TLS is denied to anyone.
+        decision, sids = stack.decide("ReportBucketPolicy", {
+            "principal": PROCESSOR_ROLE, "action": "s3:GetObject", "resource": f"{REPORT_BUCKET}/results/a/b/verdict.json",
+            "context": {"aws:SecureTransport": "false"}})
+        self.assertEqual((decision, sids), ("Deny", ["DenyInsecureTransport"]))
+
+
+class ConsumersReadCannotBeRewritten(unittest.TestCase):
+    """docs/security.md: deleting a verdict version or a state object, writing a verdict, and forging a queue
+    message, tried against the resolved bucket and queue policies. moto does not evaluate resource policies'
+    conditions (its S3 checks bucket policies only with authentication on, without condition keys such as
+    aws:PrincipalArn), so the policies are evaluated here."""
+
+    OBJECTS = [
+        f"{REPORT_BUCKET}/results/app/build-1/verdict.json",
+        f"{REPORT_BUCKET}/results/by-execution/pipe/0f1e/verdict.json",
+        f"{REPORT_BUCKET}/state/ecr/123456789012/us-east-1/app.json",
+        f"{REPORT_BUCKET}/quarantine/scans/app/build-1/report.sarif",
+    ]
+    WRITES = ["s3:DeleteObjectVersion", "s3:DeleteObject", "s3:PutObject", "s3:DeleteObjectVersionTagging"]
+
+    def request(self, principal: str, action: str, resource: str) -> dict:
+        # Writes carry the stack key, as the processor's do: the policy's encryption statements stay out of it.
+        return {"principal": principal, "action": action, "resource": resource,
+                "context": {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "aws:kms",
+                            "s3:x-amz-server-side-encryption-aws-kms-key-id": Resolved().arn_of("Key")}}
+
+    def test_nobody_but_the_processor_deletes_or_writes_a_verdict_or_state_version(self) -> None:
+        stack = Resolved()
+        for who, principal in OTHER_PRINCIPALS.items():
+            for action in self.WRITES:
+                for resource in self.OBJECTS:
+                    with self.subTest(who=who, action=action, resource=resource):
+                        self.assertEqual(stack.decide("ReportBucketPolicy", self.request(principal, action, resource)),
+                                         ("Deny", ["OnlyTheProcessorWritesResults"]))
+        for action in self.WRITES:
+            for resource in self.OBJECTS:
+                self.assertEqual(stack.decide("ReportBucketPolicy", self.request(PROCESSOR_ROLE, action, resource)),
+                                 ("Implicit", []), (action, resource))
+        # Reads stay as they were: the gate and the runner read verdicts (their IAM policies grant it).
+        for principal in (OTHER_PRINCIPALS["the gate"], OTHER_PRINCIPALS["the scan role"]):
+            for action in ("s3:GetObject", "s3:GetObjectVersion"):
+                self.assertEqual(stack.decide("ReportBucketPolicy", self.request(principal, action, self.OBJECTS[0]))[0],
+                                 "Implicit")
+
+    def test_a_named_break_glass_role_is_the_one_exception(self) -> None:
+        stack = Resolved(BreakGlassRoleArn=BREAK_GLASS)
+        for action in self.WRITES:
+            for resource in self.OBJECTS:
+                self.assertEqual(stack.decide("ReportBucketPolicy", self.request(BREAK_GLASS, action, resource)),
+                                 ("Implicit", []), (action, resource))
+                self.assertEqual(stack.decide("ReportBucketPolicy", self.request(PROCESSOR_ROLE, action, resource)),
+                                 ("Implicit", []), (action, resource))
+                for who, principal in OTHER_PRINCIPALS.items():
+                    if principal != BREAK_GLASS:
+                        self.assertEqual(stack.decide("ReportBucketPolicy", self.request(principal, action, resource))[0],
+                                         "Deny", (who, action, resource))
+
+    def send(self, stack: Resolved, principal: str, **context) -> tuple[str, list[str]]:
+        return stack.decide("QueuePolicy", {
+            "principal": principal, "action": "sqs:SendMessage", "resource": stack.arn_of("Queue"),
+            "context": {"aws:SecureTransport": "true", **context}})
+
+    def test_the_queue_takes_messages_only_from_this_stacks_bucket(self) -> None:
+        s3 = "service:s3.amazonaws.com"
+        for stack in (Resolved(), Resolved(BreakGlassRoleArn=BREAK_GLASS)):
+            self.assertEqual(self.send(stack, s3, **{"aws:SourceArn": REPORT_BUCKET, "aws:SourceAccount": ACCOUNT}),
+                             ("Allow", ["ReportBucketNotifications"]))
+            forged = {
+                "another bucket of the account": (s3, {"aws:SourceArn": "arn:aws:s3:::attacker-bucket",
+                                                       "aws:SourceAccount": ACCOUNT}),
+                "the bucket name, another account": (s3, {"aws:SourceArn": REPORT_BUCKET,
+                                                          "aws:SourceAccount": "111122223333"}),
+                "an EventBridge rule": ("service:events.amazonaws.com", {
+                    "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/forward-s3", "aws:SourceAccount": ACCOUNT}),
+                "an SNS topic": ("service:sns.amazonaws.com", {
+                    "aws:SourceArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:t", "aws:SourceAccount": ACCOUNT}),
+            }
+            for who, principal in OTHER_PRINCIPALS.items():
+                if principal != BREAK_GLASS or not stack.params["BreakGlassRoleArn"]:
+                    forged[who] = (principal, {})
+                    # Naming the bucket as a source does not help a caller: aws:SourceArn is set by the service.
+            for who, (principal, context) in forged.items():
+                with self.subTest(who=who, break_glass=bool(stack.params["BreakGlassRoleArn"])):
+                    decision, sids = self.send(stack, principal, **context)
+                    self.assertEqual(decision, "Deny")
+                    self.assertTrue({"OnlyTheReportBucketSends", "OnlyThisAccountsBucketSends"} & set(sids), sids)
+        # The break-glass role redrives the DLQ (a move task sends with the caller's rights).
+        self.assertEqual(self.send(Resolved(BreakGlassRoleArn=BREAK_GLASS), BREAK_GLASS), ("Implicit", []))
 
 
 class Invariants(unittest.TestCase):
