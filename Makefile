@@ -22,9 +22,11 @@ test: fmt-check clippy check-standalone deny venv unit test-scripts lint-cfn tes
 ##             no release cross-build, no template linters, no cargo-deny
 test-quick: fmt-check clippy venv unit test-scripts
 
-## test-scripts: tests of the toolchain scripts (release zips, pinned tools; Python standard library only)
+## test-scripts: tests of the toolchain scripts (release zips, pinned tools) and of the VM-disk orchestration examples
+##               (examples/vm-disks, with stand-ins for aws, gcloud and mount); Python standard library only
 test-scripts:
 	python3 scripts/test_toolchain.py
+	python3 scripts/test_vm_disk_examples.py
 
 ## check-standalone: no tracked file outside tests/corpus points outside the repository
 check-standalone:
