@@ -22,11 +22,14 @@ test: fmt-check clippy check-standalone deny venv unit test-scripts lint-cfn tes
 ##             no release cross-build, no template linters, no cargo-deny
 test-quick: fmt-check clippy venv unit test-scripts
 
-## test-scripts: tests of the toolchain scripts (release zips, pinned tools) and of the VM-disk orchestration examples
-##               (examples/vm-disks, with stand-ins for aws, gcloud and mount); Python standard library only
+## test-scripts: tests of the toolchain scripts (release zips, pinned tools), of the VM-disk orchestration examples
+##               (examples/vm-disks, with stand-ins for aws, gcloud and mount) and of the Apptainer definition file
+##               (examples/apptainer: its %post and %runscript run under /bin/sh; the real runner from target/debug,
+##               which `unit` builds); Python standard library only
 test-scripts:
 	python3 scripts/test_toolchain.py
 	python3 scripts/test_vm_disk_examples.py
+	python3 scripts/test_apptainer_def.py
 
 ## check-standalone: no tracked file outside tests/corpus points outside the repository
 check-standalone:
