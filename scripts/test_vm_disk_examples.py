@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -30,7 +31,7 @@ GCP_SCRIPT = EXAMPLES / "gcp-snapshot-scan.sh"
 POLICY = EXAMPLES / "aws-scanner-policy.json"
 
 # One program for every stand-in; what it does depends on the name it was called by.
-FAKE = r'''#!/usr/bin/env python3
+FAKE = r'''#!PYTHON
 import json, os, re, shutil, signal, shlex, sys
 from pathlib import Path
 
@@ -247,7 +248,7 @@ class Harness:
         self.bin = tmp / "bin"
         self.bin.mkdir()
         fake = self.bin / "fake.py"
-        fake.write_text(FAKE)
+        fake.write_text(FAKE.replace("PYTHON", sys.executable, 1))  # this interpreter, whatever PATH holds
         fake.chmod(0o755)
         for tool in TOOLS:
             (self.bin / tool).symlink_to("fake.py")
