@@ -289,16 +289,16 @@ class Harness:
         return subprocess.run(["bash", str(script), *args], env=full, capture_output=True, text=True, timeout=60)
 
 
-AWS_ENV = {"VM_INSTANCE_ID": "i-0vm", "SOURCE_VOLUME_ID": "vol-0src", "AWS_REGION": "eu-west-1",
+AWS_ENV = {"VM_INSTANCE_ID": "i-0abc123", "SOURCE_VOLUME_ID": "vol-0def456", "AWS_REGION": "eu-west-1",
            "SCANNER_INSTANCE_ID": "i-0scanner"}
-RUN = "scangate-vol-0src"
+RUN = "scangate-vol-0def456"
 R = ["--region", "eu-west-1"]
 TAG_FILTERS = ["--filters", f"Name=tag:scangate-run,Values={RUN}", "Name=tag:scangate-purpose,Values=vm-disk-scan"]
 
 
 def tag_spec(kind: str) -> str:
     return (f"ResourceType={kind},Tags=[{{Key=scangate-purpose,Value=vm-disk-scan}},{{Key=scangate-run,Value={RUN}}},"
-            "{Key=scangate-source,Value=vol-0src}]")
+            "{Key=scangate-source,Value=vol-0def456}]")
 
 
 def aws(*args: str) -> str:
@@ -320,7 +320,7 @@ def aws_create(mnt: Path, snap: str, vol: str) -> list[str]:
         "aws sts get-caller-identity --query Account --output text",
         aws("describe-instances", "--instance-ids", "i-0scanner", "--query",
             "Reservations[0].Instances[0].Placement.AvailabilityZone", "--output", "text"),
-        aws("create-snapshot", "--volume-id", "vol-0src", "--description", "scangate scan of i-0vm vol-0src",
+        aws("create-snapshot", "--volume-id", "vol-0def456", "--description", "scangate scan of i-0abc123 vol-0def456",
             "--tag-specifications", tag_spec("snapshot"), "--query", "SnapshotId", "--output", "text"),
         aws("wait", "snapshot-completed", "--snapshot-ids", snap),
         aws("create-volume", "--snapshot-id", snap, "--availability-zone", "eu-west-1b", "--volume-type", "gp3",
@@ -353,7 +353,7 @@ def aws_attach_and_mount(h: Harness, vol: str, dev: str) -> list[str]:
     ]
 
 
-AWS_SCAN_ARGS = ["scan", "vm-disk", "--cloud", "aws", "--instance-id", "i-0vm", "--volume-id", "vol-0src",
+AWS_SCAN_ARGS = ["scan", "vm-disk", "--cloud", "aws", "--instance-id", "i-0abc123", "--volume-id", "vol-0def456",
                  "--region", "eu-west-1", "--account-id", "123456789012", "--local", "--mode", "inventory-only"]
 
 
@@ -607,6 +607,51 @@ class Gcp(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         name = shlex.split(self.h.calls()[3])[4]
         self.assertRegex(name, r"^scangate-[0-9a-f]{16}$")
+
+
+def cargo_artifacts() -> tuple[Path, Path]:
+    """The real runner and the fake QScanner (built by `cargo test`; built here when missing)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    runner, fake = target / "debug" / "scangate", target / "debug" / "examples" / "fake_qscanner"
+    if not (runner.is_file() and fake.is_file()):
+        subprocess.run(["cargo", "build", "-p", "scangate-cli", "--bin", "scangate", "--example", "fake_qscanner"],
+                       cwd=ROOT, check=True)
+    return runner, fake
+
+
+class RealScangate(unittest.TestCase):
+    """The round trip with the real runner (target/debug/scangate, the fake QScanner) instead of the stand-in."""
+
+    def round_trip(self, script: Path, env: dict) -> tuple[Harness, subprocess.CompletedProcess, list[dict]]:
+        runner, fake_qscanner = cargo_artifacts()
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        h = Harness(tmp)
+        record = tmp / "record.jsonl"
+        work = tmp / "work"
+        out = h.run(script, {**env, "SCANGATE": str(runner), "QSCANNER_PATH": str(fake_qscanner),
+                             "QUALYS_ACCESS_TOKEN": "qtok-test", "QUALYS_POD": "US2",
+                             "FAKE_QSCANNER_RECORD": str(record), "SCANGATE_WORK_DIR": str(work)},
+                    "--local", "--max-critical", "-1")
+        records = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+        state = h.state()
+        self.assertEqual((state["snapshots"], state["volumes"], state["disks"], state["mounts"]), ({}, {}, {}, {}),
+                         "something was left")
+        return h, out, records
+
+    def test_aws_the_runner_scans_the_mounted_disk_as_the_vm(self) -> None:
+        h, out, records = self.round_trip(AWS_SCRIPT, AWS_ENV)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(len(records), 1, out.stderr)
+        self.assertEqual(records[0]["argv"][-2:], ["rootfs", str(h.mnt)], "QScanner's rootfs mode on the mount")
+        self.assertIn("target arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc123#vol-0def456", out.stderr)
+        self.assertIn("OS Debian GNU/Linux 12 (bookworm)", out.stderr)
+
+    def test_gcp_the_runner_scans_the_mounted_disk_as_the_vm(self) -> None:
+        h, out, records = self.round_trip(GCP_SCRIPT, GCP_ENV)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(records[0]["argv"][-2:], ["rootfs", str(h.mnt)])
+        self.assertIn("target https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/"
+                      "instances/web-1#web-1-boot", out.stderr)
 
 
 class Syntax(unittest.TestCase):
