@@ -115,6 +115,11 @@ if ! "$LINT_VENV/bin/python" cfn/tests/test_contracts.py; then
   failed=1
 fi
 
+step "CI uploader role tests (who assumes each role, its own scans/ prefix and results only; docs/ci/)"
+if ! "$LINT_VENV/bin/python" cfn/tests/test_ci_roles.py; then
+  failed=1
+fi
+
 step "documentation tests (contract and IAM tables, cited tests, parameter table, pipeline namespaces, stack rules)"
 if ! "$LINT_VENV/bin/python" cfn/tests/test_docs.py; then
   failed=1

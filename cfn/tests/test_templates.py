@@ -724,13 +724,22 @@ class TrustBoundaries(unittest.TestCase):
         st = bucket_statement("OnlyNamedUploadersWriteScans")
         self.assertEqual((st["Effect"], st["Principal"], st["Action"]), ("Deny", "*", "s3:PutObject"))
         self.assertEqual(st["Resource"], {"Fn::Sub": "${ReportBucket.Arn}/scans/*"})
-        principals = st["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"]
-        scan_role = {"Fn::GetAtt": ["ScanRole", "Arn"]}
-        self.assertEqual(principals[0], "HasUploaderRoles")
-        self.assertEqual(principals[2], [scan_role], "without UploaderRoleArns only the scan role uploads")
-        joined = principals[1]["Fn::Split"][1]["Fn::Join"][1]
-        self.assertEqual(joined, [scan_role, {"Fn::Join": [",", {"Ref": "UploaderRoleArns"}]}])
         self.assertEqual(TEMPLATE["Parameters"]["UploaderRoleArns"]["Default"], "")
+        scan_role = f"arn:aws:iam::{ACCOUNT}:role/qualys-codebuild-scan-{REGION}"
+        builder = f"arn:aws:iam::{ACCOUNT}:role/ci/builder"
+        intruder = f"arn:aws:iam::{ACCOUNT}:role/admin"
+        put = "s3:PutObject"
+        plain = Resolved()
+        exempt = plain.statements("ReportBucketPolicy")
+        (resolved,) = [s for s in exempt if s.get("Sid") == "OnlyNamedUploadersWriteScans"]
+        self.assertEqual(set(resolved["Condition"]["ArnNotLike"]["aws:PrincipalArn"]), {scan_role},
+                         "without UploaderRoleArns and CI roles only the scan role uploads")
+        self.assertNotIn("OnlyNamedUploadersWriteScans", plain.denies("ReportBucketPolicy", put, {"aws:PrincipalArn": scan_role}))
+        for who in (builder, intruder):
+            self.assertIn("OnlyNamedUploadersWriteScans", plain.denies("ReportBucketPolicy", put, {"aws:PrincipalArn": who}))
+        named = Resolved(UploaderRoleArns=[builder])
+        self.assertNotIn("OnlyNamedUploadersWriteScans", named.denies("ReportBucketPolicy", put, {"aws:PrincipalArn": builder}))
+        self.assertIn("OnlyNamedUploadersWriteScans", named.denies("ReportBucketPolicy", put, {"aws:PrincipalArn": intruder}))
 
     def test_runner_is_fetched_only_from_the_code_owners_bucket(self) -> None:
         st = role_statement("ScanPolicy", "FetchRunner")
@@ -1086,6 +1095,11 @@ class HardenedStack(unittest.TestCase):
             "EcrRepositoryArns": f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app",
             "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
             "CodeSigningProfileVersionArn": f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/scangate/a1B2c3D4e5",
+            "GitHubOidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com",
+            "GitLabOidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/gitlab.example.com",
+            "AzureDevOpsOidcProviderArn":
+                f"arn:aws:iam::{ACCOUNT}:oidc-provider/vstoken.dev.azure.com/0f0e0d0c-0b0a-0908-0706-050403020100",
+            "JenkinsPrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/jenkins-agent",
         }
         arn_params = {n for n in TEMPLATE["Parameters"] if n.endswith(("Arn", "Arns"))}
         self.assertEqual(arn_params, set(good), "a new ARN parameter: add it here with a valid example")
