@@ -51,17 +51,12 @@ pub struct Config {
 /// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
 pub const DEFAULT_MEMORY_MB: u64 = 512;
 
-/// The default `MAX_REPORT_BYTES`: one thirty-second of the function's memory (512 MB →
-/// 16 MiB). Measured (docs/benchmarks.md, "Verdict first"): a report whose every result is
-/// a distinct finding takes about 4.2 KB of heap per finding at its peak for a first report
-/// and 5.0 KB for a rescan that changes every finding (it also holds the previous state),
-/// with RSS about 1.3 times the heap. So 16 MiB (about 35 000 such findings: 175 MB of heap
-/// for such a rescan) fits 512 MB; 32 MiB (about 70 000: 350 MB, some 460 MB of RSS) would
-/// leave no margin.
-/// The reader streams the report, but every distinct finding it holds, its planner entry
-/// and the state's entry take several times its SARIF bytes (docs/report-processor.md,
-/// "Memory"), so a report of this size stays well inside the memory in the worst case
-/// (every result a distinct finding).
+/// The default `MAX_REPORT_BYTES`: one thirty-second of the function's memory. The rule: a
+/// report of this size must stay inside the function's memory in the worst case, a rescan
+/// in which every result is a distinct, changed finding. The reader streams the report, but
+/// every distinct finding it holds, its planner entry and the state's entry take several
+/// times its SARIF bytes (docs/report-processor.md, "Memory"); the figures behind the ratio
+/// are in docs/benchmarks.md, "Verdict first".
 pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 32
 }
@@ -103,114 +98,31 @@ impl Config {
 
     /// Reads variables through `lookup` (tests pass a map). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut c = Config { report_bucket: get("REPORT_BUCKET"), ..Config::default() };
-        if let Some(p) = get("SCAN_PREFIX") {
+        let vars = Vars(&lookup);
+        let mut c = Config { report_bucket: vars.get("REPORT_BUCKET"), ..Config::default() };
+        if let Some(p) = vars.get("SCAN_PREFIX") {
             c.scan_prefix = p;
         }
-        let threshold = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => Thresholds::parse_value(&v).map_err(|message| ConfigError { name, message }),
-            }
-        };
-        let boolean = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => parse_bool(&v).map_err(|message| ConfigError { name, message }),
-            }
-        };
-        let t = Thresholds::default();
-        c.gate.thresholds = Thresholds {
-            max_critical: threshold("MAX_CRITICAL", t.max_critical)?,
-            max_high: threshold("MAX_HIGH", t.max_high)?,
-            max_medium: threshold("MAX_MEDIUM", t.max_medium)?,
-            max_low: threshold("MAX_LOW", t.max_low)?,
-        };
-        c.gate.fail_on_policy_deny = boolean("FAIL_ON_POLICY_DENY", true)?;
-        c.gate.fail_on_policy_audit = boolean("FAIL_ON_POLICY_AUDIT", false)?;
-        c.gate.accept_incomplete = boolean("ACCEPT_INCOMPLETE_SCAN", false)?;
-        if let Some(v) = get("QUALITY_FINDINGS") {
-            c.gate.quality =
-                QualityFindings::parse(&v).map_err(|message| ConfigError { name: "QUALITY_FINDINGS", message })?;
+        c.gate = gate_policy(&vars)?;
+        c.security_hub_enabled = vars.boolean("SECURITY_HUB_ENABLED", true)?;
+        if let Some(tps) = security_hub_max_tps(&vars)? {
+            c.security_hub_max_tps = tps;
         }
-        c.security_hub_enabled = boolean("SECURITY_HUB_ENABLED", true)?;
-        if let Some(v) = get("SECURITY_HUB_MAX_TPS") {
-            match v.parse::<f64>() {
-                Ok(tps) if tps.is_finite() && tps > 0.0 && tps <= 1000.0 => c.security_hub_max_tps = tps,
-                _ => {
-                    return Err(ConfigError {
-                        name: "SECURITY_HUB_MAX_TPS",
-                        message: format!("expected a number of calls per second above 0 and at most 1000, got {v:?}"),
-                    })
-                }
-            }
+        if let Some(days) = refresh_days(&vars)? {
+            c.refresh_days = days;
         }
-        if let Some(v) = get("REFRESH_DAYS") {
-            match v.parse::<u32>() {
-                Ok(d) if d <= 89 => c.refresh_days = d,
-                _ => {
-                    return Err(ConfigError {
-                        name: "REFRESH_DAYS",
-                        message: format!(
-                            "expected whole days from 0 to 89 (Security Hub deletes findings not updated for 90 days), got {v:?}"
-                        ),
-                    })
-                }
-            }
+        if let Some(on) = import_on(&vars)? {
+            c.import_on = on;
         }
-        if let Some(v) = get("IMPORT_ON") {
-            c.import_on = ImportOn::parse(&v).ok_or_else(|| ConfigError {
-                name: "IMPORT_ON",
-                message: format!("expected `content` or `sighting`, got {v:?}"),
-            })?;
+        if let Some(mode) = lifecycle_mode(&vars)? {
+            c.lifecycle = mode;
         }
-        if let Some(v) = get("LIFECYCLE_KEY") {
-            c.lifecycle = match v.to_ascii_lowercase().as_str() {
-                "target" => LifecycleMode::Target,
-                "report" => LifecycleMode::Report,
-                _ => {
-                    return Err(ConfigError {
-                        name: "LIFECYCLE_KEY",
-                        message: format!("expected `target` or `report`, got {v:?}"),
-                    })
-                }
-            };
-        }
-        c.publisher_project = get("PUBLISHER_PROJECT");
-        c.publish_projects = get("PUBLISH_PROJECTS")
-            .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default();
-        c.kms_key_id = get("REPORT_KMS_KEY_ID");
-        let memory_mb = match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
-            Some(v) => v.parse::<u64>().ok().filter(|m| *m > 0).unwrap_or(DEFAULT_MEMORY_MB),
-            None => DEFAULT_MEMORY_MB,
-        };
-        c.max_report_bytes = default_max_report_bytes(memory_mb);
-        if let Some(v) = get("MAX_REPORT_BYTES") {
-            match v.parse::<u64>() {
-                Ok(0) => {}
-                Ok(n) => c.max_report_bytes = n,
-                Err(_) => {
-                    return Err(ConfigError {
-                        name: "MAX_REPORT_BYTES",
-                        message: format!(
-                            "expected a number of bytes (0: one thirty-second of the function's memory), got {v:?}"
-                        ),
-                    })
-                }
-            }
-        }
-        c.allow_metadata_relax = boolean("ALLOW_METADATA_RELAX", false)?;
-        c.expected_bucket_owner = get("EXPECTED_BUCKET_OWNER");
-        if let Some(owner) = &c.expected_bucket_owner {
-            if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ConfigError {
-                    name: "EXPECTED_BUCKET_OWNER",
-                    message: format!("expected a 12-digit account id, got {owner:?}"),
-                });
-            }
-        }
+        c.publisher_project = vars.get("PUBLISHER_PROJECT");
+        c.publish_projects = publish_projects(&vars);
+        c.kms_key_id = vars.get("REPORT_KMS_KEY_ID");
+        c.max_report_bytes = max_report_bytes(&vars)?;
+        c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
+        c.expected_bucket_owner = expected_bucket_owner(&vars)?;
         Ok(c)
     }
 
@@ -218,6 +130,134 @@ impl Config {
     pub fn security_hub_burst(&self) -> u32 {
         (self.security_hub_max_tps * 3.0).round().clamp(1.0, 3000.0) as u32
     }
+}
+
+/// The variables as `from_lookup` reads them: trimmed, and empty counts as unset.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => parse_bool(&v).map_err(|message| ConfigError { name, message }),
+        }
+    }
+
+    fn threshold(&self, name: &'static str, default: i64) -> Result<i64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => Thresholds::parse_value(&v).map_err(|message| ConfigError { name, message }),
+        }
+    }
+}
+
+/// `MAX_*`, `FAIL_ON_POLICY_*`, `ACCEPT_INCOMPLETE_SCAN` and `QUALITY_FINDINGS`.
+fn gate_policy(vars: &Vars<'_>) -> Result<GatePolicy, ConfigError> {
+    let mut gate = GatePolicy::default();
+    let t = Thresholds::default();
+    gate.thresholds = Thresholds {
+        max_critical: vars.threshold("MAX_CRITICAL", t.max_critical)?,
+        max_high: vars.threshold("MAX_HIGH", t.max_high)?,
+        max_medium: vars.threshold("MAX_MEDIUM", t.max_medium)?,
+        max_low: vars.threshold("MAX_LOW", t.max_low)?,
+    };
+    gate.fail_on_policy_deny = vars.boolean("FAIL_ON_POLICY_DENY", true)?;
+    gate.fail_on_policy_audit = vars.boolean("FAIL_ON_POLICY_AUDIT", false)?;
+    gate.accept_incomplete = vars.boolean("ACCEPT_INCOMPLETE_SCAN", false)?;
+    if let Some(v) = vars.get("QUALITY_FINDINGS") {
+        gate.quality =
+            QualityFindings::parse(&v).map_err(|message| ConfigError { name: "QUALITY_FINDINGS", message })?;
+    }
+    Ok(gate)
+}
+
+/// `SECURITY_HUB_MAX_TPS`: above 0 and at most 1000 calls per second.
+fn security_hub_max_tps(vars: &Vars<'_>) -> Result<Option<f64>, ConfigError> {
+    let Some(v) = vars.get("SECURITY_HUB_MAX_TPS") else { return Ok(None) };
+    match v.parse::<f64>() {
+        Ok(tps) if tps.is_finite() && tps > 0.0 && tps <= 1000.0 => Ok(Some(tps)),
+        _ => Err(ConfigError {
+            name: "SECURITY_HUB_MAX_TPS",
+            message: format!("expected a number of calls per second above 0 and at most 1000, got {v:?}"),
+        }),
+    }
+}
+
+/// `REFRESH_DAYS`: 0 to 89 (Security Hub deletes findings not updated for 90 days).
+fn refresh_days(vars: &Vars<'_>) -> Result<Option<u32>, ConfigError> {
+    let Some(v) = vars.get("REFRESH_DAYS") else { return Ok(None) };
+    match v.parse::<u32>() {
+        Ok(d) if d <= 89 => Ok(Some(d)),
+        _ => Err(ConfigError {
+            name: "REFRESH_DAYS",
+            message: format!(
+                "expected whole days from 0 to 89 (Security Hub deletes findings not updated for 90 days), got {v:?}"
+            ),
+        }),
+    }
+}
+
+/// `IMPORT_ON`: `content` or `sighting`.
+fn import_on(vars: &Vars<'_>) -> Result<Option<ImportOn>, ConfigError> {
+    let Some(v) = vars.get("IMPORT_ON") else { return Ok(None) };
+    ImportOn::parse(&v).map(Some).ok_or_else(|| ConfigError {
+        name: "IMPORT_ON",
+        message: format!("expected `content` or `sighting`, got {v:?}"),
+    })
+}
+
+/// `LIFECYCLE_KEY`: `target` or `report`, in any case.
+fn lifecycle_mode(vars: &Vars<'_>) -> Result<Option<LifecycleMode>, ConfigError> {
+    let Some(v) = vars.get("LIFECYCLE_KEY") else { return Ok(None) };
+    match v.to_ascii_lowercase().as_str() {
+        "target" => Ok(Some(LifecycleMode::Target)),
+        "report" => Ok(Some(LifecycleMode::Report)),
+        _ => Err(ConfigError { name: "LIFECYCLE_KEY", message: format!("expected `target` or `report`, got {v:?}") }),
+    }
+}
+
+/// `PUBLISH_PROJECTS`: comma-separated, blanks dropped.
+fn publish_projects(vars: &Vars<'_>) -> Vec<String> {
+    vars.get("PUBLISH_PROJECTS")
+        .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// `MAX_REPORT_BYTES`, else (or when 0) [`default_max_report_bytes`] of
+/// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (an invalid or zero memory counts as [`DEFAULT_MEMORY_MB`]).
+fn max_report_bytes(vars: &Vars<'_>) -> Result<u64, ConfigError> {
+    let memory_mb = match vars.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+        Some(v) => v.parse::<u64>().ok().filter(|m| *m > 0).unwrap_or(DEFAULT_MEMORY_MB),
+        None => DEFAULT_MEMORY_MB,
+    };
+    let default = default_max_report_bytes(memory_mb);
+    let Some(v) = vars.get("MAX_REPORT_BYTES") else { return Ok(default) };
+    match v.parse::<u64>() {
+        Ok(0) => Ok(default),
+        Ok(n) => Ok(n),
+        Err(_) => Err(ConfigError {
+            name: "MAX_REPORT_BYTES",
+            message: format!("expected a number of bytes (0: one thirty-second of the function's memory), got {v:?}"),
+        }),
+    }
+}
+
+/// `EXPECTED_BUCKET_OWNER`: a 12-digit account id.
+fn expected_bucket_owner(vars: &Vars<'_>) -> Result<Option<String>, ConfigError> {
+    let owner = vars.get("EXPECTED_BUCKET_OWNER");
+    if let Some(owner) = &owner {
+        if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError {
+                name: "EXPECTED_BUCKET_OWNER",
+                message: format!("expected a 12-digit account id, got {owner:?}"),
+            });
+        }
+    }
+    Ok(owner)
 }
 
 #[cfg(test)]
