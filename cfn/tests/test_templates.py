@@ -1295,6 +1295,20 @@ class Invariants(unittest.TestCase):
         self.assertLessEqual(concurrency * tps, 10)
         self.assertEqual(RESOURCES["ProcessorEventSource"]["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
 
+    def test_one_report_per_invocation_and_a_bounded_retry(self) -> None:
+        # docs/scale.md "Isolation": an invocation killed for memory or time fails only its own report.
+        source = RESOURCES["ProcessorEventSource"]["Properties"]
+        self.assertEqual(source["BatchSize"], 1)
+        self.assertNotIn("MaximumBatchingWindowInSeconds", source)
+        self.assertEqual(source["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        self.assertEqual(source["EventSourceArn"], {"Fn::GetAtt": ["Queue", "Arn"]})
+        queue = RESOURCES["Queue"]["Properties"]
+        self.assertNotIn("FifoQueue", queue, "a standard queue: nothing waits behind a failed message")
+        self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+        self.assertEqual(queue["RedrivePolicy"]["maxReceiveCount"], 5)
+        alarm = RESOURCES["DeadLetterQueueAlarm"]["Properties"]
+        self.assertEqual(alarm["Dimensions"], [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}])
+
     def test_two_notification_filters_one_per_suffix(self) -> None:
         configs = RESOURCES["ReportBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
         rules = [{r["Name"]: r["Value"] for r in c["Filter"]["S3Key"]["Rules"]} for c in configs]

@@ -395,6 +395,47 @@ fn transient_failure_fails_only_its_sqs_message_and_direct_invocations() {
     });
 }
 
+/// docs/scale.md "Isolation": a message whose report fails (here its HEAD keeps failing) is
+/// the only `batchItemFailures` entry, first in its batch as well as between others: every
+/// other report of the batch is processed in the same invocation and not delivered again.
+#[test]
+fn a_poisoned_message_fails_only_itself_whatever_its_place_in_the_batch() {
+    run(async {
+        let base = env(Moto::shared()).await;
+        let image = format!("registry.example/{}:1", base.bucket);
+        let keys = ["scans/app/p-1/report.sarif", "scans/app/p-2/report.sarif", "scans/app/p-3/report.sarif"];
+        let poisoned = keys[1];
+        let store = Conflicting {
+            inner: S3Store::new(base.clients.s3.clone(), None),
+            armed: false.into(),
+            state_puts: 0.into(),
+            fail_head_for: Some(poisoned.to_string()),
+        };
+        let processor: Processor<Conflicting, Sink<SecurityHubImporter>> =
+            Processor::new(Config { security_hub_enabled: false, ..Config::default() }, store, None);
+        for key in keys {
+            base.upload(key, qscanner_sarif(&image, &[V2]), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        }
+        let fixture: Value =
+            serde_json::from_str(include_str!("fixtures/sqs-s3.json")).expect("fixture sqs-s3.json parses");
+        let record = |id: &str, key: &str| {
+            let mut r = fixture["Records"][0].clone();
+            r["messageId"] = json!(id);
+            r["body"] = json!(s3_event(&base.bucket, key).to_string());
+            r
+        };
+        for order in [[1, 0, 2], [0, 1, 2]] {
+            let records: Vec<Value> = order.iter().map(|&i| record(&format!("m-{i}"), keys[i])).collect();
+            let out = processor.handle(&json!({ "Records": records }), &identity()).await.expect("SQS answers");
+            assert_eq!(out, json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}), "order {order:?}");
+        }
+        for (dir, written) in [("p-1", true), ("p-2", false), ("p-3", true)] {
+            let verdict = base.get(&format!("results/app/{dir}/verdict.json")).await;
+            assert_eq!(verdict.is_some(), written, "{dir}");
+        }
+    });
+}
+
 /// The announcement of `key` as the processor sees it after parsing the event.
 fn object_ref(bucket: &str, key: &str) -> ObjectRef {
     ObjectRef { sequencer: Some("0065A1B2C3D4E5F601".into()), ..ObjectRef::put(bucket, key) }
