@@ -227,6 +227,58 @@ pub fn write_synthetic<W: Write>(w: W, cfg: &SynthConfig) -> io::Result<u64> {
     Ok(out.bytes)
 }
 
+/// The shape of a linter's report (ruff-like): a few dozen rules, every result a distinct
+/// finding at its own line of its own file, nothing to share between results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintShape {
+    /// A real linter's result: rule, level, a short message, file, line and column range
+    /// (about 250 bytes).
+    Ruff,
+    /// About the smallest result a distinct finding can have: rule, a one-letter message and
+    /// a fingerprint (about 60 bytes).
+    Tiny,
+}
+
+/// Writes a linter-shaped SARIF of `results` results, each a distinct finding; returns the
+/// bytes written. Streams like [`write_synthetic`]; `seed` changes only the Ruff messages.
+pub fn write_lint<W: Write>(w: W, shape: LintShape, results: u64, seed: u64) -> io::Result<u64> {
+    const RULES: u64 = 60;
+    let mut out = Counting { inner: io::BufWriter::with_capacity(256 * 1024, w), bytes: 0 };
+    let w = &mut out;
+    w.write_all(br#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"ruff","version":"0.8.0","rules":["#)?;
+    for r in 0..RULES {
+        if r > 0 {
+            w.write_all(b",")?;
+        }
+        write!(w, r#"{{"id":"R{r}","shortDescription":{{"text":"Synthetic lint rule {r}"}}}}"#)?;
+    }
+    w.write_all(br#"]}},"results":["#)?;
+    for i in 0..results {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        // Every (file, line) once: 2 000 lines per file. The same result `i` for every seed
+        // (a rescan finds the same findings; only the Ruff message names the seed).
+        let (file, line) = (i / 2_000, i % 2_000 + 1);
+        let rule = (i * 7 + file) % RULES;
+        match shape {
+            LintShape::Ruff => write!(
+                w,
+                r#"{{"ruleId":"R{rule}","level":"error","message":{{"text":"Line too long ({} > 88) in expression {seed}"}},"locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"src/package_{}/module_{file}.py"}},"region":{{"startLine":{line},"startColumn":89,"endLine":{line},"endColumn":{}}}}}}}]}}"#,
+                89 + rule,
+                file % 50,
+                89 + rule,
+            )?,
+            LintShape::Tiny => {
+                write!(w, r#"{{"ruleId":"R{rule}","message":{{"text":"m"}},"fingerprints":{{"k":"{i:x}"}}}}"#)?
+            }
+        }
+    }
+    w.write_all(b"]}]}")?;
+    w.flush()?;
+    Ok(out.bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +333,17 @@ mod tests {
         let n = write_synthetic(io::sink(), &cfg).expect("writes");
         let off = (n as f64 - target as f64).abs() / target as f64;
         assert!(off < 0.05, "{n} bytes for a target of {target}");
+    }
+
+    #[test]
+    fn lint_shapes_read_back_with_every_result_a_finding() {
+        for (shape, per_result) in [(LintShape::Ruff, 200..300), (LintShape::Tiny, 50..70)] {
+            let mut doc = Vec::new();
+            let n = write_lint(&mut doc, shape, 5_000, 3).expect("writing to a Vec works");
+            assert_eq!(n, doc.len() as u64);
+            let r = read_sarif(doc.as_slice(), "lint").expect("reads");
+            assert_eq!((r.findings.len(), r.results_read, r.warning_count), (5_000, 5_000, 0), "{:?}", r.warnings);
+            assert!(per_result.contains(&(doc.len() / 5_000)), "{shape:?}: {} bytes a result", doc.len() / 5_000);
+        }
     }
 }

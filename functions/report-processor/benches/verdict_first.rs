@@ -11,6 +11,11 @@
 //! changed (so every finding is imported again against the first report's state), with the
 //! peak RSS reset before it: a second row per size.
 //!
+//! `SHAPE` picks the report's shape: `qscanner` (default: QScanner-like, about 1 KB of SARIF
+//! per distinct finding), `ruff` (a linter's: every result a distinct finding at its own line,
+//! about 250 bytes each) or `tiny` (about 60 bytes a result, each a distinct finding). The
+//! breakdown of `PHASES=1` is for `qscanner` only.
+//!
 //! `PHASES=1` also prints, per size, where the memory goes: the live heap (a counting global
 //! allocator, bench only) at each store call the processor makes and the highest live heap
 //! since the one before, then a breakdown of the per-finding structures built again outside
@@ -24,7 +29,7 @@ use scangate_aws::identity::AwsIdentity;
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::{Fetched, ObjectHead, PutOptions, PutResult, ReportStore, S3Store, StoreError};
 use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, SinkConfig};
-use scangate_bench::synth::{write_synthetic, SynthConfig};
+use scangate_bench::synth::{write_lint, write_synthetic, LintShape, SynthConfig};
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
@@ -210,8 +215,13 @@ fn one(n: u64, endpoint: &str, tps: f64) {
         let image = format!("registry.example/bench-{n}:1");
         let cfg = SynthConfig { rules: 500, results: n, distinct: n, string_len: 60, seed: n, image: image.clone() };
         let key = format!("scans/bench/b-{n}/report.sarif");
-        let phases = run_report(&clients, &bucket, &key, &cfg, tps, &n.to_string()).await;
-        if std::env::var_os("PHASES").is_some() {
+        let shape = shape();
+        let label = match shape {
+            None => n.to_string(),
+            Some(s) => format!("{n} {s:?}"),
+        };
+        let phases = run_report(&clients, &bucket, &key, &cfg, shape, tps, &label).await;
+        if std::env::var_os("PHASES").is_some() && shape.is_none() {
             phases.print(n);
             breakdown(&cfg, &bucket, &key);
         }
@@ -224,7 +234,7 @@ fn one(n: u64, endpoint: &str, tps: f64) {
             reset_peak_rss();
             let rescan = SynthConfig { seed: n + 1, ..cfg };
             let key = format!("scans/bench/b-{n}-rescan/report.sarif");
-            let phases = run_report(&clients, &bucket, &key, &rescan, tps, &format!("{n} rescan")).await;
+            let phases = run_report(&clients, &bucket, &key, &rescan, shape, tps, &format!("{label} rescan")).await;
             if std::env::var_os("PHASES").is_some() {
                 phases.print(n);
             }
@@ -239,11 +249,16 @@ async fn run_report(
     bucket: &str,
     key: &str,
     cfg: &SynthConfig,
+    shape: Option<LintShape>,
     tps: f64,
     label: &str,
 ) -> Arc<Phases> {
     let mut body = Vec::new();
-    write_synthetic(&mut body, cfg).expect("synthetic SARIF");
+    match shape {
+        None => write_synthetic(&mut body, cfg).map(drop),
+        Some(s) => write_lint(&mut body, s, cfg.results, cfg.seed).map(drop),
+    }
+    .expect("synthetic SARIF");
     let report_bytes = body.len();
     clients
         .s3
@@ -257,7 +272,8 @@ async fn run_report(
         .await
         .expect("upload");
     let baseline = rss_kb().unwrap_or(0);
-    let config = Config { security_hub_max_tps: tps, max_report_bytes: u64::MAX, ..Config::default() };
+    let config =
+        Config { security_hub_max_tps: tps, max_report_bytes: u64::MAX, max_findings: usize::MAX, ..Config::default() };
     let tokens = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
     let started = Instant::now();
     let phases = Arc::new(Phases::new(started));
@@ -287,6 +303,15 @@ async fn run_report(
     drop(processor);
     phases.mark("processor dropped".into());
     phases
+}
+
+/// `SHAPE`: None for the QScanner-like report, else a linter's shape.
+fn shape() -> Option<LintShape> {
+    match std::env::var("SHAPE").unwrap_or_default().as_str() {
+        "ruff" => Some(LintShape::Ruff),
+        "tiny" => Some(LintShape::Tiny),
+        _ => None,
+    }
 }
 
 /// Live heap added per finding since the last step.

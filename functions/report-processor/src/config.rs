@@ -43,6 +43,10 @@ pub struct Config {
     /// `MAX_REPORT_BYTES`: larger reports are quarantined with the reason, not read.
     /// Default: [`default_max_report_bytes`] of the function's memory.
     pub max_report_bytes: u64,
+    /// `MAX_FINDINGS`: a report with more distinct findings (suppressed ones included) is
+    /// quarantined with the reason; the reader holds none beyond it. Default:
+    /// [`default_max_findings`] of the function's memory.
+    pub max_findings: usize,
     /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
     /// thresholds above. Default false: metadata can only tighten them (docs/security.md).
     pub allow_metadata_relax: bool,
@@ -61,6 +65,16 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 32
 }
 
+/// The default `MAX_FINDINGS`: one distinct finding per 8 KiB of the function's memory
+/// (512 MB → 65 536). The rule: the findings of such a report must stay inside the memory in
+/// the worst case, a rescan that changes every finding, which holds about 5 KB of heap per
+/// distinct finding and 1.3 times that of RSS (docs/benchmarks.md, "Verdict first"). Bytes
+/// alone do not bound it: a report of tiny results (about 110 bytes each) holds 150 000
+/// distinct findings in 16 MiB.
+pub fn default_max_findings(memory_mb: u64) -> usize {
+    usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (8 * 1024)).unwrap_or(usize::MAX)
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -77,6 +91,7 @@ impl Default for Config {
             kms_key_id: None,
             expected_bucket_owner: None,
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
+            max_findings: default_max_findings(DEFAULT_MEMORY_MB),
             allow_metadata_relax: false,
         }
     }
@@ -121,6 +136,7 @@ impl Config {
         c.publish_projects = publish_projects(&vars);
         c.kms_key_id = vars.get("REPORT_KMS_KEY_ID");
         c.max_report_bytes = max_report_bytes(&vars)?;
+        c.max_findings = max_findings(&vars)?;
         c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
         c.expected_bucket_owner = expected_bucket_owner(&vars)?;
         Ok(c)
@@ -230,11 +246,7 @@ fn publish_projects(vars: &Vars<'_>) -> Vec<String> {
 /// `MAX_REPORT_BYTES`, else (or when 0) [`default_max_report_bytes`] of
 /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (an invalid or zero memory counts as [`DEFAULT_MEMORY_MB`]).
 fn max_report_bytes(vars: &Vars<'_>) -> Result<u64, ConfigError> {
-    let memory_mb = match vars.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
-        Some(v) => v.parse::<u64>().ok().filter(|m| *m > 0).unwrap_or(DEFAULT_MEMORY_MB),
-        None => DEFAULT_MEMORY_MB,
-    };
-    let default = default_max_report_bytes(memory_mb);
+    let default = default_max_report_bytes(memory_mb(vars));
     let Some(v) = vars.get("MAX_REPORT_BYTES") else { return Ok(default) };
     match v.parse::<u64>() {
         Ok(0) => Ok(default),
@@ -242,6 +254,30 @@ fn max_report_bytes(vars: &Vars<'_>) -> Result<u64, ConfigError> {
         Err(_) => Err(ConfigError {
             name: "MAX_REPORT_BYTES",
             message: format!("expected a number of bytes (0: one thirty-second of the function's memory), got {v:?}"),
+        }),
+    }
+}
+
+/// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (an invalid or zero memory counts as [`DEFAULT_MEMORY_MB`]).
+fn memory_mb(vars: &Vars<'_>) -> u64 {
+    match vars.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+        Some(v) => v.parse::<u64>().ok().filter(|m| *m > 0).unwrap_or(DEFAULT_MEMORY_MB),
+        None => DEFAULT_MEMORY_MB,
+    }
+}
+
+/// `MAX_FINDINGS`, else (or when 0) [`default_max_findings`] of the function's memory.
+fn max_findings(vars: &Vars<'_>) -> Result<usize, ConfigError> {
+    let default = default_max_findings(memory_mb(vars));
+    let Some(v) = vars.get("MAX_FINDINGS") else { return Ok(default) };
+    match v.parse::<usize>() {
+        Ok(0) => Ok(default),
+        Ok(n) => Ok(n),
+        Err(_) => Err(ConfigError {
+            name: "MAX_FINDINGS",
+            message: format!(
+                "expected a number of distinct findings (0: one per 8 KiB of the function's memory), got {v:?}"
+            ),
         }),
     }
 }
@@ -333,6 +369,17 @@ mod tests {
     }
 
     #[test]
+    fn max_findings_follows_the_memory_unless_set() {
+        assert_eq!(cfg(&[]).expect("defaults").max_findings, 65_536);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
+        assert_eq!(c.max_findings, 262_144);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"), ("MAX_FINDINGS", "1000")]).expect("valid");
+        assert_eq!(c.max_findings, 1000);
+        let c = cfg(&[("MAX_FINDINGS", "0")]).expect("valid");
+        assert_eq!(c.max_findings, 65_536, "0 is the default");
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         for (name, value) in [
             ("MAX_CRITICAL", "lots"),
@@ -346,6 +393,7 @@ mod tests {
             ("EXPECTED_BUCKET_OWNER", "me"),
             ("ALLOW_METADATA_RELAX", "sometimes"),
             ("MAX_REPORT_BYTES", "64MB"),
+            ("MAX_FINDINGS", "-1"),
         ] {
             let err = cfg(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);

@@ -368,8 +368,43 @@ fn report_over_max_report_bytes_is_quarantined_not_retried() {
         let doc = w.env.get(&format!("quarantine/{key}.reason.json")).await.expect("reason written");
         let doc: Value = serde_json::from_slice(&doc).expect("reason is JSON");
         assert_eq!(doc["reason"], json!(reason));
+        assert_eq!(doc["kind"], "too_large");
         let v = w.env.verdict("results/huge/q-1/verdict.json").await;
         assert!(!v.passed && v.error.as_deref() == Some(reason.as_str()), "{v:?}");
         assert!(w.recorder().accepted().is_empty(), "nothing imported");
+    });
+}
+
+/// MAX_FINDINGS is a policy on distinct findings: a report with one more than the cap is
+/// quarantined with its own kind (`too_many_findings`) and a failed verdict, nothing is
+/// imported and the event is not retried; the same report under a cap it fits is processed.
+#[test]
+fn report_over_max_findings_is_quarantined_with_its_kind() {
+    run(async {
+        let image = "registry.example/capped:1".to_string();
+        let body = synthetic(40, &image, 1);
+        let read = scangate_core::read_sarif(body.as_slice(), "synthetic").expect("reads");
+        let distinct = read.findings.len() + read.suppressed.len();
+        assert!(distinct > 1, "{distinct}");
+        let mut w = world(Moto::shared(), Config { max_findings: distinct - 1, ..Config::default() }).await;
+        w.recorder_bucket();
+        let key = "scans/many/c-1/report.sarif";
+        w.env.upload(key, body.clone(), &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("not retried");
+        let reason = out["reports"][0]["quarantined"].as_str().expect("quarantined").to_string();
+        assert!(reason.contains("MAX_FINDINGS") && reason.contains(&(distinct - 1).to_string()), "{reason}");
+        let doc = w.env.get(&format!("quarantine/{key}.reason.json")).await.expect("reason written");
+        let doc: Value = serde_json::from_slice(&doc).expect("reason is JSON");
+        assert_eq!((doc["kind"].as_str(), doc["reason"].as_str()), (Some("too_many_findings"), Some(reason.as_str())));
+        let v = w.env.verdict("results/many/c-1/verdict.json").await;
+        assert!(!v.passed && v.error.as_deref() == Some(reason.as_str()), "{v:?}");
+        assert!(w.recorder().accepted().is_empty(), "nothing imported");
+
+        w.env.processor.config.max_findings = distinct;
+        let key = "scans/many/c-2/report.sarif";
+        w.env.upload(key, body, &meta(&image, "2026-11-23T08:00:00Z")).await;
+        let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("processed");
+        assert!(out["reports"][0]["quarantined"].is_null(), "{out}");
+        assert_eq!(w.env.verdict("results/many/c-2/verdict.json").await.error, None);
     });
 }

@@ -5,7 +5,8 @@
 //! - `keys.rs`: every object key layout the three build (`scans/`, `results/`,
 //!   `results/by-execution/`, `state/`, `quarantine/`, publish markers) and the checks of a
 //!   report key;
-//! - `codebuild.rs`: the CodeBuild build ARN and build id the metadata and the runner carry.
+//! - `codebuild.rs`: the CodeBuild build ARN and build id the metadata and the runner carry;
+//! - `quarantine.rs`: the typed kind of a quarantine reason ([`QuarantineKind`]).
 //!
 //! All three use this module; none spells a metadata name or a key layout itself. Names here
 //! are a user-facing contract (docs/runner.md, docs/report-processor.md): extend, never rename.
@@ -13,6 +14,7 @@
 mod codebuild;
 mod keys;
 mod metadata;
+mod quarantine;
 
 pub use codebuild::{build_id, BuildId};
 
@@ -25,3 +27,4 @@ pub use keys::{
     STATE_PREFIX,
 };
 pub use metadata::{meta, MetadataError, ReportMetadata, ThresholdRequest};
+pub use quarantine::QuarantineKind;

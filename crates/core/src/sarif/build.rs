@@ -20,6 +20,10 @@ pub(crate) struct Output {
     pub suppressed: Vec<Finding>,
     pub suppressed_index: HashMap<String, usize>,
     pub results_read: usize,
+    /// At most this many distinct findings (suppressed ones included) are kept; `None`: no cap.
+    pub cap: Option<usize>,
+    /// A distinct finding beyond `cap` was met (and not kept).
+    pub over_cap: bool,
     /// Reused buffer for the key of the result being processed.
     keybuf: String,
 }
@@ -484,6 +488,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             raw.fingerprint.as_deref(),
             message,
         );
+        let held = out.findings.len() + out.suppressed.len();
         let (findings, index) = if raw.suppressed {
             (&mut out.suppressed, &mut out.suppressed_index)
         } else {
@@ -493,6 +498,10 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             if let Some(f) = findings.get_mut(i) {
                 f.occurrences = f.occurrences.saturating_add(1);
             }
+            continue;
+        }
+        if out.cap.is_some_and(|cap| held >= cap) {
+            out.over_cap = true;
             continue;
         }
         let dedup = DedupKey(key.clone());

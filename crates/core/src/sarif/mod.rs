@@ -110,6 +110,9 @@ pub enum SarifError {
     Json { source_name: String, line: usize, column: usize, message: String },
     #[error("{source_name}: not a SARIF 2.1.0 log: at {path}: {message}")]
     NotSarif { source_name: String, path: String, message: String },
+    /// More distinct findings than the reader was allowed to keep ([`read_sarif_capped`]).
+    #[error("{source_name}: more than {limit} distinct findings (suppressed ones included)")]
+    TooManyFindings { source_name: String, limit: usize },
 }
 
 /// Warnings: the first [`MAX_KEPT_WARNINGS`] kept, all counted. The path is only formatted
@@ -156,7 +159,24 @@ const SUPPORTED_VERSION: &str = "2.1.0";
 /// Reads a SARIF document from any reader (it is buffered inside; a `BufReader` is not
 /// needed). `source_name` names it in errors and warnings.
 pub fn read_sarif<R: std::io::Read>(reader: R, source_name: &str) -> Result<Report, SarifError> {
+    read_sarif_with(reader, source_name, None)
+}
+
+/// [`read_sarif`] keeping at most `max_findings` distinct findings (suppressed ones
+/// included): a document with more is read to its end, holding no finding beyond the cap,
+/// and answered [`SarifError::TooManyFindings`]. What the reader holds is bounded by the
+/// cap, not by the document.
+pub fn read_sarif_capped<R: std::io::Read>(
+    reader: R,
+    source_name: &str,
+    max_findings: usize,
+) -> Result<Report, SarifError> {
+    read_sarif_with(reader, source_name, Some(max_findings))
+}
+
+fn read_sarif_with<R: std::io::Read>(reader: R, source_name: &str, cap: Option<usize>) -> Result<Report, SarifError> {
     let mut ctx = Ctx::default();
+    ctx.out.cap = cap;
     let source_name = source_name.to_string();
     match driver::drive(reader, &mut ctx) {
         Ok(()) => {}
@@ -178,6 +198,9 @@ pub fn read_sarif<R: std::io::Read>(reader: R, source_name: &str) -> Result<Repo
         });
     }
     let mut out = ctx.out;
+    if let (true, Some(limit)) = (out.over_cap, cap) {
+        return Err(SarifError::TooManyFindings { source_name, limit });
+    }
     // A finding that also occurs unsuppressed is a finding.
     if !out.suppressed.is_empty() {
         let index = &out.index;

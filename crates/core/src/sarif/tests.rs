@@ -528,3 +528,38 @@ fn security_severity_or_a_security_tag_makes_a_linter_result_a_security_finding(
         [FindingClass::Quality, FindingClass::Security, FindingClass::Security, FindingClass::Security]
     );
 }
+
+/// `read_sarif_capped`: the cap counts distinct findings (a repeated result is one), the
+/// suppressed ones included; a document over it is refused with the cap named, whatever
+/// comes after the result that crossed it.
+#[test]
+fn the_finding_cap_counts_distinct_findings_and_refuses_beyond_it() {
+    let result = |uri: &str, suppressed: bool| {
+        let suppressions = if suppressed { r#","suppressions":[{"kind":"inSource"}]"# } else { "" };
+        format!(
+            r#"{{"ruleId":"R","message":{{"text":"m"}},"locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"{uri}"}}}}}}]{suppressions}}}"#
+        )
+    };
+    let doc = |results: &[String]| {
+        format!(
+            r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"t"}}}},"results":[{}]}}]}}"#,
+            results.join(",")
+        )
+    };
+    let three = doc(&[result("a.py", false), result("b.py", false), result("a.py", false), result("c.py", true)]);
+    let r = read_sarif_capped(three.as_bytes(), "test.sarif", 3).expect("three distinct findings fit a cap of 3");
+    assert_eq!((r.findings.len(), r.suppressed.len(), r.results_read), (2, 1, 4));
+    assert_eq!(r, read(&three), "under its cap the read is the uncapped read");
+    match read_sarif_capped(three.as_bytes(), "test.sarif", 2) {
+        Err(e @ SarifError::TooManyFindings { limit: 2, .. }) => {
+            assert_eq!(e.to_string(), "test.sarif: more than 2 distinct findings (suppressed ones included)")
+        }
+        other => panic!("expected TooManyFindings, got {other:?}"),
+    }
+    let many: Vec<String> = (0..50).map(|i| result(&format!("f{i}.py"), false)).collect();
+    assert!(matches!(
+        read_sarif_capped(doc(&many).as_bytes(), "test.sarif", 10),
+        Err(SarifError::TooManyFindings { limit: 10, .. })
+    ));
+    assert_eq!(read_sarif_capped(doc(&many).as_bytes(), "test.sarif", 50).expect("fits").findings.len(), 50);
+}

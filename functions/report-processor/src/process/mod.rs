@@ -25,10 +25,11 @@ use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::{ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
+use scangate_core::contract::QuarantineKind;
 use scangate_core::evaluate;
 use scangate_core::events::ObjectRef;
 use scangate_core::policy::GatePolicy;
-use scangate_core::sarif::{read_sarif, Report, SarifError};
+use scangate_core::sarif::{read_sarif_capped, Report, SarifError};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -160,7 +161,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         }
         let meta = match parse_meta(&head.metadata, &self.config.gate.thresholds) {
             Ok(m) => m,
-            Err(reason) => return self.quarantine(&d, None, reason).await,
+            Err(reason) => return self.quarantine(&d, None, QuarantineKind::InvalidMetadata, reason).await,
         };
         let meta = match self.check_claims(&d, meta).await? {
             Ok(m) => m,
@@ -172,13 +173,14 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                  split the scan or raise MaxReportBytes with ProcessorMemorySize",
                 head.size, self.config.max_report_bytes
             );
-            return self.quarantine(&d, Some(&meta), reason).await;
+            return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
         }
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
+        let cap = self.config.max_findings;
         let read = self
             .store
             .read_with(&obj.bucket, &obj.key, obj.version_id.as_deref(), move |r| {
-                read_sarif(std::io::BufReader::new(r), &name)
+                read_sarif_capped(std::io::BufReader::new(r), &name, cap)
             })
             .await?;
         let mut report = match read {
@@ -186,7 +188,14 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             Err(SarifError::Io { error, .. }) => {
                 return Err(Transient(format!("s3://{}/{}: reading failed: {error}", obj.bucket, obj.key)))
             }
-            Err(e) => return self.quarantine(&d, Some(&meta), e.to_string()).await,
+            Err(SarifError::TooManyFindings { limit, .. }) => {
+                let reason = format!(
+                    "the report has more than {limit} distinct findings (MAX_FINDINGS, a policy sized to the \
+                     function's memory); split the scan or raise MaxFindings with ProcessorMemorySize"
+                );
+                return self.quarantine(&d, Some(&meta), QuarantineKind::TooManyFindings, reason).await;
+            }
+            Err(e) => return self.quarantine(&d, Some(&meta), QuarantineKind::NotSarif, e.to_string()).await,
         };
         // Quality findings are gated and imported only with QUALITY_FINDINGS=gate.
         scangate_core::evaluate::apply_quality(&mut report, self.config.gate.quality);

@@ -7,7 +7,7 @@ use super::{Delivery, Outcome, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
-use scangate_core::contract::{self, results_dir};
+use scangate_core::contract::{self, results_dir, QuarantineKind};
 use scangate_core::policy::GatePolicy;
 use scangate_core::verdict::{rfc3339, Verdict};
 
@@ -22,6 +22,9 @@ pub struct QuarantineReason {
     pub bucket: String,
     pub etag: Option<String>,
     pub key: String,
+    /// Why, as a kind scripts can match (absent in reasons written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<QuarantineKind>,
     pub quarantined_at: String,
     pub reason: String,
     /// A failed verdict was written as well (false for a refused report: no results at all).
@@ -35,14 +38,20 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     /// results anywhere (its key may name another project's results folder), not retried.
     pub(crate) async fn refuse(&self, d: &Delivery<'_>, reason: String) -> Result<Outcome, Transient> {
         tracing::warn!(bucket = %d.obj.bucket, key = %d.obj.key, %reason, "report refused: quarantined without results");
-        self.write_quarantine(d, &reason, false).await?;
+        self.write_quarantine(d, QuarantineKind::Refused, &reason, false).await?;
         Ok(Outcome::Quarantined { reason })
     }
 
     /// The quarantine copy of a report and the reason beside it (`<copy>.reason.json`). The copy's
     /// key is hashed when `quarantine/<report key>` would not fit S3's key limit; the reason keeps
     /// the original key. `results_written` says whether a failed verdict is written as well.
-    async fn write_quarantine(&self, d: &Delivery<'_>, reason: &str, results_written: bool) -> Result<(), Transient> {
+    async fn write_quarantine(
+        &self,
+        d: &Delivery<'_>,
+        kind: QuarantineKind,
+        reason: &str,
+        results_written: bool,
+    ) -> Result<(), Transient> {
         let (obj, head) = (d.obj, d.head);
         let qkey = contract::quarantine_copy_key(&obj.key);
         self.store.copy(&obj.bucket, &obj.key, &obj.bucket, &qkey, self.config.kms_key_id.as_deref()).await?;
@@ -50,6 +59,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             bucket: obj.bucket.clone(),
             etag: head.etag.clone(),
             key: obj.key.clone(),
+            kind: Some(kind),
             quarantined_at: rfc3339(d.now),
             reason: reason.to_string(),
             results_written,
@@ -66,11 +76,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         &self,
         d: &Delivery<'_>,
         meta: Option<&ReportMeta>,
+        kind: QuarantineKind,
         reason: String,
     ) -> Result<Outcome, Transient> {
-        tracing::warn!(bucket = %d.obj.bucket, key = %d.obj.key, %reason, "report cannot be processed: quarantining");
+        tracing::warn!(bucket = %d.obj.bucket, key = %d.obj.key, kind = kind.as_str(), %reason, "report cannot be processed: quarantining");
         let now_s = rfc3339(d.now);
-        self.write_quarantine(d, &reason, true).await?;
+        self.write_quarantine(d, kind, &reason, true).await?;
         let gate =
             GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };
         let verdict = Verdict::unprocessable(self.verdict_input(d, meta, &now_s), &gate, reason.clone());
@@ -107,6 +118,7 @@ mod tests {
             bucket: "b".into(),
             etag: Some("\"e\"".into()),
             key: "scans/p/1/r.sarif".into(),
+            kind: None,
             quarantined_at: "2026-11-23T08:00:00.000Z".into(),
             reason: "bad".into(),
             results_written: true,
@@ -126,5 +138,9 @@ mod tests {
         let typed = serde_json::to_vec_pretty(&doc).expect("serializes");
         assert_eq!(String::from_utf8_lossy(&typed), stored, "byte for byte");
         assert_eq!(serde_json::from_str::<QuarantineReason>(stored).expect("reads"), doc);
+        let typed = QuarantineReason { kind: Some(QuarantineKind::TooManyFindings), ..doc };
+        let json = serde_json::to_value(&typed).expect("serializes");
+        assert_eq!(json["kind"], "too_many_findings");
+        assert_eq!(serde_json::from_value::<QuarantineReason>(json).expect("reads"), typed);
     }
 }
