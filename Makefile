@@ -8,7 +8,7 @@ export PATH := $(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CARGO ?= cargo
 
 .PHONY: demo test fmt-check clippy unit bench venv release package lint-cfn test-deploy fuzz bench-runner bench-sink
-.PHONY: bench-peers deny check-standalone test-quick test-scripts watch
+.PHONY: bench-peers deny check-standalone test-quick test-scripts test-ci watch
 
 ## demo: end to end against moto: scan, S3 -> SQS -> processor, Security Hub, gate; then one CVE fixed
 demo: venv
@@ -16,7 +16,7 @@ demo: venv
 
 ## test: formatting, lints, the standalone and dependency-policy checks, every test, the template linters and the deploy-script tests
 ##       over a real release (what .ci/run runs; README.md's Development section says how long it takes)
-test: fmt-check clippy check-standalone deny venv unit test-scripts lint-cfn test-deploy
+test: fmt-check clippy check-standalone deny venv unit test-scripts test-ci lint-cfn test-deploy
 
 ## test-quick: the inner loop: formatting, clippy, every cargo test (moto ones too) and the toolchain-script tests;
 ##             no release cross-build, no template linters, no cargo-deny
@@ -30,6 +30,11 @@ test-scripts:
 	python3 scripts/test_toolchain.py
 	python3 scripts/test_vm_disk_examples.py
 	python3 scripts/test_apptainer_def.py
+
+## test-ci: the CI integrations (docs/ci/): schemas (check-jsonschema into .venv/ci), action-validator (npm), stack names,
+##          and each integration's steps run against moto with stand-ins for the CI system (after `unit` built the runner)
+test-ci: venv
+	@bash scripts/test-ci.sh
 
 ## check-standalone: no tracked file outside tests/corpus points outside the repository
 check-standalone:

@@ -5,6 +5,7 @@ use crate::exit;
 use clap::{ArgAction, Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use scangate_core::asff::{self, AsffContext};
+use scangate_core::ci::{self, code_scanning};
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::finding::Finding;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
@@ -91,6 +92,14 @@ pub(crate) struct ProcessArgs {
     /// Write the Markdown summary (summary.md) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Write GitHub code scanning SARIF (one run, worst findings first, trimmed to GitHub's upload
+    /// limits with a note when it must be) to this file (docs/ci/github.md).
+    #[arg(long, value_name = "FILE")]
+    pub code_scanning_sarif: Option<PathBuf>,
+    /// The code scanning category (SARIF automationDetails.id) of --code-scanning-sarif; default
+    /// `scangate/<scan type>/<target>/`, one per target.
+    #[arg(long, value_name = "CATEGORY", requires = "code_scanning_sarif")]
+    pub category: Option<String>,
     /// What to print on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -227,6 +236,21 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     if let Some(path) = &args.junit {
         let xml = junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &findings, &gate);
         write_file(path, "--junit", |w| w.write_all(xml.as_bytes()))?;
+    }
+    if let Some(path) = &args.code_scanning_sarif {
+        let ctx = asff_context(args, &report.target, &evaluated, &processed_at, &source_key);
+        let category = args.category.clone().unwrap_or_else(|| ci::category(ctx.scan_type.as_str(), &ctx.target));
+        let tool = report.runs.first().map(|r| r.scanner.name.as_str()).filter(|t| !t.is_empty()).unwrap_or("scangate");
+        let rendered = code_scanning::render(&findings, &category, &ctx.target, tool, &code_scanning::GITHUB);
+        if let Some(t) = &rendered.trimmed {
+            eprintln!(
+                "scangate: warning: --code-scanning-sarif keeps the {} worst of {} findings ({}); all are in the summary",
+                t.kept, t.total, t.reason
+            );
+        }
+        write_file(path, "--code-scanning-sarif", |w| {
+            serde_json::to_writer(w, &rendered.sarif).map_err(std::io::Error::other)
+        })?;
     }
     if let Some(path) = &args.summary {
         let md = summary::markdown(&evaluated.verdict, &findings, args.worst);

@@ -226,3 +226,37 @@ fn help_explains_exit_codes_and_thresholds() {
         assert!(help.contains(needle), "help lacks {needle:?}");
     }
 }
+
+#[test]
+fn code_scanning_sarif_is_one_run_with_the_target_category() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("code-scanning.sarif");
+    let f = fixtures::path("qscanner-image.sarif");
+    let out = scangate(
+        &["process", "--code-scanning-sarif", out_path.to_str().expect("utf8"), f.to_str().expect("utf8 path")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(42), "the gate still decides the exit: {}", text(&out.stderr));
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_path).expect("written")).expect("code scanning SARIF is JSON");
+    assert_eq!(sarif["version"], "2.1.0");
+    let runs = sarif["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    let category = runs[0]["automationDetails"]["id"].as_str().expect("category");
+    assert!(category.starts_with("scangate/image/") && category.ends_with('/'), "{category}");
+    assert!(!runs[0]["results"].as_array().expect("results").is_empty());
+    let custom = scangate(
+        &[
+            "process",
+            "--code-scanning-sarif",
+            out_path.to_str().expect("utf8"),
+            "--category",
+            "scangate/custom/",
+            f.to_str().expect("utf8 path"),
+        ],
+        &[],
+    );
+    assert_eq!(custom.status.code(), Some(42));
+    let sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_path).expect("written")).expect("json");
+    assert_eq!(sarif["runs"][0]["automationDetails"]["id"], "scangate/custom/");
+}

@@ -8,6 +8,7 @@
 //! [`summary`] the human summary.
 
 pub mod asff;
+pub mod ci;
 pub mod contract;
 pub mod evaluate;
 pub mod events;
