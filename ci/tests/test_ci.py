@@ -176,7 +176,9 @@ class CiIntegrations(unittest.TestCase):
             f"/tampered/{FILE}": (200, b"#!/bin/sh\necho planted\n"),
             "/github/token": (200, json.dumps({"value": "header.github-oidc.signature"}).encode()),
             "/azure/oidctoken": (200, json.dumps({"oidcToken": "header.azure-oidc.signature"}).encode()),
+            "/ci/scangate-ci.sh": (200, (ROOT / "ci" / "scangate-ci.sh").read_bytes()),
         }
+        cls.script_sha = hashlib.sha256((ROOT / "ci" / "scangate-ci.sh").read_bytes()).hexdigest()
         cls.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=cls.http.serve_forever, daemon=True).start()
         cls.base = f"http://127.0.0.1:{cls.http.server_address[1]}"
@@ -279,6 +281,109 @@ class CiIntegrations(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("id-token: write", result.stderr)
         self.assertEqual(self.processor.uploads, before)
+
+    # ------------------------------------------------------------------ GitLab CI: ci/gitlab/scangate.yml
+    def test_gitlab_template_job_gates_on_the_verdict_with_the_id_token(self) -> None:
+        job = yaml.safe_load((ROOT / "ci" / "gitlab" / "scangate.yml").read_text())[".scangate"]
+        self.assertEqual(job["id_tokens"]["SCANGATE_ID_TOKEN"]["aud"], "sts.amazonaws.com")
+        work = self.tmp / "gitlab"
+        repo = work / "project"
+        repo.mkdir(parents=True)
+        shutil.copy(FIXTURE, repo / "qscanner.sarif")
+        user = {"SCANGATE_ROLE_ARN": self.roles["gitlab"], "AWS_REGION": REGION, "REPORT_BUCKET": BUCKET,
+                "REPORT_KMS_KEY_ID": self.key_arn, "SCANGATE_RELEASE_URL": f"{self.base}/release",
+                "SCANGATE_VERSION": VERSION, "SCANGATE_SHA256": self.sha,
+                "SCANGATE_CI_SCRIPT_URL": f"{self.base}/ci/scangate-ci.sh", "SCANGATE_CI_SCRIPT_SHA256": self.script_sha,
+                "SCANGATE_KIND": "sarif", "SCANGATE_TARGET": "qscanner.sarif", "SCANGATE_WAIT": "60"}
+        self.assertFalse(set(user) - set(job["variables"]), "every variable the user sets is one the template declares")
+        predefined = {"CI_PROJECT_PATH": "team/sub/app", "CI_PIPELINE_ID": "77", "CI_JOB_ID": "501",
+                      "CI_COMMIT_REF_NAME": "main", "CI_PROJECT_URL": "https://gitlab.example.com/team/sub/app",
+                      "CI_PROJECT_DIR": str(repo), "SCANGATE_ID_TOKEN": "header.gitlab-id-token.signature"}
+        env = {**self.base_env(work), **{k: str(v) for k, v in job["variables"].items()}, **user, **predefined}
+        result = self.run_steps([("\n".join(job["script"]), {})], env, repo)
+        self.assertEqual(result.returncode, 42, f"{result.stdout}\n{result.stderr}")
+        self.assertIn("scans/gitlab~team~sub~app/77-501/report.sarif", self.processor.uploads)
+        self.assertTrue((repo / job["artifacts"]["reports"]["junit"]).is_file(), "the junit report GitLab collects")
+        self.assertIn("### scangate: FAILED (the gate)", result.stdout)
+        self.assertNotIn("header.gitlab-id-token.signature", result.stdout + result.stderr)
+
+    def test_gitlab_template_refuses_a_swapped_script(self) -> None:
+        job = yaml.safe_load((ROOT / "ci" / "gitlab" / "scangate.yml").read_text())[".scangate"]
+        work = self.tmp / "gitlab-swapped"
+        work.mkdir()
+        env = {**self.base_env(work), "CI_PROJECT_DIR": str(work), "SCANGATE_CI_SCRIPT_URL": f"{self.base}/ci/scangate-ci.sh",
+               "SCANGATE_CI_SCRIPT_SHA256": "0" * 64}
+        result = self.run_steps([("\n".join(job["script"]), {})], env, work)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertFalse((work / ".scangate" / "bin" / "scangate").exists(), "nothing installed")
+
+    # ------------------------------------------------------------------ Azure Pipelines: ci/azure/scangate.yml
+    def test_azure_template_gates_publishes_sarif_and_logs_issues(self) -> None:
+        template = yaml.safe_load((ROOT / "ci" / "azure" / "scangate.yml").read_text())
+        work = self.tmp / "azure"
+        repo = work / "s"
+        repo.mkdir(parents=True)
+        (work / "temp").mkdir()
+        (work / "staging").mkdir()
+        shutil.copy(FIXTURE, repo / "qscanner.sarif")
+        params = {p["name"]: str(p.get("default", "")) for p in template["parameters"]}
+        params.update(roleArn=self.roles["azure"], serviceConnectionId="7f0c-connection", serviceConnection="contoso/web/aws-scangate",
+                      region=REGION, reportBucket=BUCKET, kmsKeyId=self.key_arn, releaseUrl=f"{self.base}/release",
+                      version=VERSION, sha256=self.sha, ciScriptUrl=f"{self.base}/ci/scangate-ci.sh",
+                      ciScriptSha256=self.script_sha, scan="sarif", target="qscanner.sarif", wait="60")
+        macros = {"Agent.TempDirectory": str(work / "temp"), "System.AccessToken": "job-access-token",
+                  "Build.BuildId": "9001", "System.JobAttempt": "1", "Build.SourceBranchName": "main",
+                  "Build.Repository.Uri": "https://dev.azure.com/contoso/web/_git/app",
+                  "Build.ArtifactStagingDirectory": str(work / "staging")}
+
+        def resolve(text: str) -> str:  # template expressions at compile time, then $(macros) at run time
+            text = re.sub(r"\$\{\{\s*parameters\.(\w+)\s*\}\}", lambda m: params[m.group(1)], text)
+            return re.sub(r"\$\(([\w.]+)\)", lambda m: macros.get(m.group(1), m.group(0)), text)
+
+        step = template["steps"][0]
+        env = {k: resolve(str(v)) for k, v in step["env"].items()}
+        agent = {**self.base_env(work), "SYSTEM_OIDCREQUESTURI": f"{self.base}/azure/oidctoken",
+                 "BUILD_ARTIFACTSTAGINGDIRECTORY": str(work / "staging")}
+        Handler.hits.clear()
+        result = self.run_steps([(resolve(step["bash"]), env)], agent, repo)
+        self.assertEqual(result.returncode, 42, f"{result.stdout}\n{result.stderr}")
+        self.assertIn("scans/azure~contoso~web~aws-scangate/9001-1/report.sarif", self.processor.uploads)
+        self.assertTrue(any(h.startswith("POST /azure/oidctoken") and "auth=True" in h for h in Handler.hits), Handler.hits)
+        self.assertRegex(result.stdout, r"(?m)^##vso\[task\.logissue type=error\]")
+        self.assertTrue((work / "staging" / "CodeAnalysisLogs" / "scangate.sarif").is_file())
+        published = [resolve(s["inputs"].get("testResultsFiles", "")) for s in template["steps"][1:]
+                     if s.get("task") == "PublishTestResults@2"]
+        self.assertEqual(published, [str(work / "temp" / "scangate-out" / "junit.xml")])
+        self.assertTrue(Path(published[0]).is_file())
+
+    # ------------------------------------------------------------------ Jenkins: ci/jenkins/vars/scangate.groovy
+    def test_jenkins_step_assumes_the_role_with_the_external_id_and_gates(self) -> None:
+        groovy = (ROOT / "ci" / "jenkins" / "vars" / "scangate.groovy").read_text()
+        resource = ROOT / "ci" / "jenkins" / "resources" / "io" / "scangate" / "scangate-ci.sh"
+        self.assertEqual(resource.resolve(), (ROOT / "ci" / "scangate-ci.sh").resolve(), "the library ships the shared script")
+        script_text = (ROOT / "ci" / "scangate-ci.sh").read_text()
+        for name in re.findall(r"'?\"?([A-Z][A-Z0-9_]+)=", groovy):
+            if name not in ("PATH", "AWS_REGION"):  # AWS_REGION: read by the runner's AWS SDK
+                self.assertTrue(name in script_text, f"the step sets {name}, which scangate-ci.sh never reads")
+        work = self.tmp / "jenkins"
+        ws = work / "ws"
+        ws.mkdir(parents=True)
+        shutil.copy(FIXTURE, ws / "qscanner.sarif")
+        env = {**self.base_env(work), "SCANGATE_CI": "jenkins", "SCANGATE_ROLE_ARN": self.roles["jenkins"],
+               "REPORT_BUCKET": BUCKET, "REPORT_KMS_KEY_ID": self.key_arn, "SCANGATE_RELEASE_URL": f"{self.base}/release",
+               "SCANGATE_VERSION": VERSION, "SCANGATE_SHA256": self.sha, "SCANGATE_REPOSITORY": "jenkins",
+               "SCANGATE_RUN_ID": "jenkins-app-12", "SCANGATE_KIND": "sarif", "SCANGATE_TARGET": "qscanner.sarif",
+               "SCANGATE_WAIT": "60", "SCANGATE_INSTALL_DIR": str(ws / ".scangate" / "bin"),
+               "SCANGATE_EXTERNAL_ID": "0123456789abcdef-x", "SCANGATE_CREDENTIAL_SOURCE": "Environment",
+               # the agent's own identity, from which the profile assumes the role
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        env["PATH"] = f"{ws / '.scangate' / 'bin'}:{env['PATH']}"
+        result = self.run_steps([(f"bash {resource} install", {}), (f"bash {resource} scan", {})], env, ws)
+        self.assertEqual(result.returncode, 42, f"{result.stdout}\n{result.stderr}")
+        self.assertIn("scans/jenkins~jenkins/jenkins-app-12/report.sarif", self.processor.uploads)
+        self.assertTrue((ws / "scangate-out" / "junit.xml").is_file())
+        self.assertTrue((ws / "scangate-out" / "code-scanning.sarif").is_file(), "what recordIssues(sarif) reads")
+        self.assertNotIn("0123456789abcdef-x", result.stdout + result.stderr, "the external id is never printed")
 
 
 if __name__ == "__main__":

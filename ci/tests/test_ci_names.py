@@ -32,7 +32,7 @@ NOT_STACK = {"GitHub", "GitLab", "DevOps", "AzureDevOps", "CodeBuild", "CodePipe
              "AssumeRole", "ExternalId", "BatchImportFindings", "QScanner", "PowerShell", "OpenID", "IdP", "JavaScript",
              "ServiceConnection", "SystemAccessToken", "OidcRequestUri", "AccessToken", "TestResults", "JobName",
              "BuildId", "AWSCLI", "MacOS", "RoleArn", "OidcProvider", "StepSummary", "BuildNumber", "GitHubActions",
-             "GitLabCI", "PullRequest", "WorkloadIdentity", "AwsAccountId", "ExternalID"}
+             "GitLabCI", "PullRequest", "WorkloadIdentity", "AwsAccountId", "ExternalID", "ArtifactName"}
 CANDIDATE = re.compile(r"(?<![A-Za-z0-9_.$/-])([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+)(?![A-Za-z0-9_(])")
 
 
