@@ -403,7 +403,7 @@ class PermissionTables(unittest.TestCase):
 
 # ------------------------------------------------------------------ security.md citations
 
-SEARCH_DIRS = ["crates", "functions", "cfn", "stacksets", "scripts", "fuzz", "tests"]
+SEARCH_DIRS = ["crates", "functions", "cfn", "stacksets", "scripts", "fuzz", "tests", "ci"]
 
 
 def source_files() -> list[Path]:

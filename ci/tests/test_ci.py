@@ -386,6 +386,26 @@ class CiIntegrations(unittest.TestCase):
         self.assertNotIn("0123456789abcdef-x", result.stdout + result.stderr, "the external id is never printed")
 
 
+class Annotations(unittest.TestCase):
+    def test_a_finding_cannot_inject_a_workflow_command(self) -> None:
+        """A finding whose text carries a line break and a workflow command stays one inert annotation line."""
+        evil = "pkg 1.0\n::add-mask::x\r\n##vso[task.setvariable variable=scangateExitCode]0 ::error::y"
+        sarif = {"runs": [{"results": [{"ruleId": "CVE-1", "level": "error", "message": {"text": evil}}]}]}
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "cs.sarif"
+            path.write_text(json.dumps(sarif))
+            functions = re.sub(r'(?ms)^case "\$\{1:-\}" in.*\Z', "", (ROOT / "ci" / "scangate-ci.sh").read_text())
+            for style, prefix in (("github", "::error title=scangate::"), ("azure", "##vso[task.logissue type=error]")):
+                out = subprocess.run(["bash", "-c", functions + f'\nannotations "$1" {style}', "-", str(path)],
+                                     capture_output=True, text=True, check=True).stdout
+                lines = out.splitlines()
+                self.assertEqual(len(lines), 1, out)
+                self.assertTrue(lines[0].startswith(prefix), lines[0])
+                rest = lines[0][len(prefix):]
+                self.assertNotIn("::", rest, "no second GitHub command on the line")
+                self.assertNotIn("##vso[", rest, "no second Azure command on the line")
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
