@@ -125,7 +125,7 @@ fn github_and_codebuild_are_two_lifecycles_and_each_archives_a_fix_exactly_once(
     let fixed = [other.clone()];
     assert_eq!(
         github.report(&fixed, "scans/github~octo~app/2-1/report.sarif", "2026-12-01T02:00:00Z"),
-        [github_id.clone()]
+        std::slice::from_ref(&github_id)
     );
     // A duplicate delivery of the same report archives nothing more.
     assert!(github.report(&fixed, "scans/github~octo~app/2-1/report.sarif", "2026-12-01T02:00:00Z").is_empty());
