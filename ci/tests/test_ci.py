@@ -233,7 +233,8 @@ class CiIntegrations(unittest.TestCase):
         files = {k: work / k for k in ("step-summary.md", "output", "path")}
         for f in files.values():
             f.touch()
-        github = {"repository": "octo/app", "run_id": "4242", "run_attempt": "1", "head_ref": "feature/x",
+        github = {"repository": "octo/app", "run_id": "4242" if name == "github" else f"4242{len(name)}{name[-3:]}",
+                  "run_attempt": "1", "head_ref": "feature/x",
                   "ref_name": "main", "server_url": "https://github.com"}
         all_inputs = {"role-to-assume": self.roles["github"], "aws-region": REGION, "report-bucket": BUCKET,
                       "kms-key-id": self.key_arn, "scangate-version": VERSION, "scangate-sha256": sha or self.sha,
@@ -264,6 +265,19 @@ class CiIntegrations(unittest.TestCase):
         self.assertRegex(result.stdout, r"(?m)^::error title=scangate::")
         self.assertIn("runner-temp/scangate-bin", files["path"].read_text())
         self.assertNotIn("header.github-oidc.signature", result.stdout + result.stderr, "the token is never printed")
+
+    def test_github_action_passes_a_clean_report(self) -> None:
+        clean = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "Trivy", "rules": []}}, "results": []}]}
+        work = self.tmp / "github-clean-sarif"
+        work.mkdir()
+        (work / "clean.sarif").write_text(json.dumps(clean))
+        result, files, _ = self.github_run("github-clean", inputs={"target": str(work / "clean.sarif")},
+                                           )
+        self.assertEqual(result.returncode, 0, f"{result.stdout}\n{result.stderr}")
+        self.assertIn("### scangate: PASSED", files["step-summary.md"].read_text())
+        outputs = dict(line.split("=", 1) for line in files["output"].read_text().splitlines() if "=" in line)
+        self.assertEqual(outputs["passed"], "true")
+        self.assertNotRegex(result.stdout, r"(?m)^::error")
 
     def test_github_action_refuses_a_pin_the_manifest_does_not_list(self) -> None:
         result, _, _ = self.github_run("github-pin", sha="0" * 64)
