@@ -245,12 +245,22 @@ pub fn write_lint<W: Write>(w: W, shape: LintShape, results: u64, seed: u64) -> 
     const RULES: u64 = 60;
     let mut out = Counting { inner: io::BufWriter::with_capacity(256 * 1024, w), bytes: 0 };
     let w = &mut out;
-    w.write_all(br#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"ruff","version":"0.8.0","rules":["#)?;
+    // ruff's findings are quality findings (not imported by default); the tiny ones are a
+    // security tool's (rules tagged `security`), imported like QScanner's.
+    let tool = match shape {
+        LintShape::Ruff => "ruff",
+        LintShape::Tiny => "synthetic-sast",
+    };
+    write!(w, r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"{tool}","version":"0.8.0","rules":["#)?;
     for r in 0..RULES {
         if r > 0 {
             w.write_all(b",")?;
         }
-        write!(w, r#"{{"id":"R{r}","shortDescription":{{"text":"Synthetic lint rule {r}"}}}}"#)?;
+        let tags = match shape {
+            LintShape::Ruff => "",
+            LintShape::Tiny => r#","properties":{"tags":["security"]}"#,
+        };
+        write!(w, r#"{{"id":"R{r}","shortDescription":{{"text":"Synthetic lint rule {r}"}}{tags}}}"#)?;
     }
     w.write_all(br#"]}},"results":["#)?;
     for i in 0..results {
