@@ -87,7 +87,7 @@ class Pins(unittest.TestCase):
     """Every tool is an exact version installed into the project, so a fresh machine builds with what CI built with."""
 
     def test_python_tools_are_exact_and_constrained(self) -> None:
-        for req in ("requirements-test.txt", "requirements-lint.txt", "requirements-release.txt"):
+        for req in ("requirements-test.txt", "requirements-lint.txt", "requirements-release.txt", "requirements-ci.txt"):
             with self.subTest(req):
                 lines = requirement_lines(ROOT / "scripts" / req)
                 packages = [line for line in lines if not line.startswith("-c ")]
