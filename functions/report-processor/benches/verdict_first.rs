@@ -16,6 +16,9 @@
 //! about 250 bytes each) or `tiny` (about 60 bytes a result, each a distinct finding). The
 //! breakdown of `PHASES=1` is for `qscanner` only.
 //!
+//! Each row ends with the peak RSS and the heap peak (the counting allocator's highest live
+//! heap from the start of processing).
+//!
 //! `PHASES=1` also prints, per size, where the memory goes: the live heap (a counting global
 //! allocator, bench only) at each store call the processor makes and the highest live heap
 //! since the one before, then a breakdown of the per-finding structures built again outside
@@ -63,6 +66,12 @@ impl Phases {
         if let Ok(mut m) = self.marks.lock() {
             m.push((at, what, live, peak));
         }
+    }
+
+    /// The highest live heap of the run so far: the peaks between the marks and since the last.
+    fn heap_peak(&self) -> usize {
+        let marked = self.marks.lock().map(|m| m.iter().map(|(_, _, _, peak)| *peak).max().unwrap_or(0)).unwrap_or(0);
+        marked.max(HEAP.peak_usage())
     }
 
     fn print(&self, n: u64) {
@@ -275,6 +284,8 @@ async fn run_report(
     let config =
         Config { security_hub_max_tps: tps, max_report_bytes: u64::MAX, max_findings: usize::MAX, ..Config::default() };
     let tokens = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
+    // The heap peak counts from here: the processor's, not the generated report's upload.
+    HEAP.reset_peak_usage();
     let started = Instant::now();
     let phases = Arc::new(Phases::new(started));
     let importer = Accepting { findings: AtomicU64::new(0), phases: phases.clone() };
@@ -294,10 +305,11 @@ async fn run_report(
     let verdict_s = processor.store.verdict_at.lock().map(|v| v.unwrap_or(f64::NAN)).unwrap_or(f64::NAN);
     let sent = processor.sink.as_ref().map_or(0, |s| s.importer().findings.load(Ordering::Relaxed));
     println!(
-        "{label}\t{report_bytes}\t{verdict_s:.2}\t{import_s:.2}\t{}\t{sent}\t{}\t{}",
+        "{label}\t{report_bytes}\t{verdict_s:.2}\t{import_s:.2}\t{}\t{sent}\t{}\t{}\t{}",
         metrics.imported,
         baseline / 1024,
-        peak_rss_kb().unwrap_or(0) / 1024
+        peak_rss_kb().unwrap_or(0) / 1024,
+        phases.heap_peak() / (1024 * 1024)
     );
     phases.mark("processed".into());
     drop(processor);
@@ -441,7 +453,7 @@ fn main() {
     let endpoint = moto.endpoint();
     let exe = std::env::current_exe().expect("current exe");
     println!("SECURITY_HUB_MAX_TPS={tps}; S3 = moto; BatchImportFindings stand-in accepts at once");
-    println!("findings\treport bytes\ttime to verdict (s)\ttime to import (s)\timported\tsent\tRSS before (MB)\tpeak RSS (MB)");
+    println!("findings\treport bytes\ttime to verdict (s)\ttime to import (s)\timported\tsent\tRSS before (MB)\tpeak RSS (MB)\theap peak (MB)");
     for n in sizes {
         let out = std::process::Command::new(&exe)
             .args(["--one", &n.to_string(), &endpoint])
