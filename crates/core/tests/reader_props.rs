@@ -3,7 +3,7 @@
 //! only double occurrences, and the order of results does not change which findings exist.
 
 use proptest::prelude::*;
-use scangate_core::sarif::{read_sarif, Report, SarifError};
+use scangate_core::sarif::{read_sarif, read_sarif_capped, Report, SarifError};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -254,6 +254,23 @@ proptest! {
             prop_assert_eq!(a, &b2);
         }
         prop_assert_eq!(once.results_read * 2, twice.results_read);
+    }
+
+    /// `MAX_FINDINGS`' reader: a cap the document fits is invisible, and a cap below its
+    /// distinct findings (suppressed ones included) always refuses it, naming the cap.
+    #[test]
+    fn the_finding_cap_is_invisible_when_it_fits_and_refuses_below((doc, results) in valid_doc()) {
+        let bytes = with_results(&doc, results);
+        let full = read_sarif(bytes.as_slice(), "doc").expect("valid document");
+        let capped = read_sarif_capped(bytes.as_slice(), "doc", 1_000_000).expect("fits");
+        prop_assert_eq!(&capped, &full);
+        let distinct = full.findings.len() + full.suppressed.len();
+        if let Some(below) = distinct.checked_sub(1) {
+            match read_sarif_capped(bytes.as_slice(), "doc", below) {
+                Err(SarifError::TooManyFindings { limit, .. }) => prop_assert_eq!(limit, below),
+                other => prop_assert!(false, "expected TooManyFindings at {}, got {:?}", below, other.map(|r| r.findings.len())),
+            }
+        }
     }
 
     #[test]
