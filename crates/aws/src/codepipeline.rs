@@ -49,6 +49,9 @@ pub struct JobDetails {
     pub action: Option<String>,
     /// The action configuration's `UserParameters`.
     pub user_parameters: Option<String>,
+    /// The action configuration's `FunctionName`: the Lambda function the action invokes (a
+    /// name, a partial or a full ARN, with or without a qualifier).
+    pub function_name: Option<String>,
     /// The continuation token of a job CodePipeline re-invoked.
     pub continuation_token: Option<String>,
 }
@@ -149,6 +152,11 @@ impl PipelineJobs for CodePipeline {
                 .and_then(|d| d.action_configuration())
                 .and_then(|a| a.configuration())
                 .and_then(|c| c.get("UserParameters"))
+                .cloned(),
+            function_name: data
+                .and_then(|d| d.action_configuration())
+                .and_then(|a| a.configuration())
+                .and_then(|c| c.get("FunctionName"))
                 .cloned(),
             continuation_token: data.and_then(|d| d.continuation_token()).map(str::to_string),
         }))
@@ -334,6 +342,7 @@ mod tests {
                 stage: Some("Scan".into()),
                 action: Some("Gate".into()),
                 user_parameters: Some(r#"{"verdict_key": "results/p/b/verdict.json"}"#.into()),
+                function_name: Some("gate".into()),
                 continuation_token: Some("tok".into()),
             }
         );

@@ -63,6 +63,14 @@ fn verdict_json(report_key: &str, passed: bool) -> Vec<u8> {
     .expect("serialize verdict")
 }
 
+/// The verdict naming the JUnit and summary the processor wrote beside it (their SHA-256).
+fn naming(verdict: Vec<u8>, junit: &[u8], summary: &[u8]) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&verdict).expect("verdict json");
+    v["junit_sha256"] = scangate_core::verdict::content_sha256(junit).into();
+    v["summary_sha256"] = scangate_core::verdict::content_sha256(summary).into();
+    serde_json::to_vec(&v).expect("serialize verdict")
+}
+
 #[test]
 fn uploads_reports_with_sse_kms_and_metadata() {
     let moto = Moto::shared();
@@ -155,9 +163,14 @@ fn scan_sarif_uploads_another_scanners_report() {
 fn wait_with_the_verdict_present() {
     let moto = Moto::shared();
     let bucket = create_bucket(moto);
-    put(moto, &bucket, "results/p/b-present/verdict.json", &verdict_json("scans/p/b-present/report.sarif", false));
-    put(moto, &bucket, "results/p/b-present/junit.xml", b"<testsuites><testsuite name=\"scangate\"/></testsuites>");
-    put(moto, &bucket, "results/p/b-present/summary.md", b"# scangate verdict: FAILED (from the processor)");
+    let (junit, summary): (&[u8], &[u8]) = (
+        b"<testsuites><testsuite name=\"scangate\"/></testsuites>",
+        b"# scangate verdict: FAILED (from the processor)",
+    );
+    let verdict = naming(verdict_json("scans/p/b-present/report.sarif", false), junit, summary);
+    put(moto, &bucket, "results/p/b-present/verdict.json", &verdict);
+    put(moto, &bucket, "results/p/b-present/junit.xml", junit);
+    put(moto, &bucket, "results/p/b-present/summary.md", summary);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = scan_aws(
         dir.path(),
@@ -194,7 +207,8 @@ fn wait_for_a_verdict_arriving_late() {
             }
             std::thread::sleep(Duration::from_millis(1500));
             put(moto, &bucket, "results/p/b-late/junit.xml", b"<testsuites/>");
-            put(moto, &bucket, "results/p/b-late/verdict.json", &verdict_json("scans/p/b-late/report.sarif", true));
+            let verdict = naming(verdict_json("scans/p/b-late/report.sarif", true), b"<testsuites/>", b"# summary");
+            put(moto, &bucket, "results/p/b-late/verdict.json", &verdict);
         })
     };
     let out = scan_aws(
@@ -207,6 +221,50 @@ fn wait_for_a_verdict_arriving_late() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stderr.contains("verdict arrived"), "{}", out.all());
     assert_eq!(std::fs::read_to_string(work_dir(dir.path()).join("junit.xml")).expect("junit"), "<testsuites/>");
+}
+
+#[test]
+fn attack_a_junit_and_summary_rewritten_after_the_verdict_are_not_handed_on() {
+    // The processor wrote the JUnit and summary of this report, then the verdict naming them; afterwards
+    // someone (or a later report of the same folder) writes a new version of both: a passing JUnit over
+    // a failed verdict. The runner hands the buildspec nothing but the verdict's own files.
+    let moto = Moto::shared();
+    let bucket = create_bucket(moto);
+    let (junit, summary): (&[u8], &[u8]) =
+        (b"<testsuites><testsuite name=\"scangate\" failures=\"1\"/></testsuites>", b"# scangate verdict: FAILED");
+    let verdict = naming(verdict_json("scans/p/b-tampered/report.sarif", false), junit, summary);
+    put(moto, &bucket, "results/p/b-tampered/junit.xml", junit);
+    put(moto, &bucket, "results/p/b-tampered/summary.md", summary);
+    put(moto, &bucket, "results/p/b-tampered/verdict.json", &verdict);
+    let forged_junit = b"<testsuites><testsuite name=\"scangate\" failures=\"0\"/></testsuites>";
+    put(moto, &bucket, "results/p/b-tampered/junit.xml", forged_junit);
+    put(moto, &bucket, "results/p/b-tampered/summary.md", b"# scangate verdict: PASSED (forged)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scan_aws(
+        dir.path(),
+        moto,
+        &["image", "app:1.0", "--bucket", &bucket, "--wait=30", "--junit-path", "reports/junit.xml"],
+        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", "b-tampered")],
+    );
+    assert_eq!(out.code, 42, "the verdict decides: {}", out.all());
+    assert!(!dir.path().join("reports/junit.xml").exists(), "the rewritten JUnit was handed on: {}", out.all());
+    assert!(out.stderr.contains("is not the JUnit of this verdict"), "{}", out.all());
+    assert!(!out.stderr.contains("PASSED (forged)"), "the rewritten summary was printed: {}", out.all());
+    assert!(out.stderr.contains("is not the summary of this verdict"), "{}", out.all());
+
+    // The verdict's own files, put back (as the processor's next write of the same report would), are handed on.
+    put(moto, &bucket, "results/p/b-tampered/junit.xml", junit);
+    put(moto, &bucket, "results/p/b-tampered/summary.md", summary);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scan_aws(
+        dir.path(),
+        moto,
+        &["image", "app:1.0", "--bucket", &bucket, "--wait=30", "--junit-path", "reports/junit.xml"],
+        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", "b-tampered")],
+    );
+    assert_eq!(out.code, 42, "{}", out.all());
+    assert_eq!(std::fs::read(dir.path().join("reports/junit.xml")).expect("junit"), junit);
+    assert!(out.stderr.contains("# scangate verdict: FAILED"), "{}", out.all());
 }
 
 #[test]

@@ -39,6 +39,14 @@ pub struct BuildRef {
     pub source_version: Option<String>,
 }
 
+/// The pipeline execution a verdict belongs to: written only when the processor verified the
+/// report's claimed pipeline and execution against the build that uploaded it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineExecution {
+    pub pipeline: String,
+    pub execution_id: String,
+}
+
 /// The verdict on one report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -99,6 +107,23 @@ pub struct Verdict {
     /// QUALITY_FINDINGS for this evaluation: `gate`, `report` or `ignore`.
     #[serde(default)]
     pub quality_findings: QualityFindings,
+    /// The verified pipeline execution of the uploading build; absent when the report named
+    /// none or its claim could not be verified. A gate refuses a verdict of another execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_execution: Option<PipelineExecution>,
+    /// SHA-256 (hex) of the `junit.xml` the processor wrote beside this verdict: a reader takes
+    /// only those bytes as this report's JUnit (a later or rewritten object is not it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit_sha256: Option<String>,
+    /// SHA-256 (hex) of the `summary.md` written beside this verdict, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_sha256: Option<String>,
+}
+
+/// SHA-256 of `bytes`, lower-case hex: how `junit_sha256` and `summary_sha256` are computed.
+pub fn content_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// A human-facing text of the verdict taken from the report or its metadata (reasons,
@@ -164,6 +189,9 @@ impl Verdict {
             host: None,
             quality_counts: Counts::default(),
             quality_findings: gate.quality,
+            pipeline_execution: None,
+            junit_sha256: None,
+            summary_sha256: None,
         }
     }
 

@@ -26,7 +26,7 @@ pub struct RecordingJobs {
 }
 
 /// The job an event names, as CodePipeline would describe it when the event is genuine: its
-/// id, account, `UserParameters` and continuation token.
+/// id, account, `FunctionName`, `UserParameters` and continuation token.
 pub fn details_of(event: &Value) -> JobDetails {
     let job = &event["CodePipeline.job"];
     let data = &job["data"];
@@ -34,6 +34,7 @@ pub fn details_of(event: &Value) -> JobDetails {
         job_id: job["id"].as_str().unwrap_or_default().to_string(),
         account_id: job["accountId"].as_str().map(str::to_string),
         user_parameters: data["actionConfiguration"]["configuration"]["UserParameters"].as_str().map(str::to_string),
+        function_name: data["actionConfiguration"]["configuration"]["FunctionName"].as_str().map(str::to_string),
         continuation_token: data["continuationToken"].as_str().map(str::to_string),
         ..JobDetails::default()
     }

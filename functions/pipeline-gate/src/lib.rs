@@ -114,6 +114,11 @@ pub enum HandlerError {
          (GetJobDetails answered JobNotFound); the event did not come from a pipeline of this account"
     )]
     UnknownJob(String),
+    #[error(
+        "job {job_id} is an action of function {function:?}, not of this function ({own:?}): no job result is sent \
+         for another function's job"
+    )]
+    ForeignJob { job_id: String, function: String, own: String },
     #[error("the job's details could not be read from CodePipeline, the invocation will be retried: {0}")]
     JobDetails(PipelineError),
     #[error("the job result could not be delivered, the invocation will be retried: {0}")]
@@ -176,7 +181,11 @@ async fn decide_for<S: ReportStore>(job: &JobDetails, env: &Config, store: &S, n
         None => (params.bucket.clone(), params.key()),
     };
     let lookup = look_up(store, &bucket, &key, env.read_timeout).await;
-    let ctx = Context { region: env.region.clone() };
+    let ctx = Context {
+        region: env.region.clone(),
+        pipeline: job.pipeline_name.clone(),
+        execution_id: job.pipeline_execution_id.clone(),
+    };
     let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         gate::decide(&params, state.as_ref(), lookup, now, &ctx)
     }));
@@ -239,6 +248,18 @@ pub async fn handle<S: ReportStore, J: PipelineJobs>(
             return Err(HandlerError::JobDetails(e));
         }
     };
+    // A job of another Lambda action (its UserParameters are not a gate's, its result not the gate's to give):
+    // answered by nobody here, whatever it says.
+    let function = job.function_name.as_deref().unwrap_or_default();
+    if !env.is_own_function(function) {
+        let e = HandlerError::ForeignJob {
+            job_id: job_id.clone(),
+            function: function.to_string(),
+            own: env.function_name.clone().unwrap_or_default(),
+        };
+        tracing::error!(job_id = %job_id, error = %e, "gate invoked with another function's job: no job result sent");
+        return Err(e);
+    }
     let event_parameters = claimed
         .data
         .as_ref()

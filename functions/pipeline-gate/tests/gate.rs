@@ -36,6 +36,9 @@ fn env() -> Config {
         report_bucket: Some(BUCKET.into()),
         region: Some("us-east-1".into()),
         read_timeout: Duration::from_secs(5),
+        // The fixtures' FunctionName: the gate answers the jobs of its own action.
+        function_name: Some("qualys-pipeline-gate".into()),
+        account_id: Some("111111111111".into()),
     }
 }
 
@@ -383,13 +386,26 @@ async fn threshold_overrides_re_evaluate_the_stored_counts() {
 
 #[tokio::test]
 async fn by_execution_verdict_is_read_from_the_execution_key() {
+    use scangate_core::verdict::PipelineExecution;
     let key = "results/by-execution/app-pipeline/c0d76431-b0e7-4e2a-97e3-e8ee786eb6f6/verdict.json";
-    let store = FakeStore::with(BUCKET, key, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
+    let mut own: Verdict = serde_json::from_slice(&verdict(counts(0, 0, 0, 0), PolicyResult::None)).expect("verdict");
+    own.pipeline_execution = Some(PipelineExecution {
+        pipeline: "app-pipeline".into(),
+        execution_id: "c0d76431-b0e7-4e2a-97e3-e8ee786eb6f6".into(),
+    });
+    let store = FakeStore::with(BUCKET, key, Object::Bytes(serde_json::to_vec(&own).expect("json")));
     let jobs = RecordingJobs::default();
     let result = run(&fixture("invoke-by-execution.json"), &store, &jobs, T0).await.expect("delivered");
     let JobResult::Succeeded { outputs, .. } = result else { panic!("must pass: {:?}", jobs.calls()) };
     assert_eq!(outputs["verdict_key"], key);
     assert_eq!(outputs["summary_s3_uri"], format!("s3://{BUCKET}/{}", KEY.replace("verdict.json", "summary.md")));
+    // The same verdict without its (verified) execution, as an unverified report's would be: refused.
+    own.pipeline_execution = None;
+    let store = FakeStore::with(BUCKET, key, Object::Bytes(serde_json::to_vec(&own).expect("json")));
+    let jobs = RecordingJobs::default();
+    let result = run(&fixture("invoke-by-execution.json"), &store, &jobs, T0).await.expect("delivered");
+    let JobResult::Failed { message, .. } = result else { panic!("must fail: {result:?}") };
+    assert!(message.contains("it names no verified pipeline execution"), "{message}");
 }
 
 #[tokio::test]
@@ -462,6 +478,73 @@ async fn a_by_execution_verdict_of_another_pipeline_fails() {
     let JobResult::Failed { message, .. } = result else { panic!("must fail: {result:?}") };
     assert!(message.contains("but this job belongs to pipeline \"someone-elses-pipeline\""), "{message}");
     assert!(store.reads.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn attack_another_functions_job_gets_no_result_and_nothing_changes() {
+    // A real, in-progress job of another Lambda action of the pipeline (a deploy approver, say),
+    // whose UserParameters happen to read as a gate's: answering it would pass or fail an action
+    // that is not the gate's. CodePipeline names the function; the gate refuses the job.
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(verdict(counts(0, 0, 0, 0), PolicyResult::None)));
+    let event = fixture("invoke-verdict-key.json");
+    for function in [
+        "deploy-approver",
+        "qualys-pipeline-gate-2",
+        "arn:aws:lambda:us-east-1:111111111111:function:deploy-approver",
+        "arn:aws:lambda:us-east-1:222222222222:function:qualys-pipeline-gate",
+        "arn:aws:lambda:eu-west-1:111111111111:function:qualys-pipeline-gate",
+        "",
+    ] {
+        let jobs = RecordingJobs::default();
+        let mut real = details_of(&event);
+        real.function_name = Some(function.into()).filter(|f: &String| !f.is_empty());
+        jobs.knows(real);
+        let err = handle(&event, &env(), &store, &jobs, T0, Some("req-1")).await.expect_err("refused");
+        assert!(
+            matches!(&err, HandlerError::ForeignJob { job_id, function: f, .. }
+                if job_id == "11111111-abcd-1111-abcd-111111abcdef" && f == function),
+            "{function}: {err}"
+        );
+        assert!(jobs.calls().is_empty(), "{function}: no job result for another function's job: {:?}", jobs.calls());
+        assert!(store.reads.lock().expect("lock").is_empty(), "{function}: nothing is read for it");
+    }
+    // The same job named by the gate's own ARN (or a qualifier of it) is answered.
+    for mine in ["arn:aws:lambda:us-east-1:111111111111:function:qualys-pipeline-gate", "qualys-pipeline-gate:live"] {
+        let jobs = RecordingJobs::default();
+        let mut real = details_of(&event);
+        real.function_name = Some(mine.into());
+        jobs.knows(real);
+        let result = handle(&event, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
+        assert_eq!(result.kind(), "succeeded", "{mine}");
+    }
+}
+
+#[tokio::test]
+async fn attack_a_verdict_of_another_execution_fails_the_job() {
+    use scangate_core::verdict::PipelineExecution;
+    // The fixed verdict_key holds a (passing) verdict of an earlier execution of the pipeline; the
+    // job runs in another. And a by-execution verdict must name the execution it is read for.
+    let event = fixture("invoke-verdict-key.json");
+    let mut earlier: Verdict =
+        serde_json::from_slice(&verdict(counts(0, 0, 0, 0), PolicyResult::None)).expect("verdict");
+    earlier.pipeline_execution =
+        Some(PipelineExecution { pipeline: "app-pipeline".into(), execution_id: "e-0".into() });
+    let store = FakeStore::with(BUCKET, KEY, Object::Bytes(serde_json::to_vec(&earlier).expect("json")));
+    let jobs = RecordingJobs::default();
+    let mut real = details_of(&event);
+    real.pipeline_name = Some("app-pipeline".into());
+    real.pipeline_execution_id = Some("e-1".into());
+    jobs.knows(real.clone());
+    let result = handle(&event, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
+    let JobResult::Failed { message, .. } = result else { panic!("must fail: {result:?}") };
+    assert!(message.contains("belongs to execution \"e-0\" of pipeline \"app-pipeline\""), "{message}");
+    assert!(message.contains("this job runs in execution \"e-1\""), "{message}");
+    // The same verdict, read by the job of its own execution, passes.
+    let jobs = RecordingJobs::default();
+    real.pipeline_execution_id = Some("e-0".into());
+    jobs.knows(real);
+    let result = handle(&event, &env(), &store, &jobs, T0, Some("req-1")).await.expect("delivered");
+    assert_eq!(result.kind(), "succeeded", "{result:?}");
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ async fn waits_for_the_verdict_in_s3_then_passes() {
         report_bucket: Some(bucket.clone()),
         region: Some("us-east-1".into()),
         read_timeout: Duration::from_secs(10),
+        function_name: Some("qualys-scangate-pipeline-gate".into()),
+        account_id: None,
     };
     let key = "results/web/b-1/verdict.json";
     let params = format!(r#"{{"verdict_key": "{key}", "wait_seconds": 600}}"#);

@@ -199,8 +199,12 @@ pub(super) fn wait_for_verdict(
             delay = (delay * 2).min(Duration::from_secs(5));
         };
         eprintln!("scangate: verdict arrived after {:.1}s", started.elapsed().as_secs_f64());
-        // The processor writes junit.xml and summary.md next to the verdict; give them a moment.
+        // The processor writes junit.xml and summary.md before the verdict, which names their SHA-256: only those
+        // bytes are this report's (an object rewritten or written later under the same key is not handed on).
         let junit = fetch_soon(&store, &plan.bucket, &plan.junit_key).await;
+        let junit = junit.filter(|body| {
+            bound_to_verdict(body, verdict.junit_sha256.as_deref(), &plan.bucket, &plan.junit_key, "JUnit")
+        });
         match junit {
             Some(body) => {
                 if let Some(parent) = junit_path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -214,16 +218,40 @@ pub(super) fn wait_for_verdict(
                 })?;
                 eprintln!("scangate: JUnit report written to {}", junit_path.display());
             }
-            None => eprintln!("scangate: warning: no s3://{}/{} beside the verdict", plan.bucket, plan.junit_key),
+            None => eprintln!(
+                "scangate: warning: no JUnit of this verdict at s3://{}/{}: none handed on",
+                plan.bucket, plan.junit_key
+            ),
         }
         if let Some(summary_key) = scangate_core::contract::summary_beside(&plan.verdict_key) {
             if let Ok(Some(s)) = store.get_bytes(&plan.bucket, &summary_key, 1024 * 1024).await {
-                // summary.md as the processor wrote it, through the sanitizer again on its way to the log.
-                eprintln!("{}", scangate_core::text::display_text(&String::from_utf8_lossy(&s.body)));
+                if bound_to_verdict(&s.body, verdict.summary_sha256.as_deref(), &plan.bucket, &summary_key, "summary") {
+                    // summary.md as the processor wrote it, through the sanitizer again on its way to the log.
+                    eprintln!("{}", scangate_core::text::display_text(&String::from_utf8_lossy(&s.body)));
+                }
             }
         }
         Ok(verdict)
     })
+}
+
+/// Whether `body` is the file the verdict names by its SHA-256; says why not on stderr.
+fn bound_to_verdict(body: &[u8], named: Option<&str>, bucket: &str, key: &str, what: &str) -> bool {
+    let Some(named) = named else {
+        eprintln!(
+            "scangate: warning: the verdict names no {what} (no SHA-256 from the report-processor):              s3://{bucket}/{key} is not used"
+        );
+        return false;
+    };
+    let actual = scangate_core::verdict::content_sha256(body);
+    if actual.eq_ignore_ascii_case(named) {
+        return true;
+    }
+    eprintln!(
+        "scangate: warning: s3://{bucket}/{key} is not the {what} of this verdict (SHA-256 {actual}, the verdict \
+         names {named}): it was rewritten after the verdict, and is not used"
+    );
+    false
 }
 
 async fn fetch_soon(store: &S3Store, bucket: &str, key: &str) -> Option<Vec<u8>> {

@@ -1,7 +1,7 @@
 //! The decision: from what looking the verdict up gave, what to tell CodePipeline (succeed
 //! with output variables, fail with a message, or come back later with a continuation token).
 
-use super::{console_url, summary_key, Continuation, GateParams};
+use super::{console_url, summary_key, Continuation, GateParams, VerdictLocation};
 use crate::policy::{evaluate, GatePolicy};
 use crate::text::{display_line, truncate_chars};
 use crate::verdict::{Verdict, VerdictError};
@@ -27,11 +27,16 @@ pub enum Lookup {
     Failed(String),
 }
 
-/// Where the gate runs: its region, for the console links in messages and output variables.
+/// Where the gate runs: its region, for the console links in messages and output variables, and
+/// the pipeline execution of the job it answers (as CodePipeline's GetJobDetails names them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     /// The function's region, for console links.
     pub region: Option<String>,
+    /// The job's pipeline (`pipelineContext.pipelineName`).
+    pub pipeline: Option<String>,
+    /// The job's pipeline execution (`pipelineContext.pipelineExecutionId`).
+    pub execution_id: Option<String>,
 }
 
 /// What to tell CodePipeline.
@@ -111,7 +116,44 @@ pub fn decide(
             return wait_or_give_up(state, now, &uri, &note);
         }
     }
+    if let Some(message) = foreign_verdict(params, &verdict, ctx, &uri) {
+        return fail(message);
+    }
     verdict_decision(params, &verdict, &state, ctx)
+}
+
+/// A verdict that does not belong to the pipeline execution the gate is gating: a by-execution
+/// verdict must name its execution (the processor writes one only for a verified claim), and
+/// any verdict that names an execution must name the job's.
+fn foreign_verdict(params: &GateParams, verdict: &Verdict, ctx: &Context, uri: &str) -> Option<String> {
+    let named = verdict.pipeline_execution.as_ref();
+    if let VerdictLocation::Execution { pipeline, execution_id, .. } = &params.location {
+        let matches = named.is_some_and(|n| &n.pipeline == pipeline && &n.execution_id == execution_id);
+        if !matches {
+            return Some(format!(
+                "scangate gate: the verdict {uri} does not belong to execution {execution_id:?} of pipeline \
+                 {pipeline:?} ({}): the gate passes only on the verdict of the execution it gates",
+                named.map_or("it names no verified pipeline execution".to_string(), |n| format!(
+                    "it names execution {:?} of pipeline {:?}",
+                    n.execution_id, n.pipeline
+                ))
+            ));
+        }
+    }
+    let named = named?;
+    let other_pipeline = ctx.pipeline.as_deref().is_some_and(|p| p != named.pipeline);
+    let other_execution = ctx.execution_id.as_deref().is_some_and(|e| e != named.execution_id);
+    if other_pipeline || other_execution {
+        return Some(format!(
+            "scangate gate: the verdict {uri} belongs to execution {:?} of pipeline {:?}, but this job runs in \
+             execution {:?} of pipeline {:?}: the gate passes only on the verdict of the execution it gates",
+            named.execution_id,
+            named.pipeline,
+            ctx.execution_id.as_deref().unwrap_or("(unknown)"),
+            ctx.pipeline.as_deref().unwrap_or("(unknown)")
+        ));
+    }
+    None
 }
 
 fn wait_or_give_up(state: Continuation, now: i64, uri: &str, why: &str) -> GateDecision {
@@ -246,7 +288,7 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        Context { region: Some("us-east-1".into()) }
+        Context { region: Some("us-east-1".into()), ..Context::default() }
     }
 
     #[test]
@@ -376,6 +418,49 @@ mod tests {
             panic!("must fail after the deadline")
         };
         assert!(message.contains("the verdict there is for project \"web\", not \"api\""), "{message}");
+    }
+
+    #[test]
+    fn a_verdict_of_another_execution_fails() {
+        use crate::verdict::PipelineExecution;
+        let of = |pipeline: &str, execution: &str| {
+            let mut v = verdict(Counts::default(), PolicyResult::None, &GatePolicy::default());
+            if !pipeline.is_empty() {
+                v.pipeline_execution =
+                    Some(PipelineExecution { pipeline: pipeline.into(), execution_id: execution.into() });
+            }
+            bytes(&v)
+        };
+        let job = Context { region: None, pipeline: Some("app".into()), execution_id: Some("e-1".into()) };
+        let by_execution = params(r#"{"pipeline": "app", "execution_id": "e-1"}"#);
+        let by_key = params(r#"{"verdict_key": "results/web/b-1/verdict.json"}"#);
+        let passes = |p: &GateParams, v: Vec<u8>, c: &Context| {
+            let decision = decide(p, None, Lookup::Found(v), NOW, c);
+            match decision {
+                GateDecision::Succeed { .. } => Ok(()),
+                GateDecision::Fail { message } => Err(message),
+                other => panic!("{other:?}"),
+            }
+        };
+        // (parameters, the verdict's execution, passes)
+        let table: [(&GateParams, (&str, &str), bool); 7] = [
+            (&by_execution, ("app", "e-1"), true),
+            (&by_execution, ("app", "e-0"), false),
+            (&by_execution, ("other", "e-1"), false),
+            (&by_execution, ("", ""), false), // a by-execution verdict must name its (verified) execution
+            (&by_key, ("app", "e-1"), true),
+            (&by_key, ("app", "e-0"), false), // an earlier execution's verdict at a fixed key
+            (&by_key, ("", ""), true),        // a build outside any pipeline
+        ];
+        for (p, (pipeline, execution), expected) in table {
+            let got = passes(p, of(pipeline, execution), &job);
+            assert_eq!(got.is_ok(), expected, "{p:?} {pipeline} {execution}: {got:?}");
+            if let Err(message) = got {
+                assert!(message.contains("the gate passes only on the verdict of the execution it gates"), "{message}");
+            }
+        }
+        // Without the job's context (not a pipeline job as CodePipeline names it), only the parameters bind.
+        assert!(passes(&by_key, of("app", "e-0"), &Context::default()).is_ok());
     }
 
     #[test]

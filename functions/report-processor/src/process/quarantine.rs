@@ -93,7 +93,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         };
         let (project, build_id) = results_dir(&d.obj.key, &self.config.scan_prefix);
         let meta = meta.cloned().unwrap_or_default();
-        let results = Results {
+        let mut results = Results {
             project,
             build_id,
             meta: &meta,
@@ -103,7 +103,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             gate,
             written: Written::NOTHING,
         };
-        self.write_results(&results).await?;
+        self.write_results(&mut results).await?;
         Ok(Outcome::Quarantined { reason })
     }
 }

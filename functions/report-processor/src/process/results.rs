@@ -10,7 +10,7 @@ use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
 use scangate_core::policy::{Evaluation, GatePolicy};
-use scangate_core::verdict::{ReportRef, Verdict};
+use scangate_core::verdict::{content_sha256, PipelineExecution, ReportRef, Verdict};
 use scangate_core::Finding;
 
 /// The results of one report, written once per delivery, before any Security Hub call.
@@ -47,6 +47,17 @@ impl Written {
         match self {
             Written::NotYet { earlier } | Written::Yes { earlier } => earlier,
         }
+    }
+}
+
+/// The pipeline execution the verdict belongs to: only one verified against the uploading
+/// build (super::claims), the same condition as the by-execution copy.
+fn verified_execution(meta: &ReportMeta) -> Option<PipelineExecution> {
+    match (&meta.pipeline, &meta.execution_id, meta.execution_verified) {
+        (Some(pipeline), Some(execution_id), true) => {
+            Some(PipelineExecution { pipeline: pipeline.clone(), execution_id: execution_id.clone() })
+        }
+        _ => None,
     }
 }
 
@@ -130,14 +141,17 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             .filter(|v| v.schema == scangate_core::verdict::SCHEMA && &v.report == report && v.error.is_none()))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn write_results(&self, r: &Results<'_>) -> Result<(), Transient> {
+    /// Writes junit.xml and summary.md, then verdict.json naming them (their SHA-256, so the
+    /// runner hands on exactly these bytes) and the verified pipeline execution, if any.
+    pub(crate) async fn write_results(&self, r: &mut Results<'_>) -> Result<(), Transient> {
+        let junit = scangate_core::junit::to_junit(&r.verdict, &r.evaluation, r.findings, &r.gate);
+        let summary = scangate_core::summary::markdown(&r.verdict, r.findings, 20);
+        r.verdict.junit_sha256 = Some(content_sha256(junit.as_bytes()));
+        r.verdict.summary_sha256 = Some(content_sha256(summary.as_bytes()));
+        r.verdict.pipeline_execution = verified_execution(r.meta);
         let (project, build_id, meta, verdict) = (r.project.as_str(), r.build_id.as_str(), r.meta, &r.verdict);
-        let (evaluation, findings, gate) = (&r.evaluation, r.findings, &r.gate);
         let bucket = verdict.report.bucket.clone().unwrap_or_default();
         let verdict_json = serde_json::to_vec_pretty(verdict).map_err(|e| Transient(format!("verdict: {e}")))?;
-        let junit = scangate_core::junit::to_junit(verdict, evaluation, findings, gate);
-        let summary = scangate_core::summary::markdown(verdict, findings, 20);
         // JUnit and summary first: a reader that sees verdict.json finds the others too.
         for (key, body, content_type) in [
             (contract::junit_key(project, build_id), junit.into_bytes(), "application/xml"),
