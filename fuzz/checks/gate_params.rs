@@ -79,7 +79,7 @@ pub(crate) fn check(data: &[u8]) -> Result<String, String> {
         Some(bytes) => vec![Lookup::Found(bytes.to_vec())],
         None => vec![Lookup::Missing, Lookup::Transient("throttled".into())],
     };
-    let ctx = Context { region: Some("us-east-1".into()) };
+    let ctx = Context { region: Some("us-east-1".into()), ..Context::default() };
     let mut first = None;
     for lookup in lookups {
         for st in [None, state.as_ref()] {
