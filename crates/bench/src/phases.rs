@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use scangate_core::asff::{self, AsffContext};
 use scangate_core::evaluate;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
-use scangate_core::policy::{GatePolicy, Thresholds};
+use scangate_core::policy::{GateSettings, Thresholds};
 use scangate_core::verdict::{ReportRef, VerdictInput};
 use scangate_core::{junit, summary, Finding};
 use std::path::Path;
@@ -46,10 +46,8 @@ pub(crate) fn run(path: &Path, reps: usize) -> Result<()> {
     let (t, report) = best(reps, || Ok(evaluate::merge_reports(vec![report.clone()])))?;
     rows.push(("merge (incl. clone)", t, String::new()));
 
-    let gate = GatePolicy {
-        thresholds: Thresholds { max_critical: -1, max_high: -1, max_medium: -1, max_low: -1 },
-        ..GatePolicy::default()
-    };
+    let gate =
+        GateSettings::thresholds(Thresholds { max_critical: -1, max_high: -1, max_medium: -1, max_low: -1 }).policy();
     let source = path.display().to_string();
     let input = VerdictInput {
         report: ReportRef { bucket: None, key: source.clone(), version_id: None, etag: None },

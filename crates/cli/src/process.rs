@@ -9,7 +9,9 @@ use scangate_core::ci::{self, code_scanning};
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::finding::Finding;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
-use scangate_core::policy::{parse_bool, GatePolicy, PolicyResult, QualityFindings, Thresholds};
+use scangate_core::policy::{
+    parse_bool, GatePolicy, GateSettings, PolicyResult, QualityFindings, ThresholdRequest, Thresholds,
+};
 use scangate_core::sarif::{self, Report, SarifError};
 use scangate_core::text::{display_line, display_text};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
@@ -156,18 +158,19 @@ fn parse_timestamp(s: &str) -> Result<String, String> {
 
 impl ProcessArgs {
     fn gate(&self) -> GatePolicy {
-        GatePolicy {
-            thresholds: Thresholds {
-                max_critical: self.max_critical,
-                max_high: self.max_high,
-                max_medium: self.max_medium,
-                max_low: self.max_low,
+        GateSettings {
+            thresholds: ThresholdRequest {
+                max_critical: Some(self.max_critical),
+                max_high: Some(self.max_high),
+                max_medium: Some(self.max_medium),
+                max_low: Some(self.max_low),
             },
-            fail_on_policy_deny: self.fail_on_policy_deny,
-            fail_on_policy_audit: self.fail_on_policy_audit,
-            accept_incomplete: self.accept_incomplete_scan,
-            quality: self.quality_findings,
+            fail_on_policy_deny: Some(self.fail_on_policy_deny),
+            fail_on_policy_audit: Some(self.fail_on_policy_audit),
+            accept_incomplete: Some(self.accept_incomplete_scan),
+            quality: Some(self.quality_findings),
         }
+        .policy()
     }
 }
 

@@ -25,7 +25,7 @@ pub mod text;
 pub mod verdict;
 
 pub use finding::{Finding, FindingKind, Location, Package, Scanner};
-pub use policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResult, Thresholds};
+pub use policy::{evaluate, Counts, Evaluation, GatePolicy, GateSettings, PolicyResult, ThresholdRequest, Thresholds};
 pub use sarif::{read_sarif, read_sarif_capped, read_sarif_file, Report, SarifError};
 pub use severity::{Severity, SeveritySource};
 pub use verdict::Verdict;

@@ -117,6 +117,40 @@ impl Thresholds {
     }
 }
 
+/// Per-severity thresholds asked for: by the uploader (`scangate-max-*` metadata), by the
+/// pipeline gate's `UserParameters` (`max_*` overrides) or by a command line; `None`: not set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThresholdRequest {
+    pub max_critical: Option<i64>,
+    pub max_high: Option<i64>,
+    pub max_medium: Option<i64>,
+    pub max_low: Option<i64>,
+}
+
+impl ThresholdRequest {
+    /// `base` with the requested values in place of its own.
+    pub fn over(&self, base: &Thresholds) -> Thresholds {
+        Thresholds {
+            max_critical: self.max_critical.unwrap_or(base.max_critical),
+            max_high: self.max_high.unwrap_or(base.max_high),
+            max_medium: self.max_medium.unwrap_or(base.max_medium),
+            max_low: self.max_low.unwrap_or(base.max_low),
+        }
+    }
+}
+
+impl From<Thresholds> for ThresholdRequest {
+    /// Every threshold set.
+    fn from(t: Thresholds) -> Self {
+        ThresholdRequest {
+            max_critical: Some(t.max_critical),
+            max_high: Some(t.max_high),
+            max_medium: Some(t.max_medium),
+            max_low: Some(t.max_low),
+        }
+    }
+}
+
 /// Counts of deduplicated findings per severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -233,6 +267,41 @@ impl Default for GatePolicy {
     }
 }
 
+/// The gate settings an entry point was given (command-line options, the processor's
+/// environment, a verdict's stored policy, the pipeline gate's overrides); `None`: not given.
+/// [`GateSettings::over`] is the one place a [`GatePolicy`] is built from them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GateSettings {
+    pub thresholds: ThresholdRequest,
+    pub fail_on_policy_deny: Option<bool>,
+    pub fail_on_policy_audit: Option<bool>,
+    pub accept_incomplete: Option<bool>,
+    pub quality: Option<QualityFindings>,
+}
+
+impl GateSettings {
+    /// `base` with every setting given in place of its own.
+    pub fn over(&self, base: &GatePolicy) -> GatePolicy {
+        GatePolicy {
+            thresholds: self.thresholds.over(&base.thresholds),
+            fail_on_policy_deny: self.fail_on_policy_deny.unwrap_or(base.fail_on_policy_deny),
+            fail_on_policy_audit: self.fail_on_policy_audit.unwrap_or(base.fail_on_policy_audit),
+            accept_incomplete: self.accept_incomplete.unwrap_or(base.accept_incomplete),
+            quality: self.quality.unwrap_or(base.quality),
+        }
+    }
+
+    /// The default policy with every setting given in place of its own.
+    pub fn policy(&self) -> GatePolicy {
+        self.over(&GatePolicy::default())
+    }
+
+    /// Only the thresholds set, each of them.
+    pub fn thresholds(t: Thresholds) -> GateSettings {
+        GateSettings { thresholds: t.into(), ..GateSettings::default() }
+    }
+}
+
 /// One threshold's outcome, for reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThresholdCheck {
@@ -341,6 +410,44 @@ mod tests {
             assert_eq!(e.passed, *want, "row {i}: {e:?}");
             assert_eq!(e.reasons.len(), *nreasons, "row {i}: {e:?}");
         }
+    }
+
+    #[test]
+    fn settings_replace_only_what_is_given() {
+        let base = GatePolicy {
+            thresholds: th(1, 2, 3, 4),
+            fail_on_policy_deny: false,
+            fail_on_policy_audit: true,
+            accept_incomplete: true,
+            quality: QualityFindings::Ignore,
+        };
+        assert_eq!(GateSettings::default().over(&base), base, "nothing given: the base");
+        assert_eq!(GateSettings::default().policy(), GatePolicy::default());
+        let given = GateSettings {
+            thresholds: ThresholdRequest { max_high: Some(-1), ..ThresholdRequest::default() },
+            fail_on_policy_audit: Some(false),
+            quality: Some(QualityFindings::Gate),
+            ..GateSettings::default()
+        };
+        let want = GatePolicy {
+            thresholds: th(1, -1, 3, 4),
+            fail_on_policy_audit: false,
+            quality: QualityFindings::Gate,
+            ..base
+        };
+        assert_eq!(given.over(&base), want);
+        let all = GateSettings {
+            thresholds: th(5, 6, 7, 8).into(),
+            fail_on_policy_deny: Some(true),
+            fail_on_policy_audit: Some(false),
+            accept_incomplete: Some(false),
+            quality: Some(QualityFindings::Report),
+        };
+        assert_eq!(all.over(&base), all.policy(), "everything given: the base does not matter");
+        assert_eq!(
+            GateSettings::thresholds(th(5, 6, 7, 8)).over(&base),
+            GatePolicy { thresholds: th(5, 6, 7, 8), ..base }
+        );
     }
 
     #[test]

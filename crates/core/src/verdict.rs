@@ -195,6 +195,18 @@ impl Verdict {
         }
     }
 
+    /// The gate policy this verdict was decided under (what [`Verdict::new`] stored).
+    pub fn gate_policy(&self) -> crate::policy::GatePolicy {
+        crate::policy::GateSettings {
+            thresholds: self.thresholds.into(),
+            fail_on_policy_deny: Some(self.fail_on_policy_deny),
+            fail_on_policy_audit: Some(self.fail_on_policy_audit),
+            accept_incomplete: Some(self.accept_incomplete_scan),
+            quality: Some(self.quality_findings),
+        }
+        .policy()
+    }
+
     /// A failed verdict for a report that could not be processed, so nobody waits forever.
     pub fn unprocessable(input: VerdictInput, gate: &crate::policy::GatePolicy, reason: String) -> Verdict {
         let evaluation = Evaluation {

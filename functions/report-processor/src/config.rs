@@ -3,7 +3,7 @@
 //! naming the variable.
 
 use scangate_core::lifecycle::state::ImportOn;
-use scangate_core::policy::{parse_bool, GatePolicy, QualityFindings, Thresholds};
+use scangate_core::policy::{parse_bool, GatePolicy, GateSettings, QualityFindings, ThresholdRequest, Thresholds};
 
 /// Which findings replace which in Security Hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,38 +157,38 @@ impl Vars<'_> {
     }
 
     fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => parse_bool(&v).map_err(|message| ConfigError { name, message }),
-        }
+        Ok(self.opt_boolean(name)?.unwrap_or(default))
     }
 
-    fn threshold(&self, name: &'static str, default: i64) -> Result<i64, ConfigError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => Thresholds::parse_value(&v).map_err(|message| ConfigError { name, message }),
-        }
+    fn opt_boolean(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        self.get(name).map(|v| parse_bool(&v).map_err(|message| ConfigError { name, message })).transpose()
+    }
+
+    fn threshold(&self, name: &'static str) -> Result<Option<i64>, ConfigError> {
+        self.get(name).map(|v| Thresholds::parse_value(&v).map_err(|message| ConfigError { name, message })).transpose()
     }
 }
 
-/// `MAX_*`, `FAIL_ON_POLICY_*`, `ACCEPT_INCOMPLETE_SCAN` and `QUALITY_FINDINGS`.
+/// `MAX_*`, `FAIL_ON_POLICY_*`, `ACCEPT_INCOMPLETE_SCAN` and `QUALITY_FINDINGS`, over the
+/// default policy.
 fn gate_policy(vars: &Vars<'_>) -> Result<GatePolicy, ConfigError> {
-    let mut gate = GatePolicy::default();
-    let t = Thresholds::default();
-    gate.thresholds = Thresholds {
-        max_critical: vars.threshold("MAX_CRITICAL", t.max_critical)?,
-        max_high: vars.threshold("MAX_HIGH", t.max_high)?,
-        max_medium: vars.threshold("MAX_MEDIUM", t.max_medium)?,
-        max_low: vars.threshold("MAX_LOW", t.max_low)?,
+    let thresholds = ThresholdRequest {
+        max_critical: vars.threshold("MAX_CRITICAL")?,
+        max_high: vars.threshold("MAX_HIGH")?,
+        max_medium: vars.threshold("MAX_MEDIUM")?,
+        max_low: vars.threshold("MAX_LOW")?,
     };
-    gate.fail_on_policy_deny = vars.boolean("FAIL_ON_POLICY_DENY", true)?;
-    gate.fail_on_policy_audit = vars.boolean("FAIL_ON_POLICY_AUDIT", false)?;
-    gate.accept_incomplete = vars.boolean("ACCEPT_INCOMPLETE_SCAN", false)?;
-    if let Some(v) = vars.get("QUALITY_FINDINGS") {
-        gate.quality =
-            QualityFindings::parse(&v).map_err(|message| ConfigError { name: "QUALITY_FINDINGS", message })?;
-    }
-    Ok(gate)
+    let settings = GateSettings {
+        thresholds,
+        fail_on_policy_deny: vars.opt_boolean("FAIL_ON_POLICY_DENY")?,
+        fail_on_policy_audit: vars.opt_boolean("FAIL_ON_POLICY_AUDIT")?,
+        accept_incomplete: vars.opt_boolean("ACCEPT_INCOMPLETE_SCAN")?,
+        quality: vars
+            .get("QUALITY_FINDINGS")
+            .map(|v| QualityFindings::parse(&v).map_err(|message| ConfigError { name: "QUALITY_FINDINGS", message }))
+            .transpose()?,
+    };
+    Ok(settings.policy())
 }
 
 /// `SECURITY_HUB_MAX_TPS`: above 0 and at most 1000 calls per second.

@@ -7,7 +7,7 @@ use super::values::{self, List, Mode, Pod, ProxyUrl};
 use crate::error::CliError;
 use clap::{ArgAction, Args, Subcommand};
 use scangate_core::lifecycle::ScanType;
-use scangate_core::policy::{parse_bool, QualityFindings, Thresholds};
+use scangate_core::policy::{parse_bool, QualityFindings, ThresholdRequest, Thresholds};
 use std::path::{Path, PathBuf};
 
 const EXIT_HELP: &str = "\
@@ -330,6 +330,16 @@ impl GateOpts {
     /// Whether to wait for the processor's verdict: a positive --wait / SCANGATE_WAIT, and not --local.
     pub(super) fn waits(&self) -> bool {
         !self.local && self.wait.is_some_and(|w| w > 0)
+    }
+
+    /// The `--max-*` options given (the upload's `scangate-max-*` metadata, the local gate's thresholds).
+    pub(super) fn threshold_request(&self) -> ThresholdRequest {
+        ThresholdRequest {
+            max_critical: self.max_critical,
+            max_high: self.max_high,
+            max_medium: self.max_medium,
+            max_low: self.max_low,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::exit;
 use scangate_core::contract;
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::lifecycle::{self, ScanType};
-use scangate_core::policy::{GatePolicy, PolicyResult, Thresholds};
+use scangate_core::policy::{GatePolicy, GateSettings, PolicyResult};
 use scangate_core::text::display_line;
 use scangate_core::verdict::{self, BuildRef, ReportRef, VerdictInput};
 use scangate_core::{junit, Finding, Verdict};
@@ -60,19 +60,14 @@ pub(super) struct GateContext {
 }
 
 fn gate_policy(g: &GateOpts) -> GatePolicy {
-    let d = Thresholds::default();
-    GatePolicy {
-        thresholds: Thresholds {
-            max_critical: g.max_critical.unwrap_or(d.max_critical),
-            max_high: g.max_high.unwrap_or(d.max_high),
-            max_medium: g.max_medium.unwrap_or(d.max_medium),
-            max_low: g.max_low.unwrap_or(d.max_low),
-        },
-        fail_on_policy_deny: g.fail_on_policy_deny,
-        fail_on_policy_audit: g.fail_on_policy_audit,
-        accept_incomplete: g.accept_incomplete_scan,
-        quality: g.quality_findings,
+    GateSettings {
+        thresholds: g.threshold_request(),
+        fail_on_policy_deny: Some(g.fail_on_policy_deny),
+        fail_on_policy_audit: Some(g.fail_on_policy_audit),
+        accept_incomplete: Some(g.accept_incomplete_scan),
+        quality: Some(g.quality_findings),
     }
+    .policy()
 }
 
 /// The CodeBuild build this runs in, from its environment.
@@ -290,12 +285,7 @@ fn upload_plan(
         source_action: u.source_action.clone(),
         pipeline,
         execution_id: u.pipeline_execution_id.clone(),
-        thresholds: contract::ThresholdRequest {
-            max_critical: gate.max_critical,
-            max_high: gate.max_high,
-            max_medium: gate.max_medium,
-            max_low: gate.max_low,
-        },
+        thresholds: gate.threshold_request(),
         // The processor publishes the JUnit into a report group unless this build has it in
         // hand for its own buildspec `reports:` (--wait downloads it, --local renders it).
         wait_seconds: gate.wait.filter(|_| gate.waits()),

@@ -89,27 +89,9 @@ pub struct MetadataError {
     pub message: String,
 }
 
-/// Per-severity thresholds asked for: by the uploader (`scangate-max-*` metadata) or by the
-/// pipeline gate's `UserParameters` (`max_*` overrides); `None`: not set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ThresholdRequest {
-    pub max_critical: Option<i64>,
-    pub max_high: Option<i64>,
-    pub max_medium: Option<i64>,
-    pub max_low: Option<i64>,
-}
+pub use crate::policy::ThresholdRequest;
 
 impl ThresholdRequest {
-    /// `base` with the requested values in place of its own.
-    pub fn over(&self, base: &Thresholds) -> Thresholds {
-        Thresholds {
-            max_critical: self.max_critical.unwrap_or(base.max_critical),
-            max_high: self.max_high.unwrap_or(base.max_high),
-            max_medium: self.max_medium.unwrap_or(base.max_medium),
-            max_low: self.max_low.unwrap_or(base.max_low),
-        }
-    }
-
     fn fields(&self) -> [(&'static str, Option<i64>); 4] {
         [
             (meta::MAX_CRITICAL, self.max_critical),

@@ -189,13 +189,7 @@ fn wait_or_give_up(state: Continuation, now: i64, uri: &str, why: &str) -> GateD
 }
 
 fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation, ctx: &Context) -> GateDecision {
-    let stored = GatePolicy {
-        thresholds: verdict.thresholds,
-        fail_on_policy_deny: verdict.fail_on_policy_deny,
-        fail_on_policy_audit: verdict.fail_on_policy_audit,
-        accept_incomplete: verdict.accept_incomplete_scan,
-        quality: verdict.quality_findings,
-    };
+    let stored = verdict.gate_policy();
     let (passed, reasons, gate) = if let Some(error) = &verdict.error {
         // An unprocessable report has no counts to re-evaluate: it fails whatever the overrides say.
         let mut reasons = verdict.reasons.clone();

@@ -3,7 +3,7 @@
 //! override), or refused with a [`ParamsError`] that says what was expected.
 
 use crate::contract::{by_execution_verdict_key, ThresholdRequest};
-use crate::policy::{parse_bool, GatePolicy, Thresholds};
+use crate::policy::{parse_bool, GatePolicy, GateSettings, Thresholds};
 use crate::text::truncate_chars;
 
 /// How long the gate waits for a verdict unless `wait_seconds` says otherwise.
@@ -41,15 +41,15 @@ impl Overrides {
         *self == Overrides::default()
     }
 
-    /// The stored policy with these overrides applied.
+    /// The stored policy with these overrides applied (never its completeness rule or quality mode).
     pub fn apply(&self, stored: &GatePolicy) -> GatePolicy {
-        GatePolicy {
-            thresholds: self.thresholds.over(&stored.thresholds),
-            fail_on_policy_deny: self.fail_on_policy_deny.unwrap_or(stored.fail_on_policy_deny),
-            fail_on_policy_audit: self.fail_on_policy_audit.unwrap_or(stored.fail_on_policy_audit),
-            accept_incomplete: stored.accept_incomplete,
-            quality: stored.quality,
+        GateSettings {
+            thresholds: self.thresholds,
+            fail_on_policy_deny: self.fail_on_policy_deny,
+            fail_on_policy_audit: self.fail_on_policy_audit,
+            ..GateSettings::default()
         }
+        .over(stored)
     }
 }
 

@@ -28,7 +28,7 @@ use scangate_core::contract;
 use scangate_core::contract::QuarantineKind;
 use scangate_core::evaluate;
 use scangate_core::events::ObjectRef;
-use scangate_core::policy::GatePolicy;
+use scangate_core::policy::{GatePolicy, GateSettings};
 use scangate_core::sarif::{read_sarif_capped, Report, SarifError};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
 use std::collections::HashSet;
@@ -204,6 +204,12 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         Box::pin(self.evaluate_and_publish(&d, &meta, report)).await
     }
 
+    /// The stack's gate policy with the report's thresholds (its metadata over the stack's,
+    /// limited by super::claims); the stack's own without metadata.
+    fn gate_for(&self, meta: Option<&ReportMeta>) -> GatePolicy {
+        meta.map_or(self.config.gate, |m| GateSettings::thresholds(m.thresholds).over(&self.config.gate))
+    }
+
     fn verdict_input(&self, d: &Delivery<'_>, meta: Option<&ReportMeta>, now: &str) -> VerdictInput {
         let (obj, head) = (d.obj, d.head);
         VerdictInput {
@@ -230,7 +236,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     ) -> Result<Outcome, Transient> {
         let obj = d.obj;
         let now_s = rfc3339(d.now);
-        let gate = GatePolicy { thresholds: meta.thresholds, ..self.config.gate };
+        let gate = self.gate_for(Some(meta));
         let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
         let mut evaluated = evaluate::evaluate(&report, &gate, meta.scanner_policy, input);

@@ -8,7 +8,6 @@ use scangate_aws::codebuild::{Publisher, ReportGroups};
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{self, results_dir, QuarantineKind};
-use scangate_core::policy::GatePolicy;
 use scangate_core::verdict::{rfc3339, Verdict};
 
 /// The schema id of a quarantine reason.
@@ -82,8 +81,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         tracing::warn!(bucket = %d.obj.bucket, key = %d.obj.key, kind = kind.as_str(), %reason, "report cannot be processed: quarantining");
         let now_s = rfc3339(d.now);
         self.write_quarantine(d, kind, &reason, true).await?;
-        let gate =
-            GatePolicy { thresholds: meta.map_or(self.config.gate.thresholds, |m| m.thresholds), ..self.config.gate };
+        let gate = self.gate_for(meta);
         let verdict = Verdict::unprocessable(self.verdict_input(d, meta, &now_s), &gate, reason.clone());
         let evaluation = scangate_core::policy::Evaluation {
             passed: false,
