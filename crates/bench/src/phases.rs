@@ -54,7 +54,8 @@ pub(crate) fn run(path: &Path, reps: usize) -> Result<()> {
         processed_at: "2026-01-31T12:00:00Z".to_string(),
         ..VerdictInput::default()
     };
-    let (t, evaluated) = best(reps, || Ok(evaluate::evaluate(&report, &gate, None, input.clone())))?;
+    let mut report = report;
+    let (t, evaluated) = best(reps, || Ok(evaluate::evaluate(&mut report, &gate, None, input.clone())))?;
     rows.push(("evaluate", t, String::new()));
 
     let (t, findings) = best(reps, || {

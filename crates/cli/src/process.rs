@@ -209,7 +209,6 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     }
     let reports = read_all(&args.files).map_err(|e| CliError::usage(with_sources(&e)))?;
     let mut report = evaluate::merge_reports(reports);
-    evaluate::apply_quality(&mut report, args.quality_findings);
     for w in &report.warnings {
         eprintln!("warning: {}: {}", display_line(&w.path), display_line(&w.message));
     }
@@ -228,7 +227,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
         processed_at: processed_at.clone(),
     };
     let scanner_policy = args.scanner_exit_code.and_then(PolicyResult::from_exit_code);
-    let evaluated = evaluate::evaluate(&report, &gate, scanner_policy, input);
+    let evaluated = evaluate::evaluate(&mut report, &gate, scanner_policy, input);
     let mut findings = report.findings;
     findings.sort_by(Finding::worst_first);
 

@@ -260,3 +260,35 @@ fn code_scanning_sarif_is_one_run_with_the_target_category() {
     let sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_path).expect("written")).expect("json");
     assert_eq!(sarif["runs"][0]["automationDetails"]["id"], "scangate/custom/");
 }
+
+#[test]
+fn quality_findings_reach_the_asff_only_when_gated() {
+    // The entry point relies on evaluation to take quality findings out of its outputs.
+    let dir = std::env::temp_dir().join(format!("scangate-cli-quality-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let asff = dir.join("asff.json");
+    let f = corpus("ruff-builtins-own-input.sarif");
+    let run = |mode: &str| -> Vec<serde_json::Value> {
+        let out = scangate(
+            &[
+                "process",
+                "--format",
+                "json",
+                "--quality-findings",
+                mode,
+                "--asff",
+                asff.to_str().expect("utf8"),
+                f.to_str().expect("utf8"),
+            ],
+            &[],
+        );
+        assert!(matches!(out.status.code(), Some(0 | 42)), "{mode}: {}", text(&out.stderr));
+        serde_json::from_slice(&std::fs::read(&asff).expect("asff file")).expect("asff is a JSON array")
+    };
+    assert!(run("report").is_empty(), "reported quality findings are not for Security Hub");
+    assert!(run("ignore").is_empty());
+    let gated = run("gate");
+    assert!(!gated.is_empty(), "gated quality findings are");
+    assert!(gated.iter().all(|f| f["Types"][0] == "Software and Configuration Checks/Code Quality"));
+    std::fs::remove_dir_all(&dir).ok();
+}

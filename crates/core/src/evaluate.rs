@@ -19,18 +19,23 @@ pub struct Evaluated {
 
 /// Evaluates a read report against the gate policy.
 ///
+/// First it takes the quality findings out of `report.findings` unless `QUALITY_FINDINGS=gate`
+/// ([`apply_quality`]), so what stays in `findings` is what the gate counted and what the
+/// outputs (ASFF, JUnit, the summary, Security Hub) receive: no entry point can skip it.
+///
 /// `scanner_policy` is what the scanner's exit code said (42 DENY, 43 AUDIT), if
 /// anything; it is combined with the report's own `policyResult` (the stronger wins).
 /// When `input.scanner` is empty, the first run's tool is used; when `input.target`
 /// is empty, the report's image name or first repo tag.
 pub fn evaluate(
-    report: &Report,
+    report: &mut Report,
     gate: &GatePolicy,
     scanner_policy: Option<PolicyResult>,
     input: VerdictInput,
 ) -> Evaluated {
-    // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate, whether
-    // or not the caller took them out of `findings` first (apply_quality).
+    apply_quality(report, gate.quality);
+    // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate.
+    let report = &*report;
     let gated = gate.quality == QualityFindings::Gate;
     let counts = Counts::of(report.findings.iter().filter(|f| gated || f.class == FindingClass::Security));
     let quality_counts =
@@ -88,9 +93,9 @@ pub fn evaluate(
 
 /// Takes the quality findings out of `report.findings` into `report.quality` unless
 /// `QUALITY_FINDINGS=gate`, so that what stays in `findings` is what the gate counts and
-/// what Security Hub receives. Call it after reading (and merging) and before
-/// [`evaluate`] and the outputs; dedup keys and finding ids are unchanged.
-pub fn apply_quality(report: &mut Report, mode: QualityFindings) {
+/// what Security Hub receives. [`evaluate`] calls it first; dedup keys and finding ids are
+/// unchanged.
+fn apply_quality(report: &mut Report, mode: QualityFindings) {
     if mode == QualityFindings::Gate || report.findings.iter().all(|f| f.class == FindingClass::Security) {
         return;
     }
@@ -148,24 +153,49 @@ mod tests {
 
     #[test]
     fn exit_code_policy_combines_with_report_policy() {
-        let report = Report {
+        let mut report = Report {
             findings: vec![finding("a", Severity::High)],
             policy_result: PolicyResult::Allow,
             ..Default::default()
         };
-        let e = evaluate(&report, &GatePolicy::default(), Some(PolicyResult::Deny), VerdictInput::default());
+        let e = evaluate(&mut report, &GatePolicy::default(), Some(PolicyResult::Deny), VerdictInput::default());
         assert_eq!(e.policy_result, PolicyResult::Deny);
         assert!(!e.verdict.passed);
-        let e = evaluate(&report, &GatePolicy::default(), None, VerdictInput::default());
+        let e = evaluate(&mut report, &GatePolicy::default(), None, VerdictInput::default());
         assert_eq!(e.policy_result, PolicyResult::Allow);
         assert!(e.verdict.passed);
         assert_eq!(e.counts.high, 1);
     }
 
     #[test]
+    fn evaluating_takes_quality_findings_out_of_what_the_outputs_receive() {
+        let mut lint = finding("lint", Severity::High);
+        lint.class = FindingClass::Quality;
+        let report = Report { findings: vec![finding("sast", Severity::Low), lint], ..Default::default() };
+        for (quality, findings, kept_apart) in [
+            (QualityFindings::Report, vec!["sast"], vec!["lint"]),
+            (QualityFindings::Ignore, vec!["sast"], vec!["lint"]),
+            (QualityFindings::Gate, vec!["sast", "lint"], vec![]),
+        ] {
+            let mut r = report.clone();
+            let gate = GatePolicy { quality, ..GatePolicy::default() };
+            let e = evaluate(&mut r, &gate, None, VerdictInput::default());
+            let ids = |f: &[Finding]| f.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&r.findings), findings, "{quality}: what the outputs receive");
+            assert_eq!(ids(&r.quality), kept_apart, "{quality}");
+            assert_eq!(e.verdict.quality_counts.total, 1, "{quality}");
+            assert_eq!(e.counts.total, findings.len() as u64, "{quality}");
+            // A second evaluation (a caller that also split them first) changes nothing.
+            let again = evaluate(&mut r, &gate, None, VerdictInput::default());
+            assert_eq!((again.counts, again.verdict.quality_counts), (e.counts, e.verdict.quality_counts));
+            assert_eq!(ids(&r.findings), findings, "{quality}");
+        }
+    }
+
+    #[test]
     fn reader_warnings_surface_in_verdict() {
-        let report = Report { warning_count: 3, ..Default::default() };
-        let e = evaluate(&report, &GatePolicy::default(), None, VerdictInput::default());
+        let mut report = Report { warning_count: 3, ..Default::default() };
+        let e = evaluate(&mut report, &GatePolicy::default(), None, VerdictInput::default());
         assert!(e.verdict.passed);
         assert!(e.verdict.warnings.iter().any(|w| w.contains("3 problems")), "{:?}", e.verdict.warnings);
     }

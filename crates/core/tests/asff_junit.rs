@@ -971,9 +971,8 @@ fn no_output_of_any_corpus_file_has_an_unfilled_placeholder() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // Every finding is rendered: quality findings too (QUALITY_FINDINGS=gate), suppressed ones as well.
         let gate = GatePolicy { quality: QualityFindings::Gate, ..GatePolicy::default() };
-        evaluate::apply_quality(&mut report, gate.quality);
         report.findings.extend(report.suppressed.clone());
-        let evaluated = evaluate::evaluate(&report, &gate, None, VerdictInput::default());
+        let evaluated = evaluate::evaluate(&mut report, &gate, None, VerdictInput::default());
         let ctx = ctx(ScanType::Repo, "repo");
         for f in &report.findings {
             checked += 1;

@@ -62,7 +62,7 @@ fn suppression_statuses() {
         assert_eq!(report.findings.len(), 2 - usize::from(*suppressed), "{name}");
         assert_eq!(report.warning_count > 0, *warned, "{name}: {:?}", report.warnings);
         // One critical is allowed: the gate passes exactly when B is suppressed.
-        let e = evaluate(&report, &gate(1, false), None, VerdictInput::default());
+        let e = evaluate(&mut report.clone(), &gate(1, false), None, VerdictInput::default());
         assert_eq!(e.verdict.passed, *suppressed, "{name}: {:?}", e.verdict.reasons);
         assert_eq!(e.verdict.counts.critical, 2 - u64::from(*suppressed), "{name}");
         assert_eq!(e.verdict.suppressed, u64::from(*suppressed), "{name}");
@@ -117,7 +117,7 @@ fn incomplete_runs_fail_closed() {
         let report = read(&doc(None, Some(inv)));
         assert_eq!(!report.incomplete.is_empty(), *incomplete, "{inv}: {:?}", report.incomplete);
         // Thresholds unlimited: only completeness can fail the gate.
-        let strict = evaluate(&report, &gate(-1, false), None, VerdictInput::default());
+        let strict = evaluate(&mut report.clone(), &gate(-1, false), None, VerdictInput::default());
         assert_eq!(strict.verdict.passed, !incomplete, "{inv}: {:?}", strict.verdict.reasons);
         if *incomplete {
             let reason = &strict.verdict.reasons[0];
@@ -127,7 +127,7 @@ fn incomplete_runs_fail_closed() {
             let junit = to_junit(&strict.verdict, &strict.evaluation, &report.findings, &gate(-1, false));
             assert!(junit.contains("the scan did not complete"), "{junit}");
             assert!(markdown(&strict.verdict, &report.findings, 20).contains("the scan did not complete"));
-            let accepted = evaluate(&report, &gate(-1, true), None, VerdictInput::default());
+            let accepted = evaluate(&mut report.clone(), &gate(-1, true), None, VerdictInput::default());
             assert!(accepted.verdict.passed, "{inv}: accepted");
             assert!(accepted.verdict.warnings.iter().any(|w| w.contains("did not complete")), "{inv}");
             let json = serde_json::to_value(&accepted.verdict).expect("serializes");
@@ -146,7 +146,7 @@ fn njsscan_style_failed_run_with_no_results_fails() {
     let d = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"nodejsscan","rules":[]}},"results":[],
         "invocations":[{"executionSuccessful":false,"endTimeUtc":"2026-11-23T08:00:00Z"}]}]}"#;
     let report = read(d);
-    let e = evaluate(&report, &GatePolicy::default(), None, VerdictInput::default());
+    let e = evaluate(&mut report.clone(), &GatePolicy::default(), None, VerdictInput::default());
     assert!(!e.verdict.passed, "an empty result list from a failed run is no clean scan");
     assert_eq!(e.verdict.counts.total, 0);
 }
@@ -161,7 +161,7 @@ fn unreadable_invocations_warn_and_do_not_fail() {
 #[test]
 fn gate_overrides_never_pass_an_incomplete_verdict() {
     let report = read(&doc(None, Some(r#"[{"executionSuccessful":false}]"#)));
-    let e = evaluate(&report, &gate(-1, false), None, VerdictInput::default());
+    let e = evaluate(&mut report.clone(), &gate(-1, false), None, VerdictInput::default());
     let reason = scangate_core::evaluate::incomplete_reason(&e.verdict.incomplete, &gate(5, false));
     assert!(reason.is_some());
     assert!(scangate_core::evaluate::incomplete_reason(&e.verdict.incomplete, &gate(5, true)).is_none());
@@ -184,9 +184,9 @@ mod corpus {
         let r = corpus("codeql-javascript-juice-shop-3mb.sarif");
         assert_eq!(r.incomplete.len(), 1, "{:?}", r.incomplete);
         assert!(r.incomplete[0].contains("toolExecutionNotifications") && r.incomplete[0].contains("63 more"));
-        let e = evaluate(&r, &gate(-1, false), None, VerdictInput::default());
+        let e = evaluate(&mut r.clone(), &gate(-1, false), None, VerdictInput::default());
         assert!(!e.verdict.passed);
-        assert!(evaluate(&r, &gate(-1, true), None, VerdictInput::default()).verdict.passed);
+        assert!(evaluate(&mut r.clone(), &gate(-1, true), None, VerdictInput::default()).verdict.passed);
         // Only level "none" notifications: complete.
         assert!(corpus("codeql-javascript-tag-sarif-large.sarif").incomplete.is_empty());
     }
@@ -195,7 +195,7 @@ mod corpus {
     fn suppressions_in_real_reports() {
         let anchore = corpus("anchore-scan-action-2020-large.sarif");
         assert_eq!((anchore.findings.len(), anchore.suppressed.len()), (0, 429));
-        let e = evaluate(&anchore, &GatePolicy::default(), None, VerdictInput::default());
+        let e = evaluate(&mut anchore.clone(), &GatePolicy::default(), None, VerdictInput::default());
         assert_eq!(e.verdict.suppressed, 429);
         assert!(e.verdict.warnings.iter().any(|w| w.contains("429 suppressed findings")), "visible in the verdict");
         let snyk = corpus("snyk-code-acceptance-large.sarif");

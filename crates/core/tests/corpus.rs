@@ -247,8 +247,7 @@ fn evaluated(
     quality: scangate_core::policy::QualityFindings,
 ) -> (scangate_core::Report, scangate_core::Verdict) {
     let mut r = read_sarif_file(&corpus_dir().join(name)).expect("reads");
-    scangate_core::evaluate::apply_quality(&mut r, quality);
-    let e = scangate_core::evaluate::evaluate(&r, &strict_gate(quality), None, Default::default());
+    let e = scangate_core::evaluate::evaluate(&mut r, &strict_gate(quality), None, Default::default());
     (r, e.verdict)
 }
 

@@ -365,10 +365,10 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
         body.len(),
         body.len() as f64 / 1024.0 / n
     );
-    let report = scangate_core::sarif::read_sarif(&body[..], "bench").expect("reads");
+    let mut report = scangate_core::sarif::read_sarif(&body[..], "bench").expect("reads");
     meter.step("parsed report (Vec<Finding>)");
     let gate = Config::default().gate;
-    let evaluated = scangate_core::evaluate::evaluate(&report, &gate, None, Default::default());
+    let evaluated = scangate_core::evaluate::evaluate(&mut report, &gate, None, Default::default());
     meter.step("evaluation and verdict");
     let junit = scangate_core::junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &report.findings, &gate);
     let summary = scangate_core::summary::markdown(&evaluated.verdict, &report.findings, 20);

@@ -184,7 +184,6 @@ fn evaluate_file(
 ) -> Result<(Evaluated, Vec<Finding>), String> {
     let mut report =
         scangate_core::read_sarif_file(path).map_err(|e| format!("cannot evaluate the SARIF report: {e}"))?;
-    evaluate::apply_quality(&mut report, policy.quality);
     for w in report.warnings.iter().take(20) {
         eprintln!("scangate: reader warning: {}: {}", display_line(&w.path), display_line(&w.message));
     }
@@ -195,7 +194,7 @@ fn evaluate_file(
         build: Some(build_ref(upload.project.as_deref())),
         processed_at: verdict::now_rfc3339(),
     };
-    let mut ev = evaluate::evaluate(&report, policy, scanner_policy, input);
+    let mut ev = evaluate::evaluate(&mut report, policy, scanner_policy, input);
     ev.verdict.host = ctx.host.clone();
     let mut findings = report.findings;
     findings.sort_by(Finding::worst_first);

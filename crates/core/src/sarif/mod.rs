@@ -91,7 +91,7 @@ pub struct Report {
     /// Why the scan did not complete, one entry per run that says so (empty: complete).
     #[serde(default)]
     pub incomplete: Vec<String>,
-    /// Quality findings taken out of `findings` by [`crate::evaluate::apply_quality`]
+    /// Quality findings taken out of `findings` by [`crate::evaluate::evaluate`]
     /// (`QUALITY_FINDINGS` `report` or `ignore`): counted apart, not gated, not imported.
     /// The reader leaves it empty: every finding it reads is in `findings` with its class.
     #[serde(default)]

@@ -183,7 +183,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
                 read_sarif_capped(std::io::BufReader::new(r), &name, cap)
             })
             .await?;
-        let mut report = match read {
+        let report = match read {
             Ok(r) => r,
             Err(SarifError::Io { error, .. }) => {
                 return Err(Transient(format!("s3://{}/{}: reading failed: {error}", obj.bucket, obj.key)))
@@ -197,8 +197,6 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
             }
             Err(e) => return self.quarantine(&d, Some(&meta), QuarantineKind::NotSarif, e.to_string()).await,
         };
-        // Quality findings are gated and imported only with QUALITY_FINDINGS=gate.
-        scangate_core::evaluate::apply_quality(&mut report, self.config.gate.quality);
         // The one boxed step: evaluation, Security Hub and publishing together make a future
         // of over 16 KB (clippy::large_futures), which would otherwise sit in every caller's.
         Box::pin(self.evaluate_and_publish(&d, &meta, report)).await
@@ -232,14 +230,16 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         &self,
         d: &Delivery<'_>,
         meta: &ReportMeta,
-        report: Report,
+        mut report: Report,
     ) -> Result<Outcome, Transient> {
         let obj = d.obj;
         let now_s = rfc3339(d.now);
         let gate = self.gate_for(Some(meta));
         let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
-        let mut evaluated = evaluate::evaluate(&report, &gate, meta.scanner_policy, input);
+        // Quality findings are gated and imported only with QUALITY_FINDINGS=gate: evaluating
+        // takes them out of `report.findings` otherwise.
+        let mut evaluated = evaluate::evaluate(&mut report, &gate, meta.scanner_policy, input);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
         evaluated.verdict.host = meta.host.clone();
         let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
