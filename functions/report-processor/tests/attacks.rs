@@ -174,6 +174,14 @@ fn attack_a_foreign_pipeline_execution_gets_no_verdict() {
         assert_eq!(e.deliver(key).await["passed"], true);
         let own = e.verdict("results/by-execution/attacker-pipeline/a-exec/verdict.json").await;
         assert_eq!(own, e.verdict("results/attacker/a-1/verdict.json").await);
+        // It names that (verified) execution, which a gate compares with its job's, and the SHA-256 of the
+        // JUnit and summary written beside it, the only bytes the runner hands on.
+        let named = own.pipeline_execution.as_ref().map(|p| (p.pipeline.as_str(), p.execution_id.as_str()));
+        assert_eq!(named, Some(("attacker-pipeline", "a-exec")));
+        for (file, sha) in [("junit.xml", &own.junit_sha256), ("summary.md", &own.summary_sha256)] {
+            let body = e.get(&format!("results/attacker/a-1/{file}")).await.expect(file);
+            assert_eq!(sha.as_deref(), Some(scangate_core::verdict::content_sha256(&body).as_str()), "{file}");
+        }
 
         // A claim no build backs (no build ARN) is not written either.
         let key2 = "scans/attacker/a-2/report.sarif";
@@ -187,6 +195,7 @@ fn attack_a_foreign_pipeline_execution_gets_no_verdict() {
         assert!(e.get("results/by-execution/victim-pipeline/v-exec-2/verdict.json").await.is_none());
         let v = e.verdict("results/attacker/a-2/verdict.json").await;
         assert!(v.warnings.iter().any(|w| w.contains("could not be verified")), "{:?}", v.warnings);
+        assert_eq!(v.pipeline_execution, None, "an unverified claim names no execution a gate would take");
     });
 }
 
