@@ -9,6 +9,7 @@ mod error;
 mod exit;
 mod process;
 mod scan;
+mod table;
 
 const AFTER_HELP: &str = "\
 Exit status:

@@ -2,8 +2,8 @@
 
 use crate::error::{with_sources, CliError};
 use crate::exit;
+use crate::table::{render_table, TableInput};
 use clap::{ArgAction, Args, ValueEnum};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use scangate_core::asff::{self, AsffContext};
 use scangate_core::ci::{self, code_scanning};
 use scangate_core::evaluate::{self, Evaluated};
@@ -15,8 +15,8 @@ use scangate_core::policy::{
 use scangate_core::sarif::{self, Report, SarifError};
 use scangate_core::text::{display_line, display_text};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
-use scangate_core::{junit, summary, Severity};
-use std::io::{IsTerminal, Write};
+use scangate_core::{junit, summary};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -269,7 +269,13 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     let printed = match args.format {
         Format::Json => writeln!(out, "{verdict_json}"),
         Format::Table => {
-            let text = render_table(args, &report.runs, report.results_read, &evaluated, &findings);
+            let input = TableInput {
+                files: &args.files,
+                runs: &report.runs,
+                results_read: report.results_read,
+                worst: args.worst,
+            };
+            let text = render_table(&input, &evaluated, &findings);
             out.write_all(text.as_bytes())
         }
     };
@@ -322,132 +328,4 @@ fn write_file(
         w.flush()
     });
     result.map_err(|e| CliError::usage(format!("cannot write {flag} {}: {e}", path.display())))
-}
-
-fn table_width() -> u16 {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w: &u16| w >= 60).unwrap_or(120)
-}
-
-fn new_table() -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(table_width());
-    if !std::io::stdout().is_terminal() {
-        t.force_no_tty();
-    }
-    t
-}
-
-fn render_table(
-    args: &ProcessArgs,
-    runs: &[sarif::RunSummary],
-    results_read: usize,
-    evaluated: &Evaluated,
-    findings: &[Finding],
-) -> String {
-    let v = &evaluated.verdict;
-    let mut s = String::new();
-    let scanners: Vec<String> = runs
-        .iter()
-        .map(|r| match &r.scanner.version {
-            Some(ver) => format!("{} {}", r.scanner.name, ver),
-            None => r.scanner.name.clone(),
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    s.push_str(&format!(
-        "Report:   {}\nScanner:  {}\nTarget:   {}\nResults:  {} read, {} findings after deduplication\n\n",
-        display_line(&args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
-        if scanners.is_empty() { "(none)".to_string() } else { display_line(&scanners.join(", ")).into_owned() },
-        display_line(v.target.as_deref().unwrap_or("(not named in the report)")),
-        results_read,
-        v.counts.total,
-    ));
-
-    let mut counts = new_table();
-    counts.set_header(vec!["Severity", "Findings", "Allowed", "Result"]);
-    for severity in Severity::ALL_DESC {
-        let count = v.counts.get(severity);
-        let check = evaluated.evaluation.checks.iter().find(|c| c.severity == severity);
-        let (allowed, result) = match check {
-            Some(c) if c.max < 0 => ("unlimited".to_string(), "ok"),
-            Some(c) => (c.max.to_string(), if c.passed { "ok" } else { "FAIL" }),
-            None => ("not limited".to_string(), ""),
-        };
-        counts.add_row(vec![
-            Cell::new(severity.label()),
-            Cell::new(count).set_alignment(CellAlignment::Right),
-            Cell::new(allowed).set_alignment(CellAlignment::Right),
-            Cell::new(result),
-        ]);
-    }
-    counts.add_row(vec![
-        Cell::new("TOTAL"),
-        Cell::new(v.counts.total).set_alignment(CellAlignment::Right),
-        Cell::new(""),
-        Cell::new(""),
-    ]);
-    s.push_str(&counts.to_string());
-    s.push('\n');
-    if let Some(note) = v.quality_note() {
-        s.push_str(&format!("Quality:  {note}\n"));
-    }
-
-    let policy_effect = match v.policy_result {
-        PolicyResult::Deny if v.fail_on_policy_deny => "fails the gate (FAIL_ON_POLICY_DENY=true)",
-        PolicyResult::Deny => "ignored (FAIL_ON_POLICY_DENY=false)",
-        PolicyResult::Audit if v.fail_on_policy_audit => "fails the gate (FAIL_ON_POLICY_AUDIT=true)",
-        PolicyResult::Audit => "passes with a warning (FAIL_ON_POLICY_AUDIT=false)",
-        PolicyResult::Allow => "allows",
-        PolicyResult::None => "no cloud policy was evaluated",
-    };
-    s.push_str(&format!("\nCloud policy: {} — {}\n", v.policy_result, policy_effect));
-
-    if !findings.is_empty() && args.worst > 0 {
-        let shown = findings.len().min(args.worst);
-        s.push_str(&format!("\nWorst findings ({shown} of {}):\n", findings.len()));
-        let mut worst = new_table();
-        worst.set_header(vec!["Severity", "Rule", "CVE", "Affected", "Fixed in", "Title"]);
-        for f in findings.iter().take(shown) {
-            let cves = match f.cves.len() {
-                0 => String::new(),
-                1 => f.cves[0].clone(),
-                n => format!("{} +{}", f.cves[0], n - 1),
-            };
-            let fixed = f.package.as_ref().and_then(|p| p.fixed_version.clone()).unwrap_or_default();
-            worst.add_row(vec![
-                Cell::new(f.severity.label()),
-                Cell::new(clip(&f.rule_id, 40)),
-                Cell::new(clip(&cves, 40)),
-                Cell::new(clip(&f.affected(), 50)),
-                Cell::new(clip(&fixed, 24)),
-                Cell::new(clip(&f.title, 80)),
-            ]);
-        }
-        s.push_str(&worst.to_string());
-        s.push('\n');
-    }
-
-    s.push_str(&format!("\nVerdict: {}\n", if v.passed { "PASSED" } else { "FAILED" }));
-    for r in &v.reasons {
-        s.push_str(&format!("  - {}\n", display_line(r)));
-    }
-    for w in &v.warnings {
-        s.push_str(&format!("  ! {}\n", display_line(w)));
-    }
-    s
-}
-
-/// The first line, at most `max` characters, for a table cell; through the one sanitizer
-/// ([`display_line`]): no control character, terminal escape or bidi control reaches the terminal.
-fn clip(s: &str, max: usize) -> String {
-    let text = display_text(s);
-    let line = display_line(text.lines().next().unwrap_or(""));
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
 }
