@@ -8,35 +8,7 @@
 //! Markdown form reads, once its escapes are undone the way a renderer reads them, as the
 //! one-line form (no text lost), and has no raw `<`, `>` nor an unescaped `[`, `]`, `` ` ``, `|`.
 
-use scangate_core::text::{is_unsafe_char, sanitize, Form};
-
-/// The Markdown form's escapes undone: `\x` is `x`, `&lt;` and `&gt;` are `<` and `>`.
-fn rendered(md: &str) -> String {
-    let mut out = String::with_capacity(md.len());
-    let mut rest = md;
-    while let Some(c) = rest.chars().next() {
-        if let Some(r) = rest.strip_prefix("&lt;") {
-            out.push('<');
-            rest = r;
-            continue;
-        }
-        if let Some(r) = rest.strip_prefix("&gt;") {
-            out.push('>');
-            rest = r;
-            continue;
-        }
-        rest = &rest[c.len_utf8()..];
-        if c == '\\' {
-            if let Some(n) = rest.chars().next() {
-                out.push(n);
-                rest = &rest[n.len_utf8()..];
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+use scangate_core::text::{is_unsafe_char, markdown_rendered, sanitize, Form};
 
 /// Runs the sanitizer on `data` (as UTF-8, invalid bytes replaced) and checks it. Returns how
 /// many characters each form kept.
@@ -60,7 +32,7 @@ pub(crate) fn check(data: &[u8]) -> Result<String, String> {
         assert_eq!(text, input, "printable ASCII changed (text)");
         assert_eq!(line, input, "printable ASCII changed (line)");
     }
-    assert_eq!(rendered(&md), line.as_ref(), "markdown lost text of {input:?}");
+    assert_eq!(markdown_rendered(&md), line.as_ref(), "markdown lost text of {input:?}");
     let mut escaped = false;
     for c in md.chars() {
         assert!(escaped || !matches!(c, '[' | ']' | '`' | '|'), "unescaped {c:?} in {md:?}");

@@ -5,7 +5,9 @@
 
 mod sanitize;
 
-pub use sanitize::{display_line, display_text, is_unsafe_char, markdown_inline, sanitize, Form, REPLACEMENT};
+pub use sanitize::{
+    display_line, display_text, is_unsafe_char, markdown_inline, markdown_rendered, sanitize, Form, REPLACEMENT,
+};
 
 /// The marker appended to any text scangate had to shorten.
 pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";
