@@ -134,15 +134,17 @@ fn image_buildspec_is_valid_and_runs() {
     assert_eq!(a[a.len() - 2..], ["image".to_string(), "registry.example/app:3".to_string()]);
 }
 
-/// The install command that makes the runner's private work directory.
+/// The install commands up to the one that makes the runner's private work directory: the
+/// first clears a `scangate-report/` of the checkout, the second makes the directory.
 fn work_dir_command(spec: &Yaml) -> String {
     let install = str_list(&spec["phases"]["install"]["commands"]);
-    let first = install.first().cloned().unwrap_or_default();
+    let first_two = install.iter().take(2).cloned().collect::<Vec<_>>();
+    assert_eq!(first_two.first().map(String::as_str), Some("rm -rf scangate-report"), "{first_two:?}");
     assert!(
-        first.starts_with("export SCANGATE_WORK_DIR="),
-        "the install phase makes the work directory first: {first}"
+        first_two.get(1).is_some_and(|c| c.starts_with("export SCANGATE_WORK_DIR=")),
+        "the install phase makes the work directory second: {first_two:?}"
     );
-    first
+    first_two.join("\n")
 }
 
 /// The attack: the scanned repository commits the files the old buildspec sourced (and a fake JUnit),
