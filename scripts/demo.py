@@ -567,7 +567,9 @@ class Demo:
             }
         }
         env = self.aws_env()
-        env.update(REPORT_BUCKET=self.bucket, RUST_LOG="warn", AWS_LAMBDA_LOG_FORMAT="JSON")
+        # As Lambda sets it: the gate answers only the jobs of an action that invokes it (FunctionName above).
+        env.update(REPORT_BUCKET=self.bucket, RUST_LOG="warn", AWS_LAMBDA_LOG_FORMAT="JSON",
+                   AWS_LAMBDA_FUNCTION_NAME="qualys-scangate-gate")
         say(f"    UserParameters {json.dumps(params)}")
         proc = subprocess.run(
             [str(self.binary("examples/local_gate"))],
