@@ -39,24 +39,11 @@ pub struct ReportExport {
     pub kms_key_arn: Option<String>,
 }
 
-/// What [`ReportGroups::ensure_report_group`] did.
+/// What [`CodeBuildOps::ensure_report_group`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ensured {
     Created { arn: String },
     AlreadyExists,
-}
-
-/// CodeBuild operations scangate needs.
-pub trait ReportGroups: Send + Sync {
-    /// Reads a build's details by id or ARN; `Ok(None)` when CodeBuild does not know it.
-    fn build_info(&self, build_id: &str) -> impl Future<Output = Result<Option<BuildInfo>, CodeBuildError>> + Send;
-
-    /// Creates a TEST report group exporting to S3 unless one of that name exists (idempotent).
-    fn ensure_report_group(
-        &self,
-        name: &str,
-        export: &ReportExport,
-    ) -> impl Future<Output = Result<Ensured, CodeBuildError>> + Send;
 }
 
 /// A build to start: the project, environment variable overrides (plain text) and the
@@ -69,9 +56,21 @@ pub struct StartBuild {
     pub idempotency_token: String,
 }
 
-/// Starting builds (the JUnit publisher project).
-pub trait Publisher: Send + Sync {
-    /// Starts a build; returns its id (`project:uuid`).
+/// The CodeBuild calls the report-processor makes: reading the build a report claims
+/// (its verification), ensuring the report group a JUnit is published to, and starting the
+/// publisher build.
+pub trait CodeBuildOps: Send + Sync {
+    /// Reads a build's details by id or ARN; `Ok(None)` when CodeBuild does not know it.
+    fn build_info(&self, build_id: &str) -> impl Future<Output = Result<Option<BuildInfo>, CodeBuildError>> + Send;
+
+    /// Creates a TEST report group exporting to S3 unless one of that name exists (idempotent).
+    fn ensure_report_group(
+        &self,
+        name: &str,
+        export: &ReportExport,
+    ) -> impl Future<Output = Result<Ensured, CodeBuildError>> + Send;
+
+    /// Starts a build (the JUnit publisher project); returns its id (`project:uuid`).
     fn start_build(&self, request: &StartBuild) -> impl Future<Output = Result<String, CodeBuildError>> + Send;
 }
 
@@ -108,7 +107,7 @@ fn start_build_error(
     }
 }
 
-/// [`ReportGroups`] through the SDK.
+/// [`CodeBuildOps`] through the SDK.
 #[derive(Clone, Debug)]
 pub struct CodeBuild {
     client: aws_sdk_codebuild::Client,
@@ -120,7 +119,7 @@ impl CodeBuild {
     }
 }
 
-impl ReportGroups for CodeBuild {
+impl CodeBuildOps for CodeBuild {
     async fn ensure_report_group(&self, name: &str, export: &ReportExport) -> Result<Ensured, CodeBuildError> {
         use aws_sdk_codebuild::types::{
             ReportExportConfig, ReportExportConfigType, ReportPackagingType, ReportType, S3ReportExportConfig,
@@ -183,9 +182,7 @@ impl ReportGroups for CodeBuild {
             }),
         }))
     }
-}
 
-impl Publisher for CodeBuild {
     async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
         use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
         let mut overrides = Vec::with_capacity(request.env.len());

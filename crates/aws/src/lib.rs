@@ -1,7 +1,7 @@
 //! scangate's AWS adapters, each behind a small trait so the logic using them can be
 //! tested without AWS: [`s3::ReportStore`] (S3), [`securityhub::FindingSink`]
 //! (Security Hub BatchImportFindings with batching, a token bucket and retries),
-//! [`codebuild::ReportGroups`] (CodeBuild). Clients are built once per process
+//! [`codebuild::CodeBuildOps`] (CodeBuild). Clients are built once per process
 //! ([`clients::Clients`]).
 
 pub mod clients;

@@ -15,7 +15,7 @@ use crate::metrics;
 use crate::process::deadline::Deadline;
 use crate::process::{Outcome, Processor, Transient};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
@@ -56,7 +56,7 @@ pub enum Response {
     TestEvent { test_event: bool },
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Handles one invocation payload, with no deadline; the response as JSON.
     pub async fn handle(&self, payload: &Value, identity: &AwsIdentity) -> Result<Value, HandlerError> {
         self.handle_until(payload, identity, None).await

@@ -21,5 +21,5 @@ pub fn processor(config: Config, clients: &Clients) -> LambdaProcessor {
     let store = S3Store::new(clients.s3.clone(), config.expected_bucket_owner.clone());
     let bucket = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
     let sink = Sink::new(SecurityHubImporter::new(clients.securityhub.clone()), bucket, SinkConfig::default());
-    Processor::new(config, store, Some(sink)).with_publisher(CodeBuild::new(clients.codebuild.clone()))
+    Processor::new(config, store, Some(sink)).with_codebuild(CodeBuild::new(clients.codebuild.clone()))
 }

@@ -9,7 +9,7 @@ mod common;
 use common::{hub_sink, identity, lock, qscanner_sarif, run, s3_event, V1, V2, V3};
 use report_processor::config::Config;
 use report_processor::process::Processor;
-use scangate_aws::codebuild::{BuildInfo, CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
+use scangate_aws::codebuild::{BuildInfo, CodeBuildError, CodeBuildOps, Ensured, ReportExport, StartBuild};
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink};
 use scangate_core::lifecycle::state::LifecycleState;
@@ -45,7 +45,7 @@ impl Builds {
     }
 }
 
-impl ReportGroups for Builds {
+impl CodeBuildOps for Builds {
     async fn build_info(&self, build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
         let id = scangate_core::contract::build_id(build_id);
         Ok(lock(&self.known).get(id).cloned())
@@ -54,9 +54,7 @@ impl ReportGroups for Builds {
     async fn ensure_report_group(&self, _name: &str, _export: &ReportExport) -> Result<Ensured, CodeBuildError> {
         Ok(Ensured::AlreadyExists)
     }
-}
 
-impl Publisher for Builds {
     async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
         Ok(format!("{}:never", request.project))
     }
@@ -70,7 +68,7 @@ async fn env_with(moto: &Moto, allow_relax: bool) -> Env {
         let config =
             Config { kms_key_id: Some(kms.to_string()), allow_metadata_relax: allow_relax, ..Config::default() };
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(hub_sink(clients)))
-            .with_publisher(Builds::default())
+            .with_codebuild(Builds::default())
     })
     .await
 }
@@ -82,7 +80,7 @@ impl Env {
     }
 
     fn builds(&self) -> &Builds {
-        self.processor.publisher.as_ref().expect("fake CodeBuild")
+        self.processor.codebuild.as_ref().expect("fake CodeBuild")
     }
 
     async fn reason(&self, quarantine_key: &str) -> Value {

@@ -9,7 +9,7 @@ mod common;
 use common::{hub_sink, identity, lock, run, s3_event, Counting};
 use report_processor::config::Config;
 use report_processor::process::Processor;
-use scangate_aws::codebuild::{BuildInfo, CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
+use scangate_aws::codebuild::{BuildInfo, CodeBuildError, CodeBuildOps, Ensured, ReportExport, StartBuild};
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{SecurityHubImporter, Sink};
 use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
@@ -40,7 +40,7 @@ struct FakeCodeBuild {
     known_builds: Mutex<Vec<String>>,
 }
 
-impl ReportGroups for FakeCodeBuild {
+impl CodeBuildOps for FakeCodeBuild {
     async fn build_info(&self, build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
         if !lock(&self.known_builds).iter().any(|b| b == build_id) {
             return Ok(None);
@@ -60,9 +60,7 @@ impl ReportGroups for FakeCodeBuild {
             Ensured::Created { arn: format!("arn:aws:codebuild:{REGION}:{ACCOUNT_ID}:report-group/{name}") }
         })
     }
-}
 
-impl Publisher for FakeCodeBuild {
     async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
         lock(&self.starts).push(request.clone());
         if self.fail_next_starts.load(Ordering::SeqCst) > 0 {
@@ -110,7 +108,7 @@ async fn env(publisher_project: Option<&str>) -> Env {
             codebuild.knows(&build_arn("app", id));
         }
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
-            .with_publisher(codebuild)
+            .with_codebuild(codebuild)
     })
     .await
 }
@@ -138,7 +136,7 @@ fn sarif(image: &str) -> Vec<u8> {
 
 impl Env {
     fn codebuild(&self) -> &FakeCodeBuild {
-        self.processor.publisher.as_ref().expect("the test processor has a publisher")
+        self.processor.codebuild.as_ref().expect("the test processor has a publisher")
     }
 
     fn imports(&self) -> (u64, u64) {

@@ -6,7 +6,7 @@
 //! key may name someone else's results folder); its event is not retried.
 
 use super::{Delivery, Processor, ReportMeta, Transient};
-use scangate_aws::codebuild::{BuildInfo, Publisher, ReportGroups, PIPELINE_EXECUTION_VARIABLE};
+use scangate_aws::codebuild::{BuildInfo, CodeBuildOps, PIPELINE_EXECUTION_VARIABLE};
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
@@ -132,7 +132,7 @@ pub(super) fn check_pipeline_claims(meta: &ReportMeta, key_project: &str, build:
     Ok(meta.pipeline.is_some() && meta.execution_id.is_some())
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// The metadata as far as it can be trusted, or the reason the report is refused.
     /// Transient: CodeBuild could not be asked (the event is retried).
     pub(crate) async fn check_claims(
@@ -161,7 +161,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         if let Err(reason) = check_build_project(&key_project, &arn) {
             return Ok(Err(reason));
         }
-        let Some(codebuild) = &self.publisher else {
+        let Some(codebuild) = &self.codebuild else {
             if meta.pipeline.is_some() || meta.execution_id.is_some() {
                 meta.notes.push(unverified_note("the processor has no CodeBuild client"));
             }

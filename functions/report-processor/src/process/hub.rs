@@ -19,7 +19,7 @@ use super::{Delivery, Processor, Transient};
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
 use record::Recorded;
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{self, AsffContext, FindingStub};
@@ -251,7 +251,7 @@ fn with_stubs(import: &Import<'_>, imports: &[String]) -> Vec<NewFinding> {
         .collect()
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// The Security Hub step. Writes the results (through [`Self::write_results_first`])
     /// as soon as the plan has counted: before the write-ahead and any BatchImportFindings
     /// call. A state object that changed meanwhile (412) is read and planned again.
@@ -329,7 +329,7 @@ struct Attempt {
     attempt: u32,
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Reads the lifecycle's state object, streamed: the state grows with the lifecycle's
     /// findings; its body is never held whole.
     /// `report`: the report version this delivery is for.

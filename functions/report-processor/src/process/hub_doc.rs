@@ -4,7 +4,7 @@
 use super::results::Results;
 use super::state_object::{AppliedResult, HubStatus};
 use super::{Processor, Transient};
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::verdict::ReportRef;
@@ -73,7 +73,7 @@ impl HubDoc {
     }
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Writes `hub.json` next to the verdict.
     pub(crate) async fn write_hub(&self, r: &Results<'_>, doc: &HubDoc) -> Result<(), Transient> {
         let bucket = r.verdict.report.bucket.clone().unwrap_or_default();

@@ -20,7 +20,7 @@ use deadline::Deadline;
 use hub::HubResult;
 use meta::build_from_arn;
 use results::{Results, Written};
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::{ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
@@ -64,7 +64,7 @@ use state_object::HubStatus;
 /// The content hash of a finding in flight, which tests of the state look for.
 pub use hub::IN_FLIGHT;
 pub use meta::{parse_meta, ReportMeta};
-pub use publish::NoPublisher;
+pub use publish::NoCodeBuild;
 
 /// One delivery of one report, as every step sees it: the announced object, its HEAD, the
 /// invocation's identity, the processing time, when processing started and the deadline
@@ -79,39 +79,40 @@ pub(crate) struct Delivery<'a> {
 }
 
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
-/// CodeBuild publisher (None, or unused while `PUBLISHER_PROJECT` is empty).
-pub struct Processor<S, K, P = NoPublisher> {
+/// CodeBuild client (None without one: no build is verified and nothing is published; unused
+/// for publishing while `PUBLISHER_PROJECT` is empty).
+pub struct Processor<S, K, P = NoCodeBuild> {
     pub config: Config,
     pub store: S,
     pub sink: Option<K>,
-    pub publisher: Option<P>,
+    pub codebuild: Option<P>,
     /// Report group names ensured by this process (CreateReportGroup once per name).
     ensured_groups: Mutex<HashSet<String>>,
 }
 
 impl<S: ReportStore, K: FindingSink> Processor<S, K> {
-    /// A processor without a CodeBuild publisher (add one with [`Processor::with_publisher`]).
+    /// A processor without a CodeBuild client (add one with [`Processor::with_codebuild`]).
     pub fn new(config: Config, store: S, sink: Option<K>) -> Self {
         let sink = if config.security_hub_enabled { sink } else { None };
-        Processor { config, store, sink, publisher: None, ensured_groups: Mutex::new(HashSet::new()) }
+        Processor { config, store, sink, codebuild: None, ensured_groups: Mutex::new(HashSet::new()) }
     }
 }
 
 impl<S, K, P> Processor<S, K, P> {
-    /// The same processor publishing JUnit reports through `publisher` (used only while
-    /// `PUBLISHER_PROJECT` is set).
-    pub fn with_publisher<Q: ReportGroups + Publisher>(self, publisher: Q) -> Processor<S, K, Q> {
+    /// The same processor verifying builds and publishing JUnit reports through `codebuild`
+    /// (publishing only while `PUBLISHER_PROJECT` is set).
+    pub fn with_codebuild<Q: CodeBuildOps>(self, codebuild: Q) -> Processor<S, K, Q> {
         Processor {
             config: self.config,
             store: self.store,
             sink: self.sink,
-            publisher: Some(publisher),
+            codebuild: Some(codebuild),
             ensured_groups: self.ensured_groups,
         }
     }
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     pub(crate) fn put_options(&self, content_type: &str) -> PutOptions {
         PutOptions {
             content_type: Some(content_type.into()),

@@ -11,7 +11,7 @@
 //! is written: at most the event source's concurrency, 2).
 
 use super::{Delivery, Processor, ReportMeta, Transient};
-use scangate_aws::codebuild::{CodeBuildError, Ensured, Publisher, ReportExport, ReportGroups, StartBuild};
+use scangate_aws::codebuild::{CodeBuildError, CodeBuildOps, Ensured, ReportExport, StartBuild};
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
@@ -20,11 +20,11 @@ use sha2::{Digest, Sha256};
 
 /// The CodeBuild client type of a processor built without one: it has no values, so the
 /// processor's `Option` of it is always `None`, the one way "no CodeBuild client" is said
-/// (add one with [`Processor::with_publisher`]).
+/// (add one with [`Processor::with_codebuild`]).
 #[derive(Clone, Copy, Debug)]
-pub enum NoPublisher {}
+pub enum NoCodeBuild {}
 
-impl ReportGroups for NoPublisher {
+impl CodeBuildOps for NoCodeBuild {
     async fn build_info(&self, _build_id: &str) -> Result<Option<scangate_aws::codebuild::BuildInfo>, CodeBuildError> {
         match *self {}
     }
@@ -32,9 +32,7 @@ impl ReportGroups for NoPublisher {
     async fn ensure_report_group(&self, _name: &str, _export: &ReportExport) -> Result<Ensured, CodeBuildError> {
         match *self {}
     }
-}
 
-impl Publisher for NoPublisher {
     async fn start_build(&self, _request: &StartBuild) -> Result<String, CodeBuildError> {
         match *self {}
     }
@@ -106,7 +104,7 @@ const PUBLISH_MARKER_SCHEMA: &str = "scangate.publish.v1";
 /// The marker's name: one per source build (`results/<project>/<build-id>/publish/source-build.json`).
 const SOURCE_BUILD_MARKER: &str = "source-build";
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Whether and where this report is published (None: publishing is off, or the
     /// uploading build waits for the verdict and reports the JUnit itself).
     pub(crate) fn publish_plan(
@@ -118,7 +116,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
     ) -> Option<PublishPlan> {
         let (obj, head, id) = (d.obj, d.head, d.id);
         let publisher_project = self.config.publisher_project.clone()?;
-        self.publisher.as_ref()?;
+        self.codebuild.as_ref()?;
         if !meta.publishes() {
             tracing::debug!(
                 "not published: the uploading build waits for the verdict and reports the JUnit itself, or it is not verified"
@@ -180,7 +178,7 @@ impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K
         now: &str,
     ) -> Result<String, Transient> {
         let (obj, head) = (d.obj, d.head);
-        let Some(publisher) = &self.publisher else {
+        let Some(publisher) = &self.codebuild else {
             return Err(Transient("publishing planned without a CodeBuild client".into()));
         };
         let name = plan.report_group.rsplit_once("report-group/").map_or(plan.report_group.as_str(), |(_, n)| n);

@@ -4,7 +4,7 @@
 
 use super::results::{Results, Written};
 use super::{Delivery, Outcome, Processor, ReportMeta, Transient};
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{self, results_dir, QuarantineKind};
@@ -32,7 +32,7 @@ pub struct QuarantineReason {
     pub version_id: Option<String>,
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Quarantines a report whose key or claims are refused: the copy and the reason, no
     /// results anywhere (its key may name another project's results folder), not retried.
     pub(crate) async fn refuse(&self, d: &Delivery<'_>, reason: String) -> Result<Outcome, Transient> {

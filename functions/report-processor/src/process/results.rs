@@ -5,7 +5,7 @@
 use super::hub_doc::RETRY_NOTE;
 use super::state_object::AppliedResult;
 use super::{Processor, ReportMeta, Transient};
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
@@ -61,7 +61,7 @@ fn verified_execution(meta: &ReportMeta) -> Option<PipelineExecution> {
     }
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Writes junit.xml, summary.md, verdict.json (and its by-execution copy) once per
     /// delivery, before any Security Hub call. The counts and `processed_at` describe the
     /// report version: from `record` (this version's, in the state), else from the

@@ -8,7 +8,7 @@ use crate::process::hub_doc::RETRY_NOTE;
 use crate::process::results::{Results, Written};
 use crate::process::state_object::{AppliedResult, HubStatus, ImportProgress};
 use crate::process::{Processor, Transient};
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
 
@@ -44,7 +44,7 @@ pub(crate) struct Recorded {
     pub base: Option<ImportProgress>,
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Fixes the verdict's counts ([`verdict_counts`]) and writes the results (verdict
     /// first: once the plan has counted, before the write-ahead and any Security Hub call);
     /// returns the record the attempt writes ahead.

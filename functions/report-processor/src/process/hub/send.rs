@@ -5,7 +5,7 @@
 use super::{archive_stub, Import, Work, IMPORT_CHUNK};
 use crate::process::deadline::Deadline;
 use crate::process::Processor;
-use scangate_aws::codebuild::{Publisher, ReportGroups};
+use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff;
@@ -34,7 +34,7 @@ pub(crate) struct Sent {
     pub throttled_retries: u64,
 }
 
-impl<S: ReportStore, K: FindingSink, P: ReportGroups + Publisher> Processor<S, K, P> {
+impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Sends the imports (ASFF per chunk, `CreatedAt` kept from the state), then, once every
     /// import was sent, the archives (from the stubs `previous` keeps).
     pub(super) async fn send(
