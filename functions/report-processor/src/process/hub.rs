@@ -38,7 +38,7 @@ pub use write_ahead::IN_FLIGHT;
 /// Findings rendered to ASFF and handed to the sink at once: four requests of 100, what
 /// the sink's four workers send in parallel. Memory for ASFF is bounded by this, whatever
 /// the number of findings to import.
-pub const IMPORT_CHUNK: usize = 400;
+pub(super) const IMPORT_CHUNK: usize = 400;
 
 /// Attempts of the step against a state object that keeps changing (412) meanwhile.
 pub(crate) const STATE_ATTEMPTS: u32 = 5;

@@ -6,11 +6,11 @@
 
 mod claims;
 pub mod deadline;
-pub mod hub;
+mod hub;
 pub mod hub_doc;
 mod meta;
 mod publish;
-pub mod quarantine;
+mod quarantine;
 mod results;
 pub mod state_object;
 

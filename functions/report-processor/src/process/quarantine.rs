@@ -11,13 +11,13 @@ use scangate_core::contract::{self, results_dir, QuarantineKind};
 use scangate_core::verdict::{rfc3339, Verdict};
 
 /// The schema id of a quarantine reason.
-pub const QUARANTINE_SCHEMA: &str = "scangate.quarantine.v1";
+pub(super) const QUARANTINE_SCHEMA: &str = "scangate.quarantine.v1";
 
 /// `<quarantine copy>.reason.json`: why a report was quarantined, and which report it was
 /// (the original key, also when the copy's name is hashed). The fields stand in the order
 /// the reasons already stored have them (alphabetical: they were written from a JSON map).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct QuarantineReason {
+pub(super) struct QuarantineReason {
     pub bucket: String,
     pub etag: Option<String>,
     pub key: String,
