@@ -130,7 +130,7 @@ def variables_read(source: str) -> set[str]:
         r'\bget\(\s*"([A-Z][A-Z0-9_]*)"',
         r'\bvar\(\s*"([A-Z][A-Z0-9_]*)"',
         r'\bthreshold\(\s*"([A-Z][A-Z0-9_]*)"',
-        r'\bboolean\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'\b(?:opt_)?boolean\(\s*"([A-Z][A-Z0-9_]*)"',
         r'env\s*=\s*"([A-Z][A-Z0-9_]*)"',
         r'const \w*(?:ENV|VAR)\w*\s*:\s*&str\s*=\s*"([A-Z][A-Z0-9_]*)"',
     ):
