@@ -15,6 +15,7 @@ use scangate_core::policy::{
 use scangate_core::sarif::{self, Report, SarifError};
 use scangate_core::text::{display_line, display_text};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
+use scangate_core::waivers::{Exceptions, Subject, VexDocument, WaiversDocument};
 use scangate_core::{junit, summary};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,30 @@ pub(crate) struct ProcessArgs {
     /// counts them in verdict.json.
     #[arg(long, env = "QUALITY_FINDINGS", default_value = "report", value_parser = QualityFindings::parse, value_name = "gate|report|ignore")]
     pub quality_findings: QualityFindings,
+    /// Count only findings a fix exists for: a vulnerable package without a fixed version (ASFF
+    /// FixAvailable NO) is counted apart (verdict not_fixable); secrets and misconfigurations
+    /// still count. A bare flag means true.
+    #[arg(long, env = "FAIL_ONLY_FIXABLE", default_value = "false", value_parser = parse_bool, action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub fixable_only: bool,
+    /// A waivers document (scangate.waivers.v1, JSON or YAML; docs/waivers.md): the findings a valid
+    /// waiver covers are counted apart (verdict waived) and keep the waiver in --asff. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Vec<PathBuf>,
+    /// An OpenVEX document: not_affected and fixed statements for this image's digest or a package
+    /// take the findings out of the counts like a waiver. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// The longest a waiver may run (days from today and from its `created` date); a document with a
+    /// longer waiver is refused.
+    #[arg(long, env = "WAIVER_MAX_DAYS", default_value_t = scangate_core::waivers::DEFAULT_MAX_DAYS, value_name = "DAYS")]
+    pub waiver_max_days: u32,
+    /// The scanned source repository's URL, for waivers scoped to a repository.
+    #[arg(long, value_name = "URL")]
+    pub repository_url: Option<String>,
+    /// The scanned branch, for waivers scoped to a repository and branch.
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
     /// The scanner's exit code, when it ran before: 42 means policy DENY, 43 AUDIT.
     #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
     pub scanner_exit_code: Option<i32>,
@@ -169,6 +194,7 @@ impl ProcessArgs {
             fail_on_policy_audit: Some(self.fail_on_policy_audit),
             accept_incomplete: Some(self.accept_incomplete_scan),
             quality: Some(self.quality_findings),
+            fixable_only: Some(self.fixable_only),
         }
         .policy()
     }
@@ -203,6 +229,35 @@ fn read_all(files: &[PathBuf]) -> Result<Vec<Report>, SarifError> {
         .collect()
 }
 
+/// The evaluation's date (UTC): the day of `processed_at` (`--timestamp`, else now).
+fn today(processed_at: &str) -> time::Date {
+    time::OffsetDateTime::parse(processed_at, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| time::OffsetDateTime::now_utc().date(), |t| t.to_offset(time::UtcOffset::UTC).date())
+}
+
+/// Reads `--waivers` and `--vex`; a document that cannot be used is a usage error naming the
+/// file and the JSON path (offline, the person running it fixes it; the report-processor
+/// instead applies none of it and says so in the verdict).
+fn read_exceptions(args: &ProcessArgs, today: time::Date) -> Result<Exceptions, CliError> {
+    let mut out = Exceptions::default();
+    let read = |path: &Path, flag: &str| {
+        std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {flag} {}: {e}", path.display())))
+    };
+    for path in &args.waivers {
+        let bytes = read(path, "--waivers")?;
+        let doc = WaiversDocument::parse(&bytes, &path.display().to_string(), today, args.waiver_max_days)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        out.waivers.push(doc);
+    }
+    for path in &args.vex {
+        let bytes = read(path, "--vex")?;
+        let doc =
+            VexDocument::parse(&bytes, &path.display().to_string()).map_err(|e| CliError::usage(e.to_string()))?;
+        out.vex.push(doc);
+    }
+    Ok(out)
+}
+
 fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     if args.files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(CliError::usage("standard input (-) can be given only once"));
@@ -218,6 +273,14 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
 
     let gate = args.gate();
     let processed_at = args.timestamp.clone().unwrap_or_else(verdict::now_rfc3339);
+    let exceptions = read_exceptions(args, today(&processed_at))?;
+    if !exceptions.is_empty() {
+        let mut subject = Subject::from_target(&report.target);
+        subject.images.extend(args.target.iter().cloned());
+        subject.repository = args.repository_url.clone();
+        subject.branch = args.branch.clone();
+        evaluate::apply_exceptions(&mut report, &exceptions, &subject, today(&processed_at));
+    }
     let source_key = args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
     let input = VerdictInput {
         report: ReportRef { bucket: None, key: source_key.clone(), version_id: None, etag: None },

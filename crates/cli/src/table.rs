@@ -31,6 +31,12 @@ pub(crate) fn render_table(input: &TableInput<'_>, evaluated: &Evaluated, findin
     if let Some(note) = v.quality_note() {
         s.push_str(&format!("Quality:  {note}\n"));
     }
+    if let Some(note) = v.waived_note() {
+        s.push_str(&format!("Waived:   {}\n", scangate_core::text::display_line(&note)));
+    }
+    if let Some(note) = v.not_fixable_note() {
+        s.push_str(&format!("No fix:   {}\n", scangate_core::text::display_line(&note)));
+    }
     s.push_str(&format!("\nCloud policy: {} — {}\n", v.policy_result, policy_effect(v)));
     if !findings.is_empty() && input.worst > 0 {
         let shown = findings.len().min(input.worst);

@@ -16,6 +16,8 @@ fn scangate(args: &[&str], envs: &[(&str, &str)]) -> Output {
         "SCANGATE_ACCOUNT_ID",
         "SCANGATE_PROJECT",
         "AWS_REGION",
+        "FAIL_ONLY_FIXABLE",
+        "WAIVER_MAX_DAYS",
     ] {
         cmd.env_remove(var);
     }
@@ -291,4 +293,72 @@ fn quality_findings_reach_the_asff_only_when_gated() {
     assert!(!gated.is_empty(), "gated quality findings are");
     assert!(gated.iter().all(|f| f["Types"][0] == "Software and Configuration Checks/Code Quality"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--waivers` and `--vex` offline: a waiver for this image's log4j CVE lets a max-critical-1
+/// gate pass until its last day, and the day after the findings count again; a document
+/// with an unscoped waiver is refused naming the file and the JSON path.
+#[test]
+fn waivers_offline_pass_until_expiry_and_bad_documents_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        "schema: scangate.waivers.v1\nwaivers:\n  - id: CVE-2021-44228\n    scope: {image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web}\n    reason: not reachable\n    owner: appsec@example.com\n    expires: 2026-12-10\n",
+    )
+    .expect("write");
+    let f = fixtures::path("qscanner-image.sarif");
+    let f = f.to_str().expect("utf8 path");
+    let w = waivers.to_str().expect("utf8 path");
+    let run = |timestamp: &str| {
+        scangate(
+            &[
+                "process",
+                "--max-critical",
+                "1",
+                "--fail-on-policy-deny=false",
+                "--waivers",
+                w,
+                "--format",
+                "json",
+                "--timestamp",
+                timestamp,
+                f,
+            ],
+            &[],
+        )
+    };
+    let out = run("2026-12-10T23:00:00Z");
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verdict JSON");
+    assert_eq!(v["waived"]["critical"], 2);
+    assert_eq!(v["exceptions"]["applied"][0]["reference"], "waivers[0]");
+    assert_eq!(v["exceptions"]["documents"][0]["sha256"].as_str().map(str::len), Some(64));
+    let out = run("2026-12-11T00:00:01Z");
+    assert_eq!(out.status.code(), Some(42), "the day after expiry the findings count again");
+
+    std::fs::write(&waivers, "schema: scangate.waivers.v1\nwaivers:\n  - id: CVE-1\n    scope: {}\n    reason: r\n    owner: o\n    expires: 2026-12-10\n").expect("write");
+    let out = run("2026-12-01T00:00:00Z");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("waivers.yaml: at $.waivers[0].scope: an unscoped waiver is refused"), "{err}");
+}
+
+/// `--fixable-only` / FAIL_ONLY_FIXABLE: only findings with a fixed version count.
+#[test]
+fn fixable_only_flag_and_variable() {
+    let f = corpus("trivy-image-ghas-test.sarif");
+    let f = f.to_str().expect("utf8 path");
+    let v = |out: &Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).expect("verdict JSON") };
+    let base = ["process", "--max-critical=-1", "--format", "json"];
+    let all = scangate(&[&base[..], &[f]].concat(), &[]);
+    let flag = scangate(&[&base[..], &["--fixable-only", f]].concat(), &[]);
+    let var = scangate(&[&base[..], &[f]].concat(), &[("FAIL_ONLY_FIXABLE", "true")]);
+    assert_eq!(v(&all)["counts"]["total"], 21);
+    assert_eq!(v(&all)["not_fixable"]["total"], 5);
+    assert_eq!(v(&all)["fixable_only"], false);
+    for out in [&flag, &var] {
+        assert_eq!(v(out)["counts"]["total"], 16);
+        assert_eq!(v(out)["fixable_only"], true);
+    }
 }

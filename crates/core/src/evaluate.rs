@@ -37,7 +37,16 @@ pub fn evaluate(
     // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate.
     let report = &*report;
     let gated = gate.quality == QualityFindings::Gate;
-    let counts = Counts::of(report.findings.iter().filter(|f| gated || f.class == FindingClass::Security));
+    let considered = || report.findings.iter().filter(|f| gated || f.class == FindingClass::Security);
+    // A waived finding (waiver, VEX not_affected/fixed) is counted apart; so is one without a
+    // fix under FAIL_ONLY_FIXABLE (docs/waivers.md, "How exceptions are counted").
+    let waived = Counts::of(considered().filter(|f| f.exception.is_some()));
+    let not_fixable = Counts::of(considered().filter(|f| f.exception.is_none() && f.fix_available() == Some(false)));
+    let counts = Counts::of(
+        considered()
+            .filter(|f| f.exception.is_none())
+            .filter(|f| !gate.fixable_only || f.fix_available() != Some(false)),
+    );
     let quality_counts =
         Counts::of(report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality));
     let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
@@ -70,6 +79,22 @@ pub fn evaluate(
             gate.quality
         ));
     }
+    if waived.total > 0 {
+        evaluation.warnings.push(format!(
+            "{} waived finding{} (a waiver or a VEX statement in the trusted policy documents) not counted \
+             against the thresholds; still in Security Hub with the exception",
+            waived.total,
+            if waived.total == 1 { "" } else { "s" }
+        ));
+    }
+    if gate.fixable_only && not_fixable.total > 0 {
+        evaluation.warnings.push(format!(
+            "{} finding{} without a fixed version not counted against the thresholds (FAIL_ONLY_FIXABLE=true)",
+            not_fixable.total,
+            if not_fixable.total == 1 { "" } else { "s" }
+        ));
+    }
+    evaluation.warnings.extend(report.exception_warnings.iter().cloned());
     if report.warning_count > 0 {
         evaluation.warnings.push(format!(
             "the report had {} problem{} the reader worked around (see the reader warnings)",
@@ -88,6 +113,9 @@ pub fn evaluate(
     verdict.suppressed = report.suppressed.len() as u64;
     verdict.incomplete = crate::verdict::lines(&report.incomplete);
     verdict.quality_counts = quality_counts;
+    verdict.waived = waived;
+    verdict.not_fixable = not_fixable;
+    verdict.exceptions = report.exceptions.clone();
     Evaluated { verdict, evaluation, counts, policy_result }
 }
 
@@ -103,6 +131,29 @@ fn apply_quality(report: &mut Report, mode: QualityFindings) {
         std::mem::take(&mut report.findings).into_iter().partition(|f| f.class == FindingClass::Security);
     report.findings = security;
     report.quality.extend(quality);
+}
+
+/// Applies the security team's exceptions (waivers, VEX) to the report's findings: marks the
+/// covered ones (`finding.exception`) and keeps the audit and warnings for [`evaluate`].
+/// `today` is the evaluation's date (UTC), injected. Call it after [`apply_quality`] and
+/// before [`evaluate`] and the outputs (ASFF shows the exception).
+pub fn apply_exceptions(
+    report: &mut Report,
+    exceptions: &crate::waivers::Exceptions,
+    subject: &crate::waivers::Subject,
+    today: time::Date,
+) {
+    if exceptions.is_empty() {
+        for f in &mut report.findings {
+            f.exception = None;
+        }
+        report.exceptions = None;
+        report.exception_warnings.clear();
+        return;
+    }
+    let (audit, warnings) = exceptions.apply(&mut report.findings, subject, today);
+    report.exceptions = Some(audit);
+    report.exception_warnings = warnings;
 }
 
 /// The gate's failure reason for a scan that did not complete (`incomplete` non-empty),
@@ -148,6 +199,7 @@ mod tests {
             qds: None,
             fingerprint: None,
             occurrences: 1,
+            exception: None,
         }
     }
 

@@ -108,6 +108,11 @@ pub struct Finding {
     pub fingerprint: Option<String>,
     /// How many SARIF results collapsed into this finding.
     pub occurrences: u32,
+    /// The waiver or VEX statement that takes this finding out of the counts, set by
+    /// [`crate::waivers::Exceptions::apply`]; the reader leaves it empty. A finding with an
+    /// exception stays in Security Hub, with the exception in its ProductFields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<Box<crate::waivers::Exception>>,
 }
 
 /// What identifies a finding across scans of the same target.
@@ -186,6 +191,15 @@ impl DedupKey {
 }
 
 impl Finding {
+    /// Whether a fix is available, as the ASFF `FixAvailable` says: `Some(true)` for an
+    /// affected package with a fixed version, `Some(false)` for one without, `None` when the
+    /// finding is not about a package (a secret, a misconfiguration, a code result: fixed by
+    /// changing the code, so `FAIL_ONLY_FIXABLE` still counts it).
+    pub fn fix_available(&self) -> Option<bool> {
+        let p = self.package.as_ref().filter(|p| !p.name.trim().is_empty())?;
+        Some(p.fixed_version.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
+
     /// Orders findings worst first: severity, then CVSS score, then id (stable).
     pub fn worst_first(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         b.severity

@@ -85,6 +85,17 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
         gate_suite.add_test_case(case);
     }
+    for (name, class, text) in [
+        ("waived findings", "scangate.waivers", verdict.waived_note()),
+        ("findings without a fix", "scangate.fixable", verdict.not_fixable_note()),
+    ] {
+        if let Some(text) = text {
+            let mut case = TestCase::new(name, TestCaseStatus::success());
+            case.set_classname(class);
+            case.set_system_out(clean(&text, MAX_MESSAGE_CHARS));
+            gate_suite.add_test_case(case);
+        }
+    }
     for check in &evaluation.checks {
         let label = check.severity.label().to_ascii_lowercase();
         let plural = if check.count == 1 { "" } else { "s" };
@@ -110,7 +121,10 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
         findings_suite.set_timestamp(t);
     }
     let failing: Vec<Severity> = evaluation.checks.iter().filter(|c| !c.passed).map(|c| c.severity).collect();
-    let mut breaking: Vec<&Finding> = findings.iter().filter(|f| failing.contains(&f.severity)).collect();
+    // Waived findings and, with FAIL_ONLY_FIXABLE, findings without a fix do not break the gate.
+    let counted = |f: &&Finding| f.exception.is_none() && (!gate.fixable_only || f.fix_available() != Some(false));
+    let mut breaking: Vec<&Finding> =
+        findings.iter().filter(|f| failing.contains(&f.severity)).filter(counted).collect();
     breaking.sort_by(|a, b| Finding::worst_first(a, b));
     let room = MAX_CASES.saturating_sub(gate_suite.test_cases.len());
     let shown = if breaking.len() > room { room.saturating_sub(1) } else { breaking.len() };

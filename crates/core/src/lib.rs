@@ -23,6 +23,7 @@ pub mod severity;
 pub mod summary;
 pub mod text;
 pub mod verdict;
+pub mod waivers;
 
 pub use finding::{Finding, FindingKind, Location, Package, Scanner};
 pub use policy::{evaluate, Counts, Evaluation, GatePolicy, GateSettings, PolicyResult, ThresholdRequest, Thresholds};

@@ -253,6 +253,12 @@ pub struct GatePolicy {
     /// What happens to quality findings (default `report`: counted apart, not gated).
     #[serde(default)]
     pub quality: QualityFindings,
+    /// Count only findings a fix exists for (`FAIL_ONLY_FIXABLE` / `--fixable-only`, stack
+    /// parameter `FailOnlyFixable`; default false): a vulnerable package without a fixed
+    /// version (ASFF `FixAvailable` NO) is counted apart (verdict `not_fixable`), not against
+    /// the thresholds. Findings not about a package (secrets, misconfigurations) still count.
+    #[serde(default)]
+    pub fixable_only: bool,
 }
 
 impl Default for GatePolicy {
@@ -263,6 +269,7 @@ impl Default for GatePolicy {
             fail_on_policy_audit: false,
             accept_incomplete: false,
             quality: QualityFindings::Report,
+            fixable_only: false,
         }
     }
 }
@@ -277,6 +284,7 @@ pub struct GateSettings {
     pub fail_on_policy_audit: Option<bool>,
     pub accept_incomplete: Option<bool>,
     pub quality: Option<QualityFindings>,
+    pub fixable_only: Option<bool>,
 }
 
 impl GateSettings {
@@ -288,6 +296,7 @@ impl GateSettings {
             fail_on_policy_audit: self.fail_on_policy_audit.unwrap_or(base.fail_on_policy_audit),
             accept_incomplete: self.accept_incomplete.unwrap_or(base.accept_incomplete),
             quality: self.quality.unwrap_or(base.quality),
+            fixable_only: self.fixable_only.unwrap_or(base.fixable_only),
         }
     }
 
@@ -420,6 +429,7 @@ mod tests {
             fail_on_policy_audit: true,
             accept_incomplete: true,
             quality: QualityFindings::Ignore,
+            fixable_only: false,
         };
         assert_eq!(GateSettings::default().over(&base), base, "nothing given: the base");
         assert_eq!(GateSettings::default().policy(), GatePolicy::default());
@@ -442,6 +452,7 @@ mod tests {
             fail_on_policy_audit: Some(false),
             accept_incomplete: Some(false),
             quality: Some(QualityFindings::Report),
+            fixable_only: Some(true),
         };
         assert_eq!(all.over(&base), all.policy(), "everything given: the base does not matter");
         assert_eq!(

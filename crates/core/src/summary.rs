@@ -60,6 +60,12 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
     if let Some(note) = verdict.quality_note() {
         let _ = writeln!(out, "\nQuality findings: {}", cell(&note, MAX_LINE_CHARS));
     }
+    if let Some(note) = verdict.waived_note() {
+        let _ = writeln!(out, "\nWaived: {}", cell(&note, MAX_LINE_CHARS * 4));
+    }
+    if let Some(note) = verdict.not_fixable_note() {
+        let _ = writeln!(out, "\nWithout a fix: {}", cell(&note, MAX_LINE_CHARS));
+    }
 
     let _ = writeln!(out);
     let _ = writeln!(

@@ -118,6 +118,21 @@ pub struct Verdict {
     /// SHA-256 (hex) of the `summary.md` written beside this verdict, likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary_sha256: Option<String>,
+    /// Findings a waiver or a VEX statement (`not_affected`, `fixed`) takes out of `counts`,
+    /// per severity; they stay in Security Hub with the exception (docs/waivers.md).
+    #[serde(default)]
+    pub waived: Counts,
+    /// Findings about a vulnerable package without a fixed version (ASFF `FixAvailable` NO),
+    /// not waived, per severity. With `fixable_only` they are not in `counts`; otherwise they are.
+    #[serde(default)]
+    pub not_fixable: Counts,
+    /// FAIL_ONLY_FIXABLE for this evaluation: only findings with a fix count against the thresholds.
+    #[serde(default)]
+    pub fixable_only: bool,
+    /// The exceptions documents read (source, SHA-256) and which waivers and VEX statements
+    /// this verdict applied; absent when none was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceptions: Option<crate::waivers::ExceptionsAudit>,
 }
 
 /// SHA-256 of `bytes`, lower-case hex: how `junit_sha256` and `summary_sha256` are computed.
@@ -192,6 +207,10 @@ impl Verdict {
             pipeline_execution: None,
             junit_sha256: None,
             summary_sha256: None,
+            waived: Counts::default(),
+            not_fixable: Counts::default(),
+            fixable_only: gate.fixable_only,
+            exceptions: None,
         }
     }
 
@@ -203,6 +222,7 @@ impl Verdict {
             fail_on_policy_audit: Some(self.fail_on_policy_audit),
             accept_incomplete: Some(self.accept_incomplete_scan),
             quality: Some(self.quality_findings),
+            fixable_only: Some(self.fixable_only),
         }
         .policy()
     }
@@ -258,6 +278,78 @@ impl Verdict {
         Some(format!("{} quality finding{plural} ({}): {how}", q.total, levels.join(", ")))
     }
 
+    /// One line about the waived findings (waivers, VEX) and the exceptions applied, for JUnit
+    /// and the summary; None when nothing was waived and no exception was configured.
+    pub fn waived_note(&self) -> Option<String> {
+        let audit = self.exceptions.as_ref();
+        if self.waived.total == 0 && audit.is_none_or(|a| a.applied.is_empty() && a.expired.is_empty()) {
+            return None;
+        }
+        let w = &self.waived;
+        let mut text = format!(
+            "{} waived finding{} ({}): not counted against the thresholds, still in Security Hub with the exception",
+            w.total,
+            if w.total == 1 { "" } else { "s" },
+            by_severity(w)
+        );
+        if let Some(a) = audit {
+            let applied: Vec<String> = a
+                .applied
+                .iter()
+                .map(|e| {
+                    let detail = match (&e.expires, e.status) {
+                        (Some(d), _) => format!("until {d}"),
+                        (None, Some(s)) => s.as_str().to_string(),
+                        (None, None) => String::new(),
+                    };
+                    format!(
+                        "{} {} {} ({detail}, {} finding{})",
+                        e.kind.as_str(),
+                        e.reference,
+                        e.id,
+                        e.findings,
+                        if e.findings == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            if !applied.is_empty() {
+                text.push_str(&format!("; applied: {}", applied.join(", ")));
+            }
+            let expired: Vec<String> = a
+                .expired
+                .iter()
+                .map(|e| format!("{} {} (expired {})", e.reference, e.id, e.expires.as_deref().unwrap_or("?")))
+                .collect();
+            if !expired.is_empty() {
+                text.push_str(&format!("; expired, counted again: {}", expired.join(", ")));
+            }
+            let docs: Vec<String> = a.documents.iter().map(|d| format!("{} sha256:{}", d.source, d.sha256)).collect();
+            if !docs.is_empty() {
+                text.push_str(&format!("; documents: {}", docs.join(", ")));
+            }
+        }
+        Some(text)
+    }
+
+    /// One line about the findings without a fix; None when there are none.
+    pub fn not_fixable_note(&self) -> Option<String> {
+        let n = &self.not_fixable;
+        if n.total == 0 {
+            return None;
+        }
+        let how = if self.fixable_only {
+            "not counted against the thresholds (FAIL_ONLY_FIXABLE=true)"
+        } else {
+            "counted against the thresholds (FAIL_ONLY_FIXABLE=false)"
+        };
+        Some(format!(
+            "{} finding{} without a fixed version ({}): {how}",
+            n.total,
+            if n.total == 1 { "" } else { "s" },
+            by_severity(n)
+        ))
+    }
+
     /// The process exit code for this verdict: 0 passed, 42 gate failed.
     pub fn exit_code(&self) -> i32 {
         if self.passed {
@@ -265,6 +357,20 @@ impl Verdict {
         } else {
             42
         }
+    }
+}
+
+/// `1 critical, 2 high` (only the severities with findings).
+fn by_severity(c: &Counts) -> String {
+    let parts: Vec<String> = crate::severity::Severity::ALL_DESC
+        .iter()
+        .filter(|s| c.get(**s) > 0)
+        .map(|s| format!("{} {}", c.get(*s), s.label().to_ascii_lowercase()))
+        .collect();
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -333,6 +439,9 @@ mod tests {
             "processed_at",
             "quality_counts",
             "quality_findings",
+            "waived",
+            "not_fixable",
+            "fixable_only",
         ] {
             assert!(value.get(key).is_some(), "verdict.json lacks {key}");
         }

@@ -64,6 +64,7 @@ fn base(id: &str, severity: Severity, kind: FindingKind) -> Finding {
         qds: None,
         fingerprint: None,
         occurrences: 1,
+        exception: None,
     }
 }
 
@@ -90,6 +91,7 @@ fn qualys_vuln() -> Finding {
         tags: vec!["vulnerability".into(), "os-package".into()],
         qds: Some(95.0),
         occurrences: 2,
+        exception: None,
         ..base(&"a".repeat(64), Severity::Critical, FindingKind::Vulnerability)
     }
 }

@@ -42,6 +42,7 @@ fn finding(n: u8, cve: &str) -> Finding {
         qds: None,
         fingerprint: None,
         occurrences: 1,
+        exception: None,
     }
 }
 

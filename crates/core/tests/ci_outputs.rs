@@ -35,6 +35,7 @@ fn finding(n: usize, severity: Severity) -> Finding {
         qds: None,
         fingerprint: None,
         occurrences: 1,
+        exception: None,
     }
 }
 

@@ -187,6 +187,8 @@ fn gate_policy(vars: &Vars<'_>) -> Result<GatePolicy, ConfigError> {
             .get("QUALITY_FINDINGS")
             .map(|v| QualityFindings::parse(&v).map_err(|message| ConfigError { name: "QUALITY_FINDINGS", message }))
             .transpose()?,
+        // Only findings with a fix count (docs/waivers.md).
+        fixable_only: vars.opt_boolean("FAIL_ONLY_FIXABLE")?,
     };
     Ok(settings.policy())
 }
@@ -317,6 +319,10 @@ mod tests {
         assert_eq!(c.refresh_days, 30);
         assert_eq!(c.import_on, ImportOn::Content);
         assert_eq!(c.gate.quality, QualityFindings::Report, "quality findings are reported, not gated");
+        assert!(!c.gate.fixable_only, "every finding counts unless FAIL_ONLY_FIXABLE");
+        let fixable = cfg(&[("FAIL_ONLY_FIXABLE", "true")]).expect("FAIL_ONLY_FIXABLE parses");
+        assert!(fixable.gate.fixable_only);
+        assert_eq!(cfg(&[("FAIL_ONLY_FIXABLE", "maybe")]).expect_err("refused").name, "FAIL_ONLY_FIXABLE");
         let bad = cfg(&[("QUALITY_FINDINGS", "fail")]).expect_err("an unknown mode is refused");
         assert_eq!(bad.name, "QUALITY_FINDINGS");
     }

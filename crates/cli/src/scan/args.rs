@@ -263,6 +263,12 @@ pub(crate) struct GateOpts {
     #[arg(long, env = "QUALITY_FINDINGS", default_value = "report", value_parser = named("--quality-findings / QUALITY_FINDINGS", QualityFindings::parse),
           value_name = "gate|report|ignore", help_heading = "Gate")]
     pub quality_findings: QualityFindings,
+    /// Count only findings a fix exists for with --local: a vulnerable package without a fixed
+    /// version (ASFF FixAvailable NO) is counted apart (verdict not_fixable). The report-processor's
+    /// own FAIL_ONLY_FIXABLE decides its verdict (--wait). A bare flag means true.
+    #[arg(long, env = "FAIL_ONLY_FIXABLE", default_value = "false", value_parser = named("--fixable-only / FAIL_ONLY_FIXABLE", parse_bool), action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
+    pub fixable_only: bool,
     /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
     /// no waiting for the processor then (SCANGATE_WAIT is ignored).
     #[arg(long, help_heading = "Gate")]

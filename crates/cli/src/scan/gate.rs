@@ -66,6 +66,7 @@ fn gate_policy(g: &GateOpts) -> GatePolicy {
         fail_on_policy_audit: Some(g.fail_on_policy_audit),
         accept_incomplete: Some(g.accept_incomplete_scan),
         quality: Some(g.quality_findings),
+        fixable_only: Some(g.fixable_only),
     }
     .policy()
 }

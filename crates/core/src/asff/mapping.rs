@@ -217,6 +217,22 @@ fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap
     put("scangate/LifecycleKey", Some(&ctx.lifecycle.key));
     put("scangate/Location", Some(&location(finding)));
     put("scangate/PackageUrl", finding.package.as_ref().and_then(|p| p.purl.as_deref()));
+    // A waived finding stays visible with its exception (docs/waivers.md). ProductFields, not
+    // Note or UserDefinedFields: those are the customer's (BatchUpdateFindings), and
+    // BatchImportFindings cannot change them once the finding exists.
+    if let Some(e) = &finding.exception {
+        let what = match e.status {
+            Some(status) => format!("{}:{}", e.kind.as_str(), status.as_str()),
+            None => e.kind.as_str().to_string(),
+        };
+        put("scangate/Exception", Some(&what));
+        put("scangate/ExceptionId", Some(&e.id));
+        put("scangate/ExceptionRef", Some(&e.reference));
+        put("scangate/ExceptionReason", Some(&e.reason));
+        put("scangate/ExceptionOwner", e.owner.as_deref());
+        put("scangate/ExceptionExpires", e.expires.as_deref());
+        put("scangate/ExceptionDocument", Some(&e.document_sha256));
+    }
     if let Some(h) = &ctx.host {
         put("scangate/Host", h.hostname.as_deref());
         put("scangate/Kernel", h.kernel.as_deref());
@@ -422,7 +438,8 @@ fn vulnerabilities(finding: &Finding, caps: &Caps) -> Vec<Vulnerability> {
             source_layer_hash: finding.layer.as_deref().and_then(nonblank).map(|l| bounded(l, caps.field)),
         })
     });
-    let fix_available = package.as_ref().map(|p| if p.fixed_in_version.is_some() { "YES" } else { "NO" });
+    // The one definition FAIL_ONLY_FIXABLE gates on ([`Finding::fix_available`]).
+    let fix_available = finding.fix_available().filter(|_| package.is_some()).map(|fix| if fix { "YES" } else { "NO" });
     let cvss = cvss(finding, caps);
     let help = finding.help_uri.as_deref().and_then(valid_url);
     let vendor =
@@ -603,6 +620,7 @@ mod tests {
             qds: Some(1.0),
             fingerprint: None,
             occurrences: 2,
+            exception: None,
         }
     }
 

@@ -97,6 +97,8 @@ pub(super) fn finding() -> BoxedStrategy<Finding> {
                 qds,
                 fingerprint: None,
                 occurrences,
+
+                exception: None,
             }
         })
         .boxed()

@@ -105,6 +105,7 @@ mod tests {
             qds: None,
             fingerprint: None,
             occurrences: 1,
+            exception: None,
         };
         let p = Prepared::new(&ctx);
         assert!(build(&f, &p, &CAPS[0], RecordState::Active).serialized_len() > FINDING_BYTES_BUDGET);

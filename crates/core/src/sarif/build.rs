@@ -615,6 +615,7 @@ fn build_finding(
         qds: raw.qds.or(r.and_then(|r| r.qds)),
         fingerprint: raw.fingerprint.clone(),
         occurrences: 1,
+        exception: None,
     }
 }
 

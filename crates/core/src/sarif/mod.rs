@@ -96,6 +96,13 @@ pub struct Report {
     /// The reader leaves it empty: every finding it reads is in `findings` with its class.
     #[serde(default)]
     pub quality: Vec<Finding>,
+    /// What [`crate::evaluate::apply_exceptions`] applied (waivers, VEX), for the verdict's
+    /// audit; None when the evaluation had no exceptions documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceptions: Option<crate::waivers::ExceptionsAudit>,
+    /// The warnings applying them gave (expiring and expired waivers, refused documents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exception_warnings: Vec<String>,
 }
 
 /// How many warnings a report keeps verbatim; the rest are only counted.
@@ -226,6 +233,8 @@ fn read_sarif_with<R: std::io::Read>(reader: R, source_name: &str, cap: Option<u
         warning_count: out.w.count,
         results_read: out.results_read,
         quality: Vec::new(),
+        exceptions: None,
+        exception_warnings: Vec::new(),
     })
 }
 
