@@ -42,6 +42,24 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 NAME = "scangate"
 PROJECT = f"qualys-codebuild-image-{REGION}"
+# The unique id S3 records for the demo's writer. moto's S3 notifications carry no
+# `userIdentity`, so the demo's event source adds what S3 records (`with_writer`).
+DEMO_WRITER_ID = "AIDADEMOUPLOADER0001"
+
+
+def with_writer(body: str) -> str:
+    """An S3 notification body with `userIdentity.principalId` as S3 would record the
+    demo's writer (moto leaves it out); any other body unchanged."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
+        return body
+    for r in doc["Records"]:
+        if isinstance(r, dict) and "userIdentity" not in r:
+            r["userIdentity"] = {"principalId": f"AWS:{DEMO_WRITER_ID}"}
+    return json.dumps(doc)
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop/web:1.4.2"
 FIXED_CVE = "CVE-2022-37434"
 # The fake Qualys token: only ever in the secret and in the runner's environment.
@@ -334,6 +352,9 @@ class Demo:
             REPORT_BUCKET=self.bucket,
             REPORT_KMS_KEY_ID=self.key_arn,
             PUBLISHER_PROJECT="",
+            # The demo's writer counts as a configured uploader (docs/security.md, "Provenance"):
+            # its reports are verified, in a lifecycle namespace of their own.
+            UPLOADER_PRINCIPAL_IDS=DEMO_WRITER_ID,
             RUST_LOG="info",
             AWS_LAMBDA_LOG_FORMAT="JSON",  # as the stack's LoggingConfig
             LOCAL_ACCOUNT_ID=ACCOUNT,
@@ -429,7 +450,7 @@ class Demo:
                         {
                             "messageId": m["MessageId"],
                             "receiptHandle": m["ReceiptHandle"],
-                            "body": m["Body"],
+                            "body": with_writer(m["Body"]),
                             "attributes": m.get("Attributes", {}),
                             "messageAttributes": m.get("MessageAttributes", {}),
                             "md5OfBody": m.get("MD5OfBody", ""),

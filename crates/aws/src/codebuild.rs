@@ -15,6 +15,15 @@ pub struct BuildInfo {
     /// The build's plain-text `SCANGATE_PIPELINE_EXECUTION_ID` (the pipeline sets it to
     /// `#{codepipeline.PipelineExecutionId}`): the execution a report of this build may claim.
     pub pipeline_execution_id: Option<String>,
+    /// When the build started and ended (None while it runs).
+    pub start_time: Option<time::OffsetDateTime>,
+    pub end_time: Option<time::OffsetDateTime>,
+    /// Whether the build ran another buildspec than its project's: BatchGetBuilds'
+    /// `source.buildspec` (what the build ran, an override included) compared with
+    /// BatchGetProjects' `source.buildspec`. None when either could not be read.
+    pub buildspec_overridden: Option<bool>,
+    /// The build's resolved plain-text environment variables (project values and overrides).
+    pub env: Vec<(String, String)>,
 }
 
 /// The build variable naming the pipeline execution a build runs for.
@@ -163,23 +172,39 @@ impl CodeBuildOps for CodeBuild {
                 message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
             }
         })?;
-        Ok(out.builds().first().map(|b| BuildInfo {
+        let Some(b) = out.builds().first() else { return Ok(None) };
+        let plain = |v: &&aws_sdk_codebuild::types::EnvironmentVariable| {
+            v.r#type().is_none_or(|t| *t == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
+        };
+        let env: Vec<(String, String)> = b
+            .environment()
+            .map(|e| {
+                e.environment_variables()
+                    .iter()
+                    .filter(plain)
+                    .map(|v| (v.name().to_string(), v.value().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let time = |t: Option<&aws_smithy_types::DateTime>| {
+            t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.secs()).ok())
+        };
+        let buildspec_overridden = match (b.project_name(), b.source().and_then(|s| s.buildspec())) {
+            (Some(project), Some(ran)) => self.project_buildspec(project).await?.map(|own| own != ran),
+            _ => None,
+        };
+        Ok(Some(BuildInfo {
             arn: b.arn().unwrap_or_default().to_string(),
             project: b.project_name().map(str::to_string),
             source_version: b.source_version().map(str::to_string),
             resolved_source_version: b.resolved_source_version().map(str::to_string),
             initiator: b.initiator().map(str::to_string),
             source_location: b.source().and_then(|s| s.location()).map(str::to_string),
-            pipeline_execution_id: b.environment().and_then(|e| {
-                e.environment_variables()
-                    .iter()
-                    .find(|v| {
-                        v.name() == PIPELINE_EXECUTION_VARIABLE
-                            && v.r#type()
-                                .is_none_or(|t| *t == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
-                    })
-                    .map(|v| v.value().to_string())
-            }),
+            pipeline_execution_id: env.iter().find(|(n, _)| n == PIPELINE_EXECUTION_VARIABLE).map(|(_, v)| v.clone()),
+            start_time: time(b.start_time()),
+            end_time: time(b.end_time()),
+            buildspec_overridden,
+            env,
         }))
     }
 
@@ -216,6 +241,18 @@ impl CodeBuildOps for CodeBuild {
                 message: format!("the response for project {} names no build id", request.project),
             }),
         }
+    }
+}
+
+impl CodeBuild {
+    /// The buildspec a project is configured with (BatchGetProjects `source.buildspec`).
+    async fn project_buildspec(&self, project: &str) -> Result<Option<String>, CodeBuildError> {
+        let out = self.client.batch_get_projects().names(project).send().await.map_err(|e| CodeBuildError {
+            operation: "BatchGetProjects",
+            code: aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).unwrap_or("Unknown").to_string(),
+            message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        })?;
+        Ok(out.projects().first().and_then(|p| p.source()).and_then(|s| s.buildspec()).map(str::to_string))
     }
 }
 

@@ -125,6 +125,27 @@ pub trait ReportStore: Send + Sync {
         T: Send + 'static,
         F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static;
 
+    /// Streams exactly the object version that was checked into `f`: GET by `version_id`
+    /// with `If-Match: etag` (a changed object fails the precondition, transient), refusing
+    /// more than `max_bytes` ([`StoreError::TooLarge`]; the reader `f` gets never sees more).
+    /// This default (test stores) applies the cap only; [`S3Store`] sends both conditions.
+    fn read_exact_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        max_bytes: u64,
+        f: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        let _ = etag;
+        self.read_with(bucket, key, version_id, move |r| f(&mut std::io::Read::take(r, max_bytes)))
+    }
+
     /// Streams an object into `f` like [`ReportStore::read_with`] and returns what `f`
     /// returned with the object's ETag (for a conditional write of the object afterwards);
     /// `Ok(None)` when there is no such object. For objects that grow with the data (the
@@ -335,6 +356,43 @@ impl ReportStore for S3Store {
             .await
             .map_err(|err| service_error(&err, bucket, key, "GetObject"))?;
         stream_into(out.body, f, bucket, key).await
+    }
+
+    async fn read_exact_with<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        max_bytes: u64,
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .set_if_match(etag.map(str::to_string))
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|err| service_error(&err, bucket, key, "GetObject"))?;
+        let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        if size > max_bytes {
+            return Err(StoreError::TooLarge {
+                bucket: bucket.into(),
+                key: key.into(),
+                operation: "GetObject",
+                size,
+                limit: max_bytes,
+            });
+        }
+        stream_into(out.body, move |r| f(&mut std::io::Read::take(r, max_bytes)), bucket, key).await
     }
 
     async fn read_tagged_with<T, F>(

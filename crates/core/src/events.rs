@@ -23,6 +23,11 @@ pub struct ObjectRef {
     pub event_time: Option<String>,
     /// `ObjectCreated:Put`, `Object Created`, …
     pub event_name: String,
+    /// Who S3 says wrote the object: an S3 record's `userIdentity.principalId`
+    /// (`AWS:<unique id>[:<session>]`), or an EventBridge event's `detail.requester` (an
+    /// account id or service principal, which names no principal). See
+    /// [`crate::contract::provenance`].
+    pub requester: Option<String>,
 }
 
 impl ObjectRef {
@@ -39,6 +44,7 @@ impl ObjectRef {
             size: None,
             event_time: None,
             event_name: "ObjectCreated:Put".to_string(),
+            requester: None,
         }
     }
 }
@@ -223,6 +229,7 @@ fn parse_s3_records(records: &[Value], base: &str) -> Result<Parsed, EventError>
             size: opt_size(object.get("size"), &format!("{path}.s3.object.size"))?,
             event_time: opt_str(record.get("eventTime")),
             event_name: event_name.to_string(),
+            requester: opt_str(record.get("userIdentity").and_then(|u| u.get("principalId"))),
         });
     }
     Ok(parsed)
@@ -252,6 +259,7 @@ fn parse_eventbridge(obj: &serde_json::Map<String, Value>, path: &str) -> Result
             size: opt_size(object.get("size"), &format!("{path}.detail.object.size"))?,
             event_time: opt_str(obj.get("time")),
             event_name: detail_type.to_string(),
+            requester: opt_str(detail.get("requester")),
         }],
         ..Parsed::default()
     })

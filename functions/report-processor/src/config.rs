@@ -50,6 +50,19 @@ pub struct Config {
     /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
     /// thresholds above. Default false: metadata can only tighten them (docs/security.md).
     pub allow_metadata_relax: bool,
+    /// `SCAN_PROJECTS`: the CodeBuild projects whose builds may vouch for a report
+    /// (docs/security.md, "Provenance"); the stack sets its scan projects and `PublishProjects`.
+    pub scan_projects: Vec<String>,
+    /// `SCAN_ROLE_IDS`: unique ids (`AROA…`) of the roles those projects run with; a
+    /// report's requester must be one of them, in the build's own session.
+    pub scan_role_ids: Vec<String>,
+    /// `UPLOADER_PRINCIPAL_IDS`: unique ids (`AROA…`, `AIDA…`) of uploaders outside CodeBuild
+    /// whose reports count as verified, each in a lifecycle namespace of its own.
+    pub uploader_principal_ids: Vec<String>,
+    /// `IMPORT_UNVERIFIED`: an unverified report imports its findings into a namespace of
+    /// its object key (never archiving or refreshing a verified lifecycle). Default false:
+    /// an unverified report changes nothing in Security Hub.
+    pub import_unverified: bool,
 }
 
 /// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
@@ -93,6 +106,10 @@ impl Default for Config {
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
             max_findings: default_max_findings(DEFAULT_MEMORY_MB),
             allow_metadata_relax: false,
+            scan_projects: Vec::new(),
+            scan_role_ids: Vec::new(),
+            uploader_principal_ids: Vec::new(),
+            import_unverified: false,
         }
     }
 }
@@ -138,6 +155,15 @@ impl Config {
         c.max_report_bytes = max_report_bytes(&vars)?;
         c.max_findings = max_findings(&vars)?;
         c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
+        c.import_unverified = vars.boolean("IMPORT_UNVERIFIED", false)?;
+        let list = |name: &str| -> Vec<String> {
+            vars.get(name)
+                .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        c.scan_projects = list("SCAN_PROJECTS");
+        c.scan_role_ids = list("SCAN_ROLE_IDS");
+        c.uploader_principal_ids = list("UPLOADER_PRINCIPAL_IDS");
         c.expected_bucket_owner = expected_bucket_owner(&vars)?;
         Ok(c)
     }
@@ -361,6 +387,14 @@ mod tests {
         assert_eq!(c.publisher_project, None);
         assert_eq!(c.publish_projects, ["qualys-codebuild-image-us-east-1", "app"]);
         assert!(cfg(&[]).expect("defaults").publish_projects.is_empty(), "unset: no project publishes");
+        let c = cfg(&[("SCAN_PROJECTS", "a, b"), ("SCAN_ROLE_IDS", "AROA1"), ("UPLOADER_PRINCIPAL_IDS", " AIDA2 ,")])
+            .expect("valid");
+        assert_eq!(
+            (c.scan_projects, c.scan_role_ids, c.uploader_principal_ids),
+            (vec!["a".to_string(), "b".into()], vec!["AROA1".to_string()], vec!["AIDA2".to_string()])
+        );
+        let d = cfg(&[]).expect("defaults");
+        assert!(!d.import_unverified && d.scan_role_ids.is_empty(), "nothing is trusted by default");
     }
 
     #[test]
@@ -398,6 +432,7 @@ mod tests {
             ("IMPORT_ON", "always"),
             ("EXPECTED_BUCKET_OWNER", "me"),
             ("ALLOW_METADATA_RELAX", "sometimes"),
+            ("IMPORT_UNVERIFIED", "perhaps"),
             ("MAX_REPORT_BYTES", "64MB"),
             ("MAX_FINDINGS", "-1"),
         ] {

@@ -19,7 +19,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// CodeBuild's BatchGetBuilds as the processor sees it: the builds this test started.
+/// CodeBuild's BatchGetBuilds as the processor sees it: the builds this test started, each
+/// a build of its project's own buildspec, running since an hour ago, unless a test changes
+/// that (status, times, buildspec override, variables).
 #[derive(Default)]
 struct Builds {
     known: Mutex<HashMap<String, BuildInfo>>,
@@ -30,16 +32,38 @@ fn arn(project: &str, id: &str) -> String {
 }
 
 impl Builds {
-    /// A build of `project` started by `pipeline` (execution `execution`), or by hand.
-    fn started(&self, project: &str, id: &str, pipeline: Option<(&str, &str)>) -> String {
+    /// A running build of `project` scanning `image`, started by `pipeline` (execution
+    /// `execution`), or by hand.
+    fn started(&self, project: &str, id: &str, pipeline: Option<(&str, &str)>, image: &str) -> String {
+        self.started_with(project, id, pipeline, image, |_| {})
+    }
+
+    /// [`Self::started`], then changed by `change`.
+    fn started_with(
+        &self,
+        project: &str,
+        id: &str,
+        pipeline: Option<(&str, &str)>,
+        image: &str,
+        change: impl FnOnce(&mut BuildInfo),
+    ) -> String {
         let arn = arn(project, id);
-        let info = BuildInfo {
+        let mut env = vec![("IMAGE_ID".to_string(), image.to_string())];
+        if let Some((_, e)) = pipeline {
+            env.push(("SCANGATE_PIPELINE_EXECUTION_ID".into(), e.to_string()));
+        }
+        let mut info = BuildInfo {
             arn: arn.clone(),
             project: Some(project.into()),
             initiator: Some(pipeline.map_or("someone".to_string(), |(p, _)| format!("codepipeline/{p}"))),
             pipeline_execution_id: pipeline.map(|(_, e)| e.to_string()),
+            start_time: Some(time::OffsetDateTime::now_utc() - time::Duration::hours(1)),
+            end_time: None,
+            buildspec_overridden: Some(false),
+            env,
             ..BuildInfo::default()
         };
+        change(&mut info);
         lock(&self.known).insert(format!("{project}:{id}"), info);
         arn
     }
@@ -65,8 +89,13 @@ type Env = common::Env<TestProcessor>;
 
 async fn env_with(moto: &Moto, allow_relax: bool) -> Env {
     Env::new(moto, "sg-attack", move |clients, kms| {
-        let config =
-            Config { kms_key_id: Some(kms.to_string()), allow_metadata_relax: allow_relax, ..Config::default() };
+        let config = Config {
+            kms_key_id: Some(kms.to_string()),
+            allow_metadata_relax: allow_relax,
+            scan_projects: vec!["app".into(), "victim".into(), "attacker".into()],
+            scan_role_ids: vec![common::WRITER_ROLE_ID.into()],
+            ..Config::default()
+        };
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(hub_sink(clients)))
             .with_codebuild(Builds::default())
     })
@@ -109,7 +138,7 @@ fn attack_relaxed_thresholds_in_metadata_are_ignored() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
         let image = format!("registry.example/{}:1", e.bucket);
-        let build = e.builds().started("app", "b-1", None);
+        let build = e.builds().started("app", "b-1", None, &image);
         let mut m = meta(&image, "2026-11-23T08:00:00Z", &build);
         m.extend([("scangate-max-critical", "-1"), ("scangate-max-high", "-1"), ("scangate-max-medium", "0")]);
         let key = "scans/app/b-1/report.sarif";
@@ -128,7 +157,7 @@ fn attack_relaxed_thresholds_in_metadata_are_ignored() {
 
         // A stack that opted in (AllowMetadataRelax=true) takes the relaxed values.
         let e = env_with(Moto::shared(), true).await;
-        let build = e.builds().started("app", "b-1", None);
+        let build = e.builds().started("app", "b-1", None, &image);
         let mut m = meta(&image, "2026-11-23T08:00:00Z", &build);
         m.extend([("scangate-max-critical", "-1"), ("scangate-max-high", "-1")]);
         e.upload(key, qscanner_sarif(&image, &[V1, V2]), &m).await;
@@ -142,7 +171,7 @@ fn attack_a_foreign_pipeline_execution_gets_no_verdict() {
         let e = env_with(Moto::shared(), false).await;
         let image = format!("registry.example/{}:1", e.bucket);
         // The attacker's build runs in its own pipeline and execution, and claims the victim's.
-        let build = e.builds().started("attacker", "a-1", Some(("attacker-pipeline", "a-exec")));
+        let build = e.builds().started("attacker", "a-1", Some(("attacker-pipeline", "a-exec")), &image);
         let mut m = meta(&image, "2026-11-23T08:00:00Z", &build);
         m.extend([("scangate-pipeline", "victim-pipeline"), ("scangate-pipeline-execution-id", "v-exec")]);
         let key = "scans/attacker/a-1/report.sarif";
@@ -191,7 +220,11 @@ fn attack_a_foreign_pipeline_execution_gets_no_verdict() {
         e.upload(key2, qscanner_sarif(&image, &[]), &m).await;
         assert_eq!(e.deliver(key2).await["passed"], true);
         assert!(e.get("results/by-execution/victim-pipeline/v-exec-2/verdict.json").await.is_none());
-        let v = e.verdict("results/attacker/a-2/verdict.json").await;
+        assert!(
+            e.get("results/attacker/a-2/verdict.json").await.is_none(),
+            "an unverified report gets no build's folder"
+        );
+        let v = e.verdict("results/_unverified/attacker/a-2/verdict.json").await;
         assert!(v.warnings.iter().any(|w| w.contains("could not be verified")), "{:?}", v.warnings);
         assert_eq!(v.pipeline_execution, None, "an unverified claim names no execution a gate would take");
     });
@@ -202,14 +235,14 @@ fn attack_another_projects_prefix_leaves_its_results_alone() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
         let image = format!("registry.example/{}:1", e.bucket);
-        let victim = e.builds().started("victim", "v-1", None);
+        let victim = e.builds().started("victim", "v-1", None, &image);
         let key = "scans/victim/v-1/report.sarif";
         e.upload(key, qscanner_sarif(&image, &[V1]), &meta(&image, "2026-11-23T08:00:00Z", &victim)).await;
         e.deliver(key).await;
         let before = e.get("results/victim/v-1/verdict.json").await.expect("victim's verdict");
 
         // The attacker's build writes under the victim's prefix, a clean report.
-        let attacker = e.builds().started("attacker", "a-1", None);
+        let attacker = e.builds().started("attacker", "a-1", None, &image);
         e.upload(key, qscanner_sarif(&image, &[]), &meta(&image, "2026-11-23T09:00:00Z", &attacker)).await;
         let out = e.deliver(key).await;
         let reason = out["quarantined"].as_str().unwrap_or_else(|| panic!("refused: {out}"));
@@ -226,7 +259,7 @@ fn attack_a_2099_scan_date_neither_archives_nor_makes_real_reports_stale() {
         let e = env_with(Moto::shared(), false).await;
         let image = format!("registry.example/{}:1", e.bucket);
         let repo = format!("registry.example/{}", e.bucket);
-        let b1 = e.builds().started("app", "b-1", None);
+        let b1 = e.builds().started("app", "b-1", None, &image);
         e.upload(
             "scans/app/b-1/report.sarif",
             qscanner_sarif(&image, &[V1, V2]),
@@ -236,7 +269,7 @@ fn attack_a_2099_scan_date_neither_archives_nor_makes_real_reports_stale() {
         assert_eq!(e.deliver("scans/app/b-1/report.sarif").await["imported"], 2);
 
         // An empty report of the victim's image claiming to be from 2099.
-        let b2 = e.builds().started("app", "evil", None);
+        let b2 = e.builds().started("app", "evil", None, &image);
         let key = "scans/app/evil/report.sarif";
         e.upload(key, qscanner_sarif(&image, &[]), &meta(&image, "2099-01-01T00:00:00Z", &b2)).await;
         let out = e.deliver(key).await;
@@ -250,7 +283,7 @@ fn attack_a_2099_scan_date_neither_archives_nor_makes_real_reports_stale() {
         assert_eq!(state.applied.as_ref().map(|a| a.key.as_str()), Some("scans/app/b-1/report.sarif"));
 
         // The next real report is applied, not stale.
-        let b3 = e.builds().started("app", "b-3", None);
+        let b3 = e.builds().started("app", "b-3", None, &image);
         e.upload(
             "scans/app/b-3/report.sarif",
             qscanner_sarif(&image, &[V1, V2, V3]),
@@ -297,5 +330,245 @@ fn attack_a_dot_dot_key_is_quarantined_without_results() {
         assert_eq!((reason["key"].as_str(), reason["results_written"].as_bool()), (Some(key.as_str()), Some(false)));
         let listed = e.clients.s3.list_objects_v2().bucket(&e.bucket).prefix("results/").send().await.expect("list");
         assert_eq!(listed.contents().len(), 0, "nothing derived from the key was written: {:?}", listed.contents());
+    });
+}
+
+/// What a victim and the security team rely on, byte for byte: every Security Hub finding
+/// of the image's lifecycle (as GetFindings returns it), the state object and the verdict.
+#[derive(PartialEq)]
+struct Victim {
+    findings: Vec<String>,
+    state: Option<Vec<u8>>,
+    verdict: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Victim {
+    /// What differs is what matters: a digest of each part (the parts are long).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use sha2::Digest;
+        let d = |b: &[u8]| hex::encode(&sha2::Sha256::digest(b)[..6]);
+        let findings: Vec<String> = self.findings.iter().map(|x| d(x.as_bytes())).collect();
+        write!(
+            f,
+            "findings {findings:?}, state {:?}, verdict {:?}",
+            self.state.as_deref().map(|s| (d(s), String::from_utf8_lossy(s).chars().take(0).collect::<String>())),
+            self.verdict.as_deref().map(d)
+        )
+    }
+}
+
+impl Env {
+    async fn victim(&self, repo: &str, verdict_key: &str) -> Victim {
+        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, repo);
+        let prefix = format!("scangate/{}/", lk.hash());
+        let mut findings = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .clients
+                .securityhub
+                .get_findings()
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("GetFindings");
+            for f in page.findings() {
+                if f.id().unwrap_or_default().starts_with(&prefix) {
+                    // Every field as GetFindings returns it; the maps in a fixed order.
+                    let mut f = f.clone();
+                    let fields: std::collections::BTreeMap<_, _> =
+                        f.product_fields.take().unwrap_or_default().into_iter().collect();
+                    let user: std::collections::BTreeMap<_, _> =
+                        f.user_defined_fields.take().unwrap_or_default().into_iter().collect();
+                    findings.push(format!("{f:?} {fields:?} {user:?}"));
+                }
+            }
+            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        findings.sort();
+        Victim {
+            findings,
+            state: self.get(&format!("state/{}.json", lk.hash())).await,
+            verdict: self.get(verdict_key).await,
+        }
+    }
+
+    /// Delivers `key` as written by `principal_id` (S3's `userIdentity.principalId`).
+    async fn deliver_as(&self, key: &str, principal_id: &str) -> Value {
+        let mut ev = s3_event(&self.bucket, key);
+        ev["Records"][0]["userIdentity"]["principalId"] = Value::from(principal_id);
+        let out = self.processor.handle(&ev, &identity()).await.expect("handled, not retried");
+        out["reports"][0].clone()
+    }
+
+    /// The victim's verified scan of `image` (V1 critical, V2 high), processed.
+    async fn victim_scanned(&self, image: &str) -> &'static str {
+        let key = "scans/victim/v-1/report.sarif";
+        let build = self.builds().started("victim", "v-1", None, image);
+        self.upload(key, qscanner_sarif(image, &[V1, V2]), &meta(image, "2026-11-23T08:00:00Z", &build)).await;
+        let out = self.deliver(key).await;
+        assert_eq!((out["imported"].clone(), out["passed"].clone()), (Value::from(2), Value::Bool(false)), "{out}");
+        "results/victim/v-1/verdict.json"
+    }
+}
+
+/// Each forged, empty report of the victim's image: written by the scan role, at the
+/// current time, and still changing nothing the victim, a gate or the security team reads.
+#[test]
+fn attack_forged_empty_reports_of_the_victims_image_change_nothing() {
+    run(async {
+        let e = env_with(Moto::shared(), false).await;
+        let image = format!("registry.example/{}:1", e.bucket);
+        let repo = format!("registry.example/{}", e.bucket);
+        let verdict = e.victim_scanned(&image).await;
+        let before = e.victim(&repo, verdict).await;
+        assert_eq!(before.findings.len(), 2);
+        let empty = qscanner_sarif(&image, &[]);
+        let at = "2026-11-23T09:00:00Z";
+        let b = e.builds();
+        let other = format!("registry.example/{}-other:1", e.bucket);
+        let cases: Vec<(&str, String, Vec<(&str, String)>, &str)> = vec![
+            // (what, key, metadata beyond target/type/time, expected reason)
+            ("no build ARN", "scans/attacker/x-1/report.sarif".into(), vec![], "names no build"),
+            (
+                "a build of a project that is not a scan project",
+                "scans/other/o-1/report.sarif".into(),
+                vec![("scangate-build-arn", b.started("other", "o-1", None, &image))],
+                "not one of the stack's scan projects",
+            ),
+            (
+                "a finished build",
+                "scans/app/done-1/report.sarif".into(),
+                vec![(
+                    "scangate-build-arn",
+                    b.started_with("app", "done-1", None, &image, |i| {
+                        i.end_time = Some(time::OffsetDateTime::now_utc() - time::Duration::minutes(30));
+                    }),
+                )],
+                "after the build",
+            ),
+            (
+                "a build with an overridden buildspec",
+                "scans/app/ovr-1/report.sarif".into(),
+                vec![(
+                    "scangate-build-arn",
+                    b.started_with("app", "ovr-1", None, &image, |i| i.buildspec_overridden = Some(true)),
+                )],
+                "overridden buildspec",
+            ),
+            (
+                "a build whose IMAGE_ID is another image",
+                "scans/app/img-1/report.sarif".into(),
+                vec![("scangate-build-arn", b.started("app", "img-1", None, &other))],
+                "but the build",
+            ),
+        ];
+        for (what, key, extra, reason) in cases {
+            let mut m =
+                vec![("scangate-target", image.as_str()), ("scangate-scan-type", "image"), ("scangate-scanned-at", at)];
+            m.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+            e.upload(&key, empty.clone(), &m).await;
+            let out = e.deliver(&key).await;
+            assert_eq!(out["archived"], 0, "{what}: {out}");
+            let (project, build) = scangate_core::contract::results_dir(&key, "scans/");
+            assert!(
+                e.get(&format!("results/{project}/{build}/verdict.json")).await.is_none(),
+                "{what}: no build's folder"
+            );
+            let v = e.verdict(&format!("results/_unverified/{project}/{build}/verdict.json")).await;
+            assert!(
+                v.warnings.iter().any(|w| w.contains("unverified") && w.contains(reason)),
+                "{what}: {:?}",
+                v.warnings
+            );
+            assert_eq!(e.victim(&repo, verdict).await, before, "{what}: the victim's findings, state and verdict");
+        }
+        // Repeating one changes nothing either, and the victim's next real scan still applies.
+        e.upload("scans/attacker/x-1/report.sarif", empty.clone(), &[("scangate-target", image.as_str())]).await;
+        e.deliver("scans/attacker/x-1/report.sarif").await;
+        assert_eq!(e.victim(&repo, verdict).await, before);
+    });
+}
+
+/// A report written by another principal than the build's own session is not the build's.
+#[test]
+fn attack_another_principal_claiming_a_running_build_changes_nothing() {
+    run(async {
+        let e = env_with(Moto::shared(), false).await;
+        let image = format!("registry.example/{}:1", e.bucket);
+        let repo = format!("registry.example/{}", e.bucket);
+        let verdict = e.victim_scanned(&image).await;
+        let before = e.victim(&repo, verdict).await;
+        // A genuine build of the victim's image is running; the attacker writes in its name.
+        let build = e.builds().started("app", "run-1", None, &image);
+        let key = "scans/app/run-1/report.sarif";
+        e.upload(key, qscanner_sarif(&image, &[]), &meta(&image, "2026-11-23T09:00:00Z", &build)).await;
+        for principal in ["AWS:AROAATTACKERROLEID:AWSCodeBuild-run-1", "AWS:AROAEXAMPLEROLEID:AWSCodeBuild-other-1"] {
+            let out = e.deliver_as(key, principal).await;
+            assert_eq!(out["archived"], 0, "{principal}: {out}");
+            assert_eq!(e.victim(&repo, verdict).await, before, "{principal}");
+        }
+        assert!(e.get("results/app/run-1/verdict.json").await.is_none());
+    });
+}
+
+/// A forged queue message names the version the build wrote while an attacker's object is
+/// current: the processor reads the version it checked, so nothing is archived.
+#[test]
+fn attack_a_forged_message_with_the_current_version_swapped_changes_nothing() {
+    run(async {
+        let e = env_with(Moto::shared(), false).await;
+        e.clients
+            .s3
+            .put_bucket_versioning()
+            .bucket(&e.bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("versioning");
+        let image = format!("registry.example/{}:1", e.bucket);
+        let repo = format!("registry.example/{}", e.bucket);
+        let key = "scans/victim/v-1/report.sarif";
+        let verdict = e.victim_scanned(&image).await;
+        let head = e.clients.s3.head_object().bucket(&e.bucket).key(key).send().await.expect("head");
+        let checked = head.version_id().expect("versioned").to_string();
+        let before = e.victim(&repo, verdict).await;
+        // The attacker's empty object becomes the current version of the same key.
+        e.upload(key, qscanner_sarif(&image, &[]), &[("scangate-target", image.as_str())]).await;
+        // A message naming the build's version (and the build's session) arrives.
+        let mut ev = s3_event(&e.bucket, key);
+        ev["Records"][0]["s3"]["object"]["versionId"] = Value::from(checked);
+        let out = e.processor.handle(&ev, &identity()).await.expect("handled");
+        assert_eq!(out["reports"][0]["archived"], 0, "{out}");
+        assert_eq!(e.victim(&repo, verdict).await, before, "read exactly the version HEAD checked");
+    });
+}
+
+/// The verified path still works: a rescan with one CVE fixed archives exactly that one, in
+/// one delivery.
+#[test]
+fn a_verified_rescan_with_one_cve_fixed_archives_exactly_that_finding() {
+    run(async {
+        let e = env_with(Moto::shared(), false).await;
+        let image = format!("registry.example/{}:1", e.bucket);
+        let repo = format!("registry.example/{}", e.bucket);
+        e.victim_scanned(&image).await;
+        let build = e.builds().started("victim", "v-2", None, &image);
+        let key = "scans/victim/v-2/report.sarif";
+        e.upload(key, qscanner_sarif(&image, &[V1]), &meta(&image, "2026-11-23T09:00:00Z", &build)).await;
+        let out = e.deliver(key).await;
+        assert_eq!((out["archived"].clone(), out["imported"].clone()), (Value::from(1), Value::from(0)), "{out}");
+        let states: Vec<String> = e.victim(&repo, "-").await.findings;
+        assert_eq!(states.len(), 2);
+        assert_eq!(states.iter().filter(|f| f.contains("Archived")).count(), 1, "{states:#?}");
+        assert_eq!(states.iter().filter(|f| f.contains("Archived") && f.contains("CVE-2026-0002")).count(), 1);
     });
 }

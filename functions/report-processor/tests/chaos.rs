@@ -197,7 +197,7 @@ impl World {
             },
         );
         let processor = Processor::new(
-            Config::default(),
+            Config { uploader_principal_ids: common::uploaders(), ..Config::default() },
             FaultyStore { inner: S3Store::new(clients.s3.clone(), None), plan: store.clone() },
             Some(sink),
         );
@@ -237,7 +237,7 @@ impl World {
     async fn deliver(&self, i: usize) -> Result<Outcome, String> {
         let r = &self.reports[i];
         lock(&self.store).current = r.key.to_string();
-        let obj = ObjectRef::put(BUCKET, r.key);
+        let obj = common::by_writer(ObjectRef::put(BUCKET, r.key));
         self.processor.process(&obj, &identity(), r.now()).await.map_err(|e| e.to_string())
     }
 

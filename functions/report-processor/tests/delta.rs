@@ -26,7 +26,12 @@ const V2_CHANGED: Vuln = (375475, "CVE-2026-0002", "zlib", "1.2.11", "1.2.14", 5
 
 async fn env(moto: &Moto, import_on: ImportOn) -> Env {
     Env::new(moto, "sg-delta", |clients, kms| {
-        let config = Config { kms_key_id: Some(kms.to_string()), import_on, ..Config::default() };
+        let config = Config {
+            uploader_principal_ids: common::uploaders(),
+            kms_key_id: Some(kms.to_string()),
+            import_on,
+            ..Config::default()
+        };
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
     })
     .await
@@ -38,7 +43,10 @@ impl Env {
     }
 
     fn state_key(&self) -> String {
-        format!("state/{}.json", LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, &self.repo()).hash())
+        format!(
+            "state/{}.json",
+            common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, &self.repo())).hash()
+        )
     }
 
     /// Uploads build `n` of the image (tag `1.<n>`, digest, build ARN of its own) with

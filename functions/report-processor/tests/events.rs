@@ -7,7 +7,9 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn expected(key: &str, event_name: &str, event_time: &str) -> ObjectRef {
+/// What the fixtures announce; `requester`: the S3 records' `userIdentity.principalId`, or
+/// EventBridge's `detail.requester` (an account id: no principal).
+fn expected(key: &str, event_name: &str, event_time: &str, requester: &str) -> ObjectRef {
     ObjectRef {
         bucket: "scangate-reports-123456789012-us-east-1".into(),
         key: key.into(),
@@ -17,15 +19,17 @@ fn expected(key: &str, event_name: &str, event_time: &str) -> ObjectRef {
         size: Some(48213),
         event_time: Some(event_time.into()),
         event_name: event_name.into(),
+        requester: Some(requester.into()),
     }
 }
 
+const ROLE_SESSION: &str = "AWS:AROAEXAMPLEROLEID:codebuild-session";
 const KEY: &str = "scans/my app/my-app:a1b2c3d4/qscanner image%.sarif";
 
 #[test]
 fn direct_s3_notification() {
     let Ok(Event::Direct(p)) = parse_event(&fixture("s3-put.json")) else { panic!("a direct S3 event") };
-    assert_eq!(p.objects, vec![expected(KEY, "ObjectCreated:Put", "2026-11-23T08:15:42.123Z")]);
+    assert_eq!(p.objects, vec![expected(KEY, "ObjectCreated:Put", "2026-11-23T08:15:42.123Z", ROLE_SESSION)]);
     assert!(!p.test_event);
 }
 
@@ -35,7 +39,7 @@ fn sqs_wrapped_notification_and_test_event() {
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0].message_id, "2e1424d4-f796-459a-8184-9c92662be6da");
     let first = msgs[0].body.as_ref().expect("S3 event in the first body");
-    assert_eq!(first.objects, vec![expected(KEY, "ObjectCreated:Put", "2026-11-23T08:15:42.123Z")]);
+    assert_eq!(first.objects, vec![expected(KEY, "ObjectCreated:Put", "2026-11-23T08:15:42.123Z", ROLE_SESSION)]);
     let second = msgs[1].body.as_ref().expect("test event in the second body");
     assert!(second.test_event);
     assert!(second.objects.is_empty());
@@ -46,7 +50,7 @@ fn eventbridge_object_created() {
     let Ok(Event::Direct(p)) = parse_event(&fixture("eventbridge-object-created.json")) else {
         panic!("an EventBridge event")
     };
-    assert_eq!(p.objects, vec![expected(KEY, "Object Created", "2026-11-23T08:15:42Z")]);
+    assert_eq!(p.objects, vec![expected(KEY, "Object Created", "2026-11-23T08:15:42Z", "123456789012")]);
 }
 
 #[test]

@@ -126,7 +126,12 @@ const TPS: f64 = 5.0;
 
 async fn world(moto: &Moto, config: Config) -> World {
     let env = common::Env::new(moto, "sg-import", |clients, kms| {
-        let config = Config { kms_key_id: Some(kms.to_string()), security_hub_max_tps: TPS, ..config };
+        let config = Config {
+            uploader_principal_ids: common::uploaders(),
+            kms_key_id: Some(kms.to_string()),
+            security_hub_max_tps: TPS,
+            ..config
+        };
         let recorder = Recorder {
             s3: clients.s3.clone(),
             bucket: Mutex::new(String::new()),
@@ -156,7 +161,7 @@ impl World {
     }
 
     async fn state(&self, target_repo: &str) -> (LifecycleState, Value) {
-        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo);
+        let lk = common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo));
         let bytes = self.env.get(&format!("state/{}.json", lk.hash())).await.expect("state object exists");
         let raw: Value = serde_json::from_slice(&bytes).expect("state is JSON");
         (LifecycleState::from_json(&bytes, "state").expect("state parses"), raw)
@@ -169,7 +174,7 @@ impl World {
 }
 
 fn object(bucket: &str, key: &str) -> ObjectRef {
-    ObjectRef::put(bucket, key)
+    common::by_writer(ObjectRef::put(bucket, key))
 }
 
 fn at(s: &str) -> time::OffsetDateTime {
@@ -354,7 +359,11 @@ fn deadline_near_checkpoints_and_spares_the_rest_of_the_batch() {
 #[test]
 fn report_over_max_report_bytes_is_quarantined_not_retried() {
     run(async {
-        let mut w = world(Moto::shared(), Config { max_report_bytes: 2_000, ..Config::default() }).await;
+        let mut w = world(
+            Moto::shared(),
+            Config { uploader_principal_ids: common::uploaders(), max_report_bytes: 2_000, ..Config::default() },
+        )
+        .await;
         w.recorder_bucket();
         let image = format!("registry.example/{}:1", w.env.bucket);
         let key = "scans/huge/q-1/report.sarif";

@@ -26,7 +26,11 @@ const PROJECT: &str = "qualys-codebuild-repo-us-east-1";
 
 async fn env(moto: &Moto) -> Env {
     Env::new(moto, "sg-life", |clients, kms| {
-        let config = Config { kms_key_id: Some(kms.to_string()), ..Config::default() };
+        let config = Config {
+            uploader_principal_ids: common::uploaders(),
+            kms_key_id: Some(kms.to_string()),
+            ..Config::default()
+        };
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
     })
     .await
@@ -127,7 +131,8 @@ fn two_repositories_of_one_project_concurrently() {
         assert_eq!(states(&fd), ["ACTIVE"; 2], "the same CVE in two repositories is two findings");
         // Two state objects, one per repository.
         for id in [repo_identity(&c), repo_identity(&d)] {
-            let key = contract::state_key(&LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &id).hash());
+            let key =
+                contract::state_key(&common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &id)).hash());
             assert!(e.get(&key).await.is_some(), "{key}");
         }
     });
@@ -140,8 +145,9 @@ fn an_incomplete_scan_fails_and_changes_nothing_in_security_hub() {
         let url = format!("https://github.com/acme/{}-e.git", e.bucket);
         let k1 = e.upload_repo("e-1", &url, "2026-11-23T08:00:00Z", repo_sarif(&[V1, V2])).await;
         e.deliver(&k1).await;
-        let state_key =
-            contract::state_key(&LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &repo_identity(&url)).hash());
+        let state_key = contract::state_key(
+            &common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &repo_identity(&url))).hash(),
+        );
         let state_before = e.get(&state_key).await.expect("state written");
         let cases = [
             ("e-2", serde_json::json!([{"executionSuccessful": false}]), "executionSuccessful is false"),
@@ -186,7 +192,7 @@ fn the_old_project_wide_state_is_left_alone_and_nothing_is_mass_archived() {
     run(async {
         let e = env(Moto::shared()).await;
         // Earlier builds of scangate gave every repo scan of the project `project:<name>`.
-        let old = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &format!("project:{PROJECT}"));
+        let old = common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &format!("project:{PROJECT}")));
         let old_key = contract::state_key(&old.hash());
         let url = format!("https://github.com/acme/{}-f.git", e.bucket);
         // The old lifecycle's findings, applied as the old processor did (no URL metadata).

@@ -24,7 +24,11 @@ type Env = common::Env<TestProcessor>;
 
 async fn env(moto: &Moto) -> Env {
     Env::new(moto, "sg-proc", |clients, kms| {
-        let config = Config { kms_key_id: Some(kms.to_string()), ..Config::default() };
+        let config = Config {
+            uploader_principal_ids: common::uploaders(),
+            kms_key_id: Some(kms.to_string()),
+            ..Config::default()
+        };
         Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
     })
     .await
@@ -40,7 +44,7 @@ impl Env {
     }
 
     async fn state(&self, target_repo: &str) -> LifecycleState {
-        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo);
+        let lk = common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, target_repo));
         let bytes = self.get(&format!("state/{}.json", lk.hash())).await.expect("state object exists");
         LifecycleState::from_json(&bytes, "state").expect("state parses")
     }
@@ -337,7 +341,11 @@ fn lost_conditional_write_is_reread_and_replanned() {
             fail_head_for: None,
         };
         let sink = hub_sink(&base.clients);
-        let processor = Processor::new(Config::default(), store, Some(sink));
+        let processor = Processor::new(
+            Config { uploader_principal_ids: common::uploaders(), ..Config::default() },
+            store,
+            Some(sink),
+        );
         let key = "scans/app/c-1/report.sarif";
         base.upload(key, qscanner_sarif(&image, &[V2, V3]), &meta(&image, "2026-11-23T08:00:00Z")).await;
         let out = processor.handle(&s3_event(&base.bucket, key), &identity()).await.expect("handled");
@@ -369,8 +377,11 @@ fn transient_failure_fails_only_its_sqs_message_and_direct_invocations() {
             state_puts: 0.into(),
             fail_head_for: Some(bad.to_string()),
         };
-        let processor: Processor<Conflicting, Sink<SecurityHubImporter>> =
-            Processor::new(Config { security_hub_enabled: false, ..Config::default() }, store, None);
+        let processor: Processor<Conflicting, Sink<SecurityHubImporter>> = Processor::new(
+            Config { uploader_principal_ids: common::uploaders(), security_hub_enabled: false, ..Config::default() },
+            store,
+            None,
+        );
         for key in [good, bad] {
             base.upload(key, qscanner_sarif(&image, &[V2]), &meta(&image, "2026-11-23T08:00:00Z")).await;
         }
@@ -438,7 +449,7 @@ fn a_poisoned_message_fails_only_itself_whatever_its_place_in_the_batch() {
 
 /// The announcement of `key` as the processor sees it after parsing the event.
 fn object_ref(bucket: &str, key: &str) -> ObjectRef {
-    ObjectRef { sequencer: Some("0065A1B2C3D4E5F601".into()), ..ObjectRef::put(bucket, key) }
+    common::by_writer(ObjectRef { sequencer: Some("0065A1B2C3D4E5F601".into()), ..ObjectRef::put(bucket, key) })
 }
 
 fn at(s: &str) -> time::OffsetDateTime {
@@ -476,7 +487,12 @@ fn redelivered_event_leaves_verdict_json_unchanged() {
         }
 
         // REFRESH_DAYS 0: each delivery refreshes every finding, counted once for the report.
-        let config = Config { refresh_days: 0, kms_key_id: Some(e.kms.clone()), ..Config::default() };
+        let config = Config {
+            uploader_principal_ids: common::uploaders(),
+            refresh_days: 0,
+            kms_key_id: Some(e.kms.clone()),
+            ..Config::default()
+        };
         let sink = hub_sink(&e.clients);
         let eager = Processor::new(config, S3Store::new(e.clients.s3.clone(), None), Some(sink));
         e.upload(second, qscanner_sarif(&image, &[V1, V2, V3, V4]), &meta(&image, "2026-11-23T09:00:00Z")).await;
@@ -543,7 +559,11 @@ async fn crashed_second_report(
     let image = format!("registry.example/{}:1", base.bucket);
     let store = FailingPuts { inner: S3Store::new(base.clients.s3.clone(), None), armed_for, remaining: 0.into() };
     let counting = Counting::new(hub_sink(&base.clients));
-    let processor = Processor::new(Config::default(), store, Some(counting));
+    let processor = Processor::new(
+        Config { uploader_principal_ids: common::uploaders(), ..Config::default() },
+        store,
+        Some(counting),
+    );
     let (old, new) = ("scans/app/k-1/report.sarif", "scans/app/k-2/report.sarif");
     base.upload(old, qscanner_sarif(&image, &[V1, V4]), &meta(&image, "2026-11-23T07:00:00Z")).await;
     processor.process(&object_ref(&base.bucket, old), &identity(), at("2026-11-23T07:05:00Z")).await.expect("ok");
@@ -687,7 +707,11 @@ fn the_state_object_is_streamed_never_read_whole() {
         let base = env(Moto::shared()).await;
         let image = format!("registry.example/{}:1", base.bucket);
         let store = StreamOnly { inner: S3Store::new(base.clients.s3.clone(), None), log: Default::default() };
-        let processor = Processor::new(Config::default(), store, Some(Counting::new(hub_sink(&base.clients))));
+        let processor = Processor::new(
+            Config { uploader_principal_ids: common::uploaders(), ..Config::default() },
+            store,
+            Some(Counting::new(hub_sink(&base.clients))),
+        );
         let (first, rescan) = ("scans/app/s-1/report.sarif", "scans/app/s-2/report.sarif");
         base.upload(first, qscanner_sarif(&image, &[V1, V2, V4]), &meta(&image, "2026-11-23T07:00:00Z")).await;
         processor
@@ -741,7 +765,7 @@ fn a_damaged_stub_is_reported_left_active_and_dropped_not_retried() {
             &meta(&image, "2026-11-23T09:00:00Z"),
         )
         .await;
-        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, &repo);
+        let lk = common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, &repo));
         let state_key = format!("state/{}.json", lk.hash());
         let mut raw: Value = serde_json::from_slice(&e.get(&state_key).await.expect("state")).expect("JSON");
         let entries = raw["entries"].as_object_mut().expect("entries");

@@ -38,6 +38,8 @@ struct FakeCodeBuild {
     by_token: Mutex<HashMap<String, String>>,
     /// Build ARNs CodeBuild knows (BatchGetBuilds answers them; any other is unknown).
     known_builds: Mutex<Vec<String>>,
+    /// The image the known builds scan (their IMAGE_ID).
+    image: Mutex<String>,
 }
 
 impl CodeBuildOps for FakeCodeBuild {
@@ -47,7 +49,15 @@ impl CodeBuildOps for FakeCodeBuild {
         }
         let project =
             build_id.strip_prefix(BUILD_PREFIX).and_then(|id| id.rsplit_once(':')).map(|(p, _)| p.to_string());
-        Ok(Some(BuildInfo { arn: build_id.to_string(), project, ..BuildInfo::default() }))
+        // A running build of its project's own buildspec, scanning the image of the test.
+        Ok(Some(BuildInfo {
+            arn: build_id.to_string(),
+            project,
+            start_time: Some(time::OffsetDateTime::now_utc() - time::Duration::hours(1)),
+            buildspec_overridden: Some(false),
+            env: vec![("IMAGE_ID".into(), lock(&self.image).clone())],
+            ..BuildInfo::default()
+        }))
     }
 
     async fn ensure_report_group(&self, name: &str, export: &ReportExport) -> Result<Ensured, CodeBuildError> {
@@ -101,6 +111,8 @@ async fn env(publisher_project: Option<&str>) -> Env {
             kms_key_id: Some(kms.to_string()),
             publisher_project: publisher_project.map(str::to_string),
             publish_projects: vec!["qualys-codebuild-image-us-east-1".into(), "app".into()],
+            scan_projects: vec!["app".into()],
+            scan_role_ids: vec![common::WRITER_ROLE_ID.into()],
             ..Config::default()
         };
         let codebuild = FakeCodeBuild::default();
@@ -151,6 +163,7 @@ impl Env {
     /// Uploads a report of `registry.example/<bucket>:<tag>` (another tag: other bytes).
     async fn upload_tag(&self, key: &str, tag: &str, meta: &[(&str, &str)]) {
         let image = format!("registry.example/{}:{tag}", self.bucket);
+        image.clone_into(&mut lock(&self.codebuild().image));
         let mut all = vec![
             ("scangate-target", image.as_str()),
             ("scangate-scan-type", "image"),

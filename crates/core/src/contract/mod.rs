@@ -7,6 +7,7 @@
 //!   report key;
 //! - `codebuild.rs`: the CodeBuild build ARN and build id the metadata and the runner carry;
 //! - `quarantine.rs`: the typed kind of a quarantine reason ([`QuarantineKind`]).
+//! - `provenance.rs`: who wrote a report and what it scanned, as proven ([`Provenance`]).
 //!
 //! All three use this module; none spells a metadata name or a key layout itself. Names here
 //! are a user-facing contract (docs/runner.md, docs/report-processor.md): extend, never rename.
@@ -15,8 +16,10 @@ mod codebuild;
 mod keys;
 mod metadata;
 mod quarantine;
+pub mod provenance;
 
 pub use codebuild::{build_id, BuildId};
+pub use provenance::{Provenance, Writer, UNVERIFIED_RESULTS_PROJECT};
 
 pub use keys::{
     by_execution_verdict_key, check_report_key, hub_key, is_report_key, junit_key, publish_marker_key,

@@ -257,6 +257,15 @@ impl LifecycleKey {
         LifecycleKey { key: format!("{account}|{region}|{scan_type}|{identity}") }
     }
 
+    /// The lifecycle of `self` in the namespace of `owner` (docs/security.md, "Provenance"):
+    /// None is the stack's own scans (the key unchanged), Some an uploader's namespace.
+    pub fn owned_by(self, owner: Option<&str>) -> LifecycleKey {
+        match owner {
+            None => self,
+            Some(o) => LifecycleKey { key: format!("{}|owner:{o}", self.key) },
+        }
+    }
+
     /// One lifecycle per report object (LIFECYCLE_KEY=report).
     pub fn for_report(account: &str, region: &str, bucket: &str, key: &str) -> LifecycleKey {
         LifecycleKey { key: format!("{account}|{region}|report|s3://{bucket}/{key}") }

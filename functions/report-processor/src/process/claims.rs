@@ -5,11 +5,11 @@
 //! report. A refused report is quarantined with the reason and gets no results at all (its
 //! key may name someone else's results folder); its event is not retried.
 
-use super::{Delivery, Processor, ReportMeta, Transient};
+use super::{Delivery, Processor, ReportMeta};
 use scangate_aws::codebuild::{BuildInfo, CodeBuildOps, PIPELINE_EXECUTION_VARIABLE};
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
-use scangate_core::contract;
+use scangate_core::contract::{self, Provenance, Writer};
 use scangate_core::policy::Thresholds;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -134,64 +134,39 @@ pub(super) fn check_pipeline_claims(meta: &ReportMeta, key_project: &str, build:
 
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// The metadata as far as it can be trusted, or the reason the report is refused.
-    /// Transient: CodeBuild could not be asked (the event is retried).
-    pub(crate) async fn check_claims(
+    /// `build`: what CodeBuild said about the build the report names (provenance.rs).
+    pub(crate) fn check_claims(
         &self,
         d: &Delivery<'_>,
         mut meta: ReportMeta,
-    ) -> Result<Result<ReportMeta, String>, Transient> {
+        build: Option<&BuildInfo>,
+    ) -> Result<ReportMeta, String> {
         let (obj, head) = (d.obj, d.head);
         let (thresholds, notes) =
             limit_thresholds(meta.thresholds, self.config.gate.thresholds, self.config.allow_metadata_relax);
         meta.thresholds = thresholds;
         meta.notes.extend(notes);
-        meta.scanned_at = match limit_scanned_at(meta.scanned_at.as_deref(), head.last_modified.as_deref()) {
-            Ok(at) => at,
-            Err(reason) => return Ok(Err(reason)),
-        };
+        meta.scanned_at = limit_scanned_at(meta.scanned_at.as_deref(), head.last_modified.as_deref())?;
         meta.execution_verified = false;
         let (key_project, _) = contract::results_dir(&obj.key, &self.config.scan_prefix);
-        let Some(arn) = meta.build_arn.clone() else {
-            if meta.pipeline.is_some() || meta.execution_id.is_some() {
-                meta.notes.push(unverified_note("the report names no build (scangate-build-arn)"));
-            }
-            self.publish_only_verified(&mut meta, "the report names no build (scangate-build-arn)");
-            return Ok(Ok(meta));
-        };
-        if let Err(reason) = check_build_project(&key_project, &arn) {
-            return Ok(Err(reason));
+        // A build CodeBuild knows must back every pipeline claim, verified or not.
+        if let Some(build) = build {
+            meta.execution_verified = check_pipeline_claims(&meta, &key_project, build)?;
         }
-        let Some(codebuild) = &self.codebuild else {
+        let by_build = matches!(d.provenance, Provenance::Verified(Writer::CodeBuild { .. }));
+        if !by_build {
+            let why = match (&d.provenance, meta.build_arn.is_some()) {
+                (Provenance::Unverified(why), _) => why.clone(),
+                (_, false) => "the report names no build (scangate-build-arn)".to_string(),
+                _ => "the report was not written by a verified build".to_string(),
+            };
             if meta.pipeline.is_some() || meta.execution_id.is_some() {
-                meta.notes.push(unverified_note("the processor has no CodeBuild client"));
+                meta.notes.push(unverified_note(&why));
             }
-            self.publish_only_verified(&mut meta, "the processor has no CodeBuild client");
-            return Ok(Ok(meta));
-        };
-        match codebuild.build_info(&arn).await {
-            Ok(Some(build)) => match check_pipeline_claims(&meta, &key_project, &build) {
-                Ok(verified) => meta.execution_verified = verified,
-                Err(reason) => return Ok(Err(reason)),
-            },
-            Ok(None) => {
-                tracing::warn!(build_arn = %arn, "CodeBuild does not know the build the report claims");
-                if meta.pipeline.is_some() || meta.execution_id.is_some() {
-                    meta.notes.push(unverified_note("CodeBuild does not know the build it names"));
-                }
-                self.publish_only_verified(&mut meta, "CodeBuild does not know the build it names");
-            }
-            Err(e) if e.is_retryable() => {
-                return Err(Transient(format!("verifying the build {arn}: {e}; the event will be retried")))
-            }
-            Err(e) => {
-                tracing::warn!(build_arn = %arn, error = %e, "the build the report claims could not be read");
-                if meta.pipeline.is_some() || meta.execution_id.is_some() {
-                    meta.notes.push(unverified_note(&format!("BatchGetBuilds failed ({})", e.code)));
-                }
-                self.publish_only_verified(&mut meta, &format!("BatchGetBuilds failed ({})", e.code));
-            }
+            meta.execution_verified = false;
+            self.publish_only_verified(&mut meta, &why);
         }
-        Ok(Ok(meta))
+        Ok(meta)
     }
 
     /// A report whose build was not verified with CodeBuild starts no publisher build and

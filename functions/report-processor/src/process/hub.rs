@@ -80,14 +80,22 @@ impl<'f> Import<'f> {
 /// checkout path.
 fn lifecycle_key(config: &Config, d: &Delivery<'_>, facts: &ReportFacts<'_>) -> LifecycleKey {
     let (obj, id) = (d.obj, d.id);
-    match config.lifecycle {
+    if !d.provenance.is_verified() {
+        // IMPORT_UNVERIFIED: a namespace of the object key, apart from every verified
+        // lifecycle (docs/security.md, "Provenance").
+        return LifecycleKey::for_report(&id.account_id, &id.region, &obj.bucket, &obj.key)
+            .owned_by(Some("unverified"));
+    }
+    let key = match config.lifecycle {
         LifecycleMode::Report => LifecycleKey::for_report(&id.account_id, &id.region, &obj.bucket, &obj.key),
         LifecycleMode::Target => {
             let project = facts.build.and_then(|b| b.project.as_deref()).unwrap_or(facts.project);
             let identity = lifecycle::identity(&facts.meta.target_inputs(facts.target, project));
             LifecycleKey::new(&id.account_id, &id.region, facts.meta.scan_type, &identity)
         }
-    }
+    };
+    // Only its owner's later verified scans refresh or archive what a verified scan imported.
+    key.owned_by(d.provenance.owner().as_deref())
 }
 
 /// The ASFF context of a report's findings.

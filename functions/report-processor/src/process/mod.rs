@@ -9,6 +9,7 @@ pub mod deadline;
 mod hub;
 pub mod hub_doc;
 mod meta;
+mod provenance;
 mod publish;
 mod quarantine;
 mod results;
@@ -76,6 +77,8 @@ pub(crate) struct Delivery<'a> {
     pub now: time::OffsetDateTime,
     pub started: Instant,
     pub deadline: Option<&'a Deadline>,
+    /// Who wrote the object version, as proven (decided before anything is written).
+    pub provenance: contract::Provenance,
 }
 
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
@@ -155,16 +158,31 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         let Some(head) = self.store.head(&obj.bucket, &obj.key, obj.version_id.as_deref()).await? else {
             return Ok(Outcome::Skipped("the object no longer exists".into()));
         };
-        let d = Delivery { obj, head: &head, id, now, started, deadline };
-        // The key and the uploader's claims first: nothing is derived from them unchecked (claims.rs).
+        let undecided = contract::Provenance::Unverified("not decided yet".into());
+        let mut d = Delivery { obj, head: &head, id, now, started, deadline, provenance: undecided };
+        // The key first: nothing is derived from it unchecked (claims.rs).
         if let Err(reason) = contract::check_report_key(&obj.key, &self.config.scan_prefix) {
             return self.refuse(&d, reason).await;
         }
-        let meta = match parse_meta(&head.metadata, &self.config.gate.thresholds) {
-            Ok(m) => m,
-            Err(reason) => return self.quarantine(&d, None, QuarantineKind::InvalidMetadata, reason).await,
+        // Then who wrote this version and what it scanned, before anything is written
+        // (provenance.rs): it decides where results go and whether any lifecycle changes.
+        let parsed = parse_meta(&head.metadata, &self.config.gate.thresholds);
+        let decided = match self.decide_provenance(&d, parsed.as_ref().ok()).await? {
+            Ok(decided) => decided,
+            Err(reason) => return self.refuse(&d, reason).await,
         };
-        let meta = match self.check_claims(&d, meta).await? {
+        d.provenance = decided.provenance;
+        if let Some(why) = d.provenance.reason() {
+            tracing::warn!(reason = %why, "report unverified: no lifecycle changes, results under results/_unverified/");
+        }
+        let meta = match parsed {
+            Ok(m) => m,
+            Err(reason) if d.provenance.is_verified() => {
+                return self.quarantine(&d, None, QuarantineKind::InvalidMetadata, reason).await
+            }
+            Err(reason) => return self.refuse(&d, format!("{reason}; the report is also unverified")).await,
+        };
+        let meta = match self.check_claims(&d, meta, decided.build.as_ref()) {
             Ok(m) => m,
             Err(reason) => return self.refuse(&d, reason).await,
         };
@@ -178,12 +196,24 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         }
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
         let cap = self.config.max_findings;
+        // Exactly the version HEAD described (its version id and ETag), never more than the cap.
+        let version = head.version_id.as_deref().or(obj.version_id.as_deref());
         let read = self
             .store
-            .read_with(&obj.bucket, &obj.key, obj.version_id.as_deref(), move |r| {
-                read_sarif_capped(std::io::BufReader::new(r), &name, cap)
-            })
-            .await?;
+            .read_exact_with(
+                &obj.bucket,
+                &obj.key,
+                version,
+                head.etag.as_deref(),
+                self.config.max_report_bytes,
+                move |r| read_sarif_capped(std::io::BufReader::new(r), &name, cap),
+            )
+            .await;
+        let read = match read {
+            Ok(r) => r,
+            Err(e @ StoreError::TooLarge { .. }) => return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, e.to_string()).await,
+            Err(e) => return Err(e.into()),
+        };
         let report = match read {
             Ok(r) => r,
             Err(SarifError::Io { error, .. }) => {
@@ -207,6 +237,18 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// limited by super::claims); the stack's own without metadata.
     fn gate_for(&self, meta: Option<&ReportMeta>) -> GatePolicy {
         meta.map_or(self.config.gate, |m| GateSettings::thresholds(m.thresholds).over(&self.config.gate))
+    }
+
+    /// The results folder of a delivery: the key's `<project>/<build>`, under
+    /// `_unverified/` when the report is unverified (no gate, by-execution key, pipeline
+    /// output or waiting runner reads there).
+    pub(crate) fn results_dir_of(&self, d: &Delivery<'_>) -> (String, String) {
+        let (project, build_id) = results_dir(&d.obj.key, &self.config.scan_prefix);
+        if d.provenance.is_verified() {
+            (project, build_id)
+        } else {
+            (format!("{}/{project}", contract::UNVERIFIED_RESULTS_PROJECT), build_id)
+        }
     }
 
     fn verdict_input(&self, d: &Delivery<'_>, meta: Option<&ReportMeta>, now: &str) -> VerdictInput {
@@ -243,7 +285,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         let mut evaluated = evaluate::evaluate(&mut report, &gate, meta.scanner_policy, input);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
         evaluated.verdict.host = meta.host.clone();
-        let (project, build_id) = results_dir(&obj.key, &self.config.scan_prefix);
+        let (project, build_id) = self.results_dir_of(d);
 
         let publish = match self.publish_plan(d, meta, &project, &build_id) {
             None => None,
@@ -269,7 +311,20 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         // An incomplete scan never changes Security Hub: what it did not find may still be
         // there, so nothing may be archived on its strength (docs/report-processor.md).
         let complete = report.incomplete.is_empty();
-        if let Some(sink) = self.sink.as_ref().filter(|_| complete) {
+        // An unverified report changes no lifecycle (docs/security.md, "Provenance"); with
+        // IMPORT_UNVERIFIED it imports into a namespace of its own object key (hub.rs).
+        let trusted = d.provenance.is_verified() || self.config.import_unverified;
+        if let Some(why) = d.provenance.reason() {
+            results.verdict.warnings.push(format!(
+                "the report is unverified ({why}): no gate reads this verdict{}",
+                if trusted {
+                    "; its findings go to a namespace of their own"
+                } else {
+                    " and Security Hub was left unchanged"
+                }
+            ));
+        }
+        if let Some(sink) = self.sink.as_ref().filter(|_| complete && trusted) {
             let facts =
                 hub::ReportFacts { meta, target: &target, project: &project, build: build.as_ref(), now: &now_s };
             let import = hub::Import::new(&self.config, d, &facts, &report.findings);
@@ -285,7 +340,11 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 }
             }
             self.write_results_first(&mut results, None, false).await?;
-            let status = if self.sink.is_none() { HubStatus::Disabled } else { HubStatus::Incomplete };
+            let status = match () {
+                _ if self.sink.is_none() => HubStatus::Disabled,
+                _ if !complete => HubStatus::Incomplete,
+                _ => HubStatus::Unverified,
+            };
             self.write_hub_nothing(&results, status).await?;
         }
         // Results are always written by now (a stale delivery's too).

@@ -7,7 +7,7 @@ use super::{Delivery, Outcome, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
-use scangate_core::contract::{self, results_dir, QuarantineKind};
+use scangate_core::contract::{self, QuarantineKind};
 use scangate_core::verdict::{rfc3339, Verdict};
 
 /// The schema id of a quarantine reason.
@@ -89,7 +89,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             warnings: Vec::new(),
             checks: Vec::new(),
         };
-        let (project, build_id) = results_dir(&d.obj.key, &self.config.scan_prefix);
+        let (project, build_id) = self.results_dir_of(d);
         let meta = meta.cloned().unwrap_or_default();
         let mut results = Results {
             project,

@@ -26,6 +26,9 @@ pub enum HubStatus {
     /// The scan did not complete (SARIF `executionSuccessful: false` or an error-level tool
     /// notification): nothing is imported or archived, accepted or not.
     Incomplete,
+    /// The report's provenance was not verified (docs/security.md, "Provenance") and
+    /// `IMPORT_UNVERIFIED` is false: nothing is imported or archived.
+    Unverified,
 }
 
 /// The import of the state's report so far: kept in [`AppliedResult::import`].

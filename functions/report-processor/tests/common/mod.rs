@@ -129,13 +129,42 @@ pub(crate) fn hub_sink(clients: &Clients) -> Sink<SecurityHubImporter> {
     )
 }
 
-/// The S3 notification (tests/fixtures/s3-put.json) of `key` in `bucket`.
+/// The unique id of the role that writes the tests' reports (tests/fixtures/s3-put.json).
+pub(crate) const WRITER_ROLE_ID: &str = "AROAEXAMPLEROLEID";
+
+/// The tests' writer as a configured uploader (`UPLOADER_PRINCIPAL_IDS`): its reports are
+/// verified, in a lifecycle namespace of its own.
+pub(crate) fn uploaders() -> Vec<String> {
+    vec![WRITER_ROLE_ID.to_string()]
+}
+
+/// `key` in the uploader's namespace (what [`uploaders`] verifies).
+pub(crate) fn owned(key: scangate_core::lifecycle::LifecycleKey) -> scangate_core::lifecycle::LifecycleKey {
+    key.owned_by(Some(&format!("uploader:{WRITER_ROLE_ID}")))
+}
+
+/// The requester S3 records for a report of build `<project>:<segment>` written by the
+/// writer role in that build's CodeBuild session.
+pub(crate) fn build_session(key: &str) -> String {
+    let (_, segment) = scangate_core::contract::results_dir(key, "scans/");
+    format!("AWS:{WRITER_ROLE_ID}:AWSCodeBuild-{segment}")
+}
+
+/// `obj` as written by the writer role in the CodeBuild session of its key's build.
+pub(crate) fn by_writer(mut obj: scangate_core::events::ObjectRef) -> scangate_core::events::ObjectRef {
+    obj.requester = Some(build_session(&obj.key));
+    obj
+}
+
+/// The S3 notification (tests/fixtures/s3-put.json) of `key` in `bucket`, written by the
+/// writer role in the CodeBuild session of the key's build ([`build_session`]).
 pub(crate) fn s3_event(bucket: &str, key: &str) -> Value {
     let mut ev: Value =
         serde_json::from_str(include_str!("../fixtures/s3-put.json")).expect("fixture s3-put.json parses");
     ev["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
     ev["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
     ev["Records"][0]["s3"]["object"]["key"] = json!(encode_key(key));
+    ev["Records"][0]["userIdentity"]["principalId"] = json!(build_session(key));
     // Let HEAD decide version, size and ETag (moto's bucket is not versioned).
     ev["Records"][0]["s3"]["object"].as_object_mut().expect("object").remove("versionId");
     ev
@@ -253,7 +282,7 @@ pub(crate) async fn hub_findings(
     scan_type: scangate_core::lifecycle::ScanType,
     identity: &str,
 ) -> std::collections::BTreeMap<String, String> {
-    let key = scangate_core::lifecycle::LifecycleKey::new(ACCOUNT_ID, REGION, scan_type, identity);
+    let key = owned(scangate_core::lifecycle::LifecycleKey::new(ACCOUNT_ID, REGION, scan_type, identity));
     let prefix = format!("scangate/{}/", key.hash());
     let mut out = std::collections::BTreeMap::new();
     let mut token = None;
