@@ -71,6 +71,7 @@ IAM_FOR_OPERATION = {
     "codebuild": {
         "start_build": ["codebuild:StartBuild"],
         "batch_get_builds": ["codebuild:BatchGetBuilds"],
+        "batch_get_projects": ["codebuild:BatchGetProjects"],
         "create_report_group": ["codebuild:CreateReportGroup"],
         "batch_get_report_groups": ["codebuild:BatchGetReportGroups"],
         "update_report_group": ["codebuild:UpdateReportGroup"],
@@ -777,7 +778,8 @@ class TrustBoundaries(unittest.TestCase):
 
     def test_the_processor_may_read_the_uploading_build(self) -> None:
         st = role_statement("ProcessorPolicy", "VerifyTheUploadingBuild")
-        self.assertEqual(st["Action"], "codebuild:BatchGetBuilds")
+        # BatchGetProjects: the project's own buildspec, compared with the build's (docs/security.md, "Provenance").
+        self.assertEqual(st["Action"], ["codebuild:BatchGetBuilds", "codebuild:BatchGetProjects"])
         self.assertEqual(
             st["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/*"}
         )

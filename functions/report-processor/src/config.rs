@@ -156,14 +156,13 @@ impl Config {
         c.max_findings = max_findings(&vars)?;
         c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
         c.import_unverified = vars.boolean("IMPORT_UNVERIFIED", false)?;
-        let list = |name: &str| -> Vec<String> {
-            vars.get(name)
-                .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        let list = |v: Option<String>| -> Vec<String> {
+            v.map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
                 .unwrap_or_default()
         };
-        c.scan_projects = list("SCAN_PROJECTS");
-        c.scan_role_ids = list("SCAN_ROLE_IDS");
-        c.uploader_principal_ids = list("UPLOADER_PRINCIPAL_IDS");
+        c.scan_projects = list(vars.get("SCAN_PROJECTS"));
+        c.scan_role_ids = list(vars.get("SCAN_ROLE_IDS"));
+        c.uploader_principal_ids = list(vars.get("UPLOADER_PRINCIPAL_IDS"));
         c.expected_bucket_owner = expected_bucket_owner(&vars)?;
         Ok(c)
     }

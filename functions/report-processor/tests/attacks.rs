@@ -416,6 +416,10 @@ impl Env {
     }
 }
 
+/// One forged report: what it is, its key, its metadata beyond target, type and time, and
+/// the reason it is not verified.
+type Forgery<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a str);
+
 /// Each forged, empty report of the victim's image: written by the scan role, at the
 /// current time, and still changing nothing the victim, a gate or the security team reads.
 #[test]
@@ -431,7 +435,7 @@ fn attack_forged_empty_reports_of_the_victims_image_change_nothing() {
         let at = "2026-11-23T09:00:00Z";
         let b = e.builds();
         let other = format!("registry.example/{}-other:1", e.bucket);
-        let cases: Vec<(&str, String, Vec<(&str, String)>, &str)> = vec![
+        let cases: Vec<Forgery> = vec![
             // (what, key, metadata beyond target/type/time, expected reason)
             ("no build ARN", "scans/attacker/x-1/report.sarif".into(), vec![], "names no build"),
             (

@@ -422,8 +422,11 @@ fn a_poisoned_message_fails_only_itself_whatever_its_place_in_the_batch() {
             state_puts: 0.into(),
             fail_head_for: Some(poisoned.to_string()),
         };
-        let processor: Processor<Conflicting, Sink<SecurityHubImporter>> =
-            Processor::new(Config { security_hub_enabled: false, ..Config::default() }, store, None);
+        let processor: Processor<Conflicting, Sink<SecurityHubImporter>> = Processor::new(
+            Config { uploader_principal_ids: common::uploaders(), security_hub_enabled: false, ..Config::default() },
+            store,
+            None,
+        );
         for key in keys {
             base.upload(key, qscanner_sarif(&image, &[V2]), &meta(&image, "2026-11-23T08:00:00Z")).await;
         }

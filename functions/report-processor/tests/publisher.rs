@@ -40,6 +40,8 @@ struct FakeCodeBuild {
     known_builds: Mutex<Vec<String>>,
     /// The image the known builds scan (their IMAGE_ID).
     image: Mutex<String>,
+    /// The build whose session wrote each key (the `scangate-build-arn` it was uploaded with).
+    writers: Mutex<HashMap<String, String>>,
 }
 
 impl CodeBuildOps for FakeCodeBuild {
@@ -170,11 +172,26 @@ impl Env {
             ("scangate-scanned-at", "2026-11-23T08:00:00Z"),
         ];
         all.extend_from_slice(meta);
+        if let Some((_, arn)) = meta.iter().find(|(k, _)| *k == "scangate-build-arn") {
+            lock(&self.codebuild().writers).insert(key.to_string(), arn.to_string());
+        }
         self.upload(key, sarif(&image), &all).await;
     }
 
+    /// The S3 event of `key`, written in the CodeBuild session of the build it was uploaded
+    /// with (else of the key's build segment).
+    fn event(&self, key: &str) -> Value {
+        let mut ev = s3_event(&self.bucket, key);
+        if let Some(arn) = lock(&self.codebuild().writers).get(key) {
+            let uuid = arn.rsplit_once(':').map_or("", |(_, u)| u);
+            ev["Records"][0]["userIdentity"]["principalId"] =
+                json!(format!("AWS:{}:AWSCodeBuild-{uuid}", common::WRITER_ROLE_ID));
+        }
+        ev
+    }
+
     async fn deliver(&self, key: &str) -> Result<Value, report_processor::HandlerError> {
-        self.processor.handle(&s3_event(&self.bucket, key), &identity()).await
+        self.processor.handle(&self.event(key), &identity()).await
     }
 
     /// The report delivered as one SQS message; returns the batch answer.
@@ -183,7 +200,7 @@ impl Env {
             serde_json::from_str(include_str!("fixtures/sqs-s3.json")).expect("fixture sqs-s3.json parses");
         let mut record = batch["Records"][0].clone();
         record["messageId"] = json!(message_id);
-        record["body"] = json!(s3_event(&self.bucket, key).to_string());
+        record["body"] = json!(self.event(key).to_string());
         batch["Records"] = json!([record]);
         self.processor.handle(&batch, &identity()).await.expect("SQS batches never fail as a whole")
     }
@@ -280,7 +297,7 @@ fn a_report_whose_build_waits_is_never_published_unless_metadata_asks() {
         let keys: Vec<String> =
             e.codebuild().starts().iter().map(|s| env_of(s)["SCANGATE_JUNIT_KEY"].clone()).collect();
         assert_eq!(keys, ["results/app/w-2/junit.xml"]);
-        let warnings = e.verdict("results/app/w-4/verdict.json").await.warnings;
+        let warnings = e.verdict("results/_unverified/app/w-4/verdict.json").await.warnings;
         assert!(warnings.iter().any(|w| w.contains("not published") && w.contains("names no build")), "{warnings:?}");
     });
 }
@@ -374,7 +391,8 @@ fn no_publisher_project_means_no_codebuild_calls() {
         e.deliver(key).await.expect("handled");
         assert!(e.codebuild().starts().is_empty());
         assert!(e.codebuild().ensured().is_empty());
-        assert_eq!(e.verdict("results/app/n-1/verdict.json").await.publisher_build, None);
+        // It names no build: unverified, its verdict where no gate reads.
+        assert_eq!(e.verdict("results/_unverified/app/n-1/verdict.json").await.publisher_build, None);
         // The environment variable empty is the same as unset.
         let c = Config::from_lookup(|k| (k == "PUBLISHER_PROJECT").then(String::new)).expect("config");
         assert_eq!(c.publisher_project, None);
@@ -413,14 +431,14 @@ fn attack_a_flood_of_unverified_reports_starts_no_publisher_build() {
         assert!(e.codebuild().starts().is_empty(), "{:?}", e.codebuild().starts());
         assert!(e.codebuild().ensured().is_empty(), "no report group is created for an unverified report");
         for key in &keys {
-            let verdict_key = key.replacen("scans/", "results/", 1).replace("report.sarif", "verdict.json");
+            let verdict_key = key.replacen("scans/", "results/_unverified/", 1).replace("report.sarif", "verdict.json");
             let v = e.verdict(&verdict_key).await;
-            assert_eq!(v.publisher_build, None, "{key}: the report itself is processed as before, with a verdict");
+            assert_eq!(v.publisher_build, None, "{key}: the report itself is processed, with a verdict no gate reads");
             if !key.starts_with("scans/other/") {
                 assert!(v.warnings.iter().any(|w| w.contains("not published")), "{key}: {:?}", v.warnings);
             }
         }
-        assert!(e.imports().1 > 0, "the findings reached Security Hub as before");
+        assert_eq!(e.imports().1, 0, "an unverified report changes nothing in Security Hub");
     });
 }
 

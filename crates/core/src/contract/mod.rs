@@ -15,8 +15,8 @@
 mod codebuild;
 mod keys;
 mod metadata;
-mod quarantine;
 pub mod provenance;
+mod quarantine;
 
 pub use codebuild::{build_id, BuildId};
 pub use provenance::{Provenance, Writer, UNVERIFIED_RESULTS_PROJECT};

@@ -211,7 +211,9 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             .await;
         let read = match read {
             Ok(r) => r,
-            Err(e @ StoreError::TooLarge { .. }) => return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, e.to_string()).await,
+            Err(e @ StoreError::TooLarge { .. }) => {
+                return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, e.to_string()).await
+            }
             Err(e) => return Err(e.into()),
         };
         let report = match read {
