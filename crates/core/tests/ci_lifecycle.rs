@@ -1,12 +1,13 @@
 //! One target, one truth (issue 25, docs/ci/github.md): a repository and branch scanned from a CI
 //! role (GitHub) and from a CodeBuild project of the stack are two lifecycles on purpose. The
-//! processor keys an uploader's reports in a namespace of its own (issue 22: the CodeBuild key
-//! with `|owner:<uploader id>` appended; built by hand here, as that helper is the processor's).
+//! processor keys an uploader's reports in a namespace of its own: the CodeBuild key owned by the
+//! verified uploader (`Provenance::owner`, docs/security.md "Provenance"), built here the same way.
 //! This test plans both paths' reports through the real planner and proves that a fixed finding
 //! is archived exactly once in each lifecycle that had it, by that lifecycle's own rescan, never
 //! by the other path's, and not again on a duplicate delivery.
 
 use scangate_core::asff::{self, AsffContext};
+use scangate_core::contract::{Provenance, Writer};
 use scangate_core::finding::{Finding, FindingClass, FindingKind, Package, Scanner};
 use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
@@ -110,7 +111,9 @@ impl Lifecycle {
 #[test]
 fn github_and_codebuild_are_two_lifecycles_and_each_archives_a_fix_exactly_once() {
     let codebuild_key = LifecycleKey::new(ACCOUNT, REGION, ScanType::Repo, IDENTITY);
-    let github_key = LifecycleKey { key: format!("{}|owner:AROAGITHUBROLE0", codebuild_key.key) };
+    let github_role = Provenance::Verified(Writer::Uploader { principal: "AROAGITHUBROLE0".into() });
+    let github_key = codebuild_key.clone().owned_by(github_role.owner().as_deref());
+    assert_ne!(github_key, codebuild_key, "a verified uploader has a lifecycle of its own");
     let (cve, other) = (finding(1, "CVE-2026-0001"), finding(2, "CVE-2026-0002"));
     let mut codebuild = Lifecycle::new(codebuild_key);
     let mut github = Lifecycle::new(github_key);
