@@ -214,7 +214,10 @@ pub fn render(findings: &[Finding], category: &str, target: &str, tool: &str, li
     let mut keep = total.min(limits.max_results);
     let mut reason = (keep < total).then(|| format!("more than {} results per run", limits.max_results));
     loop {
-        let sarif = document(&sorted[..keep], total, category, target, tool, limits);
+        let mut sarif = document(&sorted[..keep], total, category, target, tool, limits);
+        // The same bytes whichever serde_json features the build unifies (`preserve_order` keeps
+        // insertion order, the default sorts): keys sorted explicitly.
+        sarif.sort_all_objects();
         let gzip_bytes = gzip_len(&sarif);
         if gzip_bytes <= limits.max_gzip_bytes || keep == 0 {
             let trimmed = (keep < total).then(|| Trimmed {
