@@ -121,6 +121,8 @@ class FakeProcessor(threading.Thread):
                                 str(local)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 verdict = json.loads(out.read_text())
                 verdict["report"].update(key=key, bucket=BUCKET, version_id=head.get("VersionId"), etag=head["ETag"])
+                # As the processor does: the runner hands on only the JUnit whose SHA-256 the verdict names.
+                verdict["junit_sha256"] = hashlib.sha256(junit.read_bytes()).hexdigest()
                 _, project, build, _ = key.split("/", 3)
                 base = f"results/{project}/{build}"
                 self.s3.put_object(Bucket=BUCKET, Key=f"{base}/junit.xml", Body=junit.read_bytes())
