@@ -276,6 +276,7 @@ def valid_value(spec: dict) -> str:
         r":signer:": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/scangate/a1B2c3D4e5",
         r":iam::": "arn:aws:iam::123456789012:role/ci/builder",
         r":ecr:": "arn:aws:ecr:eu-west-1:123456789012:repository/team/app",
+        r"A(RO|ID)A": "AROA0123456789ABCDEF",
     }
     pattern = spec.get("AllowedPattern")
     if not pattern:
@@ -283,7 +284,12 @@ def valid_value(spec: dict) -> str:
     for hint, value in {**examples, "": "scangate-test"}.items():
         if hint in pattern and re.fullmatch(pattern, value):
             return value
-    for value in ("scangate-test", "acme-bucket", "a" * 64):
+    for value in ("scangate-test", "acme-bucket", "a" * 64,
+                  # keyless CI identities: repository and project paths, Azure DevOps ids, OIDC provider ARNs
+                  "octo-org/app", "group/sub/app", "01234567-89ab-cdef-0123-456789abcdef", "org/project/scangate",
+                  "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+                  "arn:aws:iam::123456789012:oidc-provider/gitlab.example.com",
+                  "arn:aws:iam::123456789012:oidc-provider/vstoken.dev.azure.com/01234567-89ab-cdef-0123-456789abcdef"):
         if re.fullmatch(pattern, value):
             return value
     raise AssertionError(f"no example value for pattern {pattern!r}: add one to valid_value()")
