@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import stat
@@ -1093,6 +1094,7 @@ class HardenedStack(unittest.TestCase):
         good = {
             "UploaderRoleArns": f"arn:aws:iam::{ACCOUNT}:role/ci/builder",
             "BreakGlassRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ops/scangate-break-glass",
+            "WaiverAdminRoleArns": f"arn:aws:iam::{ACCOUNT}:role/security/waiver-admin",
             "SecretAdminRoleArns": f"arn:aws-us-gov:iam::{ACCOUNT}:role/security-admin",
             "EcrRepositoryArns": f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/team/app",
             "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
@@ -1284,6 +1286,93 @@ class ConsumersReadCannotBeRewritten(unittest.TestCase):
                     self.assertTrue({"OnlyTheReportBucketSends", "OnlyThisAccountsBucketSends"} & set(sids), sids)
         # The break-glass role redrives the DLQ (a move task sends with the caller's rights).
         self.assertEqual(self.send(Resolved(BreakGlassRoleArn=BREAK_GLASS), BREAK_GLASS), ("Implicit", []))
+
+
+WAIVER_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/security/waiver-admin"
+
+
+def iam_allow_statements(node):
+    """Every Allow statement of every IAM policy in the template (roles' inline policies, RolePolicy, ManagedPolicy),
+    both branches of any Fn::If."""
+    if isinstance(node, dict):
+        if node.get("Effect") == "Allow" and "Action" in node:
+            yield node
+        for value in node.values():
+            yield from iam_allow_statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from iam_allow_statements(value)
+
+
+class ExceptionsDocumentsAreTheSecurityTeams(unittest.TestCase):
+    """docs/security.md "who can write waivers": the waivers and VEX documents under policy/ are written only by
+    WaiverAdminRoleArns (and BreakGlassRoleArn), tried against the resolved bucket policy like the verdicts above."""
+
+    DOCUMENTS = [f"{REPORT_BUCKET}/policy/waivers.yaml", f"{REPORT_BUCKET}/policy/waivers.json",
+                 f"{REPORT_BUCKET}/policy/vex.json"]
+    WRITES = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
+    request = ConsumersReadCannotBeRewritten.request
+
+    def test_a_waiver_uploaded_by_the_scan_role_or_anyone_else_is_refused(self) -> None:
+        principals = {**OTHER_PRINCIPALS, "the processor": PROCESSOR_ROLE,
+                      "a role named like the admin on another path": f"arn:aws:iam::{ACCOUNT}:role/x/waiver-admin"}
+        for stack in (Resolved(), Resolved(WaiverAdminRoleArns=[WAIVER_ADMIN]),
+                      Resolved(WaiverAdminRoleArns=[WAIVER_ADMIN], BreakGlassRoleArn=BREAK_GLASS)):
+            named_break_glass = bool(stack.params["BreakGlassRoleArn"])
+            for who, principal in principals.items():
+                if principal == BREAK_GLASS and named_break_glass:
+                    continue
+                for action in self.WRITES:
+                    for resource in self.DOCUMENTS:
+                        with self.subTest(who=who, action=action, admins=stack.params["WaiverAdminRoleArns"]):
+                            self.assertEqual(stack.decide("ReportBucketPolicy", self.request(principal, action, resource)),
+                                             ("Deny", ["OnlyWaiverAdminsWritePolicy"]))
+        self.assertEqual(TEMPLATE["Parameters"]["WaiverAdminRoleArns"]["Default"], "")
+
+    def test_the_named_admin_roles_and_break_glass_write_the_documents(self) -> None:
+        other_admin = f"arn:aws:iam::{ACCOUNT}:role/security/second-admin"
+        cases = [
+            (Resolved(WaiverAdminRoleArns=[WAIVER_ADMIN]), [WAIVER_ADMIN]),
+            (Resolved(WaiverAdminRoleArns=[WAIVER_ADMIN, other_admin]), [WAIVER_ADMIN, other_admin]),
+            (Resolved(BreakGlassRoleArn=BREAK_GLASS), [BREAK_GLASS]),
+            (Resolved(WaiverAdminRoleArns=[WAIVER_ADMIN], BreakGlassRoleArn=BREAK_GLASS), [WAIVER_ADMIN, BREAK_GLASS]),
+        ]
+        for stack, writers in cases:
+            for principal in writers:
+                for action in self.WRITES:
+                    for resource in self.DOCUMENTS:
+                        with self.subTest(principal=principal, action=action):
+                            self.assertEqual(stack.decide("ReportBucketPolicy", self.request(principal, action, resource)),
+                                             ("Implicit", []))
+        # Without any named writer the statement has no condition: it denies everyone.
+        (st,) = [s for s in Resolved().statements("ReportBucketPolicy") if s.get("Sid") == "OnlyWaiverAdminsWritePolicy"]
+        self.assertNotIn("Condition", st)
+        # An admin writes only policy/: results/ and scans/ stay closed to it.
+        admin = Resolved(WaiverAdminRoleArns=[WAIVER_ADMIN])
+        for resource in (f"{REPORT_BUCKET}/results/app/build-1/verdict.json", f"{REPORT_BUCKET}/scans/app/b/report.sarif"):
+            self.assertEqual(admin.decide("ReportBucketPolicy", self.request(WAIVER_ADMIN, "s3:PutObject", resource))[0],
+                             "Deny", resource)
+
+    def test_no_role_of_the_stack_is_granted_writes_under_policy(self) -> None:
+        writes = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*", "*")
+        for logical, resource in RESOURCES.items():
+            if not resource["Type"].startswith("AWS::IAM::"):
+                continue
+            for st in iam_allow_statements(resource.get("Properties", {})):
+                if not any(a in writes or a.startswith("s3:DeleteObject") for a in as_list(st["Action"])):
+                    continue
+                text = json.dumps(st.get("Resource"))
+                with self.subTest(role=logical, sid=st.get("Sid")):
+                    self.assertNotIn("/policy/", text)
+                    self.assertNotIn("${ReportBucket.Arn}/*", text)
+                    self.assertNotIn('"*"', text.replace(" ", ""))
+
+    def test_the_processor_reads_the_documents_and_no_other_prefix_is_read_as_one(self) -> None:
+        st = role_statement("ProcessorPolicy", "ReadExceptionsDocuments")
+        self.assertEqual((st["Action"], st["Resource"]),
+                         (["s3:GetObject", "s3:GetObjectVersion"], {"Fn::Sub": "${ReportBucket.Arn}/policy/*"}))
+        env = RESOURCES["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["WAIVER_MAX_DAYS"], {"Ref": "WaiverMaxDays"})
 
 
 class Invariants(unittest.TestCase):

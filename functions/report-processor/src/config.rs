@@ -63,6 +63,9 @@ pub struct Config {
     /// its object key (never archiving or refreshing a verified lifecycle). Default false:
     /// an unverified report changes nothing in Security Hub.
     pub import_unverified: bool,
+    /// `WAIVER_MAX_DAYS`: the longest a waiver of the trusted waivers document may run (1 to
+    /// 366, default 90); a longer one refuses the document (docs/waivers.md).
+    pub waiver_max_days: u32,
 }
 
 /// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
@@ -110,6 +113,7 @@ impl Default for Config {
             scan_role_ids: Vec::new(),
             uploader_principal_ids: Vec::new(),
             import_unverified: false,
+            waiver_max_days: scangate_core::waivers::DEFAULT_MAX_DAYS,
         }
     }
 }
@@ -164,6 +168,9 @@ impl Config {
         c.scan_role_ids = list(vars.get("SCAN_ROLE_IDS"));
         c.uploader_principal_ids = list(vars.get("UPLOADER_PRINCIPAL_IDS"));
         c.expected_bucket_owner = expected_bucket_owner(&vars)?;
+        if let Some(days) = waiver_max_days(&vars)? {
+            c.waiver_max_days = days;
+        }
         Ok(c)
     }
 
@@ -309,6 +316,18 @@ fn max_findings(vars: &Vars<'_>) -> Result<usize, ConfigError> {
     }
 }
 
+/// `WAIVER_MAX_DAYS`: whole days from 1 to 366.
+fn waiver_max_days(vars: &Vars<'_>) -> Result<Option<u32>, ConfigError> {
+    let Some(v) = vars.get("WAIVER_MAX_DAYS") else { return Ok(None) };
+    match v.parse::<u32>() {
+        Ok(d) if (1..=366).contains(&d) => Ok(Some(d)),
+        _ => Err(ConfigError {
+            name: "WAIVER_MAX_DAYS",
+            message: format!("expected whole days from 1 to 366 (the longest a waiver may run), got {v:?}"),
+        }),
+    }
+}
+
 /// `EXPECTED_BUCKET_OWNER`: a 12-digit account id.
 fn expected_bucket_owner(vars: &Vars<'_>) -> Result<Option<String>, ConfigError> {
     let owner = vars.get("EXPECTED_BUCKET_OWNER");
@@ -350,6 +369,11 @@ mod tests {
         assert_eq!(cfg(&[("FAIL_ONLY_FIXABLE", "maybe")]).expect_err("refused").name, "FAIL_ONLY_FIXABLE");
         let bad = cfg(&[("QUALITY_FINDINGS", "fail")]).expect_err("an unknown mode is refused");
         assert_eq!(bad.name, "QUALITY_FINDINGS");
+        assert_eq!(c.waiver_max_days, 90);
+        assert_eq!(cfg(&[("WAIVER_MAX_DAYS", "30")]).expect("parses").waiver_max_days, 30);
+        for bad in ["0", "367", "-1", "ninety"] {
+            assert_eq!(cfg(&[("WAIVER_MAX_DAYS", bad)]).expect_err(bad).name, "WAIVER_MAX_DAYS");
+        }
     }
 
     #[test]
