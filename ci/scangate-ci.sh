@@ -226,10 +226,20 @@ scan_and_wait() {
   sarif=$(output sarif_path)
   TRIM_NOTE=""
   if [[ -n $sarif && -f $sarif ]]; then
-    local notes
+    local notes views=()
+    if [[ $SCANGATE_CI == gitlab ]]; then
+      # GitLab's container scanning report (artifacts: reports: container_scanning); the image it names is the
+      # scanned image, the project for a repository scan, and the report's own target for a SARIF file.
+      views+=(--gitlab-report "$SCANGATE_OUT/gl-container-scanning-report.json")
+      case "$SCANGATE_KIND" in
+        image) views+=(--target "$SCANGATE_TARGET") ;;
+        repo) views+=(--target "$SCANGATE_REPOSITORY") ;;
+      esac
+    fi
     notes=$("$bin" process --quiet --format json --code-scanning-sarif "$SCANGATE_OUT/code-scanning.sarif" \
-      --category "scangate/$SCANGATE_KIND/$PROJECT/" --max-critical -1 -- "$sarif" 2>&1 >/dev/null || true)
+      --category "scangate/$SCANGATE_KIND/$PROJECT/" ${views[@]+"${views[@]}"} --max-critical -1 -- "$sarif" 2>&1 >/dev/null || true)
     TRIM_NOTE=$(printf '%s\n' "$notes" | grep -m1 'keeps the' | sed 's/^scangate: warning: //' || true)
+    if [[ $SCANGATE_CI == gitlab ]]; then printf '%s\n' "$notes" | grep -F -- '--gitlab-report' >&2 || true; fi
   fi
   summary_markdown "$rc" > "$SCANGATE_OUT/summary.md"
   case "$SCANGATE_CI" in

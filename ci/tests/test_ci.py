@@ -34,16 +34,25 @@ import unittest
 from pathlib import Path
 
 import boto3
+import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(os.environ.get("SCANGATE_TEST_RUNNER", ROOT / "target" / "debug" / "scangate"))
 FIXTURE = ROOT / "tests" / "fixtures" / "qscanner-image.sarif"
+# GitLab's published container scanning report schema, vendored with its source and licence (ci/gitlab/schemas/).
+GITLAB_SCHEMA = ROOT / "ci" / "gitlab" / "schemas" / "container-scanning-report-format-15.2.1.json"
 REGION = "us-east-1"
 BUCKET = "qualys-scangate-reports-123456789012-us-east-1"
 VERSION = "0.1.0"
 ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[os.uname().machine]
 FILE = "scangate-x86_64-linux" if ARCH == "x86_64" else "scangate-aarch64-linux"
+
+
+def gitlab_schema_errors(report: dict) -> list[str]:
+    """What GitLab's published schema (draft-07) says is wrong with a container scanning report."""
+    validator = jsonschema.Draft7Validator(json.loads(GITLAB_SCHEMA.read_text()))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(report)]
 
 
 def free_port() -> int:
@@ -320,6 +329,12 @@ class CiIntegrations(unittest.TestCase):
         self.assertEqual(result.returncode, 42, f"{result.stdout}\n{result.stderr}")
         self.assertIn("scans/gitlab~team~sub~app/77-501/report.sarif", self.processor.uploads)
         self.assertTrue((repo / job["artifacts"]["reports"]["junit"]).is_file(), "the junit report GitLab collects")
+        # The security report GitLab collects (artifacts: reports: container_scanning), valid by GitLab's schema.
+        report = json.loads((repo / job["artifacts"]["reports"]["container_scanning"]).read_text())
+        self.assertEqual(gitlab_schema_errors(report), [])
+        self.assertEqual(report["scan"]["type"], "container_scanning")
+        self.assertTrue(report["vulnerabilities"], "the fixture's findings are in it")
+        self.assertIn("Critical", {v["severity"] for v in report["vulnerabilities"]})
         self.assertIn("### scangate: FAILED (the gate)", result.stdout)
         self.assertNotIn("header.gitlab-id-token.signature", result.stdout + result.stderr)
 
@@ -400,6 +415,48 @@ class CiIntegrations(unittest.TestCase):
         self.assertTrue((ws / "scangate-out" / "junit.xml").is_file())
         self.assertTrue((ws / "scangate-out" / "code-scanning.sarif").is_file(), "what recordIssues(sarif) reads")
         self.assertNotIn("0123456789abcdef-x", result.stdout + result.stderr, "the external id is never printed")
+
+
+class GitLabSecurityReport(unittest.TestCase):
+    """`scangate process --gitlab-report` over QScanner fixtures, a hostile report and public scanners' SARIF: each
+    output is valid by GitLab's published schema (GitLab refuses a whole report that is not)."""
+
+    def render(self, sarif: Path, *extra: str) -> dict:
+        if not RUNNER.is_file():
+            self.skipTest(f"{RUNNER} missing: cargo build -p scangate-cli")
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "gl-container-scanning-report.json"
+            result = subprocess.run([str(RUNNER), "process", "--quiet", "--max-critical", "-1", "--max-high", "-1",
+                                     "--gitlab-report", str(out), *extra, "--", str(sarif)],
+                                    capture_output=True, text=True, timeout=120)
+            self.assertTrue(out.is_file(), f"{sarif.name}: exit {result.returncode}\n{result.stderr}")
+            return json.loads(out.read_text())
+
+    def test_reports_are_valid_by_gitlabs_published_schema(self) -> None:
+        corpus = ROOT / "tests" / "corpus" / "sarif"
+        inputs = [ROOT / "tests" / "fixtures" / n for n in ("qscanner-image.sarif", "qscanner-repo.sarif",
+                                                              "hostile-text.sarif")]
+        inputs += [corpus / n for n in ("trivy-image-alpine-310.sarif", "grype-image-snapshot.sarif",
+                                        "osv-scanner-multi-ecosystem.sarif", "gitleaks-simple.sarif",
+                                        "snyk-container-result.sarif", "anchore-scan-action-2020-large.sarif")]
+        for sarif in inputs:
+            with self.subTest(sarif=sarif.name):
+                report = self.render(sarif)
+                self.assertEqual(gitlab_schema_errors(report), [])
+                self.assertEqual(report["version"], json.loads(GITLAB_SCHEMA.read_text())["self"]["version"])
+
+    def test_the_schema_refuses_what_gitlab_would(self) -> None:
+        # The check can fail: a report without the scan's analyzer, or with a severity GitLab does not know, is refused.
+        report = self.render(FIXTURE)
+        broken = json.loads(json.dumps(report))
+        del broken["scan"]["analyzer"]
+        self.assertTrue(any("analyzer" in e for e in gitlab_schema_errors(broken)))
+        broken = json.loads(json.dumps(report))
+        broken["vulnerabilities"][0]["severity"] = "critical"
+        self.assertTrue(gitlab_schema_errors(broken))
+        broken = json.loads(json.dumps(report))
+        broken["scan"]["start_time"] = "2026-01-01T00:00:00.000Z"
+        self.assertTrue(gitlab_schema_errors(broken), "the schema's time format has no fraction or zone")
 
 
 class Annotations(unittest.TestCase):

@@ -5,7 +5,7 @@ use crate::exit;
 use crate::table::{render_table, TableInput};
 use clap::{ArgAction, Args, ValueEnum};
 use scangate_core::asff::{self, AsffContext};
-use scangate_core::ci::{self, code_scanning};
+use scangate_core::ci::{self, code_scanning, gitlab};
 use scangate_core::evaluate::{self, Evaluated};
 use scangate_core::finding::Finding;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
@@ -127,6 +127,10 @@ pub(crate) struct ProcessArgs {
     /// `scangate/<scan type>/<target>/`, one per target.
     #[arg(long, value_name = "CATEGORY", requires = "code_scanning_sarif")]
     pub category: Option<String>,
+    /// Write a GitLab container scanning report (GitLab's security report schema 15.2.1, worst
+    /// findings first, capped at 5 000 with a note when it must be) to this file (docs/ci/gitlab.md).
+    #[arg(long, value_name = "FILE")]
+    pub gitlab_report: Option<PathBuf>,
     /// What to print on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -315,6 +319,26 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
         }
         write_file(path, "--code-scanning-sarif", |w| {
             serde_json::to_writer(w, &rendered.sarif).map_err(std::io::Error::other)
+        })?;
+    }
+    if let Some(path) = &args.gitlab_report {
+        let ctx = asff_context(args, &report.target, &evaluated, &processed_at, &source_key);
+        let scanner = report.runs.first().map(|r| r.scanner.clone()).unwrap_or_default();
+        let at = time::OffsetDateTime::parse(&processed_at, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let scan = gitlab::ScanInfo {
+            scanner: &scanner,
+            analyzer_version: env!("CARGO_PKG_VERSION"),
+            start_time: at,
+            end_time: at,
+            completed: report.incomplete.is_empty(),
+        };
+        let rendered = gitlab::render(&findings, &ctx.target, &scan, &gitlab::DEFAULT);
+        if let Some(t) = &rendered.trimmed {
+            eprintln!("scangate: warning: --gitlab-report: {}", t.note());
+        }
+        write_file(path, "--gitlab-report", |w| {
+            serde_json::to_writer(w, &rendered.report).map_err(std::io::Error::other)
         })?;
     }
     if let Some(path) = &args.summary {

@@ -264,6 +264,35 @@ fn code_scanning_sarif_is_one_run_with_the_target_category() {
 }
 
 #[test]
+fn gitlab_report_names_the_target_and_the_processing_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("gl-container-scanning-report.json");
+    let f = fixtures::path("qscanner-image.sarif");
+    let out = scangate(
+        &[
+            "process",
+            "--gitlab-report",
+            out_path.to_str().expect("utf8"),
+            "--target",
+            "registry.example/app:1",
+            "--timestamp",
+            "2026-03-04T05:06:07.890+01:00",
+            f.to_str().expect("utf8 path"),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(42), "the gate still decides the exit: {}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_path).expect("written")).expect("the report is JSON");
+    assert_eq!(report["version"], "15.2.1");
+    assert_eq!(report["scan"]["end_time"], "2026-03-04T04:06:07", "UTC, second precision");
+    assert_eq!(report["scan"]["scanner"]["name"], "QScanner");
+    let vulns = report["vulnerabilities"].as_array().expect("vulnerabilities");
+    assert!(!vulns.is_empty());
+    assert!(vulns.iter().all(|v| v["location"]["image"] == "registry.example/app:1"));
+}
+
+#[test]
 fn quality_findings_reach_the_asff_only_when_gated() {
     // The entry point relies on evaluation to take quality findings out of its outputs.
     let dir = std::env::temp_dir().join(format!("scangate-cli-quality-{}", std::process::id()));

@@ -80,6 +80,7 @@ fn hostile_report_text_leaves_no_escape_in_any_output() {
     let path = |name: &str| dir.path().join(name).to_str().expect("utf8").to_string();
     let (asff, junit, verdict, summary) =
         (path("asff.json"), path("junit.xml"), path("verdict.json"), path("summary.md"));
+    let gitlab = path("gl-container-scanning-report.json");
     let fixture = fixtures::path("hostile-text.sarif");
     let fixture = fixture.to_str().expect("utf8");
     let files = [
@@ -91,6 +92,8 @@ fn hostile_report_text_leaves_no_escape_in_any_output() {
         &verdict,
         "--summary",
         &summary,
+        "--gitlab-report",
+        &gitlab,
         "--timestamp",
         "2026-12-06T21:00:00Z",
     ];
@@ -114,6 +117,27 @@ fn hostile_report_text_leaves_no_escape_in_any_output() {
     assert!(stdout.contains('\u{FFFD}'), "{stdout}");
     assert!(stdout.contains("the scan did not complete: ") && stdout.contains("engine failed"), "{stdout}");
     assert!(stdout.contains("Verdict: FAILED"), "{stdout}");
+
+    // --gitlab-report: every string on one line and clean; GitLab renders descriptions and
+    // solutions as Markdown, so no link, image or HTML can form there from report text.
+    let gl_doc = std::fs::read_to_string(&gitlab).expect("--gitlab-report written");
+    assert_json_clean("--gitlab-report", &gl_doc, false);
+    let gl: serde_json::Value = serde_json::from_str(&gl_doc).expect("json");
+    let vulns = gl["vulnerabilities"].as_array().expect("vulnerabilities");
+    assert!(!vulns.is_empty());
+    for v in vulns {
+        for field in ["description", "solution"] {
+            let Some(md) = v[field].as_str() else { continue };
+            assert!(!md.contains('<') && !md.contains("http://") && !md.contains("https://"), "{field}: {md}");
+            for (i, c) in md.char_indices() {
+                if matches!(c, '[' | ']' | '`') {
+                    assert!(md[..i].ends_with('\\'), "{field}: unescaped {c:?} in {md:?}");
+                }
+            }
+        }
+        assert!(v.get("links").is_none_or(|l| l.to_string().chars().all(|c| !is_unsafe_char(c))));
+    }
+    assert_eq!(gl["scan"]["status"], "failure", "the scanner said the scan did not complete");
 
     // --format json: the verdict on standard output, the same as --verdict.
     let json = scangate(&["process", "--format", "json", "--timestamp", "2026-12-06T21:00:00Z", fixture]);

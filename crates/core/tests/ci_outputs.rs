@@ -1,7 +1,9 @@
-//! GitHub code scanning SARIF (crates/core/src/ci/code_scanning.rs): the rendered document
-//! (snapshot), its limits and the note when findings are left out.
+//! GitHub code scanning SARIF (crates/core/src/ci/code_scanning.rs) and the GitLab container
+//! scanning report (crates/core/src/ci/gitlab.rs): the rendered documents (snapshots), their
+//! limits and the note when findings are left out. The GitLab report's validation against
+//! GitLab's published schema is in ci/tests/test_ci.py (Python's jsonschema, pinned).
 
-use scangate_core::ci::{self, code_scanning};
+use scangate_core::ci::{self, code_scanning, gitlab};
 use scangate_core::finding::{Finding, FindingClass, FindingKind, Location, Package, Scanner};
 use scangate_core::severity::{Severity, SeveritySource};
 use serde_json::Value;
@@ -137,4 +139,108 @@ fn code_scanning_stays_within_githubs_documented_limits() {
     let sev: f64 = rule["properties"]["security-severity"].as_str().and_then(|s| s.parse().ok()).expect("number");
     assert!(sev > 9.0, "a critical finding without CVSS lands in GitHub's critical band: {sev}");
     let _: &Value = &r.sarif;
+}
+
+fn gitlab_scan(scanner: &Scanner) -> gitlab::ScanInfo<'_> {
+    let at = time::OffsetDateTime::from_unix_timestamp(1_767_225_600).expect("2026-01-01T00:00:00Z");
+    gitlab::ScanInfo {
+        scanner,
+        analyzer_version: "0.1.0",
+        start_time: at,
+        end_time: at + time::Duration::seconds(42),
+        completed: true,
+    }
+}
+
+#[test]
+fn gitlab_report_of_the_qscanner_fixture() {
+    let report = scangate_core::sarif::read_sarif_file(&scangate_testkit::fixtures::path("qscanner-image.sarif"))
+        .expect("the fixture reads");
+    let scanner = report.runs[0].scanner.clone();
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4.2";
+    let r = gitlab::render(&report.findings, image, &gitlab_scan(&scanner), &gitlab::DEFAULT);
+    assert!(r.trimmed.is_none());
+    let doc = &r.report;
+    assert_eq!(doc["version"], gitlab::SCHEMA_VERSION);
+    assert_eq!(doc["scan"]["type"], "container_scanning");
+    assert_eq!(doc["scan"]["status"], "success");
+    assert_eq!(doc["scan"]["scanner"]["vendor"]["name"], "Qualys");
+    assert_eq!(
+        (doc["scan"]["start_time"].as_str(), doc["scan"]["end_time"].as_str()),
+        (Some("2026-01-01T00:00:00"), Some("2026-01-01T00:00:42"))
+    );
+    let vulns = doc["vulnerabilities"].as_array().expect("vulnerabilities");
+    assert_eq!(vulns.len(), report.findings.iter().filter(|f| f.class == FindingClass::Security).count());
+    let log4shell = vulns.iter().find(|v| v["identifiers"][0]["value"] == "376157").expect("QID 376157");
+    assert_eq!(log4shell["severity"], "Critical");
+    assert_eq!(log4shell["identifiers"][0]["type"], "qid", "the scanner's rule is the primary identifier");
+    let cves: Vec<&str> =
+        log4shell["identifiers"].as_array().expect("ids")[1..].iter().filter_map(|i| i["value"].as_str()).collect();
+    assert_eq!(cves, ["CVE-2021-44228", "CVE-2021-45046"]);
+    assert_eq!(log4shell["location"]["image"], image);
+    assert!(log4shell["solution"].as_str().is_some_and(|s| s.contains(" to 2.17.1")), "{}", log4shell["solution"]);
+    insta::assert_snapshot!("gitlab_container_scanning_report", serde_json::to_string_pretty(doc).expect("json"));
+}
+
+#[test]
+fn gitlab_report_severities_worst_first_without_quality_findings() {
+    let scanner = Scanner { name: "QScanner".into(), version: None };
+    let r = gitlab::render(&sample(), "app:1", &gitlab_scan(&scanner), &gitlab::DEFAULT);
+    let vulns = r.report["vulnerabilities"].as_array().expect("vulnerabilities");
+    let sev: Vec<&str> = vulns.iter().filter_map(|v| v["severity"].as_str()).collect();
+    assert_eq!(sev, ["Critical", "High", "Low"], "quality findings stay out");
+    // A secret has no package: it is located by its file, with no solution.
+    assert_eq!(vulns[1]["location"]["dependency"]["package"]["name"], "config/app settings.env");
+    assert!(vulns[1].get("solution").is_none());
+    assert_eq!(vulns[1]["identifiers"][0]["type"], "scanner_rule");
+    assert_eq!(r.report["scan"]["scanner"]["version"], "unknown", "the schema requires a version");
+    let info = finding(9, Severity::Informational);
+    let r = gitlab::render(&[info], "app:1", &gitlab_scan(&scanner), &gitlab::DEFAULT);
+    assert_eq!(r.report["vulnerabilities"][0]["severity"], "Info");
+}
+
+#[test]
+fn gitlab_report_trims_to_the_cap_with_a_note() {
+    let findings: Vec<Finding> =
+        (0..40).map(|n| finding(n, if n % 7 == 0 { Severity::Critical } else { Severity::Low })).collect();
+    let scanner = Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) };
+    let limits = gitlab::Limits { max_vulnerabilities: 10, ..gitlab::DEFAULT };
+    let r = gitlab::render(&findings, "app:1", &gitlab_scan(&scanner), &limits);
+    let t = r.trimmed.clone().expect("trimmed");
+    assert_eq!((t.total, t.kept), (40, 10));
+    let vulns = r.report["vulnerabilities"].as_array().expect("vulnerabilities");
+    assert_eq!(vulns.len(), 10);
+    assert_eq!(vulns.iter().filter(|v| v["severity"] == "Critical").count(), 6, "every critical before any low");
+    let msg = &r.report["scan"]["messages"][0];
+    assert_eq!(msg["level"], "warn");
+    assert!(msg["value"].as_str().is_some_and(|m| m.contains("kept the 10 worst of 40")), "{msg}");
+    let all = gitlab::render(&findings, "app:1", &gitlab_scan(&scanner), &gitlab::DEFAULT);
+    assert!(all.trimmed.is_none() && all.report["scan"].get("messages").is_none());
+}
+
+#[test]
+fn gitlab_report_keeps_hostile_strings_within_the_schema() {
+    let mut f = finding(1, Severity::High);
+    f.title = "t".repeat(1000);
+    f.description = "d".repeat(100_000);
+    f.help_uri = Some("javascript:alert(1)".into());
+    f.rule_id = "CVE-2026-0001".into();
+    f.cves = vec!["CVE-2026-0001".into(), "not-a-cve".into()];
+    if let Some(p) = f.package.as_mut() {
+        p.fixed_version = Some("9".repeat(10_000));
+    }
+    let scanner = Scanner { name: "\u{202e}".into(), version: Some(String::new()) };
+    let mut incomplete = gitlab_scan(&scanner);
+    incomplete.completed = false;
+    let r = gitlab::render(&[f], "", &incomplete, &gitlab::DEFAULT);
+    let v = &r.report["vulnerabilities"][0];
+    assert_eq!(v["name"].as_str().map(|s| s.chars().count()), Some(255));
+    assert_eq!(v["description"].as_str().map(|s| s.chars().count()), Some(gitlab::DEFAULT.max_description_chars));
+    assert!(v["solution"].as_str().is_some_and(|s| s.chars().count() <= 7_000));
+    assert!(v.get("links").is_none(), "a URL the schema refuses is left out");
+    let ids: Vec<&str> = v["identifiers"].as_array().expect("ids").iter().filter_map(|i| i["value"].as_str()).collect();
+    assert_eq!(ids, ["CVE-2026-0001"], "the CVE rule once; what is not a CVE is no cve identifier");
+    assert_eq!(v["location"]["image"], "target", "the schema requires a non-empty image");
+    assert_eq!(r.report["scan"]["status"], "failure");
+    assert_eq!(r.report["scan"]["scanner"]["id"], "unknown");
 }

@@ -1,7 +1,9 @@
 //! Findings in the places developers of other CI systems look (docs/ci/): GitHub code scanning
-//! SARIF within GitHub's upload limits ([`code_scanning`]). Pure: findings in, documents out.
+//! SARIF within GitHub's upload limits ([`code_scanning`]) and GitLab's container scanning
+//! report in its published schema ([`gitlab`]). Pure: findings in, documents out.
 
 pub mod code_scanning;
+pub mod gitlab;
 
 /// A SARIF-safe category from a scan type and a target: `scangate/<scan type>/<target>/`,
 /// the target's characters outside `[A-Za-z0-9._-]` replaced by `-` and cut at 100 bytes,
