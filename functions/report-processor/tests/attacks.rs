@@ -6,138 +6,16 @@
 #[macro_use]
 mod common;
 
-use common::{hub_sink, identity, lock, qscanner_sarif, run, s3_event, V1, V2, V3};
-use report_processor::config::Config;
-use report_processor::process::Processor;
-use scangate_aws::codebuild::{BuildInfo, CodeBuildError, CodeBuildOps, Ensured, ReportExport, StartBuild};
-use scangate_aws::s3::S3Store;
-use scangate_aws::securityhub::{SecurityHubImporter, Sink};
-use scangate_core::lifecycle::state::LifecycleState;
-use scangate_core::lifecycle::{LifecycleKey, ScanType};
-use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
+use common::attack::{env_with, meta, Forgery};
+use common::{identity, qscanner_sarif, run, s3_event, V1, V2, V3};
+use scangate_testkit::Moto;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-/// CodeBuild's BatchGetBuilds as the processor sees it: the builds this test started, each
-/// a build of its project's own buildspec, running since an hour ago, unless a test changes
-/// that (status, times, buildspec override, variables).
-#[derive(Default)]
-struct Builds {
-    known: Mutex<HashMap<String, BuildInfo>>,
-}
-
-fn arn(project: &str, id: &str) -> String {
-    format!("arn:aws:codebuild:{REGION}:{ACCOUNT_ID}:build/{project}:{id}")
-}
-
-impl Builds {
-    /// A running build of `project` scanning `image`, started by `pipeline` (execution
-    /// `execution`), or by hand.
-    fn started(&self, project: &str, id: &str, pipeline: Option<(&str, &str)>, image: &str) -> String {
-        self.started_with(project, id, pipeline, image, |_| {})
-    }
-
-    /// [`Self::started`], then changed by `change`.
-    fn started_with(
-        &self,
-        project: &str,
-        id: &str,
-        pipeline: Option<(&str, &str)>,
-        image: &str,
-        change: impl FnOnce(&mut BuildInfo),
-    ) -> String {
-        let arn = arn(project, id);
-        let mut env = vec![("IMAGE_ID".to_string(), image.to_string())];
-        if let Some((_, e)) = pipeline {
-            env.push(("SCANGATE_PIPELINE_EXECUTION_ID".into(), e.to_string()));
-        }
-        let mut info = BuildInfo {
-            arn: arn.clone(),
-            project: Some(project.into()),
-            initiator: Some(pipeline.map_or("someone".to_string(), |(p, _)| format!("codepipeline/{p}"))),
-            pipeline_execution_id: pipeline.map(|(_, e)| e.to_string()),
-            start_time: Some(time::OffsetDateTime::now_utc() - time::Duration::hours(1)),
-            end_time: None,
-            buildspec_overridden: Some(false),
-            env,
-            ..BuildInfo::default()
-        };
-        change(&mut info);
-        lock(&self.known).insert(format!("{project}:{id}"), info);
-        arn
-    }
-}
-
-impl CodeBuildOps for Builds {
-    async fn build_info(&self, build_id: &str) -> Result<Option<BuildInfo>, CodeBuildError> {
-        let id = scangate_core::contract::build_id(build_id);
-        Ok(lock(&self.known).get(id).cloned())
-    }
-
-    async fn ensure_report_group(&self, _name: &str, _export: &ReportExport) -> Result<Ensured, CodeBuildError> {
-        Ok(Ensured::AlreadyExists)
-    }
-
-    async fn start_build(&self, request: &StartBuild) -> Result<String, CodeBuildError> {
-        Ok(format!("{}:never", request.project))
-    }
-}
-
-type TestProcessor = Processor<S3Store, Sink<SecurityHubImporter>, Builds>;
-type Env = common::Env<TestProcessor>;
-
-async fn env_with(moto: &Moto, allow_relax: bool) -> Env {
-    Env::new(moto, "sg-attack", move |clients, kms| {
-        let config = Config {
-            kms_key_id: Some(kms.to_string()),
-            allow_metadata_relax: allow_relax,
-            scan_projects: vec!["app".into(), "victim".into(), "attacker".into()],
-            scan_role_ids: vec![common::WRITER_ROLE_ID.into()],
-            ..Config::default()
-        };
-        Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(hub_sink(clients)))
-            .with_codebuild(Builds::default())
-    })
-    .await
-}
-
-impl Env {
-    async fn deliver(&self, key: &str) -> Value {
-        let out = self.processor.handle(&s3_event(&self.bucket, key), &identity()).await.expect("handled, not retried");
-        out["reports"][0].clone()
-    }
-
-    fn builds(&self) -> &Builds {
-        self.processor.codebuild.as_ref().expect("fake CodeBuild")
-    }
-
-    async fn reason(&self, quarantine_key: &str) -> Value {
-        let body = self.get(&format!("{quarantine_key}.reason.json")).await.expect("reason beside the quarantine copy");
-        serde_json::from_slice(&body).expect("reason is JSON")
-    }
-
-    async fn state(&self, repo: &str) -> LifecycleState {
-        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, repo);
-        let bytes = self.get(&format!("state/{}.json", lk.hash())).await.expect("state object exists");
-        LifecycleState::from_json(&bytes, "state").expect("state parses")
-    }
-}
-
-fn meta<'a>(image: &'a str, at: &'a str, build_arn: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("scangate-target", image),
-        ("scangate-scan-type", "image"),
-        ("scangate-scanned-at", at),
-        ("scangate-build-arn", build_arn),
-    ]
-}
 
 #[test]
 fn attack_relaxed_thresholds_in_metadata_are_ignored() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
+        let image = e.image();
         let build = e.builds().started("app", "b-1", None, &image);
         let mut m = meta(&image, "2026-11-23T08:00:00Z", &build);
         m.extend([("scangate-max-critical", "-1"), ("scangate-max-high", "-1"), ("scangate-max-medium", "0")]);
@@ -169,7 +47,7 @@ fn attack_relaxed_thresholds_in_metadata_are_ignored() {
 fn attack_a_foreign_pipeline_execution_gets_no_verdict() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
+        let image = e.image();
         // The attacker's build runs in its own pipeline and execution, and claims the victim's.
         let build = e.builds().started("attacker", "a-1", Some(("attacker-pipeline", "a-exec")), &image);
         let mut m = meta(&image, "2026-11-23T08:00:00Z", &build);
@@ -234,22 +112,16 @@ fn attack_a_foreign_pipeline_execution_gets_no_verdict() {
 fn attack_another_projects_prefix_leaves_its_results_alone() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
-        let victim = e.builds().started("victim", "v-1", None, &image);
-        let key = "scans/victim/v-1/report.sarif";
-        e.upload(key, qscanner_sarif(&image, &[V1]), &meta(&image, "2026-11-23T08:00:00Z", &victim)).await;
-        e.deliver(key).await;
-        let before = e.get("results/victim/v-1/verdict.json").await.expect("victim's verdict");
-
+        let image = e.image();
+        let before = e.victim_at_rest().await;
         // The attacker's build writes under the victim's prefix, a clean report.
+        let key = "scans/victim/v-1/report.sarif";
         let attacker = e.builds().started("attacker", "a-1", None, &image);
         e.upload(key, qscanner_sarif(&image, &[]), &meta(&image, "2026-11-23T09:00:00Z", &attacker)).await;
         let out = e.deliver(key).await;
         let reason = out["quarantined"].as_str().unwrap_or_else(|| panic!("refused: {out}"));
         assert!(reason.contains("names project \"victim\" but the build"), "{reason}");
-        assert_eq!(e.get("results/victim/v-1/verdict.json").await, Some(before), "the victim's verdict is untouched");
-        let repo = format!("registry.example/{}", e.bucket);
-        assert_eq!(e.state(&repo).await.entries.len(), 1, "the victim's finding was not archived");
+        assert_eq!(e.victim_now().await, before, "the victim's findings, state and verdict are untouched");
     });
 }
 
@@ -257,8 +129,8 @@ fn attack_another_projects_prefix_leaves_its_results_alone() {
 fn attack_a_2099_scan_date_neither_archives_nor_makes_real_reports_stale() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
-        let repo = format!("registry.example/{}", e.bucket);
+        let image = e.image();
+        let repo = e.repo();
         let b1 = e.builds().started("app", "b-1", None, &image);
         e.upload(
             "scans/app/b-1/report.sarif",
@@ -300,7 +172,7 @@ fn attack_a_2099_scan_date_neither_archives_nor_makes_real_reports_stale() {
 fn attack_an_over_long_key_is_quarantined_under_a_hashed_name() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
+        let image = e.image();
         // 1010 bytes: a valid S3 key, but results/<project>/… and quarantine/<key>.reason.json would not be.
         let project = "p".repeat(1010 - "scans//b-1/report.sarif".len());
         let key = format!("scans/{project}/b-1/report.sarif");
@@ -312,8 +184,7 @@ fn attack_an_over_long_key_is_quarantined_under_a_hashed_name() {
         assert!(hashed.starts_with("quarantine/_invalid-keys/"), "{hashed}");
         assert!(e.get(&hashed).await.is_some(), "the report is kept under the hashed name");
         assert_eq!(e.reason(&hashed).await["key"], key, "the reason names the original key");
-        let listed = e.clients.s3.list_objects_v2().bucket(&e.bucket).prefix("results/").send().await.expect("list");
-        assert_eq!(listed.contents().len(), 0, "nothing derived from the key was written");
+        assert_eq!(e.keys("results/").await, Vec::<String>::new(), "nothing derived from the key was written");
     });
 }
 
@@ -321,104 +192,16 @@ fn attack_an_over_long_key_is_quarantined_under_a_hashed_name() {
 fn attack_a_dot_dot_key_is_quarantined_without_results() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
+        let image = e.image();
         let key = "scans/app/..%2F..%2Fresults/../victim/b/report.sarif".replace("%2F", "/");
         e.upload(&key, qscanner_sarif(&image, &[]), &[("scangate-target", image.as_str())]).await;
         let out = e.deliver(&key).await;
         assert!(out["quarantined"].as_str().is_some_and(|r| r.contains("\"..\" segment")), "{out}");
         let reason = e.reason(&format!("quarantine/{key}")).await;
         assert_eq!((reason["key"].as_str(), reason["results_written"].as_bool()), (Some(key.as_str()), Some(false)));
-        let listed = e.clients.s3.list_objects_v2().bucket(&e.bucket).prefix("results/").send().await.expect("list");
-        assert_eq!(listed.contents().len(), 0, "nothing derived from the key was written: {:?}", listed.contents());
+        assert_eq!(e.keys("results/").await, Vec::<String>::new(), "nothing derived from the key was written");
     });
 }
-
-/// What a victim and the security team rely on, byte for byte: every Security Hub finding
-/// of the image's lifecycle (as GetFindings returns it), the state object and the verdict.
-#[derive(PartialEq)]
-struct Victim {
-    findings: Vec<String>,
-    state: Option<Vec<u8>>,
-    verdict: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for Victim {
-    /// What differs is what matters: a digest of each part (the parts are long).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use sha2::Digest;
-        let d = |b: &[u8]| hex::encode(&sha2::Sha256::digest(b)[..6]);
-        let findings: Vec<String> = self.findings.iter().map(|x| d(x.as_bytes())).collect();
-        write!(
-            f,
-            "findings {findings:?}, state {:?}, verdict {:?}",
-            self.state.as_deref().map(|s| (d(s), String::from_utf8_lossy(s).chars().take(0).collect::<String>())),
-            self.verdict.as_deref().map(d)
-        )
-    }
-}
-
-impl Env {
-    async fn victim(&self, repo: &str, verdict_key: &str) -> Victim {
-        let lk = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, repo);
-        let prefix = format!("scangate/{}/", lk.hash());
-        let mut findings = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .clients
-                .securityhub
-                .get_findings()
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .expect("GetFindings");
-            for f in page.findings() {
-                if f.id().unwrap_or_default().starts_with(&prefix) {
-                    // Every field as GetFindings returns it; the maps in a fixed order.
-                    let mut f = f.clone();
-                    let fields: std::collections::BTreeMap<_, _> =
-                        f.product_fields.take().unwrap_or_default().into_iter().collect();
-                    let user: std::collections::BTreeMap<_, _> =
-                        f.user_defined_fields.take().unwrap_or_default().into_iter().collect();
-                    findings.push(format!("{f:?} {fields:?} {user:?}"));
-                }
-            }
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        findings.sort();
-        Victim {
-            findings,
-            state: self.get(&format!("state/{}.json", lk.hash())).await,
-            verdict: self.get(verdict_key).await,
-        }
-    }
-
-    /// Delivers `key` as written by `principal_id` (S3's `userIdentity.principalId`).
-    async fn deliver_as(&self, key: &str, principal_id: &str) -> Value {
-        let mut ev = s3_event(&self.bucket, key);
-        ev["Records"][0]["userIdentity"]["principalId"] = Value::from(principal_id);
-        let out = self.processor.handle(&ev, &identity()).await.expect("handled, not retried");
-        out["reports"][0].clone()
-    }
-
-    /// The victim's verified scan of `image` (V1 critical, V2 high), processed.
-    async fn victim_scanned(&self, image: &str) -> &'static str {
-        let key = "scans/victim/v-1/report.sarif";
-        let build = self.builds().started("victim", "v-1", None, image);
-        self.upload(key, qscanner_sarif(image, &[V1, V2]), &meta(image, "2026-11-23T08:00:00Z", &build)).await;
-        let out = self.deliver(key).await;
-        assert_eq!((out["imported"].clone(), out["passed"].clone()), (Value::from(2), Value::Bool(false)), "{out}");
-        "results/victim/v-1/verdict.json"
-    }
-}
-
-/// One forged report: what it is, its key, its metadata beyond target, type and time, and
-/// the reason it is not verified.
-type Forgery<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a str);
 
 /// Each forged, empty report of the victim's image: written by the scan role, at the
 /// current time, and still changing nothing the victim, a gate or the security team reads.
@@ -426,10 +209,8 @@ type Forgery<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a str);
 fn attack_forged_empty_reports_of_the_victims_image_change_nothing() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
-        let repo = format!("registry.example/{}", e.bucket);
-        let verdict = e.victim_scanned(&image).await;
-        let before = e.victim(&repo, verdict).await;
+        let image = e.image();
+        let before = e.victim_at_rest().await;
         assert_eq!(before.findings.len(), 2);
         let empty = qscanner_sarif(&image, &[]);
         let at = "2026-11-23T09:00:00Z";
@@ -489,12 +270,12 @@ fn attack_forged_empty_reports_of_the_victims_image_change_nothing() {
                 "{what}: {:?}",
                 v.warnings
             );
-            assert_eq!(e.victim(&repo, verdict).await, before, "{what}: the victim's findings, state and verdict");
+            assert_eq!(e.victim_now().await, before, "{what}: the victim's findings, state and verdict");
         }
         // Repeating one changes nothing either, and the victim's next real scan still applies.
         e.upload("scans/attacker/x-1/report.sarif", empty.clone(), &[("scangate-target", image.as_str())]).await;
         e.deliver("scans/attacker/x-1/report.sarif").await;
-        assert_eq!(e.victim(&repo, verdict).await, before);
+        assert_eq!(e.victim_now().await, before);
     });
 }
 
@@ -503,10 +284,8 @@ fn attack_forged_empty_reports_of_the_victims_image_change_nothing() {
 fn attack_another_principal_claiming_a_running_build_changes_nothing() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
-        let repo = format!("registry.example/{}", e.bucket);
-        let verdict = e.victim_scanned(&image).await;
-        let before = e.victim(&repo, verdict).await;
+        let image = e.image();
+        let before = e.victim_at_rest().await;
         // A genuine build of the victim's image is running; the attacker writes in its name.
         let build = e.builds().started("app", "run-1", None, &image);
         let key = "scans/app/run-1/report.sarif";
@@ -514,7 +293,7 @@ fn attack_another_principal_claiming_a_running_build_changes_nothing() {
         for principal in ["AWS:AROAATTACKERROLEID:AWSCodeBuild-run-1", "AWS:AROAEXAMPLEROLEID:AWSCodeBuild-other-1"] {
             let out = e.deliver_as(key, principal).await;
             assert_eq!(out["archived"], 0, "{principal}: {out}");
-            assert_eq!(e.victim(&repo, verdict).await, before, "{principal}");
+            assert_eq!(e.victim_now().await, before, "{principal}");
         }
         assert!(e.get("results/app/run-1/verdict.json").await.is_none());
     });
@@ -526,25 +305,12 @@ fn attack_another_principal_claiming_a_running_build_changes_nothing() {
 fn attack_a_forged_message_with_the_current_version_swapped_changes_nothing() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        e.clients
-            .s3
-            .put_bucket_versioning()
-            .bucket(&e.bucket)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("versioning");
-        let image = format!("registry.example/{}:1", e.bucket);
-        let repo = format!("registry.example/{}", e.bucket);
+        e.enable_versioning().await;
+        let image = e.image();
+        let before = e.victim_at_rest().await;
         let key = "scans/victim/v-1/report.sarif";
-        let verdict = e.victim_scanned(&image).await;
         let head = e.clients.s3.head_object().bucket(&e.bucket).key(key).send().await.expect("head");
         let checked = head.version_id().expect("versioned").to_string();
-        let before = e.victim(&repo, verdict).await;
         // The attacker's empty object becomes the current version of the same key.
         e.upload(key, qscanner_sarif(&image, &[]), &[("scangate-target", image.as_str())]).await;
         // A message naming the build's version (and the build's session) arrives.
@@ -552,7 +318,7 @@ fn attack_a_forged_message_with_the_current_version_swapped_changes_nothing() {
         ev["Records"][0]["s3"]["object"]["versionId"] = Value::from(checked);
         let out = e.processor.handle(&ev, &identity()).await.expect("handled");
         assert_eq!(out["reports"][0]["archived"], 0, "{out}");
-        assert_eq!(e.victim(&repo, verdict).await, before, "read exactly the version HEAD checked");
+        assert_eq!(e.victim_now().await, before, "read exactly the version HEAD checked");
     });
 }
 
@@ -562,15 +328,14 @@ fn attack_a_forged_message_with_the_current_version_swapped_changes_nothing() {
 fn a_verified_rescan_with_one_cve_fixed_archives_exactly_that_finding() {
     run(async {
         let e = env_with(Moto::shared(), false).await;
-        let image = format!("registry.example/{}:1", e.bucket);
-        let repo = format!("registry.example/{}", e.bucket);
+        let image = e.image();
         e.victim_scanned(&image).await;
         let build = e.builds().started("victim", "v-2", None, &image);
         let key = "scans/victim/v-2/report.sarif";
         e.upload(key, qscanner_sarif(&image, &[V1]), &meta(&image, "2026-11-23T09:00:00Z", &build)).await;
         let out = e.deliver(key).await;
         assert_eq!((out["archived"].clone(), out["imported"].clone()), (Value::from(1), Value::from(0)), "{out}");
-        let states: Vec<String> = e.victim(&repo, "-").await.findings;
+        let states: Vec<String> = e.victim_now().await.findings;
         assert_eq!(states.len(), 2);
         assert_eq!(states.iter().filter(|f| f.contains("Archived")).count(), 1, "{states:#?}");
         assert_eq!(states.iter().filter(|f| f.contains("Archived") && f.contains("CVE-2026-0002")).count(), 1);

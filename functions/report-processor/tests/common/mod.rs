@@ -2,6 +2,8 @@
 //! tests/publisher.rs). Each binary uses part of them.
 #![allow(dead_code, unused_macros)]
 
+pub(crate) mod attack;
+
 use scangate_aws::clients::Clients;
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::ratelimit::TokenBucket;
