@@ -183,6 +183,20 @@ class EachRoleOnlyItsOwnPrefix(unittest.TestCase):
             self.assertTrue(bucket_denies_put(self.stack, self.stack.arn_of(absent)), f"{absent} is not created")
         self.assertTrue(bucket_denies_put(tt.Resolved(), tt.Resolved().arn_of("GitHubRole0")), "no roles by default")
 
+    def test_the_processor_verifies_each_ci_role_under_its_own_prefix_only(self) -> None:
+        """UPLOADER_PRINCIPAL_IDS pairs each created CI role's id with the prefix it may write (`<id>=<prefix>`): the
+        processor verifies it there only, and a generic uploader never there (docs/security.md, "Provenance")."""
+        def entries(stack: tt.Resolved) -> list[str]:
+            value = stack.value(RESOURCES["ProcessorFunction"]["Properties"]["Environment"]["Variables"])
+            value = value["UPLOADER_PRINCIPAL_IDS"]
+            for role in CI_ROLES:  # what the resolver leaves of a role's unique id
+                value = value.replace(str({"Fn::GetAtt": [role, "RoleId"]}), f"<{role}.RoleId>")
+            return [e for e in value.split(",") if e]
+
+        self.assertEqual(sorted(entries(self.stack)), sorted(f"<{r}.RoleId>={p}" for r, p in self.own.items()))
+        stack = tt.Resolved(GitHubRepositories=["octo/app"], UploaderPrincipalIds=["AIDAGENERICUPLOADER01"])
+        self.assertEqual(entries(stack), ["AIDAGENERICUPLOADER01", "<GitHubRole0.RoleId>=github~octo~app"])
+
     def test_role_outputs_exist_for_each_role(self) -> None:
         for role in CI_ROLES:
             self.assertIn(f"{role}Arn", TEMPLATE["Outputs"])

@@ -6,9 +6,10 @@
 #[macro_use]
 mod common;
 
-use common::attack::{env_with, meta, Forgery};
+use common::attack::{env_configured, env_with, meta, Forgery};
 use common::{identity, qscanner_sarif, run, s3_event, V1, V2, V3};
-use scangate_testkit::Moto;
+use scangate_core::lifecycle::{LifecycleKey, ScanType};
+use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
 use serde_json::Value;
 
 #[test]
@@ -339,5 +340,63 @@ fn a_verified_rescan_with_one_cve_fixed_archives_exactly_that_finding() {
         assert_eq!(states.len(), 2);
         assert_eq!(states.iter().filter(|f| f.contains("Archived")).count(), 1, "{states:#?}");
         assert_eq!(states.iter().filter(|f| f.contains("Archived") && f.contains("CVE-2026-0002")).count(), 1);
+    });
+}
+
+/// A generic uploader (an `UPLOADER_PRINCIPAL_IDS` entry without a prefix) writes an empty
+/// report of the image a CI role scans, under that CI role's prefix, where its waiting
+/// runner reads the verdict: the report is unverified, and the CI role's findings, state
+/// and verdicts are unchanged.
+#[test]
+fn attack_a_generic_uploader_under_a_ci_roles_prefix_changes_nothing() {
+    const GENERIC: &str = "AIDAGENERICUPLOADER01";
+    const GITHUB: &str = "AROAGITHUBROLE000001";
+    run(async {
+        let e = env_configured(Moto::shared(), |c| {
+            c.uploader_principal_ids = vec![GENERIC.into(), format!("{GITHUB}=github~acme~web")];
+        })
+        .await;
+        let image = e.image();
+        let m = [("scangate-target", image.as_str()), ("scangate-scan-type", "image")];
+        // The CI role's own scan: verified, in its lifecycle.
+        let own = "scans/github~acme~web/run-1/report.sarif";
+        e.upload(own, qscanner_sarif(&image, &[V1, V2]), &m).await;
+        let out = e.deliver_as(own, &format!("AWS:{GITHUB}:GitHubActions")).await;
+        assert_eq!(out["imported"], 2, "{out}");
+        let lifecycle = LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, &e.repo())
+            .owned_by(Some(&format!("uploader:{GITHUB}")));
+        let verdict = "results/github~acme~web/run-1/verdict.json";
+        let before = e.victim_of(lifecycle.clone(), verdict).await;
+        assert_eq!(before.findings.len(), 2);
+
+        // The generic uploader: an empty report under the CI role's prefix, a run its runner waits for
+        // and the run it already has.
+        for key in ["scans/github~acme~web/run-2/report.sarif", own] {
+            e.upload(key, qscanner_sarif(&image, &[]), &m).await;
+            let out = e.deliver_as(key, &format!("AWS:{GENERIC}")).await;
+            assert_eq!(out["archived"], 0, "{key}: {out}");
+            assert_eq!(
+                e.victim_of(lifecycle.clone(), verdict).await,
+                before,
+                "{key}: the CI role's findings, state, verdict"
+            );
+        }
+        assert!(
+            e.get("results/github~acme~web/run-2/verdict.json").await.is_none(),
+            "no verdict where the runner reads"
+        );
+        let v = e.verdict("results/_unverified/github~acme~web/run-2/verdict.json").await;
+        assert!(v.warnings.iter().any(|w| w.contains("belongs to the uploader paired with it")), "{:?}", v.warnings);
+
+        // The CI role under another CI prefix is not verified either; the generic uploader under its own is.
+        let other = "scans/github~acme~other/run-1/report.sarif";
+        e.upload(other, qscanner_sarif(&image, &[]), &m).await;
+        e.deliver_as(other, &format!("AWS:{GITHUB}:GitHubActions")).await;
+        assert!(e.get("results/github~acme~other/run-1/verdict.json").await.is_none());
+        let team = "scans/team-a/up-1/report.sarif";
+        e.upload(team, qscanner_sarif(&image, &[V1]), &m).await;
+        assert_eq!(e.deliver_as(team, &format!("AWS:{GENERIC}")).await["imported"], 1);
+        assert!(!e.verdict("results/team-a/up-1/verdict.json").await.passed, "verified, in its own folder");
+        assert_eq!(e.victim_of(lifecycle, verdict).await, before);
     });
 }

@@ -97,6 +97,74 @@ impl<'a> Requester<'a> {
     }
 }
 
+/// The key projects (`scans/<project>/…`) of the CI roles (docs/ci/): `<system>~<name>`.
+/// They belong to the role created for that one repository or project; a configured
+/// uploader is verified under one only when paired with exactly it ([`check_uploader`]).
+pub const CI_KEY_PROJECT_PREFIXES: [&str; 4] = ["github~", "gitlab~", "azure~", "jenkins~"];
+
+/// One `UPLOADER_PRINCIPAL_IDS` entry: `<unique id>` (an uploader of any key project no one
+/// else owns) or `<unique id>=<key project>` (an uploader of that key project alone, as the
+/// stack configures its CI roles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uploader<'a> {
+    pub unique_id: &'a str,
+    pub project: Option<&'a str>,
+}
+
+impl<'a> Uploader<'a> {
+    pub fn parse(entry: &'a str) -> Uploader<'a> {
+        match entry.split_once('=') {
+            Some((id, project)) => Uploader { unique_id: id.trim(), project: Some(project.trim()) },
+            None => Uploader { unique_id: entry.trim(), project: None },
+        }
+    }
+}
+
+/// Whether a report written by `unique_id` under key project `key_project` is an uploader's
+/// verified report. None: `unique_id` is no configured uploader. Err: it is one, but the key
+/// belongs to someone else (why, for the unverified verdict):
+///
+/// - an uploader paired with a key project is verified under that project only;
+/// - an unpaired uploader is verified under any project but the stack's scan projects
+///   (`scan_projects`: only their builds write there), a project another entry is paired
+///   with, and the CI roles' projects ([`CI_KEY_PROJECT_PREFIXES`]), where a CI role's
+///   waiting runner reads the verdict.
+pub fn check_uploader(
+    entries: &[String],
+    unique_id: &str,
+    key_project: &str,
+    scan_projects: &[String],
+) -> Option<Result<(), String>> {
+    let uploaders: Vec<Uploader<'_>> = entries.iter().map(|e| Uploader::parse(e)).collect();
+    let own: Vec<&Uploader<'_>> = uploaders.iter().filter(|u| u.unique_id == unique_id).collect();
+    if own.is_empty() {
+        return None;
+    }
+    if own.iter().any(|u| u.project == Some(key_project)) {
+        return Some(Ok(()));
+    }
+    let paired: Vec<&str> = own.iter().filter_map(|u| u.project).collect();
+    if !paired.is_empty() {
+        return Some(Err(format!(
+            "uploader {unique_id} writes only under its own prefix ({}), not under {key_project:?}'s",
+            paired.join(", ")
+        )));
+    }
+    if scan_projects.iter().any(|p| p == key_project) {
+        return Some(Err(format!(
+            "uploader {unique_id} wrote under scan project {key_project:?}'s prefix, which only that project's builds write"
+        )));
+    }
+    if uploaders.iter().any(|u| u.project == Some(key_project))
+        || CI_KEY_PROJECT_PREFIXES.iter().any(|p| key_project.starts_with(p))
+    {
+        return Some(Err(format!(
+            "uploader {unique_id} wrote under {key_project:?}'s prefix, which belongs to the uploader paired with it (a CI role)"
+        )));
+    }
+    Some(Ok(()))
+}
+
 /// What BatchGetBuilds says about the build a report names (gathered by the processor).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuildFacts<'a> {
@@ -293,6 +361,42 @@ mod tests {
         assert!(check(&build, role, &claim).expect_err("other role").contains("not by a scan role"));
         assert!(check(&build, None, &claim).expect_err("no requester").contains("names no requester"));
         assert_eq!(check_build(&build, &projects, req, &roles, written, None), Ok(()), "writer only");
+    }
+
+    #[test]
+    fn uploaders_are_verified_under_their_own_prefix_only() {
+        let entries: Vec<String> =
+            ["AIDAGENERICUPLOADER1", "AROAGITHUBROLE000001=github~acme~web", " AROAJENKINSROLE00001 = jenkins~ci "]
+                .map(String::from)
+                .to_vec();
+        let scan = vec!["qualys-codebuild-image-eu-west-1".to_string()];
+        let check = |id: &str, project: &str| check_uploader(&entries, id, project, &scan);
+        // (writer, key project, verified? (the reason names))
+        type Expected = Option<Result<(), &'static str>>;
+        let table: [(&str, &str, Expected); 10] = [
+            ("AIDAGENERICUPLOADER1", "team-a", Some(Ok(()))),
+            ("AIDAGENERICUPLOADER1", "github~acme~web", Some(Err("belongs to the uploader paired with it"))),
+            ("AIDAGENERICUPLOADER1", "github~acme~other", Some(Err("belongs to the uploader paired with it"))),
+            ("AIDAGENERICUPLOADER1", "gitlab~group~app", Some(Err("(a CI role)"))),
+            ("AIDAGENERICUPLOADER1", "qualys-codebuild-image-eu-west-1", Some(Err("only that project's builds"))),
+            ("AROAGITHUBROLE000001", "github~acme~web", Some(Ok(()))),
+            ("AROAGITHUBROLE000001", "github~acme~other", Some(Err("only under its own prefix (github~acme~web)"))),
+            ("AROAGITHUBROLE000001", "team-a", Some(Err("only under its own prefix"))),
+            ("AROAJENKINSROLE00001", "jenkins~ci", Some(Ok(()))),
+            ("AROAOTHERROLE0000001", "team-a", None),
+        ];
+        for (id, project, expected) in table {
+            let got = check(id, project);
+            match (&got, expected) {
+                (None, None) | (Some(Ok(())), Some(Ok(()))) => {}
+                (Some(Err(why)), Some(Err(names))) => assert!(why.contains(names), "{id} {project}: {why}"),
+                _ => panic!("{id} under {project}: {got:?}, expected {expected:?}"),
+            }
+        }
+        assert_eq!(
+            Uploader::parse(" AROAX = github~a~b"),
+            Uploader { unique_id: "AROAX", project: Some("github~a~b") }
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::{Delivery, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{BuildInfo, CodeBuildOps};
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::FindingSink;
-use scangate_core::contract::provenance::{check_build, BuildFacts, ClaimedTarget, Requester};
+use scangate_core::contract::provenance::{check_build, check_uploader, BuildFacts, ClaimedTarget, Requester};
 use scangate_core::contract::{self, Provenance, Writer};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -30,17 +30,18 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         let unverified = |why: String| Ok(Ok(Decided { provenance: Provenance::Unverified(why), build: None }));
         let (key_project, _) = contract::results_dir(&d.obj.key, &self.config.scan_prefix);
         let requester = d.obj.requester.as_deref().and_then(Requester::parse);
-        if let Some(r) = requester.filter(|r| self.config.uploader_principal_ids.iter().any(|u| u == r.unique_id)) {
-            if self.config.scan_projects.contains(&key_project) {
-                return unverified(format!(
-                    "uploader {} wrote under scan project {key_project:?}'s prefix, which only that project's builds write",
-                    r.unique_id
-                ));
+        if let Some(r) = requester {
+            let cfg = &self.config;
+            match check_uploader(&cfg.uploader_principal_ids, r.unique_id, &key_project, &cfg.scan_projects) {
+                None => {}
+                Some(Err(why)) => return unverified(why),
+                Some(Ok(())) => {
+                    return Ok(Ok(Decided {
+                        provenance: Provenance::Verified(Writer::Uploader { principal: r.unique_id.to_string() }),
+                        build: None,
+                    }))
+                }
             }
-            return Ok(Ok(Decided {
-                provenance: Provenance::Verified(Writer::Uploader { principal: r.unique_id.to_string() }),
-                build: None,
-            }));
         }
         let arn =
             meta.and_then(|m| m.build_arn.clone()).or_else(|| d.head.metadata.get(contract::meta::BUILD_ARN).cloned());
