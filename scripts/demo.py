@@ -8,7 +8,13 @@ queue + DLQ, the bucket's notification to the queue, Security Hub), runs the run
 the S3 notification reach the queue, feeds the queue to the report-processor's own
 handler (examples/local_lambda.rs; this script plays Lambda's SQS event source mapping),
 reads Security Hub, runs the pipeline gate's handler (examples/local_gate.rs), and does it
-again with one CVE fixed. Exit 0 when everything happened as the story says, 1 otherwise.
+again with one CVE fixed; then a forged upload that must change nothing. Each build is a
+verified CodeBuild build: a CodeBuild stand-in (`CodeBuildStandIn`) answers the processor's
+BatchGetBuilds/BatchGetProjects for the demo's builds, the runner writes with a session of
+the scan role named `AWSCodeBuild-<uuid>` (moto's STS AssumeRole), and `S3Requesters`, in
+front of moto's S3, records which session signed each PutObject (moto's S3 notifications
+carry no `userIdentity`; S3's own do). Exit 0 when everything happened as the story says,
+1 otherwise.
 Every process it starts is stopped and its temporary directory removed on exit, on an
 error and on Ctrl-C or SIGTERM.
 """
@@ -42,24 +48,12 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 NAME = "scangate"
 PROJECT = f"qualys-codebuild-image-{REGION}"
-# The unique id S3 records for the demo's writer. moto's S3 notifications carry no
-# `userIdentity`, so the demo's event source adds what S3 records (`with_writer`).
-DEMO_WRITER_ID = "AIDADEMOUPLOADER0001"
-
-
-def with_writer(body: str) -> str:
-    """An S3 notification body with `userIdentity.principalId` as S3 would record the
-    demo's writer (moto leaves it out); any other body unchanged."""
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
-        return body
-    for r in doc["Records"]:
-        if isinstance(r, dict) and "userIdentity" not in r:
-            r["userIdentity"] = {"principalId": f"AWS:{DEMO_WRITER_ID}"}
-    return json.dumps(doc)
+SCAN_ROLE = f"qualys-{NAME}-scan-{REGION}"
+# Another team's CodeBuild project (not one of the stack's scan projects) and its image: the forger's build.
+OTHER_PROJECT = "team-b-tools"
+OTHER_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team-b/tools:7"
+# The buildspec the scan project runs (a build that ran another one is not verified).
+BUILDSPEC = "version: 0.2\n# the scan project's buildspec (cfn/scangate.yaml, ImageScanProject)\n"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop/web:1.4.2"
 FIXED_CVE = "CVE-2022-37434"
 # The fake Qualys token: only ever in the secret and in the runner's environment.
@@ -94,6 +88,221 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join("      " + line for line in text[-lines:])
 
 
+def forward(handler: http.server.BaseHTTPRequestHandler, upstream: tuple[str, int], body: bytes):
+    """Sends `handler`'s request (with `body`) to `upstream`; returns (status, headers, data)."""
+    import http.client  # noqa: PLC0415
+
+    drop = ("connection", "transfer-encoding", "expect", "content-length")
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in drop}
+    headers["Content-Length"] = str(len(body))
+    conn = http.client.HTTPConnection(*upstream, timeout=60)
+    try:
+        conn.request(handler.command, handler.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def request_body(handler: http.server.BaseHTTPRequestHandler) -> bytes:
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        out = b""
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return out
+            out += handler.rfile.read(size)
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def answer(handler: http.server.BaseHTTPRequestHandler, status: int, headers, data: bytes) -> None:
+    handler.send_response(status)
+    length = str(len(data))
+    for k, v in headers:
+        if k.lower() in ("connection", "transfer-encoding", "content-length", "date", "server"):
+            if k.lower() == "content-length" and handler.command == "HEAD":
+                length = v  # HEAD: the object's size, no body
+            continue
+        handler.send_header(k, v)
+    handler.send_header("Content-Length", length)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+class LoopbackServer:
+    """A ThreadingHTTPServer on 127.0.0.1 with `handler_class`, served from a daemon thread."""
+
+    def __init__(self, handler_class) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class S3Requesters:
+    """moto's S3 behind a loopback recorder of who wrote each object.
+
+    S3 records the requester of a PutObject (the signing credentials' principal) and puts it in
+    its notification as `userIdentity.principalId` (`AWS:<role id>:<session name>` for a role
+    session); moto's notifications carry no `userIdentity`. Writers reach S3 through this
+    recorder (`AWS_ENDPOINT_URL_S3`): it forwards every request to moto unchanged and notes,
+    for each PutObject moto accepted, the access key id of its SigV4 `Authorization` header
+    (moto checks no signatures; S3 would). `principals` maps the access keys the demo was
+    issued by STS to the principal STS named (GetCallerIdentity `UserId`). The demo's event
+    source then adds that principal to moto's notification of the same key and ETag: nothing
+    the writer chose (key, metadata, body) decides it."""
+
+    def __init__(self, moto_endpoint: str) -> None:
+        upstream = urllib.parse.urlsplit(moto_endpoint)
+        self.principals: dict[str, str] = {}
+        self.written: dict[tuple[str, str], str] = {}
+        self.recorded = threading.Condition()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # noqa: ARG002
+                pass
+
+            def relay(self) -> None:
+                body = request_body(self)
+                status, headers, data = forward(self, (upstream.hostname, upstream.port), body)
+                url = urllib.parse.urlsplit(self.path)
+                parts = url.path.lstrip("/").split("/", 1)  # path style: /<bucket>/<key>
+                copy = any(k.lower() == "x-amz-copy-source" for k in self.headers.keys())
+                # A PutObject (the Rust SDK adds `?x-id=PutObject`), not a part, tagging, ACL or copy.
+                put = set(urllib.parse.parse_qs(url.query, keep_blank_values=True)) <= {"x-id"}
+                if self.command == "PUT" and status == 200 and len(parts) == 2 and put and not copy:
+                    auth = self.headers.get("Authorization", "")
+                    found = re.search(r"Credential=([A-Z0-9]+)/", auth)
+                    etag = next((v for k, v in headers if k.lower() == "etag"), "").strip('"')
+                    principal = recorder.principals.get(found.group(1)) if found else None
+                    if principal:
+                        with recorder.recorded:
+                            recorder.written[(urllib.parse.unquote(parts[1]), etag)] = principal
+                            recorder.recorded.notify_all()
+                answer(self, status, headers, data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = relay
+
+        self.http = LoopbackServer(Handler)
+        self.url = self.http.url
+
+    def with_requester(self, body: str) -> str:
+        """moto's notification body with `userIdentity.principalId` of each record's writer, as
+        S3 records it; a record whose object the recorder did not see written stays without.
+        moto sends the notification before it answers the PutObject, so the recorder may note the
+        writer a moment after the message arrives: wait for it a few seconds."""
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
+            return body
+        for r in doc["Records"]:
+            try:
+                obj = r["s3"]["object"]
+                written = (urllib.parse.unquote_plus(obj["key"]), obj.get("eTag", ""))
+            except (KeyError, TypeError):
+                continue
+            with self.recorded:
+                self.recorded.wait_for(lambda w=written: w in self.written, timeout=5)
+                principal = self.written.get(written)
+            if principal and "userIdentity" not in r:
+                r["userIdentity"] = {"principalId": principal}
+        return json.dumps(doc)
+
+
+class CodeBuildStandIn:
+    """CodeBuild's BatchGetBuilds and BatchGetProjects (JSON 1.1, `X-Amz-Target:
+    CodeBuild_20161006.<operation>`) for the demo's builds, on loopback; the processor reaches
+    it through `AWS_ENDPOINT_URL_CODEBUILD`. moto's CodeBuild returns fixed fields (no
+    environment variables, times or buildspec of the build), which is what the processor
+    checks. Any other operation goes to moto unchanged."""
+
+    def __init__(self, moto_endpoint: str) -> None:
+        upstream = urllib.parse.urlsplit(moto_endpoint)
+        self.builds: dict[str, dict] = {}
+        self.projects: dict[str, dict] = {}
+        self.asked: Counter = Counter()
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # noqa: ARG002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = request_body(self)
+                target = self.headers.get("X-Amz-Target", "")
+                operation = target.rsplit(".", 1)[-1]
+                if operation not in ("BatchGetBuilds", "BatchGetProjects"):
+                    answer(self, *forward(self, (upstream.hostname, upstream.port), body))
+                    return
+                stand_in.asked[operation] += 1
+                try:
+                    ask = json.loads(body or b"{}")
+                except ValueError:
+                    ask = {}
+                if operation == "BatchGetBuilds":
+                    ids = [i for i in ask.get("ids", []) if isinstance(i, str)]
+                    known = [stand_in.builds[i] for i in ids if i in stand_in.builds]
+                    out = {"builds": known, "buildsNotFound": [i for i in ids if i not in stand_in.builds]}
+                else:
+                    names = [n for n in ask.get("names", []) if isinstance(n, str)]
+                    known = [stand_in.projects[n] for n in names if n in stand_in.projects]
+                    out = {"projects": known, "projectsNotFound": [n for n in names if n not in stand_in.projects]}
+                data = json.dumps(out).encode()
+                answer(self, 200, [("Content-Type", "application/x-amz-json-1.1"),
+                                   ("x-amzn-RequestId", str(uuid.uuid4()))], data)
+
+        self.http = LoopbackServer(Handler)
+        self.url = self.http.url
+
+    def project(self, name: str, role_arn: str) -> None:
+        self.projects[name] = {
+            "name": name,
+            "arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{name}",
+            "source": {"type": "NO_SOURCE", "buildspec": BUILDSPEC},
+            "serviceRole": role_arn,
+            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                            "computeType": "BUILD_GENERAL1_SMALL"},
+        }
+
+    def start(self, project: str, build_uuid: str, env: dict[str, str]) -> str:
+        """A build of `project`'s own buildspec, running from now, with `env` (plain text)."""
+        build_id = f"{project}:{build_uuid}"
+        self.builds[build_id] = {
+            "id": build_id,
+            "arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{build_id}",
+            "projectName": project,
+            "buildStatus": "IN_PROGRESS",
+            "currentPhase": "BUILD",
+            "startTime": time.time() - 1,
+            "initiator": "scangate-demo",
+            "source": {"type": "NO_SOURCE", "buildspec": self.projects[project]["source"]["buildspec"]},
+            "environment": {
+                **self.projects[project]["environment"],
+                "environmentVariables": [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in env.items()],
+            },
+        }
+        return self.builds[build_id]["arn"]
+
+    def finish(self, build_arn: str, status: str) -> None:
+        build = self.builds[build_arn.rsplit("/", 1)[-1]]
+        build.update(buildStatus=status, currentPhase="COMPLETED", endTime=time.time() + 1)
+
+
 class Demo:
     def __init__(self, bin_dir: Path, keep: bool) -> None:
         self.bin_dir = bin_dir
@@ -108,6 +317,8 @@ class Demo:
         self.messages_done = 0
         self.test_events = 0
         self.runner: subprocess.Popen | None = None
+        self.recorder: S3Requesters | None = None
+        self.codebuild: CodeBuildStandIn | None = None
         self.started = time.monotonic()
 
     # ------------------------------------------------------------------ processes
@@ -150,6 +361,9 @@ class Demo:
         if self.http:
             self.http.shutdown()
             self.http.server_close()
+        for stand_in in (self.recorder, self.codebuild):
+            if stand_in:
+                stand_in.http.close()
         if self.keep:
             say(f"    (kept {self.tmp})")
         else:
@@ -302,6 +516,21 @@ class Demo:
         self.hub.enable_security_hub(EnableDefaultStandards=False)
         say("    Security Hub   enabled")
 
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                          "Principal": {"Service": "codebuild.amazonaws.com"}}]}
+        role = self.client("iam").create_role(RoleName=SCAN_ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        self.scan_role_arn, self.scan_role_id = role["Arn"], role["RoleId"]
+        say(f"    scan role      {SCAN_ROLE} (unique id {self.scan_role_id}: SCAN_ROLE_IDS)")
+        self.recorder = S3Requesters(self.endpoint)
+        say(f"    S3 requesters  {self.recorder.url}: writers reach moto's S3 through it; it notes which STS session")
+        say("                   signed each PutObject, which S3 puts in its notification (moto's carry no userIdentity)")
+        self.codebuild = CodeBuildStandIn(self.endpoint)
+        self.codebuild.project(PROJECT, self.scan_role_arn)
+        self.codebuild.project(OTHER_PROJECT, self.scan_role_arn)
+        say(f"    CodeBuild      {self.codebuild.url}: a stand-in answering BatchGetBuilds/BatchGetProjects for the demo's")
+        say(f"                   builds of {PROJECT} (a scan project) and {OTHER_PROJECT} (another team's; moto's")
+        say("                   CodeBuild returns fixed fields); the processor reaches it by AWS_ENDPOINT_URL_CODEBUILD")
+
         self.report_group = PROJECT
         try:
             self.client("codebuild").create_report_group(
@@ -318,6 +547,23 @@ class Demo:
                 " each round shows the JUnit file the buildspec hands to it"
             )
             self.report_group_created = False
+
+    def build_session(self, build_uuid: str) -> dict[str, str]:
+        """The credentials CodeBuild gives build `<project>:<build_uuid>`: a session of the scan role
+        named `AWSCodeBuild-<uuid>` (moto's STS). The recorder learns the principal STS names for them."""
+        import boto3  # noqa: PLC0415
+
+        got = self.client("sts").assume_role(RoleArn=self.scan_role_arn, RoleSessionName=f"AWSCodeBuild-{build_uuid}")
+        c = got["Credentials"]
+        creds = {"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+                 "AWS_SESSION_TOKEN": c["SessionToken"]}
+        who = boto3.client(
+            "sts", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id=c["AccessKeyId"],
+            aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
+        ).get_caller_identity()
+        assert self.recorder is not None
+        self.recorder.principals[c["AccessKeyId"]] = f"AWS:{who['UserId']}"
+        return creds
 
     def queue_arn(self, url: str) -> str:
         return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -352,9 +598,11 @@ class Demo:
             REPORT_BUCKET=self.bucket,
             REPORT_KMS_KEY_ID=self.key_arn,
             PUBLISHER_PROJECT="",
-            # The demo's writer counts as a configured uploader (docs/security.md, "Provenance"):
-            # its reports are verified, in a lifecycle namespace of their own.
-            UPLOADER_PRINCIPAL_IDS=DEMO_WRITER_ID,
+            # Provenance (docs/security.md): the scan project whose running builds vouch for a report,
+            # the role their sessions are; CodeBuild is the demo's stand-in.
+            SCAN_PROJECTS=PROJECT,
+            SCAN_ROLE_IDS=self.scan_role_id,
+            AWS_ENDPOINT_URL_CODEBUILD=self.codebuild.url,
             RUST_LOG="info",
             AWS_LAMBDA_LOG_FORMAT="JSON",  # as the stack's LoggingConfig
             LOCAL_ACCOUNT_ID=ACCOUNT,
@@ -450,7 +698,7 @@ class Demo:
                         {
                             "messageId": m["MessageId"],
                             "receiptHandle": m["ReceiptHandle"],
-                            "body": with_writer(m["Body"]),
+                            "body": self.recorder.with_requester(m["Body"]),
                             "attributes": m.get("Attributes", {}),
                             "messageAttributes": m.get("MessageAttributes", {}),
                             "md5OfBody": m.get("MD5OfBody", ""),
@@ -493,11 +741,15 @@ class Demo:
         build_uuid = str(uuid.uuid4())
         build_dir = self.tmp / f"build-{round_no}"
         build_dir.mkdir()
+        build_arn = self.codebuild.start(PROJECT, build_uuid, {"IMAGE_ID": IMAGE})
         env = self.aws_env()
+        env.update(self.build_session(build_uuid))
         env.update(
+            # Writes reach S3 through the recorder of requesters (S3Requesters).
+            AWS_ENDPOINT_URL_S3=self.recorder.url,
             # What CodeBuild and the buildspec (cfn/scangate.yaml) give the runner.
             CODEBUILD_BUILD_ID=f"{PROJECT}:{build_uuid}",
-            CODEBUILD_BUILD_ARN=f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{PROJECT}:{build_uuid}",
+            CODEBUILD_BUILD_ARN=build_arn,
             QUALYS_SECRET_ID=self.secret_name,
             QUALYS_POD="US1",
             QSCANNER_URL=self.qscanner_url,
@@ -552,6 +804,7 @@ class Demo:
                 continue
             say(f"    runner | {line}")
         code = proc.wait(timeout=120)
+        self.codebuild.finish(build_arn, "SUCCEEDED" if code == 0 else "FAILED")
         outputs = read_env_file(build_dir / "work" / "outputs.env")
         return {"code": code, "dir": build_dir, "outputs": outputs, "build_uuid": build_uuid, "log": output}
 
@@ -632,6 +885,14 @@ class Demo:
         if not key:
             raise DemoError(f"outputs.env has no verdict_key: {build['outputs']}")
         verdict = self.verdict(key)
+        unverified = [w for w in verdict.get("warnings", []) if "unverified" in w]
+        if not key.startswith(f"results/{PROJECT}/") or unverified:
+            raise DemoError(f"round {n}: the processor did not verify the build's report ({key}): {unverified}")
+        writers = sorted({p for (k, _), p in self.recorder.written.items() if build["build_uuid"] in k})
+        say(
+            f"    verified: BatchGetBuilds shows build {build['build_uuid'][:8]}… of {PROJECT} running with its own"
+            f" buildspec and IMAGE_ID={IMAGE}; S3 recorded its writer as {', '.join(writers)}"
+        )
         say(f"    verdict s3://{self.bucket}/{key}: passed={json.dumps(verdict['passed'])}")
         for reason in verdict.get("reasons", []):
             say(f"      - {reason}")
@@ -685,6 +946,94 @@ class Demo:
             "gate": gate_result,
         }
 
+    # ------------------------------------------------------------------ a forged upload
+    def victim(self, verdict_key: str) -> dict[str, object]:
+        """What the victim, a gate and the security team rely on, as bytes: every Security Hub finding,
+        every state object, the victim's verdict and the gate's answer on it."""
+        findings = sorted(json.dumps(f, sort_keys=True, default=str) for f in self.hub_findings())
+        state = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="state/"):
+            for o in page.get("Contents", []):
+                state[o["Key"]] = self.s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()
+        verdict = self.s3.get_object(Bucket=self.bucket, Key=verdict_key)["Body"].read()
+        return {"findings": findings, "state": state, "verdict": verdict}
+
+    def forge(self, creds: dict[str, str], key: str, meta: dict[str, str]) -> dict:
+        """Puts an empty report of the victim's image at `key` with the forger's session; waits for its
+        (unverified) verdict."""
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
+        s3 = boto3.client("s3", endpoint_url=self.recorder.url, region_name=REGION,
+                          aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                          aws_session_token=creds["AWS_SESSION_TOKEN"],
+                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        s3.put_object(Bucket=self.bucket, Key=key, Body=empty_report(), Metadata=meta,
+                      ServerSideEncryption="aws:kms", SSEKMSKeyId=self.key_arn)
+        say(f"    put s3://{self.bucket}/{key} ({', '.join(f'{k}={v}' for k, v in meta.items())})")
+        project, segment = key.split("/")[1:3]
+        verdict_key = f"results/_unverified/{project}/{segment}/verdict.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self.poller_error:
+            try:
+                verdict = self.verdict(verdict_key)
+                break
+            except self.s3.exceptions.NoSuchKey:
+                time.sleep(0.3)
+        else:
+            raise DemoError(f"no verdict at {verdict_key} within 60 s:\n{tail(self.processor_log)}")
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"results/{project}/{segment}/")
+        if listed.get("KeyCount", 0):
+            raise DemoError(f"the forged report got results in its build's own folder: {listed['Contents']}")
+        why = next((w for w in verdict.get("warnings", []) if "unverified" in w), None)
+        if not why:
+            raise DemoError(f"the forged report's verdict says nothing of being unverified: {verdict.get('warnings')}")
+        say(f"    verdict s3://{self.bucket}/{verdict_key} (no gate reads it): {why}")
+        return verdict
+
+    def forged_round(self, r2: dict) -> dict:
+        step(f"Round 3: forged uploads: a clean report of {IMAGE} from a build of another project, then from no build")
+        say(f"    The forger has a build of {OTHER_PROJECT} (not a scan project) running with the scan role, scanning")
+        say(f"    its own image {OTHER_IMAGE}; its session writes under scans/ as any build of the role can.")
+        before = self.victim(r2["key"])
+        forger_uuid = str(uuid.uuid4())
+        forger_arn = self.codebuild.start(OTHER_PROJECT, forger_uuid, {"IMAGE_ID": OTHER_IMAGE})
+        creds = self.build_session(forger_uuid)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        meta = {"scangate-target": IMAGE, "scangate-scan-type": "image", "scangate-scanned-at": now}
+        verdicts = [
+            self.forge(creds, f"scans/{OTHER_PROJECT}/{forger_uuid}/report.sarif",
+                       {**meta, "scangate-build-arn": forger_arn}),
+            self.forge(creds, f"scans/{OTHER_PROJECT}/{forger_uuid}-nobuild/report.sarif", meta),
+        ]
+        self.codebuild.finish(forger_arn, "SUCCEEDED")
+        say("    The victim's gate, on its verdict of round 2, after the forgeries:")
+        gate_result, _ = self.gate(r2["key"])
+        after = self.victim(r2["key"])
+        compared = [
+            (f"victim's Security Hub findings ({len(before['findings'])}, every field)", before["findings"] == after["findings"]),
+            (f"lifecycle state objects ({len(before['state'])})", before["state"] == after["state"]),
+            ("victim's verdict (bytes)", before["verdict"] == after["verdict"]),
+            ("victim's gate", gate_result == r2["gate"]),
+        ]
+        changed = [name for name, same in compared if not same]
+        if changed:
+            raise DemoError(f"round 3: the forged uploads changed {', '.join(changed)}")
+        active = sum(1 for f in self.hub_findings() if f.get("RecordState") == "ACTIVE")
+        say("    Compared before and after (bytes): the victim's findings, state, verdict and gate are unchanged.")
+        last = verdicts[0]
+        return {
+            "code": "-",
+            "verdict": {**last, "counts": last["counts"], "findings_imported": sum(v["findings_imported"] for v in verdicts),
+                        "findings_archived": sum(v["findings_archived"] for v in verdicts)},
+            "key": None,
+            "active": active,
+            "archived": [],
+            "gate": gate_result,
+            "compared": compared,
+        }
+
     def run(self) -> None:
         say("scangate demo: a CodeBuild image scan, its report through S3 -> SQS -> the report-processor,")
         say("findings in Security Hub and the pipeline gate; AWS is emulated by moto on this machine.")
@@ -736,6 +1085,8 @@ class Demo:
         if accepted != "succeeded":
             raise DemoError(f"the gate with overrides: expected succeeded, got {accepted}")
 
+        r3 = self.forged_round(r2)
+
         step("Summary")
         rows = [
             ("report findings (after dedup)", lambda r: r["verdict"]["counts"]["total"]),
@@ -747,19 +1098,30 @@ class Demo:
             ("pipeline gate", lambda r: r["gate"].upper()),
         ]
         width = max(len(name) for name, _ in rows)
-        say(f"    {'':<{width}}  {'round 1':>10}  {'round 2':>10}")
+        say(f"    {'':<{width}}  {'round 1':>10}  {'round 2':>10}  {'forged':>10}")
         for name, get in rows:
-            say(f"    {name:<{width}}  {get(r1)!s:>10}  {get(r2)!s:>10}")
+            say(f"    {name:<{width}}  {get(r1)!s:>10}  {get(r2)!s:>10}  {get(r3)!s:>10}")
+        for name, same in r3["compared"]:
+            say(f"    {name:<{width + 24}}  {'unchanged' if same else 'CHANGED':>10}")
         if self.poller_error:
             raise DemoError(f"the SQS poller failed: {self.poller_error}")
         say()
         say(
-            "Story as expected: both builds fail the gate (Log4Shell and a DENY policy), the fixed CVE is archived."
+            "Story as expected: both builds fail the gate (Log4Shell and a DENY policy), the fixed CVE is archived,"
+            " the forged uploads change nothing."
         )
         say(
             f"{self.messages_done} SQS message(s) handled ({self.test_events} s3:TestEvent, the rest reports)."
             f" Elapsed {time.monotonic() - self.started:.1f} s after the build."
         )
+
+
+def empty_report() -> bytes:
+    """The fixture's image report with every result removed: a complete, clean scan of the image."""
+    doc = json.loads((ROOT / "tests/fixtures/qscanner-image.sarif").read_text())
+    for run in doc["runs"]:
+        run["results"] = []
+    return json.dumps(doc).encode()
 
 
 def describe_body(body: str) -> str:
