@@ -47,8 +47,10 @@ pub fn evaluate(
             .filter(|f| f.exception.is_none())
             .filter(|f| !gate.fixable_only || f.fix_available() != Some(false)),
     );
+    // Those the reader counted without keeping them (ReadLimits::count_quality) too.
     let quality_counts =
-        Counts::of(report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality));
+        Counts::of(report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality))
+            .plus(&report.quality_counted);
     let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
     let mut evaluation = evaluate_gate(&counts, policy_result, gate);
     match incomplete_reason(&report.incomplete, gate) {
@@ -283,6 +285,9 @@ pub fn merge_reports(reports: Vec<Report>) -> Report {
         merged.results_read += report.results_read;
         merged.incomplete.extend(report.incomplete);
         merged.quality.extend(report.quality);
+        // Counted apart by the reader (ReadLimits::count_quality), so not deduplicated across
+        // reports; the CLI, which merges, keeps its quality findings.
+        merged.quality_counted = merged.quality_counted.plus(&report.quality_counted);
         for s in report.suppressed {
             if !merged.suppressed.iter().any(|m| m.id == s.id) {
                 merged.suppressed.push(s);

@@ -182,6 +182,23 @@ impl Counts {
         c
     }
 
+    /// No finding counted.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// These counts and `other`'s, severity by severity.
+    pub fn plus(&self, other: &Counts) -> Counts {
+        Counts {
+            critical: self.critical + other.critical,
+            high: self.high + other.high,
+            medium: self.medium + other.medium,
+            low: self.low + other.low,
+            informational: self.informational + other.informational,
+            total: self.total + other.total,
+        }
+    }
+
     pub fn get(&self, severity: Severity) -> u64 {
         match severity {
             Severity::Critical => self.critical,

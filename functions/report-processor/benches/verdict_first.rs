@@ -14,7 +14,11 @@
 //! `SHAPE` picks the report's shape: `qscanner` (default: QScanner-like, about 1 KB of SARIF
 //! per distinct finding), `ruff` (a linter's: every result a distinct finding at its own line,
 //! about 250 bytes each) or `tiny` (about 60 bytes a result, each a distinct finding). The
-//! breakdown of `PHASES=1` is for `qscanner` only.
+//! breakdown of `PHASES=1` is for `qscanner` only. `SHAPE=1m` is `tiny` at 1 000 000 distinct
+//! findings (unless `SIZES` says otherwise).
+//!
+//! `LIMITS=stack` applies the stack's default `MAX_REPORT_BYTES` and `MAX_FINDINGS` (512 MB)
+//! instead of none: a report over them is quarantined and its row says so with the reason.
 //!
 //! Each row ends with the peak RSS and the heap peak (the counting allocator's highest live
 //! heap from the start of processing).
@@ -284,12 +288,18 @@ async fn run_report(
         .await
         .expect("upload");
     let baseline = rss_kb().unwrap_or(0);
+    // The peak RSS counts from here too: not the generated report's buffer, freed by now.
+    reset_peak_rss();
     // The bench's writer is a configured uploader: its reports are verified (docs/security.md,
     // "Provenance"), so the Security Hub step runs as for a real scan.
+    // `LIMITS=stack`: the stack's defaults at 512 MB (a report over them is quarantined, and the
+    // row says so); otherwise none, so each row is the processor's own memory.
+    let stack = Config::default();
+    let stack_limits = std::env::var("LIMITS").is_ok_and(|v| v == "stack");
     let config = Config {
         security_hub_max_tps: tps,
-        max_report_bytes: u64::MAX,
-        max_findings: usize::MAX,
+        max_report_bytes: if stack_limits { stack.max_report_bytes } else { u64::MAX },
+        max_findings: if stack_limits { stack.max_findings } else { usize::MAX },
         uploader_principal_ids: vec![BENCH_WRITER_ID.to_string()],
         ..Config::default()
     };
@@ -311,7 +321,15 @@ async fn run_report(
     let obj = ObjectRef { requester: Some(format!("AWS:{BENCH_WRITER_ID}")), ..ObjectRef::put(bucket, key) };
     let out = processor.process(&obj, &identity, time::OffsetDateTime::now_utc()).await.expect("processed");
     let import_s = started.elapsed().as_secs_f64();
-    let Outcome::Processed { metrics, .. } = out else { panic!("{out:?}") };
+    let metrics = match out {
+        Outcome::Processed { metrics, .. } => metrics,
+        Outcome::Quarantined { reason } => {
+            let (rss, heap) = (peak_rss_kb().unwrap_or(0) / 1024, phases.heap_peak() / (1024 * 1024));
+            println!("{label}	{report_bytes}	quarantined: {reason}				{}	{rss}	{heap}", baseline / 1024);
+            return phases;
+        }
+        other => panic!("{other:?}"),
+    };
     let verdict_s = processor.store.verdict_at.lock().map(|v| v.unwrap_or(f64::NAN)).unwrap_or(f64::NAN);
     let sent = processor.sink.as_ref().map_or(0, |s| s.importer().findings.load(Ordering::Relaxed));
     println!(
@@ -331,7 +349,7 @@ async fn run_report(
 fn shape() -> Option<LintShape> {
     match std::env::var("SHAPE").unwrap_or_default().as_str() {
         "ruff" => Some(LintShape::Ruff),
-        "tiny" => Some(LintShape::Tiny),
+        "tiny" | "1m" => Some(LintShape::Tiny),
         _ => None,
     }
 }
@@ -454,8 +472,9 @@ fn main() {
         println!("verdict_first: bench");
         return;
     }
+    let one_million = std::env::var("SHAPE").is_ok_and(|v| v == "1m");
     let sizes: Vec<u64> = std::env::var("SIZES")
-        .unwrap_or_else(|_| "1000,20000,100000".into())
+        .unwrap_or_else(|_| if one_million { "1000000" } else { "1000,20000,100000" }.into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();

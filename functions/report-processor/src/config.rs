@@ -45,7 +45,8 @@ pub struct Config {
     pub max_report_bytes: u64,
     /// `MAX_FINDINGS`: a report with more distinct findings (suppressed ones included) is
     /// quarantined with the reason; the reader holds none beyond it. Default:
-    /// [`default_max_findings`] of the function's memory.
+    /// [`default_max_findings`] of the function's memory. Quality findings that are not gated
+    /// (`QUALITY_FINDINGS` other than `gate`) are counted apart, see [`Config::max_quality_findings`].
     pub max_findings: usize,
     /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
     /// thresholds above. Default false: metadata can only tighten them (docs/security.md).
@@ -89,6 +90,22 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
 /// distinct findings in 16 MiB.
 pub fn default_max_findings(memory_mb: u64) -> usize {
     usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (8 * 1024)).unwrap_or(usize::MAX)
+}
+
+/// How many distinct quality findings (not gated) the reader may count per `MAX_FINDINGS`:
+/// it keeps 16 bytes of each (a digest of its dedup key, about 40 bytes of heap with the
+/// set's overhead), against about 5 KB of heap for a kept finding at the peak.
+pub const QUALITY_FINDINGS_PER_FINDING: usize = 16;
+
+impl Config {
+    /// The cap on distinct quality findings that are counted and not kept (`QUALITY_FINDINGS`
+    /// `report` or `ignore`): [`QUALITY_FINDINGS_PER_FINDING`] × `MAX_FINDINGS` (1 048 576 at
+    /// 512 MB); a report with more is quarantined. `None` with `QUALITY_FINDINGS=gate`: they are
+    /// then gated and imported, kept and counted against `MAX_FINDINGS` like the others.
+    pub fn max_quality_findings(&self) -> Option<usize> {
+        (self.gate.quality != scangate_core::policy::QualityFindings::Gate)
+            .then(|| self.max_findings.saturating_mul(QUALITY_FINDINGS_PER_FINDING))
+    }
 }
 
 impl Default for Config {

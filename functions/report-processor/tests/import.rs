@@ -18,7 +18,7 @@ use report_processor::process::{Outcome, Processor, IN_FLIGHT};
 use scangate_aws::ratelimit::TokenBucket;
 use scangate_aws::s3::S3Store;
 use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, SinkConfig};
-use scangate_bench::synth::{write_synthetic, SynthConfig};
+use scangate_bench::synth::{write_lint, write_synthetic, LintShape, SynthConfig};
 use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::state::LifecycleState;
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
@@ -415,5 +415,51 @@ fn report_over_max_findings_is_quarantined_with_its_kind() {
         let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("processed");
         assert!(out["reports"][0]["quarantined"].is_null(), "{out}");
         assert_eq!(w.env.verdict("results/many/c-2/verdict.json").await.error, None);
+    });
+}
+
+/// Quality findings that are not gated (`QUALITY_FINDINGS=report`, the default) are counted
+/// apart from MAX_FINDINGS, up to 16 per finding it allows (the reader keeps 16 bytes of each,
+/// not the finding): a linter's report of 300 distinct quality findings is processed under a
+/// MAX_FINDINGS of 20 (cap 320), its verdict counting all 300 and nothing imported; under
+/// MAX_FINDINGS 10 (cap 160) it is quarantined as too many quality findings; with
+/// `QUALITY_FINDINGS=gate` they are gated and imported, so MAX_FINDINGS counts them.
+#[test]
+fn quality_findings_are_counted_apart_from_max_findings() {
+    run(async {
+        let mut body = Vec::new();
+        write_lint(&mut body, LintShape::Ruff, 300, 7).expect("lint SARIF");
+        let repo = "registry.example/linted:1";
+        let mut w = world(Moto::shared(), Config { max_findings: 20, ..Config::default() }).await;
+        w.recorder_bucket();
+        let quality = |v: &Verdict| v.quality_counts.total;
+        let gated = scangate_core::policy::QualityFindings::Gate;
+        for (case, max_findings, gate_quality, quarantined_for) in [
+            ("l-1", 20, false, None),
+            ("l-2", 10, false, Some("more than 160 distinct quality findings")),
+            ("l-3", 20, true, Some("more than 20 distinct findings (MAX_FINDINGS")),
+        ] {
+            w.env.processor.config.max_findings = max_findings;
+            w.env.processor.config.gate.quality = if gate_quality { gated } else { Default::default() };
+            let key = format!("scans/lint/{case}/report.sarif");
+            w.env.upload(&key, body.clone(), &meta(repo, "2026-11-23T08:00:00Z")).await;
+            let out = w.env.processor.handle(&s3_event(&w.env.bucket, &key), &identity()).await.expect("answered");
+            let v = w.env.verdict(&format!("results/lint/{case}/verdict.json")).await;
+            match quarantined_for {
+                None => {
+                    assert!(out["reports"][0]["quarantined"].is_null(), "{case}: {out}");
+                    assert_eq!((v.error.as_deref(), quality(&v), v.counts.total), (None, 300, 0), "{case}");
+                }
+                Some(why) => {
+                    let reason = out["reports"][0]["quarantined"].as_str().expect("quarantined");
+                    assert!(reason.contains(why), "{case}: {reason}");
+                    let doc = w.env.get(&format!("quarantine/{key}.reason.json")).await.expect("reason written");
+                    let doc: Value = serde_json::from_slice(&doc).expect("reason is JSON");
+                    assert_eq!(doc["kind"], "too_many_findings", "{case}");
+                    assert!(!v.passed && v.error.as_deref() == Some(reason), "{case}: {v:?}");
+                }
+            }
+        }
+        assert!(w.recorder().accepted().is_empty(), "quality findings are not imported unless gated");
     });
 }

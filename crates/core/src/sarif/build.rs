@@ -5,8 +5,10 @@ use super::message;
 use super::parse::{RawResult, RuleInfo, Tool, VulnSoftware};
 use super::Warnings;
 use crate::finding::{write_dedup_key, DedupKey, Finding, FindingClass, FindingKind, Location, Package, Scanner};
+use crate::policy::Counts;
 use crate::severity;
-use std::collections::HashMap;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 
 /// The findings so far, deduplicated across the whole document.
 #[derive(Default)]
@@ -24,6 +26,16 @@ pub(crate) struct Output {
     pub cap: Option<usize>,
     /// A distinct finding beyond `cap` was met (and not kept).
     pub over_cap: bool,
+    /// Quality findings are counted, not kept ([`super::ReadLimits::count_quality`]): at most
+    /// this many distinct ones; `None`: they are kept like the others.
+    pub quality_cap: Option<usize>,
+    /// The distinct unsuppressed quality findings counted and not kept: the first 16 bytes of
+    /// the SHA-256 of their dedup key (16 bytes each, not the finding).
+    pub quality_seen: HashSet<u128>,
+    /// Their counts by severity (the severity of each one's first result, as a kept finding's).
+    pub quality_counts: Counts,
+    /// A distinct quality finding beyond `quality_cap` was met (and not counted).
+    pub over_quality_cap: bool,
     /// Reused buffer for the key of the result being processed.
     keybuf: String,
 }
@@ -500,17 +512,59 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             }
             continue;
         }
-        if out.cap.is_some_and(|cap| held >= cap) {
+        // Counting quality findings apart: an unsuppressed result's class is known only once
+        // its finding is built, so the cap is checked after (the finding is then dropped).
+        let digest = match out.quality_cap {
+            Some(_) if !raw.suppressed => {
+                let d = key_digest(&key);
+                if out.quality_seen.contains(&d) {
+                    continue;
+                }
+                Some(d)
+            }
+            _ => None,
+        };
+        if digest.is_none() && out.cap.is_some_and(|cap| held >= cap) {
             out.over_cap = true;
             continue;
         }
         let dedup = DedupKey(key.clone());
         let affected = Affected { key: &dedup, package, layer, location: location.clone(), shared };
         let finding = build_finding(run, rule, &raw, rule_id, affected, &mut out.w);
+        if let (Some(d), Some(quality_cap)) = (digest, out.quality_cap) {
+            if finding.class == FindingClass::Quality {
+                if out.quality_seen.len() >= quality_cap {
+                    out.over_quality_cap = true;
+                } else {
+                    out.quality_seen.insert(d);
+                    out.quality_counts.add(finding.severity);
+                }
+                continue;
+            }
+            if out.cap.is_some_and(|cap| held >= cap) {
+                out.over_cap = true;
+                continue;
+            }
+        }
+        let (findings, index) = if raw.suppressed {
+            (&mut out.suppressed, &mut out.suppressed_index)
+        } else {
+            (&mut out.findings, &mut out.index)
+        };
         index.insert(dedup.0, findings.len());
         findings.push(finding);
     }
     out.keybuf = key;
+}
+
+/// The digest a quality finding counted apart is remembered by: the first 16 bytes of the
+/// SHA-256 of its dedup key text (a collision would merge two of them in the count; at 2^-128
+/// per pair it is not a concern).
+pub(crate) fn key_digest(key: &str) -> u128 {
+    let d = Sha256::digest(key.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_be_bytes(b)
 }
 
 /// What one finding of a result is about: its dedup key, the package (a result yields one

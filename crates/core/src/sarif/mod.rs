@@ -41,7 +41,7 @@ mod parse;
 mod tests;
 
 use crate::finding::{Finding, Scanner};
-use crate::policy::PolicyResult;
+use crate::policy::{Counts, PolicyResult};
 use build::Output;
 use driver::Stop;
 use std::path::Path;
@@ -96,6 +96,11 @@ pub struct Report {
     /// The reader leaves it empty: every finding it reads is in `findings` with its class.
     #[serde(default)]
     pub quality: Vec<Finding>,
+    /// Distinct quality findings the reader counted without keeping them
+    /// ([`ReadLimits::count_quality`]), by severity; in neither `findings` nor `quality`.
+    /// [`crate::evaluate::evaluate`] adds them to the verdict's quality counts.
+    #[serde(default, skip_serializing_if = "Counts::is_empty")]
+    pub quality_counted: Counts,
     /// What [`crate::evaluate::apply_exceptions`] applied (waivers, VEX), for the verdict's
     /// audit; None when the evaluation had no exceptions documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +125,25 @@ pub enum SarifError {
     /// More distinct findings than the reader was allowed to keep ([`read_sarif_capped`]).
     #[error("{source_name}: more than {limit} distinct findings (suppressed ones included)")]
     TooManyFindings { source_name: String, limit: usize },
+    /// More distinct quality findings than the reader was allowed to count
+    /// ([`ReadLimits::count_quality`]).
+    #[error("{source_name}: more than {limit} distinct quality findings")]
+    TooManyQualityFindings { source_name: String, limit: usize },
+}
+
+/// What the reader may hold ([`read_sarif_limited`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// At most this many distinct findings are kept (suppressed ones included; quality findings
+    /// counted apart are not): a document with more is read to its end, holding no finding
+    /// beyond the cap, and answered [`SarifError::TooManyFindings`]. `None`: no cap.
+    pub max_findings: Option<usize>,
+    /// `Some(n)`: the unsuppressed quality findings are counted by severity into
+    /// [`Report::quality_counted`] and not kept (16 bytes each, a digest of the dedup key, for
+    /// the deduplication), at most `n` distinct ones ([`SarifError::TooManyQualityFindings`]
+    /// beyond). For a caller that neither gates nor outputs them (`QUALITY_FINDINGS` other than
+    /// `gate`: evaluating would only count them). `None`: kept in `findings` like the others.
+    pub count_quality: Option<usize>,
 }
 
 /// Warnings: the first [`MAX_KEPT_WARNINGS`] kept, all counted. The path is only formatted
@@ -182,8 +206,19 @@ pub fn read_sarif_capped<R: std::io::Read>(
 }
 
 fn read_sarif_with<R: std::io::Read>(reader: R, source_name: &str, cap: Option<usize>) -> Result<Report, SarifError> {
+    read_sarif_limited(reader, source_name, ReadLimits { max_findings: cap, count_quality: None })
+}
+
+/// [`read_sarif`] within `limits` (see [`ReadLimits`]).
+pub fn read_sarif_limited<R: std::io::Read>(
+    reader: R,
+    source_name: &str,
+    limits: ReadLimits,
+) -> Result<Report, SarifError> {
+    let cap = limits.max_findings;
     let mut ctx = Ctx::default();
     ctx.out.cap = cap;
+    ctx.out.quality_cap = limits.count_quality;
     let source_name = source_name.to_string();
     match driver::drive(reader, &mut ctx) {
         Ok(()) => {}
@@ -208,12 +243,15 @@ fn read_sarif_with<R: std::io::Read>(reader: R, source_name: &str, cap: Option<u
     if let (true, Some(limit)) = (out.over_cap, cap) {
         return Err(SarifError::TooManyFindings { source_name, limit });
     }
+    if let (true, Some(limit)) = (out.over_quality_cap, limits.count_quality) {
+        return Err(SarifError::TooManyQualityFindings { source_name, limit });
+    }
     // A finding that also occurs unsuppressed is a finding.
     if !out.suppressed.is_empty() {
-        let index = &out.index;
+        let (index, quality) = (&out.index, &out.quality_seen);
         let mut keep: Vec<bool> = vec![true; out.suppressed.len()];
         for (key, &i) in &out.suppressed_index {
-            if index.contains_key(key) {
+            if index.contains_key(key) || (!quality.is_empty() && quality.contains(&build::key_digest(key))) {
                 if let Some(k) = keep.get_mut(i) {
                     *k = false;
                 }
@@ -233,6 +271,7 @@ fn read_sarif_with<R: std::io::Read>(reader: R, source_name: &str, cap: Option<u
         warning_count: out.w.count,
         results_read: out.results_read,
         quality: Vec::new(),
+        quality_counted: out.quality_counts,
         exceptions: None,
         exception_warnings: Vec::new(),
     })

@@ -563,3 +563,100 @@ fn the_finding_cap_counts_distinct_findings_and_refuses_beyond_it() {
     ));
     assert_eq!(read_sarif_capped(doc(&many).as_bytes(), "test.sarif", 50).expect("fits").findings.len(), 50);
 }
+
+/// A document of `results` (security results carry a `security-severity`; `suppressed` ones
+/// an accepted in-source suppression) from a linter that is not a security scanner.
+fn mixed_doc(results: &[(u8, bool, bool)]) -> String {
+    let one = |&(file, security, suppressed): &(u8, bool, bool)| {
+        let props = if security { r#","properties":{"security-severity":"7.5"}"# } else { "" };
+        let suppressions = if suppressed { r#","suppressions":[{"kind":"inSource"}]"# } else { "" };
+        let level = ["error", "warning", "note"][usize::from(file % 3)];
+        format!(
+            r#"{{"ruleId":"R{}","level":"{level}","message":{{"text":"m"}},"locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"f{file}.py"}}}}}}]{props}{suppressions}}}"#,
+            u8::from(security)
+        )
+    };
+    let results: Vec<String> = results.iter().map(one).collect();
+    format!(
+        r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"ruff"}}}},"results":[{}]}}]}}"#,
+        results.join(",")
+    )
+}
+
+fn limited(doc: &str, limits: ReadLimits) -> Result<Report, SarifError> {
+    read_sarif_limited(doc.as_bytes(), "test.sarif", limits)
+}
+
+/// Counting quality findings apart (`ReadLimits::count_quality`) changes what the reader
+/// holds, never the evaluation: the verdict (quality counts by severity included) and the
+/// findings every output receives are those of a read that keeps them, whatever the mix of
+/// classes, repeats and suppressions.
+mod counting_quality_apart {
+    use super::*;
+    use crate::finding::FindingClass;
+    use crate::policy::{GatePolicy, QualityFindings};
+    use crate::verdict::VerdictInput;
+    use proptest::prelude::*;
+
+    fn evaluated(mut r: Report) -> (crate::verdict::Verdict, Report) {
+        let gate = GatePolicy { quality: QualityFindings::Report, ..GatePolicy::default() };
+        let e = crate::evaluate::evaluate(&mut r, &gate, None, VerdictInput::default());
+        (e.verdict, r)
+    }
+
+    proptest! {
+        #[test]
+        fn gives_the_verdict_of_a_read_that_keeps_them(
+            results in proptest::collection::vec((0u8..12, any::<bool>(), any::<bool>()), 0..40)
+        ) {
+            let doc = mixed_doc(&results);
+            let (kept_verdict, kept) = evaluated(read(&doc));
+            let counted = limited(&doc, ReadLimits { max_findings: None, count_quality: Some(1000) })
+                .expect("under the caps");
+            prop_assert!(counted.findings.iter().all(|f| f.class == FindingClass::Security));
+            let (counted_verdict, counted) = evaluated(counted);
+            prop_assert_eq!(&counted_verdict, &kept_verdict);
+            prop_assert_eq!(&counted.findings, &kept.findings);
+            prop_assert_eq!(&counted.suppressed, &kept.suppressed);
+            prop_assert!(counted.quality.is_empty());
+            prop_assert_eq!(counted.quality_counted.total, kept.quality.len() as u64);
+        }
+    }
+
+    #[test]
+    fn quality_findings_are_not_held_and_not_counted_against_max_findings() {
+        // 3 distinct security findings, 30 distinct quality ones (each twice), one suppressed
+        // quality finding that also occurs unsuppressed (a finding) and one only suppressed.
+        let mut results: Vec<(u8, bool, bool)> = (0..3).map(|f| (f, true, false)).collect();
+        results.extend((0..30).flat_map(|f| [(f, false, false), (f, false, false)]));
+        results.extend([(5, false, true), (200, false, true)]);
+        let doc = mixed_doc(&results);
+        // Suppressed findings are held until the end of the document (then the one that also
+        // occurs unsuppressed is dropped): 5 held at most.
+        let limits = ReadLimits { max_findings: Some(5), count_quality: Some(30) };
+        let r = limited(&doc, limits).expect("5 held (3 + 2 suppressed), 30 counted");
+        assert_eq!((r.findings.len(), r.suppressed.len(), r.quality_counted.total), (3, 1, 30));
+        assert_eq!(r.quality_counted.plus(&Counts::default()), r.quality_counted);
+        assert_eq!(
+            (r.quality_counted.high, r.quality_counted.medium, r.quality_counted.low),
+            (10, 10, 10),
+            "error / warning / note, each file's level"
+        );
+        // Keeping them, the same document is over the cap of 5.
+        assert!(matches!(
+            limited(&doc, ReadLimits { max_findings: Some(5), count_quality: None }),
+            Err(SarifError::TooManyFindings { limit: 5, .. })
+        ));
+        match limited(&doc, ReadLimits { max_findings: Some(5), count_quality: Some(29) }) {
+            Err(e @ SarifError::TooManyQualityFindings { limit: 29, .. }) => {
+                assert_eq!(e.to_string(), "test.sarif: more than 29 distinct quality findings")
+            }
+            other => panic!("expected TooManyQualityFindings, got {other:?}"),
+        }
+        // The security cap still holds while quality findings are counted apart.
+        assert!(matches!(
+            limited(&doc, ReadLimits { max_findings: Some(4), count_quality: Some(30) }),
+            Err(SarifError::TooManyFindings { limit: 4, .. })
+        ));
+    }
+}

@@ -30,7 +30,7 @@ use scangate_core::contract::QuarantineKind;
 use scangate_core::evaluate;
 use scangate_core::events::ObjectRef;
 use scangate_core::policy::{GatePolicy, GateSettings};
-use scangate_core::sarif::{read_sarif_capped, Report, SarifError};
+use scangate_core::sarif::{read_sarif_limited, ReadLimits, Report, SarifError};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -195,7 +195,11 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
         }
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
-        let cap = self.config.max_findings;
+        // Quality findings that are not gated are only counted (16 bytes each), apart from the cap.
+        let limits = ReadLimits {
+            max_findings: Some(self.config.max_findings),
+            count_quality: self.config.max_quality_findings(),
+        };
         // Exactly the version HEAD described (its version id and ETag), never more than the cap.
         let version = head.version_id.as_deref().or(obj.version_id.as_deref());
         let read = self
@@ -206,7 +210,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 version,
                 head.etag.as_deref(),
                 self.config.max_report_bytes,
-                move |r| read_sarif_capped(std::io::BufReader::new(r), &name, cap),
+                move |r| read_sarif_limited(std::io::BufReader::new(r), &name, limits),
             )
             .await;
         let read = match read {
@@ -225,6 +229,14 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 let reason = format!(
                     "the report has more than {limit} distinct findings (MAX_FINDINGS, a policy sized to the \
                      function's memory); split the scan or raise MaxFindings with ProcessorMemorySize"
+                );
+                return self.quarantine(&d, Some(&meta), QuarantineKind::TooManyFindings, reason).await;
+            }
+            Err(SarifError::TooManyQualityFindings { limit, .. }) => {
+                let reason = format!(
+                    "the report has more than {limit} distinct quality findings (counted apart from MAX_FINDINGS: \
+                     {} per distinct finding it allows); split the scan or raise MaxFindings with ProcessorMemorySize",
+                    crate::config::QUALITY_FINDINGS_PER_FINDING
                 );
                 return self.quarantine(&d, Some(&meta), QuarantineKind::TooManyFindings, reason).await;
             }
