@@ -2,6 +2,7 @@
 //! lifecycle state reader (bounded memory), small GETs, PUT with metadata, SSE-KMS and conditional writes,
 //! and COPY (quarantine).
 
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -207,27 +208,49 @@ impl S3Store {
     }
 
     /// GetObject of the current version; `Ok(None)` when there is no such object.
-    async fn get_object(
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<GetObjectOutput>, StoreError> {
+        match self.get_object_version(bucket, key, None, None).await {
+            Ok(out) => Ok(Some(out)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// GetObject of `version_id` (the current version without one), only if its ETag is `etag`
+    /// when one is given; a missing object is [`StoreError::NotFound`].
+    async fn get_object_version(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
-        let result = self
-            .client
+        version_id: Option<&str>,
+        etag: Option<&str>,
+    ) -> Result<GetObjectOutput, StoreError> {
+        self.client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .set_if_match(etag.map(str::to_string))
             .set_expected_bucket_owner(self.expected_bucket_owner.clone())
             .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Some(out)),
-            Err(err) => match service_error(&err, bucket, key, "GetObject") {
-                StoreError::NotFound { .. } => Ok(None),
-                other => Err(other),
-            },
-        }
+            .await
+            .map_err(|err| service_error(&err, bucket, key, "GetObject"))
     }
+}
+
+/// [`StoreError::TooLarge`] when the object's Content-Length is over `limit`.
+fn within_limit(out: &GetObjectOutput, bucket: &str, key: &str, limit: u64) -> Result<(), StoreError> {
+    let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    if size > limit {
+        return Err(StoreError::TooLarge {
+            bucket: bucket.into(),
+            key: key.into(),
+            operation: "GetObject",
+            size,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 fn service_error<E>(err: &SdkError<E, HttpResponse>, bucket: &str, key: &str, operation: &'static str) -> StoreError
@@ -318,16 +341,7 @@ impl ReportStore for S3Store {
         let Some(out) = self.get_object(bucket, key).await? else {
             return Ok(None);
         };
-        let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        if size > limit {
-            return Err(StoreError::TooLarge {
-                bucket: bucket.into(),
-                key: key.into(),
-                operation: "GetObject",
-                size,
-                limit,
-            });
-        }
+        within_limit(&out, bucket, key, limit)?;
         let etag = out.e_tag().map(str::to_string);
         let body = out.body.collect().await.map_err(|e| StoreError::Service {
             bucket: bucket.into(),
@@ -345,16 +359,7 @@ impl ReportStore for S3Store {
         T: Send + 'static,
         F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
     {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_string))
-            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
-            .send()
-            .await
-            .map_err(|err| service_error(&err, bucket, key, "GetObject"))?;
+        let out = self.get_object_version(bucket, key, version_id, None).await?;
         stream_into(out.body, f, bucket, key).await
     }
 
@@ -371,27 +376,8 @@ impl ReportStore for S3Store {
         T: Send + 'static,
         F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
     {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_string))
-            .set_if_match(etag.map(str::to_string))
-            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
-            .send()
-            .await
-            .map_err(|err| service_error(&err, bucket, key, "GetObject"))?;
-        let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        if size > max_bytes {
-            return Err(StoreError::TooLarge {
-                bucket: bucket.into(),
-                key: key.into(),
-                operation: "GetObject",
-                size,
-                limit: max_bytes,
-            });
-        }
+        let out = self.get_object_version(bucket, key, version_id, etag).await?;
+        within_limit(&out, bucket, key, max_bytes)?;
         stream_into(out.body, move |r| f(&mut std::io::Read::take(r, max_bytes)), bucket, key).await
     }
 
