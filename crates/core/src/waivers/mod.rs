@@ -112,6 +112,23 @@ impl Subject {
         Subject { images, digests, repository: None, branch: None }
     }
 
+    /// The facts of a scan whose image the stack verified (`image`: the build's own
+    /// `IMAGE_ID`, never the report's claim): that image, and of the report's repo digests
+    /// only those of the same repository (a report cannot bring a digest of another image
+    /// into VEX matching).
+    pub fn verified_image(image: &str, target: &crate::sarif::TargetInfo) -> Subject {
+        let repository = image_repository(image);
+        let mut digests: Vec<String> = target
+            .repo_digests
+            .iter()
+            .filter(|d| !repository.is_empty() && image_repository(d) == repository)
+            .filter_map(|d| glob::image_digest(d))
+            .collect();
+        digests.sort();
+        digests.dedup();
+        Subject { images: vec![image.to_string()], digests, repository: None, branch: None }
+    }
+
     fn image_repositories(&self) -> Vec<String> {
         let mut out: Vec<String> = self.images.iter().map(|i| image_repository(i)).filter(|r| !r.is_empty()).collect();
         out.sort();

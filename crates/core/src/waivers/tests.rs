@@ -348,3 +348,21 @@ proptest! {
         prop_assert!(!glob_match(&longer, &path));
     }
 }
+
+#[test]
+fn a_verified_image_keeps_only_its_own_repositorys_digests() {
+    let mine = format!("registry.example/shop/web@sha256:{}", "a".repeat(64));
+    let other = format!("registry.example/shop/admin@sha256:{}", "b".repeat(64));
+    let target = crate::sarif::TargetInfo {
+        image_name: Some("registry.example/shop/admin:1".into()),
+        repo_tags: vec!["registry.example/shop/admin:1".into()],
+        repo_digests: vec![mine.clone(), other],
+        ..Default::default()
+    };
+    let s = Subject::verified_image("registry.example/shop/web:2", &target);
+    assert_eq!(s.images, vec!["registry.example/shop/web:2".to_string()], "the report's own names are not taken");
+    assert_eq!(s.digests, vec![format!("sha256:{}", "a".repeat(64))]);
+    assert_eq!(s.digest_set(), s.digests);
+    let none = Subject::verified_image("registry.example/shop/api:1", &target);
+    assert!(none.digests.is_empty(), "no digest of another repository: {none:?}");
+}

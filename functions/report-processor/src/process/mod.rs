@@ -6,6 +6,7 @@
 
 mod claims;
 pub mod deadline;
+mod exceptions;
 mod hub;
 pub mod hub_doc;
 mod meta;
@@ -21,7 +22,7 @@ use deadline::Deadline;
 use hub::HubResult;
 use meta::build_from_arn;
 use results::{Results, Written};
-use scangate_aws::codebuild::CodeBuildOps;
+use scangate_aws::codebuild::{BuildInfo, CodeBuildOps};
 use scangate_aws::identity::AwsIdentity;
 use scangate_aws::s3::{ObjectHead, PutOptions, ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
@@ -32,6 +33,7 @@ use scangate_core::events::ObjectRef;
 use scangate_core::policy::{GatePolicy, GateSettings};
 use scangate_core::sarif::{read_sarif_limited, ReadLimits, Report, SarifError};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
+use scangate_core::waivers::{Exceptions, Subject};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -62,6 +64,7 @@ impl From<StoreError> for Transient {
 use scangate_core::contract::{is_report_key, results_dir};
 use state_object::HubStatus;
 
+pub use exceptions::{DocumentKind, POLICY_DOCUMENTS};
 /// The content hash of a finding in flight, which tests of the state look for.
 pub use hub::IN_FLIGHT;
 pub use meta::{parse_meta, ReportMeta};
@@ -91,13 +94,22 @@ pub struct Processor<S, K, P = NoCodeBuild> {
     pub codebuild: Option<P>,
     /// Report group names ensured by this process (CreateReportGroup once per name).
     ensured_groups: Mutex<HashSet<String>>,
+    /// The exceptions documents parsed by this process, by version and day (exceptions.rs).
+    exception_cache: exceptions::DocumentCache,
 }
 
 impl<S: ReportStore, K: FindingSink> Processor<S, K> {
     /// A processor without a CodeBuild client (add one with [`Processor::with_codebuild`]).
     pub fn new(config: Config, store: S, sink: Option<K>) -> Self {
         let sink = if config.security_hub_enabled { sink } else { None };
-        Processor { config, store, sink, codebuild: None, ensured_groups: Mutex::new(HashSet::new()) }
+        Processor {
+            config,
+            store,
+            sink,
+            codebuild: None,
+            ensured_groups: Mutex::new(HashSet::new()),
+            exception_cache: exceptions::DocumentCache::default(),
+        }
     }
 }
 
@@ -111,6 +123,7 @@ impl<S, K, P> Processor<S, K, P> {
             sink: self.sink,
             codebuild: Some(codebuild),
             ensured_groups: self.ensured_groups,
+            exception_cache: self.exception_cache,
         }
     }
 }
@@ -244,7 +257,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         };
         // The one boxed step: evaluation, Security Hub and publishing together make a future
         // of over 16 KB (clippy::large_futures), which would otherwise sit in every caller's.
-        Box::pin(self.evaluate_and_publish(&d, &meta, report)).await
+        Box::pin(self.evaluate_and_publish(&d, &meta, decided.build.as_ref(), report)).await
     }
 
     /// The stack's gate policy with the report's thresholds (its metadata over the stack's,
@@ -287,10 +300,29 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         &self,
         d: &Delivery<'_>,
         meta: &ReportMeta,
+        build_info: Option<&BuildInfo>,
         mut report: Report,
     ) -> Result<Outcome, Transient> {
         let obj = d.obj;
         let now_s = rfc3339(d.now);
+        // The security team's waivers and VEX, read now (a new version applies from this
+        // report on), matched with the verified facts only; time is the processor's clock.
+        let today = d.now.to_offset(time::UtcOffset::UTC).date();
+        let documents = self.load_exceptions(&obj.bucket, today).await?;
+        let subject = exceptions::verified_subject(&d.provenance, build_info, meta, &report.target);
+        let not_applied = match &subject {
+            None if !documents.is_empty() => Some(format!(
+                "no waiver or VEX statement was applied: {}",
+                d.provenance.reason().map_or("the scanned target could not be verified".to_string(), |why| format!(
+                    "the report is unverified ({why})"
+                ))
+            )),
+            _ => None,
+        };
+        match &subject {
+            Some(subject) => evaluate::apply_exceptions(&mut report, &documents, subject, today),
+            None => evaluate::apply_exceptions(&mut report, &Exceptions::default(), &Subject::default(), today),
+        }
         let gate = self.gate_for(Some(meta));
         let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
@@ -298,6 +330,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         // takes them out of `report.findings` otherwise.
         let mut evaluated = evaluate::evaluate(&mut report, &gate, meta.scanner_policy, input);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
+        evaluated.verdict.warnings.extend(not_applied);
         evaluated.verdict.host = meta.host.clone();
         let (project, build_id) = self.results_dir_of(d);
 
