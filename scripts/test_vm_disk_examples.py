@@ -362,7 +362,11 @@ def aws_scan(h: Harness) -> str:
     return shlex.join(["scangate", *args])
 
 
-class Aws(unittest.TestCase):
+class ExampleCase(unittest.TestCase):
+    """A fresh harness per test, and the check that a run left nothing behind in the cloud stand-in."""
+
+    copies = ""  # the state's key for the disk copies this cloud makes: "volumes" or "disks"
+
     def setUp(self) -> None:
         self._tmp = tempfile.TemporaryDirectory()
         self.h = Harness(Path(self._tmp.name))
@@ -373,9 +377,16 @@ class Aws(unittest.TestCase):
     def assert_nothing_left(self) -> None:
         state = self.h.state()
         self.assertEqual(state["snapshots"], {}, "a snapshot was left")
-        self.assertEqual(state["volumes"], {}, "a volume was left")
+        self.assertEqual(state[self.copies], {}, f"a {self.copies[:-1]} was left")
         self.assertEqual(state["mounts"], {}, "a mount was left")
         self.assertEqual(list(self.h.by_id.iterdir()), [], "a device was left attached")
+
+
+class Aws(ExampleCase):
+    copies = "volumes"
+
+    def assert_nothing_left(self) -> None:
+        super().assert_nothing_left()
         self.assertEqual(list(self.h.mnt.iterdir()) if self.h.mnt.exists() else [], [], "the mount point is not empty")
 
     def test_happy_run_scans_the_mounted_copy_as_the_vm_and_removes_everything(self) -> None:
@@ -541,20 +552,8 @@ def gcp_scan(h: Harness) -> str:
                        "--disk", "web-1-boot", "--gcp-project", "shop-prod", "--zone", "europe-west1-b", "--local"])
 
 
-class Gcp(unittest.TestCase):
-    def setUp(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory()
-        self.h = Harness(Path(self._tmp.name))
-
-    def tearDown(self) -> None:
-        self._tmp.cleanup()
-
-    def assert_nothing_left(self) -> None:
-        state = self.h.state()
-        self.assertEqual(state["snapshots"], {}, "a snapshot was left")
-        self.assertEqual(state["disks"], {}, "a disk was left")
-        self.assertEqual(state["mounts"], {}, "a mount was left")
-        self.assertEqual(list(self.h.by_id.iterdir()), [], "a device was left attached")
+class Gcp(ExampleCase):
+    copies = "disks"
 
     def test_happy_run_scans_the_mounted_copy_as_the_vm_and_removes_everything(self) -> None:
         h = self.h
