@@ -43,6 +43,19 @@ fn scan_aws(dir: &Path, moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Out
     scan_with_fake(dir, args, &all)
 }
 
+/// Scans `app:1.0` of project `p`, build `build_id`, waiting up to 30 s for the verdict and handing the
+/// JUnit on to `reports/junit.xml` in a new work directory (returned, with the run).
+fn wait_for_verdict(moto: &Moto, bucket: &str, build_id: &str) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scan_aws(
+        dir.path(),
+        moto,
+        &["image", "app:1.0", "--bucket", bucket, "--wait=30", "--junit-path", "reports/junit.xml"],
+        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", build_id)],
+    );
+    (dir, out)
+}
+
 /// A verdict document as the report-processor writes it.
 fn verdict_json(report_key: &str, passed: bool) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
@@ -171,13 +184,7 @@ fn wait_with_the_verdict_present() {
     put(moto, &bucket, "results/p/b-present/verdict.json", &verdict);
     put(moto, &bucket, "results/p/b-present/junit.xml", junit);
     put(moto, &bucket, "results/p/b-present/summary.md", summary);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = scan_aws(
-        dir.path(),
-        moto,
-        &["image", "app:1.0", "--bucket", &bucket, "--wait=30", "--junit-path", "reports/junit.xml"],
-        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", "b-present")],
-    );
+    let (dir, out) = wait_for_verdict(moto, &bucket, "b-present");
     assert_eq!(out.code, 42, "{}", out.all());
     assert!(out.stderr.contains("FAILED (from the processor)"), "summary printed: {}", out.all());
     assert!(out.stderr.contains("1 critical finding exceeds max_critical=0"), "{}", out.all());
@@ -239,13 +246,7 @@ fn attack_a_junit_and_summary_rewritten_after_the_verdict_are_not_handed_on() {
     let forged_junit = b"<testsuites><testsuite name=\"scangate\" failures=\"0\"/></testsuites>";
     put(moto, &bucket, "results/p/b-tampered/junit.xml", forged_junit);
     put(moto, &bucket, "results/p/b-tampered/summary.md", b"# scangate verdict: PASSED (forged)");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = scan_aws(
-        dir.path(),
-        moto,
-        &["image", "app:1.0", "--bucket", &bucket, "--wait=30", "--junit-path", "reports/junit.xml"],
-        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", "b-tampered")],
-    );
+    let (dir, out) = wait_for_verdict(moto, &bucket, "b-tampered");
     assert_eq!(out.code, 42, "the verdict decides: {}", out.all());
     assert!(!dir.path().join("reports/junit.xml").exists(), "the rewritten JUnit was handed on: {}", out.all());
     assert!(out.stderr.contains("is not the JUnit of this verdict"), "{}", out.all());
@@ -255,13 +256,7 @@ fn attack_a_junit_and_summary_rewritten_after_the_verdict_are_not_handed_on() {
     // The verdict's own files, put back (as the processor's next write of the same report would), are handed on.
     put(moto, &bucket, "results/p/b-tampered/junit.xml", junit);
     put(moto, &bucket, "results/p/b-tampered/summary.md", summary);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = scan_aws(
-        dir.path(),
-        moto,
-        &["image", "app:1.0", "--bucket", &bucket, "--wait=30", "--junit-path", "reports/junit.xml"],
-        &[("SCANGATE_PROJECT", "p"), ("SCANGATE_BUILD_ID", "b-tampered")],
-    );
+    let (dir, out) = wait_for_verdict(moto, &bucket, "b-tampered");
     assert_eq!(out.code, 42, "{}", out.all());
     assert_eq!(std::fs::read(dir.path().join("reports/junit.xml")).expect("junit"), junit);
     assert!(out.stderr.contains("# scangate verdict: FAILED"), "{}", out.all());
