@@ -13,6 +13,7 @@ use scangate_core::policy::{
     parse_bool, GatePolicy, GateSettings, PolicyResult, QualityFindings, ThresholdRequest, Thresholds,
 };
 use scangate_core::sarif::{self, Report, SarifError};
+use scangate_core::suppression::HonorSuppressions;
 use scangate_core::text::{display_line, display_text};
 use scangate_core::verdict::{self, ReportRef, VerdictInput};
 use scangate_core::waivers::{Exceptions, Subject, VexDocument, WaiversDocument};
@@ -85,6 +86,12 @@ pub(crate) struct ProcessArgs {
     #[arg(long, env = "FAIL_ONLY_FIXABLE", default_value = "false", value_parser = parse_bool, action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub fixable_only: bool,
+    /// Which SARIF suppressions take a finding out of the counts: `external` (default) honours only
+    /// suppressions kept outside the source, not the scanned repository's own `inSource` ones
+    /// (`// nosemgrep`, `# nosec`); `all` honours both, `none` neither. A suppressed finding keeps its
+    /// severity, is counted under verdict suppressed and stays in --asff with its justification.
+    #[arg(long, env = "HONOR_SUPPRESSIONS", default_value = "external", value_parser = HonorSuppressions::parse, value_name = "none|external|all")]
+    pub honor_suppressions: HonorSuppressions,
     /// A waivers document (scangate.waivers.v1, JSON or YAML; docs/waivers.md): the findings a valid
     /// waiver covers are counted apart (verdict waived) and keep the waiver in --asff. Repeatable.
     #[arg(long, value_name = "FILE")]
@@ -199,6 +206,7 @@ impl ProcessArgs {
             accept_incomplete: Some(self.accept_incomplete_scan),
             quality: Some(self.quality_findings),
             fixable_only: Some(self.fixable_only),
+            suppressions: Some(self.honor_suppressions),
         }
         .policy()
     }
@@ -300,7 +308,10 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
 
     if let Some(path) = &args.asff {
         let ctx = asff_context(args, &report.target, &evaluated, &processed_at, &source_key);
-        write_file(path, "--asff", |w| asff::write_asff_array(&findings, &ctx, w))?;
+        // Suppressed findings stay visible in Security Hub, with their justification.
+        let mut imported = findings.clone();
+        imported.extend(report.suppressed.iter().cloned());
+        write_file(path, "--asff", |w| asff::write_asff_array(&imported, &ctx, w))?;
     }
     if let Some(path) = &args.junit {
         let xml = junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &findings, &gate);

@@ -17,6 +17,7 @@ fn scangate(args: &[&str], envs: &[(&str, &str)]) -> Output {
         "SCANGATE_PROJECT",
         "AWS_REGION",
         "FAIL_ONLY_FIXABLE",
+        "HONOR_SUPPRESSIONS",
         "WAIVER_MAX_DAYS",
     ] {
         cmd.env_remove(var);
@@ -390,4 +391,58 @@ fn fixable_only_flag_and_variable() {
         assert_eq!(v(out)["counts"]["total"], 16);
         assert_eq!(v(out)["fixable_only"], true);
     }
+}
+
+/// `--honor-suppressions` / HONOR_SUPPRESSIONS: a critical finding the scanned repository
+/// suppressed itself (`inSource`, `# nosec`) fails the gate by default and is in --asff as a
+/// finding that claimed a suppression; with `all` it is suppressed (verdict `suppressed`),
+/// not counted, and still in --asff, ACTIVE, with its severity and justification.
+#[test]
+fn in_source_suppressions_count_unless_honoured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sarif = dir.path().join("semgrep.sarif");
+    std::fs::write(
+        &sarif,
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"semgrep","rules":[{"id":"python.exec"}]}},"results":[
+          {"ruleId":"python.exec","level":"error","properties":{"security-severity":"9.8"},"message":{"text":"exec of user input"},
+           "locations":[{"physicalLocation":{"artifactLocation":{"uri":"app.py"},"region":{"startLine":7}}}],
+           "suppressions":[{"kind":"inSource","justification":"nosec: trust me"}]}]}]}"#,
+    )
+    .expect("write");
+    let f = sarif.to_str().expect("utf8 path");
+    let asff = dir.path().join("asff.json");
+    let a = asff.to_str().expect("utf8 path");
+    let run = |extra: &[&str], envs: &[(&str, &str)]| {
+        let out = scangate(&[&["process", "--format", "json", "--asff", a][..], extra, &[f]].concat(), envs);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verdict JSON");
+        let hub: serde_json::Value = serde_json::from_slice(&std::fs::read(&asff).expect("asff")).expect("ASFF JSON");
+        (out.status.code(), v, hub)
+    };
+    for (extra, envs) in [(&[][..], &[][..]), (&["--honor-suppressions", "external"][..], &[][..])] {
+        let (code, v, hub) = run(extra, envs);
+        assert_eq!(code, Some(42), "{v}");
+        assert_eq!((v["counts"]["critical"].as_u64(), v["suppressed"].as_u64()), (Some(1), Some(0)), "{v}");
+        assert_eq!((v["suppressions_ignored"].as_u64(), v["honor_suppressions"].as_str()), (Some(1), Some("external")));
+        assert_eq!(hub.as_array().map(Vec::len), Some(1), "{hub}");
+        assert_eq!(hub[0]["ProductFields"]["scangate/Suppressed"], "false", "{hub}");
+        assert_eq!(hub[0]["ProductFields"]["scangate/SuppressionKinds"], "inSource", "{hub}");
+    }
+    for (extra, envs) in
+        [(&["--honor-suppressions", "all"][..], &[][..]), (&[][..], &[("HONOR_SUPPRESSIONS", "all")][..])]
+    {
+        let (code, v, hub) = run(extra, envs);
+        assert_eq!(code, Some(0), "{v}");
+        assert_eq!((v["counts"]["critical"].as_u64(), v["suppressed"].as_u64()), (Some(0), Some(1)), "{v}");
+        assert_eq!(v["honor_suppressions"], "all");
+        assert_eq!(hub.as_array().map(Vec::len), Some(1), "suppressed, still imported: {hub}");
+        let f = &hub[0];
+        assert_eq!((f["RecordState"].as_str(), f["Severity"]["Label"].as_str()), (Some("ACTIVE"), Some("CRITICAL")));
+        assert_eq!(f["ProductFields"]["scangate/Suppressed"], "true", "{f}");
+        assert_eq!(f["ProductFields"]["scangate/SuppressionJustification"], "nosec: trust me", "{f}");
+    }
+    let (code, v, _) = run(&["--honor-suppressions", "none"], &[]);
+    assert_eq!((code, v["suppressions_ignored"].as_u64()), (Some(42), Some(1)));
+    let out = scangate(&["process", "--honor-suppressions", "insource", f], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected none, external or all"), "{}", text(&out.stderr));
 }

@@ -33,6 +33,7 @@ pub fn evaluate(
     scanner_policy: Option<PolicyResult>,
     input: VerdictInput,
 ) -> Evaluated {
+    let unhonoured = crate::suppression::apply(report, gate.suppressions);
     apply_quality(report, gate.quality);
     // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate.
     let report = &*report;
@@ -67,9 +68,19 @@ pub fn evaluate(
     }
     if !report.suppressed.is_empty() {
         evaluation.warnings.push(format!(
-            "{} suppressed finding{} (SARIF suppressions with status accepted) not counted",
+            "{} suppressed finding{} (SARIF suppressions honoured with HONOR_SUPPRESSIONS={}) not counted against \
+             the thresholds; still in Security Hub with the justification",
             report.suppressed.len(),
-            if report.suppressed.len() == 1 { "" } else { "s" }
+            if report.suppressed.len() == 1 { "" } else { "s" },
+            gate.suppressions
+        ));
+    }
+    if unhonoured > 0 {
+        evaluation.warnings.push(format!(
+            "{unhonoured} finding{} with SARIF suppressions of a kind HONOR_SUPPRESSIONS={} does not honour \
+             counted like any other",
+            if unhonoured == 1 { "" } else { "s" },
+            gate.suppressions
         ));
     }
     if quality_counts.total > 0 && !gated {
@@ -113,6 +124,7 @@ pub fn evaluate(
     }
     let mut verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
     verdict.suppressed = report.suppressed.len() as u64;
+    verdict.suppressions_ignored = unhonoured as u64;
     verdict.incomplete = crate::verdict::lines(&report.incomplete);
     verdict.quality_counts = quality_counts;
     verdict.waived = waived;
@@ -202,6 +214,7 @@ mod tests {
             fingerprint: None,
             occurrences: 1,
             exception: None,
+            suppression: None,
         }
     }
 
@@ -289,8 +302,14 @@ pub fn merge_reports(reports: Vec<Report>) -> Report {
         // reports; the CLI, which merges, keeps its quality findings.
         merged.quality_counted = merged.quality_counted.plus(&report.quality_counted);
         for s in report.suppressed {
-            if !merged.suppressed.iter().any(|m| m.id == s.id) {
-                merged.suppressed.push(s);
+            match merged.suppressed.iter_mut().find(|m| m.id == s.id) {
+                // Every occurrence's suppression entries count (crate::suppression's rule).
+                Some(m) => {
+                    if let (Some(have), Some(more)) = (m.suppression.as_mut(), s.suppression.as_ref()) {
+                        have.merge(more);
+                    }
+                }
+                None => merged.suppressed.push(s),
             }
         }
     }

@@ -113,6 +113,11 @@ pub struct Finding {
     /// exception stays in Security Hub, with the exception in its ProductFields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<Box<crate::waivers::Exception>>,
+    /// What the result's SARIF `suppressions` said (kinds, justification), when it had any
+    /// accepted ones; whether `HONOR_SUPPRESSIONS` honoured them is set by
+    /// [`crate::suppression::apply`]. Shown in Security Hub either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<Box<crate::suppression::Suppression>>,
 }
 
 /// What identifies a finding across scans of the same target.

@@ -68,10 +68,11 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
     }
     if verdict.suppressed > 0 {
         let text = format!(
-            "{} suppressed finding{} (SARIF suppressions with status accepted): not counted against thresholds, \
-             not imported into Security Hub",
+            "{} suppressed finding{} (SARIF suppressions honoured with HONOR_SUPPRESSIONS={}): not counted against \
+             thresholds, still in Security Hub with the justification",
             verdict.suppressed,
-            if verdict.suppressed == 1 { "" } else { "s" }
+            if verdict.suppressed == 1 { "" } else { "s" },
+            verdict.honor_suppressions
         );
         let mut case = TestCase::new("suppressed findings", TestCaseStatus::success());
         case.set_classname("scangate.suppressions");

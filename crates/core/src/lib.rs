@@ -21,6 +21,7 @@ pub mod policy;
 pub mod sarif;
 pub mod severity;
 pub mod summary;
+pub mod suppression;
 pub mod text;
 pub mod verdict;
 pub mod waivers;

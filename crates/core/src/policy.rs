@@ -276,6 +276,11 @@ pub struct GatePolicy {
     /// the thresholds. Findings not about a package (secrets, misconfigurations) still count.
     #[serde(default)]
     pub fixable_only: bool,
+    /// Which SARIF suppressions take a finding out of the counts (`HONOR_SUPPRESSIONS` /
+    /// `--honor-suppressions`, stack parameter `HonorSuppressions`; default `external`: the
+    /// scanned repository's own `inSource` suppressions are ignored). [`crate::suppression`].
+    #[serde(default)]
+    pub suppressions: crate::suppression::HonorSuppressions,
 }
 
 impl Default for GatePolicy {
@@ -287,6 +292,7 @@ impl Default for GatePolicy {
             accept_incomplete: false,
             quality: QualityFindings::Report,
             fixable_only: false,
+            suppressions: crate::suppression::HonorSuppressions::External,
         }
     }
 }
@@ -302,6 +308,7 @@ pub struct GateSettings {
     pub accept_incomplete: Option<bool>,
     pub quality: Option<QualityFindings>,
     pub fixable_only: Option<bool>,
+    pub suppressions: Option<crate::suppression::HonorSuppressions>,
 }
 
 impl GateSettings {
@@ -314,6 +321,7 @@ impl GateSettings {
             accept_incomplete: self.accept_incomplete.unwrap_or(base.accept_incomplete),
             quality: self.quality.unwrap_or(base.quality),
             fixable_only: self.fixable_only.unwrap_or(base.fixable_only),
+            suppressions: self.suppressions.unwrap_or(base.suppressions),
         }
     }
 
@@ -447,6 +455,7 @@ mod tests {
             accept_incomplete: true,
             quality: QualityFindings::Ignore,
             fixable_only: false,
+            suppressions: crate::suppression::HonorSuppressions::All,
         };
         assert_eq!(GateSettings::default().over(&base), base, "nothing given: the base");
         assert_eq!(GateSettings::default().policy(), GatePolicy::default());
@@ -470,6 +479,7 @@ mod tests {
             accept_incomplete: Some(false),
             quality: Some(QualityFindings::Report),
             fixable_only: Some(true),
+            suppressions: Some(crate::suppression::HonorSuppressions::None),
         };
         assert_eq!(all.over(&base), all.policy(), "everything given: the base does not matter");
         assert_eq!(

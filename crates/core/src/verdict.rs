@@ -83,10 +83,18 @@ pub struct Verdict {
     /// JUnit into a report group; absent when nothing was published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher_build: Option<String>,
-    /// Distinct findings of suppressed SARIF results (`suppressions` accepted): not in
-    /// `counts`, not against thresholds, not imported into Security Hub.
+    /// Distinct findings of SARIF results whose suppressions `honor_suppressions` honours: not
+    /// in `counts`, not against thresholds; still imported into Security Hub (ACTIVE, with the
+    /// justification in ProductFields).
     #[serde(default)]
     pub suppressed: u64,
+    /// Distinct findings whose accepted SARIF suppressions `honor_suppressions` does not
+    /// honour (by default the scanned repository's own `inSource` ones): counted like any other.
+    #[serde(default)]
+    pub suppressions_ignored: u64,
+    /// HONOR_SUPPRESSIONS for this evaluation: `none`, `external` or `all`.
+    #[serde(default)]
+    pub honor_suppressions: crate::suppression::HonorSuppressions,
     /// Why the scan did not complete (`executionSuccessful: false`, error-level tool
     /// notifications); absent when it completed. An incomplete scan fails the gate unless
     /// `accept_incomplete_scan`, and never changes Security Hub.
@@ -199,6 +207,8 @@ impl Verdict {
             error: None,
             publisher_build: None,
             suppressed: 0,
+            suppressions_ignored: 0,
+            honor_suppressions: gate.suppressions,
             incomplete: Vec::new(),
             accept_incomplete_scan: gate.accept_incomplete,
             host: None,
@@ -223,6 +233,7 @@ impl Verdict {
             accept_incomplete: Some(self.accept_incomplete_scan),
             quality: Some(self.quality_findings),
             fixable_only: Some(self.fixable_only),
+            suppressions: Some(self.honor_suppressions),
         }
         .policy()
     }
@@ -442,6 +453,9 @@ mod tests {
             "waived",
             "not_fixable",
             "fixable_only",
+            "suppressed",
+            "suppressions_ignored",
+            "honor_suppressions",
         ] {
             assert!(value.get(key).is_some(), "verdict.json lacks {key}");
         }

@@ -65,6 +65,7 @@ fn base(id: &str, severity: Severity, kind: FindingKind) -> Finding {
         fingerprint: None,
         occurrences: 1,
         exception: None,
+        suppression: None,
     }
 }
 
@@ -92,6 +93,7 @@ fn qualys_vuln() -> Finding {
         qds: Some(95.0),
         occurrences: 2,
         exception: None,
+        suppression: None,
         ..base(&"a".repeat(64), Severity::Critical, FindingKind::Vulnerability)
     }
 }
@@ -246,6 +248,44 @@ fn asff_ecr_image_vulnerability() {
     let findings = [qualys_vuln()];
     assert_all_valid(&findings, &ctx);
     insta::assert_snapshot!("asff_ecr_image_vulnerability", pretty(&findings, &ctx));
+}
+
+/// A suppressed finding stays a finding in Security Hub: ACTIVE, its severity unchanged, its
+/// suppression (honoured or not) and justification in ProductFields; no Workflow, Note or
+/// UserDefinedFields (BatchImportFindings cannot change those once the finding exists).
+/// Becoming suppressed changes the content hash, so a rescan updates the finding.
+#[test]
+fn asff_suppressed_finding_stays_visible_with_its_justification() {
+    use scangate_core::suppression::{Suppression, SuppressionKind};
+    let ctx = ctx(ScanType::Repo, "https://github.com/example/shop.git#main");
+    let mut honoured = code();
+    honoured.severity = Severity::Critical;
+    let mut s = Suppression::new([SuppressionKind::External], Some("Accepted risk: test fixture only (SEC-1234)"));
+    s.honoured = true;
+    honoured.suppression = Some(Box::new(s));
+    let mut ignored = secret();
+    ignored.suppression =
+        Some(Box::new(Suppression::new([SuppressionKind::InSource], Some("nosec: the author says it is fine"))));
+    let findings = [honoured.clone(), ignored];
+    let arr = assert_all_valid(&findings, &ctx);
+    for f in &arr {
+        assert_eq!(f["RecordState"], "ACTIVE", "{f}");
+        for absent in ["Workflow", "Note", "UserDefinedFields"] {
+            assert!(f.get(absent).is_none(), "{absent} in {f}");
+        }
+    }
+    assert_eq!(arr[0]["Severity"]["Label"], "CRITICAL");
+    assert_eq!(arr[0]["ProductFields"]["scangate/Suppressed"], "true");
+    assert_eq!(
+        arr[0]["ProductFields"]["scangate/SuppressionJustification"],
+        "Accepted risk: test fixture only (SEC-1234)"
+    );
+    assert_eq!(arr[1]["ProductFields"]["scangate/Suppressed"], "false");
+    assert_eq!(arr[1]["ProductFields"]["scangate/SuppressionKinds"], "inSource");
+    let mut plain = honoured.clone();
+    plain.suppression = None;
+    assert_ne!(asff::content_hash(&plain, &ctx), asff::content_hash(&honoured, &ctx));
+    insta::assert_snapshot!("asff_suppressed_finding", pretty(&findings, &ctx));
 }
 
 #[test]

@@ -44,6 +44,7 @@ fn finding(n: u8, cve: &str) -> Finding {
         fingerprint: None,
         occurrences: 1,
         exception: None,
+        suppression: None,
     }
 }
 

@@ -38,6 +38,7 @@ fn finding(n: usize, severity: Severity) -> Finding {
         fingerprint: None,
         occurrences: 1,
         exception: None,
+        suppression: None,
     }
 }
 

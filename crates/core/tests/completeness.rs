@@ -33,13 +33,15 @@ fn gate(max_critical: i64, accept_incomplete: bool) -> GatePolicy {
     GatePolicy {
         thresholds: Thresholds { max_critical, ..Thresholds::default() },
         accept_incomplete,
+        suppressions: scangate_core::suppression::HonorSuppressions::All,
         ..GatePolicy::default()
     }
 }
 
 #[test]
 fn suppression_statuses() {
-    // (suppressions of result B, suppressed?, reader warnings expected?)
+    // (suppressions of result B, suppressed?, reader warnings expected?), evaluated with
+    // HONOR_SUPPRESSIONS=all: the statuses alone decide (tests/suppressions.rs: the kinds).
     let table: &[(Option<&str>, bool, bool)] = &[
         (None, false, false),
         (Some("null"), false, false),
@@ -48,8 +50,8 @@ fn suppression_statuses() {
         (Some(r#"[{"kind":"external","status":"accepted","justification":"false positive"}]"#), true, false),
         (Some(r#"[{"kind":"external","status":"underReview"}]"#), false, false),
         (Some(r#"[{"kind":"external","status":"rejected"}]"#), false, false),
-        (Some(r#"[{"status":"accepted"},{"status":"rejected"}]"#), false, false),
-        (Some(r#"[{"status":"accepted"},{"kind":"inSource"}]"#), true, false),
+        (Some(r#"[{"kind":"external","status":"accepted"},{"kind":"external","status":"rejected"}]"#), false, false),
+        (Some(r#"[{"status":"accepted"},{"kind":"inSource"}]"#), true, true),
         (Some(r#"[{"status":"Accepted"}]"#), false, true),
         (Some(r#"[{"status":"bogus"}]"#), false, true),
         (Some(r#"[5]"#), false, true),

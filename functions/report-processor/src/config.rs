@@ -218,8 +218,8 @@ impl Vars<'_> {
     }
 }
 
-/// `MAX_*`, `FAIL_ON_POLICY_*`, `ACCEPT_INCOMPLETE_SCAN` and `QUALITY_FINDINGS`, over the
-/// default policy.
+/// `MAX_*`, `FAIL_ON_POLICY_*`, `ACCEPT_INCOMPLETE_SCAN`, `QUALITY_FINDINGS`,
+/// `FAIL_ONLY_FIXABLE` and `HONOR_SUPPRESSIONS`, over the default policy.
 fn gate_policy(vars: &Vars<'_>) -> Result<GatePolicy, ConfigError> {
     let thresholds = ThresholdRequest {
         max_critical: vars.threshold("MAX_CRITICAL")?,
@@ -238,6 +238,14 @@ fn gate_policy(vars: &Vars<'_>) -> Result<GatePolicy, ConfigError> {
             .transpose()?,
         // Only findings with a fix count (docs/waivers.md).
         fixable_only: vars.opt_boolean("FAIL_ONLY_FIXABLE")?,
+        // Which SARIF suppressions count (docs/security.md, "Suppressions").
+        suppressions: vars
+            .get("HONOR_SUPPRESSIONS")
+            .map(|v| {
+                scangate_core::suppression::HonorSuppressions::parse(&v)
+                    .map_err(|message| ConfigError { name: "HONOR_SUPPRESSIONS", message })
+            })
+            .transpose()?,
     };
     Ok(settings.policy())
 }
@@ -384,6 +392,11 @@ mod tests {
         let fixable = cfg(&[("FAIL_ONLY_FIXABLE", "true")]).expect("FAIL_ONLY_FIXABLE parses");
         assert!(fixable.gate.fixable_only);
         assert_eq!(cfg(&[("FAIL_ONLY_FIXABLE", "maybe")]).expect_err("refused").name, "FAIL_ONLY_FIXABLE");
+        use scangate_core::suppression::HonorSuppressions;
+        assert_eq!(c.gate.suppressions, HonorSuppressions::External, "the repository's own suppressions are ignored");
+        let all = cfg(&[("HONOR_SUPPRESSIONS", "all")]).expect("HONOR_SUPPRESSIONS parses");
+        assert_eq!(all.gate.suppressions, HonorSuppressions::All);
+        assert_eq!(cfg(&[("HONOR_SUPPRESSIONS", "insource")]).expect_err("refused").name, "HONOR_SUPPRESSIONS");
         let bad = cfg(&[("QUALITY_FINDINGS", "fail")]).expect_err("an unknown mode is refused");
         assert_eq!(bad.name, "QUALITY_FINDINGS");
         assert_eq!(c.waiver_max_days, 90);

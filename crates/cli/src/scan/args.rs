@@ -8,6 +8,7 @@ use crate::error::CliError;
 use clap::{ArgAction, Args, Subcommand};
 use scangate_core::lifecycle::ScanType;
 use scangate_core::policy::{parse_bool, QualityFindings, ThresholdRequest, Thresholds};
+use scangate_core::suppression::HonorSuppressions;
 use std::path::{Path, PathBuf};
 
 const EXIT_HELP: &str = "\
@@ -269,6 +270,13 @@ pub(crate) struct GateOpts {
     #[arg(long, env = "FAIL_ONLY_FIXABLE", default_value = "false", value_parser = named("--fixable-only / FAIL_ONLY_FIXABLE", parse_bool), action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", help_heading = "Gate")]
     pub fixable_only: bool,
+    /// Which SARIF suppressions take a finding out of the counts with --local: `external` (default)
+    /// honours only suppressions kept outside the source, not the scanned repository's own `inSource`
+    /// ones; `all` both, `none` neither. The report-processor's own HONOR_SUPPRESSIONS decides its
+    /// verdict (--wait).
+    #[arg(long, env = "HONOR_SUPPRESSIONS", default_value = "external", value_parser = named("--honor-suppressions / HONOR_SUPPRESSIONS", HonorSuppressions::parse),
+          value_name = "none|external|all", help_heading = "Gate")]
+    pub honor_suppressions: HonorSuppressions,
     /// Evaluate the SARIF in-process (same evaluation as `scangate process`) and exit with its verdict;
     /// no waiting for the processor then (SCANGATE_WAIT is ignored).
     #[arg(long, help_heading = "Gate")]

@@ -67,6 +67,7 @@ fn gate_policy(g: &GateOpts) -> GatePolicy {
         accept_incomplete: Some(g.accept_incomplete_scan),
         quality: Some(g.quality_findings),
         fixable_only: Some(g.fixable_only),
+        suppressions: Some(g.honor_suppressions),
     }
     .policy()
 }

@@ -233,6 +233,15 @@ fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap
         put("scangate/ExceptionExpires", e.expires.as_deref());
         put("scangate/ExceptionDocument", Some(&e.document_sha256));
     }
+    // A SARIF suppression is shown whether HONOR_SUPPRESSIONS honoured it or not, with its
+    // justification: the finding stays ACTIVE either way (docs/security.md, "Suppressions").
+    // ProductFields for the reason given above: Workflow, Note and UserDefinedFields cannot
+    // be changed by BatchImportFindings once the finding exists.
+    if let Some(s) = &finding.suppression {
+        put("scangate/Suppressed", Some(if s.honoured { "true" } else { "false" }));
+        put("scangate/SuppressionKinds", Some(&s.kinds_text()));
+        put("scangate/SuppressionJustification", s.justification.as_deref());
+    }
     if let Some(h) = &ctx.host {
         put("scangate/Host", h.hostname.as_deref());
         put("scangate/Kernel", h.kernel.as_deref());
@@ -621,6 +630,7 @@ mod tests {
             fingerprint: None,
             occurrences: 2,
             exception: None,
+            suppression: None,
         }
     }
 

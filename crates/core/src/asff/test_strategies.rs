@@ -99,6 +99,7 @@ pub(super) fn finding() -> BoxedStrategy<Finding> {
                 occurrences,
 
                 exception: None,
+                suppression: None,
             }
         })
         .boxed()

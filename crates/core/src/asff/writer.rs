@@ -106,6 +106,7 @@ mod tests {
             fingerprint: None,
             occurrences: 1,
             exception: None,
+            suppression: None,
         };
         let p = Prepared::new(&ctx);
         assert!(build(&f, &p, &CAPS[0], RecordState::Active).serialized_len() > FINDING_BYTES_BUDGET);

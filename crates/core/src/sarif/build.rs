@@ -501,7 +501,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             message,
         );
         let held = out.findings.len() + out.suppressed.len();
-        let (findings, index) = if raw.suppressed {
+        let (findings, index) = if raw.suppression.is_some() {
             (&mut out.suppressed, &mut out.suppressed_index)
         } else {
             (&mut out.findings, &mut out.index)
@@ -509,6 +509,9 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         if let Some(&i) = index.get(key.as_str()) {
             if let Some(f) = findings.get_mut(i) {
                 f.occurrences = f.occurrences.saturating_add(1);
+                if let (Some(have), Some(more)) = (f.suppression.as_mut(), raw.suppression.as_ref()) {
+                    have.merge(more);
+                }
             }
             continue;
         }
@@ -670,6 +673,7 @@ fn build_finding(
         fingerprint: raw.fingerprint.clone(),
         occurrences: 1,
         exception: None,
+        suppression: raw.suppression.clone().map(Box::new),
     }
 }
 

@@ -39,6 +39,7 @@ fn finding(rule: &str, cves: &[&str], purl: Option<&str>, uri: Option<&str>) -> 
         fingerprint: None,
         occurrences: 1,
         exception: None,
+        suppression: None,
     }
 }
 

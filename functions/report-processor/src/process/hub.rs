@@ -66,7 +66,12 @@ pub(crate) struct ReportFacts<'a> {
 }
 
 impl<'f> Import<'f> {
-    pub(crate) fn new(config: &Config, d: &Delivery<'_>, facts: &ReportFacts<'_>, findings: &'f [Finding]) -> Self {
+    /// `findings`: what the report imports, the suppressed findings included (they stay
+    /// visible, ACTIVE, with their justification; docs/security.md, "Suppressions").
+    pub(crate) fn new<I>(config: &Config, d: &Delivery<'_>, facts: &ReportFacts<'_>, findings: I) -> Self
+    where
+        I: IntoIterator<Item = &'f Finding>,
+    {
         let ctx = asff_context(config, d, facts);
         let mark = report_mark(d, facts);
         let state_key = contract::state_key(&ctx.lifecycle.hash());
@@ -139,12 +144,14 @@ fn report_mark(d: &Delivery<'_>, facts: &ReportFacts<'_>) -> ReportMark {
 
 /// The report's findings as the planner sees them (ASFF id and hashes; no stub yet, see
 /// [`with_stubs`]) and by id; a finding whose id repeats is kept once.
-pub(crate) fn new_findings<'f>(
-    findings: &'f [Finding],
-    ctx: &AsffContext,
-) -> (Vec<NewFinding>, HashMap<String, &'f Finding>) {
-    let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(findings.len());
-    let mut new = Vec::with_capacity(findings.len());
+pub(crate) fn new_findings<'f, I>(findings: I, ctx: &AsffContext) -> (Vec<NewFinding>, HashMap<String, &'f Finding>)
+where
+    I: IntoIterator<Item = &'f Finding>,
+{
+    let findings = findings.into_iter();
+    let n = findings.size_hint().0;
+    let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(n);
+    let mut new = Vec::with_capacity(n);
     for f in findings {
         let fid = asff::finding_id(ctx, f);
         if by_id.insert(fid.clone(), f).is_some() {

@@ -374,7 +374,10 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         if let Some(sink) = self.sink.as_ref().filter(|_| complete && trusted) {
             let facts =
                 hub::ReportFacts { meta, target: &target, project: &project, build: build.as_ref(), now: &now_s };
-            let import = hub::Import::new(&self.config, d, &facts, &report.findings);
+            // Suppressed findings are imported too: a suppression never hides a finding from
+            // the security team, nor archives it (docs/security.md, "Suppressions").
+            let findings = report.findings.iter().chain(&report.suppressed);
+            let import = hub::Import::new(&self.config, d, &facts, findings);
             hub = self.security_hub(sink, d, &import, &mut results).await?;
         } else {
             if !complete {

@@ -7,6 +7,7 @@ use super::{cvss_from, level_from, next_str_list, qualys_from, scalar_text, wron
 use crate::sarif::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, StrList};
 use crate::sarif::message::Related;
 use crate::severity::Level;
+use crate::suppression::{Suppression, SuppressionKind};
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 
 /// A vulnerable package as QScanner lists it under `result.properties.vulnerableSoftware[]`.
@@ -49,8 +50,10 @@ pub(crate) struct RawResult {
     pub tags: Vec<String>,
     pub qds: Option<f64>,
     pub packages: Vec<VulnSoftware>,
-    /// `suppressions` is non-empty and every entry's status is `accepted` or absent.
-    pub suppressed: bool,
+    /// Some when `suppressions` is non-empty and every entry's status is `accepted` or
+    /// absent: the entries' kinds and the first justification. Whether it suppresses is
+    /// `HONOR_SUPPRESSIONS`'s decision ([`crate::suppression`]).
+    pub suppression: Option<Suppression>,
     /// (path relative to the result, message); turned into warnings when processed.
     pub warnings: Vec<(String, String)>,
 }
@@ -129,7 +132,7 @@ impl<'de> ObjBody<'de> for ResultBody {
                     Shape::Wrong(got) => r.warn("properties", wrong("an object", got)),
                 },
                 Some(9) => match map.next_value_seed(Arr(SuppressionsBody { r: &mut r }))? {
-                    Shape::Got(suppressed) => r.suppressed = suppressed,
+                    Shape::Got(suppression) => r.suppression = suppression,
                     Shape::Null => {}
                     Shape::Wrong(got) => r.warn("suppressions", wrong("an array; not suppressed", got)),
                 },
@@ -199,54 +202,89 @@ impl<'de> ObjBody<'de> for MessageBody<'_> {
     }
 }
 
-/// `result.suppressions`: true when the array is non-empty and every entry's `status` is
-/// `accepted` or absent (SARIF 2.1.0 §3.35.3: `underReview` and `rejected` do not suppress).
-/// An entry that is not an object, or has an unknown status, does not suppress (warned).
+/// `result.suppressions`: Some when the array is non-empty and every entry's `status` is
+/// `accepted` or absent (SARIF 2.1.0 §3.35.3: `underReview` and `rejected` do not suppress),
+/// with the entries' `kind`s (§3.35.2) and the first non-blank `justification` (§3.35.5).
+/// An entry that is not an object, or has an unknown status, does not suppress (warned); an
+/// entry without a known `kind` is kept as [`SuppressionKind::Unknown`] (warned).
 struct SuppressionsBody<'a> {
     r: &'a mut RawResult,
 }
 
 impl<'de> ArrBody<'de> for SuppressionsBody<'_> {
-    type Out = bool;
-    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let mut any = false;
+    type Out = Option<Suppression>;
+    fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Suppression>, A::Error> {
         let mut all_accepted = true;
+        let mut kinds = Vec::new();
+        let mut justification: Option<String> = None;
         let mut i = 0usize;
         while let Some(shape) = seq.next_element_seed(Obj(SuppressionBody))? {
-            any = true;
             match shape {
-                Shape::Got(Ok(true)) => {}
-                Shape::Got(Ok(false)) => all_accepted = false,
-                Shape::Got(Err(status)) => {
-                    all_accepted = false;
-                    self.r.warn(
-                        &format!("suppressions[{i}].status"),
-                        format!("unknown status {status:?} (accepted, underReview, rejected); not suppressed"),
-                    );
+                Shape::Got(entry) => {
+                    match entry.status {
+                        Ok(true) => {}
+                        Ok(false) => all_accepted = false,
+                        Err(status) => {
+                            all_accepted = false;
+                            self.r.warn(
+                                &format!("suppressions[{i}].status"),
+                                format!("unknown status {status:?} (accepted, underReview, rejected); not suppressed"),
+                            );
+                        }
+                    }
+                    let kind = SuppressionKind::from_sarif(entry.kind.as_deref());
+                    if kind == SuppressionKind::Unknown {
+                        let got = entry.kind.as_deref().map_or_else(|| "missing".to_string(), |k| format!("{k:?}"));
+                        self.r.warn(
+                            &format!("suppressions[{i}].kind"),
+                            format!(
+                                "{} (expected inSource or external); honoured only with HONOR_SUPPRESSIONS=all",
+                                crate::sarif::short(&got)
+                            ),
+                        );
+                    }
+                    kinds.push(kind);
+                    if justification.is_none() {
+                        justification =
+                            entry.justification.as_deref().and_then(crate::suppression::clean_justification);
+                    }
                 }
                 Shape::Null | Shape::Wrong(_) => {
                     all_accepted = false;
+                    kinds.push(SuppressionKind::Unknown);
                     self.r.warn(&format!("suppressions[{i}]"), "expected an object; not suppressed".into());
                 }
             }
             i += 1;
         }
-        Ok(any && all_accepted)
+        if kinds.is_empty() || !all_accepted {
+            return Ok(None);
+        }
+        let mut s = Suppression::new(kinds, None);
+        s.justification = justification;
+        Ok(Some(s))
     }
 }
 
-/// One suppression: Ok(true) when it suppresses (status `accepted` or absent), Ok(false)
-/// for `underReview`/`rejected`, Err(status) for anything else.
+/// One suppression entry as read.
+struct SuppressionEntry {
+    /// Ok(true) when it suppresses (status `accepted` or absent), Ok(false) for
+    /// `underReview`/`rejected`, Err(status) for anything else.
+    status: Result<bool, String>,
+    kind: Option<String>,
+    justification: Option<String>,
+}
+
 struct SuppressionBody;
 
 impl<'de> ObjBody<'de> for SuppressionBody {
-    type Out = Result<bool, String>;
+    type Out = SuppressionEntry;
     fn body<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
-        let mut out = Ok(true);
-        while let Some(k) = map.next_key_seed(Keys(&["status"]))? {
+        let mut out = SuppressionEntry { status: Ok(true), kind: None, justification: None };
+        while let Some(k) = map.next_key_seed(Keys(&["status", "kind", "justification"]))? {
             match k {
                 Some(0) => {
-                    out = match map.next_value::<Scalar>()?.into_string() {
+                    out.status = match map.next_value::<Scalar>()?.into_string() {
                         Ok(None) => Ok(true),
                         Ok(Some(s)) => match s.as_str() {
                             "accepted" => Ok(true),
@@ -255,6 +293,13 @@ impl<'de> ObjBody<'de> for SuppressionBody {
                         },
                         Err(got) => Err(got.to_string()),
                     }
+                }
+                Some(1) => out.kind = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                Some(2) => {
+                    // Only a bounded prefix is kept: a justification cannot hold memory.
+                    out.justification = map.next_value::<Scalar>()?.into_string().ok().flatten().map(|j| {
+                        crate::text::truncate_chars(&j, crate::suppression::MAX_JUSTIFICATION_CHARS * 2).into_owned()
+                    });
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
