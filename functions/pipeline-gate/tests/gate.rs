@@ -192,12 +192,14 @@ async fn passed_verdict_succeeds_with_output_variables() {
                 ("informational_count", "1"),
                 ("low_count", "7"),
                 ("medium_count", "5"),
+                ("not_fixable_count", "0"),
                 ("policy_result", "ALLOW"),
                 ("scan_passed", "true"),
                 ("summary_s3_uri", &format!("s3://{BUCKET}/{}", KEY.replace("verdict.json", "summary.md"))),
                 ("summary_url", SUMMARY_URL),
                 ("verdict_key", KEY),
                 ("vulnerability_count", "15"),
+                ("waived_count", "0"),
             ]),
             summary: Some(
                 "scan passed for 111111111111.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2: critical 0, high 2, medium 5, \

@@ -224,6 +224,13 @@ fn print_verdict(v: &Verdict, source: &str) {
     if let Some(h) = v.host.as_ref().filter(|h| !h.is_empty()) {
         eprintln!("  {}", h.describe());
     }
+    // Counted apart (docs/waivers.md): the security team's exceptions, findings without a fix.
+    if let Some(note) = v.waived_note() {
+        eprintln!("  waived: {}", display_line(&note));
+    }
+    if let Some(note) = v.not_fixable_note() {
+        eprintln!("  no fix: {}", display_line(&note));
+    }
     // The verdict may come from S3 (--wait): its text goes through the sanitizer again.
     for r in &v.reasons {
         eprintln!("  reason: {}", display_line(r));

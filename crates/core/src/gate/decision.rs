@@ -239,6 +239,10 @@ fn verdict_decision(params: &GateParams, verdict: &Verdict, state: &Continuation
     outputs.insert("medium_count".to_string(), c.medium.to_string());
     outputs.insert("low_count".to_string(), c.low.to_string());
     outputs.insert("informational_count".to_string(), c.informational.to_string());
+    // Counted apart, not against the thresholds (docs/waivers.md): a waiver or VEX statement
+    // covered them, or (FAIL_ONLY_FIXABLE) no fixed version exists.
+    outputs.insert("waived_count".to_string(), verdict.waived.total.to_string());
+    outputs.insert("not_fixable_count".to_string(), verdict.not_fixable.total.to_string());
     outputs.insert("policy_result".to_string(), verdict.policy_result.to_string());
     outputs.insert("scan_passed".to_string(), "true".to_string());
     outputs.insert("verdict_key".to_string(), state.key.clone());
@@ -367,6 +371,23 @@ mod tests {
     }
 
     #[test]
+    fn waived_and_not_fixable_counts_are_outputs() {
+        let mut v = verdict(
+            Counts { critical: 0, high: 1, medium: 0, low: 0, informational: 0, total: 1 },
+            PolicyResult::Allow,
+            &GatePolicy::default(),
+        );
+        v.waived = Counts { critical: 2, total: 2, ..Counts::default() };
+        v.not_fixable = Counts { high: 1, total: 1, ..Counts::default() };
+        let p = params(r#"{"verdict_key": "results/web/b1/verdict.json"}"#);
+        let GateDecision::Succeed { outputs, .. } = decide(&p, None, Lookup::Found(bytes(&v)), NOW, &ctx()) else {
+            panic!("must pass")
+        };
+        assert_eq!((outputs["waived_count"].as_str(), outputs["not_fixable_count"].as_str()), ("2", "1"));
+        assert_eq!(outputs["critical_count"], "0", "waived findings are not in the counts");
+    }
+
+    #[test]
     fn success_outputs() {
         let v = verdict(
             Counts { critical: 0, high: 3, medium: 4, low: 5, informational: 6, total: 18 },
@@ -386,6 +407,7 @@ mod tests {
                 ("informational_count", "6"),
                 ("low_count", "5"),
                 ("medium_count", "4"),
+                ("not_fixable_count", "0"),
                 ("policy_result", "ALLOW"),
                 ("scan_passed", "true"),
                 ("summary_s3_uri", "s3://reports-bucket/results/web/b 1/summary.md"),
@@ -395,6 +417,7 @@ mod tests {
                 ),
                 ("verdict_key", "results/web/b 1/verdict.json"),
                 ("vulnerability_count", "18"),
+                ("waived_count", "0"),
             ]
         );
         for k in outputs.keys() {
