@@ -48,6 +48,11 @@ pub struct Config {
     /// [`default_max_findings`] of the function's memory. Quality findings that are not gated
     /// (`QUALITY_FINDINGS` other than `gate`) are counted apart, see [`Config::max_quality_findings`].
     pub max_findings: usize,
+    /// The most bytes of text the findings a report's reader keeps may hold
+    /// ([`default_max_text_bytes`] of the function's memory; not a variable of its own): a
+    /// report over it is quarantined as too large. A rule's texts are copied into each of its
+    /// findings, so the report's bytes alone do not bound this.
+    pub max_text_bytes: u64,
     /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
     /// thresholds above. Default false: metadata can only tighten them (docs/security.md).
     pub allow_metadata_relax: bool,
@@ -92,6 +97,14 @@ pub fn default_max_findings(memory_mb: u64) -> usize {
     usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (8 * 1024)).unwrap_or(usize::MAX)
 }
 
+/// The default `max_text_bytes`: one eighth of the function's memory (512 MB → 64 MiB), what
+/// the findings `MAX_FINDINGS` admits hold in text with room to spare (65 536 QScanner-shaped
+/// findings hold about 30 MB), while a report that copies a long rule text into many findings
+/// is refused before it holds the memory.
+pub fn default_max_text_bytes(memory_mb: u64) -> u64 {
+    memory_mb.saturating_mul(1024 * 1024) / 8
+}
+
 /// How many distinct quality findings (not gated) the reader may count per `MAX_FINDINGS`:
 /// it keeps 16 bytes of each (a digest of its dedup key, about 40 bytes of heap with the
 /// set's overhead), against about 5 KB of heap for a kept finding at the peak.
@@ -125,6 +138,7 @@ impl Default for Config {
             expected_bucket_owner: None,
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
             max_findings: default_max_findings(DEFAULT_MEMORY_MB),
+            max_text_bytes: default_max_text_bytes(DEFAULT_MEMORY_MB),
             allow_metadata_relax: false,
             scan_projects: Vec::new(),
             scan_role_ids: Vec::new(),
@@ -175,6 +189,7 @@ impl Config {
         c.kms_key_id = vars.get("REPORT_KMS_KEY_ID");
         c.max_report_bytes = max_report_bytes(&vars)?;
         c.max_findings = max_findings(&vars)?;
+        c.max_text_bytes = default_max_text_bytes(memory_mb(&vars));
         c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
         c.import_unverified = vars.boolean("IMPORT_UNVERIFIED", false)?;
         let list = |v: Option<String>| -> Vec<String> {
@@ -470,6 +485,13 @@ mod tests {
         assert_eq!(c.max_findings, 1000);
         let c = cfg(&[("MAX_FINDINGS", "0")]).expect("valid");
         assert_eq!(c.max_findings, 65_536, "0 is the default");
+    }
+
+    #[test]
+    fn max_text_bytes_follows_the_memory() {
+        assert_eq!(cfg(&[]).expect("defaults").max_text_bytes, 64 * 1024 * 1024);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
+        assert_eq!(c.max_text_bytes, 256 * 1024 * 1024);
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub(crate) struct Output {
     pub quality_counts: Counts,
     /// A distinct quality finding beyond `quality_cap` was met (and not counted).
     pub over_quality_cap: bool,
+    /// At most this many bytes of text in the kept findings ([`super::ReadLimits::max_text_bytes`]).
+    pub text_cap: Option<u64>,
+    /// The bytes of text the kept findings hold so far ([`text_bytes`]).
+    pub text_held: u64,
+    /// A finding that would have taken `text_held` over `text_cap` was met (and not kept).
+    pub over_text_cap: bool,
     /// Reused buffer for the key of the result being processed.
     keybuf: String,
 }
@@ -549,6 +555,14 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
                 continue;
             }
         }
+        // A rule's texts are copied into each of its findings: a long help text referenced by
+        // many results would multiply the report's bytes, so the kept text is capped.
+        let bytes = text_bytes(&finding).saturating_add(dedup.0.len() as u64);
+        if out.text_cap.is_some_and(|cap| out.text_held.saturating_add(bytes) > cap) {
+            out.over_text_cap = true;
+            continue;
+        }
+        out.text_held = out.text_held.saturating_add(bytes);
         let (findings, index) = if raw.suppressed {
             (&mut out.suppressed, &mut out.suppressed_index)
         } else {
@@ -558,6 +572,20 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         findings.push(finding);
     }
     out.keybuf = key;
+}
+
+/// The bytes of text a kept finding holds: its strings (the struct's fixed size aside).
+pub(crate) fn text_bytes(f: &Finding) -> u64 {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let strings = [&f.id, &f.rule_id, &f.title, &f.description, &f.severity_original, &f.scanner.name];
+    let mut n: usize = strings.iter().map(|s| s.len()).sum();
+    n += opt(&f.cvss_vector) + opt(&f.layer) + opt(&f.help_uri) + opt(&f.help_text) + opt(&f.fingerprint);
+    n += opt(&f.scanner.version) + f.location.as_ref().map_or(0, |l| l.uri.len());
+    n += f.cves.iter().chain(&f.tags).map(String::len).sum::<usize>();
+    if let Some(p) = &f.package {
+        n += p.name.len() + opt(&p.installed_version) + opt(&p.fixed_version) + opt(&p.purl);
+    }
+    n as u64
 }
 
 /// The digest a quality finding counted apart is remembered by: the first 16 bytes of the

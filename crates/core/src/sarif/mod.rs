@@ -129,6 +129,12 @@ pub enum SarifError {
     /// ([`ReadLimits::count_quality`]).
     #[error("{source_name}: more than {limit} distinct quality findings")]
     TooManyQualityFindings { source_name: String, limit: usize },
+    /// The kept findings would hold more text than allowed ([`ReadLimits::max_text_bytes`]).
+    #[error(
+        "{source_name}: its findings hold more than {limit} bytes of text (a rule's texts are copied into each of \
+         its findings)"
+    )]
+    TooMuchText { source_name: String, limit: u64 },
 }
 
 /// What the reader may hold ([`read_sarif_limited`]).
@@ -144,6 +150,12 @@ pub struct ReadLimits {
     /// beyond). For a caller that neither gates nor outputs them (`QUALITY_FINDINGS` other than
     /// `gate`: evaluating would only count them). `None`: kept in `findings` like the others.
     pub count_quality: Option<usize>,
+    /// At most this many bytes of text in the kept findings (their strings: titles,
+    /// descriptions, the rule's help copied into each, …): a document whose findings would hold
+    /// more is read to its end, keeping none beyond, and answered [`SarifError::TooMuchText`].
+    /// Bounds what a report can make the reader hold, whatever its size: a rule's long help
+    /// text referenced by many results is held once per finding. `None`: no cap.
+    pub max_text_bytes: Option<u64>,
 }
 
 /// Warnings: the first [`MAX_KEPT_WARNINGS`] kept, all counted. The path is only formatted
@@ -206,7 +218,7 @@ pub fn read_sarif_capped<R: std::io::Read>(
 }
 
 fn read_sarif_with<R: std::io::Read>(reader: R, source_name: &str, cap: Option<usize>) -> Result<Report, SarifError> {
-    read_sarif_limited(reader, source_name, ReadLimits { max_findings: cap, count_quality: None })
+    read_sarif_limited(reader, source_name, ReadLimits { max_findings: cap, ..ReadLimits::default() })
 }
 
 /// [`read_sarif`] within `limits` (see [`ReadLimits`]).
@@ -219,6 +231,7 @@ pub fn read_sarif_limited<R: std::io::Read>(
     let mut ctx = Ctx::default();
     ctx.out.cap = cap;
     ctx.out.quality_cap = limits.count_quality;
+    ctx.out.text_cap = limits.max_text_bytes;
     let source_name = source_name.to_string();
     match driver::drive(reader, &mut ctx) {
         Ok(()) => {}
@@ -242,6 +255,9 @@ pub fn read_sarif_limited<R: std::io::Read>(
     let mut out = ctx.out;
     if let (true, Some(limit)) = (out.over_cap, cap) {
         return Err(SarifError::TooManyFindings { source_name, limit });
+    }
+    if let (true, Some(limit)) = (out.over_text_cap, limits.max_text_bytes) {
+        return Err(SarifError::TooMuchText { source_name, limit });
     }
     if let (true, Some(limit)) = (out.over_quality_cap, limits.count_quality) {
         return Err(SarifError::TooManyQualityFindings { source_name, limit });

@@ -611,7 +611,7 @@ mod counting_quality_apart {
         ) {
             let doc = mixed_doc(&results);
             let (kept_verdict, kept) = evaluated(read(&doc));
-            let counted = limited(&doc, ReadLimits { max_findings: None, count_quality: Some(1000) })
+            let counted = limited(&doc, ReadLimits { max_findings: None, count_quality: Some(1000), max_text_bytes: None })
                 .expect("under the caps");
             prop_assert!(counted.findings.iter().all(|f| f.class == FindingClass::Security));
             let (counted_verdict, counted) = evaluated(counted);
@@ -633,7 +633,7 @@ mod counting_quality_apart {
         let doc = mixed_doc(&results);
         // Suppressed findings are held until the end of the document (then the one that also
         // occurs unsuppressed is dropped): 5 held at most.
-        let limits = ReadLimits { max_findings: Some(5), count_quality: Some(30) };
+        let limits = ReadLimits { max_findings: Some(5), count_quality: Some(30), max_text_bytes: None };
         let r = limited(&doc, limits).expect("5 held (3 + 2 suppressed), 30 counted");
         assert_eq!((r.findings.len(), r.suppressed.len(), r.quality_counted.total), (3, 1, 30));
         assert_eq!(r.quality_counted.plus(&Counts::default()), r.quality_counted);
@@ -644,10 +644,10 @@ mod counting_quality_apart {
         );
         // Keeping them, the same document is over the cap of 5.
         assert!(matches!(
-            limited(&doc, ReadLimits { max_findings: Some(5), count_quality: None }),
+            limited(&doc, ReadLimits { max_findings: Some(5), count_quality: None, max_text_bytes: None }),
             Err(SarifError::TooManyFindings { limit: 5, .. })
         ));
-        match limited(&doc, ReadLimits { max_findings: Some(5), count_quality: Some(29) }) {
+        match limited(&doc, ReadLimits { max_findings: Some(5), count_quality: Some(29), max_text_bytes: None }) {
             Err(e @ SarifError::TooManyQualityFindings { limit: 29, .. }) => {
                 assert_eq!(e.to_string(), "test.sarif: more than 29 distinct quality findings")
             }
@@ -655,8 +655,41 @@ mod counting_quality_apart {
         }
         // The security cap still holds while quality findings are counted apart.
         assert!(matches!(
-            limited(&doc, ReadLimits { max_findings: Some(4), count_quality: Some(30) }),
+            limited(&doc, ReadLimits { max_findings: Some(4), count_quality: Some(30), max_text_bytes: None }),
             Err(SarifError::TooManyFindings { limit: 4, .. })
         ));
     }
+}
+
+/// The attack `ReadLimits::max_text_bytes` stops: a rule's long help text is copied into each
+/// of its findings, so 200 short results referencing a rule with 20 000 bytes of help make the
+/// findings hold about 8 MB (description and help) from a document of about 45 KB. Under a cap
+/// of 1 MB the document is refused with the cap named; a cap it fits reads it whole.
+#[test]
+fn a_long_rule_text_copied_into_many_findings_is_capped() {
+    let help = "h".repeat(20_000);
+    let results: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                r#"{{"ruleId":"R","message":{{"text":"m{i}"}},"locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"f{i}.py"}}}}}}]}}"#
+            )
+        })
+        .collect();
+    let doc = format!(
+        r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"trivy","rules":[{{"id":"R","help":{{"text":"{help}"}}}}]}}}},"results":[{}]}}]}}"#,
+        results.join(",")
+    );
+    assert!(doc.len() < 50_000, "{}", doc.len());
+    let cap = |bytes: u64| ReadLimits { max_text_bytes: Some(bytes), ..ReadLimits::default() };
+    match limited(&doc, cap(1_000_000)) {
+        Err(e @ SarifError::TooMuchText { limit: 1_000_000, .. }) => {
+            assert!(e.to_string().starts_with("test.sarif: its findings hold more than 1000000 bytes of text"), "{e}")
+        }
+        other => panic!("expected TooMuchText, got {other:?}"),
+    }
+    let r = limited(&doc, cap(20_000_000)).expect("fits 20 MB");
+    assert_eq!(r.findings.len(), 200);
+    let held: u64 = r.findings.iter().map(super::build::text_bytes).sum();
+    assert!(held > 8_000_000, "{held}: help and description copied into each finding");
+    assert_eq!(r, read(&doc), "under its cap the read is the uncapped read");
 }
