@@ -524,7 +524,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         // Counting quality findings apart: an unsuppressed result's class is known only once
         // its finding is built, so the cap is checked after (the finding is then dropped).
         let digest = match out.quality_cap {
-            Some(_) if !raw.suppressed => {
+            Some(_) if raw.suppression.is_none() => {
                 let d = key_digest(&key);
                 if out.quality_seen.contains(&d) {
                     continue;
@@ -563,7 +563,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             continue;
         }
         out.text_held = out.text_held.saturating_add(bytes);
-        let (findings, index) = if raw.suppressed {
+        let (findings, index) = if raw.suppression.is_some() {
             (&mut out.suppressed, &mut out.suppressed_index)
         } else {
             (&mut out.findings, &mut out.index)
