@@ -9,6 +9,7 @@ use scangate_core::policy::{evaluate, Counts, Evaluation, GatePolicy, PolicyResu
 use scangate_core::severity::{Severity, SeveritySource};
 use scangate_core::verdict::{BuildRef, ReportRef, Verdict, VerdictInput};
 use scangate_core::{junit, summary};
+use scangate_testkit::findings::finding as base;
 use scangate_testkit::fixtures;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -37,35 +38,6 @@ fn ctx(scan_type: ScanType, target: &str) -> AsffContext {
         created_at: Some(T0.into()),
         report_uri: Some("s3://reports/scans/app/0b1c/report.sarif".into()),
         host: None,
-    }
-}
-
-fn base(id: &str, severity: Severity, kind: FindingKind) -> Finding {
-    Finding {
-        id: id.into(),
-        rule_id: format!("rule-{id}"),
-        title: format!("Title of {id}"),
-        description: format!("Description of {id}"),
-        severity,
-        severity_source: SeveritySource::Level,
-        severity_original: "error".into(),
-        kind,
-        class: Default::default(),
-        cves: vec![],
-        cvss_score: None,
-        cvss_vector: None,
-        package: None,
-        layer: None,
-        location: None,
-        help_uri: None,
-        help_text: None,
-        tags: vec![],
-        scanner: Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) },
-        qds: None,
-        fingerprint: None,
-        occurrences: 1,
-        exception: None,
-        suppression: None,
     }
 }
 

@@ -8,7 +8,7 @@
 
 use scangate_core::asff::{self, AsffContext};
 use scangate_core::contract::{Provenance, Writer};
-use scangate_core::finding::{Finding, FindingClass, FindingKind, Package, Scanner};
+use scangate_core::finding::{Finding, FindingKind, Package, Scanner};
 use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_core::severity::{Severity, SeveritySource};
@@ -21,30 +21,16 @@ const IDENTITY: &str = "https://github.com/octo/app#main";
 
 fn finding(n: u8, cve: &str) -> Finding {
     Finding {
-        id: format!("{n:064x}"),
         rule_id: cve.into(),
         title: cve.into(),
         description: String::new(),
-        severity: Severity::Critical,
         severity_source: SeveritySource::Qualys,
         severity_original: "5".into(),
-        kind: FindingKind::Vulnerability,
-        class: FindingClass::Security,
         cves: vec![cve.into()],
         cvss_score: Some(9.8),
-        cvss_vector: None,
         package: Some(Package { name: format!("lib{n}"), installed_version: Some("1.0".into()), ..Default::default() }),
-        layer: None,
-        location: None,
-        help_uri: None,
-        help_text: None,
-        tags: vec![],
         scanner: Scanner { name: "QScanner".into(), version: None },
-        qds: None,
-        fingerprint: None,
-        occurrences: 1,
-        exception: None,
-        suppression: None,
+        ..scangate_testkit::findings::finding(&format!("{n:064x}"), Severity::Critical, FindingKind::Vulnerability)
     }
 }
 

@@ -10,35 +10,19 @@ use serde_json::Value;
 
 fn finding(n: usize, severity: Severity) -> Finding {
     Finding {
-        id: format!("{n:064x}"),
         rule_id: format!("qid-{}", 100_000 + n),
         title: format!("Vulnerability {n}"),
         description: format!("Description of vulnerability {n}"),
-        severity,
         severity_source: SeveritySource::Qualys,
         severity_original: "4".into(),
-        kind: FindingKind::Vulnerability,
-        class: FindingClass::Security,
         cves: vec![format!("CVE-2026-{:04}", n)],
-        cvss_score: None,
-        cvss_vector: None,
         package: Some(Package {
             name: format!("lib{n}"),
             installed_version: Some("1.0.0".into()),
             fixed_version: Some("1.0.1".into()),
             purl: None,
         }),
-        layer: None,
-        location: None,
-        help_uri: None,
-        help_text: None,
-        tags: vec![],
-        scanner: Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) },
-        qds: None,
-        fingerprint: None,
-        occurrences: 1,
-        exception: None,
-        suppression: None,
+        ..scangate_testkit::findings::finding(&format!("{n:064x}"), severity, FindingKind::Vulnerability)
     }
 }
 
