@@ -3,11 +3,13 @@
 
 Throughput of `scangate process` (SARIF in, ASFF + verdict + JUnit out) beside a serde_json
 IgnoredAny pass over the same bytes (the cost of merely reading the JSON), and the peak
-resident memory of `scangate process` on a 1 GB synthetic report. Every figure is measured
-on child processes of this script with os.wait4 (wall time and ru_maxrss), in the same run,
-so the ratio compares like with like on whatever machine runs it.
+resident memory of `scangate process` on a 1 GB synthetic report; and `scangate process
+--asff --verdict` beside Python's `json.load` of the same file (100 000 distinct QScanner-shaped
+findings, and real reports from tests/corpus). Every figure is measured on child processes of
+this script with os.wait4 (wall time and ru_maxrss), in the same run, so the ratio compares like
+with like on whatever machine runs it.
 
-Usage: scripts/bench.py [--quick] [--no-1gb] [--markdown FILE]
+Usage: scripts/bench.py [--quick] [--no-1gb] [--only-json-load] [--markdown FILE]
 """
 import argparse
 import os
@@ -154,16 +156,78 @@ def synth(path, size, distinct):
     )
 
 
+def synth_results(path, results):
+    """A synthetic report of exactly `results` results, every one a distinct finding."""
+    if os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    print(f"generating {os.path.basename(path)} ({results} distinct findings)…", flush=True)
+    subprocess.run(
+        [os.path.join(BIN, "scangate-bench"), "synth", "--results", str(results), "--distinct", str(results), "--out", path],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+# Python's json.load of the file: the reference `scangate process --asff` is held to (issue #23, ratio <= 1.0).
+JSON_LOAD = [sys.executable, "-c", "import json,sys; json.load(open(sys.argv[1]))"]
+
+
+def json_load_table(reps, out):
+    """`scangate process --asff --verdict` beside `json.load` of the same files, alternating."""
+    mib = 1024 * 1024
+    synth_100k = os.path.join(DATA, "synthetic-100k-distinct.sarif")
+    synth_results(synth_100k, 100_000)
+    inputs = [
+        (os.path.basename(synth_100k), synth_100k, reps),
+        ("codeql-javascript-juice-shop-3mb.sarif", os.path.join(CORPUS, "codeql-javascript-juice-shop-3mb.sarif"), reps * 2 + 1),
+        ("codeql-javascript-tag-sarif-large.sarif", os.path.join(CORPUS, "codeql-javascript-tag-sarif-large.sarif"), reps * 2 + 1),
+    ]
+    scangate = os.path.join(BIN, "scangate")
+    rows = []
+    for name, path, n in inputs:
+        size = os.path.getsize(path)
+        base, ours, rss = [], [], []
+        for _ in range(n):
+            base.append(run([*JSON_LOAD, path])[0])
+            wall, peak = run(
+                [scangate, "process", "--asff", os.path.join(out, "out.json"), "--verdict", os.path.join(out, "v.json"), path],
+                ok_codes=(0, 42),
+            )
+            ours.append(wall)
+            rss.append(peak)
+        b, o = statistics.median(base), statistics.median(ours)
+        rows.append((name, size / mib, n, b, o, o / b, max(rss)))
+    lines = [
+        "| input | MiB | runs | python json.load s | scangate process --asff s | ratio (≤ 1.0) | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, size, n, b, o, ratio, rss in rows:
+        lines.append(f"| {name} | {size:.1f} | {n} | {b:.3f} | {o:.3f} | {ratio:.2f} | {rss:.1f} |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB synthetic instead of 200 MB")
     ap.add_argument("--no-1gb", action="store_true", help="skip the 1 GB peak-memory run")
+    ap.add_argument("--only-json-load", action="store_true", help="only the json.load table")
     ap.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown to FILE")
     args = ap.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "scangate-cli", "-p", "scangate-bench"], cwd=ROOT, check=True)
     mib = 1024 * 1024
     big = (50 if args.quick else 200) * mib
+    out = tempfile.mkdtemp(prefix="scangate-bench-")
+    json_table = json_load_table(3 if args.quick else 7, out)
+    print()
+    print(json_table)
+    if args.only_json_load:
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(json_table + "\n")
+        return
+
     synth_big = os.path.join(DATA, f"synthetic-{big // mib}mb.sarif")
     synth(synth_big, big, 20_000)
     inputs = [
@@ -171,7 +235,6 @@ def main():
         ("anchore-scan-action-2020-large.sarif", os.path.join(CORPUS, "anchore-scan-action-2020-large.sarif"), 3 if args.quick else 7),
         (os.path.basename(synth_big), synth_big, 1 if args.quick else 3),
     ]
-    out = tempfile.mkdtemp(prefix="scangate-bench-")
     scangate = os.path.join(BIN, "scangate")
     rows = []
     for name, path, reps in inputs:
@@ -214,7 +277,7 @@ def main():
 
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(table + "\n\n" + rss_table + "\n")
+            f.write(json_table + "\n\n" + table + "\n\n" + rss_table + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 //!
 //! - `ignored-any FILE`: the baseline, a `serde_json` pass over the file that keeps nothing
 //!   (`IgnoredAny`), through the same buffered reader `scangate process` uses.
-//! - `synth --bytes N --distinct D --out FILE`: a synthetic QScanner-shaped SARIF file.
+//! - `synth --bytes N --distinct D --out FILE`: a synthetic QScanner-shaped SARIF file
+//!   (`--results R` instead of `--bytes`: exactly R results).
 //! - `phases FILE [--reps N]`: in-process time of each step of `scangate process --asff
 //!   --verdict --junit` (read, merge, evaluate, sort, ASFF, JUnit, verdict JSON) and of the
 //!   processor's `content_hash`, best of N, so a profile can say which step to work on.
@@ -26,6 +27,7 @@ fn main() -> Result<()> {
         Some("synth") => {
             let mut bytes: u64 = 200 * 1024 * 1024;
             let mut distinct: u64 = 20_000;
+            let mut results: Option<u64> = None;
             let mut out = None;
             let mut it = args.iter().skip(1);
             while let Some(flag) = it.next() {
@@ -33,12 +35,17 @@ fn main() -> Result<()> {
                 match flag.as_str() {
                     "--bytes" => bytes = value.parse().context("--bytes")?,
                     "--distinct" => distinct = value.parse().context("--distinct")?,
+                    "--results" => results = Some(value.parse().context("--results")?),
                     "--out" => out = Some(value.clone()),
                     other => bail!("unknown flag {other}"),
                 }
             }
             let out = out.context("--out FILE is required")?;
-            let config = scangate_bench::synth::SynthConfig { distinct, ..Default::default() }.target_bytes(bytes)?;
+            let config = scangate_bench::synth::SynthConfig { distinct, ..Default::default() };
+            let config = match results {
+                Some(results) => scangate_bench::synth::SynthConfig { results, ..config },
+                None => config.target_bytes(bytes)?,
+            };
             let file = std::fs::File::create(&out).with_context(|| format!("creating {out}"))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
             let written = scangate_bench::synth::write_synthetic(&mut w, &config)?;
@@ -56,7 +63,7 @@ fn main() -> Result<()> {
             phases::run(std::path::Path::new(path), reps)
         }
         _ => bail!(
-            "usage: scangate-bench ignored-any FILE | synth --bytes N --distinct D --out FILE | phases FILE [--reps N]"
+            "usage: scangate-bench ignored-any FILE | synth --bytes N|--results R --distinct D --out FILE | phases FILE [--reps N]"
         ),
     }
 }
