@@ -275,6 +275,14 @@ pub fn merge_reports(reports: Vec<Report>) -> Report {
     let Some(mut merged) = reports.next() else {
         return Report::default();
     };
+    if reports.as_slice().is_empty() {
+        // One file (the usual case): nothing to collapse, so no index of every id.
+        if !merged.suppressed.is_empty() {
+            let ids: std::collections::HashSet<&str> = merged.findings.iter().map(|f| f.id.as_str()).collect();
+            merged.suppressed.retain(|s| !ids.contains(s.id.as_str()));
+        }
+        return merged;
+    }
     let mut index: std::collections::HashMap<String, usize> =
         merged.findings.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
     for report in reports {

@@ -2,13 +2,14 @@
 //! time, byte-identical to serializing the [`render`](super::render)ed findings.
 
 use super::budget::{shrink, CAPS, FINDING_BYTES_BUDGET};
+use super::json;
 use super::mapping::{build, AsffContext, Prepared};
 use super::model::RecordState;
 use crate::finding::Finding;
 
 /// Writes `[finding, …]` as a JSON array, one finding at a time (no whole-array buffer).
 ///
-/// Each finding is serialized once: straight into `w` when its size bound is under the
+/// Each finding is serialized once (by [`json`], serde_json's bytes with a faster escape): straight into `w` when its size bound is under the
 /// budget (the usual case), else into a reused buffer that both measures it and, when it
 /// fits, is what gets written; only a finding over the budget is rendered again.
 pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffContext, mut w: W) -> std::io::Result<()> {
@@ -21,14 +22,14 @@ pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffConte
         }
         let rendered = build(f, &p, &CAPS[0], RecordState::Active);
         if rendered.size_bound() <= FINDING_BYTES_BUDGET {
-            serde_json::to_writer(&mut w, &rendered)?;
+            json::to_writer(&mut w, &rendered)?;
             continue;
         }
         buf.clear();
-        serde_json::to_writer(&mut buf, &rendered)?;
+        json::to_writer(&mut buf, &rendered)?;
         if buf.len() > FINDING_BYTES_BUDGET {
             buf.clear();
-            serde_json::to_writer(&mut buf, &shrink(f, &p, RecordState::Active))?;
+            json::to_writer(&mut buf, &shrink(f, &p, RecordState::Active))?;
         }
         w.write_all(&buf)?;
     }
