@@ -277,7 +277,7 @@ pub struct GatePolicy {
     #[serde(default)]
     pub fixable_only: bool,
     /// Which SARIF suppressions take a finding out of the counts (`HONOR_SUPPRESSIONS` /
-    /// `--honor-suppressions`, stack parameter `HonorSuppressions`; default `external`: the
+    /// `--honor-suppressions`; default `external`: the
     /// scanned repository's own `inSource` suppressions are ignored). [`crate::suppression`].
     #[serde(default)]
     pub suppressions: crate::suppression::HonorSuppressions,
