@@ -202,22 +202,34 @@ def operations_called(module: str, caller_source: str) -> set[str]:
 
     Operations inside a trait implementation's method count only when the crate calls that method
     (`.method(`), so the gate, which only reads objects, is not charged with the processor's copies;
-    operations anywhere else in the module always count. A read in a function that sets no version id
-    counts as unversioned (no s3:GetObjectVersion)."""
+    operations in a public function outside the implementations always count. A private helper
+    (`fn name`, no `pub`) counts where a counted body calls it (`self.name(` or `name(`), so one shared
+    request builder charges only the roles whose code reaches it. A read counts as versioned (it needs
+    s3:GetObjectVersion) only when every body on its path mentions `version_id`: a helper that accepts a
+    version, called by a function that has none to give, is an unversioned read."""
     methods, outside = trait_impl_methods(module_source(module))
     iam = IAM_FOR_OPERATION.get(module, {})
 
-    def ops(body: str) -> set[str]:
-        # A read whose function sets no version id needs no GetObjectVersion.
-        versioned = "version_id" in body
-        return {op if versioned or f"{op}#unversioned" not in iam else f"{op}#unversioned" for op in OPERATION.findall(body)}
+    # Outside the trait implementations, function by function: name -> (body, private?).
+    heads = list(re.finditer(r"^\s*(pub(?:\([^)]*\))?\s+)?(?:async\s+)?fn\s+(\w+)", outside, re.M))
+    functions: dict[str, tuple[str, bool]] = {}
+    for k, h in enumerate(heads):
+        end = heads[k + 1].start() if k + 1 < len(heads) else len(outside)
+        functions[h.group(2)] = (outside[h.start() : end], h.group(1) is None)
+    helpers = {name: body for name, (body, private) in functions.items() if private}
 
-    # Outside the trait implementations (helpers such as an inherent `get_object`), function by function.
-    starts = [m.start() for m in re.finditer(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?fn\s+\w+", outside, re.M)]
-    bounds = [0, *starts, len(outside)]
+    def ops(body: str, versioned: bool = True, seen: frozenset = frozenset()) -> set[str]:
+        versioned = versioned and "version_id" in body
+        found = {op if versioned or f"{op}#unversioned" not in iam else f"{op}#unversioned" for op in OPERATION.findall(body)}
+        for name, helper in helpers.items():
+            if name not in seen and helper is not body and re.search(r"(?<![\w.])(?:self\s*\.\s*)?" + re.escape(name) + r"\s*\(", body):
+                found |= ops(helper, versioned, seen | {name})
+        return found
+
     found: set[str] = set()
-    for a, b in zip(bounds, bounds[1:]):
-        found |= ops(outside[a:b])
+    for name, (body, private) in functions.items():
+        if not private:
+            found |= ops(body)
     for name, body in methods.items():
         if re.search(r"\.\s*" + re.escape(name) + r"\s*(?:::<[^>]*>)?\s*\(", caller_source):
             found |= ops(body)
