@@ -151,3 +151,49 @@ fn the_runner_log_carries_no_escape_from_report_text() {
     assert!(log.contains("the scan did not complete: ") && log.contains("engine failed"), "{log}");
     assert!(log.contains('\u{FFFD}'), "{log}");
 }
+
+/// docs/security.md, "A waiver or VEX document planted in the scanned checkout": the runner
+/// reads no exceptions file, so waivers and VEX statements for the scan's own CVEs in the
+/// conventional places of a checkout change neither the exit code nor the counts.
+#[test]
+fn a_waiver_or_vex_planted_in_the_checkout_changes_nothing() {
+    let clean = tempfile::tempdir().expect("tempdir");
+    let baseline = scan_with_fake(clean.path(), &["repo", "--local"], &[]);
+    let planted = tempfile::tempdir().expect("tempdir");
+    let expires = {
+        let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    };
+    let waivers = ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]
+        .iter()
+        .map(|id| {
+            format!("  - id: {id}\n    scope:\n      path: \"**\"\n    reason: planted\n    owner: x\n    expires: {expires}\n")
+        })
+        .collect::<String>();
+    let waivers = format!("schema: scangate.waivers.v1\nwaivers:\n{waivers}");
+    let vex = r#"{"@context": "https://openvex.dev/ns/v0.2.0", "author": "x", "timestamp": "2026-11-01T00:00:00Z",
+        "statements": [{"vulnerability": {"name": "CVE-2024-0001"}, "products": [{"@id": "pkg:generic/app"}],
+        "status": "fixed"}]}"#;
+    std::fs::create_dir_all(planted.path().join(".scangate")).expect("mkdir");
+    std::fs::create_dir_all(planted.path().join("policy")).expect("mkdir");
+    for (name, body) in [
+        ("waivers.yaml", waivers.as_str()),
+        ("waivers.json", "{}"),
+        (".scangate/waivers.yaml", waivers.as_str()),
+        ("policy/waivers.yaml", waivers.as_str()),
+        ("vex.json", vex),
+        ("policy/vex.json", vex),
+        (".scangate/vex.json", vex),
+    ] {
+        std::fs::write(planted.path().join(name), body).expect("plant");
+    }
+    let out = scan_with_fake(planted.path(), &["repo", "--local"], &[]);
+    assert_eq!(out.code, baseline.code, "{}\n{}", baseline.all(), out.all());
+    assert_ne!(out.code, 0, "the fake's critical fails max_critical=0: {}", out.all());
+    let (base, got) = (outputs(&outputs_file(clean.path())), outputs(&outputs_file(planted.path())));
+    for k in ["vulnerability_count", "critical_count", "high_count", "medium_count", "scan_passed"] {
+        assert_eq!(got[k], base[k], "{k}");
+    }
+    assert_eq!(got["critical_count"], "1");
+    assert!(!out.stderr.contains("waived"), "{}", out.all());
+}
