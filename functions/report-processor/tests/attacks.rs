@@ -9,8 +9,10 @@ mod common;
 use common::attack::{env_configured, env_with, meta, Forgery};
 use common::{identity, qscanner_sarif, run, s3_event, V1, V2, V3};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
+use scangate_core::suppression::HonorSuppressions;
 use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 #[test]
 fn attack_relaxed_thresholds_in_metadata_are_ignored() {
@@ -398,5 +400,90 @@ fn attack_a_generic_uploader_under_a_ci_roles_prefix_changes_nothing() {
         assert_eq!(e.deliver_as(team, &format!("AWS:{GENERIC}")).await["imported"], 1);
         assert!(!e.verdict("results/team-a/up-1/verdict.json").await.passed, "verified, in its own folder");
         assert_eq!(e.victim_of(lifecycle, verdict).await, before);
+    });
+}
+
+/// `sarif` with `suppressions` set on its result number `index`.
+fn suppressed(sarif: Vec<u8>, index: usize, suppressions: Value) -> Vec<u8> {
+    let mut doc: Value = serde_json::from_slice(&sarif).expect("SARIF JSON");
+    doc["runs"][0]["results"][index]["suppressions"] = suppressions;
+    serde_json::to_vec(&doc).expect("serializes")
+}
+
+/// Every Security Hub finding of image repository `repo`: RecordState, Workflow status and
+/// ProductFields.
+async fn hub_of(e: &common::attack::AttackEnv, repo: &str) -> Vec<(String, String, BTreeMap<String, String>)> {
+    let prefix = format!("scangate/{}/", LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Image, repo).hash());
+    let page = e.clients.securityhub.get_findings().max_results(100).send().await.expect("GetFindings");
+    let mut out: Vec<_> = page
+        .findings()
+        .iter()
+        .filter(|f| f.id().unwrap_or_default().starts_with(&prefix))
+        .map(|f| {
+            let state = f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default();
+            let workflow = f.workflow().and_then(|w| w.status()).map(|s| s.as_str().to_string()).unwrap_or_default();
+            let fields: BTreeMap<_, _> = f.product_fields().cloned().unwrap_or_default().into_iter().collect();
+            (state, workflow, fields)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn attack_an_in_source_suppression_neither_passes_the_gate_nor_hides_the_finding() {
+    run(async {
+        let key = "scans/app/b-1/report.sarif";
+        let nosec = serde_json::json!([{"kind": "inSource", "justification": "nosec"}]);
+        // The same critical finding, once as the scanner reported it, once with the repository's
+        // own suppression, each in a stack of its own; and once more where the stack honours all.
+        let plain = env_with(Moto::shared(), false).await;
+        let default = env_with(Moto::shared(), false).await;
+        let all = env_configured(Moto::shared(), |c| c.gate.suppressions = HonorSuppressions::All).await;
+        let mut verdicts = Vec::new();
+        for (e, body) in [
+            (&plain, qscanner_sarif(&plain.image(), &[V1])),
+            (&default, suppressed(qscanner_sarif(&default.image(), &[V1]), 0, nosec.clone())),
+            (&all, suppressed(qscanner_sarif(&all.image(), &[V1]), 0, nosec.clone())),
+        ] {
+            let image = e.image();
+            let build = e.builds().started("app", "b-1", None, &image);
+            e.upload(key, body, &meta(&image, "2026-11-23T08:00:00Z", &build)).await;
+            let out = e.deliver(key).await;
+            assert_eq!(out["imported"], 1, "a suppressed finding is imported like any other: {out}");
+            verdicts.push(e.verdict("results/app/b-1/verdict.json").await);
+        }
+        let [plain_v, default_v, all_v] = &verdicts[..] else { unreachable!("three deliveries") };
+
+        // Under the default the gate fails exactly as without the suppression.
+        assert!(!plain_v.passed);
+        assert_eq!(
+            (default_v.passed, &default_v.reasons, &default_v.counts),
+            (plain_v.passed, &plain_v.reasons, &plain_v.counts),
+            "an inSource suppression changes nothing under HONOR_SUPPRESSIONS=external"
+        );
+        assert_eq!((default_v.suppressed, default_v.suppressions_ignored), (0, 1));
+        assert_eq!(default_v.honor_suppressions, HonorSuppressions::External);
+        let hub = hub_of(&default, &default.repo()).await;
+        assert_eq!(hub.len(), 1, "{hub:?}");
+        let (state, workflow, fields) = &hub[0];
+        assert_eq!(state, "ACTIVE", "not archived");
+        assert_ne!(workflow, "SUPPRESSED", "not hidden from the console's default view");
+        assert_eq!(fields.get("scangate/Suppressed").map(String::as_str), Some("false"), "{fields:?}");
+        assert_eq!(fields.get("scangate/SuppressionKinds").map(String::as_str), Some("inSource"));
+
+        // Where the stack honours all suppressions: counted suppressed, the gate passes for it,
+        // and the finding is still in Security Hub, ACTIVE, with its justification.
+        assert!(all_v.passed, "{:?}", all_v.reasons);
+        assert_eq!((all_v.suppressed, all_v.suppressions_ignored), (1, 0));
+        assert_eq!(all_v.honor_suppressions, HonorSuppressions::All);
+        let hub = hub_of(&all, &all.repo()).await;
+        assert_eq!(hub.len(), 1, "{hub:?}");
+        let (state, workflow, fields) = &hub[0];
+        assert_eq!(state, "ACTIVE", "not archived");
+        assert_ne!(workflow, "SUPPRESSED", "not hidden from the console's default view");
+        assert_eq!(fields.get("scangate/Suppressed").map(String::as_str), Some("true"), "{fields:?}");
+        assert_eq!(fields.get("scangate/SuppressionKinds").map(String::as_str), Some("inSource"));
+        assert_eq!(fields.get("scangate/SuppressionJustification").map(String::as_str), Some("nosec"));
     });
 }

@@ -14,6 +14,7 @@ use scangate_aws::securityhub::{SecurityHubImporter, Sink};
 use scangate_core::contract;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
 use scangate_core::policy::Thresholds;
+use scangate_core::suppression::HonorSuppressions;
 use scangate_testkit::{Moto, ACCOUNT_ID, REGION};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -266,4 +267,89 @@ fn pipeline_and_webhook_builds_of_one_branch_share_a_lifecycle() {
         ("scangate-source-action", "Source"),
     ]);
     assert_eq!(bare, "pipeline:shop-pipeline/Source");
+}
+
+/// Every Security Hub finding of repo lifecycle `identity`, sorted: what an import changes (id,
+/// UpdatedAt, RecordState, severity, title, workflow, note, ProductFields and
+/// UserDefinedFields in a fixed order), its RecordState and its ProductFields.
+async fn hub_full(clients: &Clients, identity: &str) -> Vec<(String, String, BTreeMap<String, String>)> {
+    let key = common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, identity));
+    let prefix = format!("scangate/{}/", key.hash());
+    let page = clients.securityhub.get_findings().max_results(100).send().await.expect("GetFindings");
+    let mut out: Vec<_> = page
+        .findings()
+        .iter()
+        .filter(|f| f.id().unwrap_or_default().starts_with(&prefix))
+        .map(|f| {
+            let mut f = f.clone();
+            let fields: BTreeMap<_, _> = f.product_fields.take().unwrap_or_default().into_iter().collect();
+            let user: BTreeMap<_, _> = f.user_defined_fields.take().unwrap_or_default().into_iter().collect();
+            let state = f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default();
+            // Resources' Details.Other is a HashMap, whose Debug order differs between reads.
+            let seen = (f.id(), f.updated_at(), f.record_state(), f.severity(), f.title(), f.workflow(), f.note());
+            (format!("{seen:?} {fields:?} {user:?}"), state, fields)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_finding_suppressed_in_a_rescan_is_updated_not_archived_once() {
+    run(async {
+        let e = Env::new(Moto::shared(), "sg-life", |clients, kms| {
+            let mut config = Config {
+                uploader_principal_ids: common::uploaders(),
+                kms_key_id: Some(kms.to_string()),
+                ..Config::default()
+            };
+            config.gate.suppressions = HonorSuppressions::External;
+            Processor::new(config, S3Store::new(clients.s3.clone(), None), Some(Counting::new(hub_sink(clients))))
+        })
+        .await;
+        let url = format!("https://github.com/acme/{}-s.git", e.bucket);
+        let id = repo_identity(&url);
+        let k1 = e.upload_repo("s-1", &url, "2026-11-23T08:00:00Z", repo_sarif(&[V1])).await;
+        let out = e.deliver(&k1).await;
+        assert_eq!(out["reports"][0]["imported"], 1, "{out}");
+        let before = hub_full(&e.clients, &id).await;
+        assert_eq!(before.len(), 1);
+        assert_eq!(before[0].1, "ACTIVE");
+        assert_eq!(before[0].2.get("scangate/Suppressed"), None, "not suppressed yet: {:?}", before[0].2);
+
+        // The verified rescan reports the same finding, now with an external suppression.
+        let mut doc: Value = serde_json::from_slice(&repo_sarif(&[V1])).expect("SARIF JSON");
+        doc["runs"][0]["results"][0]["suppressions"] = serde_json::json!([{"kind": "external", "status": "accepted", "justification": "risk accepted: not reachable"}]);
+        let k2 = e.upload_repo("s-2", &url, "2026-11-23T09:00:00Z", serde_json::to_vec(&doc).expect("JSON")).await;
+        let out = e.deliver(&k2).await;
+        assert_eq!(
+            (out["reports"][0]["archived"].clone(), out["reports"][0]["imported"].clone()),
+            (0.into(), 1.into()),
+            "{out}"
+        );
+        let v = e.verdict(&contract::verdict_key(PROJECT, "s-2")).await;
+        assert_eq!((v.suppressed, v.suppressions_ignored, v.passed), (1, 0, true), "{:?}", v.reasons);
+        let after = hub_full(&e.clients, &id).await;
+        assert_eq!(after.len(), 1, "the same finding, updated: {after:?}");
+        assert_ne!(after[0].0, before[0].0, "updated in this one delivery");
+        assert_eq!(after[0].1, "ACTIVE", "not archived for being suppressed");
+        let fields = &after[0].2;
+        assert_eq!(fields.get("scangate/Suppressed").map(String::as_str), Some("true"), "{fields:?}");
+        assert_eq!(fields.get("scangate/SuppressionKinds").map(String::as_str), Some("external"));
+        assert_eq!(
+            fields.get("scangate/SuppressionJustification").map(String::as_str),
+            Some("risk accepted: not reachable")
+        );
+
+        // A duplicate delivery of the rescan changes nothing: not Security Hub, not the state.
+        let state_key =
+            contract::state_key(&common::owned(LifecycleKey::new(ACCOUNT_ID, REGION, ScanType::Repo, &id)).hash());
+        let state = e.get(&state_key).await.expect("state written");
+        let calls = e.calls();
+        let out = e.deliver(&k2).await;
+        assert_eq!(out["reports"][0]["archived"], 0, "{out}");
+        assert_eq!(e.calls(), calls, "no Security Hub call: {out}");
+        assert_eq!(hub_full(&e.clients, &id).await, after, "Security Hub unchanged");
+        assert_eq!(e.get(&state_key).await, Some(state), "state object unchanged");
+    });
 }
