@@ -109,33 +109,16 @@ impl Env {
 
     /// This test's findings in Security Hub (its bucket names the image).
     async fn hub(&self) -> Vec<HubFinding> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .clients
-                .securityhub
-                .get_findings()
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .expect("GetFindings");
-            for f in page.findings() {
-                if f.resources().iter().any(|r| r.id().unwrap_or_default().contains(&self.bucket)) {
-                    out.push(HubFinding {
-                        title: f.title().unwrap_or_default().to_string(),
-                        state: f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default(),
-                        fields: f.product_fields().cloned().unwrap_or_default(),
-                    });
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        out
+        common::all_hub_findings(&self.clients)
+            .await
+            .iter()
+            .filter(|f| f.resources().iter().any(|r| r.id().unwrap_or_default().contains(&self.bucket)))
+            .map(|f| HubFinding {
+                title: f.title().unwrap_or_default().to_string(),
+                state: f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default(),
+                fields: f.product_fields().cloned().unwrap_or_default(),
+            })
+            .collect()
     }
 }
 

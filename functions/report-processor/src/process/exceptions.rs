@@ -16,6 +16,7 @@ use scangate_aws::codebuild::{BuildInfo, CodeBuildOps};
 use scangate_aws::s3::{ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{Provenance, Writer};
+use scangate_core::lifecycle::key::branch_name;
 use scangate_core::sarif::TargetInfo;
 use scangate_core::waivers::{Exceptions, Subject, VexDocument, WaiversDocument, MAX_DOCUMENT_BYTES};
 use std::collections::HashMap;
@@ -80,7 +81,11 @@ pub(crate) fn verified_subject(
                     repository: env("CODEBUILD_SOURCE_REPO_URL")
                         .or(build.source_location.as_deref())
                         .map(str::to_string),
-                    branch: build.source_version.as_deref().or(env("CODEBUILD_SOURCE_VERSION")).map(branch_name),
+                    branch: build
+                        .source_version
+                        .as_deref()
+                        .or(env("CODEBUILD_SOURCE_VERSION"))
+                        .map(|v| branch_name(v).to_string()),
                     ..Subject::default()
                 }),
             }
@@ -99,11 +104,6 @@ pub(crate) fn verified_subject(
             Some(subject)
         }
     }
-}
-
-/// `refs/heads/main` → `main` (CodeBuild's source version for a branch).
-fn branch_name(version: &str) -> String {
-    version.strip_prefix("refs/heads/").unwrap_or(version).to_string()
 }
 
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {

@@ -205,34 +205,19 @@ impl AttackEnv {
     /// [`Self::victim`] for any lifecycle `lk`.
     pub(crate) async fn victim_of(&self, lk: LifecycleKey, verdict_key: &str) -> Victim {
         let prefix = format!("scangate/{}/", lk.hash());
-        let mut findings = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .clients
-                .securityhub
-                .get_findings()
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .expect("GetFindings");
-            for f in page.findings() {
-                if f.id().unwrap_or_default().starts_with(&prefix) {
-                    // Every field as GetFindings returns it; the maps in a fixed order.
-                    let mut f = f.clone();
-                    let fields: std::collections::BTreeMap<_, _> =
-                        f.product_fields.take().unwrap_or_default().into_iter().collect();
-                    let user: std::collections::BTreeMap<_, _> =
-                        f.user_defined_fields.take().unwrap_or_default().into_iter().collect();
-                    findings.push(format!("{f:?} {fields:?} {user:?}"));
-                }
-            }
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let mut findings: Vec<String> = super::all_hub_findings(&self.clients)
+            .await
+            .into_iter()
+            .filter(|f| f.id().unwrap_or_default().starts_with(&prefix))
+            .map(|mut f| {
+                // Every field as GetFindings returns it; the maps in a fixed order.
+                let fields: std::collections::BTreeMap<_, _> =
+                    f.product_fields.take().unwrap_or_default().into_iter().collect();
+                let user: std::collections::BTreeMap<_, _> =
+                    f.user_defined_fields.take().unwrap_or_default().into_iter().collect();
+                format!("{f:?} {fields:?} {user:?}")
+            })
+            .collect();
         findings.sort();
         Victim {
             findings,

@@ -286,7 +286,19 @@ pub(crate) async fn hub_findings(
 ) -> std::collections::BTreeMap<String, String> {
     let key = owned(scangate_core::lifecycle::LifecycleKey::new(ACCOUNT_ID, REGION, scan_type, identity));
     let prefix = format!("scangate/{}/", key.hash());
-    let mut out = std::collections::BTreeMap::new();
+    all_hub_findings(clients)
+        .await
+        .iter()
+        .filter_map(|f| {
+            let rest = f.id().unwrap_or_default().strip_prefix(&prefix)?;
+            Some((rest.to_string(), f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Every finding in moto's Security Hub, all pages of GetFindings.
+pub(crate) async fn all_hub_findings(clients: &Clients) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
+    let mut out = Vec::new();
     let mut token = None;
     loop {
         let page = clients
@@ -297,11 +309,7 @@ pub(crate) async fn hub_findings(
             .send()
             .await
             .expect("GetFindings");
-        for f in page.findings() {
-            if let Some(rest) = f.id().unwrap_or_default().strip_prefix(&prefix) {
-                out.insert(rest.to_string(), f.record_state().map(|r| r.as_str().to_string()).unwrap_or_default());
-            }
-        }
+        out.extend_from_slice(page.findings());
         token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
         if token.is_none() {
             return out;
