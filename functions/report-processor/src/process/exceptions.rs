@@ -11,12 +11,14 @@
 //! with the facts the stack verified (the build's `IMAGE_ID` and source), never the report's
 //! own claims; an unverified report gets none.
 
-use super::{Processor, ReportMeta, Transient};
+use super::{Delivery, Processor, ReportMeta, Transient};
 use scangate_aws::codebuild::{BuildInfo, CodeBuildOps};
 use scangate_aws::s3::{ReportStore, StoreError};
 use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{Provenance, Writer};
+use scangate_core::evaluate;
 use scangate_core::lifecycle::key::branch_name;
+use scangate_core::sarif::Report;
 use scangate_core::sarif::TargetInfo;
 use scangate_core::waivers::{Exceptions, Subject, VexDocument, WaiversDocument, MAX_DOCUMENT_BYTES};
 use std::collections::HashMap;
@@ -147,6 +149,32 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             }
         }
         Ok(out)
+    }
+
+    /// The security team's waivers and VEX applied to `report`: read now (a new version applies
+    /// from this report on), matched with the verified facts only, dated by the processor's
+    /// clock. Returns the verdict's warning when documents exist but the report's target could
+    /// not be verified (then none applies).
+    pub(crate) async fn apply_policy_documents(
+        &self,
+        d: &Delivery<'_>,
+        meta: &ReportMeta,
+        build: Option<&BuildInfo>,
+        report: &mut Report,
+    ) -> Result<Option<String>, Transient> {
+        let today = d.now.to_offset(time::UtcOffset::UTC).date();
+        let documents = self.load_exceptions(&d.obj.bucket, today).await?;
+        let Some(subject) = verified_subject(&d.provenance, build, meta, &report.target) else {
+            evaluate::apply_exceptions(report, &Exceptions::default(), &Subject::default(), today);
+            return Ok((!documents.is_empty()).then(|| {
+                let why = d.provenance.reason().map_or("the scanned target could not be verified".to_string(), |why| {
+                    format!("the report is unverified ({why})")
+                });
+                format!("no waiver or VEX statement was applied: {why}")
+            }));
+        };
+        evaluate::apply_exceptions(report, &documents, &subject, today);
+        Ok(None)
     }
 
     /// Reads exactly the version HEAD described, at most [`MAX_DOCUMENT_BYTES`]. Ok(None):

@@ -33,7 +33,6 @@ use scangate_core::events::ObjectRef;
 use scangate_core::policy::{GatePolicy, GateSettings};
 use scangate_core::sarif::{read_sarif_limited, ReadLimits, Report, SarifError};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
-use scangate_core::waivers::{Exceptions, Subject};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -314,24 +313,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     ) -> Result<Outcome, Transient> {
         let obj = d.obj;
         let now_s = rfc3339(d.now);
-        // The security team's waivers and VEX, read now (a new version applies from this
-        // report on), matched with the verified facts only; time is the processor's clock.
-        let today = d.now.to_offset(time::UtcOffset::UTC).date();
-        let documents = self.load_exceptions(&obj.bucket, today).await?;
-        let subject = exceptions::verified_subject(&d.provenance, build_info, meta, &report.target);
-        let not_applied = match &subject {
-            None if !documents.is_empty() => Some(format!(
-                "no waiver or VEX statement was applied: {}",
-                d.provenance.reason().map_or("the scanned target could not be verified".to_string(), |why| format!(
-                    "the report is unverified ({why})"
-                ))
-            )),
-            _ => None,
-        };
-        match &subject {
-            Some(subject) => evaluate::apply_exceptions(&mut report, &documents, subject, today),
-            None => evaluate::apply_exceptions(&mut report, &Exceptions::default(), &Subject::default(), today),
-        }
+        let not_applied = self.apply_policy_documents(d, meta, build_info, &mut report).await?;
         let gate = self.gate_for(Some(meta));
         let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
@@ -389,22 +371,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             let import = hub::Import::new(&self.config, d, &facts, findings);
             hub = self.security_hub(sink, d, &import, &mut results).await?;
         } else {
-            if !complete {
-                tracing::warn!(incomplete = ?report.incomplete, "the scan did not complete: Security Hub left unchanged");
-                if self.sink.is_some() {
-                    results.verdict.warnings.push(
-                        "the scan did not complete: Security Hub was left unchanged (nothing imported or archived)"
-                            .to_string(),
-                    );
-                }
-            }
-            self.write_results_first(&mut results, None, false).await?;
-            let status = match () {
-                _ if self.sink.is_none() => HubStatus::Disabled,
-                _ if !complete => HubStatus::Incomplete,
-                _ => HubStatus::Unverified,
-            };
-            self.write_hub_nothing(&results, status).await?;
+            self.leave_hub_unchanged(&report.incomplete, &mut results).await?;
         }
         // Results are always written by now (a stale delivery's too).
         self.write_results_first(&mut results, None, hub.stale).await?;
@@ -425,6 +392,29 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             )));
         }
         Ok(Outcome::Processed { passed: results.verdict.passed, metrics, stale: hub.stale, pending: hub.pending })
+    }
+
+    /// Results without a Security Hub step: the scan did not complete (what it did not find
+    /// may still be there, so nothing is archived on its strength), the report is unverified,
+    /// or Security Hub is disabled; `hub.json` says which.
+    async fn leave_hub_unchanged(&self, incomplete: &[String], results: &mut Results<'_>) -> Result<(), Transient> {
+        let complete = incomplete.is_empty();
+        if !complete {
+            tracing::warn!(?incomplete, "the scan did not complete: Security Hub left unchanged");
+            if self.sink.is_some() {
+                results.verdict.warnings.push(
+                    "the scan did not complete: Security Hub was left unchanged (nothing imported or archived)"
+                        .to_string(),
+                );
+            }
+        }
+        self.write_results_first(results, None, false).await?;
+        let status = match () {
+            _ if self.sink.is_none() => HubStatus::Disabled,
+            _ if !complete => HubStatus::Incomplete,
+            _ => HubStatus::Unverified,
+        };
+        self.write_hub_nothing(results, status).await
     }
 }
 
