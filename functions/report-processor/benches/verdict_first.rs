@@ -1,27 +1,37 @@
-//! Time to verdict, time to import and peak RSS of the report-processor for a first report
-//! of 1 000, 20 000 and 100 000 new findings. Not a timed test: it prints.
+//! Time to verdict, time to import, peak RSS, heap peak and ephemeral storage of the
+//! report-processor for a first report of 1 000, 20 000 and 100 000 new findings (other shapes
+//! and sizes below). Not a timed test: it prints a Markdown table, one row per report.
 //!
 //! `cargo bench -p report-processor --bench verdict_first` (needs `make venv`: S3 is moto).
 //! Each size runs in a child process of its own, so its peak RSS (`VmHWM`) is the
 //! processor's alone: the real S3 store against moto (another process), the real sink with
-//! the production token bucket at `SECURITY_HUB_MAX_TPS` (default 5, the stack's) over a
-//! BatchImportFindings stand-in that accepts every request at once (Security Hub's own
-//! latency is not modelled). `SIZES=1000,20000` picks the sizes. `RESCAN=1` then processes,
+//! the production token bucket at `SECURITY_HUB_MAX_TPS` over a BatchImportFindings stand-in
+//! that accepts every request at once (Security Hub's own latency is not modelled). **The
+//! time to import is therefore the stand-in's rate limit**: at the stack's 5 calls/s (the
+//! default here) its floor is one second per 500 findings; with a high `SECURITY_HUB_MAX_TPS`
+//! (1000, say) it is the processor's own work of rendering and sending. `SHAPE=1m` defaults to
+//! `SECURITY_HUB_MAX_TPS=1000` so its row finishes (2 000 s at 5 calls/s otherwise).
+//! `SIZES=1000,20000` picks the sizes. `RESCAN=1` then processes,
 //! in the same child, a rescan of the same image with the same findings and every text
 //! changed (so every finding is imported again against the first report's state), with the
 //! peak RSS reset before it: a second row per size.
 //!
-//! `SHAPE` picks the report's shape: `qscanner` (default: QScanner-like, about 1 KB of SARIF
-//! per distinct finding), `ruff` (a linter's: every result a distinct finding at its own line,
-//! about 250 bytes each) or `tiny` (about 60 bytes a result, each a distinct finding). The
-//! breakdown of `PHASES=1` is for `qscanner` only. `SHAPE=1m` is `tiny` at 1 000 000 distinct
-//! findings (unless `SIZES` says otherwise).
+//! `SHAPE` picks the report's shape: `qscanner` (default: QScanner-like, about 470 bytes of
+//! SARIF per distinct finding), `ruff` (a linter's: every result a distinct finding at its own
+//! line, about 270 bytes each; 93 000 results are a 24.9 MB report) or `tiny` (about 67 bytes a
+//! result, each a distinct finding). The breakdown of `PHASES=1` is for `qscanner` only.
+//! `SHAPE=1m` is `tiny` at 1 000 000 distinct findings (unless `SIZES` says otherwise).
 //!
-//! `LIMITS=stack` applies the stack's default `MAX_REPORT_BYTES` and `MAX_FINDINGS` (512 MB)
-//! instead of none: a report over them is quarantined and its row says so with the reason.
+//! `LIMITS=stack` applies the stack's default `MAX_REPORT_BYTES` and `MAX_FINDINGS` (512 MB,
+//! as `Config::default()` computes them) instead of none: a report over them is quarantined
+//! and its row says so with the reason.
 //!
-//! Each row ends with the peak RSS and the heap peak (the counting allocator's highest live
-//! heap from the start of processing).
+//! The columns: the peak RSS (`VmHWM`, reset after the upload), the heap peak (the counting
+//! allocator's highest live heap from the start of processing) and the ephemeral storage
+//! used: the highest number of bytes under the child's temp dir (`TMPDIR`, a fresh empty
+//! directory per child, which `std::env::temp_dir()` returns: where a processor spills on
+//! Lambda's `/tmp`), polled every 10 ms on a thread of the child (a file that lives shorter
+//! than that may be missed). Bytes still there after a report are printed as a `#` line.
 //!
 //! `PHASES=1` also prints, per size, where the memory goes: the live heap (a counting global
 //! allocator, bench only) at each store call the processor makes and the highest live heap
@@ -42,6 +52,7 @@ use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -211,7 +222,98 @@ fn reset_peak_rss() {
     }
 }
 
-/// One size, in this process: prints one tab-separated line (two with `RESCAN=1`).
+/// The highest number of bytes seen under the temp dir since [`Ephemeral::reset`].
+static EPHEMERAL_PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// The ephemeral storage the processor uses: the bytes of the files under this process's temp
+/// dir (`TMPDIR`), polled on a thread of their own.
+struct Ephemeral {
+    dir: PathBuf,
+}
+
+impl Ephemeral {
+    /// Starts polling `std::env::temp_dir()` every 10 ms for the life of the process.
+    fn start() -> Ephemeral {
+        let dir = std::env::temp_dir();
+        let polled = dir.clone();
+        std::thread::spawn(move || loop {
+            EPHEMERAL_PEAK.fetch_max(dir_bytes(&polled), Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        });
+        Ephemeral { dir }
+    }
+
+    /// Counts from what is there now.
+    fn reset(&self) {
+        EPHEMERAL_PEAK.store(dir_bytes(&self.dir), Ordering::Relaxed);
+    }
+
+    /// The high-water mark since the reset and the bytes there now.
+    fn peak_and_now(&self) -> (u64, u64) {
+        let now = dir_bytes(&self.dir);
+        (EPHEMERAL_PEAK.fetch_max(now, Ordering::Relaxed).max(now), now)
+    }
+}
+
+/// The bytes of the files under `dir`, recursively (files that vanish during the walk count 0).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(_) => e.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// One row of the table (`None`: not measured for a quarantined report).
+struct Row<'a> {
+    label: &'a str,
+    findings: u64,
+    report_bytes: usize,
+    outcome: String,
+    verdict_s: Option<f64>,
+    import_s: Option<f64>,
+    imported: Option<u64>,
+    sent: Option<u64>,
+    rss_before_kb: u64,
+    ephemeral_peak: u64,
+}
+
+impl Row<'_> {
+    const HEADER: &'static str = "| shape | distinct findings | report MB | limits | outcome | time to verdict s | time to import s | imported | sent | RSS before MiB | peak RSS MiB | heap peak MiB | ephemeral peak MiB |\n|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+    fn print(&self, heap_peak: usize) {
+        let secs = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let count = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let mb = |b: f64| b / (1024.0 * 1024.0);
+        let limits = if stack_limits() { "stack" } else { "none" };
+        println!(
+            "| {} | {} | {:.1} | {limits} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+            self.label,
+            self.findings,
+            self.report_bytes as f64 / 1e6,
+            self.outcome,
+            secs(self.verdict_s),
+            secs(self.import_s),
+            count(self.imported),
+            count(self.sent),
+            self.rss_before_kb / 1024,
+            peak_rss_kb().unwrap_or(0) / 1024,
+            heap_peak / (1024 * 1024),
+            mb(self.ephemeral_peak as f64),
+        );
+    }
+}
+
+/// `LIMITS=stack`: the stack's default limits, else none.
+fn stack_limits() -> bool {
+    std::env::var("LIMITS").is_ok_and(|v| v == "stack")
+}
+
+/// One size, in this process: prints one table row (two with `RESCAN=1`).
 fn one(n: u64, endpoint: &str, tps: f64) {
     for (k, v) in [
         ("AWS_ENDPOINT_URL", endpoint),
@@ -222,6 +324,7 @@ fn one(n: u64, endpoint: &str, tps: f64) {
     ] {
         std::env::set_var(k, v);
     }
+    let ephemeral = Ephemeral::start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async move {
         let sdk = scangate_aws::clients::load_sdk_config().await;
@@ -233,10 +336,10 @@ fn one(n: u64, endpoint: &str, tps: f64) {
         let key = format!("scans/bench/b-{n}/report.sarif");
         let shape = shape();
         let label = match shape {
-            None => n.to_string(),
-            Some(s) => format!("{n} {s:?}"),
+            None => "qscanner".to_string(),
+            Some(s) => format!("{s:?}").to_lowercase(),
         };
-        let phases = run_report(&clients, &bucket, &key, &cfg, shape, tps, &label).await;
+        let phases = run_report(&clients, &bucket, &key, &cfg, shape, tps, &label, &ephemeral).await;
         if std::env::var_os("PHASES").is_some() && shape.is_none() {
             phases.print(n);
             breakdown(&cfg, &bucket, &key);
@@ -250,7 +353,8 @@ fn one(n: u64, endpoint: &str, tps: f64) {
             reset_peak_rss();
             let rescan = SynthConfig { seed: n + 1, ..cfg };
             let key = format!("scans/bench/b-{n}-rescan/report.sarif");
-            let phases = run_report(&clients, &bucket, &key, &rescan, shape, tps, &format!("{label} rescan")).await;
+            let label = format!("{label}, rescan");
+            let phases = run_report(&clients, &bucket, &key, &rescan, shape, tps, &label, &ephemeral).await;
             if std::env::var_os("PHASES").is_some() {
                 phases.print(n);
             }
@@ -260,6 +364,7 @@ fn one(n: u64, endpoint: &str, tps: f64) {
 
 /// Uploads the synthetic report `cfg` under `key`, processes it, prints its row (`label`
 /// first) and returns the live heap's marks.
+#[allow(clippy::too_many_arguments)]
 async fn run_report(
     clients: &Clients,
     bucket: &str,
@@ -268,6 +373,7 @@ async fn run_report(
     shape: Option<LintShape>,
     tps: f64,
     label: &str,
+    ephemeral: &Ephemeral,
 ) -> Arc<Phases> {
     let mut body = Vec::new();
     match shape {
@@ -295,7 +401,7 @@ async fn run_report(
     // `LIMITS=stack`: the stack's defaults at 512 MB (a report over them is quarantined, and the
     // row says so); otherwise none, so each row is the processor's own memory.
     let stack = Config::default();
-    let stack_limits = std::env::var("LIMITS").is_ok_and(|v| v == "stack");
+    let stack_limits = stack_limits();
     let config = Config {
         security_hub_max_tps: tps,
         max_report_bytes: if stack_limits { stack.max_report_bytes } else { u64::MAX },
@@ -307,6 +413,7 @@ async fn run_report(
     let tokens = Arc::new(TokenBucket::new(config.security_hub_max_tps, config.security_hub_burst()));
     // The heap peak counts from here: the processor's, not the generated report's upload.
     HEAP.reset_peak_usage();
+    ephemeral.reset();
     let started = Instant::now();
     let phases = Arc::new(Phases::new(started));
     let importer = Accepting { findings: AtomicU64::new(0), phases: phases.clone() };
@@ -322,24 +429,35 @@ async fn run_report(
     let obj = ObjectRef { requester: Some(format!("AWS:{BENCH_WRITER_ID}")), ..ObjectRef::put(bucket, key) };
     let out = processor.process(&obj, &identity, time::OffsetDateTime::now_utc()).await.expect("processed");
     let import_s = started.elapsed().as_secs_f64();
-    let metrics = match out {
-        Outcome::Processed { metrics, .. } => metrics,
-        Outcome::Quarantined { reason } => {
-            let (rss, heap) = (peak_rss_kb().unwrap_or(0) / 1024, phases.heap_peak() / (1024 * 1024));
-            println!("{label}	{report_bytes}	quarantined: {reason}				{}	{rss}	{heap}", baseline / 1024);
-            return phases;
-        }
-        other => panic!("{other:?}"),
+    let (ephemeral_peak, ephemeral_left) = ephemeral.peak_and_now();
+    let mut row = Row {
+        label,
+        findings: cfg.results,
+        report_bytes,
+        outcome: String::new(),
+        verdict_s: None,
+        import_s: None,
+        imported: None,
+        sent: None,
+        rss_before_kb: baseline,
+        ephemeral_peak,
     };
-    let verdict_s = processor.store.verdict_at.lock().map(|v| v.unwrap_or(f64::NAN)).unwrap_or(f64::NAN);
-    let sent = processor.sink.as_ref().map_or(0, |s| s.importer().findings.load(Ordering::Relaxed));
-    println!(
-        "{label}\t{report_bytes}\t{verdict_s:.2}\t{import_s:.2}\t{}\t{sent}\t{}\t{}\t{}",
-        metrics.imported,
-        baseline / 1024,
-        peak_rss_kb().unwrap_or(0) / 1024,
-        phases.heap_peak() / (1024 * 1024)
-    );
+    match out {
+        Outcome::Processed { metrics, .. } => {
+            row.outcome = "processed".into();
+            row.verdict_s = processor.store.verdict_at.lock().ok().and_then(|v| *v);
+            row.import_s = Some(import_s);
+            row.imported = Some(metrics.imported);
+            row.sent = processor.sink.as_ref().map(|s| s.importer().findings.load(Ordering::Relaxed));
+        }
+        // The reason has no `|` of its own (it would split the Markdown cell).
+        Outcome::Quarantined { reason } => row.outcome = format!("quarantined: {}", reason.replace('|', "/")),
+        other => panic!("{other:?}"),
+    }
+    row.print(phases.heap_peak());
+    if ephemeral_left > 0 {
+        println!("# {label}: {ephemeral_left} bytes left under TMPDIR after processing");
+    }
     phases.mark("processed".into());
     drop(processor);
     phases.mark("processor dropped".into());
@@ -462,7 +580,10 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let tps: f64 = std::env::var("SECURITY_HUB_MAX_TPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5.0);
+    let one_million = std::env::var("SHAPE").is_ok_and(|v| v == "1m");
+    // 1 000 000 findings at the stack's 5 calls/s would take 2 000 s to import.
+    let default_tps = if one_million { 1000.0 } else { 5.0 };
+    let tps: f64 = std::env::var("SECURITY_HUB_MAX_TPS").ok().and_then(|v| v.parse().ok()).unwrap_or(default_tps);
     if let Some(i) = args.iter().position(|a| a == "--one") {
         let n: u64 = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--one N");
         let endpoint = args.get(i + 2).expect("--one N ENDPOINT");
@@ -473,7 +594,6 @@ fn main() {
         println!("verdict_first: bench");
         return;
     }
-    let one_million = std::env::var("SHAPE").is_ok_and(|v| v == "1m");
     let sizes: Vec<u64> = std::env::var("SIZES")
         .unwrap_or_else(|_| if one_million { "1000000" } else { "1000,20000,100000" }.into())
         .split(',')
@@ -482,17 +602,27 @@ fn main() {
     let moto = Moto::start();
     let endpoint = moto.endpoint();
     let exe = std::env::current_exe().expect("current exe");
-    println!("SECURITY_HUB_MAX_TPS={tps}; S3 = moto; BatchImportFindings stand-in accepts at once");
-    println!("findings\treport bytes\ttime to verdict (s)\ttime to import (s)\timported\tsent\tRSS before (MB)\tpeak RSS (MB)\theap peak (MB)");
+    println!(
+        "# SECURITY_HUB_MAX_TPS={tps} (the time to import is this rate limit's, over a BatchImportFindings stand-in \
+         that accepts at once); S3 = moto; ephemeral = bytes under the child's TMPDIR"
+    );
+    println!("{}", Row::HEADER);
     for n in sizes {
+        // A fresh, empty temp dir per child: its ephemeral storage is the processor's alone.
+        let tmp = std::env::temp_dir().join(format!("sg-bench-tmp-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("bench temp dir");
         let out = std::process::Command::new(&exe)
             .args(["--one", &n.to_string(), &endpoint])
             .env("SECURITY_HUB_MAX_TPS", tps.to_string())
+            .env("TMPDIR", &tmp)
             .output()
             .expect("run one size");
         print!("{}", String::from_utf8_lossy(&out.stdout));
         if !out.status.success() {
             eprintln!("{n}: failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        if let Err(e) = std::fs::remove_dir_all(&tmp) {
+            eprintln!("# could not remove {}: {e}", tmp.display());
         }
     }
 }
