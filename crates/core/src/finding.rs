@@ -3,6 +3,7 @@
 use crate::severity::{Severity, SeveritySource};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The tool that produced a finding.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,41 +66,52 @@ pub struct Location {
 }
 
 /// One normalized, deduplicated finding.
+///
+/// A report holds one per distinct finding, so it is kept small: what comes from the rule (its
+/// texts, tags and CVEs) and the scanner are shared between the findings of one rule or run
+/// (`Arc`: serialized exactly like the plain values), the rarely present package is boxed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable id: see [`finding_id`]. 64 lowercase hex characters.
     pub id: String,
-    pub rule_id: String,
+    /// Shared with the other findings of its rule when the result names the rule's own id.
+    pub rule_id: Arc<str>,
     pub title: String,
     pub description: String,
     pub severity: Severity,
     pub severity_source: SeveritySource,
-    /// The severity value as the report wrote it (`5`, `9.8`, `error`).
-    pub severity_original: String,
+    /// The severity value as the report wrote it (`5`, `9.8`, `error`); the reader shares equal
+    /// values between findings.
+    pub severity_original: Arc<str>,
     pub kind: FindingKind,
     /// Security or code quality; findings written before the field existed read as security.
     #[serde(default)]
     pub class: FindingClass,
-    /// CVE ids, upper case, deduplicated, in report order.
-    pub cves: Vec<String>,
+    /// CVE ids, upper case, deduplicated, in report order. Shared with the other findings of
+    /// its rule when the result adds none.
+    pub cves: Arc<[String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvss_score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cvss_vector: Option<String>,
+    pub cvss_vector: Option<Arc<str>>,
+    /// Boxed: most findings of a linter or a SAST tool have none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<Package>,
+    pub package: Option<Box<Package>>,
     /// Container image layer digest, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub help_uri: Option<String>,
-    /// Remediation or help text from the rule.
+    pub help_uri: Option<Arc<str>>,
+    /// Remediation or help text from the rule (shared by its findings).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub help_text: Option<String>,
-    pub tags: Vec<String>,
-    pub scanner: Scanner,
+    pub help_text: Option<Arc<str>>,
+    /// The rule's tags, then the result's; shared with the other findings of its rule when the
+    /// result adds none.
+    pub tags: Arc<[String]>,
+    /// Shared by the findings of a run.
+    pub scanner: Arc<Scanner>,
     /// Qualys Detection Score (0–100), when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qds: Option<f64>,

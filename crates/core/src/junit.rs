@@ -199,7 +199,7 @@ fn failure(message: String, kind: &str) -> TestCaseStatus {
 
 fn finding_case(f: &Finding) -> TestCase {
     let affected = f.affected();
-    let name = if affected.trim().is_empty() { f.rule_id.clone() } else { format!("{} {affected}", f.rule_id) };
+    let name = if affected.trim().is_empty() { f.rule_id.to_string() } else { format!("{} {affected}", f.rule_id) };
     let mut status = failure(clean(&format!("{}: {}", f.severity, f.title), MAX_MESSAGE_CHARS), f.severity.label());
     status.set_description(clean(&details(f), MAX_MESSAGE_CHARS));
     let mut case = TestCase::new(clean_name(&name), status);

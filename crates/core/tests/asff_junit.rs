@@ -50,18 +50,21 @@ fn qualys_vuln() -> Finding {
         severity: Severity::Critical,
         severity_source: SeveritySource::Qualys,
         severity_original: "5".into(),
-        cves: vec!["CVE-2022-2274".into(), "CVE-2022-2097".into()],
+        cves: vec!["CVE-2022-2274".into(), "CVE-2022-2097".into()].into(),
         cvss_score: Some(9.8),
         cvss_vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
-        package: Some(Package {
-            name: "openssl".into(),
-            installed_version: Some("3.0.4-r0".into()),
-            fixed_version: Some("3.0.5-r0".into()),
-            purl: Some("pkg:apk/alpine/openssl@3.0.4-r0".into()),
-        }),
+        package: Some(
+            Package {
+                name: "openssl".into(),
+                installed_version: Some("3.0.4-r0".into()),
+                fixed_version: Some("3.0.5-r0".into()),
+                purl: Some("pkg:apk/alpine/openssl@3.0.4-r0".into()),
+            }
+            .into(),
+        ),
         layer: Some("sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1".into()),
         help_uri: Some("https://www.openssl.org/news/secadv/20220705.txt".into()),
-        tags: vec!["vulnerability".into(), "os-package".into()],
+        tags: vec!["vulnerability".into(), "os-package".into()].into(),
         qds: Some(95.0),
         occurrences: 2,
         exception: None,
@@ -77,7 +80,7 @@ fn secret() -> Finding {
         description: "Identified a pattern that may indicate AWS credentials".into(),
         location: Some(Location { uri: "config/settings.py".into(), start_line: Some(12) }),
         help_text: Some("Rotate the key and remove it from the history.".into()),
-        scanner: Scanner { name: "gitleaks".into(), version: None },
+        scanner: Scanner { name: "gitleaks".into(), version: None }.into(),
         ..base(&"b".repeat(64), Severity::High, FindingKind::Secret)
     }
 }
@@ -90,7 +93,7 @@ fn code() -> Finding {
         severity_original: "warning".into(),
         location: Some(Location { uri: "routes/search.ts".into(), start_line: Some(23) }),
         help_uri: Some("not a valid URI".into()),
-        scanner: Scanner { name: "CodeQL".into(), version: Some("2.9.2".into()) },
+        scanner: Scanner { name: "CodeQL".into(), version: Some("2.9.2".into()) }.into(),
         ..base(&"c".repeat(64), Severity::Medium, FindingKind::Code)
     }
 }
@@ -333,8 +336,9 @@ fn asff_vulnerability_details() {
     // An advisory without a CVE is still a Vulnerability, named by the rule.
     let mut ghsa = base("9", Severity::High, FindingKind::Vulnerability);
     ghsa.rule_id = "GHSA-jfh8-c2jp-5v3q".into();
-    ghsa.package =
-        Some(Package { name: "log4j-core".into(), installed_version: Some("2.14.1".into()), ..Default::default() });
+    ghsa.package = Some(
+        Package { name: "log4j-core".into(), installed_version: Some("2.14.1".into()), ..Default::default() }.into(),
+    );
     let v = asff::to_asff(&ghsa, &ctx);
     assert_eq!(v["Vulnerabilities"][0]["Id"], "GHSA-jfh8-c2jp-5v3q");
 }
@@ -366,8 +370,8 @@ fn asff_huge_inputs_stay_within_limits() {
         p.installed_version = Some("\u{1f}".repeat(50_000));
         p.fixed_version = Some("é".repeat(50_000));
     }
-    f.rule_id = "r".repeat(100_000);
-    f.help_text = Some("h".repeat(1_000_000));
+    f.rule_id = "r".repeat(100_000).into();
+    f.help_text = Some("h".repeat(1_000_000).into());
     f.location = Some(Location { uri: "\"".repeat(100_000), start_line: Some(1) });
     f.tags = (0..10_000).map(|i| format!("tag-{i}")).collect();
     f.id = "x".repeat(10_000);
@@ -382,20 +386,23 @@ fn asff_huge_inputs_stay_within_limits() {
     let mut g = f.clone();
     g.title = nasty.clone();
     g.description = nasty.clone();
-    g.rule_id = nasty.clone();
-    g.severity_original = nasty.clone();
-    g.scanner = Scanner { name: nasty.clone(), version: Some(nasty.clone()) };
+    g.rule_id = nasty.clone().into();
+    g.severity_original = nasty.clone().into();
+    g.scanner = Scanner { name: nasty.clone(), version: Some(nasty.clone()) }.into();
     g.layer = Some(nasty.clone());
-    g.help_text = Some(nasty.clone());
-    g.cvss_vector = Some(nasty.clone());
-    g.package = Some(Package {
-        name: nasty.clone(),
-        installed_version: Some(nasty.clone()),
-        fixed_version: Some(nasty.clone()),
-        purl: Some(nasty.clone()),
-    });
+    g.help_text = Some(nasty.clone().into());
+    g.cvss_vector = Some(nasty.clone().into());
+    g.package = Some(
+        Package {
+            name: nasty.clone(),
+            installed_version: Some(nasty.clone()),
+            fixed_version: Some(nasty.clone()),
+            purl: Some(nasty.clone()),
+        }
+        .into(),
+    );
     g.cves = (0..10_000).map(|i| format!("{nasty}{i}")).take(200).collect();
-    g.tags = vec![nasty.clone()];
+    g.tags = vec![nasty.clone()].into();
     g.location = Some(Location { uri: nasty.clone(), start_line: None });
     let mut nasty_ctx = ctx.clone();
     nasty_ctx.target = nasty.clone();
@@ -535,7 +542,7 @@ fn junit_caps_cases_at_500() {
         .map(|i| {
             let mut f = qualys_vuln();
             f.id = format!("{i:064}");
-            f.rule_id = format!("qid-{i}");
+            f.rule_id = format!("qid-{i}").into();
             f
         })
         .collect();
@@ -603,13 +610,13 @@ mod junit_props {
                 .map(|i| {
                     let t = |k: usize| texts[(i + k) % texts.len()].clone();
                     let mut f = base(&format!("{i:064}"), Severity::Critical, FindingKind::Vulnerability);
-                    f.rule_id = t(0);
+                    f.rule_id = t(0).into();
                     f.title = t(1);
                     f.description = t(2);
-                    f.scanner.name = t(3);
-                    f.cves = vec![t(4)];
-                    f.package = Some(Package { name: t(5), installed_version: Some(t(6)), fixed_version: Some(t(7)), purl: None });
-                    f.help_uri = Some(t(8));
+                    std::sync::Arc::make_mut(&mut f.scanner).name = t(3);
+                    f.cves = vec![t(4)].into();
+                    f.package = Some(Package { name: t(5), installed_version: Some(t(6)), fixed_version: Some(t(7)), purl: None }.into());
+                    f.help_uri = Some(t(8).into());
                     f
                 })
                 .collect();
@@ -656,7 +663,7 @@ fn asff_content_hash_ignores_the_sighting_and_sighting_hash_sees_it() {
     ctx2.updated_at = "2027-01-01T00:00:00.000Z".into();
     let f = qualys_vuln();
     let mut f2 = f.clone();
-    f2.scanner.version = Some("4.3.0".into());
+    std::sync::Arc::make_mut(&mut f2.scanner).version = Some("4.3.0".into());
     f2.layer = Some("sha256:0000".into());
     // The ASFF does show the new sighting (so `IMPORT_ON=sighting` has something to carry).
     assert_ne!(asff::to_asff(&f, &ctx1)["Resources"], asff::to_asff(&f2, &ctx2)["Resources"]);
@@ -881,19 +888,19 @@ mod asff_props {
             c.codebuild_project = Some(t(1));
             c.report_uri = Some(t(2));
             let mut f = base(&t(3), Severity::High, FindingKind::Vulnerability);
-            f.rule_id = t(4);
+            f.rule_id = t(4).into();
             f.title = t(5);
             f.description = t(6);
-            f.severity_original = t(7);
-            f.cves = cves;
+            f.severity_original = t(7).into();
+            f.cves = cves.into();
             f.cvss_score = score;
-            f.cvss_vector = Some(t(8));
+            f.cvss_vector = Some(t(8).into());
             f.qds = qds;
-            f.scanner = Scanner { name: t(9), version: Some(t(10)) };
-            f.package = Some(Package { name: t(11), installed_version: Some(t(8)), fixed_version: Some(t(9)), purl: Some(t(10)) });
+            f.scanner = Scanner { name: t(9), version: Some(t(10)) }.into();
+            f.package = Some(Package { name: t(11), installed_version: Some(t(8)), fixed_version: Some(t(9)), purl: Some(t(10)) }.into());
             f.location = Some(Location { uri: t(2), start_line: line });
-            f.help_uri = Some(t(1));
-            f.help_text = Some(t(4));
+            f.help_uri = Some(t(1).into());
+            f.help_text = Some(t(4).into());
             f.layer = Some(t(5));
             assert_valid_asff(&asff::to_asff(&f, &c));
             assert_valid_asff(&asff::archived_from_stub(&FindingStub::new(&f, &c), &c));

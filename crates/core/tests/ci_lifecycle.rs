@@ -26,10 +26,12 @@ fn finding(n: u8, cve: &str) -> Finding {
         description: String::new(),
         severity_source: SeveritySource::Qualys,
         severity_original: "5".into(),
-        cves: vec![cve.into()],
+        cves: vec![cve.into()].into(),
         cvss_score: Some(9.8),
-        package: Some(Package { name: format!("lib{n}"), installed_version: Some("1.0".into()), ..Default::default() }),
-        scanner: Scanner { name: "QScanner".into(), version: None },
+        package: Some(
+            Package { name: format!("lib{n}"), installed_version: Some("1.0".into()), ..Default::default() }.into(),
+        ),
+        scanner: Scanner { name: "QScanner".into(), version: None }.into(),
         ..scangate_testkit::findings::finding(&format!("{n:064x}"), Severity::Critical, FindingKind::Vulnerability)
     }
 }

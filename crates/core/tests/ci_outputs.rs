@@ -10,18 +10,21 @@ use serde_json::Value;
 
 fn finding(n: usize, severity: Severity) -> Finding {
     Finding {
-        rule_id: format!("qid-{}", 100_000 + n),
+        rule_id: format!("qid-{}", 100_000 + n).into(),
         title: format!("Vulnerability {n}"),
         description: format!("Description of vulnerability {n}"),
         severity_source: SeveritySource::Qualys,
         severity_original: "4".into(),
-        cves: vec![format!("CVE-2026-{:04}", n)],
-        package: Some(Package {
-            name: format!("lib{n}"),
-            installed_version: Some("1.0.0".into()),
-            fixed_version: Some("1.0.1".into()),
-            purl: None,
-        }),
+        cves: vec![format!("CVE-2026-{:04}", n)].into(),
+        package: Some(
+            Package {
+                name: format!("lib{n}"),
+                installed_version: Some("1.0.0".into()),
+                fixed_version: Some("1.0.1".into()),
+                purl: None,
+            }
+            .into(),
+        ),
         ..scangate_testkit::findings::finding(&format!("{n:064x}"), severity, FindingKind::Vulnerability)
     }
 }
@@ -36,7 +39,7 @@ fn sample() -> Vec<Finding> {
     secret.rule_id = "aws-access-token".into();
     secret.title = "AWS access key".into();
     secret.package = None;
-    secret.cves.clear();
+    secret.cves = Default::default();
     secret.location = Some(Location { uri: "config/app settings.env".into(), start_line: Some(3) });
     let mut quality = finding(3, Severity::Medium);
     quality.class = FindingClass::Quality;
@@ -210,7 +213,7 @@ fn gitlab_report_keeps_hostile_strings_within_the_schema() {
     f.description = "d".repeat(100_000);
     f.help_uri = Some("javascript:alert(1)".into());
     f.rule_id = "CVE-2026-0001".into();
-    f.cves = vec!["CVE-2026-0001".into(), "not-a-cve".into()];
+    f.cves = vec!["CVE-2026-0001".into(), "not-a-cve".into()].into();
     if let Some(p) = f.package.as_mut() {
         p.fixed_version = Some("9".repeat(10_000));
     }

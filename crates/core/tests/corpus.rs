@@ -156,7 +156,7 @@ fn every_corpus_file_reads_as_expected() {
 #[test]
 fn juice_shop_rules_from_extensions_are_resolved() {
     let r = read_sarif_file(&corpus_dir().join("codeql-javascript-juice-shop-3mb.sarif")).expect("juice shop reads");
-    assert!(r.findings.iter().all(|f| f.title != f.rule_id), "every CodeQL result found its rule in tool.extensions");
+    assert!(r.findings.iter().all(|f| *f.title != *f.rule_id), "every CodeQL result found its rule in tool.extensions");
     assert_eq!(r.runs[0].rules, 200);
 }
 
@@ -190,10 +190,10 @@ fn qscanner_image_fixture() {
     assert_eq!(r.policy_result, PolicyResult::Deny);
     assert_eq!(r.target.repo_tags, vec!["123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4.2".to_string()]);
     assert_eq!(r.target.image_name.as_deref(), Some("shop/web"));
-    let log4j: Vec<_> = r.findings.iter().filter(|f| f.rule_id == "qid-376157").collect();
+    let log4j: Vec<_> = r.findings.iter().filter(|f| f.rule_id == "qid-376157".into()).collect();
     assert_eq!(log4j.len(), 2, "one result, two vulnerable packages");
-    assert!(log4j.iter().all(|f| f.severity == Severity::Critical && f.cves == ["CVE-2021-44228", "CVE-2021-45046"]));
-    let zlib = r.findings.iter().find(|f| f.rule_id == "qid-179944").expect("zlib finding");
+    assert!(log4j.iter().all(|f| f.severity == Severity::Critical && *f.cves == ["CVE-2021-44228", "CVE-2021-45046"]));
+    let zlib = r.findings.iter().find(|f| f.rule_id == "qid-179944".into()).expect("zlib finding");
     assert_eq!(zlib.occurrences, 2);
     assert!(zlib.layer.as_deref().is_some_and(|l| l.starts_with("sha256:")));
     let secret = r.findings.iter().find(|f| f.kind == FindingKind::Secret).expect("a secret finding");
@@ -215,7 +215,7 @@ fn qscanner_image_fixed_fixture_drops_exactly_the_fixed_cve() {
     let gone: Vec<String> = ids(&before).difference(&ids(&after)).cloned().collect();
     assert_eq!(gone.len(), 1);
     let f = before.findings.iter().find(|f| f.id == gone[0]).expect("the removed finding");
-    assert_eq!(f.cves, ["CVE-2022-37434"]);
+    assert_eq!(*f.cves, ["CVE-2022-37434"]);
     assert!(ids(&after).is_subset(&ids(&before)), "finding ids are stable between scans");
 }
 
@@ -302,7 +302,7 @@ fn titles_name_the_instance_and_links_name_the_related_location() {
     let titles: Vec<&str> = r.findings.iter().map(|f| f.title.as_str()).collect();
     assert!(titles.contains(&"Variable `sum` is shadowing a Python builtin"), "{titles:?}");
     assert!(titles.contains(&"`os` imported but unused"), "{titles:?}");
-    let a001 = r.findings.iter().find(|f| f.rule_id == "A001").expect("A001");
+    let a001 = r.findings.iter().find(|f| f.rule_id == "A001".into()).expect("A001");
     assert!(
         a001.description.starts_with("Variable `sum` is shadowing a Python builtin\n\n## What it does"),
         "{}",

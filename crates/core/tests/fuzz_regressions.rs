@@ -140,7 +140,7 @@ fn sarif_reader_inputs_read_alike_a_byte_at_a_time() {
 fn sarif_reader_known_outcomes() {
     let dir = target_dir("sarif_reader");
     let r = scangate_core::read_sarif_file(&dir.join("escapes-at-every-offset.sarif")).expect("valid");
-    assert_eq!(r.findings[0].rule_id, "r\\");
+    assert_eq!(r.findings[0].rule_id, "r\\".into());
     assert_eq!(r.findings[0].scanner.name, "a\\\"b");
     assert_eq!(r.findings[0].title, "\\\\\"}");
     match scangate_core::read_sarif_file(&dir.join("trailing-comma-after-log.sarif")) {

@@ -10,7 +10,7 @@ use scangate_core::severity::{Severity, SeveritySource};
 pub fn finding(id: &str, severity: Severity, kind: FindingKind) -> Finding {
     Finding {
         id: id.into(),
-        rule_id: format!("rule-{id}"),
+        rule_id: format!("rule-{id}").into(),
         title: format!("Title of {id}"),
         description: format!("Description of {id}"),
         severity,
@@ -18,7 +18,7 @@ pub fn finding(id: &str, severity: Severity, kind: FindingKind) -> Finding {
         severity_original: "error".into(),
         kind,
         class: FindingClass::Security,
-        cves: vec![],
+        cves: Default::default(),
         cvss_score: None,
         cvss_vector: None,
         package: None,
@@ -26,8 +26,8 @@ pub fn finding(id: &str, severity: Severity, kind: FindingKind) -> Finding {
         location: None,
         help_uri: None,
         help_text: None,
-        tags: vec![],
-        scanner: Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) },
+        tags: Default::default(),
+        scanner: Scanner { name: "QScanner".into(), version: Some("4.2.0".into()) }.into(),
         qds: None,
         fingerprint: None,
         occurrences: 1,

@@ -50,8 +50,9 @@ pub struct Config {
     pub max_findings: usize,
     /// The most bytes of text the findings a report's reader keeps may hold
     /// ([`default_max_text_bytes`] of the function's memory; not a variable of its own): a
-    /// report over it is quarantined as too large. A rule's texts are copied into each of its
-    /// findings, so the report's bytes alone do not bound this.
+    /// report over it is quarantined as too large. A rule's description or help is copied into
+    /// each of its findings' descriptions (its other texts are shared, counted once per rule),
+    /// so the report's bytes alone do not bound this.
     pub max_text_bytes: u64,
     /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
     /// thresholds above. Default false: metadata can only tighten them (docs/security.md).

@@ -64,13 +64,13 @@ pub(super) fn finding() -> BoxedStrategy<Finding> {
             let (tags, scanner_name, scanner_version, qds, occurrences) = c;
             Finding {
                 id,
-                rule_id,
+                rule_id: rule_id.into(),
                 title,
                 description,
                 severity: Severity::ALL_DESC[sev],
                 severity_source: [SeveritySource::Qualys, SeveritySource::SecuritySeverity, SeveritySource::Level]
                     [source],
-                severity_original,
+                severity_original: severity_original.into(),
                 kind: [
                     FindingKind::Vulnerability,
                     FindingKind::Secret,
@@ -79,21 +79,18 @@ pub(super) fn finding() -> BoxedStrategy<Finding> {
                     FindingKind::Code,
                 ][kind],
                 class: Default::default(),
-                cves,
+                cves: cves.into(),
                 cvss_score,
-                cvss_vector,
-                package: package.map(|(name, installed_version, fixed_version, purl)| Package {
-                    name,
-                    installed_version,
-                    fixed_version,
-                    purl,
+                cvss_vector: cvss_vector.map(Into::into),
+                package: package.map(|(name, installed_version, fixed_version, purl)| {
+                    Box::new(Package { name, installed_version, fixed_version, purl })
                 }),
                 layer,
                 location: location.map(|(uri, start_line)| Location { uri, start_line }),
-                help_uri,
-                help_text,
-                tags,
-                scanner: Scanner { name: scanner_name, version: scanner_version },
+                help_uri: help_uri.map(Into::into),
+                help_text: help_text.map(Into::into),
+                tags: tags.into(),
+                scanner: Scanner { name: scanner_name, version: scanner_version }.into(),
                 qds,
                 fingerprint: None,
                 occurrences,

@@ -137,12 +137,12 @@ fn document(findings: &[&Finding], total: usize, category: &str, target: &str, t
     let mut rule_index: Map<String, Value> = Map::new();
     let mut results = Vec::with_capacity(findings.len());
     for f in findings {
-        let index = match rule_index.get(&f.rule_id) {
+        let index = match rule_index.get(&*f.rule_id) {
             Some(i) => i.clone(),
             None => {
                 let i = json!(rules.len());
                 rules.push(rule(f, limits));
-                rule_index.insert(f.rule_id.clone(), i.clone());
+                rule_index.insert(f.rule_id.to_string(), i.clone());
                 i
             }
         };

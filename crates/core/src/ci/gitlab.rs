@@ -150,7 +150,7 @@ fn identifiers(f: &Finding, qualys: bool) -> Vec<Value> {
         }
         out.push(id);
     }
-    for cve in &f.cves {
+    for cve in f.cves.iter() {
         if is_cve(cve) && !cve.eq_ignore_ascii_case(rule) {
             out.push(cve_identifier(cve));
         }

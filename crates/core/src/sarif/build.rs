@@ -9,6 +9,7 @@ use crate::policy::Counts;
 use crate::severity;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The findings so far, deduplicated across the whole document.
 #[derive(Default)]
@@ -42,6 +43,12 @@ pub(crate) struct Output {
     pub text_held: u64,
     /// A finding that would have taken `text_held` over `text_cap` was met (and not kept).
     pub over_text_cap: bool,
+    /// The rules whose shared texts are counted in `text_held` (run, component, rule index):
+    /// once per rule, however many findings share them.
+    counted_rules: HashSet<(usize, usize, usize)>,
+    /// Severity values as the report wrote them, shared between the findings that have the
+    /// same one (at most [`MAX_INTERNED`] distinct values; more are not shared).
+    interned: HashSet<Arc<str>>,
     /// Reused buffer for the key of the result being processed.
     keybuf: String,
 }
@@ -52,7 +59,8 @@ pub(crate) struct Output {
 #[derive(Default)]
 pub(crate) struct RunState {
     pub index: usize,
-    pub scanner: Scanner,
+    /// Shared by the run's findings.
+    pub scanner: Arc<Scanner>,
     pub tool: Option<Tool>,
     /// Rule id → (component, rule index); the first rule with an id wins.
     pub by_id: HashMap<String, (usize, usize)>,
@@ -77,8 +85,9 @@ impl RunState {
             for (i, rule) in comp.rules.iter_mut().enumerate() {
                 prepare_rule(rule);
                 rule.component = c;
+                rule.index = i;
                 if let Some(id) = &rule.id {
-                    self.by_id.entry(id.clone()).or_insert((c, i));
+                    self.by_id.entry(id.to_string()).or_insert((c, i));
                 }
             }
             self.rule_count += comp.rules.len();
@@ -87,7 +96,7 @@ impl RunState {
         let name = driver.and_then(|d| d.name.clone()).unwrap_or_else(|| "unknown".to_string());
         self.tool_kind = tool_kind(&name);
         self.security_tool = security_tool(&name);
-        self.scanner = Scanner { name, version: driver.and_then(|d| d.version.clone()) };
+        self.scanner = Arc::new(Scanner { name, version: driver.and_then(|d| d.version.clone()) });
         self.tool = Some(tool);
     }
 
@@ -120,7 +129,16 @@ fn prepare_rule(rule: &mut RuleInfo) {
             push_cves(&mut cves, h);
         }
     }
-    rule.cves = cves;
+    rule.cves = cves.into();
+    rule.shared_tags = std::mem::take(&mut rule.tags).into();
+    // A blank help uri is not shown: the findings get none.
+    if rule.help_uri.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        rule.help_uri = None;
+    }
+    let opt = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
+    let lists = rule.cves.iter().chain(rule.shared_tags.iter()).map(String::len).sum::<usize>();
+    rule.shared_bytes =
+        (opt(&rule.id) + opt(&rule.help_text) + opt(&rule.help_uri) + opt(&rule.cvss_vector) + lists) as u64;
     // Grype and Anchore write one rule per (vulnerability, package), with the package in the help.
     rule.help_package = rule.help_text.as_deref().and_then(|h| package_from_lines(h, true));
     if let Some(p) = &mut rule.help_package {
@@ -539,7 +557,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         }
         let dedup = DedupKey(key.clone());
         let affected = Affected { key: &dedup, package, layer, location: location.clone(), shared };
-        let finding = build_finding(run, rule, &raw, rule_id, affected, &mut out.w);
+        let finding = build_finding(run, rule, &raw, rule_id, affected, &mut out.w, &mut out.interned);
         if let (Some(d), Some(quality_cap)) = (digest, out.quality_cap) {
             if finding.class == FindingClass::Quality {
                 if out.quality_seen.len() >= quality_cap {
@@ -555,13 +573,22 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
                 continue;
             }
         }
-        // A rule's texts are copied into each of its findings: a long help text referenced by
-        // many results would multiply the report's bytes, so the kept text is capped.
-        let bytes = text_bytes(&finding).saturating_add(dedup.0.len() as u64);
+        // A rule's description or help text is copied into the description of each of its
+        // findings: a long one referenced by many results would multiply the report's bytes, so
+        // the kept text is capped. What the findings of a rule share (its id, help text and
+        // uri, tags, CVEs) and the run's scanner count once.
+        let mut bytes = text_bytes(&finding, rule).saturating_add(dedup.0.len() as u64);
+        let shared = [
+            rule.map(|r| ((run.index, r.component, r.index), r.shared_bytes)),
+            Some(((run.index, usize::MAX, usize::MAX), scanner_bytes(&run.scanner))),
+        ];
+        let first_use: Vec<_> = shared.into_iter().flatten().filter(|(k, _)| !out.counted_rules.contains(k)).collect();
+        bytes = first_use.iter().fold(bytes, |b, (_, n)| b.saturating_add(*n));
         if out.text_cap.is_some_and(|cap| out.text_held.saturating_add(bytes) > cap) {
             out.over_text_cap = true;
             continue;
         }
+        out.counted_rules.extend(first_use.into_iter().map(|(k, _)| k));
         out.text_held = out.text_held.saturating_add(bytes);
         let (findings, index) = if raw.suppression.is_some() {
             (&mut out.suppressed, &mut out.suppressed_index)
@@ -574,18 +601,50 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
     out.keybuf = key;
 }
 
-/// The bytes of text a kept finding holds: its strings (the struct's fixed size aside).
-pub(crate) fn text_bytes(f: &Finding) -> u64 {
+/// The bytes of text a kept finding holds of its own (the struct's fixed size aside): its
+/// strings, less what it shares with the other findings of its `rule` (counted once per rule:
+/// [`RuleInfo::shared_bytes`]) and the run's scanner ([`scanner_bytes`], once per run).
+pub(crate) fn text_bytes(f: &Finding, rule: Option<&RuleInfo>) -> u64 {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    let strings = [&f.id, &f.rule_id, &f.title, &f.description, &f.severity_original, &f.scanner.name];
-    let mut n: usize = strings.iter().map(|s| s.len()).sum();
-    n += opt(&f.cvss_vector) + opt(&f.layer) + opt(&f.help_uri) + opt(&f.help_text) + opt(&f.fingerprint);
-    n += opt(&f.scanner.version) + f.location.as_ref().map_or(0, |l| l.uri.len());
-    n += f.cves.iter().chain(&f.tags).map(String::len).sum::<usize>();
+    let strings = [&f.id, &f.title, &f.description];
+    let mut n: usize = strings.iter().map(|s| s.len()).sum::<usize>() + f.severity_original.len();
+    n += opt(&f.layer) + opt(&f.fingerprint) + f.location.as_ref().map_or(0, |l| l.uri.len());
     if let Some(p) = &f.package {
         n += p.name.len() + opt(&p.installed_version) + opt(&p.fixed_version) + opt(&p.purl);
     }
+    // The help text and uri and the CVSS vector only ever come from the rule: shared.
+    let shared_id = rule.and_then(|r| r.id.as_ref()).is_some_and(|id| Arc::ptr_eq(id, &f.rule_id));
+    if !shared_id {
+        n += f.rule_id.len();
+    }
+    if rule.is_none_or(|r| !Arc::ptr_eq(&r.cves, &f.cves)) {
+        n += f.cves.iter().map(String::len).sum::<usize>();
+    }
+    if rule.is_none_or(|r| !Arc::ptr_eq(&r.shared_tags, &f.tags)) {
+        n += f.tags.iter().map(String::len).sum::<usize>();
+    }
     n as u64
+}
+
+/// The bytes of text a run's scanner holds (its name and version).
+fn scanner_bytes(s: &Scanner) -> u64 {
+    (s.name.len() + s.version.as_deref().map_or(0, str::len)) as u64
+}
+
+/// The most distinct severity values ([`Finding::severity_original`]) the reader shares
+/// between findings; beyond, each finding has its own.
+const MAX_INTERNED: usize = 1024;
+
+/// `value` shared with the findings that have the same one.
+fn intern(interned: &mut HashSet<Arc<str>>, value: &str) -> Arc<str> {
+    if let Some(v) = interned.get(value) {
+        return v.clone();
+    }
+    let v: Arc<str> = Arc::from(value);
+    if interned.len() < MAX_INTERNED {
+        interned.insert(v.clone());
+    }
+    v
 }
 
 /// The digest a quality finding counted apart is remembered by: the first 16 bytes of the
@@ -616,6 +675,7 @@ fn build_finding(
     rule_id: &str,
     affected: Affected,
     w: &mut Warnings,
+    interned: &mut HashSet<Arc<str>>,
 ) -> Finding {
     let Affected { key, package, layer, location, shared } = affected;
     let r = rule;
@@ -647,24 +707,37 @@ fn build_finding(
         (None, Some(h)) => h.to_string(),
         (None, None) => rule_id.to_string(),
     };
-    let mut cves = Vec::new();
-    for s in &raw.cve_ids {
-        push_cves(&mut cves, s);
-    }
-    if let Some(r) = r {
-        for c in &r.cves {
-            if !cves.contains(c) {
-                cves.push(c.clone());
+    // The rule's CVEs and tags are shared by its findings unless the result adds its own.
+    let cves: Arc<[String]> = match r {
+        Some(r) if raw.cve_ids.is_empty() => r.cves.clone(),
+        _ => {
+            let mut cves = Vec::new();
+            for s in &raw.cve_ids {
+                push_cves(&mut cves, s);
             }
+            if let Some(r) = r {
+                for c in r.cves.iter() {
+                    if !cves.contains(c) {
+                        cves.push(c.clone());
+                    }
+                }
+            }
+            cves.into()
         }
-    }
+    };
     let strong_cve = !raw.cve_ids.is_empty() && !cves.is_empty() || r.is_some_and(|r| r.strong_cve);
-    let mut tags: Vec<String> = r.map(|r| r.tags.clone()).unwrap_or_default();
-    for t in &raw.tags {
-        if !tags.contains(t) {
-            tags.push(t.clone());
+    let tags: Arc<[String]> = match r {
+        Some(r) if raw.tags.iter().all(|t| r.shared_tags.contains(t)) => r.shared_tags.clone(),
+        _ => {
+            let mut tags: Vec<String> = r.map(|r| r.shared_tags.to_vec()).unwrap_or_default();
+            for t in &raw.tags {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+            tags.into()
         }
-    }
+    };
     let kind = kind_of(run, r, rule_id, &tags, package.is_some(), strong_cve);
     let security = run.security_tool
         || raw.qualys.or(r.and_then(|r| r.qualys)).is_some()
@@ -677,23 +750,28 @@ fn build_finding(
         Some(cve) if !title.to_ascii_uppercase().contains(cve.as_str()) => format!("{cve}: {title}"),
         _ => title.to_string(),
     };
+    // The rule's own id when the result names it (nearly always): shared.
+    let rule_id = match r.and_then(|r| r.id.as_ref()) {
+        Some(id) if **id == *rule_id => id.clone(),
+        _ => Arc::from(rule_id),
+    };
     Finding {
         id: key.finding_id(),
-        rule_id: rule_id.to_string(),
+        rule_id,
         title,
         description,
         severity: sev.label,
         severity_source: sev.source,
-        severity_original: sev.original,
+        severity_original: intern(interned, &sev.original),
         kind,
         class,
         cves,
         cvss_score: raw.security_severity.or(r.and_then(|r| r.security_severity)).or(r.and_then(|r| r.cvss_score)),
         cvss_vector: r.and_then(|r| r.cvss_vector.clone()),
-        package,
+        package: package.map(Box::new),
         layer,
         location,
-        help_uri: r.and_then(|r| r.help_uri.clone()).filter(|s| !s.trim().is_empty()),
+        help_uri: r.and_then(|r| r.help_uri.clone()),
         help_text: r.and_then(|r| r.help_text.clone()),
         tags,
         scanner: run.scanner.clone(),

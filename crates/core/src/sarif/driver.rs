@@ -626,7 +626,11 @@ fn run<R: Read>(
         let name = if run.scanner.name.is_empty() { "unknown scanner" } else { run.scanner.name.as_str() };
         ctx.incomplete.push(format!("{name}: {p}"));
     }
-    ctx.runs.push(super::RunSummary { scanner: run.scanner.clone(), rules: run.rule_count, results: run.results });
+    ctx.runs.push(super::RunSummary {
+        scanner: crate::finding::Scanner::clone(&run.scanner),
+        rules: run.rule_count,
+        results: run.results,
+    });
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 use super::build::{cve_ids, package_from_lines};
 use super::*;
-use crate::finding::FindingKind;
+use crate::finding::{FindingKind, Scanner};
 use crate::severity::{Severity, SeveritySource};
 
 fn read(doc: &str) -> Report {
@@ -18,7 +18,7 @@ fn read_err(doc: &str) -> SarifError {
 }
 
 fn by_rule<'a>(r: &'a Report, rule: &str) -> Vec<&'a Finding> {
-    r.findings.iter().filter(|f| f.rule_id == rule).collect()
+    r.findings.iter().filter(|f| f.rule_id == rule.into()).collect()
 }
 
 #[test]
@@ -40,12 +40,12 @@ fn results_before_rules_are_resolved_when_the_run_closes() {
     assert_eq!(r.findings.len(), 2, "{:?}", r.warnings);
     let f = &r.findings[0];
     assert_eq!(
-        (f.rule_id.as_str(), f.title.as_str(), f.description.as_str()),
+        (&*f.rule_id, f.title.as_str(), f.description.as_str()),
         ("R1", "first line", "first line\nsecond\n\nLong one"),
         "the message names the instance; the rule's description follows it"
     );
     assert_eq!(
-        (f.severity, f.severity_source, f.severity_original.as_str()),
+        (f.severity, f.severity_source, &*f.severity_original),
         (Severity::High, SeveritySource::Level, "error")
     );
     assert_eq!(f.help_uri.as_deref(), Some("https://example.invalid/r1"));
@@ -54,10 +54,10 @@ fn results_before_rules_are_resolved_when_the_run_closes() {
     assert_eq!(f.scanner.name, "Late");
     assert_eq!(f.scanner.version.as_deref(), Some("1.0"));
     let g = &r.findings[1];
-    assert_eq!((g.rule_id.as_str(), g.title.as_str(), g.severity), ("R2", "by index", Severity::Low));
+    assert_eq!((&*g.rule_id, g.title.as_str(), g.severity), ("R2", "by index", Severity::Low));
     assert_eq!(g.description, "by index", "no fullDescription: the message");
     assert_eq!(r.warning_count, 0, "{:?}", r.warnings);
-    assert_eq!(r.runs, vec![RunSummary { scanner: f.scanner.clone(), rules: 2, results: 2 }]);
+    assert_eq!(r.runs, vec![RunSummary { scanner: Scanner::clone(&f.scanner), rules: 2, results: 2 }]);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn level_fallback_chain() {
             {"ruleId":"ERR","level":42,"message":{"text":"wrong type falls back"}},
             {"ruleId":"NODEF","level":"none","message":{"text":"none"}}]}]}"#,
     );
-    let got: Vec<(Severity, &str)> = r.findings.iter().map(|f| (f.severity, f.severity_original.as_str())).collect();
+    let got: Vec<(Severity, &str)> = r.findings.iter().map(|f| (f.severity, &*f.severity_original)).collect();
     assert_eq!(
         got,
         vec![
@@ -163,7 +163,7 @@ fn security_severity_number_string_null_garbage() {
             {"ruleId":"RES","message":{"text":"a"},"properties":{"security-severity":"0.0"}}]}]}"#,
     );
     let got: Vec<(&str, Severity, SeveritySource)> =
-        r.findings.iter().map(|f| (f.rule_id.as_str(), f.severity, f.severity_source)).collect();
+        r.findings.iter().map(|f| (&*f.rule_id, f.severity, f.severity_source)).collect();
     assert_eq!(
         got,
         vec![
@@ -176,7 +176,7 @@ fn security_severity_number_string_null_garbage() {
             ("RES", Severity::Informational, SeveritySource::SecuritySeverity),
         ]
     );
-    assert_eq!(r.findings[1].severity_original, "7.5");
+    assert_eq!(r.findings[1].severity_original, "7.5".into());
     let paths: Vec<&str> = r.warnings.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -228,10 +228,10 @@ fn qscanner_multi_package_result_gives_one_finding_per_package() {
     );
     for f in &v {
         assert_eq!(
-            (f.severity, f.severity_source, f.severity_original.as_str()),
+            (f.severity, f.severity_source, &*f.severity_original),
             (Severity::Critical, SeveritySource::Qualys, "5")
         );
-        assert_eq!(f.cves, vec!["CVE-2023-0286".to_string(), "CVE-2023-0215".to_string()]);
+        assert_eq!(f.cves, vec!["CVE-2023-0286".to_string(), "CVE-2023-0215".to_string()].into());
         assert_eq!(f.qds, Some(95.0));
         assert_eq!(f.kind, FindingKind::Vulnerability);
         // One message for two packages names neither in particular: the rule's title, the message
@@ -259,7 +259,7 @@ fn duplicate_results_merge_and_count_occurrences() {
     );
     let r = read(&doc);
     assert_eq!(r.findings.len(), 3);
-    assert_eq!(r.findings[0].rule_id, "qid-9001", "order of first appearance");
+    assert_eq!(r.findings[0].rule_id, "qid-9001".into(), "order of first appearance");
     assert_eq!(r.findings[0].occurrences, 2);
     assert_eq!(r.results_read, 3);
 }
@@ -281,14 +281,14 @@ fn cve_extraction() {
             {"ruleId":"CVE-2019-1549","message":{"text":"Package: libssl1.1\nInstalled Version: 1.1.1c-r0\nVulnerability CVE-2019-1549\nFixed Version: 1.1.1d-r0"}},
             {"ruleId":"js/x","message":{"text":"m"}}]}]}"#,
     );
-    assert_eq!(r.findings[0].cves, vec!["CVE-2019-1549"], "help text CVEs only when nothing better names one");
+    assert_eq!(*r.findings[0].cves, ["CVE-2019-1549"], "help text CVEs only when nothing better names one");
     assert_eq!(r.findings[0].kind, FindingKind::Vulnerability);
     let p = r.findings[0].package.as_ref().expect("package from the Trivy message");
     assert_eq!(
         (p.name.as_str(), p.installed_version.as_deref(), p.fixed_version.as_deref()),
         ("libssl1.1", Some("1.1.1c-r0"), Some("1.1.1d-r0"))
     );
-    assert_eq!(r.findings[1].cves, vec!["CVE-2017-5638"]);
+    assert_eq!(*r.findings[1].cves, ["CVE-2017-5638"]);
     assert_eq!(r.findings[1].kind, FindingKind::Code, "a CVE mentioned in help does not make code a vulnerability");
 }
 
@@ -663,10 +663,11 @@ mod counting_quality_apart {
     }
 }
 
-/// The attack `ReadLimits::max_text_bytes` stops: a rule's long help text is copied into each
-/// of its findings, so 200 short results referencing a rule with 20 000 bytes of help make the
-/// findings hold about 8 MB (description and help) from a document of about 45 KB. Under a cap
-/// of 1 MB the document is refused with the cap named; a cap it fits reads it whole.
+/// The attack `ReadLimits::max_text_bytes` stops: a rule's long help text is copied into the
+/// description of each of its findings, so 200 short results referencing a rule with 20 000
+/// bytes of help make the findings hold about 4 MB from a document of about 45 KB. Under a cap
+/// of 1 MB the document is refused with the cap named; a cap it fits reads it whole. The help
+/// text itself is shared by the findings (held and counted once), not copied.
 #[test]
 fn a_long_rule_text_copied_into_many_findings_is_capped() {
     let help = "h".repeat(20_000);
@@ -691,7 +692,14 @@ fn a_long_rule_text_copied_into_many_findings_is_capped() {
     }
     let r = limited(&doc, cap(20_000_000)).expect("fits 20 MB");
     assert_eq!(r.findings.len(), 200);
-    let held: u64 = r.findings.iter().map(super::build::text_bytes).sum();
-    assert!(held > 8_000_000, "{held}: help and description copied into each finding");
+    let held: usize = r.findings.iter().map(|f| f.description.len()).sum();
+    assert!(held > 4_000_000, "{held}: the help copied into each finding's description");
+    let help = r.findings[0].help_text.as_ref().expect("the rule's help");
+    assert!(
+        r.findings.iter().all(|f| f.help_text.as_ref().is_some_and(|h| std::sync::Arc::ptr_eq(h, help))),
+        "one help text, shared"
+    );
+    // Counted once: 200 descriptions of 20 000 bytes fit 4.1 MB; the help, once more, too.
+    assert_eq!(limited(&doc, cap(4_100_000)).map(|r| r.findings.len()).ok(), Some(200));
     assert_eq!(r, read(&doc), "under its cap the read is the uncapped read");
 }

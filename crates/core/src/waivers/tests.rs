@@ -23,18 +23,21 @@ fn finding(rule: &str, cves: &[&str], purl: Option<&str>, uri: Option<&str>) -> 
         cves: cves.iter().map(|c| c.to_string()).collect(),
         cvss_score: None,
         cvss_vector: None,
-        package: purl.map(|p| Package {
-            name: "openssl".into(),
-            installed_version: Some("3.0.2".into()),
-            fixed_version: None,
-            purl: Some(p.into()),
+        package: purl.map(|p| {
+            Package {
+                name: "openssl".into(),
+                installed_version: Some("3.0.2".into()),
+                fixed_version: None,
+                purl: Some(p.into()),
+            }
+            .into()
         }),
         layer: None,
         location: uri.map(|u| Location { uri: u.into(), start_line: Some(1) }),
         help_uri: None,
         help_text: None,
-        tags: vec![],
-        scanner: Scanner { name: "QScanner".into(), version: None },
+        tags: vec![].into(),
+        scanner: Scanner { name: "QScanner".into(), version: None }.into(),
         qds: None,
         fingerprint: None,
         occurrences: 1,

@@ -6,21 +6,23 @@ use crate::sarif::lenient::{next_text, Arr, ArrBody, Keys, Obj, ObjBody, Scalar,
 use crate::sarif::Warnings;
 use crate::severity::Level;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+use std::sync::Arc;
 
 /// What scangate keeps of a rule (`reportingDescriptor`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RuleInfo {
-    pub id: Option<String>,
+    /// `Arc`: the rule's texts are shared by its findings, not copied into each.
+    pub id: Option<Arc<str>>,
     pub name: Option<String>,
     pub short: Option<String>,
     pub full: Option<String>,
-    pub help_text: Option<String>,
-    pub help_uri: Option<String>,
+    pub help_text: Option<Arc<str>>,
+    pub help_uri: Option<Arc<str>>,
     pub default_level: Option<Level>,
     pub qualys: Option<i64>,
     pub security_severity: Option<f64>,
     pub cvss_score: Option<f64>,
-    pub cvss_vector: Option<String>,
+    pub cvss_vector: Option<Arc<str>>,
     pub cve_ids: Vec<String>,
     pub tags: Vec<String>,
     pub qds: Option<f64>,
@@ -29,7 +31,14 @@ pub(crate) struct RuleInfo {
     pub message_strings: Vec<(String, String)>,
     // Derived once when the tool is read (see `build::prepare_rule`).
     /// CVE ids from `cve-ids`, the id, name, short description, tags, else the help text.
-    pub cves: Vec<String>,
+    pub cves: Arc<[String]>,
+    /// `tags`, as the rule's findings share them.
+    pub shared_tags: Arc<[String]>,
+    /// The bytes of the texts the rule's findings share (id, help text and uri, CVSS vector,
+    /// tags, CVEs): counted once per rule against the reader's text cap.
+    pub shared_bytes: u64,
+    /// The rule's position in its component's rules.
+    pub index: usize,
     /// Whether a CVE came from something other than the help text.
     pub strong_cve: bool,
     /// The package a per-package rule (Grype, Anchore) names in its help or purls.
@@ -259,14 +268,14 @@ impl<'de> ObjBody<'de> for RuleBody<'_> {
         while let Some(k) = map.next_key_seed(Keys(F))? {
             match k {
                 Some(0) => match map.next_value::<Scalar>()? {
-                    Scalar::Str(s) => r.id = Some(s),
+                    Scalar::Str(s) => r.id = Some(s.into()),
                     other => self.warn("id", wrong("a string", other.kind())),
                 },
                 Some(1) => r.name = map.next_value::<Scalar>()?.into_string().ok().flatten(),
                 Some(2) => r.short = next_text(&mut map)?,
                 Some(3) => r.full = next_text(&mut map)?,
-                Some(4) => r.help_text = next_text(&mut map)?,
-                Some(5) => r.help_uri = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                Some(4) => r.help_text = next_text(&mut map)?.map(Arc::from),
+                Some(5) => r.help_uri = map.next_value::<Scalar>()?.into_string().ok().flatten().map(Arc::from),
                 Some(6) => match map.next_value_seed(Obj(DefaultConfigBody))? {
                     Shape::Got(Ok(l)) => r.default_level = l,
                     Shape::Got(Err(m)) => self.warn("defaultConfiguration.level", m),
@@ -369,7 +378,7 @@ impl<'de> ObjBody<'de> for RulePropsBody<'_> {
                         }
                     }
                 }
-                Some(7) => r.cvss_vector = map.next_value::<Scalar>()?.into_string().ok().flatten(),
+                Some(7) => r.cvss_vector = map.next_value::<Scalar>()?.into_string().ok().flatten().map(Arc::from),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
