@@ -1131,7 +1131,7 @@ class HardenedStack(unittest.TestCase):
     def test_report_size_and_lambda_code_are_bounded_and_pinned(self) -> None:
         size = TEMPLATE["Parameters"]["MaxReportBytes"]
         memory = TEMPLATE["Parameters"]["ProcessorMemorySize"]
-        self.assertEqual((size["MinValue"], size["MaxValue"]), (0, memory["MaxValue"] * 1024 * 1024 // 32))
+        self.assertEqual((size["MinValue"], size["MaxValue"]), (0, memory["MaxValue"] * 1024 * 1024 // 2))
         for function, version in (("ProcessorFunction", "ProcessorCodeVersion"), ("GateFunction", "GateCodeVersion")):
             props = RESOURCES[function]["Properties"]
             pinned = Resolved(**{version: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"}).value(props["Code"])

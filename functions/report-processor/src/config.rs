@@ -54,6 +54,11 @@ pub struct Config {
     /// each of its findings' descriptions (its other texts are shared, counted once per rule),
     /// so the report's bytes alone do not bound this.
     pub max_text_bytes: u64,
+    /// The most bytes the report's reader may hold besides the kept findings
+    /// ([`default_max_held_bytes`] of the function's memory; not a variable of its own): the
+    /// longest single JSON value it cuts out, and a run's rules, artifacts and waiting results
+    /// with the runs' summaries. A report over it is quarantined as too large, naming what.
+    pub max_held_bytes: u64,
     /// `ALLOW_METADATA_RELAX`: a report's `scangate-max-*` metadata may loosen the
     /// thresholds above. Default false: metadata can only tighten them (docs/security.md).
     pub allow_metadata_relax: bool,
@@ -78,14 +83,14 @@ pub struct Config {
 /// The function memory assumed outside Lambda (the stack's `ProcessorMemorySize` default).
 pub const DEFAULT_MEMORY_MB: u64 = 512;
 
-/// The default `MAX_REPORT_BYTES`: one thirty-second of the function's memory. The rule: a
-/// report of this size must stay inside the function's memory in the worst case, a rescan
-/// in which every result is a distinct, changed finding. The reader streams the report, but
-/// every distinct finding it holds, its planner entry and the state's entry take several
-/// times its SARIF bytes (docs/report-processor.md, "Memory"); the figures behind the ratio
-/// are in docs/benchmarks.md, "Verdict first".
+/// The default `MAX_REPORT_BYTES`: half the function's memory (512 MB → 256 MiB). The report's
+/// size no longer decides its memory: the reader streams it (never holding the object whole),
+/// what it holds besides the findings is capped by [`default_max_held_bytes`], the findings'
+/// text by [`default_max_text_bytes`] and their number by `MAX_FINDINGS`, each refusal with its
+/// own reason (docs/report-processor.md, "Memory"). This cap only bounds how long a report
+/// may be read.
 pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
-    memory_mb.saturating_mul(1024 * 1024) / 32
+    memory_mb.saturating_mul(1024 * 1024) / 2
 }
 
 /// The default `MAX_FINDINGS`: one distinct finding per 8 KiB of the function's memory
@@ -104,6 +109,14 @@ pub fn default_max_findings(memory_mb: u64) -> usize {
 /// is refused before it holds the memory.
 pub fn default_max_text_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 8
+}
+
+/// The default `max_held_bytes`: one sixteenth of the function's memory (512 MB → 32 MiB).
+/// Real reports hold far less outside their findings (a ruff report's 900 rules with their
+/// documentation: about 2 MB; a QScanner report's rules: about 1 KB per QID); a report whose
+/// rules, artifacts or one value would hold more is refused before it does.
+pub fn default_max_held_bytes(memory_mb: u64) -> u64 {
+    memory_mb.saturating_mul(1024 * 1024) / 16
 }
 
 /// How many distinct quality findings (not gated) the reader may count per `MAX_FINDINGS`:
@@ -140,6 +153,7 @@ impl Default for Config {
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
             max_findings: default_max_findings(DEFAULT_MEMORY_MB),
             max_text_bytes: default_max_text_bytes(DEFAULT_MEMORY_MB),
+            max_held_bytes: default_max_held_bytes(DEFAULT_MEMORY_MB),
             allow_metadata_relax: false,
             scan_projects: Vec::new(),
             scan_role_ids: Vec::new(),
@@ -191,6 +205,7 @@ impl Config {
         c.max_report_bytes = max_report_bytes(&vars)?;
         c.max_findings = max_findings(&vars)?;
         c.max_text_bytes = default_max_text_bytes(memory_mb(&vars));
+        c.max_held_bytes = default_max_held_bytes(memory_mb(&vars));
         c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
         c.import_unverified = vars.boolean("IMPORT_UNVERIFIED", false)?;
         let list = |v: Option<String>| -> Vec<String> {
@@ -328,7 +343,7 @@ fn max_report_bytes(vars: &Vars<'_>) -> Result<u64, ConfigError> {
         Ok(n) => Ok(n),
         Err(_) => Err(ConfigError {
             name: "MAX_REPORT_BYTES",
-            message: format!("expected a number of bytes (0: one thirty-second of the function's memory), got {v:?}"),
+            message: format!("expected a number of bytes (0: half the function's memory), got {v:?}"),
         }),
     }
 }
@@ -468,13 +483,13 @@ mod tests {
 
     #[test]
     fn max_report_bytes_follows_the_memory_unless_set() {
-        assert_eq!(cfg(&[]).expect("defaults").max_report_bytes, 16 * 1024 * 1024);
+        assert_eq!(cfg(&[]).expect("defaults").max_report_bytes, 256 * 1024 * 1024);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
-        assert_eq!(c.max_report_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.max_report_bytes, 1024 * 1024 * 1024);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"), ("MAX_REPORT_BYTES", "1000")]).expect("valid");
         assert_eq!(c.max_report_bytes, 1000);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"), ("MAX_REPORT_BYTES", "0")]).expect("valid");
-        assert_eq!(c.max_report_bytes, 32 * 1024 * 1024, "0 is the default");
+        assert_eq!(c.max_report_bytes, 512 * 1024 * 1024, "0 is the default");
     }
 
     #[test]
@@ -493,6 +508,13 @@ mod tests {
         assert_eq!(cfg(&[]).expect("defaults").max_text_bytes, 64 * 1024 * 1024);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
         assert_eq!(c.max_text_bytes, 256 * 1024 * 1024);
+    }
+
+    #[test]
+    fn max_held_bytes_follows_the_memory() {
+        assert_eq!(cfg(&[]).expect("defaults").max_held_bytes, 32 * 1024 * 1024);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
+        assert_eq!(c.max_held_bytes, 128 * 1024 * 1024);
     }
 
     #[test]

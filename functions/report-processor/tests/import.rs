@@ -508,3 +508,44 @@ fn a_rule_text_copied_into_many_findings_is_quarantined_over_the_text_cap() {
         assert_eq!(w.env.verdict("results/amp/t-2/verdict.json").await.error, None);
     });
 }
+
+/// What the reader holds besides the findings is capped (`max_held_bytes`, one sixteenth of
+/// the memory by default): a report of 100 000 empty rules (300 KB of SARIF, tens of MB held)
+/// and no results is quarantined as too large, the reason naming the rules and the cap, with a
+/// failed verdict, not retried, nothing imported; the same report under a cap it fits is
+/// processed.
+#[test]
+fn a_report_over_the_held_cap_is_quarantined_naming_what() {
+    run(async {
+        let rules = vec!["{}"; 100_000].join(",");
+        let body = format!(
+            r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"trivy","rules":[{rules}]}}}},"results":[]}}]}}"#
+        )
+        .into_bytes();
+        let mut w = world(Moto::shared(), Config { max_held_bytes: 1_000_000, ..Config::default() }).await;
+        w.recorder_bucket();
+        let image = "registry.example/many-rules:1";
+        let key = "scans/held/t-1/report.sarif";
+        w.env.upload(key, body.clone(), &meta(image, "2026-11-23T08:00:00Z")).await;
+        let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("not retried");
+        let reason = out["reports"][0]["quarantined"].as_str().expect("quarantined").to_string();
+        assert!(reason.starts_with("runs[0].tool.driver.rules: "), "{reason}");
+        assert!(
+            reason.contains("more than the report's reader may hold besides its findings (1000000 bytes"),
+            "{reason}"
+        );
+        let doc = w.env.get(&format!("quarantine/{key}.reason.json")).await.expect("reason written");
+        let doc: Value = serde_json::from_slice(&doc).expect("reason is JSON");
+        assert_eq!((doc["kind"].as_str(), doc["reason"].as_str()), (Some("too_large"), Some(reason.as_str())));
+        let v = w.env.verdict("results/held/t-1/verdict.json").await;
+        assert!(!v.passed && v.error.as_deref() == Some(reason.as_str()), "{v:?}");
+        assert!(w.recorder().accepted().is_empty(), "nothing imported");
+
+        w.env.processor.config.max_held_bytes = 100_000_000;
+        let key = "scans/held/t-2/report.sarif";
+        w.env.upload(key, body, &meta(image, "2026-11-23T08:00:00Z")).await;
+        let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("processed");
+        assert!(out["reports"][0]["quarantined"].is_null(), "{out}");
+        assert_eq!(w.env.verdict("results/held/t-2/verdict.json").await.error, None);
+    });
+}

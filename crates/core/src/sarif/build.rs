@@ -49,6 +49,8 @@ pub(crate) struct Output {
     /// Severity values as the report wrote them, shared between the findings that have the
     /// same one (at most [`MAX_INTERNED`] distinct values; more are not shared).
     interned: HashSet<Arc<str>>,
+    /// What the reader holds besides the kept findings ([`super::ReadLimits::max_held_bytes`]).
+    pub held: super::held::Held,
     /// Reused buffer for the key of the result being processed.
     keybuf: String,
 }
@@ -72,6 +74,9 @@ pub(crate) struct RunState {
     pub artifacts: Option<Vec<Option<String>>>,
     pub pending: Vec<RawResult>,
     pub results: usize,
+    /// What the run's tables (rules, artifacts, `pending`) were charged against the reader's
+    /// held-bytes cap ([`super::held`]), given back when the run closes.
+    pub held: u64,
 }
 
 impl RunState {
@@ -456,6 +461,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
     for (sub, m) in std::mem::take(&mut raw.warnings) {
         out.w.push(|| result_path(run, &raw, &sub), m);
     }
+    out.w.count += raw.warnings_dropped;
     let rule = resolve_rule(run, &raw, &mut out.w);
     let rule_id: &str = match raw.rule_id.as_deref().or(raw.ref_id.as_deref()).or(rule.and_then(|r| r.id.as_deref())) {
         Some(id) => id,

@@ -14,6 +14,7 @@
 //! accepts is valid JSON; errors carry the line and column in the whole document.
 
 use super::build::{self, RunState};
+use super::held;
 use super::lenient::{Arr, Obj, Scalar, Shape};
 use super::parse::{ArtifactsBody, LenientResult, ResultBody, RunPropsBody, ToolBody};
 use super::{short, Ctx, SUPPORTED_VERSION};
@@ -25,8 +26,20 @@ const BUF: usize = 64 * 1024;
 /// Why reading stopped.
 pub(crate) enum Stop {
     Io(io::Error),
-    Json { line: usize, column: usize, message: String },
-    NotSarif { path: String, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    NotSarif {
+        path: String,
+        message: String,
+    },
+    /// Over [`super::ReadLimits::max_held_bytes`]: what, and the limit.
+    TooLarge {
+        what: String,
+        limit: u64,
+    },
 }
 
 impl From<io::Error> for Stop {
@@ -92,6 +105,10 @@ struct Scanner<R> {
     line: usize,
     /// Absolute offset of the first byte of the current line.
     line_start: u64,
+    /// The longest value [`Scanner::capture`] may cut out ([`super::ReadLimits::max_held_bytes`]).
+    max_value: u64,
+    /// Absolute offset of the value being cut out.
+    cap_start: u64,
 }
 
 fn kind_of(first: u8) -> &'static str {
@@ -107,7 +124,17 @@ fn kind_of(first: u8) -> &'static str {
 
 impl<R: Read> Scanner<R> {
     fn new(src: R) -> Self {
-        Scanner { src, buf: vec![0; BUF], pos: 0, len: 0, base: 0, line: 1, line_start: 0 }
+        Scanner {
+            src,
+            buf: vec![0; BUF],
+            pos: 0,
+            len: 0,
+            base: 0,
+            line: 1,
+            line_start: 0,
+            max_value: u64::MAX,
+            cap_start: 0,
+        }
     }
 
     fn here(&self) -> Pos {
@@ -194,6 +221,7 @@ impl<R: Read> Scanner<R> {
         out.clear();
         let first = self.expect_non_ws("a value")?;
         let start = self.here();
+        self.cap_start = self.base + self.pos as u64;
         let cap = match first {
             b'{' | b'[' => self.capture_container(out)?,
             b'"' => self.capture_string(out)?,
@@ -219,14 +247,30 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// Ends one buffer's worth of a capture: `Some` when the capture is complete.
-    fn span(&mut self, start: usize, i: usize, done: bool, first: bool, out: &mut Vec<u8>) -> Option<Cap> {
+    /// Ends one buffer's worth of a capture: `Some` when the capture is complete. A value
+    /// longer than `max_value` is not copied on: [`Stop::TooLarge`] with where it starts.
+    fn span(
+        &mut self,
+        start: usize,
+        i: usize,
+        done: bool,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Cap>, Stop> {
         self.pos = i;
+        let len = if first { (i - start) as u64 } else { (out.len() + (i - start)) as u64 };
+        if len > self.max_value {
+            return Err(self.value_too_long());
+        }
         if done && first {
-            return Some(Cap::InBuf(start, i));
+            return Ok(Some(Cap::InBuf(start, i)));
         }
         out.extend_from_slice(&self.buf[start..i]);
-        done.then_some(Cap::Copied)
+        Ok(done.then_some(Cap::Copied))
+    }
+
+    fn value_too_long(&self) -> Stop {
+        Stop::TooLarge { what: format!("the JSON value at byte offset {}", self.cap_start), limit: self.max_value }
     }
 
     /// `Ok(None)`: the input ended inside the value.
@@ -272,7 +316,7 @@ impl<R: Read> Scanner<R> {
                     _ => {}
                 }
             }
-            if let Some(cap) = self.span(start, i, done, first, out) {
+            if let Some(cap) = self.span(start, i, done, first, out)? {
                 return Ok(Some(cap));
             }
             first = false;
@@ -300,7 +344,7 @@ impl<R: Read> Scanner<R> {
                     break;
                 }
             }
-            if let Some(cap) = self.span(start, i, done, first, out) {
+            if let Some(cap) = self.span(start, i, done, first, out)? {
                 return Ok(Some(cap));
             }
             first = false;
@@ -320,7 +364,7 @@ impl<R: Read> Scanner<R> {
                 matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':' | b'{' | b'[' | b'"')
             });
             let i = stop.map_or(end, |n| start + n);
-            if let Some(cap) = self.span(start, i, stop.is_some(), first, out) {
+            if let Some(cap) = self.span(start, i, stop.is_some(), first, out)? {
                 return Ok(cap);
             }
             first = false;
@@ -453,9 +497,10 @@ fn json_error(e: serde_json::Error, start: Pos) -> Stop {
     json_at(start, e.line(), e.column(), message)
 }
 
-/// Reads the whole document into `ctx`.
-pub(crate) fn drive<R: Read>(src: R, ctx: &mut Ctx) -> Result<(), Stop> {
+/// Reads the whole document into `ctx`; no single value longer than `max_value` is cut out.
+pub(crate) fn drive<R: Read>(src: R, ctx: &mut Ctx, max_value: Option<u64>) -> Result<(), Stop> {
     let mut s = Scanner::new(src);
+    s.max_value = max_value.unwrap_or(u64::MAX);
     s.skip_bom()?;
     let mut scratch = Vec::with_capacity(64 * 1024);
     let mut keybuf = Vec::new();
@@ -555,7 +600,12 @@ fn run<R: Read>(
                     saw_tool = true;
                     let path = format!("runs[{ri}].tool");
                     let (start, cap) = s.capture(scratch)?;
-                    match parse_slice(s.bytes(cap, scratch), Obj(ToolBody { path: &path, w: &mut ctx.out.w }), start)? {
+                    let before = ctx.out.held.used;
+                    let body = ToolBody { path: &path, w: &mut ctx.out.w, held: &mut ctx.out.held };
+                    let parsed = parse_slice(s.bytes(cap, scratch), Obj(body), start)?;
+                    over(&mut ctx.out.held)?;
+                    run.held += ctx.out.held.used - before;
+                    match parsed {
                         Shape::Got(tool) => run.set_tool(tool),
                         Shape::Null => {
                             ctx.out.w.push(|| path.clone(), "tool is null; the scanner is unknown".into());
@@ -573,13 +623,18 @@ fn run<R: Read>(
                 "results" => results(s, ctx, &mut run, scratch)?,
                 "artifacts" => {
                     let (start, cap) = s.capture(scratch)?;
-                    match parse_slice(s.bytes(cap, scratch), Arr(ArtifactsBody), start)? {
+                    let path = format!("runs[{ri}].artifacts");
+                    let before = ctx.out.held.used;
+                    let body = ArtifactsBody { path: &path, held: &mut ctx.out.held };
+                    let parsed = parse_slice(s.bytes(cap, scratch), Arr(body), start)?;
+                    over(&mut ctx.out.held)?;
+                    run.held += ctx.out.held.used - before;
+                    match parsed {
                         Shape::Got(a) => run.artifacts = Some(a),
                         Shape::Null => {}
-                        Shape::Wrong(got) => ctx
-                            .out
-                            .w
-                            .push(|| format!("runs[{ri}].artifacts"), format!("expected an array, got {got}; ignored")),
+                        Shape::Wrong(got) => {
+                            ctx.out.w.push(|| path.clone(), format!("expected an array, got {got}; ignored"))
+                        }
                     }
                 }
                 "invocations" => {
@@ -604,6 +659,7 @@ fn run<R: Read>(
                             ctx.out.w.push(|| path.clone(), format!("expected an object, got {got}; ignored"))
                         }
                     }
+                    over(&mut ctx.out.held)?;
                 }
                 _ => skip_value(s, scratch)?,
             }
@@ -622,16 +678,31 @@ fn run<R: Read>(
     for raw in std::mem::take(&mut run.pending) {
         build::process(&mut ctx.out, &run, raw);
     }
-    for p in problems {
-        let name = if run.scanner.name.is_empty() { "unknown scanner" } else { run.scanner.name.as_str() };
-        ctx.incomplete.push(format!("{name}: {p}"));
-    }
-    ctx.runs.push(super::RunSummary {
+    // The run's tables go with it; its summary and reasons stay with the report.
+    ctx.out.held.release(std::mem::take(&mut run.held));
+    let summary = super::RunSummary {
         scanner: crate::finding::Scanner::clone(&run.scanner),
         rules: run.rule_count,
         results: run.results,
-    });
+    };
+    let mut bytes = held::run_summary(&summary);
+    let name = if run.scanner.name.is_empty() { "unknown scanner" } else { run.scanner.name.as_str() };
+    let reasons: Vec<String> = problems.into_iter().map(|p| format!("{name}: {p}")).collect();
+    bytes += held::strings(&reasons);
+    let runs = ctx.runs.len() + 1;
+    ctx.out.held.charge(bytes, || format!("runs[{ri}]: the summaries and completeness reasons of {runs} runs"));
+    over(&mut ctx.out.held)?;
+    ctx.incomplete.extend(reasons);
+    ctx.runs.push(summary);
     Ok(())
+}
+
+/// Stops reading when something went over the held-bytes cap.
+fn over(held: &mut held::Held) -> Result<(), Stop> {
+    match (held.over.take(), held.cap) {
+        (Some(what), Some(limit)) => Err(Stop::TooLarge { what, limit }),
+        _ => Ok(()),
+    }
 }
 
 fn results<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx, run: &mut RunState, scratch: &mut Vec<u8>) -> Result<(), Stop> {
@@ -667,6 +738,14 @@ fn results<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx, run: &mut RunState, scrat
                 if run.ready(&raw) {
                     build::process(out, run, raw);
                 } else {
+                    // Waiting for the run's tool or artifacts: held until the run closes.
+                    let bytes = held::raw_result(&raw);
+                    let n = run.pending.len() + 1;
+                    out.held.charge(bytes, || {
+                        format!("runs[{ri}].results: {n} results waiting for the run's tool (it comes after them)")
+                    });
+                    over(&mut out.held)?;
+                    run.held += bytes;
                     run.pending.push(raw);
                 }
             }

@@ -250,12 +250,18 @@ impl<'de, B: ArrBody<'de>> Visitor<'de> for ArrVisitor<B> {
 /// An array of strings; non-string elements are counted, not fatal.
 pub(crate) struct StrList;
 
-/// The strings of a [`StrList`] and how many elements were not strings.
+/// The strings of a [`StrList`] and how many elements were not strings or beyond
+/// [`MAX_LIST_ITEMS`] (not kept).
 #[derive(Debug, Default)]
 pub(crate) struct Strings {
     pub items: Vec<String>,
     pub not_strings: usize,
 }
+
+/// How many elements a list inside a rule or result keeps (strings, packages): one element
+/// of a few bytes (`"",`) would otherwise cost a structure of tens of bytes, multiplying a
+/// value's size in memory. The rest are validated, counted in a warning and dropped.
+pub(crate) const MAX_LIST_ITEMS: usize = 1_000;
 
 impl<'de> ArrBody<'de> for StrList {
     type Out = Strings;
@@ -263,7 +269,7 @@ impl<'de> ArrBody<'de> for StrList {
         let mut out = Strings::default();
         while let Some(v) = seq.next_element::<Scalar>()? {
             match v {
-                Scalar::Str(s) => out.items.push(s),
+                Scalar::Str(s) if out.items.len() < MAX_LIST_ITEMS => out.items.push(s),
                 _ => out.not_strings += 1,
             }
         }

@@ -24,13 +24,24 @@ pub(crate) struct Related {
     pub line: Option<u64>,
 }
 
+/// How many bytes filling placeholders or resolving links may add to a message: a template
+/// of many `{0}` with a long argument, or many links to a long path, would otherwise multiply
+/// a result's bytes. Beyond it the message is cut and ends with `…`.
+pub(crate) const MAX_EXPANSION: usize = 64 * 1024;
+
 /// Fills `{n}` placeholders from `args` and turns `{{`/`}}` into braces. A placeholder with
-/// no argument is left as written and counted in the second value.
+/// no argument is left as written and counted in the second value. At most
+/// [`MAX_EXPANSION`] bytes longer than the template and its arguments.
 pub(crate) fn format(template: &str, args: &[String]) -> (String, usize) {
     let mut out = String::with_capacity(template.len());
     let mut missing = 0;
     let mut rest = template;
+    let limit = template.len() + args.iter().map(String::len).sum::<usize>() + MAX_EXPANSION;
     while let Some(i) = rest.find(['{', '}']) {
+        if out.len() > limit {
+            out.push('…');
+            return (out, missing);
+        }
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         if let Some(after) = tail.strip_prefix("{{") {
@@ -90,6 +101,7 @@ pub(crate) fn has_placeholder(s: &str) -> bool {
 
 /// Replaces embedded links with plain text: `[text](n)` → `text (path:line)` from the
 /// related location with id n, `[text](target)` → `text (target)`; `\[`/`\]` unescaped.
+/// At most [`MAX_EXPANSION`] bytes (and one path) longer than `text`.
 /// `artifact` resolves an artifact index to its uri. Text without links is borrowed.
 pub(crate) fn plain_links<'a>(
     text: &'a str,
@@ -101,7 +113,12 @@ pub(crate) fn plain_links<'a>(
     }
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
+    let limit = text.len() + MAX_EXPANSION;
     while !rest.is_empty() {
+        if out.len() > limit {
+            out.push('…');
+            break;
+        }
         let Some(i) = rest.find(['[', '\\']) else {
             out.push_str(rest);
             break;

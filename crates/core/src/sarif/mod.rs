@@ -34,6 +34,9 @@
 
 mod build;
 mod driver;
+mod held;
+#[cfg(test)]
+mod held_tests;
 mod lenient;
 mod message;
 mod parse;
@@ -135,6 +138,11 @@ pub enum SarifError {
          its findings)"
     )]
     TooMuchText { source_name: String, limit: u64 },
+    /// What the reader would hold besides the kept findings is over
+    /// [`ReadLimits::max_held_bytes`]: `what` names it (a single value and its byte offset, a
+    /// run's rules, artifacts or waiting results, the runs' summaries) and how much.
+    #[error("{source_name}: {what}: more than the reader may hold ({limit} bytes)")]
+    TooLarge { source_name: String, what: String, limit: u64 },
 }
 
 /// What the reader may hold ([`read_sarif_limited`]).
@@ -156,6 +164,14 @@ pub struct ReadLimits {
     /// Bounds what a report can make the reader hold, whatever its size: a rule's long help
     /// text referenced by many results is held once per finding. `None`: no cap.
     pub max_text_bytes: Option<u64>,
+    /// At most this many bytes held besides the kept findings, whatever the document's size:
+    /// no single value the reader cuts out (a result, the tool with its rules, the artifacts,
+    /// an unknown member's value, one string) may be longer, and a run's tables (its rules with
+    /// their texts, its artifacts, the results that wait for its tool) together with the runs'
+    /// summaries and completeness reasons may not hold more (estimated heap bytes, the
+    /// structures' own size included). Beyond: [`SarifError::TooLarge`], naming what, as soon
+    /// as it is met. `None`: no cap.
+    pub max_held_bytes: Option<u64>,
 }
 
 /// Warnings: the first [`MAX_KEPT_WARNINGS`] kept, all counted. The path is only formatted
@@ -232,14 +248,16 @@ pub fn read_sarif_limited<R: std::io::Read>(
     ctx.out.cap = cap;
     ctx.out.quality_cap = limits.count_quality;
     ctx.out.text_cap = limits.max_text_bytes;
+    ctx.out.held.cap = limits.max_held_bytes;
     let source_name = source_name.to_string();
-    match driver::drive(reader, &mut ctx) {
+    match driver::drive(reader, &mut ctx, limits.max_held_bytes) {
         Ok(()) => {}
         Err(Stop::Io(error)) => return Err(SarifError::Io { source_name, error }),
         Err(Stop::Json { line, column, message }) => {
             return Err(SarifError::Json { source_name, line, column, message })
         }
         Err(Stop::NotSarif { path, message }) => return Err(SarifError::NotSarif { source_name, path, message }),
+        Err(Stop::TooLarge { what, limit }) => return Err(SarifError::TooLarge { source_name, what, limit }),
     }
     match ctx.version.as_deref() {
         Some(_) => {}
@@ -300,15 +318,7 @@ pub fn read_sarif_file(path: &Path) -> Result<Report, SarifError> {
     read_sarif(file, &name)
 }
 
-/// What a run's `invocations` say about its completion, read from the captured array.
-#[derive(serde::Deserialize)]
-struct Invocation {
-    #[serde(rename = "executionSuccessful", default)]
-    execution_successful: Option<bool>,
-    #[serde(rename = "toolExecutionNotifications", default)]
-    notifications: Option<Vec<Notification>>,
-}
-
+/// One `toolExecutionNotifications` entry, as far as completeness needs.
 #[derive(serde::Deserialize)]
 struct Notification {
     #[serde(default)]
@@ -323,42 +333,164 @@ struct NotificationMessage {
     text: Option<String>,
 }
 
+/// How many reasons one run's `invocations` give verbatim; the rest are counted in one more.
+pub const MAX_REASONS_PER_RUN: usize = 10;
+
 /// Reasons a run did not complete, from its `invocations` array (`bytes`): an invocation
 /// with `executionSuccessful: false`, and error-level `toolExecutionNotifications`
 /// (first message quoted, the rest counted). An unreadable array is a warning, not a reason.
+/// The array is walked element by element (an invocation, a notification at a time, each
+/// dropped once looked at), and at most [`MAX_REASONS_PER_RUN`] reasons are kept: what this
+/// holds does not grow with the array.
 pub(crate) fn invocation_problems(bytes: &[u8], path: &str, w: &mut Warnings) -> Vec<String> {
-    let invocations: Vec<Option<Invocation>> = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            w.push(|| path.to_string(), format!("unreadable ({e}); the run's completion is not checked"));
-            return Vec::new();
-        }
-    };
+    use serde::de::DeserializeSeed;
     let mut out = Vec::new();
-    for (i, inv) in invocations.iter().enumerate() {
-        let Some(inv) = inv else { continue };
-        if inv.execution_successful == Some(false) {
-            out.push(format!("{path}[{i}].executionSuccessful is false"));
-        }
-        let errors: Vec<&Notification> = inv
-            .notifications
-            .iter()
-            .flatten()
-            .filter(|n| n.level.as_deref().is_some_and(|l| l.eq_ignore_ascii_case("error")))
-            .collect();
-        if let Some(first) = errors.first() {
-            let text = first.message.as_ref().and_then(|m| m.text.as_deref()).unwrap_or("(no message)");
-            let more = match errors.len() {
-                1 => String::new(),
-                n => format!(" (and {} more)", n - 1),
-            };
-            out.push(format!(
-                "{path}[{i}].toolExecutionNotifications has an error: {}{more}",
-                short(text.lines().next().unwrap_or(""))
-            ));
-        }
+    let mut more = 0usize;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = invocations::Invocations { path, out: &mut out, more: &mut more };
+    if let Err(e) = seed.deserialize(&mut de).and_then(|()| de.end()) {
+        w.push(|| path.to_string(), format!("unreadable ({e}); the run's completion is not checked"));
+        return Vec::new();
+    }
+    if more > 0 {
+        out.push(format!("{path}: {more} more reason(s) the run did not complete"));
     }
     out
+}
+
+mod invocations {
+    use super::{short, Notification, MAX_REASONS_PER_RUN};
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// `invocations`: an array of invocation objects (or nulls).
+    pub(super) struct Invocations<'a> {
+        pub path: &'a str,
+        pub out: &'a mut Vec<String>,
+        pub more: &'a mut usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Invocations<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Invocations<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of invocations")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0usize;
+            while let Some(found) = seq.next_element_seed(Invocation)? {
+                let (failed, errors) = found;
+                let mut push = |reason: String| {
+                    if self.out.len() < MAX_REASONS_PER_RUN {
+                        self.out.push(reason);
+                    } else {
+                        *self.more += 1;
+                    }
+                };
+                if failed {
+                    push(format!("{}[{i}].executionSuccessful is false", self.path));
+                }
+                if let Some((first, n)) = errors {
+                    let more = if n == 1 { String::new() } else { format!(" (and {} more)", n - 1) };
+                    push(format!(
+                        "{}[{i}].toolExecutionNotifications has an error: {}{more}",
+                        self.path,
+                        short(first.lines().next().unwrap_or(""))
+                    ));
+                }
+                i += 1;
+            }
+            Ok(())
+        }
+    }
+
+    /// One invocation (or null): whether `executionSuccessful` is false, and the first
+    /// error-level notification's text with how many there are.
+    struct Invocation;
+
+    type Found = (bool, Option<(String, usize)>);
+
+    impl<'de> DeserializeSeed<'de> for Invocation {
+        type Value = Found;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+            d.deserialize_option(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Invocation {
+        type Value = Found;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an invocation object or null")
+        }
+        fn visit_none<E>(self) -> Result<Found, E> {
+            Ok((false, None))
+        }
+        fn visit_unit<E>(self) -> Result<Found, E> {
+            Ok((false, None))
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+            d.deserialize_map(self)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+            let (mut failed, mut errors) = (false, None);
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "executionSuccessful" => failed = map.next_value::<Option<bool>>()? == Some(false),
+                    "toolExecutionNotifications" => errors = map.next_value_seed(Notifications)?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok((failed, errors))
+        }
+    }
+
+    /// `toolExecutionNotifications` (or null): the first error's text and the error count.
+    struct Notifications;
+
+    impl<'de> DeserializeSeed<'de> for Notifications {
+        type Value = Option<(String, usize)>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_option(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Notifications {
+        type Value = Option<(String, usize)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of notifications or null")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut first: Option<String> = None;
+            let mut n = 0usize;
+            while let Some(note) = seq.next_element::<Notification>()? {
+                if note.level.as_deref().is_some_and(|l| l.eq_ignore_ascii_case("error")) {
+                    n += 1;
+                    if first.is_none() {
+                        let text = note.message.and_then(|m| m.text);
+                        first = Some(text.unwrap_or_else(|| "(no message)".to_string()));
+                    }
+                }
+            }
+            Ok(first.map(|f| (f, n)))
+        }
+    }
 }
 
 fn apply_run_props(ctx: &mut Ctx, path: &str, p: parse::RunProps) {
@@ -378,14 +510,33 @@ fn apply_run_props(ctx: &mut Ctx, path: &str, p: parse::RunProps) {
     if t.image_name.is_none() {
         t.image_name = p.image_name.filter(|s| !s.is_empty());
     }
-    for tag in p.repo_tags {
-        if !t.repo_tags.contains(&tag) {
-            t.repo_tags.push(tag);
+    let budget = &mut ctx.out.held;
+    let w = &mut ctx.out.w;
+    for (list, new, name) in
+        [(&mut t.repo_tags, p.repo_tags, "repoTags"), (&mut t.repo_digests, p.repo_digests, "repoDigests")]
+    {
+        let mut dropped = 0usize;
+        for item in new {
+            if list.contains(&item) {
+                continue;
+            }
+            if list.len() >= MAX_TARGET_NAMES {
+                dropped += 1;
+                continue;
+            }
+            if budget.charge(held::strings(std::slice::from_ref(&item)), || format!("{path}.{name}")) {
+                list.push(item);
+            }
         }
-    }
-    for d in p.repo_digests {
-        if !t.repo_digests.contains(&d) {
-            t.repo_digests.push(d);
+        if dropped > 0 {
+            w.push(
+                || format!("{path}.{name}"),
+                format!("{dropped} more beyond the first {MAX_TARGET_NAMES} of the report; ignored"),
+            );
         }
     }
 }
+
+/// How many image tags (and digests) a report's target keeps: an image has a handful; a
+/// document with more is not describing one image.
+pub const MAX_TARGET_NAMES: usize = 256;

@@ -212,6 +212,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             max_findings: Some(self.config.max_findings),
             count_quality: self.config.max_quality_findings(),
             max_text_bytes: Some(self.config.max_text_bytes),
+            max_held_bytes: Some(self.config.max_held_bytes),
         };
         // Exactly the version HEAD described (its version id and ETag), never more than the cap.
         let version = head.version_id.as_deref().or(obj.version_id.as_deref());
@@ -250,6 +251,13 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                     "its findings would hold more than {limit} bytes of text (one eighth of the function's memory; a \
                      rule's texts are copied into each of its findings); shorten the rules' texts, split the scan or \
                      raise ProcessorMemorySize"
+                );
+                return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
+            }
+            Err(SarifError::TooLarge { what, limit, .. }) => {
+                let reason = format!(
+                    "{what}: more than the report's reader may hold besides its findings ({limit} bytes, one \
+                     sixteenth of the function's memory); shorten or split the scan or raise ProcessorMemorySize"
                 );
                 return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
             }

@@ -22,7 +22,12 @@ mod tool;
 pub(crate) use artifacts::ArtifactsBody;
 pub(crate) use result::{LenientResult, RawResult, ResultBody, VulnSoftware};
 pub(crate) use run_props::{RunProps, RunPropsBody};
-pub(crate) use tool::{RuleInfo, Tool, ToolBody};
+pub(crate) use tool::{Component, RuleInfo, Tool, ToolBody};
+
+/// The warning for the elements of a string list that were not kept.
+fn not_kept(n: usize) -> String {
+    format!("{n} element(s) are not strings or beyond the first {}; ignored", crate::sarif::lenient::MAX_LIST_ITEMS)
+}
 
 fn wrong(expected: &str, got: &str) -> String {
     format!("expected {expected}, got {got}; ignored")
@@ -83,7 +88,7 @@ fn next_str_list<'de, A: MapAccess<'de>>(
     match map.next_value_seed(Arr(StrList))? {
         Shape::Got(s) => {
             if s.not_strings > 0 {
-                warns.push((sub.to_string(), format!("{} element(s) are not strings; ignored", s.not_strings)));
+                warns.push((sub.to_string(), not_kept(s.not_strings)));
             }
             into.extend(s.items);
         }

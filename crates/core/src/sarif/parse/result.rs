@@ -4,7 +4,7 @@
 
 use super::location::{LocationsBody, RelatedLocationsBody};
 use super::{cvss_from, level_from, next_str_list, qualys_from, scalar_text, wrong};
-use crate::sarif::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, StrList};
+use crate::sarif::lenient::{Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, StrList, MAX_LIST_ITEMS};
 use crate::sarif::message::Related;
 use crate::severity::Level;
 use crate::suppression::{Suppression, SuppressionKind};
@@ -56,10 +56,17 @@ pub(crate) struct RawResult {
     pub suppression: Option<Suppression>,
     /// (path relative to the result, message); turned into warnings when processed.
     pub warnings: Vec<(String, String)>,
+    /// Warnings beyond [`crate::sarif::MAX_KEPT_WARNINGS`], only counted.
+    pub warnings_dropped: usize,
 }
 
 impl RawResult {
+    /// Keeps the first [`crate::sarif::MAX_KEPT_WARNINGS`]; the rest are counted.
     pub(super) fn warn(&mut self, sub: &str, msg: String) {
+        if self.warnings.len() >= crate::sarif::MAX_KEPT_WARNINGS {
+            self.warnings_dropped += 1;
+            return;
+        }
         self.warnings.push((sub.to_string(), msg));
     }
 }
@@ -181,10 +188,7 @@ impl<'de> ObjBody<'de> for MessageBody<'_> {
                 Some(3) => match map.next_value_seed(Arr(StrList))? {
                     Shape::Got(s) => {
                         if s.not_strings > 0 {
-                            r.warn(
-                                "message.arguments",
-                                format!("{} element(s) are not strings; ignored", s.not_strings),
-                            );
+                            r.warn("message.arguments", super::not_kept(s.not_strings));
                         }
                         r.arguments = s.items;
                     }
@@ -243,7 +247,9 @@ impl<'de> ArrBody<'de> for SuppressionsBody<'_> {
                             ),
                         );
                     }
-                    kinds.push(kind);
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
                     if justification.is_none() {
                         justification =
                             entry.justification.as_deref().and_then(crate::suppression::clean_justification);
@@ -251,7 +257,9 @@ impl<'de> ArrBody<'de> for SuppressionsBody<'_> {
                 }
                 Shape::Null | Shape::Wrong(_) => {
                     all_accepted = false;
-                    kinds.push(SuppressionKind::Unknown);
+                    if !kinds.contains(&SuppressionKind::Unknown) {
+                        kinds.push(SuppressionKind::Unknown);
+                    }
                     self.r.warn(&format!("suppressions[{i}]"), "expected an object; not suppressed".into());
                 }
             }
@@ -433,7 +441,9 @@ impl<'de> ObjBody<'de> for ResultPropsBody<'_> {
                 }
             }
         }
-        r.warnings.extend(warns);
+        for (sub, m) in warns {
+            r.warn(&sub, m);
+        }
         Ok(())
     }
 }
@@ -447,8 +457,18 @@ impl<'de> ArrBody<'de> for VulnSoftwareList<'_> {
     fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<VulnSoftware>, A::Error> {
         let mut out = Vec::new();
         let mut i = 0usize;
+        let mut dropped = false;
         while let Some(v) = seq.next_element_seed(Obj(VulnSoftwareBody))? {
             let sub = || format!("properties.vulnerableSoftware[{i}]");
+            if i >= MAX_LIST_ITEMS {
+                // Validated, not kept (a result naming more packages is not a scanner's).
+                if !dropped {
+                    dropped = true;
+                    self.warns.push((sub(), format!("beyond the first {MAX_LIST_ITEMS} packages; the rest ignored")));
+                }
+                i += 1;
+                continue;
+            }
             match v {
                 Shape::Got(p) if p.name.is_some() => out.push(p),
                 Shape::Got(_) => self.warns.push((sub(), "package without a name; ignored".into())),

@@ -2,6 +2,7 @@
 //! rule's `defaultConfiguration` and `properties` (severities, CVSS, CVE ids, tags, purls).
 
 use super::{cvss_from, level_from, next_str_list, qualys_from, wrong};
+use crate::sarif::held::{self, Held};
 use crate::sarif::lenient::{next_text, Arr, ArrBody, Keys, Obj, ObjBody, Scalar, Shape, TextObj};
 use crate::sarif::Warnings;
 use crate::severity::Level;
@@ -63,9 +64,12 @@ pub(crate) struct Tool {
     pub components: Vec<Component>,
 }
 
+/// Reads `run.tool`; every component and rule kept is charged to `held` (once one does not
+/// fit, the rest is only validated and the driver stops with the reason `held` carries).
 pub(crate) struct ToolBody<'a> {
     pub path: &'a str,
     pub w: &'a mut Warnings,
+    pub held: &'a mut Held,
 }
 
 impl<'de> ObjBody<'de> for ToolBody<'_> {
@@ -78,7 +82,7 @@ impl<'de> ObjBody<'de> for ToolBody<'_> {
             match k {
                 Some(0) => {
                     let path = format!("{}.driver", self.path);
-                    match map.next_value_seed(Obj(ComponentBody { path: &path, w: self.w }))? {
+                    match map.next_value_seed(Obj(ComponentBody { path: &path, w: self.w, held: self.held }))? {
                         Shape::Got((c, name_ok)) => {
                             driver_missing = !name_ok;
                             if !name_ok {
@@ -101,7 +105,7 @@ impl<'de> ObjBody<'de> for ToolBody<'_> {
                 }
                 Some(1) => {
                     let path = format!("{}.extensions", self.path);
-                    match map.next_value_seed(Arr(ExtensionsBody { path: &path, w: self.w }))? {
+                    match map.next_value_seed(Arr(ExtensionsBody { path: &path, w: self.w, held: self.held }))? {
                         Shape::Got(v) => extensions = v,
                         Shape::Null => {}
                         Shape::Wrong(got) => self.w.push(|| path.clone(), wrong("an array", got)),
@@ -125,6 +129,7 @@ impl<'de> ObjBody<'de> for ToolBody<'_> {
 struct ExtensionsBody<'a> {
     path: &'a str,
     w: &'a mut Warnings,
+    held: &'a mut Held,
 }
 
 impl<'de> ArrBody<'de> for ExtensionsBody<'_> {
@@ -132,8 +137,12 @@ impl<'de> ArrBody<'de> for ExtensionsBody<'_> {
     fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Component>, A::Error> {
         let mut out = Vec::new();
         loop {
+            if self.held.over.is_some() {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
             let path = format!("{}[{}]", self.path, out.len());
-            match seq.next_element_seed(Obj(ComponentBody { path: &path, w: self.w }))? {
+            match seq.next_element_seed(Obj(ComponentBody { path: &path, w: self.w, held: self.held }))? {
                 None => break,
                 Some(Shape::Got((c, _))) => out.push(c),
                 Some(Shape::Null) => out.push(Component::default()),
@@ -151,6 +160,7 @@ impl<'de> ArrBody<'de> for ExtensionsBody<'_> {
 struct ComponentBody<'a> {
     path: &'a str,
     w: &'a mut Warnings,
+    held: &'a mut Held,
 }
 
 impl<'de> ObjBody<'de> for ComponentBody<'_> {
@@ -182,7 +192,7 @@ impl<'de> ObjBody<'de> for ComponentBody<'_> {
                 }
                 Some(3) => {
                     let path = format!("{}.rules", self.path);
-                    match map.next_value_seed(Arr(RulesBody { path: &path, w: self.w }))? {
+                    match map.next_value_seed(Arr(RulesBody { path: &path, w: self.w, held: self.held }))? {
                         Shape::Got(r) => c.rules = r,
                         Shape::Null => {}
                         Shape::Wrong(got) => self.w.push(|| path.clone(), wrong("an array", got)),
@@ -203,6 +213,9 @@ impl<'de> ObjBody<'de> for ComponentBody<'_> {
         if c.version.is_none() {
             c.version = semantic;
         }
+        self.held.charge(held::component(&c.name, &c.version, &c.global_strings), || {
+            format!("{}: a tool component and its message strings", self.path)
+        });
         let named = c.name.is_some();
         Ok((c, named))
     }
@@ -211,15 +224,31 @@ impl<'de> ObjBody<'de> for ComponentBody<'_> {
 struct RulesBody<'a> {
     path: &'a str,
     w: &'a mut Warnings,
+    held: &'a mut Held,
 }
 
 impl<'de> ArrBody<'de> for RulesBody<'_> {
     type Out = Vec<RuleInfo>;
     fn body<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RuleInfo>, A::Error> {
         let mut out = Vec::new();
+        let mut bytes = 0u64;
         loop {
+            if self.held.over.is_some() {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
             let i = out.len();
-            match seq.next_element_seed(Obj(RuleBody { path: self.path, i, w: self.w }))? {
+            let rule = seq.next_element_seed(Obj(RuleBody { path: self.path, i, w: self.w }))?;
+            let charge = match &rule {
+                Some(Shape::Got(r)) => held::rule(r),
+                Some(_) => held::rule(&RuleInfo::default()),
+                None => 0,
+            };
+            bytes += charge;
+            if !self.held.charge(charge, || format!("{}: {} rules holding about {bytes} bytes", self.path, i + 1)) {
+                continue;
+            }
+            match rule {
                 None => break,
                 Some(Shape::Got(r)) => out.push(r),
                 // Keep the slot so rule indexes stay right.
