@@ -55,11 +55,10 @@ fn pairs(v: &[(String, String)]) -> u64 {
 
 /// A parsed rule as the run holds it (derived facts are bounded by its texts).
 pub(crate) fn rule(r: &RuleInfo) -> u64 {
+    let arc = |s: &Option<std::sync::Arc<str>>| s.as_ref().map_or(0, |s| s.len() as u64);
     size_of::<RuleInfo>() as u64
-        + [&r.id, &r.name, &r.short, &r.full, &r.help_text, &r.help_uri, &r.cvss_vector]
-            .into_iter()
-            .map(opt)
-            .sum::<u64>()
+        + [&r.name, &r.short, &r.full].into_iter().map(opt).sum::<u64>()
+        + [&r.id, &r.help_text, &r.help_uri, &r.cvss_vector].into_iter().map(arc).sum::<u64>()
         + strings(&r.cve_ids)
         + strings(&r.tags)
         + strings(&r.purls)
