@@ -169,7 +169,8 @@ fn a_waived_finding_passes_the_gate_stays_active_in_security_hub_and_is_audited(
 
     // In Security Hub: ACTIVE, with the waiver in ProductFields.
     let waived = report.findings.iter().find(|f| f.exception.is_some()).expect("a waived finding");
-    let rendered = asff::render(waived, &ctx("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4.2"));
+    let waived_ctx = ctx("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4.2");
+    let rendered = asff::render(waived, &waived_ctx);
     assert_eq!(rendered.record_state(), asff::RecordState::Active);
     let json = serde_json::to_value(&rendered).expect("serializes");
     insta::assert_json_snapshot!("asff_waived_finding", json["ProductFields"]);

@@ -3,7 +3,7 @@
 //! remembers it, from the [`FindingStub`] kept at import ([`archived_from_stub`]).
 
 use super::budget::{render, render_state};
-use super::mapping::{bounded, nonblank, AsffContext};
+use super::mapping::{bounded, bounded_owned, nonblank, AsffContext};
 use super::model::{
     to_value, types, AsffFinding, AsffSeverity, ProviderFields, ProviderSeverity, RecordState, Resource,
     MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_TITLE_CHARS, SCHEMA_VERSION,
@@ -57,8 +57,8 @@ impl FindingStub {
     }
 }
 
-impl From<&AsffFinding> for FindingStub {
-    fn from(f: &AsffFinding) -> FindingStub {
+impl From<&AsffFinding<'_>> for FindingStub {
+    fn from(f: &AsffFinding<'_>) -> FindingStub {
         let resource = f.resources.first().map_or_else(
             || ResourceStub {
                 kind: "Other".to_string(),
@@ -68,20 +68,20 @@ impl From<&AsffFinding> for FindingStub {
             },
             |r| ResourceStub {
                 kind: r.kind.to_string(),
-                id: r.id.clone(),
-                partition: r.partition.clone(),
-                region: r.region.clone(),
+                id: r.id.to_string(),
+                partition: r.partition.to_string(),
+                region: r.region.to_string(),
             },
         );
         FindingStub {
-            id: f.id.clone(),
-            title: f.title.clone(),
+            id: f.id.to_string(),
+            title: f.title.to_string(),
             severity: f.severity.label,
-            severity_original: f.severity.original.clone(),
+            severity_original: f.severity.original.to_string(),
             types: f.types.iter().map(|t| t.to_string()).collect(),
-            generator_id: f.generator_id.clone(),
+            generator_id: f.generator_id.to_string(),
             resource,
-            created_at: Some(f.created_at.clone()),
+            created_at: Some(f.created_at.to_string()),
         }
     }
 }
@@ -93,32 +93,32 @@ pub fn archived_from_stub(stub: &FindingStub, ctx: &AsffContext) -> serde_json::
 }
 
 /// The typed form of [`archived_from_stub`].
-pub(super) fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding {
+pub(super) fn render_stub<'a>(stub: &'a FindingStub, ctx: &'a AsffContext) -> AsffFinding<'a> {
     let title = nonblank(&stub.title)
-        .map_or_else(|| "Finding reported by scangate".to_string(), |t| bounded(t, MAX_TITLE_CHARS));
-    let mut types: Vec<Cow<'static, str>> =
-        stub.types.iter().filter_map(|t| nonblank(t)).take(50).map(|t| Cow::Owned(bounded(t, 256))).collect();
+        .map_or_else(|| Cow::Borrowed("Finding reported by scangate"), |t| bounded(t, MAX_TITLE_CHARS));
+    let mut types: Vec<Cow<'a, str>> =
+        stub.types.iter().filter_map(|t| nonblank(t)).take(50).map(|t| bounded(t, 256)).collect();
     if types.is_empty() {
         types.push(Cow::Borrowed(types::SOFTWARE_CHECK));
     }
     let original =
-        nonblank(&stub.severity_original).map_or_else(|| stub.severity.label().to_string(), |o| bounded(o, 128));
+        nonblank(&stub.severity_original).map_or_else(|| Cow::Borrowed(stub.severity.label()), |o| bounded(o, 128));
     let id = if nonblank(&stub.id).is_some() && stub.id.chars().count() <= MAX_ID_CHARS {
-        stub.id.clone()
+        Cow::Borrowed(stub.id.as_str())
     } else {
-        format!("scangate/{}/{}", ctx.lifecycle.hash(), hex::encode(Sha256::digest(stub.id.as_bytes())))
+        Cow::Owned(format!("scangate/{}/{}", ctx.lifecycle.hash(), hex::encode(Sha256::digest(stub.id.as_bytes()))))
     };
     let generator_id =
-        nonblank(&stub.generator_id).map_or_else(|| "scangate/unknown".to_string(), |g| bounded(g, MAX_ID_CHARS));
+        nonblank(&stub.generator_id).map_or_else(|| Cow::Borrowed("scangate/unknown"), |g| bounded(g, MAX_ID_CHARS));
     let r = &stub.resource;
     let resource = Resource {
-        kind: nonblank(&r.kind).map_or(Cow::Borrowed("Other"), |k| Cow::Owned(bounded(k, 256))),
-        id: nonblank(&r.id).map_or_else(|| "unknown".to_string(), |i| bounded(i, 1024)),
-        partition: nonblank(&r.partition).map_or_else(|| ctx.partition.clone(), |p| bounded(p, 32)),
-        region: nonblank(&r.region).map_or_else(|| ctx.region.clone(), |p| bounded(p, 32)),
+        kind: nonblank(&r.kind).map_or(Cow::Borrowed("Other"), |k| Cow::Owned(bounded(k, 256).into_owned())),
+        id: nonblank(&r.id).map_or_else(|| Cow::Borrowed("unknown"), |i| bounded(i, 1024)),
+        partition: nonblank(&r.partition).map_or_else(|| Cow::Borrowed(ctx.partition.as_str()), |p| bounded(p, 32)),
+        region: nonblank(&r.region).map_or_else(|| Cow::Borrowed(ctx.region.as_str()), |p| bounded(p, 32)),
         details: None,
     };
-    let created_at = stub.created_at.as_deref().and_then(nonblank).unwrap_or(ctx.created_at()).to_string();
+    let created_at = Cow::Borrowed(stub.created_at.as_deref().and_then(nonblank).unwrap_or(ctx.created_at()));
     let mut product_fields = BTreeMap::new();
     product_fields.insert("scangate/LifecycleKey", bounded(&ctx.lifecycle.key, MAX_PRODUCT_FIELD_VALUE_CHARS));
     if let Some(uri) = ctx.report_uri.as_deref().and_then(nonblank) {
@@ -127,12 +127,12 @@ pub(super) fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding 
     AsffFinding {
         schema_version: SCHEMA_VERSION,
         id,
-        product_arn: ctx.product_arn(),
+        product_arn: Cow::Owned(ctx.product_arn()),
         generator_id,
-        aws_account_id: ctx.account_id.clone(),
+        aws_account_id: Cow::Borrowed(&ctx.account_id),
         types: types.clone(),
         created_at,
-        updated_at: ctx.updated_at.clone(),
+        updated_at: Cow::Borrowed(&ctx.updated_at),
         severity: AsffSeverity {
             label: stub.severity,
             normalized: stub.severity.normalized(),
@@ -142,8 +142,8 @@ pub(super) fn render_stub(stub: &FindingStub, ctx: &AsffContext) -> AsffFinding 
             severity: ProviderSeverity { label: stub.severity, original },
             types,
         },
-        description: bounded(
-            &format!("No longer reported: the latest scan of {} did not find this. {title}", resource.id),
+        description: bounded_owned(
+            format!("No longer reported: the latest scan of {} did not find this. {title}", resource.id),
             MAX_DESCRIPTION_CHARS,
         ),
         title,

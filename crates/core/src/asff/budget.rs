@@ -50,11 +50,11 @@ pub(super) const CAPS: [Caps; 3] = [
 ];
 
 /// Renders one finding as a typed ASFF finding (RecordState ACTIVE).
-pub fn render(finding: &Finding, ctx: &AsffContext) -> AsffFinding {
+pub fn render<'a>(finding: &'a Finding, ctx: &'a AsffContext) -> AsffFinding<'a> {
     render_state(finding, ctx, RecordState::Active)
 }
 
-pub(super) fn render_state(finding: &Finding, ctx: &AsffContext, state: RecordState) -> AsffFinding {
+pub(super) fn render_state<'a>(finding: &'a Finding, ctx: &'a AsffContext, state: RecordState) -> AsffFinding<'a> {
     render_prepared(finding, &Prepared::new(ctx), state)
 }
 
@@ -64,7 +64,7 @@ fn fits(rendered: &AsffFinding) -> bool {
     rendered.size_bound() <= FINDING_BYTES_BUDGET || rendered.serialized_len() <= FINDING_BYTES_BUDGET
 }
 
-fn render_prepared(finding: &Finding, p: &Prepared, state: RecordState) -> AsffFinding {
+fn render_prepared<'a>(finding: &'a Finding, p: &Prepared<'a>, state: RecordState) -> AsffFinding<'a> {
     let rendered = build(finding, p, &CAPS[0], state);
     if fits(&rendered) {
         return rendered;
@@ -73,7 +73,7 @@ fn render_prepared(finding: &Finding, p: &Prepared, state: RecordState) -> AsffF
 }
 
 /// The rendering with the first tighter caps that fit (the last set when none does).
-pub(super) fn shrink(finding: &Finding, p: &Prepared, state: RecordState) -> AsffFinding {
+pub(super) fn shrink<'a>(finding: &'a Finding, p: &Prepared<'a>, state: RecordState) -> AsffFinding<'a> {
     let mut rendered = build(finding, p, &CAPS[1], state);
     for caps in &CAPS[2..] {
         if fits(&rendered) {
@@ -89,7 +89,7 @@ pub fn to_asff(finding: &Finding, ctx: &AsffContext) -> serde_json::Value {
     to_value(&render(finding, ctx))
 }
 
-impl AsffFinding {
+impl AsffFinding<'_> {
     /// A conservative upper bound of [`AsffFinding::serialized_len`], computed from the
     /// string lengths alone (no serialization): every string counted as if each byte were
     /// escaped six-fold (`\u001f`), every field and element charged [`SLOT_BYTES`] for its
@@ -120,7 +120,7 @@ impl AsffFinding {
             b.opt(r.recommendation.text.as_deref());
             b.opt(r.recommendation.url.as_deref());
         }
-        b.map(self.product_fields.iter().map(|(k, v)| (*k, v.as_str())));
+        b.map(self.product_fields.iter().map(|(k, v)| (*k, v.as_ref())));
         for r in &self.resources {
             b.slots(6);
             b.text(&r.kind);
@@ -145,7 +145,7 @@ impl AsffFinding {
                     b.text(&c.name);
                 }
                 if let Some(o) = &d.other {
-                    b.map(o.iter().map(|(k, v)| (*k, v.as_str())));
+                    b.map(o.iter().map(|(k, v)| (*k, v.as_ref())));
                 }
             }
         }

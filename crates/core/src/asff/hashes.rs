@@ -6,6 +6,7 @@ use super::budget::render;
 use super::mapping::AsffContext;
 use crate::finding::Finding;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// A hash of what describes the vulnerability, for the lifecycle state: package, installed
 /// and fixed version, severity, CVSS, titles and texts, rule, location, CVEs. It does not
@@ -16,8 +17,8 @@ use sha2::{Digest, Sha256};
 /// 64 hex characters.
 pub fn content_hash(finding: &Finding, ctx: &AsffContext) -> String {
     let mut f = render(finding, ctx);
-    f.created_at.clear();
-    f.updated_at.clear();
+    f.created_at = Cow::Borrowed("");
+    f.updated_at = Cow::Borrowed("");
     f.resources.clear();
     for key in SIGHTING_PRODUCT_FIELDS {
         f.product_fields.remove(key);

@@ -7,10 +7,10 @@
 use super::budget::Caps;
 use super::model::{
     types, AsffFinding, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, ProviderFields,
-    ProviderSeverity, Recommendation, RecordState, Remediation, Resource, ResourceDetails, SoftwarePackage, Vendor,
-    Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS, MAX_PRODUCT_FIELDS,
-    MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS,
-    SCHEMA_VERSION,
+    ProviderSeverity, Recommendation, RecordState, Remediation, Resource, ResourceDetails, SoftwarePackage, Text,
+    Vendor, Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS,
+    MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS,
+    MAX_URL_CHARS, SCHEMA_VERSION,
 };
 use crate::finding::{Finding, FindingClass, FindingKind};
 use crate::host::{Cloud, HostFacts, VmTarget};
@@ -67,20 +67,33 @@ pub fn finding_id(ctx: &AsffContext, finding: &Finding) -> String {
 }
 
 fn finding_id_in(lifecycle_hash: &str, finding: &Finding) -> String {
-    let id = format!("scangate/{lifecycle_hash}/{}", finding.id);
+    let id = concat(&["scangate/", lifecycle_hash, "/", &finding.id]);
     if id.chars().count() <= MAX_ID_CHARS {
         return id;
     }
     // A finding id that is not the usual 64-hex digest (hand-made, or from an old state
     // file): hash it rather than cut it, so two long ids cannot collide after truncation.
-    format!("scangate/{lifecycle_hash}/{}", hex::encode(Sha256::digest(finding.id.as_bytes())))
+    concat(&["scangate/", lifecycle_hash, "/", &hex::encode(Sha256::digest(finding.id.as_bytes()))])
 }
 
 /// The ASFF `GeneratorId`: `scangate/<scanner>/<rule id>`, ≤ 512 characters.
 pub fn generator_id(finding: &Finding) -> String {
+    generator_text(finding).into_owned()
+}
+
+fn generator_text(finding: &Finding) -> Text<'static> {
     let scanner = nonblank(&finding.scanner.name).unwrap_or("unknown");
     let rule = nonblank(&finding.rule_id).unwrap_or("unknown-rule");
-    bounded(&format!("scangate/{scanner}/{rule}"), MAX_ID_CHARS)
+    bounded_owned(concat(&["scangate/", scanner, "/", rule]), MAX_ID_CHARS)
+}
+
+/// The pieces joined, in one allocation of the right size (cheaper than `format!`).
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
 }
 
 /// The `Types` entry of a finding: code quality for a quality finding, CVE when it names a
@@ -103,34 +116,47 @@ pub fn finding_type(finding: &Finding) -> &'static str {
 /// The per-context strings every finding repeats, computed once per context.
 pub(super) struct Prepared<'a> {
     ctx: &'a AsffContext,
-    product_arn: String,
-    lifecycle_hash: String,
+    product_arn: Text<'a>,
+    lifecycle_hash: Text<'a>,
 }
 
 impl<'a> Prepared<'a> {
+    /// Owns its strings: what [`build`] takes from it is copied into each finding.
     pub(super) fn new(ctx: &'a AsffContext) -> Prepared<'a> {
-        Prepared { ctx, product_arn: ctx.product_arn(), lifecycle_hash: ctx.lifecycle.hash() }
+        Prepared { ctx, product_arn: Cow::Owned(ctx.product_arn()), lifecycle_hash: Cow::Owned(ctx.lifecycle.hash()) }
+    }
+
+    /// Borrows this one's strings: the findings [`build`] makes from it borrow them too (no copy
+    /// per finding), and live no longer than this one.
+    pub(super) fn borrowed(&self) -> Prepared<'_> {
+        Prepared {
+            ctx: self.ctx,
+            product_arn: Cow::Borrowed(&self.product_arn),
+            lifecycle_hash: Cow::Borrowed(&self.lifecycle_hash),
+        }
     }
 }
 
-pub(super) fn build(finding: &Finding, p: &Prepared, caps: &Caps, state: RecordState) -> AsffFinding {
+/// One finding's ASFF. Its texts borrow from the finding, the context and `p` wherever they
+/// are written unchanged; only what is composed, cut or sanitized is allocated.
+pub(super) fn build<'a>(finding: &'a Finding, p: &Prepared<'a>, caps: &Caps, state: RecordState) -> AsffFinding<'a> {
     let ctx = p.ctx;
     let finding_type = finding_type(finding);
     let title = title(finding);
     let description = nonblank(&finding.description)
         .map_or_else(|| title.clone(), |d| bounded(d, caps.description.min(MAX_DESCRIPTION_CHARS)));
-    let original =
-        nonblank(&finding.severity_original).map_or_else(|| finding.severity.label().to_string(), |o| bounded(o, 128));
+    let original = nonblank(&finding.severity_original)
+        .map_or_else(|| Cow::Borrowed(finding.severity.label()), |o| bounded(o, 128));
     let label = asff_severity(finding);
     AsffFinding {
         schema_version: SCHEMA_VERSION,
-        id: finding_id_in(&p.lifecycle_hash, finding),
+        id: Cow::Owned(finding_id_in(&p.lifecycle_hash, finding)),
         product_arn: p.product_arn.clone(),
-        generator_id: generator_id(finding),
-        aws_account_id: ctx.account_id.clone(),
+        generator_id: generator_text(finding),
+        aws_account_id: Cow::Borrowed(&ctx.account_id),
         types: vec![Cow::Borrowed(finding_type)],
-        created_at: ctx.created_at().to_string(),
-        updated_at: ctx.updated_at.clone(),
+        created_at: Cow::Borrowed(ctx.created_at()),
+        updated_at: Cow::Borrowed(&ctx.updated_at),
         severity: AsffSeverity { label, normalized: label.normalized(), original: original.clone() },
         finding_provider_fields: ProviderFields {
             severity: ProviderSeverity { label, original },
@@ -159,73 +185,79 @@ pub(crate) fn asff_severity(finding: &Finding) -> Severity {
 
 /// The finding's title with what it affects (`… (openssl 3.0.4)`, `… (src/app.js:12)`), so
 /// findings of one rule on different packages or lines can be told apart in the console.
-fn title(finding: &Finding) -> String {
+fn title(finding: &Finding) -> Text<'_> {
     let Some(base) = nonblank(&finding.title).or_else(|| nonblank(&finding.rule_id)) else {
-        return "Finding reported by scangate".to_string();
+        return Cow::Borrowed("Finding reported by scangate");
     };
     let affected = finding.affected();
-    let title = match nonblank(&affected) {
+    match nonblank(&affected) {
         Some(a) if !base.contains(a) => {
             let a = truncate_chars(a, 100);
-            format!("{} ({a})", truncate_chars(base, MAX_TITLE_CHARS.saturating_sub(a.chars().count() + 3)))
+            let base = truncate_chars(base, MAX_TITLE_CHARS.saturating_sub(a.chars().count() + 3));
+            bounded_owned(concat(&[&base, " (", &a, ")"]), MAX_TITLE_CHARS)
         }
-        _ => base.to_string(),
-    };
-    bounded(&title, MAX_TITLE_CHARS)
+        _ => bounded(base, MAX_TITLE_CHARS),
+    }
 }
 
-fn remediation(finding: &Finding) -> Option<Remediation> {
-    let url = finding.help_uri.as_deref().and_then(valid_url).map(str::to_string);
+fn remediation(finding: &Finding) -> Option<Remediation<'_>> {
+    let url = finding.help_uri.as_deref().and_then(valid_url).map(Cow::Borrowed);
     let fixed_text = finding.package.as_ref().and_then(|p| {
         let fixed = nonblank(p.fixed_version.as_deref()?)?;
         let name = nonblank(&p.name)?;
         Some(match p.installed_version.as_deref().and_then(nonblank) {
-            Some(installed) => format!("Upgrade {name} from {installed} to {fixed} or later."),
-            None => format!("Upgrade {name} to {fixed} or later."),
+            Some(installed) => concat(&["Upgrade ", name, " from ", installed, " to ", fixed, " or later."]),
+            None => concat(&["Upgrade ", name, " to ", fixed, " or later."]),
         })
     });
-    let text = fixed_text
-        .or_else(|| finding.help_text.as_deref().and_then(nonblank).map(str::to_string))
-        .map(|t| bounded(&t, MAX_REMEDIATION_TEXT_CHARS));
+    let text = match fixed_text {
+        Some(t) => Some(bounded_owned(t, MAX_REMEDIATION_TEXT_CHARS)),
+        None => finding.help_text.as_deref().and_then(nonblank).map(|t| bounded(t, MAX_REMEDIATION_TEXT_CHARS)),
+    };
     if text.is_none() && url.is_none() {
         return None;
     }
     Some(Remediation { recommendation: Recommendation { text, url } })
 }
 
-fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap<&'static str, String> {
+fn product_fields<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> BTreeMap<&'static str, Text<'a>> {
     let mut fields = BTreeMap::new();
     let max = caps.product_value.min(MAX_PRODUCT_FIELD_VALUE_CHARS);
     // Keys are constants, all within Security Hub's 128-character key limit (the unit tests check).
-    let mut put = |key: &'static str, value: Option<&str>| {
-        if let Some(v) = value.and_then(nonblank) {
+    let mut put_text = |key: &'static str, value: Option<Text<'a>>| {
+        if let Some(v) = value.filter(|v| nonblank(v).is_some()) {
             if fields.len() < MAX_PRODUCT_FIELDS {
-                fields.insert(key, bounded(v, max));
+                fields.insert(key, bounded_text(v, max));
             }
         }
     };
+    let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
     put("scangate/Scanner", Some(&finding.scanner.name));
     put("scangate/ScannerVersion", finding.scanner.version.as_deref());
     put("scangate/RuleId", Some(&finding.rule_id));
     put("scangate/FindingId", Some(&finding.id));
     put("scangate/ScanType", Some(ctx.scan_type.as_str()));
     put("scangate/SeveritySource", Some(severity_source(finding)));
-    put("scangate/Qds", finding.qds.filter(|q| q.is_finite()).map(format_number).as_deref());
+    let mut put_owned = |key: &'static str, value: Option<String>| put_text(key, value.map(Cow::Owned));
+    put_owned("scangate/Qds", finding.qds.filter(|q| q.is_finite()).map(format_number));
+    let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
     put("scangate/Layer", finding.layer.as_deref());
     put("scangate/ReportUri", ctx.report_uri.as_deref());
     put("scangate/BuildArn", ctx.build_arn.as_deref());
     put("scangate/LifecycleKey", Some(&ctx.lifecycle.key));
-    put("scangate/Location", Some(&location(finding)));
+    put_text("scangate/Location", Some(location(finding)));
+    let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
     put("scangate/PackageUrl", finding.package.as_ref().and_then(|p| p.purl.as_deref()));
     // A waived finding stays visible with its exception (docs/waivers.md). ProductFields, not
     // Note or UserDefinedFields: those are the customer's (BatchUpdateFindings), and
     // BatchImportFindings cannot change them once the finding exists.
     if let Some(e) = &finding.exception {
         let what = match e.status {
-            Some(status) => format!("{}:{}", e.kind.as_str(), status.as_str()),
-            None => e.kind.as_str().to_string(),
+            Some(status) => Cow::Owned(format!("{}:{}", e.kind.as_str(), status.as_str())),
+            None => Cow::Borrowed(e.kind.as_str()),
         };
-        put("scangate/Exception", Some(&what));
+        put_text("scangate/Exception", Some(what));
+        let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
         put("scangate/ExceptionId", Some(&e.id));
         put("scangate/ExceptionRef", Some(&e.reference));
         put("scangate/ExceptionReason", Some(&e.reason));
@@ -238,25 +270,26 @@ fn product_fields(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap
     // ProductFields for the reason given above: Workflow, Note and UserDefinedFields cannot
     // be changed by BatchImportFindings once the finding exists.
     if let Some(s) = &finding.suppression {
-        put("scangate/Suppressed", Some(if s.honoured { "true" } else { "false" }));
-        put("scangate/SuppressionKinds", Some(&s.kinds_text()));
-        put("scangate/SuppressionJustification", s.justification.as_deref());
+        put_text("scangate/Suppressed", Some(Cow::Borrowed(if s.honoured { "true" } else { "false" })));
+        put_text("scangate/SuppressionKinds", Some(Cow::Owned(s.kinds_text())));
+        put_text("scangate/SuppressionJustification", s.justification.as_deref().map(Cow::Borrowed));
     }
     if let Some(h) = &ctx.host {
+        let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
         put("scangate/Host", h.hostname.as_deref());
         put("scangate/Kernel", h.kernel.as_deref());
         put("scangate/Machine", h.machine.as_deref());
         put("scangate/Os", h.os.as_deref());
     }
     if !finding.cves.is_empty() {
-        put("scangate/Cves", Some(&finding.cves.join(",")));
-        put("scangate/CveCount", Some(&finding.cves.len().to_string()));
+        put_text("scangate/Cves", Some(Cow::Owned(finding.cves.join(","))));
+        put_text("scangate/CveCount", Some(Cow::Owned(finding.cves.len().to_string())));
     }
     if !finding.tags.is_empty() {
-        put("scangate/Tags", Some(&finding.tags.join(",")));
+        put_text("scangate/Tags", Some(Cow::Owned(finding.tags.join(","))));
     }
     if finding.occurrences > 1 {
-        put("scangate/Occurrences", Some(&finding.occurrences.to_string()));
+        put_text("scangate/Occurrences", Some(Cow::Owned(finding.occurrences.to_string())));
     }
     fields
 }
@@ -270,17 +303,17 @@ fn severity_source(finding: &Finding) -> &'static str {
 }
 
 /// Where in the target: `path:line` for file findings (empty when there is no location).
-fn location(finding: &Finding) -> String {
+fn location(finding: &Finding) -> Text<'_> {
     match &finding.location {
         Some(l) if !l.uri.trim().is_empty() => match l.start_line {
-            Some(n) => format!("{}:{}", l.uri, n),
-            None => l.uri.clone(),
+            Some(n) => Cow::Owned(format!("{}:{}", l.uri, n)),
+            None => Cow::Borrowed(&l.uri),
         },
-        _ => String::new(),
+        _ => Cow::Borrowed(""),
     }
 }
 
-fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource> {
+fn resources<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> Vec<Resource<'a>> {
     let mut out = Vec::with_capacity(2);
     let target = nonblank(&ctx.target).unwrap_or("unknown");
     match ctx.scan_type {
@@ -295,8 +328,8 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
             out.push(Resource {
                 kind: Cow::Borrowed("Other"),
                 id: bounded(target, caps.field),
-                partition: ctx.partition.clone(),
-                region: ctx.region.clone(),
+                partition: Cow::Borrowed(&ctx.partition),
+                region: Cow::Borrowed(&ctx.region),
                 details: Some(ResourceDetails { other: Some(other), ..Default::default() }),
             });
         }
@@ -305,9 +338,12 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
         let name = bounded(project, 255);
         out.push(Resource {
             kind: Cow::Borrowed("AwsCodeBuildProject"),
-            id: format!("arn:{}:codebuild:{}:{}:project/{}", ctx.partition, ctx.region, ctx.account_id, name),
-            partition: ctx.partition.clone(),
-            region: ctx.region.clone(),
+            id: Cow::Owned(format!(
+                "arn:{}:codebuild:{}:{}:project/{}",
+                ctx.partition, ctx.region, ctx.account_id, name
+            )),
+            partition: Cow::Borrowed(&ctx.partition),
+            region: Cow::Borrowed(&ctx.region),
             details: Some(ResourceDetails {
                 aws_code_build_project: Some(CodeBuildDetails { name }),
                 ..Default::default()
@@ -320,14 +356,19 @@ fn resources(finding: &Finding, ctx: &AsffContext, caps: &Caps) -> Vec<Resource>
 
 /// `Details.Other` of a resource that has no typed details: scan type, target, the finding's
 /// path, and the node and OS of a host scan.
-fn other_details(target: &str, finding: &Finding, ctx: &AsffContext, caps: &Caps) -> BTreeMap<&'static str, String> {
+fn other_details<'a>(
+    target: &'a str,
+    finding: &'a Finding,
+    ctx: &'a AsffContext,
+    caps: &Caps,
+) -> BTreeMap<&'static str, Text<'a>> {
     let mut other = BTreeMap::new();
     let max = caps.other_value.min(MAX_OTHER_VALUE_CHARS);
-    other.insert("ScanType", ctx.scan_type.as_str().to_string());
+    other.insert("ScanType", Cow::Borrowed(ctx.scan_type.as_str()));
     other.insert("Target", bounded(target, max));
     let loc = location(finding);
-    if let Some(l) = nonblank(&loc) {
-        other.insert("Path", bounded(l, max));
+    if nonblank(&loc).is_some() {
+        other.insert("Path", bounded_text(loc, max));
     }
     if let Some(h) = &ctx.host {
         for (k, v) in [("Host", &h.hostname), ("Kernel", &h.kernel), ("Machine", &h.machine), ("Os", &h.os)] {
@@ -343,40 +384,48 @@ fn other_details(target: &str, finding: &Finding, ctx: &AsffContext, caps: &Caps
 /// A VM disk scan (crate::host::VmTarget): on AWS the instance (`AwsEc2Instance`, its ARN)
 /// and the source volume (`AwsEc2Volume`), in the VM's own region; on GCP one `Other`
 /// resource whose id is the instance's self-link, with the disk in its details.
-fn vm_resources(vm: &VmTarget, finding: &Finding, ctx: &AsffContext, caps: &Caps, out: &mut Vec<Resource>) {
-    let mut other = other_details(&vm.target(), finding, ctx, caps);
-    other.insert("Disk", bounded(&vm.disk, caps.other_value.min(MAX_OTHER_VALUE_CHARS)));
+fn vm_resources<'a>(
+    vm: &VmTarget,
+    finding: &'a Finding,
+    ctx: &'a AsffContext,
+    caps: &Caps,
+    out: &mut Vec<Resource<'a>>,
+) {
+    let target = vm.target();
+    let mut other: BTreeMap<&'static str, Text<'a>> =
+        other_details(&target, finding, ctx, caps).into_iter().map(|(k, v)| (k, owned(v))).collect();
+    other.insert("Disk", owned(bounded(&vm.disk, caps.other_value.min(MAX_OTHER_VALUE_CHARS))));
     match (vm.cloud, vm.aws_parts(), vm.volume_arn()) {
         (Cloud::Aws, Some((partition, region, _)), Some(volume_arn)) => {
             out.push(Resource {
                 kind: Cow::Borrowed("AwsEc2Instance"),
-                id: bounded(&vm.instance, caps.field),
-                partition: partition.to_string(),
-                region: region.to_string(),
+                id: owned(bounded(&vm.instance, caps.field)),
+                partition: Cow::Owned(partition.to_string()),
+                region: Cow::Owned(region.to_string()),
                 details: Some(ResourceDetails { other: Some(other), ..Default::default() }),
             });
             out.push(Resource {
                 kind: Cow::Borrowed("AwsEc2Volume"),
-                id: bounded(&volume_arn, caps.field),
-                partition: partition.to_string(),
-                region: region.to_string(),
+                id: bounded_owned(volume_arn, caps.field),
+                partition: Cow::Owned(partition.to_string()),
+                region: Cow::Owned(region.to_string()),
                 details: None,
             });
         }
         _ => {
-            other.insert("Cloud", "gcp".to_string());
+            other.insert("Cloud", Cow::Borrowed("gcp"));
             out.push(Resource {
                 kind: Cow::Borrowed("Other"),
-                id: bounded(&vm.instance, caps.field),
-                partition: ctx.partition.clone(),
-                region: ctx.region.clone(),
+                id: owned(bounded(&vm.instance, caps.field)),
+                partition: Cow::Borrowed(&ctx.partition),
+                region: Cow::Borrowed(&ctx.region),
                 details: Some(ResourceDetails { other: Some(other), ..Default::default() }),
             });
         }
     }
 }
 
-fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
+fn image_resource<'a>(target: &'a str, ctx: &'a AsffContext, caps: &Caps) -> Resource<'a> {
     let repo = image_repository(target);
     let rest = target.get(repo.len()..).unwrap_or("");
     let (tag_part, digest) = match rest.split_once('@') {
@@ -394,12 +443,12 @@ fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
         }
         return Resource {
             kind: Cow::Borrowed("AwsEcrContainerImage"),
-            id: bounded(&id, caps.field),
-            partition: ctx.partition.clone(),
-            region: region.to_string(),
+            id: bounded_owned(id, caps.field),
+            partition: Cow::Borrowed(&ctx.partition),
+            region: Cow::Borrowed(region),
             details: Some(ResourceDetails {
                 aws_ecr_container_image: Some(EcrImageDetails {
-                    registry_id: registry.to_string(),
+                    registry_id: Cow::Borrowed(registry),
                     repository_name: bounded(name, caps.field),
                     image_digest: digest.map(|d| bounded(d, caps.field)),
                     image_tags: tag.map(|t| bounded(t, caps.field)).into_iter().collect(),
@@ -411,8 +460,8 @@ fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
     Resource {
         kind: Cow::Borrowed("Container"),
         id: bounded(target, caps.field),
-        partition: ctx.partition.clone(),
-        region: ctx.region.clone(),
+        partition: Cow::Borrowed(&ctx.partition),
+        region: Cow::Borrowed(&ctx.region),
         details: Some(ResourceDetails {
             container: Some(ContainerDetails { image_name: bounded(target, caps.field) }),
             ..Default::default()
@@ -420,7 +469,7 @@ fn image_resource(target: &str, ctx: &AsffContext, caps: &Caps) -> Resource {
     }
 }
 
-fn vulnerabilities(finding: &Finding, caps: &Caps) -> Vec<Vulnerability> {
+fn vulnerabilities<'a>(finding: &'a Finding, caps: &Caps) -> Vec<Vulnerability<'a>> {
     let ids: Vec<&str> = if !finding.cves.is_empty() {
         finding.cves.iter().filter_map(|c| nonblank(c)).take(caps.vulnerabilities).collect()
     } else if finding.kind == FindingKind::Vulnerability && finding.package.is_some() {
@@ -436,7 +485,8 @@ fn vulnerabilities(finding: &Finding, caps: &Caps) -> Vec<Vulnerability> {
         let name = nonblank(&p.name)?;
         let fixed = p.fixed_version.as_deref().and_then(nonblank).map(|v| bounded(v, caps.field));
         let remediation = fixed.as_ref().map(|f| {
-            bounded(&format!("Upgrade {} to {f} or later.", bounded(name, caps.field)), MAX_REMEDIATION_TEXT_CHARS)
+            let text = concat(&["Upgrade ", &bounded(name, caps.field), " to ", f, " or later."]);
+            bounded_owned(text, MAX_REMEDIATION_TEXT_CHARS)
         });
         Some(SoftwarePackage {
             name: bounded(name, caps.field),
@@ -452,15 +502,15 @@ fn vulnerabilities(finding: &Finding, caps: &Caps) -> Vec<Vulnerability> {
     let cvss = cvss(finding, caps);
     let help = finding.help_uri.as_deref().and_then(valid_url);
     let vendor =
-        nonblank(&finding.scanner.name).map(|name| Vendor { name: bounded(name, 128), url: help.map(str::to_string) });
+        nonblank(&finding.scanner.name).map(|name| Vendor { name: bounded(name, 128), url: help.map(Cow::Borrowed) });
     ids.into_iter()
         .map(|id| {
-            let mut urls: Vec<String> = Vec::new();
+            let mut urls: Vec<Text<'a>> = Vec::new();
             if let Some(h) = help {
-                urls.push(h.to_string());
+                urls.push(Cow::Borrowed(h));
             }
             if is_cve(id) {
-                urls.push(format!("https://nvd.nist.gov/vuln/detail/{id}"));
+                urls.push(Cow::Owned(concat(&["https://nvd.nist.gov/vuln/detail/", id])));
             }
             urls.dedup();
             urls.truncate(caps.reference_urls);
@@ -476,27 +526,27 @@ fn vulnerabilities(finding: &Finding, caps: &Caps) -> Vec<Vulnerability> {
         .collect()
 }
 
-fn cvss(finding: &Finding, caps: &Caps) -> Option<Cvss> {
+fn cvss<'a>(finding: &'a Finding, caps: &Caps) -> Option<Cvss<'a>> {
     let score = finding.cvss_score.filter(|s| s.is_finite() && (0.0..=10.0).contains(s));
     let vector = finding.cvss_vector.as_deref().and_then(nonblank);
     if score.is_none() && vector.is_none() {
         return None;
     }
-    let version = vector.and_then(cvss_version);
+    let version = vector.and_then(cvss_version).map(Cow::Borrowed);
     Some(Cvss { version, base_score: score, base_vector: vector.map(|v| bounded(v, caps.field.min(256))) })
 }
 
 /// The CVSS version a vector declares (`CVSS:3.1/…` → `3.1`); a bare `AV:N/AC:L/Au:N/…` is 2.0.
-fn cvss_version(vector: &str) -> Option<String> {
+fn cvss_version(vector: &str) -> Option<&str> {
     if let Some(rest) = vector.strip_prefix("CVSS:") {
         let v = rest.split('/').next().unwrap_or("");
         if !v.is_empty() && v.len() <= 8 && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return Some(v.to_string());
+            return Some(v);
         }
         return None;
     }
     if vector.contains("Au:") {
-        return Some("2.0".to_string());
+        return Some("2.0");
     }
     None
 }
@@ -559,8 +609,33 @@ pub(super) fn nonblank(s: &str) -> Option<&str> {
 /// Every text field of a finding passes here: cut to `max_chars`, then through the one
 /// sanitizer ([`display_text`]: no control characters but line breaks and tabs, no terminal
 /// escapes or bidi controls; it never lengthens a text, so the cut holds).
-pub(super) fn bounded(s: &str, max_chars: usize) -> String {
-    display_text(&truncate_chars(s, max_chars)).into_owned()
+pub(super) fn bounded(s: &str, max_chars: usize) -> Text<'_> {
+    match truncate_chars(s, max_chars) {
+        Cow::Borrowed(t) => display_text(t),
+        Cow::Owned(t) => Cow::Owned(display_text(&t).into_owned()),
+    }
+}
+
+/// [`bounded`] of a text already built: kept without a copy when nothing is cut or replaced.
+pub(super) fn bounded_owned<'a>(s: String, max_chars: usize) -> Text<'a> {
+    let changed = match bounded(&s, max_chars) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(changed) => Some(changed),
+    };
+    Cow::Owned(changed.unwrap_or(s))
+}
+
+/// [`bounded`] of a text either borrowed or built.
+pub(super) fn bounded_text(t: Text<'_>, max_chars: usize) -> Text<'_> {
+    match t {
+        Cow::Borrowed(b) => bounded(b, max_chars),
+        Cow::Owned(o) => bounded_owned(o, max_chars),
+    }
+}
+
+/// A text that outlives what it was borrowed from.
+fn owned(t: Text<'_>) -> Text<'static> {
+    Cow::Owned(t.into_owned())
 }
 
 #[cfg(test)]
@@ -596,8 +671,8 @@ mod tests {
         assert!(is_cve("CVE-2021-44228"));
         assert!(!is_cve("CVE-21-1"));
         assert!(!is_cve("GHSA-jfh8-c2jp-5v3q"));
-        assert_eq!(cvss_version("CVSS:3.1/AV:N/AC:L"), Some("3.1".into()));
-        assert_eq!(cvss_version("AV:N/AC:L/Au:N/C:P/I:P/A:P"), Some("2.0".into()));
+        assert_eq!(cvss_version("CVSS:3.1/AV:N/AC:L"), Some("3.1"));
+        assert_eq!(cvss_version("AV:N/AC:L/Au:N/C:P/I:P/A:P"), Some("2.0"));
         assert_eq!(cvss_version("CVSS:x/AV:N"), None);
         assert_eq!(purl_type("pkg:npm/left-pad@1.0"), Some("npm"));
         assert_eq!(purl_type("npm/left-pad"), None);
@@ -685,9 +760,10 @@ mod tests {
             host,
         };
         let aws = VmTarget::aws("aws", "eu-west-1", "123456789012", "i-0abc", "vol-0def").expect("valid");
-        let r = render(&f, &ctx(aws.target(), Some(host.clone())));
+        let c = ctx(aws.target(), Some(host.clone()));
+        let r = render(&f, &c);
         let kinds: Vec<(&str, &str, &str)> =
-            r.resources.iter().map(|r| (r.kind.as_ref(), r.id.as_str(), r.region.as_str())).collect();
+            r.resources.iter().map(|r| (r.kind.as_ref(), r.id.as_ref(), r.region.as_ref())).collect();
         assert_eq!(
             kinds,
             vec![
@@ -696,25 +772,27 @@ mod tests {
             ]
         );
         let other = r.resources[0].details.as_ref().and_then(|d| d.other.as_ref()).expect("details");
-        assert_eq!(other.get("Disk").map(String::as_str), Some("vol-0def"));
-        assert_eq!(other.get("Os").map(String::as_str), Some("Rocky Linux 9.3"));
-        assert_eq!(r.product_fields.get("scangate/Kernel").map(String::as_str), Some("6.1.0"));
-        assert_eq!(r.product_fields.get("scangate/Host").map(String::as_str), Some("node01"));
+        assert_eq!(other.get("Disk").map(|v| v.as_ref()), Some("vol-0def"));
+        assert_eq!(other.get("Os").map(|v| v.as_ref()), Some("Rocky Linux 9.3"));
+        assert_eq!(r.product_fields.get("scangate/Kernel").map(|v| v.as_ref()), Some("6.1.0"));
+        assert_eq!(r.product_fields.get("scangate/Host").map(|v| v.as_ref()), Some("node01"));
 
         let gcp = VmTarget::gcp("proj", "europe-west1-b", "web-1", "boot").expect("valid");
-        let r = render(&f, &ctx(gcp.target(), None));
+        let c = ctx(gcp.target(), None);
+        let r = render(&f, &c);
         assert_eq!(r.resources.len(), 1);
         assert_eq!(r.resources[0].kind, "Other");
         assert_eq!(r.resources[0].id, gcp.instance, "the id is the instance's self-link");
         let other = r.resources[0].details.as_ref().and_then(|d| d.other.as_ref()).expect("details");
-        assert_eq!(other.get("Cloud").map(String::as_str), Some("gcp"));
+        assert_eq!(other.get("Cloud").map(|v| v.as_ref()), Some("gcp"));
         assert!(!r.product_fields.contains_key("scangate/Kernel"), "no host facts, no fields");
 
         // A running container on a node: Other, with the node and OS in its details.
-        let r = render(&f, &ctx("node01:/shared/app.sif".into(), Some(host)));
+        let c = ctx("node01:/shared/app.sif".into(), Some(host));
+        let r = render(&f, &c);
         assert_eq!(r.resources[0].kind, "Other");
         let other = r.resources[0].details.as_ref().and_then(|d| d.other.as_ref()).expect("details");
-        assert_eq!(other.get("Host").map(String::as_str), Some("node01"));
-        assert_eq!(other.get("Machine").map(String::as_str), Some("x86_64"));
+        assert_eq!(other.get("Host").map(|v| v.as_ref()), Some("node01"));
+        assert_eq!(other.get("Machine").map(|v| v.as_ref()), Some("x86_64"));
     }
 }

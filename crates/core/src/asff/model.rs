@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// A text of the model: borrowed from the finding or its context when it is written as it is
+/// (the usual case: nothing to cut or sanitize), owned when it had to be built or changed.
+pub(super) type Text<'a> = Cow<'a, str>;
+
 /// The ASFF schema version Security Hub accepts.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
 
@@ -62,30 +66,30 @@ pub enum RecordState {
 /// One ASFF finding, in the field order it is serialized in.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AsffFinding {
+pub struct AsffFinding<'a> {
     pub(super) schema_version: &'static str,
-    pub(super) id: String,
-    pub(super) product_arn: String,
-    pub(super) generator_id: String,
-    pub(super) aws_account_id: String,
-    pub(super) types: Vec<Cow<'static, str>>,
-    pub(super) created_at: String,
-    pub(super) updated_at: String,
-    pub(super) severity: AsffSeverity,
-    pub(super) finding_provider_fields: ProviderFields,
-    pub(super) title: String,
-    pub(super) description: String,
+    pub(super) id: Text<'a>,
+    pub(super) product_arn: Text<'a>,
+    pub(super) generator_id: Text<'a>,
+    pub(super) aws_account_id: Text<'a>,
+    pub(super) types: Vec<Text<'a>>,
+    pub(super) created_at: Text<'a>,
+    pub(super) updated_at: Text<'a>,
+    pub(super) severity: AsffSeverity<'a>,
+    pub(super) finding_provider_fields: ProviderFields<'a>,
+    pub(super) title: Text<'a>,
+    pub(super) description: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) remediation: Option<Remediation>,
+    pub(super) remediation: Option<Remediation<'a>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) product_fields: BTreeMap<&'static str, String>,
-    pub(super) resources: Vec<Resource>,
+    pub(super) product_fields: BTreeMap<&'static str, Text<'a>>,
+    pub(super) resources: Vec<Resource<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) vulnerabilities: Vec<Vulnerability>,
+    pub(super) vulnerabilities: Vec<Vulnerability<'a>>,
     pub(super) record_state: RecordState,
 }
 
-impl AsffFinding {
+impl AsffFinding<'_> {
     /// The ASFF `Id`.
     pub fn id(&self) -> &str {
         &self.id
@@ -98,141 +102,141 @@ impl AsffFinding {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct AsffSeverity {
+pub(super) struct AsffSeverity<'a> {
     pub(super) label: Severity,
     pub(super) normalized: u8,
-    pub(super) original: String,
+    pub(super) original: Text<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct ProviderFields {
-    pub(super) severity: ProviderSeverity,
-    pub(super) types: Vec<Cow<'static, str>>,
+pub(super) struct ProviderFields<'a> {
+    pub(super) severity: ProviderSeverity<'a>,
+    pub(super) types: Vec<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct ProviderSeverity {
+pub(super) struct ProviderSeverity<'a> {
     pub(super) label: Severity,
-    pub(super) original: String,
+    pub(super) original: Text<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Remediation {
-    pub(super) recommendation: Recommendation,
+pub(super) struct Remediation<'a> {
+    pub(super) recommendation: Recommendation<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Recommendation {
+pub(super) struct Recommendation<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) text: Option<String>,
+    pub(super) text: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) url: Option<String>,
+    pub(super) url: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Resource {
+pub(super) struct Resource<'a> {
     #[serde(rename = "Type")]
     pub(super) kind: Cow<'static, str>,
-    pub(super) id: String,
-    pub(super) partition: String,
-    pub(super) region: String,
+    pub(super) id: Text<'a>,
+    pub(super) partition: Text<'a>,
+    pub(super) region: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) details: Option<ResourceDetails>,
+    pub(super) details: Option<ResourceDetails<'a>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct ResourceDetails {
+pub(super) struct ResourceDetails<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) aws_ecr_container_image: Option<EcrImageDetails>,
+    pub(super) aws_ecr_container_image: Option<EcrImageDetails<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) container: Option<ContainerDetails>,
+    pub(super) container: Option<ContainerDetails<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) aws_code_build_project: Option<CodeBuildDetails>,
+    pub(super) aws_code_build_project: Option<CodeBuildDetails<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) other: Option<BTreeMap<&'static str, String>>,
+    pub(super) other: Option<BTreeMap<&'static str, Text<'a>>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct EcrImageDetails {
-    pub(super) registry_id: String,
-    pub(super) repository_name: String,
+pub(super) struct EcrImageDetails<'a> {
+    pub(super) registry_id: Text<'a>,
+    pub(super) repository_name: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) image_digest: Option<String>,
+    pub(super) image_digest: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) image_tags: Vec<String>,
+    pub(super) image_tags: Vec<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct ContainerDetails {
-    pub(super) image_name: String,
+pub(super) struct ContainerDetails<'a> {
+    pub(super) image_name: Text<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct CodeBuildDetails {
-    pub(super) name: String,
+pub(super) struct CodeBuildDetails<'a> {
+    pub(super) name: Text<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Vulnerability {
-    pub(super) id: String,
+pub(super) struct Vulnerability<'a> {
+    pub(super) id: Text<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) vulnerable_packages: Vec<SoftwarePackage>,
+    pub(super) vulnerable_packages: Vec<SoftwarePackage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) cvss: Vec<Cvss>,
+    pub(super) cvss: Vec<Cvss<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) vendor: Option<Vendor>,
+    pub(super) vendor: Option<Vendor<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) reference_urls: Vec<String>,
+    pub(super) reference_urls: Vec<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) fix_available: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct SoftwarePackage {
-    pub(super) name: String,
+pub(super) struct SoftwarePackage<'a> {
+    pub(super) name: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) version: Option<String>,
+    pub(super) version: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) fixed_in_version: Option<String>,
+    pub(super) fixed_in_version: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) package_manager: Option<String>,
+    pub(super) package_manager: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) remediation: Option<String>,
+    pub(super) remediation: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) source_layer_hash: Option<String>,
+    pub(super) source_layer_hash: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Cvss {
+pub(super) struct Cvss<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) version: Option<String>,
+    pub(super) version: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) base_score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) base_vector: Option<String>,
+    pub(super) base_vector: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Vendor {
-    pub(super) name: String,
+pub(super) struct Vendor<'a> {
+    pub(super) name: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) url: Option<String>,
+    pub(super) url: Option<Text<'a>>,
 }
 
-pub(super) fn to_value(f: &AsffFinding) -> serde_json::Value {
+pub(super) fn to_value(f: &AsffFinding<'_>) -> serde_json::Value {
     // A struct of strings, integers and finite floats always converts.
     serde_json::to_value(f).unwrap_or(serde_json::Value::Null)
 }

@@ -12,11 +12,19 @@ use crate::finding::Finding;
 /// Each finding is serialized once (by [`json`], serde_json's bytes with a faster escape): straight into `w` when its size bound is under the
 /// budget (the usual case), else into a reused buffer that both measures it and, when it
 /// fits, is what gets written; only a finding over the budget is rendered again.
-pub fn write_asff_array<W: std::io::Write>(findings: &[Finding], ctx: &AsffContext, mut w: W) -> std::io::Result<()> {
-    let p = Prepared::new(ctx);
+/// `findings` is anything that yields `&Finding` (a slice, a `Vec`, two chained slices), so a
+/// caller need not copy findings into one list to write them.
+pub fn write_asff_array<'f, W: std::io::Write>(
+    findings: impl IntoIterator<Item = &'f Finding>,
+    ctx: &AsffContext,
+    mut w: W,
+) -> std::io::Result<()> {
+    // The per-context strings once; every finding borrows them.
+    let prepared = Prepared::new(ctx);
+    let p = prepared.borrowed();
     let mut buf = Vec::new();
     w.write_all(b"[")?;
-    for (i, f) in findings.iter().enumerate() {
+    for (i, f) in findings.into_iter().enumerate() {
         if i > 0 {
             w.write_all(b",")?;
         }
