@@ -1,5 +1,6 @@
 //! The report store on S3: HEAD, streaming GET for the synchronous SARIF reader and the
-//! lifecycle state reader (bounded memory), small GETs, PUT with metadata, SSE-KMS and conditional writes,
+//! lifecycle state reader (bounded memory), small GETs, PUT with metadata, SSE-KMS and conditional writes
+//! (from memory, or streamed from a file for bodies that grow with the data),
 //! and COPY (quarantine).
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
@@ -179,6 +180,23 @@ pub trait ReportStore: Send + Sync {
         options: &PutOptions,
     ) -> impl Future<Output = Result<PutResult, StoreError>> + Send;
 
+    /// PUT of the file at `path`, streamed from disk, with the same options and conditions as
+    /// [`ReportStore::put`]: for bodies that grow with the data (the lifecycle state), never
+    /// held in memory. This default reads the file whole and calls [`ReportStore::put`] (test
+    /// stores, which then see every write in one method); [`S3Store`] streams it.
+    fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        options: &PutOptions,
+    ) -> impl Future<Output = Result<PutResult, StoreError>> + Send {
+        async move {
+            let body = std::fs::read(path).map_err(|e| local_file_error(path, &e, bucket, key))?;
+            self.put(bucket, key, body, options).await
+        }
+    }
+
     /// Server-side copy (the copy keeps the source's metadata).
     fn copy(
         &self,
@@ -205,6 +223,37 @@ impl S3Store {
 
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client
+    }
+
+    /// PutObject of `body` with `options` (metadata, SSE-KMS, condition).
+    async fn put_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        options: &PutOptions,
+    ) -> Result<PutResult, StoreError> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body)
+            .set_content_type(options.content_type.clone())
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone());
+        if !options.metadata.is_empty() {
+            req = req.set_metadata(Some(options.metadata.clone()));
+        }
+        if let Some(kms) = &options.kms_key_id {
+            req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms);
+        }
+        req = match &options.condition {
+            Condition::None => req,
+            Condition::IfNoneMatch => req.if_none_match("*"),
+            Condition::IfMatch(etag) => req.if_match(etag),
+        };
+        let out = req.send().await.map_err(|err| service_error(&err, bucket, key, "PutObject"))?;
+        Ok(PutResult { etag: out.e_tag().map(str::to_string), version_id: out.version_id().map(str::to_string) })
     }
 
     /// GetObject of the current version; `Ok(None)` when there is no such object.
@@ -280,6 +329,19 @@ where
         Some(s) => s == 429 || s >= 500 || matches!(code.as_str(), "SlowDown" | "RequestTimeout" | "Throttling"),
     };
     StoreError::Service { bucket: bucket.into(), key: key.into(), operation, code, message, transient }
+}
+
+/// A local file a PUT streams from could not be read (not transient: the file is the
+/// caller's, a retry reads the same).
+fn local_file_error(path: &std::path::Path, err: &dyn std::fmt::Display, bucket: &str, key: &str) -> StoreError {
+    StoreError::Service {
+        bucket: bucket.into(),
+        key: key.into(),
+        operation: "PutObject",
+        code: "LocalFile".into(),
+        message: format!("reading {}: {err}", path.display()),
+        transient: false,
+    }
 }
 
 /// Runs the synchronous reader `f` over a GetObject body on a blocking thread.
@@ -399,27 +461,24 @@ impl ReportStore for S3Store {
     }
 
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, options: &PutOptions) -> Result<PutResult, StoreError> {
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(ByteStream::from(body))
-            .set_content_type(options.content_type.clone())
-            .set_expected_bucket_owner(self.expected_bucket_owner.clone());
-        if !options.metadata.is_empty() {
-            req = req.set_metadata(Some(options.metadata.clone()));
-        }
-        if let Some(kms) = &options.kms_key_id {
-            req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms);
-        }
-        req = match &options.condition {
-            Condition::None => req,
-            Condition::IfNoneMatch => req.if_none_match("*"),
-            Condition::IfMatch(etag) => req.if_match(etag),
-        };
-        let out = req.send().await.map_err(|err| service_error(&err, bucket, key, "PutObject"))?;
-        Ok(PutResult { etag: out.e_tag().map(str::to_string), version_id: out.version_id().map(str::to_string) })
+        self.put_stream(bucket, key, ByteStream::from(body), options).await
+    }
+
+    async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        options: &PutOptions,
+    ) -> Result<PutResult, StoreError> {
+        // Retryable: the SDK opens the file again for a retry. Read in 64 KiB chunks.
+        let body = ByteStream::read_from()
+            .path(path)
+            .buffer_size(64 * 1024)
+            .build()
+            .await
+            .map_err(|e| local_file_error(path, &e, bucket, key))?;
+        self.put_stream(bucket, key, body, options).await
     }
 
     async fn copy(

@@ -95,6 +95,48 @@ async fn s3_conditional_writes_fail_with_precondition_failed() {
 }
 
 #[tokio::test]
+async fn s3_put_file_streams_from_disk_with_the_same_conditions_and_encryption() {
+    let c = clients().await;
+    let b = bucket(&c).await;
+    let kms = Moto::shared().create_kms_key();
+    let store = S3Store::new(c.s3.clone(), Some(ACCOUNT_ID.to_string()));
+    let key = "state/streamed.json";
+    // Larger than the 64 KiB chunks the file is read in, and not a multiple of them.
+    let body: Vec<u8> = (0..3_000_001u32).map(|i| b"0123456789abcdef"[(i % 16) as usize]).collect();
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    std::io::Write::write_all(&mut file, &body).expect("write");
+    let mut create = PutOptions::json();
+    create.kms_key_id = Some(kms.clone());
+    create.condition = Condition::IfNoneMatch;
+    let first = store.put_file(&b, key, file.path(), &create).await.expect("create from the file");
+    let err = store.put_file(&b, key, file.path(), &create).await.expect_err("exists already");
+    assert!(matches!(err, StoreError::PreconditionFailed { .. }), "{err}");
+    let read = store.get_bytes(&b, key, u64::MAX).await.expect("get").expect("exists");
+    assert!(read.body == body, "the object is the file, byte for byte ({} bytes read)", read.body.len());
+    assert_eq!(read.etag, first.etag);
+    let raw = c.s3.head_object().bucket(&b).key(key).send().await.expect("raw head");
+    assert_eq!(raw.ssekms_key_id(), Some(kms.as_str()), "SSE-KMS with the given key");
+    assert_eq!(raw.content_type(), Some("application/json"));
+
+    // If-Match: the ETag read replaces; a stale one fails, and the object stays.
+    let mut swap = PutOptions::json();
+    swap.condition = Condition::IfMatch(first.etag.clone().expect("etag"));
+    std::io::Write::write_all(&mut file, b"\n").expect("append");
+    let second = store.put_file(&b, key, file.path(), &swap).await.expect("compare and swap");
+    assert_ne!(second.etag, first.etag);
+    let err = store.put_file(&b, key, file.path(), &swap).await.expect_err("stale etag");
+    assert!(matches!(err, StoreError::PreconditionFailed { .. }), "{err}");
+    let now = store.get_bytes(&b, key, u64::MAX).await.expect("get").expect("exists");
+    assert_eq!((now.body.len(), now.etag), (body.len() + 1, second.etag));
+
+    // A file that cannot be read is the caller's error, named, and not retried.
+    let gone = file.path().with_extension("gone");
+    let err = store.put_file(&b, key, &gone, &PutOptions::json()).await.expect_err("no such file");
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.to_string().contains(&gone.display().to_string()), "{err}");
+}
+
+#[tokio::test]
 async fn security_hub_import_round_trips_through_get_findings() {
     let c = clients().await;
     let sink = Sink::new(

@@ -190,6 +190,20 @@ impl ReportStore for Timed {
         out
     }
 
+    async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        options: &PutOptions,
+    ) -> Result<PutResult, StoreError> {
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        self.phases.mark(format!("PUT {} (before, {bytes} bytes from a file)", kind(key)));
+        let out = self.inner.put_file(bucket, key, path, options).await;
+        self.phases.mark(format!("PUT {} (after)", kind(key)));
+        out
+    }
+
     async fn copy(
         &self,
         source_bucket: &str,

@@ -4,6 +4,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use report_processor::config::Config;
 use report_processor::process::deadline::Deadline;
+use report_processor::process::state_object;
 use scangate_aws::clients::{load_sdk_config, Clients};
 use scangate_aws::identity::AwsIdentity;
 use serde_json::Value;
@@ -22,6 +23,13 @@ async fn main() -> Result<(), Error> {
     match &config.publisher_project {
         Some(p) => tracing::info!(publisher_project = %p, "JUnit of reports no build waits for is published"),
         None => tracing::info!("PUBLISHER_PROJECT is empty: no JUnit publishing"),
+    }
+    // State bodies an invocation killed before it removed them (Lambda keeps /tmp across the
+    // invocations of one environment); older than the 15 minutes an invocation may last.
+    let dir = state_object::spill_dir();
+    let swept = state_object::sweep_spilled(&dir, std::time::Duration::from_secs(15 * 60));
+    if swept > 0 {
+        tracing::info!(swept, dir = %dir.display(), "removed state bodies a killed invocation left");
     }
     let sdk = load_sdk_config().await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();

@@ -14,7 +14,7 @@ mod write_ahead;
 use super::hub_doc::HubDoc;
 use super::meta::ReportMeta;
 use super::results::Results;
-use super::state_object::{read_state, state_body, AppliedResult};
+use super::state_object::{read_state, state_body, AppliedResult, StateBody};
 use super::{Delivery, Processor, Transient};
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
@@ -384,20 +384,22 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         self.put_state(&import.mark.bucket, &import.state_key, body, condition, attempt).await
     }
 
-    /// Writes the state object under `condition`. `Ok(Some(next))`: written, `next` is the
+    /// Writes the state object under `condition`, streamed from `body`'s file. `Ok(Some(next))`: written, `next` is the
     /// condition a later write of the same object needs; `Ok(None)`: the object changed
     /// meanwhile (412) with attempts left, so the caller re-reads and re-plans.
     pub(crate) async fn put_state(
         &self,
         bucket: &str,
         state_key: &str,
-        body: Vec<u8>,
+        body: StateBody,
         condition: Condition,
         attempt: u32,
     ) -> Result<Option<Condition>, Transient> {
         let mut opts = self.put_options("application/json");
         opts.condition = condition;
-        match self.store.put(bucket, state_key, body, &opts).await {
+        tracing::debug!(state_key, bytes = body.len(), "writing the state object");
+        // Streamed from the body's file; the file is removed when `body` drops.
+        match self.store.put_file(bucket, state_key, body.path(), &opts).await {
             Ok(written) => Ok(Some(written.etag.map_or(Condition::None, Condition::IfMatch))),
             Err(StoreError::PreconditionFailed { .. }) if attempt < STATE_ATTEMPTS => {
                 tracing::info!(attempt, state_key, "state object changed meanwhile: re-reading and re-planning");

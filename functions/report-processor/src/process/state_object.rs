@@ -1,13 +1,16 @@
 //! The lifecycle state object as the processor stores it (`state/<key-hash>.json`): the
 //! core's [`LifecycleState`] and, beside it, the [`AppliedResult`] of the report it was
 //! last written for and where that report's Security Hub import stands. Read streaming,
-//! written from one buffer.
+//! written by streaming the serialization into a file on the function's ephemeral storage
+//! that the PUT streams from ([`StateBody`]): the body is never in memory.
 
 use super::Transient;
 use scangate_core::lifecycle::state::{self, LifecycleState, ReportMark, StateError};
 use scangate_core::verdict::ReportRef;
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Where a report's Security Hub import stands (`hub.json` `status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -117,10 +120,56 @@ pub(crate) fn read_state(
     Ok((state.checked(name)?, result))
 }
 
-/// A state object's body: the core's state (a [`LifecycleState`], or a view serialized as
-/// one) plus the [`AppliedResult`], serialized straight into the one buffer the PUT sends
-/// (no intermediate JSON tree).
-pub(crate) fn state_body<T: serde::Serialize>(state: &T, result: Option<&AppliedResult>) -> Result<Vec<u8>, Transient> {
+/// The prefix of a state body's file on the ephemeral storage ([`state_body`]).
+pub const SPILL_PREFIX: &str = "scangate-state-";
+
+/// Buffer between the serializer and a state body's file.
+const SPILL_BUFFER: usize = 64 * 1024;
+
+/// A state object's body, in a file on the function's ephemeral storage (Lambda's `/tmp`,
+/// sized by the stack's `ProcessorEphemeralStorage`) for the PUT to stream from: the body
+/// grows with the lifecycle (about 0.9 KB an entry) and is never held in memory. The file is
+/// removed when this is dropped; [`sweep_spilled`] removes what a killed invocation left.
+#[derive(Debug)]
+pub(crate) struct StateBody {
+    path: tempfile::TempPath,
+    len: u64,
+}
+
+impl StateBody {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The body's size in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Where state bodies are written: the system's temporary directory (`TMPDIR`, else `/tmp`,
+/// Lambda's ephemeral storage).
+pub fn spill_dir() -> PathBuf {
+    std::env::temp_dir()
+}
+
+/// A state object's body (the core's state, a [`LifecycleState`] or a view serialized as
+/// one, plus the [`AppliedResult`]) serialized straight into a file in [`spill_dir`] through
+/// a 64 KiB buffer (no intermediate JSON tree, no whole body in memory).
+pub(crate) fn state_body<T: serde::Serialize>(
+    state: &T,
+    result: Option<&AppliedResult>,
+) -> Result<StateBody, Transient> {
+    state_body_in(&spill_dir(), state, result)
+}
+
+/// [`state_body`] into a file in `dir`. A directory that cannot take the body (full, or not
+/// writable) is an error naming it and the stack parameter that sizes it.
+pub(crate) fn state_body_in<T: serde::Serialize>(
+    dir: &Path,
+    state: &T,
+    result: Option<&AppliedResult>,
+) -> Result<StateBody, Transient> {
     /// Its field names are the core's and [`APPLIED_RESULT_FIELD`].
     #[derive(serde::Serialize)]
     struct Body<'a, T> {
@@ -130,14 +179,46 @@ pub(crate) fn state_body<T: serde::Serialize>(state: &T, result: Option<&Applied
         applied_result: Option<&'a AppliedResult>,
     }
     let body = Body { state, applied_result: result };
-    let failed = |e: serde_json::Error| Transient(format!("state serialization: {e}"));
-    // Serialized twice, once to count: a buffer that grows by doubling holds up to twice
-    // the body's size (and three times while it moves); the figures are in docs/benchmarks.md,
-    // "Where the memory goes".
-    let len = scangate_core::text::json_len(&body).map_err(failed)?;
-    let mut buf = Vec::with_capacity(len);
-    serde_json::to_writer(&mut buf, &body).map_err(failed)?;
-    Ok(buf)
+    let spill = |e: std::io::Error| {
+        Transient(format!(
+            "state body in {}: {e} (the function's ephemeral storage: raise ProcessorEphemeralStorage)",
+            dir.display()
+        ))
+    };
+    let file = tempfile::Builder::new().prefix(SPILL_PREFIX).suffix(".json").tempfile_in(dir).map_err(spill)?;
+    let mut out = BufWriter::with_capacity(SPILL_BUFFER, file);
+    serde_json::to_writer(&mut out, &body).map_err(|e| match e.io_error_kind() {
+        Some(_) => spill(e.into()),
+        None => Transient(format!("state serialization: {e}")),
+    })?;
+    let file = out.into_inner().map_err(|e| spill(e.into_error()))?;
+    let len = file.as_file().metadata().map_err(spill)?.len();
+    Ok(StateBody { path: file.into_temp_path(), len })
+}
+
+/// Removes the state bodies an invocation left in `dir` when it was killed before it could
+/// (an out-of-memory kill, a timeout): files named like [`state_body`]'s and older than
+/// `older_than` (longer than an invocation lasts, so a body being written by another process
+/// sharing the directory is left alone). Returns how many were removed. Run at cold start:
+/// Lambda keeps `/tmp` across invocations of one execution environment.
+pub fn sweep_spilled(dir: &Path, older_than: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(SPILL_PREFIX) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age > older_than);
+        if meta.is_file() && old && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -172,14 +253,15 @@ mod tests {
                 updated_at: "2026-11-23T08:05:00.000Z".into(),
             }),
         };
-        let body = state_body(&state, Some(&result)).expect("serializes");
-        assert_eq!(body.capacity(), body.len(), "the buffer is sized before it is written");
+        let spilled = state_body(&state, Some(&result)).expect("serializes");
+        let body = std::fs::read(spilled.path()).expect("the body is in its file");
+        assert_eq!(spilled.len(), body.len() as u64);
         let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert!(value.get(APPLIED_RESULT_FIELD).is_some(), "{value}");
         assert_eq!(read_applied_result(&body), Some(result.clone()));
         assert_eq!(read_state(&mut &body[..], "s").expect("reads").0, state);
         assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
-        let plain = state_body(&state, None).expect("serializes");
+        let plain = std::fs::read(state_body(&state, None).expect("serializes").path()).expect("read");
         assert_eq!(read_applied_result(&plain), None);
         let odd = br#"{"schema":"scangate.state.v1","lifecycle_key":"k","applied_result": 5}"#;
         assert_eq!(read_state(&mut &odd[..], "s").expect("the state reads").1, None, "unreadable: absent");
@@ -200,5 +282,59 @@ mod tests {
         let r = read_applied_result(legacy).expect("reads");
         let p = r.progress();
         assert_eq!((p.status, p.imported, p.archived), (HubStatus::Done, 4, 1));
+    }
+
+    #[test]
+    fn a_state_body_is_a_file_removed_after_use_and_a_full_or_missing_directory_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut state = LifecycleState::empty("k");
+        for i in 0..2_000 {
+            let entry = state::Entry {
+                content_hash: format!("{i:064x}"),
+                sighting_hash: Some(format!("{:064x}", i + 1)),
+                created_at: "2026-11-23T08:05:00.000Z".into(),
+                last_imported_at: "2026-11-23T08:05:00.000Z".into(),
+                stub: state::Stub::None,
+            };
+            state.entries.insert(format!("arn:aws:securityhub:finding/{i:06}"), entry);
+        }
+        let body = state_body_in(dir.path(), &state, None).expect("written");
+        assert!(body.path().starts_with(dir.path()), "{}", body.path().display());
+        let bytes = std::fs::read(body.path()).expect("read");
+        assert!(bytes.len() > 2 * SPILL_BUFFER, "more than the buffer: {} bytes", bytes.len());
+        assert_eq!(body.len(), bytes.len() as u64);
+        assert_eq!(read_state(&mut &bytes[..], "s").expect("reads").0, state, "the same state, byte for byte");
+        assert_eq!(bytes, serde_json::to_vec(&state).expect("serializes"), "the JSON on the wire is unchanged");
+        let path = body.path().to_path_buf();
+        drop(body);
+        assert!(!path.exists(), "removed when dropped");
+        // No such directory (or a full one): an error naming it and the stack parameter.
+        let missing = dir.path().join("missing");
+        let err = state_body_in(&missing, &state, None).expect_err("no directory");
+        assert!(
+            err.0.contains(&missing.display().to_string()) && err.0.contains("ProcessorEphemeralStorage"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn the_sweep_removes_only_old_state_bodies() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let old = dir.path().join(format!("{SPILL_PREFIX}killed.json"));
+        let fresh = dir.path().join(format!("{SPILL_PREFIX}writing.json"));
+        let other = dir.path().join("someone-else.json");
+        for path in [&old, &fresh, &other] {
+            std::fs::write(path, b"{}").expect("write");
+        }
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for path in [&old, &other] {
+            std::fs::File::options().write(true).open(path).expect("open").set_modified(hour_ago).expect("mtime");
+        }
+        assert_eq!(sweep_spilled(dir.path(), Duration::from_secs(900)), 1);
+        assert!(!old.exists(), "a killed invocation's body is removed");
+        assert!(fresh.exists(), "a body being written is left alone");
+        assert!(other.exists(), "another program's file is left alone");
+        assert_eq!(sweep_spilled(&dir.path().join("missing"), Duration::ZERO), 0);
     }
 }
