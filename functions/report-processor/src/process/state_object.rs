@@ -132,8 +132,28 @@ const SPILL_BUFFER: usize = 64 * 1024;
 /// removed when this is dropped; [`sweep_spilled`] removes what a killed invocation left.
 #[derive(Debug)]
 pub(crate) struct StateBody {
-    path: tempfile::TempPath,
+    path: PathBuf,
     len: u64,
+}
+
+impl Drop for StateBody {
+    fn drop(&mut self) {
+        // Gone already is fine; anything else is left to the next cold start's sweep.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Bodies created by this process so far: with the process id, a file name no other
+/// invocation uses (the file is created with `create_new`, so even a reused name fails
+/// rather than writing into another body).
+static SPILLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A new, empty file for a state body in `dir`, named `<SPILL_PREFIX><pid>-<n>.json`.
+fn new_spill_file(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let n = SPILLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{SPILL_PREFIX}{}-{n}.json", std::process::id()));
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    Ok((path, file))
 }
 
 impl StateBody {
@@ -185,15 +205,17 @@ pub(crate) fn state_body_in<T: serde::Serialize>(
             dir.display()
         ))
     };
-    let file = tempfile::Builder::new().prefix(SPILL_PREFIX).suffix(".json").tempfile_in(dir).map_err(spill)?;
+    let (path, file) = new_spill_file(dir).map_err(spill)?;
+    // From here on the file is removed whatever happens (dropped with `spilled`).
+    let mut spilled = StateBody { path, len: 0 };
     let mut out = BufWriter::with_capacity(SPILL_BUFFER, file);
     serde_json::to_writer(&mut out, &body).map_err(|e| match e.io_error_kind() {
         Some(_) => spill(e.into()),
         None => Transient(format!("state serialization: {e}")),
     })?;
     let file = out.into_inner().map_err(|e| spill(e.into_error()))?;
-    let len = file.as_file().metadata().map_err(spill)?.len();
-    Ok(StateBody { path: file.into_temp_path(), len })
+    spilled.len = file.metadata().map_err(spill)?.len();
+    Ok(spilled)
 }
 
 /// Removes the state bodies an invocation left in `dir` when it was killed before it could
