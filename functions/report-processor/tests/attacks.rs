@@ -464,26 +464,27 @@ fn attack_an_in_source_suppression_neither_passes_the_gate_nor_hides_the_finding
         );
         assert_eq!((default_v.suppressed, default_v.suppressions_ignored), (0, 1));
         assert_eq!(default_v.honor_suppressions, HonorSuppressions::External);
-        let hub = hub_of(&default, &default.repo()).await;
-        assert_eq!(hub.len(), 1, "{hub:?}");
-        let (state, workflow, fields) = &hub[0];
-        assert_eq!(state, "ACTIVE", "not archived");
-        assert_ne!(workflow, "SUPPRESSED", "not hidden from the console's default view");
-        assert_eq!(fields.get("scangate/Suppressed").map(String::as_str), Some("false"), "{fields:?}");
-        assert_eq!(fields.get("scangate/SuppressionKinds").map(String::as_str), Some("inSource"));
+        assert_visible(&hub_of(&default, &default.repo()).await, false);
 
         // Where the stack honours all suppressions: counted suppressed, the gate passes for it,
         // and the finding is still in Security Hub, ACTIVE, with its justification.
         assert!(all_v.passed, "{:?}", all_v.reasons);
         assert_eq!((all_v.suppressed, all_v.suppressions_ignored), (1, 0));
         assert_eq!(all_v.honor_suppressions, HonorSuppressions::All);
-        let hub = hub_of(&all, &all.repo()).await;
-        assert_eq!(hub.len(), 1, "{hub:?}");
-        let (state, workflow, fields) = &hub[0];
-        assert_eq!(state, "ACTIVE", "not archived");
-        assert_ne!(workflow, "SUPPRESSED", "not hidden from the console's default view");
-        assert_eq!(fields.get("scangate/Suppressed").map(String::as_str), Some("true"), "{fields:?}");
-        assert_eq!(fields.get("scangate/SuppressionKinds").map(String::as_str), Some("inSource"));
+        let fields = assert_visible(&hub_of(&all, &all.repo()).await, true);
         assert_eq!(fields.get("scangate/SuppressionJustification").map(String::as_str), Some("nosec"));
     });
+}
+
+/// The one finding of `hub` is ACTIVE, not hidden from the console's default view, and
+/// says whether its inSource suppression was honoured (`suppressed`); returns its fields.
+fn assert_visible(hub: &[(String, String, BTreeMap<String, String>)], suppressed: bool) -> BTreeMap<String, String> {
+    assert_eq!(hub.len(), 1, "{hub:?}");
+    let (state, workflow, fields) = &hub[0];
+    assert_eq!(state, "ACTIVE", "not archived");
+    assert_ne!(workflow, "SUPPRESSED", "not hidden from the console's default view");
+    let honoured = if suppressed { "true" } else { "false" };
+    assert_eq!(fields.get("scangate/Suppressed").map(String::as_str), Some(honoured), "{fields:?}");
+    assert_eq!(fields.get("scangate/SuppressionKinds").map(String::as_str), Some("inSource"));
+    fields.clone()
 }
