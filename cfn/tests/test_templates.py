@@ -105,7 +105,8 @@ UNSCOPABLE = {
 }
 PIPELINE_OUTPUTS = [
     "vulnerability_count", "critical_count", "high_count", "medium_count", "low_count", "policy_result",
-    "scan_passed", "sarif_path", "json_path", "sbom_path", "verdict_key",
+    "scan_passed", "sarif_path", "json_path", "sbom_path", "verdict_key", "informational_count", "waived_count",
+    "not_fixable_count",
 ]
 
 

@@ -191,9 +191,10 @@ fn a_waiver_or_vex_planted_in_the_checkout_changes_nothing() {
     assert_eq!(out.code, baseline.code, "{}\n{}", baseline.all(), out.all());
     assert_ne!(out.code, 0, "the fake's critical fails max_critical=0: {}", out.all());
     let (base, got) = (outputs(&outputs_file(clean.path())), outputs(&outputs_file(planted.path())));
-    for k in ["vulnerability_count", "critical_count", "high_count", "medium_count", "scan_passed"] {
+    for k in ["vulnerability_count", "critical_count", "high_count", "medium_count", "scan_passed", "waived_count"] {
         assert_eq!(got[k], base[k], "{k}");
     }
     assert_eq!(got["critical_count"], "1");
+    assert_eq!(got["waived_count"], "0", "nothing waived by the planted documents");
     assert!(!out.stderr.contains("waived"), "{}", out.all());
 }

@@ -23,10 +23,14 @@ pub(super) struct PipelineOutputs {
     pub json_path: String,
     pub sbom_path: String,
     pub verdict_key: String,
+    pub informational_count: Option<u64>,
+    pub waived_count: Option<u64>,
+    pub not_fixable_count: Option<u64>,
 }
 
-/// Every output variable name, as docs/design.md lists them.
-pub(super) const NAMES: [&str; 11] = [
+/// Every output variable name, as docs/design.md lists them (the last three were added later,
+/// at the end, so that the order of the others never changed).
+pub(super) const NAMES: [&str; 14] = [
     "vulnerability_count",
     "critical_count",
     "high_count",
@@ -38,6 +42,9 @@ pub(super) const NAMES: [&str; 11] = [
     "json_path",
     "sbom_path",
     "verdict_key",
+    "informational_count",
+    "waived_count",
+    "not_fixable_count",
 ];
 
 impl PipelineOutputs {
@@ -55,6 +62,9 @@ impl PipelineOutputs {
             self.json_path.clone(),
             self.sbom_path.clone(),
             self.verdict_key.clone(),
+            n(self.informational_count),
+            n(self.waived_count),
+            n(self.not_fixable_count),
         ];
         NAMES.into_iter().zip(values).collect()
     }
@@ -147,6 +157,10 @@ pub(super) fn set_verdict_counts(outs: &mut PipelineOutputs, v: &Verdict) {
     outs.high_count = Some(c.high);
     outs.medium_count = Some(c.medium);
     outs.low_count = Some(c.low);
+    outs.informational_count = Some(c.informational);
+    // Counted apart, as the pipeline-gate's outputs are (docs/waivers.md).
+    outs.waived_count = Some(v.waived.total);
+    outs.not_fixable_count = Some(v.not_fixable.total);
 }
 
 pub(super) fn write_text(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
@@ -226,6 +240,25 @@ mod tests {
         }
         assert!(f.contains("critical_count=2\n") && f.contains("scan_passed=false\n"));
         assert!(o.exports().starts_with("export vulnerability_count=''\n"));
+    }
+
+    #[test]
+    fn counts_apart_from_the_thresholds_are_outputs_too() {
+        let gate = scangate_core::policy::GatePolicy::default();
+        let input = scangate_core::verdict::VerdictInput::default();
+        let mut v = Verdict::unprocessable(input, &gate, "x".into());
+        v.counts.informational = 4;
+        v.waived.total = 3;
+        v.not_fixable.total = 2;
+        let mut o = PipelineOutputs::default();
+        set_verdict_counts(&mut o, &v);
+        let f = o.env_file();
+        for line in ["informational_count=4\n", "waived_count=3\n", "not_fixable_count=2\n", "critical_count=0\n"] {
+            assert!(f.contains(line), "{line:?} missing in {f}");
+        }
+        // Appended after the first eleven, whose order scripts may rely on.
+        assert_eq!(NAMES[10], "verdict_key");
+        assert_eq!(&NAMES[11..], ["informational_count", "waived_count", "not_fixable_count"]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub(crate) const TOKEN: &str = "qtok-7f3a9c1e-SECRET-d00dfeed";
 
 /// The pipeline output variables, in the order the runner writes them and buildspecs export them.
-pub(crate) const OUTPUT_NAMES: [&str; 11] = [
+pub(crate) const OUTPUT_NAMES: [&str; 14] = [
     "vulnerability_count",
     "critical_count",
     "high_count",
@@ -24,6 +24,9 @@ pub(crate) const OUTPUT_NAMES: [&str; 11] = [
     "json_path",
     "sbom_path",
     "verdict_key",
+    "informational_count",
+    "waived_count",
+    "not_fixable_count",
 ];
 
 pub(crate) fn scangate() -> PathBuf {
