@@ -99,6 +99,15 @@ fn traffic(s: &Scenario) -> Vec<Report> {
     out
 }
 
+/// A hash stand-in: distinct for distinct texts of up to 32 bytes (these are short).
+fn digest(text: &str) -> [u8; 32] {
+    let mut d = [0u8; 32];
+    for (i, b) in text.bytes().enumerate() {
+        d[i % 32] ^= b.wrapping_add(i as u8);
+    }
+    d
+}
+
 fn asff(id: &str, build: usize, state: &str) -> serde_json::Value {
     json!({
         "SchemaVersion": "2018-10-08", "Id": id,
@@ -175,8 +184,8 @@ async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outc
                     .iter()
                     .map(|(id, version)| NewFinding {
                         id: format!("scangate/bench/{id:x}"),
-                        content_hash: format!("c{version}"),
-                        sighting_hash: format!("b{build}"),
+                        content_hash: digest(&format!("c{version}")),
+                        sighting_hash: digest(&format!("b{build}")),
                         stub: scangate_core::lifecycle::state::Stub::None,
                     })
                     .collect();
@@ -192,7 +201,8 @@ async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outc
                 let model_now =
                     now0 + time::Duration::seconds_f64(arrived.duration_since(start).as_secs_f64() * speedup);
                 let plan = state::plan(previous.as_ref(), new, &mark, model_now, 30, import_on);
-                let mut payload: Vec<serde_json::Value> = plan.imports().map(|id| asff(id, *build, "ACTIVE")).collect();
+                let mut payload: Vec<serde_json::Value> =
+                    plan.imports().map(|i| asff(&new[i].id, *build, "ACTIVE")).collect();
                 payload.extend(plan.archive.iter().map(|id| asff(id, *build, "ARCHIVED")));
                 if !payload.is_empty() {
                     let _ = sink.import_findings(payload).await;

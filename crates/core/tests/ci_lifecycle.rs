@@ -69,8 +69,8 @@ impl Lifecycle {
             .iter()
             .map(|f| NewFinding {
                 id: asff::finding_id(&self.ctx, f),
-                content_hash: asff::content_hash(f, &self.ctx),
-                sighting_hash: asff::sighting_hash(f, &self.ctx),
+                content_hash: asff::content_digest(f, &self.ctx),
+                sighting_hash: asff::sighting_digest(f, &self.ctx),
                 stub: Stub::Raw(serde_json::json!({ "Id": asff::finding_id(&self.ctx, f) })),
             })
             .collect();
@@ -87,7 +87,8 @@ impl Lifecycle {
             self.state.take(),
             &self.ctx.lifecycle.key,
             &plan,
-            new,
+            &new,
+            |i| new[i].stub.clone(),
             &HashSet::new(),
             &mark,
             "2026-12-01T00:00:00Z",

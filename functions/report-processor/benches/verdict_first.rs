@@ -551,9 +551,9 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
     };
     let ids: Vec<String> = report.findings.iter().map(|f| asff::finding_id(&ctx, f)).collect();
     meter.step("ASFF ids (String)");
-    let hashes: Vec<(String, String)> =
-        report.findings.iter().map(|f| (asff::content_hash(f, &ctx), asff::sighting_hash(f, &ctx))).collect();
-    meter.step("content and sighting hashes");
+    let hashes: Vec<([u8; 32], [u8; 32])> =
+        report.findings.iter().map(|f| (asff::content_digest(f, &ctx), asff::sighting_digest(f, &ctx))).collect();
+    meter.step("content and sighting hashes (32 bytes each)");
     let values: Vec<serde_json::Value> =
         report.findings.iter().map(|f| serde_json::to_value(FindingStub::new(f, &ctx)).unwrap_or_default()).collect();
     meter.step("stubs as serde_json::Value (what the state kept before, for comparison)");
@@ -568,9 +568,10 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
         .map(|((id, (content_hash, sighting_hash)), stub)| NewFinding { id, content_hash, sighting_hash, stub })
         .collect();
     meter.step("NewFinding vec (moves the above)");
-    let by_id: std::collections::HashMap<String, &scangate_core::Finding> =
-        new.iter().map(|f| f.id.clone()).zip(report.findings.iter()).collect();
-    meter.step("by-id map (id copies)");
+    // The processor keeps the report's findings in a vector beside the NewFinding one (same
+    // index): no map by id.
+    let findings: Vec<&scangate_core::Finding> = report.findings.iter().collect();
+    meter.step("findings by index (a reference each)");
     let mark = ReportMark {
         report_time: "2026-12-01T00:00:00Z".into(),
         sequencer: None,
@@ -580,8 +581,8 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
     };
     let now = time::OffsetDateTime::now_utc();
     let plan = state::plan(None, &new, &mark, now, 30, ImportOn::Content);
-    let _imports: Vec<String> = plan.imports().filter(|id| by_id.contains_key(*id)).cloned().collect();
-    meter.step("plan and imports list (id copies)");
+    let _imports: Vec<usize> = plan.imports().filter(|&i| i < findings.len()).collect();
+    meter.step("plan and imports list (indices)");
     let next =
         state::next_state(None, &ctx.lifecycle.key, &plan, &new, &Default::default(), &mark, "2026-12-01T00:00:00Z");
     meter.step("state with an entry per finding (id and stub copies)");

@@ -14,8 +14,13 @@ use std::borrow::Cow;
 /// tag and digest (the whole `Resources` list, whose identity the lifecycle key already
 /// fixes), the build, the report location, the scanner version, the layer, the times. A
 /// rescan of a new image tag with the same findings therefore keeps every content hash.
-/// 64 hex characters.
+/// 64 hex characters: the hex of [`content_digest`].
 pub fn content_hash(finding: &Finding, ctx: &AsffContext) -> String {
+    hex::encode(content_digest(finding, ctx))
+}
+
+/// [`content_hash`] as its 32 bytes (what the planner compares and the state holds in memory).
+pub fn content_digest(finding: &Finding, ctx: &AsffContext) -> [u8; 32] {
     let mut f = render(finding, ctx);
     f.created_at = Cow::Borrowed("");
     f.updated_at = Cow::Borrowed("");
@@ -33,7 +38,7 @@ pub fn content_hash(finding: &Finding, ctx: &AsffContext) -> String {
     // empty buffer was before), still deterministic.
     let mut hasher = HashWriter(Sha256::new());
     let _ = serde_json::to_writer(&mut hasher, &f);
-    hex::encode(hasher.0.finalize())
+    hasher.0.finalize().into()
 }
 
 /// ProductFields that describe the sighting, not the vulnerability.
@@ -43,8 +48,14 @@ const SIGHTING_PRODUCT_FIELDS: [&str; 4] =
 /// A hash of what describes the latest sighting of a finding and is shown in Security Hub
 /// besides its content ([`content_hash`]): the scanned target as named (image tag and
 /// digest), the CodeBuild project, the build, the report location, the scanner version and
-/// the finding's layer. Times are in neither hash. 64 hex characters.
+/// the finding's layer. Times are in neither hash. 64 hex characters: the hex of
+/// [`sighting_digest`].
 pub fn sighting_hash(finding: &Finding, ctx: &AsffContext) -> String {
+    hex::encode(sighting_digest(finding, ctx))
+}
+
+/// [`sighting_hash`] as its 32 bytes.
+pub fn sighting_digest(finding: &Finding, ctx: &AsffContext) -> [u8; 32] {
     let mut h = Sha256::new();
     let parts = [
         Some(ctx.target.as_str()),
@@ -65,7 +76,7 @@ pub fn sighting_hash(finding: &Finding, ctx: &AsffContext) -> String {
             None => h.update([0u8]),
         }
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 /// Feeds written bytes into a SHA-256.

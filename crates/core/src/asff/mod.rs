@@ -33,7 +33,7 @@ mod writer;
 
 pub use archive::{archived, archived_from_stub, FindingStub, ResourceStub};
 pub use budget::{render, to_asff, FINDING_BYTES_BUDGET, MAX_FINDING_BYTES};
-pub use hashes::{content_hash, sighting_hash};
+pub use hashes::{content_digest, content_hash, sighting_digest, sighting_hash};
 pub use mapping::{finding_id, finding_type, generator_id, valid_url, AsffContext};
 pub use model::{
     types, AsffFinding, RecordState, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS,

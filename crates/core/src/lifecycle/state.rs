@@ -20,7 +20,7 @@ use crate::asff::FindingStub;
 use crate::events::compare_sequencers;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -216,27 +216,31 @@ pub struct StateError {
 pub struct NewFinding {
     /// The ASFF id.
     pub id: String,
-    pub content_hash: String,
-    pub sighting_hash: String,
+    /// [`asff::content_digest`](crate::asff::content_digest): the state holds its hex.
+    pub content_hash: [u8; 32],
+    /// [`asff::sighting_digest`](crate::asff::sighting_digest).
+    pub sighting_hash: [u8; 32],
     /// Stub to keep in the state for archiving it later.
     pub stub: Stub,
 }
 
-/// What to do with a new report. Lists hold ASFF ids, in report order (archive: id order).
+/// What to do with a new report. The import, refresh and skip lists hold indices into the
+/// new findings the plan was made for, in report order; the archive list holds the ASFF ids
+/// of the previous state's entries, in id order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub import_new_or_changed: Vec<String>,
-    pub refresh_unchanged: Vec<String>,
-    pub unchanged_skipped: Vec<String>,
+    pub import_new_or_changed: Vec<usize>,
+    pub refresh_unchanged: Vec<usize>,
+    pub unchanged_skipped: Vec<usize>,
     pub archive: Vec<String>,
     /// The report is older than the applied one: do nothing at all.
     pub ignore_as_stale: bool,
 }
 
 impl Plan {
-    /// Ids to import as ACTIVE.
-    pub fn imports(&self) -> impl Iterator<Item = &String> {
-        self.import_new_or_changed.iter().chain(self.refresh_unchanged.iter())
+    /// Indices of the new findings to import as ACTIVE.
+    pub fn imports(&self) -> impl Iterator<Item = usize> + '_ {
+        self.import_new_or_changed.iter().chain(self.refresh_unchanged.iter()).copied()
     }
 
     /// Nothing to import, refresh or archive.
@@ -244,6 +248,18 @@ impl Plan {
     fn is_noop(&self) -> bool {
         self.import_new_or_changed.is_empty() && self.refresh_unchanged.is_empty() && self.archive.is_empty()
     }
+}
+
+/// Whether `text` is the lowercase hex of `digest` (what the state holds for it), without
+/// building the hex.
+pub fn is_hex_of(text: &str, digest: &[u8; 32]) -> bool {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let t = text.as_bytes();
+    t.len() == 64
+        && digest
+            .iter()
+            .zip(t.chunks_exact(2))
+            .all(|(b, pair)| pair[0] == HEX[usize::from(b >> 4)] && pair[1] == HEX[usize::from(b & 0x0f)])
 }
 
 fn parse_time(s: &str) -> Option<OffsetDateTime> {
@@ -267,16 +283,19 @@ pub fn plan(
         }
     }
     let refresh_after = time::Duration::days(i64::from(refresh_days));
-    let mut seen = HashSet::with_capacity(new.len());
-    for f in new {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(new.len());
+    for (i, f) in new.iter().enumerate() {
         if !seen.insert(f.id.as_str()) {
             continue;
         }
         match previous.and_then(|s| s.entries.get(&f.id)) {
-            None => p.import_new_or_changed.push(f.id.clone()),
-            Some(e) if e.content_hash != f.content_hash => p.import_new_or_changed.push(f.id.clone()),
-            Some(e) if import_on == ImportOn::Sighting && e.sighting_hash.as_deref() != Some(&f.sighting_hash) => {
-                p.import_new_or_changed.push(f.id.clone())
+            None => p.import_new_or_changed.push(i),
+            Some(e) if !is_hex_of(&e.content_hash, &f.content_hash) => p.import_new_or_changed.push(i),
+            Some(e)
+                if import_on == ImportOn::Sighting
+                    && !e.sighting_hash.as_deref().is_some_and(|h| is_hex_of(h, &f.sighting_hash)) =>
+            {
+                p.import_new_or_changed.push(i)
             }
             Some(e) => {
                 let due = match parse_time(&e.last_imported_at) {
@@ -284,9 +303,9 @@ pub fn plan(
                     None => true,
                 };
                 if due {
-                    p.refresh_unchanged.push(f.id.clone());
+                    p.refresh_unchanged.push(i);
                 } else {
-                    p.unchanged_skipped.push(f.id.clone());
+                    p.unchanged_skipped.push(i);
                 }
             }
         }
@@ -300,7 +319,7 @@ pub fn plan(
 /// The state after `plan` was carried out. `failed` holds the ids whose import (or
 /// archive) Security Hub did not accept: their previous entry is kept, so the next
 /// report retries them; a failed new finding stays out of the state. The previous state
-/// is copied; [`into_next_state`] moves it instead.
+/// and the stubs are copied; [`into_next_state`] moves them instead.
 pub fn next_state(
     previous: Option<&LifecycleState>,
     lifecycle_key: &str,
@@ -310,17 +329,20 @@ pub fn next_state(
     report: &ReportMark,
     now: &str,
 ) -> LifecycleState {
-    into_next_state(previous.cloned(), lifecycle_key, plan, new.to_vec(), failed, report, now)
+    into_next_state(previous.cloned(), lifecycle_key, plan, new, |i| new[i].stub.clone(), failed, report, now)
 }
 
-/// [`next_state`] taking the previous state and the new findings: the previous entries and
-/// the new stubs are moved into the next state, not copied, so a large lifecycle is held
-/// once, not twice, while the next state is built.
+/// [`next_state`] taking the previous state, and each imported finding's stub from
+/// `stub_of` (called once with the finding's index in `new`): the previous entries and the
+/// stubs are moved into the next state, not copied, so a large lifecycle is held once, not
+/// twice, while the next state is built.
+#[allow(clippy::too_many_arguments)]
 pub fn into_next_state(
     previous: Option<LifecycleState>,
     lifecycle_key: &str,
     plan: &Plan,
-    mut new: Vec<NewFinding>,
+    new: &[NewFinding],
+    mut stub_of: impl FnMut(usize) -> Stub,
     failed: &HashSet<String>,
     report: &ReportMark,
     now: &str,
@@ -329,43 +351,38 @@ pub fn into_next_state(
     if plan.ignore_as_stale {
         return prev;
     }
-    // The stubs apart, so that each is moved out once while the findings are looked up by id
-    // (a repeated id: the last one).
-    let mut stubs: Vec<Stub> = new.iter_mut().map(|f| std::mem::take(&mut f.stub)).collect();
-    let by_id: HashMap<&str, (usize, &NewFinding)> =
-        new.iter().enumerate().map(|(i, f)| (f.id.as_str(), (i, f))).collect();
     let mut entries = BTreeMap::new();
     // The plan's lists are disjoint, so each previous entry is taken at most once.
-    for id in plan.imports() {
-        let old = prev.entries.remove(id);
-        if failed.contains(id) {
+    for i in plan.imports() {
+        let Some(f) = new.get(i) else { continue };
+        let old = prev.entries.remove(&f.id);
+        if failed.contains(&f.id) {
             if let Some(old) = old {
-                entries.insert(id.clone(), old);
+                entries.insert(f.id.clone(), old);
             }
             continue;
         }
-        if let Some(&(i, f)) = by_id.get(id.as_str()) {
-            entries.insert(
-                id.clone(),
-                Entry {
-                    content_hash: f.content_hash.clone(),
-                    sighting_hash: Some(f.sighting_hash.clone()),
-                    created_at: old.map_or_else(|| now.to_string(), |o| o.created_at),
-                    last_imported_at: now.to_string(),
-                    stub: stubs.get_mut(i).map(std::mem::take).unwrap_or_default(),
-                },
-            );
-        }
+        entries.insert(
+            f.id.clone(),
+            Entry {
+                content_hash: hex::encode(f.content_hash),
+                sighting_hash: Some(hex::encode(f.sighting_hash)),
+                created_at: old.map_or_else(|| now.to_string(), |o| o.created_at),
+                last_imported_at: now.to_string(),
+                stub: stub_of(i),
+            },
+        );
     }
-    for id in &plan.unchanged_skipped {
-        if let Some(old) = prev.entries.remove(id) {
-            entries.insert(id.clone(), old);
+    for &i in &plan.unchanged_skipped {
+        let Some(f) = new.get(i) else { continue };
+        if let Some((id, old)) = prev.entries.remove_entry(&f.id) {
+            entries.insert(id, old);
         }
     }
     for id in &plan.archive {
         if failed.contains(id) {
-            if let Some(old) = prev.entries.remove(id) {
-                entries.insert(id.clone(), old);
+            if let Some((id, old)) = prev.entries.remove_entry(id) {
+                entries.insert(id, old);
             }
         }
     }
@@ -401,16 +418,16 @@ mod tests {
     fn nfs(id: &str, hash: &str, sighting: &str) -> NewFinding {
         NewFinding {
             id: id.into(),
-            content_hash: hash.into(),
-            sighting_hash: sighting.into(),
+            content_hash: digest(hash),
+            sighting_hash: digest(sighting),
             stub: Stub::Raw(serde_json::json!({ "Id": id })),
         }
     }
 
     fn entry(hash: &str, last: &str) -> Entry {
         Entry {
-            content_hash: hash.into(),
-            sighting_hash: Some("tag-1".into()),
+            content_hash: hx(hash),
+            sighting_hash: Some(hx("tag-1")),
             created_at: "2026-01-01T00:00:00Z".into(),
             last_imported_at: last.into(),
             stub: Stub::None,
@@ -428,6 +445,38 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The test's stand-in for a hash: the digest of a name.
+    fn digest(name: &str) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(name.as_bytes()).into()
+    }
+
+    /// The hex of [`digest`], as the state holds it.
+    fn hx(name: &str) -> String {
+        hex::encode(digest(name))
+    }
+
+    /// A plan with the ids of the findings it names, for comparing.
+    #[derive(Debug, Default, PartialEq)]
+    struct Named {
+        import_new_or_changed: Vec<String>,
+        refresh_unchanged: Vec<String>,
+        unchanged_skipped: Vec<String>,
+        archive: Vec<String>,
+        ignore_as_stale: bool,
+    }
+
+    fn named(p: &Plan, new: &[NewFinding]) -> Named {
+        let of = |list: &[usize]| list.iter().map(|&i| new[i].id.clone()).collect();
+        Named {
+            import_new_or_changed: of(&p.import_new_or_changed),
+            refresh_unchanged: of(&p.refresh_unchanged),
+            unchanged_skipped: of(&p.unchanged_skipped),
+            archive: p.archive.clone(),
+            ignore_as_stale: p.ignore_as_stale,
+        }
     }
 
     #[test]
@@ -451,7 +500,7 @@ mod tests {
             new: Vec<NewFinding>,
             report: ReportMark,
             refresh: u32,
-            want: Plan,
+            want: Named,
         }
         let rows = vec![
             Row {
@@ -460,7 +509,7 @@ mod tests {
                 new: vec![nf("a", "h1"), nf("b", "h2")],
                 report: newer.clone(),
                 refresh: 30,
-                want: Plan { import_new_or_changed: ids(&["a", "b"]), ..Plan::default() },
+                want: Named { import_new_or_changed: ids(&["a", "b"]), ..Named::default() },
             },
             Row {
                 name: "new, changed, unchanged, refresh due, vanished",
@@ -468,7 +517,7 @@ mod tests {
                 new: vec![nf("a", "h1"), nf("b", "h2"), nf("c", "h3-changed"), nf("e", "h5")],
                 report: newer.clone(),
                 refresh: 30,
-                want: Plan {
+                want: Named {
                     import_new_or_changed: ids(&["c", "e"]),
                     refresh_unchanged: ids(&["b"]),
                     unchanged_skipped: ids(&["a"]),
@@ -482,7 +531,7 @@ mod tests {
                 new: vec![nf("a", "h1")],
                 report: newer.clone(),
                 refresh: 0,
-                want: Plan { refresh_unchanged: ids(&["a"]), archive: ids(&["b", "c", "d"]), ..Plan::default() },
+                want: Named { refresh_unchanged: ids(&["a"]), archive: ids(&["b", "c", "d"]), ..Named::default() },
             },
             Row {
                 name: "older report is ignored",
@@ -490,7 +539,7 @@ mod tests {
                 new: vec![nf("z", "h")],
                 report: mark("2026-11-21T00:00:00Z", "scans/p/0/r.sarif", None),
                 refresh: 30,
-                want: Plan { ignore_as_stale: true, ..Plan::default() },
+                want: Named { ignore_as_stale: true, ..Named::default() },
             },
             Row {
                 name: "the applied report again changes nothing",
@@ -498,11 +547,11 @@ mod tests {
                 new: vec![nf("a", "h1"), nf("c", "h3"), nf("d", "h4")],
                 report: applied.clone().expect("applied"),
                 refresh: 30,
-                want: Plan {
+                want: Named {
                     unchanged_skipped: ids(&["a", "c", "d"]),
                     refresh_unchanged: vec![],
                     archive: ids(&["b"]),
-                    ..Plan::default()
+                    ..Named::default()
                 },
             },
             Row {
@@ -511,7 +560,7 @@ mod tests {
                 new: vec![nf("x", "1"), nf("x", "2")],
                 report: newer.clone(),
                 refresh: 30,
-                want: Plan { import_new_or_changed: ids(&["x"]), archive: ids(&["a"]), ..Plan::default() },
+                want: Named { import_new_or_changed: ids(&["x"]), archive: ids(&["a"]), ..Named::default() },
             },
             Row {
                 name: "unparseable last import time is refreshed",
@@ -519,12 +568,12 @@ mod tests {
                 new: vec![nf("a", "h1")],
                 report: newer.clone(),
                 refresh: 30,
-                want: Plan { refresh_unchanged: ids(&["a"]), ..Plan::default() },
+                want: Named { refresh_unchanged: ids(&["a"]), ..Named::default() },
             },
         ];
         for row in rows {
             let got = plan(row.prev.as_ref(), &row.new, &row.report, NOW, row.refresh, ImportOn::Content);
-            assert_eq!(got, row.want, "{}", row.name);
+            assert_eq!(named(&got, &row.new), row.want, "{}", row.name);
         }
     }
 
@@ -561,12 +610,12 @@ mod tests {
         let failed: HashSet<String> = ids(&["b", "n2"]).into_iter().collect();
         let next = next_state(Some(&prev), "k", &p, &new, &failed, &report, "2026-11-23T08:00:00Z");
         assert_eq!(next.entries.keys().cloned().collect::<Vec<_>>(), ids(&["a", "b", "n1"]));
-        assert_eq!(next.entries["b"].content_hash, "h2", "failed change keeps the old hash, so it is retried");
+        assert_eq!(next.entries["b"].content_hash, hx("h2"), "failed change keeps the old hash, so it is retried");
         assert_eq!(next.entries["n1"].created_at, "2026-11-23T08:00:00Z");
         assert_eq!(next.applied, Some(report.clone()));
         // The retry of the same report imports exactly what failed.
         let retry = plan(Some(&next), &new, &report, NOW, 30, ImportOn::Content);
-        assert_eq!(retry.import_new_or_changed, ids(&["b", "n2"]));
+        assert_eq!(named(&retry, &new).import_new_or_changed, ids(&["b", "n2"]));
         assert!(retry.archive.is_empty());
         // A failed archive is kept and planned again.
         let failed_archive: HashSet<String> = ids(&["c"]).into_iter().collect();
@@ -616,7 +665,7 @@ mod tests {
         for f in &finals {
             assert_eq!(f, &finals[0]);
         }
-        assert_eq!(finals[0].1, vec![("a".to_string(), "2".to_string()), ("c".to_string(), "1".to_string())]);
+        assert_eq!(finals[0].1, vec![("a".to_string(), hx("2")), ("c".to_string(), hx("1"))]);
     }
 
     #[test]
@@ -634,39 +683,44 @@ mod tests {
             name: &'static str,
             import_on: ImportOn,
             refresh: u32,
-            want: Plan,
+            want: Named,
         }
         let rows = [
             Row {
                 name: "content: a new tag alone imports nothing; the changed and the due finding do",
                 import_on: ImportOn::Content,
                 refresh: 30,
-                want: Plan {
+                want: Named {
                     import_new_or_changed: ids(&["b"]),
                     refresh_unchanged: ids(&["c"]),
                     unchanged_skipped: ids(&["a"]),
-                    ..Plan::default()
+                    ..Named::default()
                 },
             },
             Row {
                 name: "sighting: every new sighting imports",
                 import_on: ImportOn::Sighting,
                 refresh: 30,
-                want: Plan { import_new_or_changed: ids(&["a", "b", "c"]), ..Plan::default() },
+                want: Named { import_new_or_changed: ids(&["a", "b", "c"]), ..Named::default() },
             },
             Row {
                 name: "content with refresh 0: every finding is refreshed",
                 import_on: ImportOn::Content,
                 refresh: 0,
-                want: Plan {
+                want: Named {
                     import_new_or_changed: ids(&["b"]),
                     refresh_unchanged: ids(&["a", "c"]),
-                    ..Plan::default()
+                    ..Named::default()
                 },
             },
         ];
         for row in rows {
-            assert_eq!(plan(Some(&prev), &new, &report, NOW, row.refresh, row.import_on), row.want, "{}", row.name);
+            assert_eq!(
+                named(&plan(Some(&prev), &new, &report, NOW, row.refresh, row.import_on), &new),
+                row.want,
+                "{}",
+                row.name
+            );
         }
         // Same sighting again under `sighting`: nothing to import.
         let same = vec![nfs("a", "h1", "tag-1"), nfs("b", "h2", "tag-1")];
@@ -675,9 +729,9 @@ mod tests {
         // A skipped sighting keeps the sighting Security Hub shows, so `sighting` still sees it as new later.
         let p = plan(Some(&prev), &new, &report, NOW, 30, ImportOn::Content);
         let next = next_state(Some(&prev), "k", &p, &new, &HashSet::new(), &report, "2026-11-23T08:00:00Z");
-        assert_eq!(next.entries["a"].sighting_hash.as_deref(), Some("tag-1"));
-        assert_eq!(next.entries["b"].sighting_hash.as_deref(), Some("tag-2"));
-        assert_eq!(next.entries["c"].sighting_hash.as_deref(), Some("tag-2"));
+        assert_eq!(next.entries["a"].sighting_hash.as_deref(), Some(hx("tag-1").as_str()));
+        assert_eq!(next.entries["b"].sighting_hash.as_deref(), Some(hx("tag-2").as_str()));
+        assert_eq!(next.entries["c"].sighting_hash.as_deref(), Some(hx("tag-2").as_str()));
         assert_eq!(ImportOn::parse(" Sighting "), Some(ImportOn::Sighting));
         assert_eq!(ImportOn::parse("content"), Some(ImportOn::Content));
         assert_eq!(ImportOn::parse("always"), None);
@@ -740,7 +794,7 @@ mod tests {
         let r2 = mark("2026-11-23T00:00:00Z", "scans/p/2/r.sarif", None);
         for import_on in [ImportOn::Content, ImportOn::Sighting] {
             let p = plan(Some(&prev), &new, &r2, NOW, 30, import_on);
-            assert_eq!(p.import_new_or_changed, ids(&["a", "b"]), "{import_on:?}: one import of each");
+            assert_eq!(named(&p, &new).import_new_or_changed, ids(&["a", "b"]), "{import_on:?}: one import of each");
             assert!(p.archive.is_empty(), "{import_on:?}: nothing archived");
             let next = next_state(Some(&prev), "k", &p, &new, &HashSet::new(), &r2, "2026-11-23T08:00:00Z");
             assert_eq!(next.entries["a"].created_at, "2026-01-01T00:00:00Z", "CreatedAt kept");

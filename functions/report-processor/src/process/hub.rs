@@ -7,6 +7,8 @@
 //! checkpoint: the state holds what Security Hub confirmed, and the next delivery of the
 //! same report plans only the rest. See docs/report-processor.md.
 
+#[cfg(test)]
+mod fixture;
 mod record;
 mod send;
 mod write_ahead;
@@ -29,7 +31,6 @@ use scangate_core::lifecycle::{self, LifecycleKey};
 use scangate_core::verdict::{BuildRef, ReportRef};
 use scangate_core::Finding;
 use send::Sent;
-use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 use write_ahead::InFlight;
 
@@ -45,13 +46,14 @@ pub(crate) const STATE_ATTEMPTS: u32 = 5;
 
 /// What the Security Hub step imports for one report, built from the delivery: the ASFF
 /// context (with the lifecycle key), the report's place in its lifecycle, the lifecycle's
-/// state object, and the report's findings as the planner sees them and by id.
+/// state object, and the report's findings as the planner sees them, each beside the finding
+/// that renders it (same index: no map by id).
 pub(crate) struct Import<'f> {
     ctx: AsffContext,
     mark: ReportMark,
     state_key: String,
     new: Vec<NewFinding>,
-    by_id: HashMap<String, &'f Finding>,
+    findings: Vec<&'f Finding>,
 }
 
 /// What the report says about itself, as the Security Hub step's inputs need it.
@@ -75,8 +77,8 @@ impl<'f> Import<'f> {
         let ctx = asff_context(config, d, facts);
         let mark = report_mark(d, facts);
         let state_key = contract::state_key(&ctx.lifecycle.hash());
-        let (new, by_id) = new_findings(findings, &ctx);
-        Import { ctx, mark, state_key, new, by_id }
+        let (new, findings) = new_findings(findings, &ctx);
+        Import { ctx, mark, state_key, new, findings }
     }
 }
 
@@ -143,28 +145,40 @@ fn report_mark(d: &Delivery<'_>, facts: &ReportFacts<'_>) -> ReportMark {
 }
 
 /// The report's findings as the planner sees them (ASFF id and hashes; no stub yet, see
-/// [`with_stubs`]) and by id; a finding whose id repeats is kept once.
-pub(crate) fn new_findings<'f, I>(findings: I, ctx: &AsffContext) -> (Vec<NewFinding>, HashMap<String, &'f Finding>)
+/// [`with_stubs`]), and beside each (same index) the finding that renders it. A finding
+/// whose id repeats is kept once: at its first place, with its first hashes, rendered from
+/// its last occurrence. Ids are found again by sorting indices, not by a map of id copies.
+pub(crate) fn new_findings<'f, I>(findings: I, ctx: &AsffContext) -> (Vec<NewFinding>, Vec<&'f Finding>)
 where
     I: IntoIterator<Item = &'f Finding>,
 {
-    let findings = findings.into_iter();
-    let n = findings.size_hint().0;
-    let mut by_id: HashMap<String, &Finding> = HashMap::with_capacity(n);
-    let mut new = Vec::with_capacity(n);
-    for f in findings {
-        let fid = asff::finding_id(ctx, f);
-        if by_id.insert(fid.clone(), f).is_some() {
-            continue;
+    let all: Vec<(String, &'f Finding)> = findings.into_iter().map(|f| (asff::finding_id(ctx, f), f)).collect();
+    // Indices sorted by id (stable: report order within one id): per id, the first index keeps
+    // the place and the last one renders.
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by(|&a, &b| all[a].0.cmp(&all[b].0));
+    // renders[i]: for a first occurrence, the index of the id's last occurrence; else None.
+    let mut renders: Vec<Option<usize>> = vec![None; all.len()];
+    for group in order.chunk_by(|&a, &b| all[a].0 == all[b].0) {
+        if let (Some(&first), Some(&last)) = (group.first(), group.last()) {
+            renders[first] = Some(last);
         }
+    }
+    drop(order);
+    let rendering: Vec<&'f Finding> = all.iter().map(|(_, f)| *f).collect();
+    let mut new = Vec::with_capacity(all.len());
+    let mut by_index = Vec::with_capacity(all.len());
+    for ((id, f), render) in all.into_iter().zip(renders) {
+        let Some(last) = render else { continue };
         new.push(NewFinding {
-            id: fid,
-            content_hash: asff::content_hash(f, ctx),
-            sighting_hash: asff::sighting_hash(f, ctx),
+            id,
+            content_hash: asff::content_digest(f, ctx),
+            sighting_hash: asff::sighting_digest(f, ctx),
             stub: Stub::None,
         });
+        by_index.push(rendering[last]);
     }
-    (new, by_id)
+    (new, by_index)
 }
 
 /// What the Security Hub step did in this delivery.
@@ -208,17 +222,17 @@ struct ReadState {
     condition: Condition,
 }
 
-/// What the plan sends: the imports the report has findings for, and the archives whose
-/// stub the state kept; an archive without one is reported instead (`unarchivable`).
+/// What the plan sends: the imports (indices into the import's findings), and the archives
+/// whose stub the state kept; an archive without one is reported instead (`unarchivable`).
 struct Work {
-    imports: Vec<String>,
+    imports: Vec<usize>,
     archives: Vec<String>,
     unarchivable: Vec<FailedFinding>,
 }
 
 impl Work {
     fn of(plan: &Plan, previous: Option<&LifecycleState>, import: &Import<'_>) -> Work {
-        let imports = plan.imports().filter(|id| import.by_id.contains_key(*id)).cloned().collect();
+        let imports = plan.imports().filter(|&i| i < import.findings.len()).collect();
         let (mut archives, mut unarchivable) = (Vec::new(), Vec::new());
         for fid in &plan.archive {
             if archive_stub(previous, fid).is_some() {
@@ -244,26 +258,19 @@ fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &str) -> Option<&'
     previous?.entries.get(id)?.stub.typed()
 }
 
-/// The findings the plan imports, with the stub the state keeps for each: what the
-/// write-ahead and the next state take from the report. The planner needs no stub, so
-/// stubs are built after the plan, and only for what is imported (none for a rescan that
-/// changes nothing).
-fn with_stubs(import: &Import<'_>, imports: &[String]) -> Vec<NewFinding> {
-    let wanted: HashSet<&str> = imports.iter().map(String::as_str).collect();
-    import
-        .new
-        .iter()
-        .filter(|f| wanted.contains(f.id.as_str()))
-        .filter_map(|f| {
-            let finding = import.by_id.get(&f.id)?;
-            Some(NewFinding {
-                id: f.id.clone(),
-                content_hash: f.content_hash.clone(),
-                sighting_hash: f.sighting_hash.clone(),
-                stub: FindingStub::new(finding, &import.ctx).into(),
-            })
-        })
-        .collect()
+/// The stub the state keeps for each finding the plan imports, by the finding's index (none
+/// for the others): what the write-ahead and the next state take from the report. The
+/// planner needs no stub, so stubs are built after the plan, and only for what is imported
+/// (none for a rescan that changes nothing).
+fn with_stubs(import: &Import<'_>, imports: &[usize]) -> Vec<Stub> {
+    let mut stubs: Vec<Stub> = Vec::new();
+    stubs.resize_with(import.new.len(), Stub::default);
+    for &i in imports {
+        if let (Some(slot), Some(finding)) = (stubs.get_mut(i), import.findings.get(i)) {
+            *slot = FindingStub::new(finding, &import.ctx).into();
+        }
+    }
+    stubs
 }
 
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
@@ -306,6 +313,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                     &import.ctx.lifecycle.key,
                     &import.ctx.updated_at,
                     &plan,
+                    &import.new,
+                    &work.imports,
                     &planned,
                 );
                 let Some(next) = self.write_ahead(import, &view, &recorded.record, condition, attempt).await? else {
@@ -334,8 +343,8 @@ struct Attempt {
     previous: Option<LifecycleState>,
     mine: Option<AppliedResult>,
     plan: Plan,
-    /// The findings imported, with their stubs.
-    planned: Vec<NewFinding>,
+    /// The stubs of the findings imported, by index (none for the others).
+    planned: Vec<Stub>,
     recorded: Recorded,
     sent: Sent,
     /// The plan imports or archives something.
@@ -422,7 +431,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         a: Attempt,
         total: &mut HubResult,
     ) -> Result<bool, Transient> {
-        let Attempt { previous, mine, plan, planned, recorded, sent, work, condition, attempt } = a;
+        let Attempt { previous, mine, plan, mut planned, recorded, sent, work, condition, attempt } = a;
         // The previous state is moved into the next one (not copied): what the final write
         // needs to know of it is its applied report and its number of entries.
         let was = previous.as_ref().map(|p| (p.applied.clone(), p.entries.len()));
@@ -431,7 +440,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             previous,
             &ctx.lifecycle.key,
             &plan,
-            planned,
+            &import.new,
+            |i| planned.get_mut(i).map(std::mem::take).unwrap_or_default(),
             &sent.not_applied,
             mark,
             &ctx.updated_at,

@@ -47,20 +47,25 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     ) -> Sent {
         let mut sent = Sent::default();
         let ctx = &import.ctx;
-        let render_import = |id: &str| {
-            let f = import.by_id.get(id)?;
+        let new = &import.new;
+        let id_of = |i: &usize| new.get(*i).map_or("", |f| f.id.as_str());
+        let render_import = |&i: &usize| {
+            let (f, id) = (import.findings.get(i)?, import.new.get(i).map(|f| f.id.as_str())?);
             let mut c = ctx.clone();
             c.created_at = previous.and_then(|p| p.entries.get(id)).map(|e| e.created_at.clone());
             Some(asff::to_asff(f, &c))
         };
-        let (imported, mut stopped) = self.send_chunks(sink, &work.imports, deadline, render_import, &mut sent).await;
+        let (imported, mut stopped) =
+            self.send_chunks(sink, &work.imports, id_of, deadline, render_import, &mut sent).await;
         sent.imported = imported;
         if stopped {
             sent.unsent += work.archives.len();
             sent.not_applied.extend(work.archives.iter().cloned());
         } else {
-            let render_archive = |id: &str| archive_stub(previous, id).map(|s| asff::archived_from_stub(s, ctx));
-            let (archived, stop) = self.send_chunks(sink, &work.archives, deadline, render_archive, &mut sent).await;
+            let render_archive = |id: &String| archive_stub(previous, id).map(|s| asff::archived_from_stub(s, ctx));
+            let (archived, stop) = self
+                .send_chunks(sink, &work.archives, |id: &String| id.as_str(), deadline, render_archive, &mut sent)
+                .await;
             sent.archived = archived;
             stopped = stop;
         }
@@ -73,26 +78,27 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         sent
     }
 
-    /// Sends `ids` in chunks of [`IMPORT_CHUNK`] (ASFF rendered per chunk), stopping when the
-    /// deadline is near; `render` turns an id into its ASFF (None: nothing to send). Returns
-    /// how many were accepted and whether it stopped.
-    async fn send_chunks(
+    /// Sends `items` (findings named by `id_of`) in chunks of [`IMPORT_CHUNK`] (ASFF rendered
+    /// per chunk), stopping when the deadline is near; `render` turns an item into its ASFF
+    /// (None: nothing to send). Returns how many were accepted and whether it stopped.
+    async fn send_chunks<'s, T>(
         &self,
         sink: &K,
-        ids: &[String],
+        items: &'s [T],
+        id_of: impl Fn(&'s T) -> &'s str,
         deadline: Option<&Deadline>,
-        mut render: impl FnMut(&str) -> Option<serde_json::Value>,
+        mut render: impl FnMut(&T) -> Option<serde_json::Value>,
         sent: &mut Sent,
     ) -> (u64, bool) {
         let mut accepted = 0;
-        for (i, chunk) in ids.chunks(IMPORT_CHUNK).enumerate() {
+        for (i, chunk) in items.chunks(IMPORT_CHUNK).enumerate() {
             if deadline.is_some_and(Deadline::near) {
-                let rest = &ids[i * IMPORT_CHUNK..];
+                let rest = &items[i * IMPORT_CHUNK..];
                 sent.unsent += rest.len();
-                sent.not_applied.extend(rest.iter().cloned());
+                sent.not_applied.extend(rest.iter().map(|item| id_of(item).to_string()));
                 return (accepted, true);
             }
-            let payload: Vec<serde_json::Value> = chunk.iter().filter_map(|id| render(id)).collect();
+            let payload: Vec<serde_json::Value> = chunk.iter().filter_map(&mut render).collect();
             if payload.is_empty() {
                 continue;
             }
@@ -100,7 +106,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             sent.calls += outcome.calls;
             sent.throttled_retries += outcome.throttled_retries;
             let failed: HashSet<&str> = outcome.failed.iter().map(|f| f.id.as_str()).collect();
-            accepted += chunk.iter().filter(|id| !failed.contains(id.as_str())).count() as u64;
+            accepted += chunk.iter().filter(|item| !failed.contains(id_of(item))).count() as u64;
             sent.failed.extend(outcome.failed);
         }
         (accepted, false)

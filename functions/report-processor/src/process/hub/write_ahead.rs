@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 pub const IN_FLIGHT: &str = "in-flight";
 
 /// The state the write-ahead stores, borrowed from the state read (`previous`, None for a
-/// new lifecycle) and the findings the attempt imports (`planned`, with their stubs).
+/// new lifecycle) and the findings the attempt imports (indices into `new`, with their stubs).
 #[derive(serde::Serialize)]
 pub(crate) struct InFlight<'a> {
     schema: &'a str,
@@ -26,10 +26,10 @@ pub(crate) struct InFlight<'a> {
 /// The entries, in the order of the state's map (by id).
 struct Entries<'a> {
     previous: Option<&'a LifecycleState>,
-    /// Imported findings by id.
-    imported: HashMap<&'a str, &'a NewFinding>,
-    /// Imported findings the state does not hold yet, by id.
-    added: Vec<&'a NewFinding>,
+    /// The stubs of imported findings, by id.
+    imported: HashMap<&'a str, &'a Stub>,
+    /// Imported findings the state does not hold yet (id and stub), by id.
+    added: Vec<(&'a str, &'a Stub)>,
     archived: HashSet<&'a str>,
     now: &'a str,
 }
@@ -47,19 +47,24 @@ struct EntryView<'a> {
 
 impl<'a> InFlight<'a> {
     /// The write-ahead of `plan` over `previous` (None: a new lifecycle, `lifecycle_key`);
-    /// `planned` holds each imported finding once; `now`: when the added ones were first
-    /// imported.
+    /// `imports` names each imported finding once, by its index in `new` and in `stubs` (its
+    /// stub); `now`: when the added ones were first imported.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         previous: Option<&'a LifecycleState>,
         lifecycle_key: &'a str,
         now: &'a str,
         plan: &'a Plan,
-        planned: &'a [NewFinding],
+        new: &'a [NewFinding],
+        imports: &[usize],
+        stubs: &'a [Stub],
     ) -> InFlight<'a> {
-        let imported: HashMap<&str, &NewFinding> = planned.iter().map(|f| (f.id.as_str(), f)).collect();
+        let planned =
+            || imports.iter().filter_map(|&i| Some((new.get(i)?.id.as_str(), stubs.get(i).unwrap_or(&Stub::None))));
+        let imported: HashMap<&str, &Stub> = planned().collect();
         let held = |id: &str| previous.is_some_and(|p| p.entries.contains_key(id));
-        let mut added: Vec<&NewFinding> = planned.iter().filter(|f| !held(&f.id)).collect();
-        added.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut added: Vec<(&str, &Stub)> = planned().filter(|(id, _)| !held(id)).collect();
+        added.sort_by(|a, b| a.0.cmp(b.0));
         let archived = plan.archive.iter().map(String::as_str).filter(|id| held(id)).collect();
         InFlight {
             schema: previous.map_or(STATE_SCHEMA, |p| p.schema.as_str()),
@@ -73,7 +78,7 @@ impl<'a> InFlight<'a> {
 impl<'a> Entries<'a> {
     fn held(&self, id: &str, e: &'a Entry) -> EntryView<'a> {
         let (hash, stub) = match self.imported.get(id) {
-            Some(f) => (IN_FLIGHT, &f.stub),
+            Some(stub) => (IN_FLIGHT, *stub),
             None if self.archived.contains(id) => (IN_FLIGHT, &e.stub),
             None => (e.content_hash.as_str(), &e.stub),
         };
@@ -86,13 +91,13 @@ impl<'a> Entries<'a> {
         }
     }
 
-    fn added(&self, f: &'a NewFinding) -> EntryView<'a> {
+    fn added(&self, stub: &'a Stub) -> EntryView<'a> {
         EntryView {
             content_hash: IN_FLIGHT,
             sighting_hash: None,
             created_at: self.now,
             last_imported_at: self.now,
-            stub: &f.stub,
+            stub,
         }
     }
 }
@@ -109,14 +114,14 @@ impl Serialize for Entries<'_> {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some((id, _)), Some(f)) => id.as_str() < f.id.as_str(),
+                (Some((id, _)), Some((added, _))) => id.as_str() < *added,
             };
             if held_first {
                 if let Some((id, e)) = held.next() {
                     map.serialize_entry(id, &self.held(id, e))?;
                 }
-            } else if let Some(f) = added.next() {
-                map.serialize_entry(&f.id, &self.added(f))?;
+            } else if let Some((id, stub)) = added.next() {
+                map.serialize_entry(id, &self.added(stub))?;
             }
         }
         map.end()
@@ -168,31 +173,37 @@ mod tests {
         let original = previous.clone();
         // a changed, d and e new (e sorts between the held ones), b unchanged, c gone; x is
         // planned but not in the report.
-        let plan = state::Plan {
-            import_new_or_changed: vec!["a".into(), "e".into(), "d".into(), "x".into()],
-            unchanged_skipped: vec!["b".into()],
-            archive: vec!["c".into()],
-            ..state::Plan::default()
-        };
-        let planned: Vec<NewFinding> = ["a", "e", "d"]
+        let new: Vec<NewFinding> = ["a", "e", "d", "b", "x"]
             .iter()
-            .map(|id| NewFinding {
+            .enumerate()
+            .map(|(i, id)| NewFinding {
                 id: (*id).into(),
-                content_hash: format!("new-{id}"),
-                sighting_hash: "s2".into(),
+                content_hash: [i as u8; 32],
+                sighting_hash: [9; 32],
                 stub: Stub::Raw(serde_json::json!(format!("new-{id}"))),
             })
             .collect();
+        let plan = state::Plan {
+            import_new_or_changed: vec![0, 1, 2, 4],
+            unchanged_skipped: vec![3],
+            archive: vec!["c".into()],
+            ..state::Plan::default()
+        };
+        // The findings the report renders (x has none) and their stubs, by index.
+        let imports = [0, 1, 2];
+        let stubs: Vec<Stub> = new.iter().map(|f| f.stub.clone()).collect();
+        let planned = &new[..3];
         let now = "2026-12-02T00:00:00Z";
-        let body =
-            serde_json::to_vec(&InFlight::new(Some(&previous), "other", now, &plan, &planned)).expect("serializes");
-        let expected = serde_json::to_vec(&marked(&previous, &plan, &planned, now)).expect("serializes");
+        let body = serde_json::to_vec(&InFlight::new(Some(&previous), "other", now, &plan, &new, &imports, &stubs))
+            .expect("serializes");
+        let expected = serde_json::to_vec(&marked(&previous, &plan, planned, now)).expect("serializes");
         assert_eq!(String::from_utf8_lossy(&body), String::from_utf8_lossy(&expected), "byte for byte");
         assert_eq!(previous, original, "the state read is not changed");
         // From no state: only the planned findings, under the context's lifecycle key.
-        let body = serde_json::to_vec(&InFlight::new(None, "k", now, &plan, &planned)).expect("serializes");
+        let body =
+            serde_json::to_vec(&InFlight::new(None, "k", now, &plan, &new, &imports, &stubs)).expect("serializes");
         let expected =
-            serde_json::to_vec(&marked(&LifecycleState::empty("k"), &plan, &planned, now)).expect("serializes");
+            serde_json::to_vec(&marked(&LifecycleState::empty("k"), &plan, planned, now)).expect("serializes");
         assert_eq!(body, expected);
     }
 }
