@@ -183,7 +183,7 @@ async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outc
                     .findings
                     .iter()
                     .map(|(id, version)| NewFinding {
-                        id: format!("scangate/bench/{id:x}"),
+                        id: format!("scangate/bench/{id:x}").into(),
                         content_hash: digest(&format!("c{version}")),
                         sighting_hash: digest(&format!("b{build}")),
                         stub: scangate_core::lifecycle::state::Stub::None,
@@ -202,8 +202,8 @@ async fn replay(s: &Scenario, import_on: ImportOn, reports: Vec<Report>) -> Outc
                     now0 + time::Duration::seconds_f64(arrived.duration_since(start).as_secs_f64() * speedup);
                 let plan = state::plan(previous.as_ref(), new, &mark, model_now, 30, import_on);
                 let mut payload: Vec<serde_json::Value> =
-                    plan.imports().map(|i| asff(&new[i].id, *build, "ACTIVE")).collect();
-                payload.extend(plan.archive.iter().map(|id| asff(id, *build, "ARCHIVED")));
+                    plan.imports().map(|i| asff(&new[i].id.to_string(), *build, "ACTIVE")).collect();
+                payload.extend(plan.archive.iter().map(|id| asff(&id.to_string(), *build, "ARCHIVED")));
                 if !payload.is_empty() {
                     let _ = sink.import_findings(payload).await;
                 }

@@ -68,10 +68,10 @@ impl Lifecycle {
         let new: Vec<NewFinding> = findings
             .iter()
             .map(|f| NewFinding {
-                id: asff::finding_id(&self.ctx, f),
+                id: asff::finding_id(&self.ctx, f).into(),
                 content_hash: asff::content_digest(f, &self.ctx),
                 sighting_hash: asff::sighting_digest(f, &self.ctx),
-                stub: Stub::Raw(serde_json::json!({ "Id": asff::finding_id(&self.ctx, f) })),
+                stub: Stub::raw(serde_json::json!({ "Id": asff::finding_id(&self.ctx, f) })),
             })
             .collect();
         let mark = ReportMark {
@@ -94,7 +94,7 @@ impl Lifecycle {
             "2026-12-01T00:00:00Z",
         );
         self.state = Some(next);
-        plan.archive
+        plan.archive.iter().map(ToString::to_string).collect()
     }
 }
 
@@ -125,7 +125,7 @@ fn github_and_codebuild_are_two_lifecycles_and_each_archives_a_fix_exactly_once(
     assert!(github.report(&fixed, "scans/github~octo~app/2-1/report.sarif", "2026-12-01T02:00:00Z").is_empty());
     // CodeBuild's lifecycle still holds its finding: GitHub's report could not archive it.
     let cb_state = codebuild.state.as_ref().expect("state");
-    assert!(cb_state.entries.contains_key(&codebuild_id));
+    assert!(cb_state.entries.contains_key(&codebuild_id.as_str().into()));
     // CodeBuild's own rescan archives its finding, once; GitHub's finding stays archived, not re-archived.
     assert_eq!(
         codebuild.report(&fixed, "scans/qualys-codebuild-repo/b2/report.sarif", "2026-12-01T03:00:00Z"),

@@ -49,7 +49,7 @@ use scangate_aws::securityhub::{BatchImporter, CallError, ImportResponse, Sink, 
 use scangate_bench::synth::{write_lint, write_synthetic, LintShape, SynthConfig};
 use scangate_core::asff::{self, AsffContext, FindingStub};
 use scangate_core::events::ObjectRef;
-use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
+use scangate_core::lifecycle::state::{self, FindingKey, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
 use std::path::{Path, PathBuf};
@@ -549,8 +549,8 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
         report_uri: Some(format!("s3://{bucket}/{key}")),
         host: None,
     };
-    let ids: Vec<String> = report.findings.iter().map(|f| asff::finding_id(&ctx, f)).collect();
-    meter.step("ASFF ids (String)");
+    let ids: Vec<FindingKey> = report.findings.iter().map(|f| asff::finding_id(&ctx, f).into()).collect();
+    meter.step("ASFF ids (FindingKey: 64 bytes for the usual id)");
     let hashes: Vec<([u8; 32], [u8; 32])> =
         report.findings.iter().map(|f| (asff::content_digest(f, &ctx), asff::sighting_digest(f, &ctx))).collect();
     meter.step("content and sighting hashes (32 bytes each)");
@@ -559,8 +559,15 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
     meter.step("stubs as serde_json::Value (what the state kept before, for comparison)");
     drop(values);
     meter.rebase();
-    let stubs: Vec<Stub> = report.findings.iter().map(|f| Stub::from(FindingStub::new(f, &ctx))).collect();
-    meter.step("stubs, typed (what the state keeps)");
+    let mut interner = scangate_core::asff::StubInterner::default();
+    let stubs: Vec<Stub> = report
+        .findings
+        .iter()
+        .zip(&ids)
+        .map(|(f, id)| Stub::from(FindingStub::new_in(f, &ctx, &mut interner)).keyed(id))
+        .collect();
+    drop(interner);
+    meter.step("stubs, typed (what the state keeps: shared texts once, no id)");
     let new: Vec<NewFinding> = ids
         .into_iter()
         .zip(hashes)

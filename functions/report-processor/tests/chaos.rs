@@ -313,7 +313,11 @@ impl World {
                 key,
                 StateView {
                     applied: s.applied.map(|a| a.key),
-                    entries: s.entries.into_iter().map(|(id, e)| (id, e.content_hash)).collect(),
+                    entries: s
+                        .entries
+                        .into_iter()
+                        .map(|(id, e)| (id.to_string(), e.content_hash.to_string()))
+                        .collect(),
                 },
             );
         }

@@ -104,7 +104,7 @@ fn new_tag_same_findings_imports_nothing_by_default_and_a_content_change_imports
         assert_eq!((calls, sent), (1, 1), "only the changed finding is imported: {out}");
         assert_eq!((out["imported"].as_u64(), out["archived"].as_u64()), (Some(1), Some(0)), "{out}");
         let third = e.state().await;
-        let changed: Vec<&String> =
+        let changed: Vec<&scangate_core::lifecycle::state::FindingKey> =
             third.entries.iter().filter(|(id, v)| second.entries[*id] != **v).map(|(id, _)| id).collect();
         assert_eq!(changed.len(), 1, "{changed:?}");
         assert_eq!(third.entries.keys().collect::<Vec<_>>(), second.entries.keys().collect::<Vec<_>>(), "same ids");

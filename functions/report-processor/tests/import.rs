@@ -253,9 +253,12 @@ fn verdict_first_and_a_20000_finding_import_finishes_across_deliveries() {
         let (state, raw) = w.state(&repo).await;
         assert_eq!(state.applied.as_ref().map(|a| a.key.as_str()), Some(big));
         assert!(state.entries.values().all(|e| e.content_hash != IN_FLIGHT), "a clean stop leaves nothing in flight");
-        let confirmed = state.entries.keys().filter(|id| !old_ids.contains(id)).count() as u64;
+        let confirmed = state.entries.keys().filter(|id| !old_ids.contains(&id.to_string())).count() as u64;
         assert_eq!(confirmed, metrics.imported, "the state holds exactly the accepted imports");
-        assert!(old_ids.iter().all(|id| state.entries.contains_key(id)), "the old findings are not archived yet");
+        assert!(
+            old_ids.iter().all(|id| state.entries.contains_key(&id.as_str().into())),
+            "the old findings are not archived yet"
+        );
         assert_eq!(raw["applied_result"]["import"]["status"], "pending");
         let hub = w.hub("app", "b-2").await;
         assert_eq!((hub.status, hub.imported, hub.archived), (HubStatus::Pending, metrics.imported, 0));

@@ -117,7 +117,7 @@ fn scan_rescan_fixed_and_identical_rescan() {
         let second_state = e.state(&repo).await;
         let gone: Vec<_> = first_state.entries.keys().filter(|k| !second_state.entries.contains_key(*k)).collect();
         assert_eq!(gone.len(), 1);
-        assert!(gone[0].ends_with(&archived[0]), "{gone:?} vs {archived:?}");
+        assert!(gone[0].to_string().ends_with(&archived[0]), "{gone:?} vs {archived:?}");
 
         // 3. Identical rescan: zero BatchImportFindings calls.
         let before = e.calls();
@@ -137,7 +137,7 @@ async fn end_state(e: &Env, repo: &str) -> (BTreeMap<String, String>, Option<Str
     let s = e.state(repo).await;
     let hub = hub_findings(&e.clients, repo).await;
     (
-        s.entries.iter().map(|(k, v)| (k.clone(), v.content_hash.clone())).collect(),
+        s.entries.iter().map(|(k, v)| (k.to_string(), v.content_hash.to_string())).collect(),
         s.applied.map(|a| a.key),
         hub.into_iter().filter(|(_, st)| st == "ACTIVE").map(|(id, _)| id).collect(),
     )
@@ -792,7 +792,7 @@ fn a_damaged_stub_is_reported_left_active_and_dropped_not_retried() {
         assert!(after.values().all(|s| s == "ACTIVE"), "nothing archived without a stub: {after:?}");
         let state = e.state(&repo).await;
         assert_eq!(state.entries.len(), 2, "the unarchivable entry is dropped, the others kept");
-        assert!(state.entries.values().all(|en| en.stub == Stub::Raw(json!("damaged"))), "kept as found");
+        assert!(state.entries.values().all(|en| en.stub == Stub::raw(json!("damaged"))), "kept as found");
         assert_eq!(state.applied.map(|a| a.key).as_deref(), Some("scans/app/s-2/report.sarif"));
 
         // Delivered again: nothing is retried, nothing changes.

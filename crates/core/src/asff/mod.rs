@@ -31,7 +31,9 @@ mod model;
 mod test_strategies;
 mod writer;
 
-pub use archive::{archived, archived_from_stub, FindingStub, ResourceStub};
+pub use archive::{
+    archived, archived_from_stub, archived_from_stub_as, FindingStub, ResourceStub, StubIn, StubInterner,
+};
 pub use budget::{render, to_asff, FINDING_BYTES_BUDGET, MAX_FINDING_BYTES};
 pub use hashes::{content_digest, content_hash, sighting_digest, sighting_hash};
 pub use mapping::{finding_id, finding_type, generator_id, valid_url, AsffContext};

@@ -16,7 +16,8 @@
 //!
 //! Pure: no I/O, no clock (the caller passes `now`).
 
-use crate::asff::FindingStub;
+pub use super::compact::{FindingKey, Stamp, StateHash};
+use crate::asff::{FindingStub, StubIn, StubInterner};
 use crate::events::compare_sequencers;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -87,22 +88,23 @@ impl ImportOn {
     }
 }
 
-/// One finding the lifecycle holds in Security Hub.
+/// One finding the lifecycle holds in Security Hub. Held compactly (hashes as bytes, times as
+/// milliseconds where the text allows), written exactly as read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Hash of what describes the vulnerability (`asff::content_hash`); a different hash
     /// means "changed, import again". State objects of versions with one hash hold the hash
     /// of the whole finding here: it differs from every new content hash, so each such
     /// finding is imported once more (same id, nothing archived) and then carries both.
-    pub content_hash: String,
+    pub content_hash: StateHash,
     /// Hash of the sighting Security Hub shows (`asff::sighting_hash`); None in state
     /// objects written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sighting_hash: Option<String>,
+    pub sighting_hash: Option<StateHash>,
     /// RFC 3339: when the finding was first imported (its ASFF CreatedAt).
-    pub created_at: String,
+    pub created_at: Stamp,
     /// RFC 3339: when the finding was last imported (refresh decisions).
-    pub last_imported_at: String,
+    pub last_imported_at: Stamp,
     /// What the ASFF renderer needs to import the finding again as ARCHIVED.
     #[serde(default)]
     pub stub: Stub,
@@ -112,12 +114,13 @@ pub struct Entry {
 /// the same stub as a JSON tree: docs/benchmarks.md, "Where the memory goes"), or the JSON
 /// as found when it does not read as a [`FindingStub`] (the processor reports such a
 /// finding as unarchivable rather than failing the whole state), or nothing (`null`, absent).
+/// In a state, a typed stub holds no `id` when it is its entry's key ([`KeyedStub`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Stub {
     #[default]
     None,
     Typed(Box<FindingStub>),
-    Raw(serde_json::Value),
+    Raw(Box<serde_json::Value>),
 }
 
 impl Stub {
@@ -126,6 +129,32 @@ impl Stub {
         match self {
             Stub::Typed(s) => Some(s),
             Stub::None | Stub::Raw(_) => None,
+        }
+    }
+
+    /// A stub kept as found.
+    pub fn raw(value: serde_json::Value) -> Stub {
+        Stub::Raw(Box::new(value))
+    }
+
+    /// The stub as the entry of `key` holds it: without an `id` equal to the key.
+    pub fn keyed(mut self, key: &FindingKey) -> Stub {
+        if let Stub::Typed(s) = &mut self {
+            if s.id.as_deref().is_some_and(|id| key.is(id)) {
+                s.id = None;
+            }
+        }
+        self
+    }
+
+    /// Reads a stub from its JSON, sharing texts through `interner`; `key`: the entry's id.
+    fn read(value: serde_json::Value, key: Option<&FindingKey>, interner: &mut StubInterner) -> Stub {
+        if value.is_null() {
+            return Stub::None;
+        }
+        match StubIn::deserialize(&value) {
+            Ok(s) => Stub::from(s.into_stub(key, interner)),
+            Err(_) => Stub::raw(value),
         }
     }
 }
@@ -149,14 +178,101 @@ impl Serialize for Stub {
 impl<'de> Deserialize<'de> for Stub {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Stub, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        if value.is_null() {
-            return Ok(Stub::None);
-        }
-        Ok(match FindingStub::deserialize(&value) {
-            Ok(s) => Stub::from(s),
-            Err(_) => Stub::Raw(value),
-        })
+        Ok(Stub::read(value, None, &mut StubInterner::default()))
     }
+}
+
+/// A stub serialized as the entry `.0` holds it: a typed stub without an `id` takes the key.
+pub struct KeyedStub<'a>(pub &'a FindingKey, pub &'a Stub);
+
+impl Serialize for KeyedStub<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.1 {
+            Stub::Typed(s) => s.serialize_as(self.0, serializer),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// An entry as a state writes it under its key `.0` (the fields and order of [`Entry`]).
+pub struct KeyedEntry<'a>(pub &'a FindingKey, pub &'a Entry);
+
+impl Serialize for KeyedEntry<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            content_hash: &'a StateHash,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sighting_hash: Option<&'a StateHash>,
+            created_at: &'a Stamp,
+            last_imported_at: &'a Stamp,
+            stub: KeyedStub<'a>,
+        }
+        let e = self.1;
+        Out {
+            content_hash: &e.content_hash,
+            sighting_hash: e.sighting_hash.as_ref(),
+            created_at: &e.created_at,
+            last_imported_at: &e.last_imported_at,
+            stub: KeyedStub(self.0, &e.stub),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Writes a state's entries (`serialize_with`): each stub with its key.
+pub fn write_entries<S: serde::Serializer>(
+    entries: &BTreeMap<FindingKey, Entry>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(entries.len()))?;
+    for (k, e) in entries {
+        map.serialize_entry(k, &KeyedEntry(k, e))?;
+    }
+    map.end()
+}
+
+/// Reads a state's entries (`deserialize_with`): stubs without the `id` their key holds,
+/// their shared texts shared (one [`StubInterner`] per read).
+pub fn read_entries<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<FindingKey, Entry>, D::Error> {
+    #[derive(Deserialize)]
+    struct EntryIn {
+        content_hash: StateHash,
+        #[serde(default)]
+        sighting_hash: Option<StateHash>,
+        created_at: Stamp,
+        last_imported_at: Stamp,
+        #[serde(default)]
+        stub: serde_json::Value,
+    }
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = BTreeMap<FindingKey, Entry>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of finding ids to entries")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut interner = StubInterner::default();
+            let mut entries = BTreeMap::new();
+            while let Some(key) = map.next_key::<FindingKey>()? {
+                let e: EntryIn = map.next_value()?;
+                let stub = Stub::read(e.stub, Some(&key), &mut interner);
+                let entry = Entry {
+                    content_hash: e.content_hash,
+                    sighting_hash: e.sighting_hash,
+                    created_at: e.created_at,
+                    last_imported_at: e.last_imported_at,
+                    stub,
+                };
+                entries.insert(key, entry);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
 }
 
 /// The state object of one lifecycle key.
@@ -168,8 +284,8 @@ pub struct LifecycleState {
     #[serde(default)]
     pub applied: Option<ReportMark>,
     /// ASFF finding id → entry.
-    #[serde(default)]
-    pub entries: BTreeMap<String, Entry>,
+    #[serde(default, serialize_with = "write_entries", deserialize_with = "read_entries")]
+    pub entries: BTreeMap<FindingKey, Entry>,
 }
 
 impl LifecycleState {
@@ -215,7 +331,7 @@ pub struct StateError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewFinding {
     /// The ASFF id.
-    pub id: String,
+    pub id: FindingKey,
     /// [`asff::content_digest`](crate::asff::content_digest): the state holds its hex.
     pub content_hash: [u8; 32],
     /// [`asff::sighting_digest`](crate::asff::sighting_digest).
@@ -232,7 +348,7 @@ pub struct Plan {
     pub import_new_or_changed: Vec<usize>,
     pub refresh_unchanged: Vec<usize>,
     pub unchanged_skipped: Vec<usize>,
-    pub archive: Vec<String>,
+    pub archive: Vec<FindingKey>,
     /// The report is older than the applied one: do nothing at all.
     pub ignore_as_stale: bool,
 }
@@ -248,18 +364,6 @@ impl Plan {
     fn is_noop(&self) -> bool {
         self.import_new_or_changed.is_empty() && self.refresh_unchanged.is_empty() && self.archive.is_empty()
     }
-}
-
-/// Whether `text` is the lowercase hex of `digest` (what the state holds for it), without
-/// building the hex.
-pub fn is_hex_of(text: &str, digest: &[u8; 32]) -> bool {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let t = text.as_bytes();
-    t.len() == 64
-        && digest
-            .iter()
-            .zip(t.chunks_exact(2))
-            .all(|(b, pair)| pair[0] == HEX[usize::from(b >> 4)] && pair[1] == HEX[usize::from(b & 0x0f)])
 }
 
 fn parse_time(s: &str) -> Option<OffsetDateTime> {
@@ -283,22 +387,22 @@ pub fn plan(
         }
     }
     let refresh_after = time::Duration::days(i64::from(refresh_days));
-    let mut seen: HashSet<&str> = HashSet::with_capacity(new.len());
+    let mut seen: HashSet<&FindingKey> = HashSet::with_capacity(new.len());
     for (i, f) in new.iter().enumerate() {
-        if !seen.insert(f.id.as_str()) {
+        if !seen.insert(&f.id) {
             continue;
         }
         match previous.and_then(|s| s.entries.get(&f.id)) {
             None => p.import_new_or_changed.push(i),
-            Some(e) if !is_hex_of(&e.content_hash, &f.content_hash) => p.import_new_or_changed.push(i),
+            Some(e) if !e.content_hash.is_digest(&f.content_hash) => p.import_new_or_changed.push(i),
             Some(e)
                 if import_on == ImportOn::Sighting
-                    && !e.sighting_hash.as_deref().is_some_and(|h| is_hex_of(h, &f.sighting_hash)) =>
+                    && !e.sighting_hash.as_ref().is_some_and(|h| h.is_digest(&f.sighting_hash)) =>
             {
                 p.import_new_or_changed.push(i)
             }
             Some(e) => {
-                let due = match parse_time(&e.last_imported_at) {
+                let due = match e.last_imported_at.time() {
                     Some(t) => now - t >= refresh_after,
                     None => true,
                 };
@@ -311,7 +415,7 @@ pub fn plan(
         }
     }
     if let Some(prev) = previous {
-        p.archive = prev.entries.keys().filter(|id| !seen.contains(id.as_str())).cloned().collect();
+        p.archive = prev.entries.keys().filter(|id| !seen.contains(id)).cloned().collect();
     }
     p
 }
@@ -325,7 +429,7 @@ pub fn next_state(
     lifecycle_key: &str,
     plan: &Plan,
     new: &[NewFinding],
-    failed: &HashSet<String>,
+    failed: &HashSet<FindingKey>,
     report: &ReportMark,
     now: &str,
 ) -> LifecycleState {
@@ -343,7 +447,7 @@ pub fn into_next_state(
     plan: &Plan,
     new: &[NewFinding],
     mut stub_of: impl FnMut(usize) -> Stub,
-    failed: &HashSet<String>,
+    failed: &HashSet<FindingKey>,
     report: &ReportMark,
     now: &str,
 ) -> LifecycleState {
@@ -351,6 +455,7 @@ pub fn into_next_state(
     if plan.ignore_as_stale {
         return prev;
     }
+    let now = Stamp::new(now);
     let mut entries = BTreeMap::new();
     // The plan's lists are disjoint, so each previous entry is taken at most once.
     for i in plan.imports() {
@@ -365,11 +470,11 @@ pub fn into_next_state(
         entries.insert(
             f.id.clone(),
             Entry {
-                content_hash: hex::encode(f.content_hash),
-                sighting_hash: Some(hex::encode(f.sighting_hash)),
-                created_at: old.map_or_else(|| now.to_string(), |o| o.created_at),
-                last_imported_at: now.to_string(),
-                stub: stub_of(i),
+                content_hash: StateHash::Sha256(f.content_hash),
+                sighting_hash: Some(StateHash::Sha256(f.sighting_hash)),
+                created_at: old.map_or_else(|| now.clone(), |o| o.created_at),
+                last_imported_at: now.clone(),
+                stub: stub_of(i).keyed(&f.id),
             },
         );
     }
@@ -420,14 +525,14 @@ mod tests {
             id: id.into(),
             content_hash: digest(hash),
             sighting_hash: digest(sighting),
-            stub: Stub::Raw(serde_json::json!({ "Id": id })),
+            stub: Stub::raw(serde_json::json!({ "Id": id })),
         }
     }
 
     fn entry(hash: &str, last: &str) -> Entry {
         Entry {
-            content_hash: hx(hash),
-            sighting_hash: Some(hx("tag-1")),
+            content_hash: hx(hash).into(),
+            sighting_hash: Some(hx("tag-1").into()),
             created_at: "2026-01-01T00:00:00Z".into(),
             last_imported_at: last.into(),
             stub: Stub::None,
@@ -439,8 +544,16 @@ mod tests {
             schema: STATE_SCHEMA.into(),
             lifecycle_key: "k".into(),
             applied,
-            entries: entries.iter().map(|(id, e)| (id.to_string(), e.clone())).collect(),
+            entries: entries.iter().map(|(id, e)| (k(id), e.clone())).collect(),
         }
+    }
+
+    fn k(id: &str) -> FindingKey {
+        FindingKey::new(id)
+    }
+
+    fn keys(v: &[&str]) -> HashSet<FindingKey> {
+        v.iter().map(|s| k(s)).collect()
     }
 
     fn ids(v: &[&str]) -> Vec<String> {
@@ -469,12 +582,12 @@ mod tests {
     }
 
     fn named(p: &Plan, new: &[NewFinding]) -> Named {
-        let of = |list: &[usize]| list.iter().map(|&i| new[i].id.clone()).collect();
+        let of = |list: &[usize]| list.iter().map(|&i| new[i].id.to_string()).collect();
         Named {
             import_new_or_changed: of(&p.import_new_or_changed),
             refresh_unchanged: of(&p.refresh_unchanged),
             unchanged_skipped: of(&p.unchanged_skipped),
-            archive: p.archive.clone(),
+            archive: p.archive.iter().map(ToString::to_string).collect(),
             ignore_as_stale: p.ignore_as_stale,
         }
     }
@@ -606,22 +719,26 @@ mod tests {
         let new = vec![nf("a", "h1"), nf("b", "h2-new"), nf("n1", "x"), nf("n2", "y")];
         let report = mark("2026-11-23T00:00:00Z", "r2", None);
         let p = plan(Some(&prev), &new, &report, NOW, 30, ImportOn::Content);
-        assert_eq!(p.archive, ids(&["c"]));
-        let failed: HashSet<String> = ids(&["b", "n2"]).into_iter().collect();
+        assert_eq!(named(&p, &new).archive, ids(&["c"]));
+        let failed = keys(&["b", "n2"]);
         let next = next_state(Some(&prev), "k", &p, &new, &failed, &report, "2026-11-23T08:00:00Z");
-        assert_eq!(next.entries.keys().cloned().collect::<Vec<_>>(), ids(&["a", "b", "n1"]));
-        assert_eq!(next.entries["b"].content_hash, hx("h2"), "failed change keeps the old hash, so it is retried");
-        assert_eq!(next.entries["n1"].created_at, "2026-11-23T08:00:00Z");
+        assert_eq!(next.entries.keys().map(ToString::to_string).collect::<Vec<_>>(), ids(&["a", "b", "n1"]));
+        assert_eq!(
+            next.entries[&k("b")].content_hash,
+            hx("h2").as_str(),
+            "failed change keeps the old hash, so it is retried"
+        );
+        assert_eq!(next.entries[&k("n1")].created_at, "2026-11-23T08:00:00Z");
         assert_eq!(next.applied, Some(report.clone()));
         // The retry of the same report imports exactly what failed.
         let retry = plan(Some(&next), &new, &report, NOW, 30, ImportOn::Content);
         assert_eq!(named(&retry, &new).import_new_or_changed, ids(&["b", "n2"]));
         assert!(retry.archive.is_empty());
         // A failed archive is kept and planned again.
-        let failed_archive: HashSet<String> = ids(&["c"]).into_iter().collect();
+        let failed_archive = keys(&["c"]);
         let next2 = next_state(Some(&prev), "k", &p, &new, &failed_archive, &report, "2026-11-23T08:00:00Z");
-        assert!(next2.entries.contains_key("c"));
-        assert_eq!(plan(Some(&next2), &new, &report, NOW, 30, ImportOn::Content).archive, ids(&["c"]));
+        assert!(next2.entries.contains_key(&k("c")));
+        assert_eq!(plan(Some(&next2), &new, &report, NOW, 30, ImportOn::Content).archive, vec![k("c")]);
     }
 
     #[test]
@@ -659,7 +776,7 @@ mod tests {
             let s = s.expect("state");
             finals.push((
                 s.applied.clone(),
-                s.entries.iter().map(|(k, e)| (k.clone(), e.content_hash.clone())).collect::<Vec<_>>(),
+                s.entries.iter().map(|(k, e)| (k.to_string(), e.content_hash.to_string())).collect::<Vec<_>>(),
             ));
         }
         for f in &finals {
@@ -729,35 +846,74 @@ mod tests {
         // A skipped sighting keeps the sighting Security Hub shows, so `sighting` still sees it as new later.
         let p = plan(Some(&prev), &new, &report, NOW, 30, ImportOn::Content);
         let next = next_state(Some(&prev), "k", &p, &new, &HashSet::new(), &report, "2026-11-23T08:00:00Z");
-        assert_eq!(next.entries["a"].sighting_hash.as_deref(), Some(hx("tag-1").as_str()));
-        assert_eq!(next.entries["b"].sighting_hash.as_deref(), Some(hx("tag-2").as_str()));
-        assert_eq!(next.entries["c"].sighting_hash.as_deref(), Some(hx("tag-2").as_str()));
+        assert_eq!(next.entries[&k("a")].sighting_hash.as_ref().map(ToString::to_string), Some(hx("tag-1")));
+        assert_eq!(next.entries[&k("b")].sighting_hash.as_ref().map(ToString::to_string), Some(hx("tag-2")));
+        assert_eq!(next.entries[&k("c")].sighting_hash.as_ref().map(ToString::to_string), Some(hx("tag-2")));
         assert_eq!(ImportOn::parse(" Sighting "), Some(ImportOn::Sighting));
         assert_eq!(ImportOn::parse("content"), Some(ImportOn::Content));
         assert_eq!(ImportOn::parse("always"), None);
     }
 
-    #[test]
-    fn stubs_read_typed_when_they_can_and_are_kept_as_found_when_they_cannot() {
-        let typed = FindingStub {
-            id: "arn:aws:securityhub:us-east-1:123456789012:finding/a".into(),
+    fn typed_stub(id: &str) -> FindingStub {
+        FindingStub {
+            id: Some(id.into()),
             title: "CVE-2026-0001 in openssl".into(),
             severity: crate::severity::Severity::High,
             severity_original: "8.1".into(),
-            types: vec!["Software and Configuration Checks/Vulnerabilities/CVE".into()],
+            types: vec![Box::from("Software and Configuration Checks/Vulnerabilities/CVE")].into(),
             generator_id: "scangate/qscanner".into(),
-            resource: crate::asff::ResourceStub {
+            resource: std::sync::Arc::new(crate::asff::ResourceStub {
                 kind: "Container".into(),
                 id: "registry.example/app:1".into(),
                 partition: "aws".into(),
                 region: "us-east-1".into(),
-            },
+            }),
             created_at: Some("2026-01-01T00:00:00.000Z".into()),
-        };
+        }
+    }
+
+    #[test]
+    fn a_state_holds_a_stub_id_that_is_its_key_once_and_shared_texts_once() {
+        let (a, b) = (format!("scangate/{}/{}", "1".repeat(64), "2".repeat(64)), "b".to_string());
+        let mut state = LifecycleState::empty("k");
+        for (key, stub_id) in [(&a, a.as_str()), (&b, "arn:aws:securityhub:finding/other")] {
+            let mut e = entry("h", "2026-11-22T00:00:00.000Z");
+            e.stub = Stub::from(typed_stub(stub_id));
+            state.entries.insert(k(key), e);
+        }
+        let json = serde_json::to_vec(&state).expect("serializes");
+        let back = LifecycleState::from_json(&json, "s").expect("reads");
+        let (sa, sb) =
+            (back.entries[&k(&a)].stub.typed().expect("typed"), back.entries[&k(&b)].stub.typed().expect("typed"));
+        assert_eq!(sa.id, None, "the key is the id: not held again");
+        assert_eq!(sb.id.as_deref(), Some("arn:aws:securityhub:finding/other"), "another id is kept");
+        assert!(std::sync::Arc::ptr_eq(&sa.generator_id, &sb.generator_id), "shared texts are held once");
+        assert!(std::sync::Arc::ptr_eq(&sa.types, &sb.types));
+        assert!(std::sync::Arc::ptr_eq(&sa.resource, &sb.resource));
+        assert_eq!(serde_json::to_vec(&back).expect("serializes"), json, "written as read");
+        let value: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(value["entries"][&a]["stub"]["id"], a.as_str(), "the id is written from the key");
+        // The next state drops the id of a new stub that is its key, and writes it the same.
+        let new = vec![NewFinding {
+            id: k(&a),
+            content_hash: digest("c"),
+            sighting_hash: digest("s"),
+            stub: Stub::from(typed_stub(&a)),
+        }];
+        let p = plan(None, &new, &mark("2026-11-23T00:00:00Z", "r", None), NOW, 30, ImportOn::Content);
+        let next = next_state(None, "k", &p, &new, &HashSet::new(), &mark("2026-11-23T00:00:00Z", "r", None), "t");
+        assert_eq!(next.entries[&k(&a)].stub.typed().expect("typed").id, None);
+        let written: serde_json::Value = serde_json::to_value(&next).expect("serializes");
+        assert_eq!(written["entries"][&a]["stub"], serde_json::to_value(typed_stub(&a)).expect("serializes"));
+    }
+
+    #[test]
+    fn stubs_read_typed_when_they_can_and_are_kept_as_found_when_they_cannot() {
+        let typed = typed_stub("arn:aws:securityhub:us-east-1:123456789012:finding/a");
         let mut e = entry("h", "2026-11-22T00:00:00Z");
         for (stub, json) in [
             (Stub::None, serde_json::Value::Null),
-            (Stub::Raw(serde_json::json!({ "Id": "a" })), serde_json::json!({ "Id": "a" })),
+            (Stub::raw(serde_json::json!({ "Id": "a" })), serde_json::json!({ "Id": "a" })),
             (Stub::from(typed.clone()), serde_json::to_value(&typed).expect("serializes")),
         ] {
             e.stub = stub.clone();
@@ -775,7 +931,7 @@ mod tests {
             serde_json::from_str(r#"{"content_hash":"h","created_at":"t","last_imported_at":"t","stub":[1]}"#)
                 .expect("reads with another stub");
         assert_eq!(odd.stub.typed(), None);
-        assert_eq!(odd.stub, Stub::Raw(serde_json::json!([1])));
+        assert_eq!(odd.stub, Stub::raw(serde_json::json!([1])));
     }
 
     #[test]
@@ -789,7 +945,7 @@ mod tests {
               "b":{"content_hash":"old-whole-finding-hash-b","created_at":"2026-01-01T00:00:00Z",
                    "last_imported_at":"2026-11-22T00:00:00Z","stub":{"Id":"b"}}}}"#;
         let prev = LifecycleState::from_json(legacy, "state/k.json").expect("legacy state parses");
-        assert_eq!(prev.entries["a"].sighting_hash, None);
+        assert_eq!(prev.entries[&k("a")].sighting_hash, None);
         let new = vec![nfs("a", "h1", "tag-2"), nfs("b", "h2", "tag-2")];
         let r2 = mark("2026-11-23T00:00:00Z", "scans/p/2/r.sarif", None);
         for import_on in [ImportOn::Content, ImportOn::Sighting] {
@@ -797,7 +953,7 @@ mod tests {
             assert_eq!(named(&p, &new).import_new_or_changed, ids(&["a", "b"]), "{import_on:?}: one import of each");
             assert!(p.archive.is_empty(), "{import_on:?}: nothing archived");
             let next = next_state(Some(&prev), "k", &p, &new, &HashSet::new(), &r2, "2026-11-23T08:00:00Z");
-            assert_eq!(next.entries["a"].created_at, "2026-01-01T00:00:00Z", "CreatedAt kept");
+            assert_eq!(next.entries[&k("a")].created_at, "2026-01-01T00:00:00Z", "CreatedAt kept");
             // The next rescan of yet another tag: nothing under `content`.
             let new3 = vec![nfs("a", "h1", "tag-3"), nfs("b", "h2", "tag-3")];
             let r3 = mark("2026-11-24T00:00:00Z", "scans/p/3/r.sarif", None);

@@ -24,9 +24,9 @@ use record::Recorded;
 use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
-use scangate_core::asff::{self, AsffContext, FindingStub};
+use scangate_core::asff::{self, AsffContext, FindingStub, StubInterner};
 use scangate_core::contract;
-use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding, Plan, ReportMark, Stub};
+use scangate_core::lifecycle::state::{self, FindingKey, LifecycleState, NewFinding, Plan, ReportMark, Stub};
 use scangate_core::lifecycle::{self, LifecycleKey};
 use scangate_core::verdict::{BuildRef, ReportRef};
 use scangate_core::Finding;
@@ -171,7 +171,7 @@ where
     for ((id, f), render) in all.into_iter().zip(renders) {
         let Some(last) = render else { continue };
         new.push(NewFinding {
-            id,
+            id: id.into(),
             content_hash: asff::content_digest(f, ctx),
             sighting_hash: asff::sighting_digest(f, ctx),
             stub: Stub::None,
@@ -226,7 +226,7 @@ struct ReadState {
 /// whose stub the state kept; an archive without one is reported instead (`unarchivable`).
 struct Work {
     imports: Vec<usize>,
-    archives: Vec<String>,
+    archives: Vec<FindingKey>,
     unarchivable: Vec<FailedFinding>,
 }
 
@@ -239,7 +239,7 @@ impl Work {
                 archives.push(fid.clone());
             } else {
                 unarchivable.push(FailedFinding {
-                    id: fid.clone(),
+                    id: fid.to_string(),
                     code: "StateStubUnreadable".into(),
                     message: format!("the state object {} has no usable stub for this finding", import.state_key),
                 });
@@ -254,7 +254,7 @@ impl Work {
 }
 
 /// The stub `previous` keeps for archiving the finding `id`, if it reads as one.
-fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &str) -> Option<&'s FindingStub> {
+fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &FindingKey) -> Option<&'s FindingStub> {
     previous?.entries.get(id)?.stub.typed()
 }
 
@@ -265,9 +265,11 @@ fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &str) -> Option<&'
 fn with_stubs(import: &Import<'_>, imports: &[usize]) -> Vec<Stub> {
     let mut stubs: Vec<Stub> = Vec::new();
     stubs.resize_with(import.new.len(), Stub::default);
+    // The texts the stubs share are held once; the id is the entry's key, not held again.
+    let mut interner = StubInterner::default();
     for &i in imports {
-        if let (Some(slot), Some(finding)) = (stubs.get_mut(i), import.findings.get(i)) {
-            *slot = FindingStub::new(finding, &import.ctx).into();
+        if let (Some(slot), Some(finding), Some(f)) = (stubs.get_mut(i), import.findings.get(i), import.new.get(i)) {
+            *slot = Stub::from(FindingStub::new_in(finding, &import.ctx, &mut interner)).keyed(&f.id);
         }
     }
     stubs

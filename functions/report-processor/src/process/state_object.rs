@@ -96,8 +96,8 @@ struct StoredState {
     lifecycle_key: String,
     #[serde(default)]
     applied: Option<ReportMark>,
-    #[serde(default)]
-    entries: BTreeMap<String, state::Entry>,
+    #[serde(default, deserialize_with = "state::read_entries")]
+    entries: BTreeMap<state::FindingKey, state::Entry>,
     #[serde(default)]
     applied_result: Option<serde_json::Value>,
 }
@@ -312,13 +312,13 @@ mod tests {
         let mut state = LifecycleState::empty("k");
         for i in 0..2_000 {
             let entry = state::Entry {
-                content_hash: format!("{i:064x}"),
-                sighting_hash: Some(format!("{:064x}", i + 1)),
+                content_hash: format!("{i:064x}").into(),
+                sighting_hash: Some(format!("{:064x}", i + 1).into()),
                 created_at: "2026-11-23T08:05:00.000Z".into(),
                 last_imported_at: "2026-11-23T08:05:00.000Z".into(),
                 stub: state::Stub::None,
             };
-            state.entries.insert(format!("arn:aws:securityhub:finding/{i:06}"), entry);
+            state.entries.insert(format!("arn:aws:securityhub:finding/{i:06}").into(), entry);
         }
         let body = state_body_in(dir.path(), &state, None).expect("written");
         assert!(body.path().starts_with(dir.path()), "{}", body.path().display());

@@ -72,7 +72,7 @@ fn a_rescan_against_a_state_of_the_previous_release_plans_as_it_did() {
     let upper = format!("scangate/{}/{}", lifecycle().to_uppercase(), hex::encode(digest("f7")).to_uppercase());
     let short = format!("scangate/{}/short-id-10", lifecycle());
     let nf = |id: String, content: &str, sighting: &str| NewFinding {
-        id,
+        id: id.into(),
         content_hash: digest(content),
         sighting_hash: digest(sighting),
         stub: Stub::None,
@@ -112,12 +112,13 @@ fn a_rescan_against_a_state_of_the_previous_release_plans_as_it_did() {
     ];
     for (refresh, import_on, import, refreshed, skipped) in rows {
         let p = state::plan(Some(&state), &new, &report, now, refresh, import_on);
-        let ids = |list: &[usize]| list.iter().map(|&i| new[i].id.clone()).collect::<Vec<_>>();
+        let ids = |list: &[usize]| list.iter().map(|&i| new[i].id.to_string()).collect::<Vec<_>>();
         let what = format!("refresh {refresh}, {import_on:?}");
         assert_eq!(ids(&p.import_new_or_changed), import, "{what}: import");
         assert_eq!(ids(&p.refresh_unchanged), refreshed, "{what}: refresh");
         assert_eq!(ids(&p.unchanged_skipped), skipped, "{what}: skip");
-        assert_eq!(p.archive, vec![legacy.clone(), sid(11)], "{what}: archive");
+        let archive: Vec<String> = p.archive.iter().map(ToString::to_string).collect();
+        assert_eq!(archive, vec![legacy.clone(), sid(11)], "{what}: archive");
         assert!(!p.ignore_as_stale);
     }
 }

@@ -9,7 +9,7 @@ use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff;
-use scangate_core::lifecycle::state::LifecycleState;
+use scangate_core::lifecycle::state::{FindingKey, LifecycleState};
 use std::collections::HashSet;
 
 /// What one attempt got accepted by the sink.
@@ -23,7 +23,7 @@ pub(crate) struct Sent {
     pub failed: Vec<FailedFinding>,
     /// What keeps its previous entry in the next state (a new finding stays out): not
     /// accepted, or not sent.
-    pub not_applied: HashSet<String>,
+    pub not_applied: HashSet<FindingKey>,
     /// Planned but not sent: the deadline came first.
     pub unsent: usize,
     /// Some failure is worth another delivery of the event.
@@ -48,44 +48,46 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         let mut sent = Sent::default();
         let ctx = &import.ctx;
         let new = &import.new;
-        let id_of = |i: &usize| new.get(*i).map_or("", |f| f.id.as_str());
+        // Work's imports are indices into the import's findings.
+        let key_of = |i: &usize| &new[*i].id;
         let render_import = |&i: &usize| {
-            let (f, id) = (import.findings.get(i)?, import.new.get(i).map(|f| f.id.as_str())?);
+            let (f, id) = (import.findings.get(i)?, &import.new.get(i)?.id);
             let mut c = ctx.clone();
-            c.created_at = previous.and_then(|p| p.entries.get(id)).map(|e| e.created_at.clone());
+            c.created_at = previous.and_then(|p| p.entries.get(id)).map(|e| e.created_at.to_string());
             Some(asff::to_asff(f, &c))
         };
         let (imported, mut stopped) =
-            self.send_chunks(sink, &work.imports, id_of, deadline, render_import, &mut sent).await;
+            self.send_chunks(sink, &work.imports, key_of, deadline, render_import, &mut sent).await;
         sent.imported = imported;
         if stopped {
             sent.unsent += work.archives.len();
             sent.not_applied.extend(work.archives.iter().cloned());
         } else {
-            let render_archive = |id: &String| archive_stub(previous, id).map(|s| asff::archived_from_stub(s, ctx));
-            let (archived, stop) = self
-                .send_chunks(sink, &work.archives, |id: &String| id.as_str(), deadline, render_archive, &mut sent)
-                .await;
+            let render_archive = |id: &FindingKey| {
+                archive_stub(previous, id).map(|s| id.with_str(|key| asff::archived_from_stub_as(s, key, ctx)))
+            };
+            let (archived, stop) =
+                self.send_chunks(sink, &work.archives, |id: &FindingKey| id, deadline, render_archive, &mut sent).await;
             sent.archived = archived;
             stopped = stop;
         }
         // What was not accepted keeps its previous entry; a stub that cannot be read never
         // will be: that entry is dropped rather than retried forever.
-        sent.not_applied.extend(sent.failed.iter().map(|f| f.id.clone()));
+        sent.not_applied.extend(sent.failed.iter().map(|f| FindingKey::new(&f.id)));
         sent.failed.extend(work.unarchivable.iter().cloned());
         sent.retry_event = sent.failed.iter().any(FailedFinding::is_retryable);
         sent.stopped = stopped;
         sent
     }
 
-    /// Sends `items` (findings named by `id_of`) in chunks of [`IMPORT_CHUNK`] (ASFF rendered
+    /// Sends `items` (findings named by `key_of`) in chunks of [`IMPORT_CHUNK`] (ASFF rendered
     /// per chunk), stopping when the deadline is near; `render` turns an item into its ASFF
     /// (None: nothing to send). Returns how many were accepted and whether it stopped.
     async fn send_chunks<'s, T>(
         &self,
         sink: &K,
         items: &'s [T],
-        id_of: impl Fn(&'s T) -> &'s str,
+        key_of: impl Fn(&'s T) -> &'s FindingKey,
         deadline: Option<&Deadline>,
         mut render: impl FnMut(&T) -> Option<serde_json::Value>,
         sent: &mut Sent,
@@ -95,7 +97,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             if deadline.is_some_and(Deadline::near) {
                 let rest = &items[i * IMPORT_CHUNK..];
                 sent.unsent += rest.len();
-                sent.not_applied.extend(rest.iter().map(|item| id_of(item).to_string()));
+                sent.not_applied.extend(rest.iter().map(|item| key_of(item).clone()));
                 return (accepted, true);
             }
             let payload: Vec<serde_json::Value> = chunk.iter().filter_map(&mut render).collect();
@@ -105,8 +107,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             let outcome = sink.import(payload).await;
             sent.calls += outcome.calls;
             sent.throttled_retries += outcome.throttled_retries;
-            let failed: HashSet<&str> = outcome.failed.iter().map(|f| f.id.as_str()).collect();
-            accepted += chunk.iter().filter(|item| !failed.contains(id_of(item))).count() as u64;
+            let failed: HashSet<FindingKey> = outcome.failed.iter().map(|f| FindingKey::new(&f.id)).collect();
+            accepted += chunk.iter().filter(|item| !failed.contains(key_of(item))).count() as u64;
             sent.failed.extend(outcome.failed);
         }
         (accepted, false)

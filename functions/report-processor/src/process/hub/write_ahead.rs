@@ -5,7 +5,9 @@
 //! [`LifecycleState`] is, so that a rescan does not hold a second copy of the previous
 //! state while it writes ahead.
 
-use scangate_core::lifecycle::state::{Entry, LifecycleState, NewFinding, Plan, ReportMark, Stub, STATE_SCHEMA};
+use scangate_core::lifecycle::state::{
+    Entry, FindingKey, KeyedStub, LifecycleState, NewFinding, Plan, ReportMark, Stamp, StateHash, Stub, STATE_SCHEMA,
+};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::collections::{HashMap, HashSet};
 
@@ -27,22 +29,24 @@ pub(crate) struct InFlight<'a> {
 struct Entries<'a> {
     previous: Option<&'a LifecycleState>,
     /// The stubs of imported findings, by id.
-    imported: HashMap<&'a str, &'a Stub>,
+    imported: HashMap<&'a FindingKey, &'a Stub>,
     /// Imported findings the state does not hold yet (id and stub), by id.
-    added: Vec<(&'a str, &'a Stub)>,
-    archived: HashSet<&'a str>,
-    now: &'a str,
+    added: Vec<(&'a FindingKey, &'a Stub)>,
+    archived: HashSet<&'a FindingKey>,
+    now: Stamp,
+    /// [`IN_FLIGHT`], once.
+    in_flight: StateHash,
 }
 
 /// One entry as [`Entry`] serializes it, borrowed.
 #[derive(serde::Serialize)]
 struct EntryView<'a> {
-    content_hash: &'a str,
+    content_hash: &'a StateHash,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sighting_hash: Option<&'a str>,
-    created_at: &'a str,
-    last_imported_at: &'a str,
-    stub: &'a Stub,
+    sighting_hash: Option<&'a StateHash>,
+    created_at: &'a Stamp,
+    last_imported_at: &'a Stamp,
+    stub: KeyedStub<'a>,
 }
 
 impl<'a> InFlight<'a> {
@@ -59,45 +63,57 @@ impl<'a> InFlight<'a> {
         imports: &[usize],
         stubs: &'a [Stub],
     ) -> InFlight<'a> {
-        let planned =
-            || imports.iter().filter_map(|&i| Some((new.get(i)?.id.as_str(), stubs.get(i).unwrap_or(&Stub::None))));
-        let imported: HashMap<&str, &Stub> = planned().collect();
-        let held = |id: &str| previous.is_some_and(|p| p.entries.contains_key(id));
-        let mut added: Vec<(&str, &Stub)> = planned().filter(|(id, _)| !held(id)).collect();
+        let planned = || imports.iter().filter_map(|&i| Some((&new.get(i)?.id, stubs.get(i).unwrap_or(&Stub::None))));
+        let imported: HashMap<&FindingKey, &Stub> = planned().collect();
+        let held = |id: &FindingKey| previous.is_some_and(|p| p.entries.contains_key(id));
+        let mut added: Vec<(&FindingKey, &Stub)> = planned().filter(|(id, _)| !held(id)).collect();
         added.sort_by(|a, b| a.0.cmp(b.0));
-        let archived = plan.archive.iter().map(String::as_str).filter(|id| held(id)).collect();
+        let archived = plan.archive.iter().filter(|id| held(id)).collect();
         InFlight {
             schema: previous.map_or(STATE_SCHEMA, |p| p.schema.as_str()),
             lifecycle_key: previous.map_or(lifecycle_key, |p| p.lifecycle_key.as_str()),
             applied: previous.and_then(|p| p.applied.as_ref()),
-            entries: Entries { previous, imported, added, archived, now },
+            entries: Entries {
+                previous,
+                imported,
+                added,
+                archived,
+                now: Stamp::new(now),
+                in_flight: StateHash::new(IN_FLIGHT),
+            },
         }
     }
 }
 
 impl<'a> Entries<'a> {
-    fn held(&self, id: &str, e: &'a Entry) -> EntryView<'a> {
+    fn held<'s>(&'s self, id: &'s FindingKey, e: &'a Entry) -> EntryView<'s>
+    where
+        'a: 's,
+    {
         let (hash, stub) = match self.imported.get(id) {
-            Some(stub) => (IN_FLIGHT, *stub),
-            None if self.archived.contains(id) => (IN_FLIGHT, &e.stub),
-            None => (e.content_hash.as_str(), &e.stub),
+            Some(stub) => (&self.in_flight, *stub),
+            None if self.archived.contains(id) => (&self.in_flight, &e.stub),
+            None => (&e.content_hash, &e.stub),
         };
         EntryView {
             content_hash: hash,
-            sighting_hash: e.sighting_hash.as_deref(),
+            sighting_hash: e.sighting_hash.as_ref(),
             created_at: &e.created_at,
             last_imported_at: &e.last_imported_at,
-            stub,
+            stub: KeyedStub(id, stub),
         }
     }
 
-    fn added(&self, stub: &'a Stub) -> EntryView<'a> {
+    fn added<'s>(&'s self, id: &'s FindingKey, stub: &'a Stub) -> EntryView<'s>
+    where
+        'a: 's,
+    {
         EntryView {
-            content_hash: IN_FLIGHT,
+            content_hash: &self.in_flight,
             sighting_hash: None,
-            created_at: self.now,
-            last_imported_at: self.now,
-            stub,
+            created_at: &self.now,
+            last_imported_at: &self.now,
+            stub: KeyedStub(id, stub),
         }
     }
 }
@@ -114,14 +130,14 @@ impl Serialize for Entries<'_> {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some((id, _)), Some((added, _))) => id.as_str() < *added,
+                (Some((id, _)), Some((added, _))) => *id < *added,
             };
             if held_first {
                 if let Some((id, e)) = held.next() {
                     map.serialize_entry(id, &self.held(id, e))?;
                 }
             } else if let Some((id, stub)) = added.next() {
-                map.serialize_entry(id, &self.added(stub))?;
+                map.serialize_entry(id, &self.added(id, stub))?;
             }
         }
         map.end()
@@ -138,7 +154,7 @@ mod tests {
         let mut s = previous.clone();
         for f in planned {
             let e = s.entries.entry(f.id.clone()).or_insert_with(|| Entry {
-                content_hash: String::new(),
+                content_hash: "".into(),
                 sighting_hash: None,
                 created_at: now.into(),
                 last_imported_at: now.into(),
@@ -162,11 +178,11 @@ mod tests {
             sighting_hash: Some("s".into()),
             created_at: "2026-01-01T00:00:00Z".into(),
             last_imported_at: "2026-11-01T00:00:00Z".into(),
-            stub: Stub::Raw(serde_json::json!(stub)),
+            stub: Stub::raw(serde_json::json!(stub)),
         };
         let mut previous = LifecycleState::empty("k");
         for (id, hash) in [("a", "ha"), ("b", "hb"), ("c", "hc"), ("f", "hf")] {
-            previous.entries.insert(id.into(), entry(hash, &format!("old-{id}")));
+            previous.entries.insert(FindingKey::new(id), entry(hash, &format!("old-{id}")));
         }
         previous.applied =
             Some(ReportMark { report_time: "t".into(), bucket: "b".into(), key: "k".into(), ..ReportMark::default() });
@@ -177,10 +193,10 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, id)| NewFinding {
-                id: (*id).into(),
+                id: FindingKey::new(id),
                 content_hash: [i as u8; 32],
                 sighting_hash: [9; 32],
-                stub: Stub::Raw(serde_json::json!(format!("new-{id}"))),
+                stub: Stub::raw(serde_json::json!(format!("new-{id}"))),
             })
             .collect();
         let plan = state::Plan {
