@@ -304,7 +304,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
     let scanner_policy = args.scanner_exit_code.and_then(PolicyResult::from_exit_code);
     let evaluated = evaluate::evaluate(&mut report, &gate, scanner_policy, input);
     let mut findings = report.findings;
-    findings.sort_by(Finding::worst_first);
+    Finding::sort_worst_first(&mut findings);
 
     if let Some(path) = &args.asff {
         let ctx = asff_context(args, &report.target, &evaluated, &processed_at, &source_key);
@@ -382,7 +382,12 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
             return Err(CliError::internal(format!("writing to standard output: {}", with_sources(&e))));
         }
     }
-    Ok(evaluated.verdict.exit_code())
+    let code = evaluated.verdict.exit_code();
+    // The process ends here: freeing a large report's findings one by one (a tenth of the
+    // run on 100 000 findings) would only hand back memory the exit returns anyway.
+    std::mem::forget(findings);
+    std::mem::forget(report.suppressed);
+    Ok(code)
 }
 
 fn asff_context(

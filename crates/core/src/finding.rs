@@ -226,6 +226,32 @@ impl Finding {
             .then_with(|| a.id.cmp(&b.id))
     }
 
+    /// Sorts `findings` by [`Finding::worst_first`], stably: the same order as
+    /// `findings.sort_by(Finding::worst_first)`, but the sort moves 4-byte indices rather than
+    /// the findings (a few hundred bytes each), and each finding is then moved once.
+    pub fn sort_worst_first(findings: &mut [Finding]) {
+        let Ok(n) = u32::try_from(findings.len()) else {
+            findings.sort_by(Finding::worst_first);
+            return;
+        };
+        let mut order: Vec<u32> = (0..n).collect();
+        order.sort_by(|&a, &b| Finding::worst_first(&findings[a as usize], &findings[b as usize]));
+        // Position j takes the finding that was at order[j]: each cycle of the permutation is
+        // followed once, with swaps; a done position points at itself.
+        for i in 0..findings.len() {
+            let mut j = i;
+            loop {
+                let k = order[j] as usize;
+                order[j] = j as u32;
+                if k == i {
+                    break;
+                }
+                findings.swap(j, k);
+                j = k;
+            }
+        }
+    }
+
     /// A short name of what is affected: `openssl 3.0.2`, `src/app.js:12`, or the rule.
     pub fn affected(&self) -> String {
         if let Some(p) = &self.package {
@@ -247,6 +273,56 @@ impl Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn ranked(severity: u8, cvss: Option<u8>, rule: u8, id: u8, title: usize) -> Finding {
+        let severity = [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
+            [usize::from(severity % 5)];
+        Finding {
+            id: format!("id-{id}"),
+            rule_id: format!("rule-{rule}").into(),
+            title: title.to_string(),
+            description: String::new(),
+            severity,
+            severity_source: SeveritySource::Level,
+            severity_original: "".into(),
+            kind: FindingKind::Code,
+            class: Default::default(),
+            cves: Vec::new().into(),
+            cvss_score: cvss.map(|c| f64::from(c) / 2.0),
+            cvss_vector: None,
+            package: None,
+            layer: None,
+            location: None,
+            help_uri: None,
+            help_text: None,
+            tags: Vec::new().into(),
+            scanner: Scanner::default().into(),
+            qds: None,
+            fingerprint: None,
+            occurrences: 1,
+            exception: None,
+            suppression: None,
+        }
+    }
+
+    proptest! {
+        /// Few distinct keys, so ties are common: the titles (all distinct) show that ties
+        /// keep their order as in the standard library's stable sort.
+        #[test]
+        fn sort_worst_first_is_the_stable_sort(
+            keys in prop::collection::vec((0u8..5, prop::option::of(0u8..3), 0u8..3, 0u8..3), 0..80),
+        ) {
+            let findings: Vec<Finding> =
+                keys.iter().enumerate().map(|(i, &(s, c, r, id))| ranked(s, c, r, id, i)).collect();
+            let mut expected = findings.clone();
+            expected.sort_by(Finding::worst_first);
+            let mut ours = findings;
+            Finding::sort_worst_first(&mut ours);
+            let titles = |v: &[Finding]| v.iter().map(|f| f.title.clone()).collect::<Vec<_>>();
+            prop_assert_eq!(titles(&ours), titles(&expected));
+        }
+    }
 
     #[test]
     fn key_prefers_package_then_location() {

@@ -9,6 +9,12 @@ pub use sanitize::{
     display_line, display_text, is_unsafe_char, markdown_inline, markdown_rendered, sanitize, Form, REPLACEMENT,
 };
 
+/// `haystack.contains(needle)`, without building a searcher for a needle longer than the
+/// haystack (a rule's help text is often longer than the message it is compared with).
+pub(crate) fn contains(haystack: &str, needle: &str) -> bool {
+    needle.len() <= haystack.len() && memchr::memmem::find(haystack.as_bytes(), needle.as_bytes()).is_some()
+}
+
 /// The marker appended to any text scangate had to shorten.
 pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";
 

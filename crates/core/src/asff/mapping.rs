@@ -191,7 +191,7 @@ fn title(finding: &Finding) -> Text<'_> {
     };
     let affected = finding.affected();
     match nonblank(&affected) {
-        Some(a) if !base.contains(a) => {
+        Some(a) if !crate::text::contains(base, a) => {
             let a = truncate_chars(a, 100);
             let base = truncate_chars(base, MAX_TITLE_CHARS.saturating_sub(a.chars().count() + 3));
             bounded_owned(concat(&[&base, " (", &a, ")"]), MAX_TITLE_CHARS)
@@ -603,6 +603,10 @@ fn format_number(v: f64) -> String {
 }
 
 pub(super) fn nonblank(s: &str) -> Option<&str> {
+    // Nearly every text starts with a printable ASCII byte: not blank, without trimming.
+    if s.as_bytes().first().is_some_and(u8::is_ascii_graphic) {
+        return Some(s);
+    }
     (!s.trim().is_empty()).then_some(s)
 }
 

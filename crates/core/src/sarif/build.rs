@@ -7,6 +7,7 @@ use super::Warnings;
 use crate::finding::{write_dedup_key, DedupKey, Finding, FindingClass, FindingKind, Location, Package, Scanner};
 use crate::policy::Counts;
 use crate::severity;
+use crate::text::contains;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -708,7 +709,7 @@ fn build_finding(
         .or(rule_text(r.and_then(|r| r.help_text.as_deref())))
         .or(rule_text(r.and_then(|r| r.short.as_deref())));
     let description = match (message, help) {
-        (Some(m), Some(h)) if m != h && !m.contains(h) => format!("{m}\n\n{h}"),
+        (Some(m), Some(h)) if m != h && !contains(m, h) => format!("{m}\n\n{h}"),
         (Some(m), _) => m.to_string(),
         (None, Some(h)) => h.to_string(),
         (None, None) => rule_id.to_string(),
@@ -753,7 +754,7 @@ fn build_finding(
     let class = if security { FindingClass::Security } else { FindingClass::Quality };
     // The title names a CVE the finding has, when the message does not.
     let title = match cves.first() {
-        Some(cve) if !title.to_ascii_uppercase().contains(cve.as_str()) => format!("{cve}: {title}"),
+        Some(cve) if !contains_in_upper_case(title, cve) => format!("{cve}: {title}"),
         _ => title.to_string(),
     };
     // The rule's own id when the result names it (nearly always): shared.
@@ -787,6 +788,26 @@ fn build_finding(
         exception: None,
         suppression: raw.suppression.clone().map(Box::new),
     }
+}
+
+/// `haystack.to_ascii_uppercase().contains(needle)`, without the upper-case copy: upper-casing
+/// ASCII keeps every byte in place, so the needle is compared with the haystack's bytes
+/// upper-cased where it could start (at its first byte in either case).
+pub(crate) fn contains_in_upper_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    if n.len() > h.len() {
+        return false;
+    }
+    let last_start = h.len() - n.len();
+    let matches_at = |i: usize| h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_uppercase() == *b);
+    if !first.is_ascii_uppercase() {
+        // Only a byte equal to it upper-cases to it.
+        return memchr::memchr_iter(first, &h[..=last_start]).any(matches_at);
+    }
+    memchr::memchr2_iter(first, first.to_ascii_lowercase(), &h[..=last_start]).any(matches_at)
 }
 
 /// The result's message as plain text (SARIF 2.1.0 §3.11): its own `text` (else `markdown`),
@@ -862,4 +883,28 @@ fn result_message<'a>(
 
 fn find_in<'a>(strings: &'a [(String, String)], id: &str) -> Option<&'a str> {
     strings.iter().find(|(k, _)| k == id).map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{contains, contains_in_upper_case};
+    use proptest::prelude::*;
+
+    #[test]
+    fn searches_like_the_standard_library() {
+        assert!(contains_in_upper_case("cve-2021-44228 in log4j", "CVE-2021-44228"));
+        assert!(contains_in_upper_case("x", ""));
+        assert!(!contains_in_upper_case("CVE-2021-4422", "CVE-2021-44228"));
+        assert!(!contains_in_upper_case("cve-2021-44228", "cve-2021-44228"), "the needle is not upper-cased");
+        assert!(contains("message and help", "help"));
+        assert!(!contains("help", "help text"));
+    }
+
+    proptest! {
+        #[test]
+        fn contains_matches_str_contains(h in "[a-cC\\-é]{0,24}", n in "[a-cC\\-é]{0,4}") {
+            prop_assert_eq!(contains(&h, &n), h.contains(n.as_str()));
+            prop_assert_eq!(contains_in_upper_case(&h, &n), h.to_ascii_uppercase().contains(n.as_str()));
+        }
+    }
 }
