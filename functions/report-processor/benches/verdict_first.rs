@@ -550,7 +550,7 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
         host: None,
     };
     let ids: Vec<FindingKey> = report.findings.iter().map(|f| asff::finding_id(&ctx, f).into()).collect();
-    meter.step("ASFF ids (FindingKey: 64 bytes for the usual id)");
+    meter.step("ASFF ids (FindingKey: 48 bytes for the usual id)");
     let hashes: Vec<([u8; 32], [u8; 32])> =
         report.findings.iter().map(|f| (asff::content_digest(f, &ctx), asff::sighting_digest(f, &ctx))).collect();
     meter.step("content and sighting hashes (32 bytes each)");

@@ -14,6 +14,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The 32 bytes of 64 lowercase hex characters, if `text` is that.
 fn lower_hex_32(text: &[u8]) -> Option<[u8; 32]> {
+    lower_hex(text)
+}
+
+/// The `N` bytes of `2 * N` lowercase hex characters, if `text` is that.
+fn lower_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -21,10 +26,10 @@ fn lower_hex_32(text: &[u8]) -> Option<[u8; 32]> {
             _ => None,
         }
     }
-    if text.len() != 64 {
+    if text.len() != 2 * N {
         return None;
     }
-    let mut out = [0u8; 32];
+    let mut out = [0u8; N];
     for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
@@ -32,19 +37,22 @@ fn lower_hex_32(text: &[u8]) -> Option<[u8; 32]> {
 }
 
 /// Writes the lowercase hex of `bytes` into `out` (twice as long).
-fn write_hex(bytes: &[u8; 32], out: &mut [u8]) {
+fn write_hex(bytes: &[u8], out: &mut [u8]) {
     for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
         pair[0] = HEX[usize::from(b >> 4)];
         pair[1] = HEX[usize::from(b & 0x0f)];
     }
 }
 
-/// `scangate/` + 64 hex + `/` + 64 hex.
+/// `scangate/` + 32 hex (the lifecycle hash, `LifecycleKey::hash`) + `/` + 64 hex (the
+/// finding id).
 const PREFIX: &[u8] = b"scangate/";
-const KEY_LEN: usize = PREFIX.len() + 64 + 1 + 64;
+const LIFECYCLE_HEX: usize = 32;
+const SEP: usize = PREFIX.len() + LIFECYCLE_HEX;
+const KEY_LEN: usize = SEP + 1 + 64;
 
 /// An ASFF finding id as the state holds it in memory: the processor's own ids
-/// (`scangate/<64-hex lifecycle hash>/<64-hex finding id>`, lowercase) as their 64 bytes, any
+/// (`scangate/<32-hex lifecycle hash>/<64-hex finding id>`, lowercase) as their 48 bytes, any
 /// other id as its text. Each id has one form, so equality and hashing are the text's; the
 /// order is exactly the order of the texts (the state's map keeps its key order).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -52,7 +60,7 @@ pub struct FindingKey(KeyRepr);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum KeyRepr {
-    Scangate { lifecycle: [u8; 32], finding: [u8; 32] },
+    Scangate { lifecycle: [u8; 16], finding: [u8; 32] },
     Other(Box<str>),
 }
 
@@ -67,11 +75,11 @@ impl FindingKey {
 
     fn scangate(id: &str) -> Option<FindingKey> {
         let b = id.as_bytes();
-        if b.len() != KEY_LEN || !b.starts_with(PREFIX) || b[PREFIX.len() + 64] != b'/' {
+        if b.len() != KEY_LEN || !b.starts_with(PREFIX) || b[SEP] != b'/' {
             return None;
         }
-        let lifecycle = lower_hex_32(&b[PREFIX.len()..PREFIX.len() + 64])?;
-        let finding = lower_hex_32(&b[PREFIX.len() + 65..])?;
+        let lifecycle = lower_hex(&b[PREFIX.len()..SEP])?;
+        let finding = lower_hex(&b[SEP + 1..])?;
         Some(FindingKey(KeyRepr::Scangate { lifecycle, finding }))
     }
 
@@ -82,9 +90,9 @@ impl FindingKey {
             KeyRepr::Scangate { lifecycle, finding } => {
                 let mut buf = [0u8; KEY_LEN];
                 buf[..PREFIX.len()].copy_from_slice(PREFIX);
-                write_hex(lifecycle, &mut buf[PREFIX.len()..PREFIX.len() + 64]);
-                buf[PREFIX.len() + 64] = b'/';
-                write_hex(finding, &mut buf[PREFIX.len() + 65..]);
+                write_hex(lifecycle, &mut buf[PREFIX.len()..SEP]);
+                buf[SEP] = b'/';
+                write_hex(finding, &mut buf[SEP + 1..]);
                 // Only ASCII was written.
                 f(std::str::from_utf8(&buf).unwrap_or_default())
             }
@@ -389,7 +397,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn scangate_id() -> impl Strategy<Value = String> {
-        ("[0-9a-f]{64}", "[0-9a-f]{64}").prop_map(|(l, f)| format!("scangate/{l}/{f}"))
+        ("[0-9a-f]{32}", "[0-9a-f]{64}").prop_map(|(l, f)| format!("scangate/{l}/{f}"))
     }
 
     /// Ids of every shape: the processor's, near misses of it, and any text.
@@ -398,7 +406,9 @@ mod tests {
             scangate_id(),
             scangate_id().prop_map(|s| s.to_uppercase()),
             scangate_id().prop_map(|s| format!("{s}x")),
-            scangate_id().prop_map(|s| s[..137].to_string()),
+            scangate_id().prop_map(|s| s[..105].to_string()),
+            ("[0-9a-f]{64}", "[0-9a-f]{64}").prop_map(|(l, f)| format!("scangate/{l}/{f}")),
+            "scangate/[0-9a-f]{30,34}/?[0-9a-fg]{62,66}",
             "scangate/[0-9a-f]{0,70}/?[0-9a-fg]{0,66}",
             ".{0,20}",
             "[a-z~/]{0,4}",
@@ -457,9 +467,11 @@ mod tests {
 
     #[test]
     fn usual_shapes_are_compact_and_the_rest_kept_as_found() {
-        let id = format!("scangate/{}/{}", "ab".repeat(32), "01".repeat(32));
+        let id = format!("scangate/{}/{}", "ab".repeat(16), "01".repeat(32));
         assert!(matches!(FindingKey::new(&id).0, KeyRepr::Scangate { .. }));
         assert!(matches!(FindingKey::new(&id.to_uppercase()).0, KeyRepr::Other(_)));
+        let long = format!("scangate/{}/{}", "ab".repeat(32), "01".repeat(32));
+        assert!(matches!(FindingKey::new(&long).0, KeyRepr::Other(_)), "a lifecycle hash of another length");
         assert!(matches!(StateHash::new(&"0f".repeat(32)), StateHash::Sha256(_)));
         assert!(matches!(StateHash::new(&"0F".repeat(32)), StateHash::Text(_)));
         assert_eq!(Stamp::new("2026-11-20T08:00:00.000Z"), Stamp::Millis(1_795_161_600_000));
@@ -478,7 +490,7 @@ mod tests {
         assert_eq!(Stamp::new("yesterday").time(), None);
         assert_eq!(Stamp::new("2026-11-20T09:00:00+01:00").time(), Stamp::new("2026-11-20T08:00:00.000Z").time());
         // Smaller than the strings they replace.
-        assert!(std::mem::size_of::<FindingKey>() <= 72);
+        assert!(std::mem::size_of::<FindingKey>() <= 56);
         assert!(std::mem::size_of::<StateHash>() <= 40);
         assert!(std::mem::size_of::<Stamp>() <= 24);
     }

@@ -874,7 +874,7 @@ mod tests {
 
     #[test]
     fn a_state_holds_a_stub_id_that_is_its_key_once_and_shared_texts_once() {
-        let (a, b) = (format!("scangate/{}/{}", "1".repeat(64), "2".repeat(64)), "b".to_string());
+        let (a, b) = (format!("scangate/{}/{}", "1".repeat(32), "2".repeat(64)), "b".to_string());
         let mut state = LifecycleState::empty("k");
         for (key, stub_id) in [(&a, a.as_str()), (&b, "arn:aws:securityhub:finding/other")] {
             let mut e = entry("h", "2026-11-22T00:00:00.000Z");

@@ -152,7 +152,9 @@ pub(crate) fn new_findings<'f, I>(findings: I, ctx: &AsffContext) -> (Vec<NewFin
 where
     I: IntoIterator<Item = &'f Finding>,
 {
-    let all: Vec<(String, &'f Finding)> = findings.into_iter().map(|f| (asff::finding_id(ctx, f), f)).collect();
+    // Each id compact as soon as it is made (its text is not held).
+    let all: Vec<(FindingKey, &'f Finding)> =
+        findings.into_iter().map(|f| (FindingKey::from(asff::finding_id(ctx, f)), f)).collect();
     // Indices sorted by id (stable: report order within one id): per id, the first index keeps
     // the place and the last one renders.
     let mut order: Vec<usize> = (0..all.len()).collect();
@@ -171,7 +173,7 @@ where
     for ((id, f), render) in all.into_iter().zip(renders) {
         let Some(last) = render else { continue };
         new.push(NewFinding {
-            id: id.into(),
+            id,
             content_hash: asff::content_digest(f, ctx),
             sighting_hash: asff::sighting_digest(f, ctx),
             stub: Stub::None,
