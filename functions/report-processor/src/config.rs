@@ -93,19 +93,22 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 2
 }
 
-/// The default `MAX_FINDINGS`: one distinct finding per 8 KiB of the function's memory
-/// (512 MB → 65 536). The rule: the findings of such a report must stay inside the memory in
-/// the worst case, a rescan that changes every finding, which holds about 5 KB of heap per
-/// distinct finding and 1.3 times that of RSS (docs/benchmarks.md, "Verdict first"). Bytes
-/// alone do not bound it: a report of tiny results (about 110 bytes each) holds 150 000
-/// distinct findings in 16 MiB.
+/// The default `MAX_FINDINGS`: one distinct finding per 3 KiB of the function's memory
+/// (512 MB → 174 762; it was one per 8 KiB, 65 536, before the lifecycle state was held in
+/// compact form). The rule: the findings of such a report must stay inside the memory in the
+/// worst case, a rescan in a warm process after a first report of the same size. Measured
+/// (docs/benchmarks.md, "Issue #23: before and after"): 174 762 tiny findings peak at 359 MiB
+/// of RSS in that rescan (274 MiB first); QScanner-shaped findings, which hold more each, are
+/// bounded first by the text cap ([`default_max_text_bytes`]): 146 000 of them, about that
+/// cap, peak at 414 MiB in the rescan that changes every one. Bytes alone do not bound the
+/// findings: a report of tiny results (about 70 bytes each) holds 150 000 distinct findings in
+/// 10 MiB.
 pub fn default_max_findings(memory_mb: u64) -> usize {
-    usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (8 * 1024)).unwrap_or(usize::MAX)
+    usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (3 * 1024)).unwrap_or(usize::MAX)
 }
 
 /// The default `max_text_bytes`: one eighth of the function's memory (512 MB → 64 MiB), what
-/// the findings `MAX_FINDINGS` admits hold in text with room to spare (65 536 QScanner-shaped
-/// findings hold about 30 MB), while a report that copies a long rule text into many findings
+/// what about 146 000 QScanner-shaped findings hold (65 536 of them hold about 30 MB), while a report that copies a long rule text into many findings
 /// is refused before it holds the memory.
 pub fn default_max_text_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 8
@@ -121,12 +124,14 @@ pub fn default_max_held_bytes(memory_mb: u64) -> u64 {
 
 /// How many distinct quality findings (not gated) the reader may count per `MAX_FINDINGS`:
 /// it keeps 16 bytes of each (a digest of its dedup key, about 40 bytes of heap with the
-/// set's overhead), against about 5 KB of heap for a kept finding at the peak.
-pub const QUALITY_FINDINGS_PER_FINDING: usize = 16;
+/// set's overhead), against about 1.5 KB of heap for a kept finding at the peak. Six: the
+/// cap stays where it was (1 048 572 at 512 MB, 1 048 576 with the earlier 16 × 65 536) when
+/// the default `MAX_FINDINGS` grew, so that both caps reached at once still fit.
+pub const QUALITY_FINDINGS_PER_FINDING: usize = 6;
 
 impl Config {
     /// The cap on distinct quality findings that are counted and not kept (`QUALITY_FINDINGS`
-    /// `report` or `ignore`): [`QUALITY_FINDINGS_PER_FINDING`] × `MAX_FINDINGS` (1 048 576 at
+    /// `report` or `ignore`): [`QUALITY_FINDINGS_PER_FINDING`] × `MAX_FINDINGS` (1 048 572 at
     /// 512 MB); a report with more is quarantined. `None` with `QUALITY_FINDINGS=gate`: they are
     /// then gated and imported, kept and counted against `MAX_FINDINGS` like the others.
     pub fn max_quality_findings(&self) -> Option<usize> {
@@ -366,7 +371,7 @@ fn max_findings(vars: &Vars<'_>) -> Result<usize, ConfigError> {
         Err(_) => Err(ConfigError {
             name: "MAX_FINDINGS",
             message: format!(
-                "expected a number of distinct findings (0: one per 8 KiB of the function's memory), got {v:?}"
+                "expected a number of distinct findings (0: one per 3 KiB of the function's memory), got {v:?}"
             ),
         }),
     }
@@ -494,13 +499,15 @@ mod tests {
 
     #[test]
     fn max_findings_follows_the_memory_unless_set() {
-        assert_eq!(cfg(&[]).expect("defaults").max_findings, 65_536);
+        let defaults = cfg(&[]).expect("defaults");
+        assert_eq!(defaults.max_findings, 174_762, "one per 3 KiB of 512 MB");
+        assert_eq!(defaults.max_quality_findings(), Some(1_048_572), "where 16 × 65 536 had it");
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
-        assert_eq!(c.max_findings, 262_144);
+        assert_eq!(c.max_findings, 699_050);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"), ("MAX_FINDINGS", "1000")]).expect("valid");
         assert_eq!(c.max_findings, 1000);
         let c = cfg(&[("MAX_FINDINGS", "0")]).expect("valid");
-        assert_eq!(c.max_findings, 65_536, "0 is the default");
+        assert_eq!(c.max_findings, 174_762, "0 is the default");
     }
 
     #[test]

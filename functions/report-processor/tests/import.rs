@@ -422,11 +422,11 @@ fn report_over_max_findings_is_quarantined_with_its_kind() {
 }
 
 /// Quality findings that are not gated (`QUALITY_FINDINGS=report`, the default) are counted
-/// apart from MAX_FINDINGS, up to 16 per finding it allows (the reader keeps 16 bytes of each,
-/// not the finding): a linter's report of 300 distinct quality findings is processed under a
-/// MAX_FINDINGS of 20 (cap 320), its verdict counting all 300 and nothing imported; under
-/// MAX_FINDINGS 10 (cap 160) it is quarantined as too many quality findings; with
-/// `QUALITY_FINDINGS=gate` they are gated and imported, so MAX_FINDINGS counts them.
+/// apart from MAX_FINDINGS, up to `QUALITY_FINDINGS_PER_FINDING` (6) per finding it allows (the
+/// reader keeps 16 bytes of each, not the finding): a linter's report of 300 distinct quality
+/// findings is processed under a MAX_FINDINGS of 50 (cap 300), its verdict counting all 300 and
+/// nothing imported; under 49 (cap 294) it is quarantined as too many quality findings; with
+/// `QUALITY_FINDINGS=gate` they are gated and imported, so MAX_FINDINGS (20) counts them.
 #[test]
 fn quality_findings_are_counted_apart_from_max_findings() {
     run(async {
@@ -437,9 +437,13 @@ fn quality_findings_are_counted_apart_from_max_findings() {
         w.recorder_bucket();
         let quality = |v: &Verdict| v.quality_counts.total;
         let gated = scangate_core::policy::QualityFindings::Gate;
+        // The smallest MAX_FINDINGS whose quality cap holds the 300, and one whose cap does not.
+        let per = report_processor::config::QUALITY_FINDINGS_PER_FINDING;
+        let fits = 300usize.div_ceil(per);
+        let over = format!("more than {} distinct quality findings", (fits - 1) * per);
         for (case, max_findings, gate_quality, quarantined_for) in [
-            ("l-1", 20, false, None),
-            ("l-2", 10, false, Some("more than 160 distinct quality findings")),
+            ("l-1", fits, false, None),
+            ("l-2", fits - 1, false, Some(over.as_str())),
             ("l-3", 20, true, Some("more than 20 distinct findings (MAX_FINDINGS")),
         ] {
             w.env.processor.config.max_findings = max_findings;
