@@ -256,7 +256,7 @@ impl Finding {
     pub fn affected(&self) -> String {
         if let Some(p) = &self.package {
             match &p.installed_version {
-                Some(v) => format!("{} {}", p.name, v),
+                Some(v) => [p.name.as_str(), " ", v].concat(),
                 None => p.name.clone(),
             }
         } else if let Some(l) = &self.location {

@@ -9,11 +9,33 @@ pub use sanitize::{
     display_line, display_text, is_unsafe_char, markdown_inline, markdown_rendered, sanitize, Form, REPLACEMENT,
 };
 
-/// `haystack.contains(needle)`, without building a searcher for a needle longer than the
-/// haystack (a rule's help text is often longer than the message it is compared with).
+/// `haystack.contains(needle)`, cheap for the one-off searches of the renderers (is the help
+/// text already in the message, the package in the title): no searcher is built for a needle
+/// longer than the haystack, and the places where the needle's first byte occurs are
+/// compared first; only after [`CONTAINS_TRIES`] of them does a linear-time searcher take
+/// over, so a repetitive text cannot make it quadratic.
 pub(crate) fn contains(haystack: &str, needle: &str) -> bool {
-    needle.len() <= haystack.len() && memchr::memmem::find(haystack.as_bytes(), needle.as_bytes()).is_some()
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    if n.len() > h.len() {
+        return false;
+    }
+    let last_start = h.len() - n.len();
+    for (tried, i) in memchr::memchr_iter(first, &h[..=last_start]).enumerate() {
+        if tried == CONTAINS_TRIES {
+            return memchr::memmem::find(&h[i..], n).is_some();
+        }
+        if &h[i..i + n.len()] == n {
+            return true;
+        }
+    }
+    false
 }
+
+/// How many candidate places [`contains`] compares before it builds a searcher.
+const CONTAINS_TRIES: usize = 8;
 
 /// The marker appended to any text scangate had to shorten.
 pub const TRUNCATION_MARKER: &str = "…[truncated by scangate]";

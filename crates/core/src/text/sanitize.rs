@@ -168,14 +168,23 @@ fn first_change(s: &str, form: Form) -> Option<usize> {
                 && !matches!(b, b'\\' | b'`' | b'[' | b']' | b'|' | b'<' | b'>' | b'&' | b':' | b'.')
         }
     };
+    // In the block test below: line breaks and tabs pass in the text form.
+    let text = form == Form::Text;
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        // Sixteen printable ASCII bytes at a time (branch-free, so the compiler vectorizes
-        // it); a block with anything else is decided byte by byte below.
+        // Sixteen bytes at a time (branch-free, so the compiler vectorizes it): printable
+        // ASCII, and bytes of characters that pass (see `may_change`); a block with anything
+        // else is decided byte by byte below. A block can end inside a character: the rest
+        // of it is then continuation bytes of a character that passes.
         if form != Form::Markdown {
             while let Some(block) = bytes.get(i..i + 16) {
-                if !block.iter().fold(true, |all, &b| all & (b.wrapping_sub(0x20) < 0x5f)) {
+                let passing = |b: u8| {
+                    (b.wrapping_sub(0x20) < 0x5f)
+                        | (text & ((b == b'\n') | (b == b'\t')))
+                        | ((b >= 0x80) & !may_change(b))
+                };
+                if !block.iter().fold(true, |all, &b| all & passing(b)) {
                     break;
                 }
                 i += 16;
@@ -192,6 +201,11 @@ fn first_change(s: &str, form: Form) -> Option<usize> {
             i += 1;
             continue;
         }
+        if form != Form::Markdown && b < 0xC0 {
+            // A continuation byte after a block: its character started there, and passes.
+            i += 1;
+            continue;
+        }
         // `i` is a char boundary: only whole characters are stepped over.
         let c = s.get(i..).and_then(|rest| rest.chars().next())?;
         if !passes(c, form) {
@@ -200,6 +214,15 @@ fn first_change(s: &str, form: Form) -> Option<usize> {
         i += c.len_utf8();
     }
     None
+}
+
+/// Whether `b` is the UTF-8 lead byte of a character that may not pass: every non-ASCII
+/// character [`passes`] refuses (C1 controls and U+0085: lead C2; U+061C: D8; U+180E: E1;
+/// U+200B–U+206F: E2; U+FEFF, U+FFF9–U+FFFB: EF; U+E0000–U+E007F: F3) starts with one of
+/// these; a character that starts with any other byte passes in every form.
+#[inline]
+fn may_change(b: u8) -> bool {
+    (b == 0xC2) | (b == 0xD8) | (b == 0xE1) | (b == 0xE2) | (b == 0xEF) | (b == 0xF3)
 }
 
 enum Emit {
@@ -467,8 +490,28 @@ mod tests {
             Just("&lt;".to_string()),
             Just("&#91;".to_string()),
             any::<char>().prop_map(String::from),
+            Just("é 🚀 脆弱性\tnaïve\n".to_string()),
+            Just("\u{85}\u{ad}\u{61c}\u{180e}\u{feff}\u{fffa}\u{e0001}".to_string()),
         ];
         proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    /// Every character, at each place in a sixteen-byte block (and so inside or across the
+    /// blocks the fast scan tests at once): the first change is found where the per-character
+    /// definition puts it.
+    #[test]
+    fn first_change_of_every_character() {
+        let mut s = String::new();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            for pad in [0usize, 14] {
+                s.clear();
+                s.extend(std::iter::repeat_n('x', pad).chain([c, 'é']).chain(std::iter::repeat_n('y', 16)));
+                for form in [Form::Text, Form::Line] {
+                    let expected = (!passes(c, form)).then_some(pad);
+                    assert_eq!(first_change(&s, form), expected, "{c:?} {pad} {form:?}");
+                }
+            }
+        }
     }
 
     proptest! {
