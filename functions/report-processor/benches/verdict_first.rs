@@ -22,6 +22,10 @@
 //! result, each a distinct finding). The breakdown of `PHASES=1` is for `qscanner` only.
 //! `SHAPE=1m` is `tiny` at 1 000 000 distinct findings (unless `SIZES` says otherwise).
 //!
+//! The children run with the allocator settings the stack gives the function (`MALLOC_ARENA_MAX=2`,
+//! `MALLOC_MMAP_THRESHOLD_=131072`, `MALLOC_TRIM_THRESHOLD_=1048576`: glibc returns a report's pages);
+//! `ALLOCATOR=default` runs them with glibc's defaults instead, as every row before 79f2afb did.
+//!
 //! `LIMITS=stack` applies the stack's default `MAX_REPORT_BYTES` and `MAX_FINDINGS` (512 MB,
 //! as `Config::default()` computes them) instead of none: a report over them is quarantined
 //! and its row says so with the reason.
@@ -601,6 +605,11 @@ fn breakdown(cfg: &SynthConfig, bucket: &str, key: &str) {
     meter.step("one import chunk of 400 ASFF findings (total, not per finding)");
 }
 
+/// What the stack sets on the report-processor for glibc (cfn/scangate.yaml; `test_templates.py`
+/// `ALLOCATOR_VARIABLES` checks the template holds exactly these).
+const STACK_ALLOCATOR: [(&str, &str); 3] =
+    [("MALLOC_ARENA_MAX", "2"), ("MALLOC_MMAP_THRESHOLD_", "131072"), ("MALLOC_TRIM_THRESHOLD_", "1048576")];
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let one_million = std::env::var("SHAPE").is_ok_and(|v| v == "1m");
@@ -625,21 +634,28 @@ fn main() {
     let moto = Moto::start();
     let endpoint = moto.endpoint();
     let exe = std::env::current_exe().expect("current exe");
+    // The children run with the allocator settings the stack gives the function (cfn/scangate.yaml), unless
+    // `ALLOCATOR=default` asks for glibc's own defaults (the rows before 79f2afb).
+    let stack_allocator = std::env::var("ALLOCATOR").map_or(true, |v| v != "default");
     println!(
         "# SECURITY_HUB_MAX_TPS={tps} (the time to import is this rate limit's, over a BatchImportFindings stand-in \
-         that accepts at once); S3 = moto; ephemeral = bytes under the child's TMPDIR"
+         that accepts at once); S3 = moto; ephemeral = bytes under the child's TMPDIR; allocator: {}",
+        if stack_allocator { "the stack's MALLOC_* settings" } else { "glibc defaults (ALLOCATOR=default)" }
     );
     println!("{}", Row::HEADER);
     for n in sizes {
         // A fresh, empty temp dir per child: its ephemeral storage is the processor's alone.
         let tmp = std::env::temp_dir().join(format!("sg-bench-tmp-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&tmp).expect("bench temp dir");
-        let out = std::process::Command::new(&exe)
+        let mut child = std::process::Command::new(&exe);
+        child
             .args(["--one", &n.to_string(), &endpoint])
             .env("SECURITY_HUB_MAX_TPS", tps.to_string())
-            .env("TMPDIR", &tmp)
-            .output()
-            .expect("run one size");
+            .env("TMPDIR", &tmp);
+        if stack_allocator {
+            child.envs(STACK_ALLOCATOR);
+        }
+        let out = child.output().expect("run one size");
         print!("{}", String::from_utf8_lossy(&out.stdout));
         if !out.status.success() {
             eprintln!("{n}: failed: {}", String::from_utf8_lossy(&out.stderr));
