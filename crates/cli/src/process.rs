@@ -310,7 +310,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
         let ctx = asff_context(args, &report.target, &evaluated, &processed_at, &source_key);
         // Suppressed findings stay visible in Security Hub, with their justification (written
         // after the others, without copying either list).
-        write_file(path, "--asff", |w| asff::write_asff_array(findings.iter().chain(&report.suppressed), &ctx, w))?;
+        write_file(path, "--asff", |w| asff::write_asff_slices(&[&findings, &report.suppressed], &ctx, w))?;
     }
     if let Some(path) = &args.junit {
         let xml = junit::to_junit(&evaluated.verdict, &evaluated.evaluation, &findings, &gate);

@@ -16,6 +16,7 @@
 //!   again with tighter caps when a pathological finding does not fit;
 //! - `writer.rs`: [`write_asff_array`] streams a report's findings as one JSON array,
 //!   serialized by `json.rs` (serde_json's bytes, with a faster string escape);
+//!   [`write_asff_slices`] writes the same bytes, rendered by several threads;
 //! - `archive.rs`: the ARCHIVED record of a finding that went away, from the finding or
 //!   from the [`FindingStub`] the lifecycle state kept;
 //! - `hashes.rs`: the content and sighting hashes the lifecycle state compares between
@@ -42,4 +43,4 @@ pub use model::{
     MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS,
     MAX_URL_CHARS, SCHEMA_VERSION,
 };
-pub use writer::write_asff_array;
+pub use writer::{write_asff_array, write_asff_slices};

@@ -28,19 +28,94 @@ pub fn write_asff_array<'f, W: std::io::Write>(
         if i > 0 {
             w.write_all(b",")?;
         }
-        let rendered = build(f, &p, &CAPS[0], RecordState::Active);
-        if rendered.size_bound() <= FINDING_BYTES_BUDGET {
-            json::to_writer(&mut w, &rendered)?;
-            continue;
-        }
-        buf.clear();
-        json::to_writer(&mut buf, &rendered)?;
-        if buf.len() > FINDING_BYTES_BUDGET {
-            buf.clear();
-            json::to_writer(&mut buf, &shrink(f, &p, RecordState::Active))?;
-        }
-        w.write_all(&buf)?;
+        write_one(f, &p, &mut w, &mut buf)?;
     }
+    w.write_all(b"]")
+}
+
+/// One finding's ASFF into `w`: straight when its size bound is under the budget (the usual
+/// case), else measured in `buf` and rendered again with tighter caps when over it.
+fn write_one<W: std::io::Write>(f: &Finding, p: &Prepared<'_>, mut w: W, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let rendered = build(f, p, &CAPS[0], RecordState::Active);
+    if rendered.size_bound() <= FINDING_BYTES_BUDGET {
+        return Ok(json::to_writer(&mut w, &rendered)?);
+    }
+    buf.clear();
+    json::to_writer(&mut *buf, &rendered)?;
+    if buf.len() > FINDING_BYTES_BUDGET {
+        buf.clear();
+        json::to_writer(&mut *buf, &shrink(f, p, RecordState::Active))?;
+    }
+    w.write_all(buf)
+}
+
+/// Findings per batch a rendering thread of [`write_asff_slices`] hands over (about 1 MiB of
+/// ASFF for scanner findings).
+const BATCH: usize = 256;
+
+/// Below this many findings [`write_asff_slices`] renders on the calling thread.
+const PARALLEL_MIN: usize = 4 * BATCH;
+
+/// At most this many rendering threads.
+const MAX_THREADS: usize = 4;
+
+/// The same bytes as [`write_asff_array`] of `parts` one after the other, rendered by up to
+/// [`MAX_THREADS`] threads (as many as the machine has cores) when there are many findings:
+/// each renders every n-th batch of [`BATCH`] findings into its own buffer, and the calling
+/// thread writes the buffers in order. Memory: at most three batches per thread at a time.
+pub fn write_asff_slices<W: std::io::Write>(parts: &[&[Finding]], ctx: &AsffContext, w: W) -> std::io::Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+    if threads < 2 || total < PARALLEL_MIN {
+        return write_asff_array(parts.iter().flat_map(|p| p.iter()), ctx, w);
+    }
+    write_parallel(parts, ctx, w, threads, BATCH)
+}
+
+fn write_parallel<W: std::io::Write>(
+    parts: &[&[Finding]],
+    ctx: &AsffContext,
+    mut w: W,
+    threads: usize,
+    batch: usize,
+) -> std::io::Result<()> {
+    use std::sync::mpsc::{sync_channel, Receiver};
+    let prepared = Prepared::new(ctx);
+    let p = prepared.borrowed();
+    let batches: Vec<&[Finding]> = parts.iter().flat_map(|part| part.chunks(batch.max(1))).collect();
+    w.write_all(b"[")?;
+    std::thread::scope(|s| -> std::io::Result<()> {
+        let mut receivers: Vec<Receiver<std::io::Result<Vec<u8>>>> = Vec::with_capacity(threads);
+        for k in 0..threads {
+            let (tx, rx) = sync_channel(2);
+            receivers.push(rx);
+            let (batches, p) = (&batches, &p);
+            s.spawn(move || {
+                let mut scratch = Vec::new();
+                for (n, findings) in batches.iter().enumerate().skip(k).step_by(threads) {
+                    let mut out = Vec::with_capacity(findings.len() * 4096);
+                    let rendered = findings.iter().enumerate().try_for_each(|(i, f)| {
+                        // A comma before every finding but the very first.
+                        if n > 0 || i > 0 {
+                            out.push(b',');
+                        }
+                        write_one(f, p, &mut out, &mut scratch)
+                    });
+                    // The writer stopped (an error): nothing more to render.
+                    if tx.send(rendered.map(|()| out)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        for n in 0..batches.len() {
+            let stopped = || std::io::Error::other("an ASFF rendering thread stopped");
+            let buf = receivers[n % threads].recv().map_err(|_| stopped())??;
+            // On an error the receivers are dropped on return: the threads stop at their next batch.
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    })?;
     w.write_all(b"]")
 }
 
@@ -57,6 +132,24 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// The threaded writer writes what the one-thread writer writes, whatever the batch
+        /// size, thread count and split into parts.
+        #[test]
+        fn threaded_writer_matches_array_writer(
+            fs in prop::collection::vec(finding(), 0..12),
+            split in 0usize..12,
+            threads in 2usize..4,
+            batch in 1usize..4,
+            ctx in context(),
+        ) {
+            let mut expected = Vec::new();
+            write_asff_array(&fs, &ctx, &mut expected).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let (a, b) = fs.split_at(split.min(fs.len()));
+            let mut written = Vec::new();
+            write_parallel(&[a, b], &ctx, &mut written, threads, batch).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(written, expected);
+        }
 
         #[test]
         fn array_writer_matches_render(fs in prop::collection::vec(finding(), 0..4), ctx in context()) {
