@@ -576,10 +576,10 @@ pub fn valid_url(s: &str) -> Option<&str> {
     if s.len() > MAX_URL_CHARS || !s.bytes().all(|b| b.is_ascii_graphic()) {
         return None;
     }
-    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
+    let scheme = |p: &str| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    let rest = if scheme("https://") {
         &s[8..]
-    } else if lower.starts_with("http://") {
+    } else if scheme("http://") {
         &s[7..]
     } else {
         return None;

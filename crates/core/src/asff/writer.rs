@@ -60,8 +60,8 @@ const PARALLEL_MIN: usize = 4 * BATCH;
 const MAX_THREADS: usize = 4;
 
 /// The same bytes as [`write_asff_array`] of `parts` one after the other, rendered by up to
-/// [`MAX_THREADS`] threads (as many as the machine has cores) when there are many findings:
-/// each renders every n-th batch of [`BATCH`] findings into its own buffer, and the calling
+/// four threads (as many as the machine has cores) when there are over a thousand findings:
+/// each renders every n-th batch of 256 findings into its own buffer, and the calling
 /// thread writes the buffers in order. Memory: at most three batches per thread at a time.
 pub fn write_asff_slices<W: std::io::Write>(parts: &[&[Finding]], ctx: &AsffContext, w: W) -> std::io::Result<()> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
