@@ -97,10 +97,11 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
 /// (512 MB → 174 762; it was one per 8 KiB, 65 536, before the lifecycle state was held in
 /// compact form). The rule: the findings of such a report must stay inside the memory in the
 /// worst case, a rescan in a warm process after a first report of the same size. Measured
-/// (docs/benchmarks.md, "Issue #23: before and after"): 174 762 tiny findings peak at 359 MiB
-/// of RSS in that rescan (274 MiB first); QScanner-shaped findings, which hold more each, are
-/// bounded first by the text cap ([`default_max_text_bytes`]): 146 000 of them, about that
-/// cap, peak at 414 MiB in the rescan that changes every one. Bytes alone do not bound the
+/// (docs/benchmarks.md, "Issue #23: before and after", with the stack's allocator settings):
+/// 174 762 tiny findings peak at 269 MiB of RSS in that rescan (207 MiB first); QScanner-shaped
+/// findings, which hold more each, are bounded first by the text cap
+/// ([`default_max_text_bytes`]): 146 000 of them, about that cap, peak at 352 MiB in the
+/// rescan that changes every one. Bytes alone do not bound the
 /// findings: a report of tiny results (about 70 bytes each) holds 150 000 distinct findings in
 /// 10 MiB.
 pub fn default_max_findings(memory_mb: u64) -> usize {
