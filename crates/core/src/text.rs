@@ -9,20 +9,38 @@ pub use sanitize::{
     display_line, display_text, is_unsafe_char, markdown_inline, markdown_rendered, sanitize, Form, REPLACEMENT,
 };
 
+/// What a substring search needs: the haystack's and the needle's bytes, the needle's first byte
+/// and the last place in the haystack it could start.
+pub(crate) struct SearchWindow<'a> {
+    pub h: &'a [u8],
+    pub n: &'a [u8],
+    pub first: u8,
+    pub last_start: usize,
+}
+
+/// The [`SearchWindow`] of `needle` in `haystack`; `Err` holds the answer when there is nothing
+/// to search (an empty needle is in every text, a longer one in none).
+pub(crate) fn search_window<'a>(haystack: &'a str, needle: &'a str) -> Result<SearchWindow<'a>, bool> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return Err(true);
+    };
+    if n.len() > h.len() {
+        return Err(false);
+    }
+    Ok(SearchWindow { h, n, first, last_start: h.len() - n.len() })
+}
+
 /// `haystack.contains(needle)`, cheap for the one-off searches of the renderers (is the help
 /// text already in the message, the package in the title): no searcher is built for a needle
 /// longer than the haystack, and the places where the needle's first byte occurs are
 /// compared first; only after [`CONTAINS_TRIES`] of them does a linear-time searcher take
 /// over, so a repetitive text cannot make it quadratic.
 pub(crate) fn contains(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
-        return true;
+    let SearchWindow { h, n, first, last_start } = match search_window(haystack, needle) {
+        Ok(window) => window,
+        Err(found) => return found,
     };
-    if n.len() > h.len() {
-        return false;
-    }
-    let last_start = h.len() - n.len();
     for (tried, i) in memchr::memchr_iter(first, &h[..=last_start]).enumerate() {
         if tried == CONTAINS_TRIES {
             return memchr::memmem::find(&h[i..], n).is_some();

@@ -794,14 +794,10 @@ fn build_finding(
 /// ASCII keeps every byte in place, so the needle is compared with the haystack's bytes
 /// upper-cased where it could start (at its first byte in either case).
 pub(crate) fn contains_in_upper_case(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
-        return true;
+    let crate::text::SearchWindow { h, n, first, last_start } = match crate::text::search_window(haystack, needle) {
+        Ok(window) => window,
+        Err(found) => return found,
     };
-    if n.len() > h.len() {
-        return false;
-    }
-    let last_start = h.len() - n.len();
     let matches_at = |i: usize| h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_uppercase() == *b);
     if !first.is_ascii_uppercase() {
         // Only a byte equal to it upper-cases to it.
