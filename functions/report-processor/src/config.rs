@@ -101,16 +101,16 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
 /// 174 762 tiny findings peak at 269 MiB of RSS in that rescan (207 MiB first); QScanner-shaped
 /// findings, which hold more each, are bounded first by the text cap
 /// ([`default_max_text_bytes`]): 146 000 of them, about that cap, peak at 352 MiB in the
-/// rescan that changes every one. Bytes alone do not bound the
-/// findings: a report of tiny results (about 70 bytes each) holds 150 000 distinct findings in
-/// 10 MiB.
+/// rescan that changes every one. Bytes alone do not bound the findings: a report of tiny
+/// results (about 70 bytes each) holds 150 000 distinct findings in 10 MiB.
 pub fn default_max_findings(memory_mb: u64) -> usize {
     usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (3 * 1024)).unwrap_or(usize::MAX)
 }
 
 /// The default `max_text_bytes`: one eighth of the function's memory (512 MB → 64 MiB), what
-/// what about 146 000 QScanner-shaped findings hold (65 536 of them hold about 30 MB), while a report that copies a long rule text into many findings
-/// is refused before it holds the memory.
+/// about 146 000 QScanner-shaped findings hold (65 536 of them hold about 30 MB), while a
+/// report that copies a long rule text into many findings is refused before it holds the
+/// memory.
 pub fn default_max_text_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 8
 }
