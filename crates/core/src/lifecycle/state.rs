@@ -194,22 +194,26 @@ impl Serialize for KeyedStub<'_> {
     }
 }
 
+/// One entry as a state writes it, borrowed: the fields and order of [`Entry`], the stub with
+/// its key. [`KeyedEntry`] and the processor's write-ahead view both serialize through it, so
+/// an entry's field order is fixed in one place.
+#[derive(Serialize)]
+pub struct EntryView<'a> {
+    pub content_hash: &'a StateHash,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sighting_hash: Option<&'a StateHash>,
+    pub created_at: &'a Stamp,
+    pub last_imported_at: &'a Stamp,
+    pub stub: KeyedStub<'a>,
+}
+
 /// An entry as a state writes it under its key `.0` (the fields and order of [`Entry`]).
 pub struct KeyedEntry<'a>(pub &'a FindingKey, pub &'a Entry);
 
 impl Serialize for KeyedEntry<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            content_hash: &'a StateHash,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            sighting_hash: Option<&'a StateHash>,
-            created_at: &'a Stamp,
-            last_imported_at: &'a Stamp,
-            stub: KeyedStub<'a>,
-        }
         let e = self.1;
-        Out {
+        EntryView {
             content_hash: &e.content_hash,
             sighting_hash: e.sighting_hash.as_ref(),
             created_at: &e.created_at,

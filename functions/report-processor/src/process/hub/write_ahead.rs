@@ -6,7 +6,8 @@
 //! state while it writes ahead.
 
 use scangate_core::lifecycle::state::{
-    Entry, FindingKey, KeyedStub, LifecycleState, NewFinding, Plan, ReportMark, Stamp, StateHash, Stub, STATE_SCHEMA,
+    Entry, EntryView, FindingKey, KeyedStub, LifecycleState, NewFinding, Plan, ReportMark, Stamp, StateHash, Stub,
+    STATE_SCHEMA,
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::collections::{HashMap, HashSet};
@@ -36,17 +37,6 @@ struct Entries<'a> {
     now: Stamp,
     /// [`IN_FLIGHT`], once.
     in_flight: StateHash,
-}
-
-/// One entry as [`Entry`] serializes it, borrowed.
-#[derive(serde::Serialize)]
-struct EntryView<'a> {
-    content_hash: &'a StateHash,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sighting_hash: Option<&'a StateHash>,
-    created_at: &'a Stamp,
-    last_imported_at: &'a Stamp,
-    stub: KeyedStub<'a>,
 }
 
 impl<'a> InFlight<'a> {
