@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import sys
 import unittest
 from pathlib import Path
@@ -196,6 +197,25 @@ class EachRoleOnlyItsOwnPrefix(unittest.TestCase):
         self.assertEqual(sorted(entries(self.stack)), sorted(f"<{r}.RoleId>={p}" for r, p in self.own.items()))
         stack = tt.Resolved(GitHubRepositories=["octo/app"], UploaderPrincipalIds=["AIDAGENERICUPLOADER01"])
         self.assertEqual(entries(stack), ["AIDAGENERICUPLOADER01", "<GitHubRole0.RoleId>=github~octo~app"])
+        # An operator pins an uploader of their own to its prefix the same way: the pair reaches the processor as given.
+        stack = tt.Resolved(UploaderPrincipalIds=["AIDAGENERICUPLOADER01", "AROAPINNEDUPLOADER01=hpc-cluster"])
+        self.assertEqual(entries(stack), ["AIDAGENERICUPLOADER01", "AROAPINNEDUPLOADER01=hpc-cluster"])
+
+    def test_an_uploader_is_pinned_to_one_project_or_none(self) -> None:
+        """UploaderPrincipalIds takes a unique id, or `<id>=<project>` (the processor's pair, crates/core
+        contract/provenance.rs `Uploader::parse`), with a project that is one key segment: no `/`, `=`, `,`, `.` or
+        `..`, nothing empty."""
+        stackset, matches = tt.decode(str(tt.ROOT / "stacksets" / "scangate-stackset.yaml"))
+        self.assertFalse(matches)
+        for template in (TEMPLATE, stackset):
+            pattern = template["Parameters"]["UploaderPrincipalIds"]["AllowedPattern"]
+            for good in ("", "AIDAGENERICUPLOADER01", "AROAPINNEDUPLOADER01=hpc-cluster", "AIDAJENKINSUSER0001=jenkins~ci",
+                         "AROAPINNEDUPLOADER01=team_a.v2"):
+                self.assertIsNotNone(re.fullmatch(pattern, good), good)
+            for bad in ("AIDAGENERICUPLOADER01=", "AROAPINNEDUPLOADER01=..", "AROAPINNEDUPLOADER01=.hidden",
+                        "AROAPINNEDUPLOADER01=a/b", "AROAPINNEDUPLOADER01=a=b", "AROAPINNEDUPLOADER01= team",
+                        "=team", "arn:aws:iam::123456789012:role/x=team", "AROASHORT=team"):
+                self.assertIsNone(re.fullmatch(pattern, bad), bad)
 
     def test_role_outputs_exist_for_each_role(self) -> None:
         for role in CI_ROLES:
