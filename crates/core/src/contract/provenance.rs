@@ -155,11 +155,14 @@ pub fn check_uploader(
             "uploader {unique_id} wrote under scan project {key_project:?}'s prefix, which only that project's builds write"
         )));
     }
-    if uploaders.iter().any(|u| u.project == Some(key_project))
-        || CI_KEY_PROJECT_PREFIXES.iter().any(|p| key_project.starts_with(p))
-    {
+    if uploaders.iter().any(|u| u.project == Some(key_project)) {
         return Some(Err(format!(
-            "uploader {unique_id} wrote under {key_project:?}'s prefix, which belongs to the uploader paired with it (a CI role)"
+            "uploader {unique_id} wrote under {key_project:?}'s prefix, which belongs to the uploader paired with it"
+        )));
+    }
+    if CI_KEY_PROJECT_PREFIXES.iter().any(|p| key_project.starts_with(p)) {
+        return Some(Err(format!(
+            "uploader {unique_id} wrote under {key_project:?}'s prefix, which belongs to a CI role the stack creates"
         )));
     }
     Some(Ok(()))
@@ -365,19 +368,27 @@ mod tests {
 
     #[test]
     fn uploaders_are_verified_under_their_own_prefix_only() {
-        let entries: Vec<String> =
-            ["AIDAGENERICUPLOADER1", "AROAGITHUBROLE000001=github~acme~web", " AROAJENKINSROLE00001 = jenkins~ci "]
-                .map(String::from)
-                .to_vec();
+        let entries: Vec<String> = [
+            "AIDAGENERICUPLOADER1",
+            "AROAGITHUBROLE000001=github~acme~web",
+            " AROAJENKINSROLE00001 = jenkins~ci ",
+            "AIDAHPCUPLOADER00001=hpc",
+        ]
+        .map(String::from)
+        .to_vec();
         let scan = vec!["qualys-codebuild-image-eu-west-1".to_string()];
         let check = |id: &str, project: &str| check_uploader(&entries, id, project, &scan);
         // (writer, key project, verified? (the reason names))
         type Expected = Option<Result<(), &'static str>>;
-        let table: [(&str, &str, Expected); 10] = [
+        let table: [(&str, &str, Expected); 13] = [
             ("AIDAGENERICUPLOADER1", "team-a", Some(Ok(()))),
             ("AIDAGENERICUPLOADER1", "github~acme~web", Some(Err("belongs to the uploader paired with it"))),
-            ("AIDAGENERICUPLOADER1", "github~acme~other", Some(Err("belongs to the uploader paired with it"))),
-            ("AIDAGENERICUPLOADER1", "gitlab~group~app", Some(Err("(a CI role)"))),
+            ("AIDAGENERICUPLOADER1", "github~acme~other", Some(Err("belongs to a CI role"))),
+            ("AIDAGENERICUPLOADER1", "gitlab~group~app", Some(Err("belongs to a CI role"))),
+            // An uploader the operator pinned (UploaderPrincipalIds `<id>=<project>`) owns its prefix likewise.
+            ("AIDAGENERICUPLOADER1", "hpc", Some(Err("belongs to the uploader paired with it"))),
+            ("AIDAHPCUPLOADER00001", "hpc", Some(Ok(()))),
+            ("AIDAHPCUPLOADER00001", "team-a", Some(Err("only under its own prefix (hpc)"))),
             ("AIDAGENERICUPLOADER1", "qualys-codebuild-image-eu-west-1", Some(Err("only that project's builds"))),
             ("AROAGITHUBROLE000001", "github~acme~web", Some(Ok(()))),
             ("AROAGITHUBROLE000001", "github~acme~other", Some(Err("only under its own prefix (github~acme~web)"))),
