@@ -1,10 +1,11 @@
 //! From read results and rules to deduplicated [`Finding`]s: rule resolution, severity,
 //! CVE extraction, package derivation, kind, dedup.
 
+use super::index::{id_hex, DedupIndex, IdHex, MAX_INDEXED};
 use super::message;
 use super::parse::{RawResult, RuleInfo, Tool, VulnSoftware};
 use super::Warnings;
-use crate::finding::{write_dedup_key, DedupKey, Finding, FindingClass, FindingKind, Location, Package, Scanner};
+use crate::finding::{write_dedup_key, Finding, FindingClass, FindingKind, Location, Package, Scanner};
 use crate::policy::Counts;
 use crate::severity;
 use crate::text::contains;
@@ -17,12 +18,13 @@ use std::sync::Arc;
 pub(crate) struct Output {
     pub w: Warnings,
     pub findings: Vec<Finding>,
-    /// Dedup key text ([`DedupKey`]'s string) → index in `findings`.
-    pub index: HashMap<String, usize>,
+    /// The findings by dedup key, through their ids (the SHA-256 of the key): no key text
+    /// held ([`super::index`]).
+    pub index: DedupIndex,
     /// Findings of suppressed results (`suppressions` accepted), apart from `findings`;
     /// `suppressed_index` as `index`.
     pub suppressed: Vec<Finding>,
-    pub suppressed_index: HashMap<String, usize>,
+    pub suppressed_index: DedupIndex,
     pub results_read: usize,
     /// At most this many distinct findings (suppressed ones included) are kept; `None`: no cap.
     pub cap: Option<usize>,
@@ -65,8 +67,9 @@ pub(crate) struct RunState {
     /// Shared by the run's findings.
     pub scanner: Arc<Scanner>,
     pub tool: Option<Tool>,
-    /// Rule id → (component, rule index); the first rule with an id wins.
-    pub by_id: HashMap<String, (usize, usize)>,
+    /// Rule id → (component, rule index); the first rule with an id wins. Per rule, not per
+    /// finding: the key is the rule's own id, shared.
+    pub by_id: HashMap<Arc<str>, (usize, usize)>,
     pub rule_count: usize,
     /// What the scanner's name says about its findings (gitleaks → secrets, checkov → IaC).
     pub tool_kind: Option<FindingKind>,
@@ -93,7 +96,7 @@ impl RunState {
                 rule.component = c;
                 rule.index = i;
                 if let Some(id) = &rule.id {
-                    self.by_id.entry(id.to_string()).or_insert((c, i));
+                    self.by_id.entry(id.clone()).or_insert((c, i));
                 }
             }
             self.rule_count += comp.rules.len();
@@ -531,13 +534,15 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             raw.fingerprint.as_deref(),
             message,
         );
+        let sha = sha256(&key);
+        let id = id_hex(&sha);
         let held = out.findings.len() + out.suppressed.len();
         let (findings, index) = if raw.suppression.is_some() {
             (&mut out.suppressed, &mut out.suppressed_index)
         } else {
             (&mut out.findings, &mut out.index)
         };
-        if let Some(&i) = index.get(key.as_str()) {
+        if let Some(i) = index.find(findings, &id) {
             if let Some(f) = findings.get_mut(i) {
                 f.occurrences = f.occurrences.saturating_add(1);
                 if let (Some(have), Some(more)) = (f.suppression.as_mut(), raw.suppression.as_ref()) {
@@ -550,7 +555,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         // its finding is built, so the cap is checked after (the finding is then dropped).
         let digest = match out.quality_cap {
             Some(_) if raw.suppression.is_none() => {
-                let d = key_digest(&key);
+                let d = prefix_digest(&sha);
                 if out.quality_seen.contains(&d) {
                     continue;
                 }
@@ -558,12 +563,13 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
             }
             _ => None,
         };
-        if digest.is_none() && out.cap.is_some_and(|cap| held >= cap) {
+        // The indices are u32: never more than MAX_INDEXED findings, whatever the cap.
+        let cap = out.cap.map_or(MAX_INDEXED, |cap| cap.min(MAX_INDEXED));
+        if digest.is_none() && held >= cap {
             out.over_cap = true;
             continue;
         }
-        let dedup = DedupKey(key.clone());
-        let affected = Affected { key: &dedup, package, layer, location: location.clone(), shared };
+        let affected = Affected { id: &id, package, layer, location: location.clone(), shared };
         let finding = build_finding(run, rule, &raw, rule_id, affected, &mut out.w, &mut out.interned);
         if let (Some(d), Some(quality_cap)) = (digest, out.quality_cap) {
             if finding.class == FindingClass::Quality {
@@ -575,7 +581,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
                 }
                 continue;
             }
-            if out.cap.is_some_and(|cap| held >= cap) {
+            if held >= cap {
                 out.over_cap = true;
                 continue;
             }
@@ -584,7 +590,9 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         // findings: a long one referenced by many results would multiply the report's bytes, so
         // the kept text is capped. What the findings of a rule share (its id, help text and
         // uri, tags, CVEs) and the run's scanner count once.
-        let mut bytes = text_bytes(&finding, rule).saturating_add(dedup.0.len() as u64);
+        // The key's length is still counted, as when the index held the key's text: the cap
+        // (what reports it accepts) does not move with the index's layout.
+        let mut bytes = text_bytes(&finding, rule).saturating_add(key.len() as u64);
         let shared = [
             rule.map(|r| ((run.index, r.component, r.index), r.shared_bytes)),
             Some(((run.index, usize::MAX, usize::MAX), scanner_bytes(&run.scanner))),
@@ -602,8 +610,12 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         } else {
             (&mut out.findings, &mut out.index)
         };
-        index.insert(dedup.0, findings.len());
         findings.push(finding);
+        if !index.push(findings) {
+            // Not reached: `held` < MAX_INDEXED above.
+            findings.pop();
+            out.over_cap = true;
+        }
     }
     out.keybuf = key;
 }
@@ -654,20 +666,35 @@ fn intern(interned: &mut HashSet<Arc<str>>, value: &str) -> Arc<str> {
     v
 }
 
+/// The SHA-256 of a dedup key's text: the finding's id ([`id_hex`]) and, for a quality
+/// finding counted apart, what it is remembered by ([`prefix_digest`]).
+fn sha256(key: &str) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b.copy_from_slice(&Sha256::digest(key.as_bytes()));
+    b
+}
+
 /// The digest a quality finding counted apart is remembered by: the first 16 bytes of the
 /// SHA-256 of its dedup key text (a collision would merge two of them in the count; at 2^-128
 /// per pair it is not a concern).
-pub(crate) fn key_digest(key: &str) -> u128 {
-    let d = Sha256::digest(key.as_bytes());
+fn prefix_digest(sha: &[u8; 32]) -> u128 {
     let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
+    b.copy_from_slice(&sha[..16]);
     u128::from_be_bytes(b)
+}
+
+/// [`prefix_digest`] of a finding's SHA-256 read back from its id (`None`: not an id).
+pub(crate) fn id_digest(id: &str) -> Option<u128> {
+    let mut b = [0u8; 16];
+    hex::decode_to_slice(id.get(..32)?, &mut b).ok()?;
+    Some(u128::from_be_bytes(b))
 }
 
 /// What one finding of a result is about: its dedup key, the package (a result yields one
 /// finding per vulnerable package) with the image layer it is in, and the location.
 struct Affected<'a> {
-    key: &'a DedupKey,
+    /// The SHA-256 of its dedup key, as its id is written.
+    id: &'a IdHex,
     package: Option<Package>,
     layer: Option<String>,
     location: Option<Location>,
@@ -684,7 +711,7 @@ fn build_finding(
     w: &mut Warnings,
     interned: &mut HashSet<Arc<str>>,
 ) -> Finding {
-    let Affected { key, package, layer, location, shared } = affected;
+    let Affected { id, package, layer, location, shared } = affected;
     let r = rule;
     let sev = severity::resolve(
         raw.qualys.or(r.and_then(|r| r.qualys)),
@@ -763,7 +790,7 @@ fn build_finding(
         _ => Arc::from(rule_id),
     };
     Finding {
-        id: key.finding_id(),
+        id: id.iter().map(|&b| char::from(b)).collect(),
         rule_id,
         title,
         description,

@@ -37,6 +37,7 @@ mod driver;
 mod held;
 #[cfg(test)]
 mod held_tests;
+mod index;
 mod lenient;
 mod message;
 mod parse;
@@ -271,7 +272,8 @@ pub fn read_sarif_limited<R: std::io::Read>(
         });
     }
     let mut out = ctx.out;
-    if let (true, Some(limit)) = (out.over_cap, cap) {
+    if out.over_cap {
+        let limit = cap.map_or(index::MAX_INDEXED, |cap| cap.min(index::MAX_INDEXED));
         return Err(SarifError::TooManyFindings { source_name, limit });
     }
     if let (true, Some(limit)) = (out.over_text_cap, limits.max_text_bytes) {
@@ -282,17 +284,12 @@ pub fn read_sarif_limited<R: std::io::Read>(
     }
     // A finding that also occurs unsuppressed is a finding.
     if !out.suppressed.is_empty() {
-        let (index, quality) = (&out.index, &out.quality_seen);
-        let mut keep: Vec<bool> = vec![true; out.suppressed.len()];
-        for (key, &i) in &out.suppressed_index {
-            if index.contains_key(key) || (!quality.is_empty() && quality.contains(&build::key_digest(key))) {
-                if let Some(k) = keep.get_mut(i) {
-                    *k = false;
-                }
-            }
-        }
-        let mut flags = keep.into_iter();
-        out.suppressed.retain(|_| flags.next().unwrap_or(true));
+        let (index, findings, quality) = (&out.index, &out.findings, &out.quality_seen);
+        out.suppressed.retain(|s| {
+            let unsuppressed = index.find(findings, s.id.as_bytes()).is_some();
+            let counted = !quality.is_empty() && build::id_digest(&s.id).is_some_and(|d| quality.contains(&d));
+            !(unsuppressed || counted)
+        });
     }
     Ok(Report {
         suppressed: out.suppressed,
