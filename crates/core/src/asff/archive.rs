@@ -305,7 +305,7 @@ fn render_stub_as<'a>(stub: &'a FindingStub, key: &'a str, ctx: &'a AsffContext)
         title,
         remediation: None,
         product_fields,
-        resources: vec![resource],
+        resources: Cow::Owned(vec![resource]),
         vulnerabilities: Vec::new(),
         record_state: RecordState::Archived,
     }

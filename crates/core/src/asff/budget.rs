@@ -16,7 +16,7 @@ pub const MAX_FINDING_BYTES: usize = 240 * 1024;
 pub const FINDING_BYTES_BUDGET: usize = 200 * 1024;
 
 /// Caps applied while rendering; tighter sets are tried when a finding is too large.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Caps {
     pub(super) vulnerabilities: usize,
     pub(super) reference_urls: usize,
@@ -121,7 +121,7 @@ impl AsffFinding<'_> {
             b.opt(r.recommendation.url.as_deref());
         }
         b.map(self.product_fields.iter().map(|(k, v)| (*k, v.as_ref())));
-        for r in &self.resources {
+        for r in self.resources.iter() {
             b.slots(6);
             b.text(&r.kind);
             b.text(&r.id);
@@ -238,7 +238,7 @@ mod tests {
 
         #[test]
         fn bound_is_never_below_the_serialized_size(f in finding(), ctx in context()) {
-            let p = Prepared::new(&ctx);
+            let p = Prepared::for_many(&ctx);
             for caps in &CAPS {
                 for state in [RecordState::Active, RecordState::Archived] {
                     let rendered = build(&f, &p, caps, state);

@@ -24,7 +24,7 @@ pub fn content_digest(finding: &Finding, ctx: &AsffContext) -> [u8; 32] {
     let mut f = render(finding, ctx);
     f.created_at = Cow::Borrowed("");
     f.updated_at = Cow::Borrowed("");
-    f.resources.clear();
+    f.resources = Cow::Borrowed(&[]);
     for key in SIGHTING_PRODUCT_FIELDS {
         f.product_fields.remove(key);
     }

@@ -11,13 +11,14 @@
 //! output with serde_json's on arbitrary findings.
 
 use serde::ser::{self, Error as _, Impossible, Serialize};
-use std::io::Write;
+use std::ops::DerefMut;
 
 type Error = serde_json::Error;
 
-/// Writes `value` as compact JSON into `w`.
-pub(super) fn to_writer<W: Write, T: Serialize + ?Sized>(w: W, value: &T) -> Result<(), Error> {
-    value.serialize(&mut Json { w })
+/// Appends `value` as compact JSON to `out`. Output goes to a byte vector (not a `Write`):
+/// the many small pieces of a finding (brackets, commas, keys) are then plain appends.
+pub(super) fn to_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    value.serialize(&mut Json { w: out })
 }
 
 pub(super) struct Json<W> {
@@ -45,10 +46,11 @@ fn plain(b: u8) -> bool {
     b >= 0x20 && b != b'"' && b != b'\\'
 }
 
-pub(super) fn write_str<W: Write>(w: &mut W, s: &str) -> std::io::Result<()> {
+pub(super) fn write_str(w: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    w.write_all(b"\"")?;
+    w.reserve(bytes.len() + 2);
+    w.push(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -57,40 +59,43 @@ pub(super) fn write_str<W: Write>(w: &mut W, s: &str) -> std::io::Result<()> {
                 i += 16;
                 continue;
             }
+        } else if bytes[i..].iter().fold(true, |all, &b| all & plain(b)) {
+            // A short string or the last bytes of a long one, none to escape (the usual
+            // case): decided at once rather than byte by byte.
+            break;
         }
         let b = bytes[i];
         if plain(b) {
             i += 1;
             continue;
         }
-        w.write_all(&bytes[start..i])?;
+        w.extend_from_slice(&bytes[start..i]);
         match escape_byte(b) {
-            Some(short) => w.write_all(short)?,
-            None => w.write_all(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])?,
+            Some(short) => w.extend_from_slice(short),
+            None => {
+                w.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+            }
         }
         i += 1;
         start = i;
     }
-    w.write_all(&bytes[start..])?;
-    w.write_all(b"\"")
-}
-
-fn io(e: std::io::Error) -> Error {
-    Error::io(e)
+    w.extend_from_slice(&bytes[start..]);
+    w.push(b'"');
 }
 
 fn unsupported(what: &str) -> Error {
     Error::custom(format!("the ASFF serializer does not write {what}"))
 }
 
-impl<W: Write> Json<W> {
+impl<W: DerefMut<Target = Vec<u8>>> Json<W> {
     fn raw(&mut self, b: &[u8]) -> Result<(), Error> {
-        self.w.write_all(b).map_err(io)
+        self.w.extend_from_slice(b);
+        Ok(())
     }
 
     /// A number or other scalar as serde_json writes it.
     fn scalar<T: Serialize>(&mut self, v: T) -> Result<(), Error> {
-        serde_json::to_writer(&mut self.w, &v)
+        serde_json::to_writer(&mut *self.w, &v)
     }
 }
 
@@ -99,7 +104,7 @@ pub(super) struct Compound<'a, W> {
     first: bool,
 }
 
-impl<W: Write> Compound<'_, W> {
+impl<W: DerefMut<Target = Vec<u8>>> Compound<'_, W> {
     fn comma(&mut self) -> Result<(), Error> {
         if self.first {
             self.first = false;
@@ -110,7 +115,7 @@ impl<W: Write> Compound<'_, W> {
     }
 }
 
-impl<'a, W: Write> ser::Serializer for &'a mut Json<W> {
+impl<'a, W: DerefMut<Target = Vec<u8>>> ser::Serializer for &'a mut Json<W> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = Compound<'a, W>;
@@ -159,7 +164,8 @@ impl<'a, W: Write> ser::Serializer for &'a mut Json<W> {
         self.serialize_str(v.encode_utf8(&mut buf))
     }
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(&mut self.w, v).map_err(io)
+        write_str(&mut self.w, v);
+        Ok(())
     }
     fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
         Err(unsupported("bytes"))
@@ -229,7 +235,7 @@ impl<'a, W: Write> ser::Serializer for &'a mut Json<W> {
     }
 }
 
-impl<W: Write> ser::SerializeSeq for Compound<'_, W> {
+impl<W: DerefMut<Target = Vec<u8>>> ser::SerializeSeq for Compound<'_, W> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -241,7 +247,7 @@ impl<W: Write> ser::SerializeSeq for Compound<'_, W> {
     }
 }
 
-impl<W: Write> ser::SerializeTuple for Compound<'_, W> {
+impl<W: DerefMut<Target = Vec<u8>>> ser::SerializeTuple for Compound<'_, W> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -252,7 +258,7 @@ impl<W: Write> ser::SerializeTuple for Compound<'_, W> {
     }
 }
 
-impl<W: Write> ser::SerializeMap for Compound<'_, W> {
+impl<W: DerefMut<Target = Vec<u8>>> ser::SerializeMap for Compound<'_, W> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
@@ -268,13 +274,22 @@ impl<W: Write> ser::SerializeMap for Compound<'_, W> {
     }
 }
 
-impl<W: Write> ser::SerializeStruct for Compound<'_, W> {
+impl<W: DerefMut<Target = Vec<u8>>> ser::SerializeStruct for Compound<'_, W> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
         self.comma()?;
-        write_str(&mut self.ser.w, key).map_err(io)?;
-        self.ser.raw(b":")?;
+        // A field name of the model (a Rust identifier or a `rename`): nothing to escape,
+        // which the tests comparing with serde_json would show otherwise.
+        if key.bytes().all(plain) {
+            let w = &mut self.ser.w;
+            w.push(b'"');
+            w.extend_from_slice(key.as_bytes());
+            w.extend_from_slice(b"\":");
+        } else {
+            write_str(&mut self.ser.w, key);
+            self.ser.raw(b":")?;
+        }
         value.serialize(&mut *self.ser)
     }
     fn end(self) -> Result<(), Error> {
@@ -293,7 +308,7 @@ macro_rules! refuse {
     };
 }
 
-impl<W: Write> ser::Serializer for KeySerializer<'_, W> {
+impl<W: DerefMut<Target = Vec<u8>>> ser::Serializer for KeySerializer<'_, W> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = Impossible<(), Error>;
@@ -305,7 +320,8 @@ impl<W: Write> ser::Serializer for KeySerializer<'_, W> {
     type SerializeStructVariant = Impossible<(), Error>;
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(&mut self.ser.w, v).map_err(io)
+        write_str(&mut self.ser.w, v);
+        Ok(())
     }
     refuse!(
         serialize_bool(bool),
@@ -404,7 +420,7 @@ mod tests {
     fn refuses_what_it_does_not_write() {
         let mut m = BTreeMap::new();
         m.insert(1u8, "x");
-        assert!(to_writer(Vec::new(), &m).is_err());
+        assert!(to_writer(&mut Vec::new(), &m).is_err());
     }
 
     proptest! {

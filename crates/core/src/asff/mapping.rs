@@ -118,12 +118,27 @@ pub(super) struct Prepared<'a> {
     ctx: &'a AsffContext,
     product_arn: Text<'a>,
     lifecycle_hash: Text<'a>,
+    /// An image scan's resources at the first caps: they depend on the context alone.
+    resources: Option<Cow<'a, [Resource<'a>]>>,
 }
 
 impl<'a> Prepared<'a> {
     /// Owns its strings: what [`build`] takes from it is copied into each finding.
     pub(super) fn new(ctx: &'a AsffContext) -> Prepared<'a> {
-        Prepared { ctx, product_arn: Cow::Owned(ctx.product_arn()), lifecycle_hash: Cow::Owned(ctx.lifecycle.hash()) }
+        Prepared {
+            ctx,
+            product_arn: Cow::Owned(ctx.product_arn()),
+            lifecycle_hash: Cow::Owned(ctx.lifecycle.hash()),
+            resources: None,
+        }
+    }
+
+    /// [`Prepared::new`] with an image scan's resources made once too, for a writer of many
+    /// findings (through [`Prepared::borrowed`], every finding borrows them).
+    pub(super) fn for_many(ctx: &'a AsffContext) -> Prepared<'a> {
+        let resources =
+            matches!(ctx.scan_type, ScanType::Image).then(|| Cow::Owned(image_resources(ctx, &super::budget::CAPS[0])));
+        Prepared { resources, ..Prepared::new(ctx) }
     }
 
     /// Borrows this one's strings: the findings [`build`] makes from it borrow them too (no copy
@@ -133,6 +148,7 @@ impl<'a> Prepared<'a> {
             ctx: self.ctx,
             product_arn: Cow::Borrowed(&self.product_arn),
             lifecycle_hash: Cow::Borrowed(&self.lifecycle_hash),
+            resources: self.resources.as_deref().map(Cow::Borrowed),
         }
     }
 }
@@ -166,7 +182,10 @@ pub(super) fn build<'a>(finding: &'a Finding, p: &Prepared<'a>, caps: &Caps, sta
         description,
         remediation: remediation(finding),
         product_fields: product_fields(finding, ctx, caps),
-        resources: resources(finding, ctx, caps),
+        resources: match &p.resources {
+            Some(r) if *caps == super::budget::CAPS[0] => r.clone(),
+            _ => Cow::Owned(resources(finding, ctx, caps)),
+        },
         vulnerabilities: vulnerabilities(finding, caps),
         record_state: state,
     }
@@ -313,11 +332,21 @@ fn location(finding: &Finding) -> Text<'_> {
     }
 }
 
+/// An image scan's resources (the image, the build project): the context alone decides them,
+/// so [`Prepared`] makes them once.
+fn image_resources<'a>(ctx: &'a AsffContext, caps: &Caps) -> Vec<Resource<'a>> {
+    let target = nonblank(&ctx.target).unwrap_or("unknown");
+    let mut out = vec![image_resource(target, ctx, caps)];
+    push_codebuild(ctx, &mut out);
+    out.truncate(MAX_RESOURCES);
+    out
+}
+
 fn resources<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> Vec<Resource<'a>> {
     let mut out = Vec::with_capacity(2);
     let target = nonblank(&ctx.target).unwrap_or("unknown");
     match ctx.scan_type {
-        ScanType::Image => out.push(image_resource(target, ctx, caps)),
+        ScanType::Image => return image_resources(ctx, caps),
         ScanType::Rootfs if VmTarget::parse(target).is_some() => {
             if let Some(vm) = VmTarget::parse(target) {
                 vm_resources(&vm, finding, ctx, caps, &mut out);
@@ -334,6 +363,13 @@ fn resources<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> Vec
             });
         }
     }
+    push_codebuild(ctx, &mut out);
+    out.truncate(MAX_RESOURCES);
+    out
+}
+
+/// The CodeBuild project's resource, when the build is known.
+fn push_codebuild<'a>(ctx: &'a AsffContext, out: &mut Vec<Resource<'a>>) {
     if let Some(project) = ctx.codebuild_project.as_deref().and_then(nonblank) {
         let name = bounded(project, 255);
         out.push(Resource {
@@ -350,8 +386,6 @@ fn resources<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> Vec
             }),
         });
     }
-    out.truncate(MAX_RESOURCES);
-    out
 }
 
 /// `Details.Other` of a resource that has no typed details: scan type, target, the finding's

@@ -83,7 +83,8 @@ pub struct AsffFinding<'a> {
     pub(super) remediation: Option<Remediation<'a>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) product_fields: BTreeMap<&'static str, Text<'a>>,
-    pub(super) resources: Vec<Resource<'a>>,
+    /// Borrowed from [`Prepared`](super::mapping) when they depend on the context alone.
+    pub(super) resources: Cow<'a, [Resource<'a>]>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) vulnerabilities: Vec<Vulnerability<'a>>,
     pub(super) record_state: RecordState,

@@ -9,9 +9,9 @@ use crate::finding::Finding;
 
 /// Writes `[finding, …]` as a JSON array, one finding at a time (no whole-array buffer).
 ///
-/// Each finding is serialized once (by [`json`], serde_json's bytes with a faster escape): straight into `w` when its size bound is under the
-/// budget (the usual case), else into a reused buffer that both measures it and, when it
-/// fits, is what gets written; only a finding over the budget is rendered again.
+/// Each finding is serialized once (by [`json`], serde_json's bytes with a faster escape)
+/// into a reused buffer, written to `w` every 64 KiB; when its size bound is over the
+/// budget it is first measured in a second buffer and, when it does not fit, rendered again.
 /// `findings` is anything that yields `&Finding` (a slice, a `Vec`, two chained slices), so a
 /// caller need not copy findings into one list to write them.
 pub fn write_asff_array<'f, W: std::io::Write>(
@@ -20,33 +20,42 @@ pub fn write_asff_array<'f, W: std::io::Write>(
     mut w: W,
 ) -> std::io::Result<()> {
     // The per-context strings once; every finding borrows them.
-    let prepared = Prepared::new(ctx);
+    let prepared = Prepared::for_many(ctx);
     let p = prepared.borrowed();
-    let mut buf = Vec::new();
-    w.write_all(b"[")?;
+    let (mut out, mut scratch) = (Vec::with_capacity(CHUNK + 4096), Vec::new());
+    out.push(b'[');
     for (i, f) in findings.into_iter().enumerate() {
         if i > 0 {
-            w.write_all(b",")?;
+            out.push(b',');
         }
-        write_one(f, &p, &mut w, &mut buf)?;
+        write_one(f, &p, &mut out, &mut scratch)?;
+        if out.len() >= CHUNK {
+            w.write_all(&out)?;
+            out.clear();
+        }
     }
-    w.write_all(b"]")
+    out.push(b']');
+    w.write_all(&out)
 }
 
-/// One finding's ASFF into `w`: straight when its size bound is under the budget (the usual
-/// case), else measured in `buf` and rendered again with tighter caps when over it.
-fn write_one<W: std::io::Write>(f: &Finding, p: &Prepared<'_>, mut w: W, buf: &mut Vec<u8>) -> std::io::Result<()> {
+/// What [`write_asff_array`] gathers before it writes.
+const CHUNK: usize = 64 * 1024;
+
+/// Appends one finding's ASFF to `out`: straight when its size bound is under the budget (the
+/// usual case), else measured in `buf` and rendered again with tighter caps when over it.
+fn write_one<'a>(f: &'a Finding, p: &Prepared<'a>, out: &mut Vec<u8>, buf: &mut Vec<u8>) -> std::io::Result<()> {
     let rendered = build(f, p, &CAPS[0], RecordState::Active);
     if rendered.size_bound() <= FINDING_BYTES_BUDGET {
-        return Ok(json::to_writer(&mut w, &rendered)?);
+        return Ok(json::to_writer(out, &rendered)?);
     }
     buf.clear();
-    json::to_writer(&mut *buf, &rendered)?;
+    json::to_writer(buf, &rendered)?;
     if buf.len() > FINDING_BYTES_BUDGET {
         buf.clear();
-        json::to_writer(&mut *buf, &shrink(f, p, RecordState::Active))?;
+        json::to_writer(buf, &shrink(f, p, RecordState::Active))?;
     }
-    w.write_all(buf)
+    out.extend_from_slice(buf);
+    Ok(())
 }
 
 /// Findings per batch a rendering thread of [`write_asff_slices`] hands over (about 1 MiB of
@@ -79,21 +88,26 @@ fn write_parallel<W: std::io::Write>(
     threads: usize,
     batch: usize,
 ) -> std::io::Result<()> {
-    use std::sync::mpsc::{sync_channel, Receiver};
-    let prepared = Prepared::new(ctx);
+    use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+    let prepared = Prepared::for_many(ctx);
     let p = prepared.borrowed();
     let batches: Vec<&[Finding]> = parts.iter().flat_map(|part| part.chunks(batch.max(1))).collect();
     w.write_all(b"[")?;
     std::thread::scope(|s| -> std::io::Result<()> {
         let mut receivers: Vec<Receiver<std::io::Result<Vec<u8>>>> = Vec::with_capacity(threads);
+        // Written buffers go back to their thread to be filled again: the same few megabytes
+        // are reused instead of allocating (and faulting in) fresh memory for every batch.
+        let mut returns: Vec<Sender<Vec<u8>>> = Vec::with_capacity(threads);
         for k in 0..threads {
             let (tx, rx) = sync_channel(2);
+            let (back, returned) = channel::<Vec<u8>>();
             receivers.push(rx);
+            returns.push(back);
             let (batches, p) = (&batches, &p);
             s.spawn(move || {
                 let mut scratch = Vec::new();
                 for (n, findings) in batches.iter().enumerate().skip(k).step_by(threads) {
-                    let mut out = Vec::with_capacity(findings.len() * 4096);
+                    let mut out = returned.try_recv().unwrap_or_else(|_| Vec::with_capacity(findings.len() * 4096));
                     let rendered = findings.iter().enumerate().try_for_each(|(i, f)| {
                         // A comma before every finding but the very first.
                         if n > 0 || i > 0 {
@@ -110,9 +124,12 @@ fn write_parallel<W: std::io::Write>(
         }
         for n in 0..batches.len() {
             let stopped = || std::io::Error::other("an ASFF rendering thread stopped");
-            let buf = receivers[n % threads].recv().map_err(|_| stopped())??;
+            let mut buf = receivers[n % threads].recv().map_err(|_| stopped())??;
             // On an error the receivers are dropped on return: the threads stop at their next batch.
             w.write_all(&buf)?;
+            buf.clear();
+            // The thread may have finished its last batch: then the buffer is freed here.
+            let _ = returns[n % threads].send(buf);
         }
         Ok(())
     })?;
