@@ -186,36 +186,11 @@ pub fn incomplete_reason(incomplete: &[String], gate: &GatePolicy) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Finding, FindingKind, Scanner};
-    use crate::severity::{Severity, SeveritySource};
+    use crate::finding::Finding;
+    use crate::severity::Severity;
 
     fn finding(id: &str, severity: Severity) -> Finding {
-        Finding {
-            id: id.into(),
-            rule_id: id.into(),
-            title: id.into(),
-            description: id.into(),
-            severity,
-            severity_source: SeveritySource::Level,
-            severity_original: "error".into(),
-            kind: FindingKind::Code,
-            class: Default::default(),
-            cves: vec![].into(),
-            cvss_score: None,
-            cvss_vector: None,
-            package: None,
-            layer: None,
-            location: None,
-            help_uri: None,
-            help_text: None,
-            tags: vec![].into(),
-            scanner: Scanner { name: "t".into(), version: None }.into(),
-            qds: None,
-            fingerprint: None,
-            occurrences: 1,
-            exception: None,
-            suppression: None,
-        }
+        Finding::plain(id, severity)
     }
 
     #[test]

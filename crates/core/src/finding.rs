@@ -207,6 +207,43 @@ impl DedupKey {
     }
 }
 
+/// The plain finding core's own tests build theirs from (`Finding { title: …, ..Finding::plain(…) }`),
+/// so that a new field is added here once rather than in every test's literal. (Tests outside
+/// the crate have `scangate_testkit::findings::finding`.)
+#[cfg(test)]
+impl Finding {
+    /// Finding `id` of `severity`: a code finding of rule `id`, title and description `id`,
+    /// severity from a SARIF level (`error`), scanner `t`, one occurrence, nothing optional set.
+    pub(crate) fn plain(id: &str, severity: Severity) -> Finding {
+        Finding {
+            id: id.into(),
+            rule_id: id.into(),
+            title: id.into(),
+            description: id.into(),
+            severity,
+            severity_source: SeveritySource::Level,
+            severity_original: "error".into(),
+            kind: FindingKind::Code,
+            class: FindingClass::default(),
+            cves: Vec::new().into(),
+            cvss_score: None,
+            cvss_vector: None,
+            package: None,
+            layer: None,
+            location: None,
+            help_uri: None,
+            help_text: None,
+            tags: Vec::new().into(),
+            scanner: Scanner { name: "t".into(), version: None }.into(),
+            qds: None,
+            fingerprint: None,
+            occurrences: 1,
+            exception: None,
+            suppression: None,
+        }
+    }
+}
+
 impl Finding {
     /// Whether a fix is available, as the ASFF `FixAvailable` says: `Some(true)` for an
     /// affected package with a fixed version, `Some(false)` for one without, `None` when the
@@ -279,30 +316,13 @@ mod tests {
         let severity = [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
             [usize::from(severity % 5)];
         Finding {
-            id: format!("id-{id}"),
             rule_id: format!("rule-{rule}").into(),
             title: title.to_string(),
             description: String::new(),
-            severity,
-            severity_source: SeveritySource::Level,
             severity_original: "".into(),
-            kind: FindingKind::Code,
-            class: Default::default(),
-            cves: Vec::new().into(),
             cvss_score: cvss.map(|c| f64::from(c) / 2.0),
-            cvss_vector: None,
-            package: None,
-            layer: None,
-            location: None,
-            help_uri: None,
-            help_text: None,
-            tags: Vec::new().into(),
             scanner: Scanner::default().into(),
-            qds: None,
-            fingerprint: None,
-            occurrences: 1,
-            exception: None,
-            suppression: None,
+            ..Finding::plain(&format!("id-{id}"), severity)
         }
     }
 

@@ -80,37 +80,19 @@ impl DedupIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{DedupKey, FindingKind, Scanner};
-    use crate::severity::{Severity, SeveritySource};
+    use crate::finding::{DedupKey, Scanner};
+    use crate::severity::Severity;
     use proptest::prelude::*;
     use sha2::{Digest, Sha256};
 
     fn finding(key: &str) -> Finding {
         Finding {
-            id: DedupKey(key.to_string()).finding_id(),
             rule_id: "r".into(),
             title: "t".into(),
             description: "d".into(),
-            severity: Severity::Low,
-            severity_source: SeveritySource::Level,
             severity_original: "note".into(),
-            kind: FindingKind::Code,
-            class: Default::default(),
-            cves: vec![].into(),
-            cvss_score: None,
-            cvss_vector: None,
-            package: None,
-            layer: None,
-            location: None,
-            help_uri: None,
-            help_text: None,
-            tags: vec![].into(),
             scanner: Scanner { name: "s".into(), version: None }.into(),
-            qds: None,
-            fingerprint: None,
-            occurrences: 1,
-            exception: None,
-            suppression: None,
+            ..Finding::plain(&DedupKey(key.to_string()).finding_id(), Severity::Low)
         }
     }
 

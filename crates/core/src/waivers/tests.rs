@@ -12,17 +12,10 @@ const TODAY: Date = date!(2026 - 12 - 01);
 fn finding(rule: &str, cves: &[&str], purl: Option<&str>, uri: Option<&str>) -> Finding {
     Finding {
         id: format!("id-{rule}-{}", purl.unwrap_or("")),
-        rule_id: rule.into(),
-        title: rule.into(),
-        description: rule.into(),
-        severity: Severity::High,
         severity_source: SeveritySource::SecuritySeverity,
         severity_original: "8.1".into(),
         kind: FindingKind::Vulnerability,
-        class: Default::default(),
         cves: cves.iter().map(|c| c.to_string()).collect(),
-        cvss_score: None,
-        cvss_vector: None,
         package: purl.map(|p| {
             Package {
                 name: "openssl".into(),
@@ -32,17 +25,9 @@ fn finding(rule: &str, cves: &[&str], purl: Option<&str>, uri: Option<&str>) -> 
             }
             .into()
         }),
-        layer: None,
         location: uri.map(|u| Location { uri: u.into(), start_line: Some(1) }),
-        help_uri: None,
-        help_text: None,
-        tags: vec![].into(),
         scanner: Scanner { name: "QScanner".into(), version: None }.into(),
-        qds: None,
-        fingerprint: None,
-        occurrences: 1,
-        exception: None,
-        suppression: None,
+        ..Finding::plain(rule, Severity::High)
     }
 }
 
