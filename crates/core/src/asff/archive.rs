@@ -5,7 +5,7 @@
 use super::budget::{render, render_state};
 use super::mapping::{bounded, bounded_owned, nonblank, AsffContext};
 use super::model::{
-    to_value, types, AsffFinding, AsffSeverity, ProviderFields, ProviderSeverity, RecordState, Resource,
+    to_value, types, AsffFinding, AsffSeverity, Fields, ProviderFields, ProviderSeverity, RecordState, Resource,
     MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_TITLE_CHARS, SCHEMA_VERSION,
 };
 use crate::finding::Finding;
@@ -14,7 +14,7 @@ use crate::severity::Severity;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Renders a finding that went away: the same Id and required fields, RecordState ARCHIVED.
@@ -275,7 +275,7 @@ fn render_stub_as<'a>(stub: &'a FindingStub, key: &'a str, ctx: &'a AsffContext)
         Some(s @ Stamp::Millis(_)) => Cow::Owned(s.to_string()),
         _ => Cow::Borrowed(ctx.created_at()),
     };
-    let mut product_fields = BTreeMap::new();
+    let mut product_fields = Fields::default();
     product_fields.insert("scangate/LifecycleKey", bounded(&ctx.lifecycle.key, MAX_PRODUCT_FIELD_VALUE_CHARS));
     if let Some(uri) = ctx.report_uri.as_deref().and_then(nonblank) {
         product_fields.insert("scangate/ArchivedBy", bounded(uri, MAX_PRODUCT_FIELD_VALUE_CHARS));

@@ -120,7 +120,7 @@ impl AsffFinding<'_> {
             b.opt(r.recommendation.text.as_deref());
             b.opt(r.recommendation.url.as_deref());
         }
-        b.map(self.product_fields.iter().map(|(k, v)| (*k, v.as_ref())));
+        b.map(self.product_fields.iter().map(|(k, v)| (k, v.as_ref())));
         for r in self.resources.iter() {
             b.slots(6);
             b.text(&r.kind);

@@ -6,11 +6,11 @@
 
 use super::budget::Caps;
 use super::model::{
-    types, AsffFinding, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, ProviderFields,
-    ProviderSeverity, Recommendation, RecordState, Remediation, Resource, ResourceDetails, SoftwarePackage, Text,
-    Vendor, Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS,
-    MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS,
-    MAX_URL_CHARS, SCHEMA_VERSION,
+    types, AsffFinding, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, Fields,
+    ProviderFields, ProviderSeverity, Recommendation, RecordState, Remediation, Resource, ResourceDetails,
+    SoftwarePackage, Text, Vendor, Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS,
+    MAX_OTHER_VALUE_CHARS, MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS,
+    MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS, SCHEMA_VERSION,
 };
 use crate::finding::{Finding, FindingClass, FindingKind};
 use crate::host::{Cloud, HostFacts, VmTarget};
@@ -239,34 +239,27 @@ fn remediation(finding: &Finding) -> Option<Remediation<'_>> {
     Some(Remediation { recommendation: Recommendation { text, url } })
 }
 
-fn product_fields<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> BTreeMap<&'static str, Text<'a>> {
-    let mut fields = BTreeMap::new();
+fn product_fields<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -> Fields<'a> {
+    let mut fields = Fields::with_capacity(24);
     let max = caps.product_value.min(MAX_PRODUCT_FIELD_VALUE_CHARS);
     // Keys are constants, all within Security Hub's 128-character key limit (the unit tests check).
-    let mut put_text = |key: &'static str, value: Option<Text<'a>>| {
+    let mut put = |key: &'static str, value: Option<Text<'a>>| {
         if let Some(v) = value.filter(|v| nonblank(v).is_some()) {
             if fields.len() < MAX_PRODUCT_FIELDS {
                 fields.insert(key, bounded_text(v, max));
             }
         }
     };
-    let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
-    put("scangate/Scanner", Some(&finding.scanner.name));
-    put("scangate/ScannerVersion", finding.scanner.version.as_deref());
-    put("scangate/RuleId", Some(&finding.rule_id));
-    put("scangate/FindingId", Some(&finding.id));
-    put("scangate/ScanType", Some(ctx.scan_type.as_str()));
-    put("scangate/SeveritySource", Some(severity_source(finding)));
-    let mut put_owned = |key: &'static str, value: Option<String>| put_text(key, value.map(Cow::Owned));
-    put_owned("scangate/Qds", finding.qds.filter(|q| q.is_finite()).map(format_number));
-    let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
-    put("scangate/Layer", finding.layer.as_deref());
-    put("scangate/ReportUri", ctx.report_uri.as_deref());
-    put("scangate/BuildArn", ctx.build_arn.as_deref());
-    put("scangate/LifecycleKey", Some(&ctx.lifecycle.key));
-    put_text("scangate/Location", Some(location(finding)));
-    let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
-    put("scangate/PackageUrl", finding.package.as_ref().and_then(|p| p.purl.as_deref()));
+    let b = |value: Option<&'a str>| value.map(Cow::Borrowed);
+    let host = ctx.host.as_ref();
+    // Put in key order, the order they are written in, so each is appended (another order
+    // writes the same, only slower). There are fewer keys than MAX_PRODUCT_FIELDS, so the
+    // order never decides which are kept.
+    put("scangate/BuildArn", b(ctx.build_arn.as_deref()));
+    if !finding.cves.is_empty() {
+        put("scangate/CveCount", Some(Cow::Owned(finding.cves.len().to_string())));
+        put("scangate/Cves", Some(Cow::Owned(finding.cves.join(","))));
+    }
     // A waived finding stays visible with its exception (docs/waivers.md). ProductFields, not
     // Note or UserDefinedFields: those are the customer's (BatchUpdateFindings), and
     // BatchImportFindings cannot change them once the finding exists.
@@ -275,40 +268,44 @@ fn product_fields<'a>(finding: &'a Finding, ctx: &'a AsffContext, caps: &Caps) -
             Some(status) => Cow::Owned(format!("{}:{}", e.kind.as_str(), status.as_str())),
             None => Cow::Borrowed(e.kind.as_str()),
         };
-        put_text("scangate/Exception", Some(what));
-        let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
-        put("scangate/ExceptionId", Some(&e.id));
-        put("scangate/ExceptionRef", Some(&e.reference));
-        put("scangate/ExceptionReason", Some(&e.reason));
-        put("scangate/ExceptionOwner", e.owner.as_deref());
-        put("scangate/ExceptionExpires", e.expires.as_deref());
-        put("scangate/ExceptionDocument", Some(&e.document_sha256));
+        put("scangate/Exception", Some(what));
+        put("scangate/ExceptionDocument", b(Some(&e.document_sha256)));
+        put("scangate/ExceptionExpires", b(e.expires.as_deref()));
+        put("scangate/ExceptionId", b(Some(&e.id)));
+        put("scangate/ExceptionOwner", b(e.owner.as_deref()));
+        put("scangate/ExceptionReason", b(Some(&e.reason)));
+        put("scangate/ExceptionRef", b(Some(&e.reference)));
     }
+    put("scangate/FindingId", b(Some(&finding.id)));
+    put("scangate/Host", b(host.and_then(|h| h.hostname.as_deref())));
+    put("scangate/Kernel", b(host.and_then(|h| h.kernel.as_deref())));
+    put("scangate/Layer", b(finding.layer.as_deref()));
+    put("scangate/LifecycleKey", b(Some(&ctx.lifecycle.key)));
+    put("scangate/Location", Some(location(finding)));
+    put("scangate/Machine", b(host.and_then(|h| h.machine.as_deref())));
+    if finding.occurrences > 1 {
+        put("scangate/Occurrences", Some(Cow::Owned(finding.occurrences.to_string())));
+    }
+    put("scangate/Os", b(host.and_then(|h| h.os.as_deref())));
+    put("scangate/PackageUrl", b(finding.package.as_ref().and_then(|p| p.purl.as_deref())));
+    put("scangate/Qds", finding.qds.filter(|q| q.is_finite()).map(|q| Cow::Owned(format_number(q))));
+    put("scangate/ReportUri", b(ctx.report_uri.as_deref()));
+    put("scangate/RuleId", b(Some(&finding.rule_id)));
+    put("scangate/ScanType", b(Some(ctx.scan_type.as_str())));
+    put("scangate/Scanner", b(Some(&finding.scanner.name)));
+    put("scangate/ScannerVersion", b(finding.scanner.version.as_deref()));
+    put("scangate/SeveritySource", b(Some(severity_source(finding))));
     // A SARIF suppression is shown whether HONOR_SUPPRESSIONS honoured it or not, with its
     // justification: the finding stays ACTIVE either way (docs/security.md, "Suppressions").
     // ProductFields for the reason given above: Workflow, Note and UserDefinedFields cannot
     // be changed by BatchImportFindings once the finding exists.
     if let Some(s) = &finding.suppression {
-        put_text("scangate/Suppressed", Some(Cow::Borrowed(if s.honoured { "true" } else { "false" })));
-        put_text("scangate/SuppressionKinds", Some(Cow::Owned(s.kinds_text())));
-        put_text("scangate/SuppressionJustification", s.justification.as_deref().map(Cow::Borrowed));
-    }
-    if let Some(h) = &ctx.host {
-        let mut put = |key: &'static str, value: Option<&'a str>| put_text(key, value.map(Cow::Borrowed));
-        put("scangate/Host", h.hostname.as_deref());
-        put("scangate/Kernel", h.kernel.as_deref());
-        put("scangate/Machine", h.machine.as_deref());
-        put("scangate/Os", h.os.as_deref());
-    }
-    if !finding.cves.is_empty() {
-        put_text("scangate/Cves", Some(Cow::Owned(finding.cves.join(","))));
-        put_text("scangate/CveCount", Some(Cow::Owned(finding.cves.len().to_string())));
+        put("scangate/Suppressed", Some(Cow::Borrowed(if s.honoured { "true" } else { "false" })));
+        put("scangate/SuppressionJustification", b(s.justification.as_deref()));
+        put("scangate/SuppressionKinds", Some(Cow::Owned(s.kinds_text())));
     }
     if !finding.tags.is_empty() {
-        put_text("scangate/Tags", Some(Cow::Owned(finding.tags.join(","))));
-    }
-    if finding.occurrences > 1 {
-        put_text("scangate/Occurrences", Some(Cow::Owned(finding.occurrences.to_string())));
+        put("scangate/Tags", Some(Cow::Owned(finding.tags.join(","))));
     }
     fields
 }

@@ -81,8 +81,8 @@ pub struct AsffFinding<'a> {
     pub(super) description: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) remediation: Option<Remediation<'a>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) product_fields: BTreeMap<&'static str, Text<'a>>,
+    #[serde(skip_serializing_if = "Fields::is_empty")]
+    pub(super) product_fields: Fields<'a>,
     /// Borrowed from [`Prepared`](super::mapping) when they depend on the context alone.
     pub(super) resources: Cow<'a, [Resource<'a>]>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -98,6 +98,67 @@ impl AsffFinding<'_> {
 
     pub fn record_state(&self) -> RecordState {
         self.record_state
+    }
+}
+
+/// `ProductFields`: pairs in key order (the order a `BTreeMap` writes them) in one vector: no
+/// tree nodes for the dozen or so fields of a finding, and one comparison per field when they
+/// are put in key order, as the mapping does (any order gives the same pairs, only slower).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Fields<'a>(Vec<(&'static str, Text<'a>)>);
+
+impl<'a> Fields<'a> {
+    pub(super) fn with_capacity(n: usize) -> Self {
+        Fields(Vec::with_capacity(n))
+    }
+
+    /// Sets `key` to `value` (replacing a value it had), keeping the keys in order.
+    pub(super) fn insert(&mut self, key: &'static str, value: Text<'a>) {
+        match self.0.last() {
+            Some((last, _)) if *last >= key => match self.0.binary_search_by(|(k, _)| (*k).cmp(key)) {
+                Ok(i) => self.0[i].1 = value,
+                Err(i) => self.0.insert(i, (key, value)),
+            },
+            _ => self.0.push((key, value)),
+        }
+    }
+
+    pub(super) fn remove(&mut self, key: &str) -> Option<Text<'a>> {
+        let i = self.0.iter().position(|(k, _)| *k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    #[cfg(test)]
+    pub(super) fn get(&self, key: &str) -> Option<&Text<'a>> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    #[cfg(test)]
+    pub(super) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    #[cfg(test)]
+    pub(super) fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(k, _)| *k)
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static str, &Text<'a>)> {
+        self.0.iter().map(|(k, v)| (*k, v))
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -240,4 +301,37 @@ pub(super) struct Vendor<'a> {
 pub(super) fn to_value(f: &AsffFinding<'_>) -> serde_json::Value {
     // A struct of strings, integers and finite floats always converts.
     serde_json::to_value(f).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: [&str; 6] = ["scangate/B", "scangate/Cves", "scangate/CveCount", "scangate/a", "Os", "scangate/"];
+
+    proptest! {
+        /// Whatever the order the pairs are put in, the fields hold and write what a
+        /// `BTreeMap` does (serde_json and the ASFF serializer alike).
+        #[test]
+        fn fields_are_a_sorted_map(pairs in prop::collection::vec((0usize..KEYS.len(), "[a-z\\\"]{0,3}"), 0..12)) {
+            let mut fields = Fields::default();
+            let mut map = BTreeMap::new();
+            for (k, v) in &pairs {
+                fields.insert(KEYS[*k], Cow::Owned(v.clone()));
+                map.insert(KEYS[*k], Cow::<str>::Owned(v.clone()));
+            }
+            let ours = serde_json::to_vec(&fields).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&ours, &serde_json::to_vec(&map).map_err(|e| TestCaseError::fail(e.to_string()))?);
+            let mut fast = Vec::new();
+            super::super::json::to_writer(&mut fast, &fields).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&fast, &ours);
+            prop_assert_eq!(fields.len(), map.len());
+            prop_assert!(fields.keys().eq(map.keys().copied()));
+            if let Some((k, _)) = pairs.first() {
+                prop_assert_eq!(fields.remove(KEYS[*k]), map.remove(KEYS[*k]));
+                prop_assert!(!fields.contains_key(KEYS[*k]));
+            }
+        }
+    }
 }
