@@ -286,7 +286,7 @@ fn render_stub_as<'a>(stub: &'a FindingStub, key: &'a str, ctx: &'a AsffContext)
         product_arn: Cow::Owned(ctx.product_arn()),
         generator_id,
         aws_account_id: Cow::Borrowed(&ctx.account_id),
-        types: types.clone(),
+        types: Cow::Owned(types.clone()),
         created_at,
         updated_at: Cow::Borrowed(&ctx.updated_at),
         severity: AsffSeverity {
@@ -296,7 +296,7 @@ fn render_stub_as<'a>(stub: &'a FindingStub, key: &'a str, ctx: &'a AsffContext)
         },
         finding_provider_fields: ProviderFields {
             severity: ProviderSeverity { label: stub.severity, original },
-            types,
+            types: Cow::Owned(types),
         },
         description: bounded_owned(
             format!("No longer reported: the latest scan of {} did not find this. {title}", resource.id),

@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 /// (the usual case: nothing to cut or sanitize), owned when it had to be built or changed.
 pub(super) type Text<'a> = Cow<'a, str>;
 
+/// A list of texts: borrowed (a `Types` list scangate writes, [`types::list`]) or built.
+pub(super) type Texts<'a> = Cow<'a, [Text<'a>]>;
+
 /// The ASFF schema version Security Hub accepts.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
 
@@ -53,6 +56,24 @@ pub mod types {
     /// a provider's own ("the defined categories and classifiers may also be used, but are not
     /// required"), so it is named plainly under the checks namespace.
     pub const CODE_QUALITY: &str = "Software and Configuration Checks/Code Quality";
+
+    use super::Text;
+    use std::borrow::Cow;
+
+    /// `[t]` for one of the types above, without building a list per finding.
+    pub(crate) fn list(t: &'static str) -> &'static [Text<'static>] {
+        const fn one(t: &'static str) -> [Text<'static>; 1] {
+            [Cow::Borrowed(t)]
+        }
+        static LISTS: [[Text<'static>; 1]; 6] =
+            [one(CVE), one(VULNERABILITY), one(SECRET), one(MISCONFIGURATION), one(SOFTWARE_CHECK), one(CODE_QUALITY)];
+        // The six have six lengths: at most one comparison of bytes.
+        match LISTS.iter().find(|l| l[0] == t) {
+            Some(l) => l,
+            // Every caller passes one of the constants above (a test checks each).
+            None => &[],
+        }
+    }
 }
 
 /// `RecordState`.
@@ -72,7 +93,7 @@ pub struct AsffFinding<'a> {
     pub(super) product_arn: Text<'a>,
     pub(super) generator_id: Text<'a>,
     pub(super) aws_account_id: Text<'a>,
-    pub(super) types: Vec<Text<'a>>,
+    pub(super) types: Texts<'a>,
     pub(super) created_at: Text<'a>,
     pub(super) updated_at: Text<'a>,
     pub(super) severity: AsffSeverity<'a>,
@@ -174,7 +195,7 @@ pub(super) struct AsffSeverity<'a> {
 #[serde(rename_all = "PascalCase")]
 pub(super) struct ProviderFields<'a> {
     pub(super) severity: ProviderSeverity<'a>,
-    pub(super) types: Vec<Text<'a>>,
+    pub(super) types: Texts<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -307,6 +328,20 @@ pub(super) fn to_value(f: &AsffFinding<'_>) -> serde_json::Value {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_type_has_its_list() {
+        for t in [
+            types::CVE,
+            types::VULNERABILITY,
+            types::SECRET,
+            types::MISCONFIGURATION,
+            types::SOFTWARE_CHECK,
+            types::CODE_QUALITY,
+        ] {
+            assert_eq!(types::list(t), [Cow::Borrowed(t)], "{t}");
+        }
+    }
 
     const KEYS: [&str; 6] = ["scangate/B", "scangate/Cves", "scangate/CveCount", "scangate/a", "Os", "scangate/"];
 
