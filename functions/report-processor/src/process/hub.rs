@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod fixture;
+mod next;
 mod record;
 mod send;
 mod write_ahead;
@@ -20,6 +21,7 @@ use super::state_object::{read_state, state_body, AppliedResult, StateBody};
 use super::{Delivery, Processor, Transient};
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
+use next::NextState;
 use record::Recorded;
 use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
@@ -144,8 +146,8 @@ fn report_mark(d: &Delivery<'_>, facts: &ReportFacts<'_>) -> ReportMark {
     }
 }
 
-/// The report's findings as the planner sees them (ASFF id and hashes; no stub yet, see
-/// [`with_stubs`]), and beside each (same index) the finding that renders it. A finding
+/// The report's findings as the planner sees them (ASFF id and hashes; no stub: see
+/// [`StubSource`]), and beside each (same index) the finding that renders it. A finding
 /// whose id repeats is kept once: at its first place, with its first hashes, rendered from
 /// its last occurrence. Ids are found again by sorting indices, not by a map of id copies.
 pub(crate) fn new_findings<'f, I>(findings: I, ctx: &AsffContext) -> (Vec<NewFinding>, Vec<&'f Finding>)
@@ -260,21 +262,36 @@ fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &FindingKey) -> Op
     previous?.entries.get(id)?.stub.typed()
 }
 
-/// The stub the state keeps for each finding the plan imports, by the finding's index (none
-/// for the others): what the write-ahead and the next state take from the report. The
-/// planner needs no stub, so stubs are built after the plan, and only for what is imported
-/// (none for a rescan that changes nothing).
-fn with_stubs(import: &Import<'_>, imports: &[usize]) -> Vec<Stub> {
-    let mut stubs: Vec<Stub> = Vec::new();
-    stubs.resize_with(import.new.len(), Stub::default);
-    // The texts the stubs share are held once; the id is the entry's key, not held again.
-    let mut interner = StubInterner::default();
-    for &i in imports {
-        if let (Some(slot), Some(finding), Some(f)) = (stubs.get_mut(i), import.findings.get(i), import.new.get(i)) {
-            *slot = Stub::from(FindingStub::new_in(finding, &import.ctx, &mut interner)).keyed(&f.id);
+/// Where the stub the state keeps for an imported finding comes from: built when its entry
+/// is serialized (the write-ahead's and the next state's, so twice per import), never held
+/// in a vector beside the findings. The planner needs no stub, so none is built before the
+/// plan, and only the imported findings get one (none for a rescan that changes nothing).
+#[derive(Clone, Copy)]
+pub(crate) enum StubSource<'a> {
+    /// From the finding that renders it, by index (`Import::findings`), in the report's context.
+    Render { findings: &'a [&'a Finding], ctx: &'a AsffContext },
+    /// Built already, by index (tests).
+    #[cfg(test)]
+    Built(&'a [Stub]),
+}
+
+impl<'a> StubSource<'a> {
+    fn of(import: &'a Import<'_>) -> StubSource<'a> {
+        StubSource::Render { findings: &import.findings, ctx: &import.ctx }
+    }
+
+    /// The stub of the finding at index `i`, as the entry of `id` holds it (none when there
+    /// is no such finding); the texts stubs share are held once in `interner` (one per body
+    /// serialized), the id is the entry's key, not held again.
+    fn stub(&self, i: usize, id: &FindingKey, interner: &mut StubInterner) -> Stub {
+        match self {
+            StubSource::Render { findings, ctx } => findings
+                .get(i)
+                .map_or(Stub::None, |finding| Stub::from(FindingStub::new_in(finding, ctx, interner)).keyed(id)),
+            #[cfg(test)]
+            StubSource::Built(stubs) => stubs.get(i).cloned().unwrap_or_default().keyed(id),
         }
     }
-    stubs
 }
 
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
@@ -309,17 +326,16 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             }
             let work = Work::of(&plan, previous.as_ref(), import);
             let recorded = self.record_results(results, mine.as_ref(), &work, &import.ctx.updated_at).await?;
-            // The stubs the state keeps for what is imported: built only now, and only for that.
-            let planned = with_stubs(import, &work.imports);
             let condition = if work.any() {
-                let view = InFlight::new(
+                // The stubs of what is imported: built only now, as the write-ahead is written.
+                let view = InFlight::of(
                     previous.as_ref(),
                     &import.ctx.lifecycle.key,
                     &import.ctx.updated_at,
                     &plan,
                     &import.new,
                     &work.imports,
-                    &planned,
+                    StubSource::of(import),
                 );
                 let Some(next) = self.write_ahead(import, &view, &recorded.record, condition, attempt).await? else {
                     continue;
@@ -332,8 +348,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             let sent = self.send(sink, import, &work, previous.as_ref(), d.deadline).await;
             total.calls += sent.calls;
             total.throttled_retries += sent.throttled_retries;
-            let attempt =
-                Attempt { previous, mine, plan, planned, recorded, sent, work: work.any(), condition, attempt };
+            let attempt = Attempt { previous, mine, plan, recorded, sent, work: work.any(), condition, attempt };
             if self.finish(results, import, attempt, &mut total).await? {
                 return Ok(total);
             }
@@ -347,8 +362,6 @@ struct Attempt {
     previous: Option<LifecycleState>,
     mine: Option<AppliedResult>,
     plan: Plan,
-    /// The stubs of the findings imported, by index (none for the others).
-    planned: Vec<Stub>,
     recorded: Recorded,
     sent: Sent,
     /// The plan imports or archives something.
@@ -426,8 +439,10 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// stub, what was not sent or not accepted keeps its previous entry, a new finding stays
     /// out, so the next delivery plans it again; an unreadable stub's entry is dropped rather
     /// than retried forever), the applied result with what Security Hub accepted, both
-    /// written unless nothing changed, then `hub.json`; `total` takes the outcome.
-    /// `Ok(false)`: the state object changed meanwhile; plan again.
+    /// written unless nothing changed, then `hub.json`; `total` takes the outcome. The next
+    /// state is a view ([`NextState`]) serialized straight into the body: neither its entries
+    /// nor its stubs are built in memory. `Ok(false)`: the state object changed meanwhile;
+    /// plan again.
     async fn finish(
         &self,
         results: &Results<'_>,
@@ -435,17 +450,14 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         a: Attempt,
         total: &mut HubResult,
     ) -> Result<bool, Transient> {
-        let Attempt { previous, mine, plan, mut planned, recorded, sent, work, condition, attempt } = a;
-        // The previous state is moved into the next one (not copied): what the final write
-        // needs to know of it is its applied report and its number of entries.
-        let was = previous.as_ref().map(|p| (p.applied.clone(), p.entries.len()));
+        let Attempt { previous, mine, plan, recorded, sent, work, condition, attempt } = a;
         let (ctx, mark) = (&import.ctx, &import.mark);
-        let next = state::into_next_state(
-            previous,
+        let next = NextState::new(
+            previous.as_ref(),
             &ctx.lifecycle.key,
             &plan,
             &import.new,
-            |i| planned.get_mut(i).map(std::mem::take).unwrap_or_default(),
+            StubSource::of(import),
             &sent.not_applied,
             mark,
             &ctx.updated_at,
@@ -460,10 +472,13 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         let record = record::applied(recorded.record, recorded.base.as_ref(), &sent);
         // Without work every entry of `next` is its previous entry, unchanged: the same
         // applied report and as many entries is the same state.
-        let same_state = !work && was == Some((next.applied.clone(), next.entries.len()));
+        let same_state = !work
+            && previous.as_ref().is_some_and(|p| p.applied.as_ref() == Some(mark) && p.entries.len() == next.len());
         if !same_state || mine.as_ref() != Some(&record) {
             let body = state_body(&next, Some(&record))?;
+            // The previous state is not needed any more: not held during the PUT.
             drop(next);
+            drop(previous);
             if self.put_state(&mark.bucket, &import.state_key, body, condition, attempt).await?.is_none() {
                 // Lost to a rival write: re-plan, unless stopped by the deadline, with no time
                 // left to: what was sent stays in flight, the next delivery sends it again.

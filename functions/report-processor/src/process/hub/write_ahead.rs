@@ -3,8 +3,11 @@
 //! new stub (a new one is added, first imported now), every finding it archives reads with
 //! [`IN_FLIGHT`]; the applied report is the one read. Serialized as the core's
 //! [`LifecycleState`] is, so that a rescan does not hold a second copy of the previous
-//! state while it writes ahead.
+//! state while it writes ahead. The new stubs are built as their entries are serialized
+//! ([`StubSource`]), none is held beyond its entry.
 
+use super::StubSource;
+use scangate_core::asff::StubInterner;
 use scangate_core::lifecycle::state::{
     Entry, EntryView, FindingKey, KeyedStub, LifecycleState, NewFinding, Plan, ReportMark, Stamp, StateHash, Stub,
     STATE_SCHEMA,
@@ -17,7 +20,8 @@ use std::collections::{HashMap, HashSet};
 pub const IN_FLIGHT: &str = "in-flight";
 
 /// The state the write-ahead stores, borrowed from the state read (`previous`, None for a
-/// new lifecycle) and the findings the attempt imports (indices into `new`, with their stubs).
+/// new lifecycle) and the findings the attempt imports (indices into `new`, their stubs from
+/// a [`StubSource`]).
 #[derive(serde::Serialize)]
 pub(crate) struct InFlight<'a> {
     schema: &'a str,
@@ -29,20 +33,21 @@ pub(crate) struct InFlight<'a> {
 /// The entries, in the order of the state's map (by id).
 struct Entries<'a> {
     previous: Option<&'a LifecycleState>,
-    /// The stubs of imported findings, by id.
-    imported: HashMap<&'a FindingKey, &'a Stub>,
-    /// Imported findings the state does not hold yet (id and stub), by id.
-    added: Vec<(&'a FindingKey, &'a Stub)>,
+    new: &'a [NewFinding],
+    /// The index (in `new`) of each imported finding, by id.
+    imported: HashMap<&'a FindingKey, usize>,
+    /// Imported findings the state does not hold yet (indices into `new`), by id.
+    added: Vec<usize>,
     archived: HashSet<&'a FindingKey>,
+    stubs: StubSource<'a>,
     now: Stamp,
     /// [`IN_FLIGHT`], once.
     in_flight: StateHash,
 }
 
 impl<'a> InFlight<'a> {
-    /// The write-ahead of `plan` over `previous` (None: a new lifecycle, `lifecycle_key`);
-    /// `imports` names each imported finding once, by its index in `new` and in `stubs` (its
-    /// stub); `now`: when the added ones were first imported.
+    /// [`InFlight::of`] with stubs built already, by index in `new` (tests).
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         previous: Option<&'a LifecycleState>,
@@ -53,11 +58,27 @@ impl<'a> InFlight<'a> {
         imports: &[usize],
         stubs: &'a [Stub],
     ) -> InFlight<'a> {
-        let planned = || imports.iter().filter_map(|&i| Some((&new.get(i)?.id, stubs.get(i).unwrap_or(&Stub::None))));
-        let imported: HashMap<&FindingKey, &Stub> = planned().collect();
+        InFlight::of(previous, lifecycle_key, now, plan, new, imports, StubSource::Built(stubs))
+    }
+
+    /// The write-ahead of `plan` over `previous` (None: a new lifecycle, `lifecycle_key`);
+    /// `imports` names each imported finding once, by its index in `new`, whose stub `stubs`
+    /// builds when its entry is serialized; `now`: when the added ones were first imported.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn of(
+        previous: Option<&'a LifecycleState>,
+        lifecycle_key: &'a str,
+        now: &'a str,
+        plan: &'a Plan,
+        new: &'a [NewFinding],
+        imports: &[usize],
+        stubs: StubSource<'a>,
+    ) -> InFlight<'a> {
+        let planned = || imports.iter().filter_map(|&i| Some((&new.get(i)?.id, i)));
+        let imported: HashMap<&FindingKey, usize> = planned().collect();
         let held = |id: &FindingKey| previous.is_some_and(|p| p.entries.contains_key(id));
-        let mut added: Vec<(&FindingKey, &Stub)> = planned().filter(|(id, _)| !held(id)).collect();
-        added.sort_by(|a, b| a.0.cmp(b.0));
+        let mut added: Vec<usize> = planned().filter(|(id, _)| !held(id)).map(|(_, i)| i).collect();
+        added.sort_by(|&a, &b| new[a].id.cmp(&new[b].id));
         let archived = plan.archive.iter().filter(|id| held(id)).collect();
         InFlight {
             schema: previous.map_or(STATE_SCHEMA, |p| p.schema.as_str()),
@@ -65,9 +86,11 @@ impl<'a> InFlight<'a> {
             applied: previous.and_then(|p| p.applied.as_ref()),
             entries: Entries {
                 previous,
+                new,
                 imported,
                 added,
                 archived,
+                stubs,
                 now: Stamp::new(now),
                 in_flight: StateHash::new(IN_FLIGHT),
             },
@@ -76,12 +99,13 @@ impl<'a> InFlight<'a> {
 }
 
 impl<'a> Entries<'a> {
-    fn held<'s>(&'s self, id: &'s FindingKey, e: &'a Entry) -> EntryView<'s>
+    /// A held entry; `stub`: its new stub when the attempt imports it.
+    fn held<'s>(&'s self, id: &'s FindingKey, e: &'a Entry, stub: Option<&'s Stub>) -> EntryView<'s>
     where
         'a: 's,
     {
-        let (hash, stub) = match self.imported.get(id) {
-            Some(stub) => (&self.in_flight, *stub),
+        let (hash, stub) = match stub {
+            Some(stub) => (&self.in_flight, stub),
             None if self.archived.contains(id) => (&self.in_flight, &e.stub),
             None => (&e.content_hash, &e.stub),
         };
@@ -94,10 +118,7 @@ impl<'a> Entries<'a> {
         }
     }
 
-    fn added<'s>(&'s self, id: &'s FindingKey, stub: &'a Stub) -> EntryView<'s>
-    where
-        'a: 's,
-    {
+    fn added<'s>(&'s self, id: &'s FindingKey, stub: &'s Stub) -> EntryView<'s> {
         EntryView {
             content_hash: &self.in_flight,
             sighting_hash: None,
@@ -113,8 +134,10 @@ impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let held = self.previous.map_or(0, |p| p.entries.len());
         let mut map = serializer.serialize_map(Some(held + self.added.len()))?;
+        // The texts the new stubs share, held once for this body.
+        let mut interner = StubInterner::default();
         let mut held = self.previous.into_iter().flat_map(|p| p.entries.iter()).peekable();
-        let mut added = self.added.iter().peekable();
+        let mut added = self.added.iter().filter_map(|&i| Some((&self.new.get(i)?.id, i))).peekable();
         loop {
             let held_first = match (held.peek(), added.peek()) {
                 (None, None) => break,
@@ -124,10 +147,12 @@ impl Serialize for Entries<'_> {
             };
             if held_first {
                 if let Some((id, e)) = held.next() {
-                    map.serialize_entry(id, &self.held(id, e))?;
+                    let stub = self.imported.get(id).map(|&i| self.stubs.stub(i, id, &mut interner));
+                    map.serialize_entry(id, &self.held(id, e, stub.as_ref()))?;
                 }
-            } else if let Some((id, stub)) = added.next() {
-                map.serialize_entry(id, &self.added(id, stub))?;
+            } else if let Some((id, i)) = added.next() {
+                let stub = self.stubs.stub(i, id, &mut interner);
+                map.serialize_entry(id, &self.added(id, &stub))?;
             }
         }
         map.end()
