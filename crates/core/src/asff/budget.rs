@@ -152,14 +152,14 @@ impl AsffFinding<'_> {
         for v in &self.vulnerabilities {
             b.slots(7);
             b.text(&v.id);
-            for p in &v.vulnerable_packages {
+            if let Some(p) = &v.vulnerable_packages {
                 b.slots(7);
                 b.text(&p.name);
                 for o in [&p.version, &p.fixed_in_version, &p.package_manager, &p.remediation, &p.source_layer_hash] {
                     b.opt(o.as_deref());
                 }
             }
-            for c in &v.cvss {
+            if let Some(c) = &v.cvss {
                 b.slots(4);
                 b.opt(c.version.as_deref());
                 // An f64 as serde_json writes it (ryu): at most 24 characters.
@@ -171,7 +171,10 @@ impl AsffFinding<'_> {
                 b.text(&vendor.name);
                 b.opt(vendor.url.as_deref());
             }
-            b.list(&v.reference_urls);
+            b.slots(1);
+            for u in v.reference_urls.iter() {
+                b.text(u);
+            }
             b.opt(v.fix_available);
         }
         // RecordState.

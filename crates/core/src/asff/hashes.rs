@@ -29,8 +29,10 @@ pub fn content_digest(finding: &Finding, ctx: &AsffContext) -> [u8; 32] {
         f.product_fields.remove(key);
     }
     for v in &mut f.vulnerabilities {
-        for p in &mut v.vulnerable_packages {
-            p.source_layer_hash = None;
+        if let Some(p) = &mut v.vulnerable_packages {
+            if p.source_layer_hash.is_some() {
+                std::sync::Arc::make_mut(p).source_layer_hash = None;
+            }
         }
     }
     // The JSON goes straight into the hash, no intermediate buffer. Serializing plain

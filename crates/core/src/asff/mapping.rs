@@ -6,11 +6,11 @@
 
 use super::budget::Caps;
 use super::model::{
-    types, AsffFinding, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, Fields,
-    ProviderFields, ProviderSeverity, Recommendation, RecordState, Remediation, Resource, ResourceDetails,
-    SoftwarePackage, Text, Vendor, Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_OTHER_PAIRS,
-    MAX_OTHER_VALUE_CHARS, MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_VALUE_CHARS, MAX_REMEDIATION_TEXT_CHARS,
-    MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS, SCHEMA_VERSION,
+    types, AsffFinding, AsffSeverity, CodeBuildDetails, ContainerDetails, Cvss, EcrImageDetails, Fields, NvdUrl,
+    ProviderFields, ProviderSeverity, Recommendation, RecordState, ReferenceUrls, Remediation, Resource,
+    ResourceDetails, SoftwarePackage, Text, Vendor, Vulnerability, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS,
+    MAX_OTHER_PAIRS, MAX_OTHER_VALUE_CHARS, MAX_PRODUCT_FIELDS, MAX_PRODUCT_FIELD_VALUE_CHARS,
+    MAX_REMEDIATION_TEXT_CHARS, MAX_RESOURCES, MAX_TITLE_CHARS, MAX_URL_CHARS, SCHEMA_VERSION,
 };
 use crate::finding::{Finding, FindingClass, FindingKind};
 use crate::host::{Cloud, HostFacts, VmTarget};
@@ -20,6 +20,7 @@ use crate::text::{display_text, truncate_chars};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Everything a finding's ASFF needs besides the finding.
 #[derive(Clone, Debug)]
@@ -519,14 +520,14 @@ fn vulnerabilities<'a>(finding: &'a Finding, caps: &Caps) -> Vec<Vulnerability<'
             let text = concat(&["Upgrade ", &bounded(name, caps.field), " to ", f, " or later."]);
             bounded_owned(text, MAX_REMEDIATION_TEXT_CHARS)
         });
-        Some(SoftwarePackage {
+        Some(Arc::new(SoftwarePackage {
             name: bounded(name, caps.field),
             version: p.installed_version.as_deref().and_then(nonblank).map(|v| bounded(v, caps.field)),
             fixed_in_version: fixed,
             package_manager: p.purl.as_deref().and_then(purl_type).map(|t| bounded(t, 64)),
             remediation,
             source_layer_hash: finding.layer.as_deref().and_then(nonblank).map(|l| bounded(l, caps.field)),
-        })
+        }))
     });
     // The one definition FAIL_ONLY_FIXABLE gates on ([`Finding::fix_available`]).
     let fix_available = finding.fix_available().filter(|_| package.is_some()).map(|fix| if fix { "YES" } else { "NO" });
@@ -535,24 +536,17 @@ fn vulnerabilities<'a>(finding: &'a Finding, caps: &Caps) -> Vec<Vulnerability<'
     let vendor =
         nonblank(&finding.scanner.name).map(|name| Vendor { name: bounded(name, 128), url: help.map(Cow::Borrowed) });
     ids.into_iter()
-        .map(|id| {
-            let mut urls: Vec<Text<'a>> = Vec::new();
-            if let Some(h) = help {
-                urls.push(Cow::Borrowed(h));
-            }
-            if is_cve(id) {
-                urls.push(Cow::Owned(concat(&["https://nvd.nist.gov/vuln/detail/", id])));
-            }
-            urls.dedup();
-            urls.truncate(caps.reference_urls);
-            Vulnerability {
-                id: bounded(id, 128),
-                vulnerable_packages: package.clone().into_iter().collect(),
-                cvss: cvss.clone().into_iter().collect(),
-                vendor: vendor.clone(),
-                reference_urls: urls,
-                fix_available,
-            }
+        .map(|id| Vulnerability {
+            id: bounded(id, 128),
+            vulnerable_packages: package.clone(),
+            cvss: cvss.clone(),
+            vendor: vendor.clone(),
+            reference_urls: ReferenceUrls {
+                help,
+                nvd: if is_cve(id) { NvdUrl::new(id) } else { None },
+                limit: caps.reference_urls,
+            },
+            fix_available,
         })
         .collect()
 }

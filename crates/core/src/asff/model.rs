@@ -9,6 +9,7 @@ use crate::severity::Severity;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A text of the model: borrowed from the finding or its context when it is written as it is
 /// (the usual case: nothing to cut or sanitize), owned when it had to be built or changed.
@@ -272,16 +273,88 @@ pub(super) struct CodeBuildDetails<'a> {
 #[serde(rename_all = "PascalCase")]
 pub(super) struct Vulnerability<'a> {
     pub(super) id: Text<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) vulnerable_packages: Vec<SoftwarePackage<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) cvss: Vec<Cvss<'a>>,
+    /// The finding's one package, shared by its vulnerabilities (written as a one-element list).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shared_list")]
+    pub(super) vulnerable_packages: Option<Arc<SoftwarePackage<'a>>>,
+    /// Written as a one-element list.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "one_list")]
+    pub(super) cvss: Option<Cvss<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) vendor: Option<Vendor<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) reference_urls: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "ReferenceUrls::is_empty")]
+    pub(super) reference_urls: ReferenceUrls<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) fix_available: Option<&'static str>,
+}
+
+fn shared_list<S: serde::Serializer, T: Serialize>(v: &Option<Arc<T>>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|t| &**t))
+}
+
+fn one_list<S: serde::Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter())
+}
+
+/// The NVD page of a CVE id: `https://nvd.nist.gov/vuln/detail/` and the id, kept on the stack
+/// (a CVE id is at most 22 bytes).
+pub(super) const NVD_PREFIX: &str = "https://nvd.nist.gov/vuln/detail/";
+const NVD_CAP: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct NvdUrl {
+    len: u8,
+    bytes: [u8; NVD_CAP],
+}
+
+impl NvdUrl {
+    /// The URL of `id`, or None when it would not fit (never for an id [`is_cve`] accepts).
+    pub(super) fn new(id: &str) -> Option<NvdUrl> {
+        let len = NVD_PREFIX.len() + id.len();
+        if len > NVD_CAP {
+            return None;
+        }
+        let mut bytes = [0u8; NVD_CAP];
+        bytes[..NVD_PREFIX.len()].copy_from_slice(NVD_PREFIX.as_bytes());
+        bytes[NVD_PREFIX.len()..len].copy_from_slice(id.as_bytes());
+        Some(NvdUrl { len: len as u8, bytes })
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        // Two whole `&str`s copied in: valid UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for NvdUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+/// A vulnerability's `ReferenceUrls`: the finding's help URL and a CVE's NVD page, at most
+/// `limit` of them, the NVD page left out when it is the help URL. Written as a list.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct ReferenceUrls<'a> {
+    pub(super) help: Option<&'a str>,
+    pub(super) nvd: Option<NvdUrl>,
+    pub(super) limit: usize,
+}
+
+impl<'a> ReferenceUrls<'a> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &str> {
+        let nvd = self.nvd.as_ref().map(NvdUrl::as_str).filter(|n| self.help != Some(*n));
+        self.help.into_iter().chain(nvd).take(self.limit)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl Serialize for ReferenceUrls<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -341,6 +414,31 @@ mod tests {
         ] {
             assert_eq!(types::list(t), [Cow::Borrowed(t)], "{t}");
         }
+    }
+
+    #[test]
+    fn reference_urls_are_the_list_they_replace() {
+        let nvd = NvdUrl::new("CVE-2024-12345");
+        let nvd_str = "https://nvd.nist.gov/vuln/detail/CVE-2024-12345";
+        type Case<'s> = (Option<&'s str>, Option<NvdUrl>, usize, Vec<&'s str>);
+        let cases: [Case; 6] = [
+            (Some("https://h.example/x"), nvd, 10, vec!["https://h.example/x", nvd_str]),
+            (Some("https://h.example/x"), nvd, 1, vec!["https://h.example/x"]),
+            (Some(nvd_str), nvd, 10, vec![nvd_str]),
+            (None, nvd, 10, vec![nvd_str]),
+            (Some("https://h.example/x"), None, 10, vec!["https://h.example/x"]),
+            (None, None, 10, vec![]),
+        ];
+        for (help, nvd, limit, want) in cases {
+            let urls = ReferenceUrls { help, nvd, limit };
+            assert_eq!(urls.iter().collect::<Vec<_>>(), want, "{help:?} {nvd:?} {limit}");
+            assert_eq!(urls.is_empty(), want.is_empty());
+            let mut fast = Vec::new();
+            super::super::json::to_writer(&mut fast, &urls).expect("writes");
+            assert_eq!(fast, serde_json::to_vec(&want).expect("writes"));
+        }
+        // Longer than the stack buffer: no URL rather than a cut one.
+        assert!(NvdUrl::new(&"9".repeat(40)).is_none());
     }
 
     const KEYS: [&str; 6] = ["scangate/B", "scangate/Cves", "scangate/CveCount", "scangate/a", "Os", "scangate/"];
