@@ -385,8 +385,8 @@ mod tests {
                     "region": { "startLine": n + 1 } } }]
             })
         };
-        let sarif = |text: &str, count: u32| {
-            let results: Vec<_> = (0..count).map(|n| result(n, text)).collect();
+        let sarif = |text: &str, results: std::ops::Range<u32>| {
+            let results: Vec<_> = results.map(|n| result(n, text)).collect();
             serde_json::json!({
                 "version": "2.1.0",
                 "runs": [{ "tool": { "driver": { "name": "lint", "rules": [] } }, "results": results }]
@@ -409,10 +409,11 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-12-02 00:00 UTC);
         let mut previous: Option<LifecycleState> = None;
-        for (round, (text, count)) in [("first", 12), ("changed", 16)].into_iter().enumerate() {
-            let report = scangate_core::sarif::read_sarif(sarif(text, count).as_bytes(), "r.sarif").expect("reads");
+        // The rescan: 0..4 gone (archived), 4..12 changed, 12..16 new.
+        for (round, (text, results)) in [("first", 0..12), ("changed", 4..16)].into_iter().enumerate() {
+            let report = scangate_core::sarif::read_sarif(sarif(text, results).as_bytes(), "r.sarif").expect("reads");
             let (new, findings) = new_findings(&report.findings, &ctx);
-            assert!(new.len() >= 12, "{}", new.len());
+            assert_eq!(new.len(), 12);
             let r = mark(&format!("2026-12-0{}T00:00:00Z", round + 1), "r");
             let plan = state::plan(previous.as_ref(), &new, &r, now, 30, ImportOn::Content);
             assert!(!plan.import_new_or_changed.is_empty());
@@ -437,7 +438,13 @@ mod tests {
             assert_eq!(viewed, built, "round {round}");
             assert_eq!(viewed_len, built_len);
             assert!(viewed.contains("\"stub\":{"), "typed stubs are written");
-            previous = Some(LifecycleState::from_json(viewed.as_bytes(), "next").expect("reads"));
+            assert_eq!(plan.archive.is_empty(), round == 0, "round {round}: {plan:?}");
+            let mut next = LifecycleState::from_json(viewed.as_bytes(), "next").expect("reads");
+            // An earlier CreatedAt, which the rescan's imports keep.
+            for e in next.entries.values_mut() {
+                e.created_at = "2026-01-01T00:00:00.000Z".into();
+            }
+            previous = Some(next);
         }
     }
 }
