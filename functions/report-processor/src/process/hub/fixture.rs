@@ -4,6 +4,7 @@
 //! against it exactly as that code planned it.
 
 use super::write_ahead::InFlight;
+use super::StubSource;
 use crate::process::state_object::{read_state, state_body};
 use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, Plan, ReportMark, Stub};
 use sha2::Digest;
@@ -42,7 +43,7 @@ fn a_state_of_the_previous_release_is_written_back_byte_for_byte() {
     assert_eq!(String::from_utf8_lossy(&written(&state, result.as_ref())), String::from_utf8_lossy(FIXTURE));
     // The write-ahead of a plan that imports and archives nothing: the state read, unchanged.
     let none = Plan::default();
-    let view = InFlight::new(Some(&state), "other", "2026-12-01T00:00:00.000Z", &none, &[], &[], &[]);
+    let view = InFlight::of(Some(&state), "other", "2026-12-01T00:00:00.000Z", &none, &[], &[], StubSource::Built(&[]));
     assert_eq!(String::from_utf8_lossy(&written(&view, result.as_ref())), String::from_utf8_lossy(FIXTURE));
     // The next state when every finding is unchanged and the applied report is the same.
     let new: Vec<NewFinding> = state

@@ -46,21 +46,6 @@ struct Entries<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    /// [`InFlight::of`] with stubs built already, by index in `new` (tests).
-    #[cfg(test)]
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        previous: Option<&'a LifecycleState>,
-        lifecycle_key: &'a str,
-        now: &'a str,
-        plan: &'a Plan,
-        new: &'a [NewFinding],
-        imports: &[usize],
-        stubs: &'a [Stub],
-    ) -> InFlight<'a> {
-        InFlight::of(previous, lifecycle_key, now, plan, new, imports, StubSource::Built(stubs))
-    }
-
     /// The write-ahead of `plan` over `previous` (None: a new lifecycle, `lifecycle_key`);
     /// `imports` names each imported finding once, by its index in `new`, whose stub `stubs`
     /// builds when its entry is serialized; `now`: when the added ones were first imported.
@@ -225,14 +210,22 @@ mod tests {
         let stubs: Vec<Stub> = new.iter().map(|f| f.stub.clone()).collect();
         let planned = &new[..3];
         let now = "2026-12-02T00:00:00Z";
-        let body = serde_json::to_vec(&InFlight::new(Some(&previous), "other", now, &plan, &new, &imports, &stubs))
-            .expect("serializes");
+        let body = serde_json::to_vec(&InFlight::of(
+            Some(&previous),
+            "other",
+            now,
+            &plan,
+            &new,
+            &imports,
+            StubSource::Built(&stubs),
+        ))
+        .expect("serializes");
         let expected = serde_json::to_vec(&marked(&previous, &plan, planned, now)).expect("serializes");
         assert_eq!(String::from_utf8_lossy(&body), String::from_utf8_lossy(&expected), "byte for byte");
         assert_eq!(previous, original, "the state read is not changed");
         // From no state: only the planned findings, under the context's lifecycle key.
-        let body =
-            serde_json::to_vec(&InFlight::new(None, "k", now, &plan, &new, &imports, &stubs)).expect("serializes");
+        let body = serde_json::to_vec(&InFlight::of(None, "k", now, &plan, &new, &imports, StubSource::Built(&stubs)))
+            .expect("serializes");
         let expected =
             serde_json::to_vec(&marked(&LifecycleState::empty("k"), &plan, planned, now)).expect("serializes");
         assert_eq!(body, expected);
