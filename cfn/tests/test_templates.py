@@ -141,8 +141,35 @@ def variables_read(source: str) -> set[str]:
     return {n for n in names if not PLATFORM_VARIABLES.search(n)}
 
 
+def skip_literal(source: str, j: int) -> int:
+    """The index after the string, char literal or comment that starts at `j` (`j + 1` for anything else, a
+    lifetime's `'` included), so that braces inside them are not counted as code."""
+    rest = source[j : j + 2]
+    if rest == "//":
+        end = source.find("\n", j)
+        return len(source) if end < 0 else end
+    if rest == "/*":
+        end = source.find("*/", j + 2)
+        return len(source) if end < 0 else end + 2
+    raw = re.match(r'b?r(#*)"', source[j : j + 260])
+    if raw and (j == 0 or not (source[j - 1].isalnum() or source[j - 1] == "_")):
+        close = '"' + raw.group(1)
+        end = source.find(close, j + raw.end())
+        return len(source) if end < 0 else end + len(close)
+    if source[j] == '"':
+        k = j + 1
+        while k < len(source) and source[k] != '"':
+            k += 2 if source[k] == "\\" else 1
+        return k + 1
+    if source[j] == "'":
+        char = re.match(r"'(?:\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\}|.)|[^\\'])'", source[j : j + 12])
+        return j + char.end() if char else j + 1
+    return j + 1
+
+
 def strip_tests(source: str) -> str:
-    """Drops `#[cfg(test)] mod ... { ... }` blocks: test fixtures are not what the function reads or calls."""
+    """Drops `#[cfg(test)] mod ... { ... }` blocks: test fixtures are not what the function reads or calls. Braces
+    in strings, char literals and comments are not counted (a test's `"{"` must not swallow the code after it)."""
     out, i = [], 0
     for m in re.finditer(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*\{", source):
         if m.start() < i:
@@ -151,7 +178,7 @@ def strip_tests(source: str) -> str:
         depth, j = 1, m.end()
         while j < len(source) and depth:
             depth += {"{": 1, "}": -1}.get(source[j], 0)
-            j += 1
+            j = j + 1 if source[j] in "{}" else skip_literal(source, j)
         i = j
     out.append(source[i:])
     return "".join(out)
@@ -295,6 +322,30 @@ class EnvironmentContract(unittest.TestCase):
         self.assertEqual(
             set(RESOURCES["GateFunction"]["Properties"]["Environment"]["Variables"]), {"REPORT_BUCKET", "EXPECTED_BUCKET_OWNER"}
         )
+
+
+class StripTests(unittest.TestCase):
+    """The contract tests read the Rust sources without their test modules (`strip_tests`); a brace inside a test's
+    string must not make a test module swallow the code after it (it once hid every file after next.rs, so the
+    processor's SDK calls and `publisher_env` looked absent)."""
+
+    def test_braces_in_literals_and_comments_are_not_code(self) -> None:
+        source = (
+            "fn before() {}\n#[cfg(test)]\nmod tests {\n    fn t<'a>(x: &'a str) {\n"
+            '        let s = "\\"stub\\":{"; let c = \'{\'; let e = \'\\\'\'; let b = b\'}\';\n'
+            '        let r = r#"}}{"#; /* { */ // {\n'
+            "    }\n}\nfn after() { call(); }\n"
+        )
+        out = strip_tests(source)
+        self.assertIn("fn before() {}", out)
+        self.assertNotIn("fn t", out)
+        self.assertIn("fn after() { call(); }", out)
+
+    def test_no_test_module_of_the_workspace_reaches_into_the_next_file(self) -> None:
+        for directory in ("crates", "functions"):
+            files = sorted((ROOT / directory).rglob("*.rs"))
+            joined = strip_tests("\n".join(p.read_text() for p in files))
+            self.assertEqual(joined, "\n".join(strip_tests(p.read_text()) for p in files), directory)
 
 
 class IamContract(unittest.TestCase):
