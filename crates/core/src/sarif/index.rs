@@ -27,12 +27,9 @@ pub(crate) type IdHex = [u8; 64];
 
 /// `digest` as [`crate::finding::DedupKey::finding_id`] writes it (lowercase hex).
 pub(crate) fn id_hex(digest: &[u8; 32]) -> IdHex {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0x0f)];
-    }
+    // 64 bytes hold 32 bytes' hex exactly: encoding cannot fail.
+    let _ = hex::encode_to_slice(digest, &mut out);
     out
 }
 
