@@ -274,7 +274,7 @@ pub(super) struct CodeBuildDetails<'a> {
 pub(super) struct Vulnerability<'a> {
     pub(super) id: Text<'a>,
     /// The finding's one package, shared by its vulnerabilities (written as a one-element list).
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shared_list")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "one_list")]
     pub(super) vulnerable_packages: Option<Arc<SoftwarePackage<'a>>>,
     /// Written as a one-element list.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "one_list")]
@@ -287,10 +287,8 @@ pub(super) struct Vulnerability<'a> {
     pub(super) fix_available: Option<&'static str>,
 }
 
-fn shared_list<S: serde::Serializer, T: Serialize>(v: &Option<Arc<T>>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|t| &**t))
-}
-
+/// An optional value written as a list of it (none or one); an `Arc` is written as what it holds
+/// (serde's `rc` feature).
 fn one_list<S: serde::Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(v.iter())
 }
