@@ -56,6 +56,7 @@ use scangate_core::events::ObjectRef;
 use scangate_core::lifecycle::state::{self, FindingKey, ImportOn, LifecycleState, NewFinding, ReportMark, Stub};
 use scangate_core::lifecycle::{LifecycleKey, ScanType};
 use scangate_testkit::{unique_bucket, Moto, ACCOUNT_ID, REGION};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -273,16 +274,42 @@ impl Ephemeral {
     }
 }
 
-/// The bytes of the files under `dir`, recursively (files that vanish during the walk count 0).
+/// The bytes of the files under `dir`: those with a name ([`named_bytes`]) and those this process
+/// holds open without one ([`unlinked_bytes`]: a spill file made with `tempfile_in` is unlinked
+/// as it is created and never appears in the directory).
 fn dir_bytes(dir: &Path) -> u64 {
+    named_bytes(dir) + unlinked_bytes(dir)
+}
+
+/// The bytes of the files under `dir`, recursively (files that vanish during the walk count 0).
+fn named_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .filter_map(Result::ok)
         .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(t) if t.is_dir() => named_bytes(&e.path()),
             Ok(_) => e.metadata().map_or(0, |m| m.len()),
             Err(_) => 0,
         })
+        .sum()
+}
+
+/// The bytes of the files this process holds open under `dir` that have no name any more
+/// (Linux: `/proc/self/fd/N` links to `<path> (deleted)`, or `<dir>/#<inode> (deleted)` for an
+/// `O_TMPFILE` file); each open file counts once, however many descriptors share it.
+fn unlinked_bytes(dir: &Path) -> u64 {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+    let mut seen = std::collections::HashSet::new();
+    fds.filter_map(Result::ok)
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.path()).ok()?;
+            let text = target.to_str()?;
+            let deleted = text.strip_suffix(" (deleted)")?;
+            Path::new(deleted).starts_with(dir).then_some(fd.path())
+        })
+        .filter_map(|fd| std::fs::metadata(fd).ok())
+        .filter(|m| seen.insert((m.dev(), m.ino())))
+        .map(|m| m.len())
         .sum()
 }
 
