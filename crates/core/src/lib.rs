@@ -21,6 +21,7 @@ pub mod policy;
 pub mod sarif;
 pub mod severity;
 pub mod source;
+pub mod spill;
 pub mod summary;
 pub mod suppression;
 pub mod text;

@@ -1,7 +1,8 @@
 //! From read results and rules to deduplicated [`Finding`]s: rule resolution, severity,
 //! CVE extraction, package derivation, kind, dedup.
 
-use super::index::{id_hex, DedupIndex, IdHex, MAX_INDEXED};
+use super::index::{id_hex, IdHex, MAX_INDEXED};
+use super::kept::{Kept, Pushed};
 use super::message;
 use super::parse::{RawResult, RuleInfo, Tool, VulnSoftware};
 use super::Warnings;
@@ -17,14 +18,17 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(crate) struct Output {
     pub w: Warnings,
-    pub findings: Vec<Finding>,
-    /// The findings by dedup key, through their ids (the SHA-256 of the key): no key text
-    /// held ([`super::index`]).
-    pub index: DedupIndex,
-    /// Findings of suppressed results (`suppressions` accepted), apart from `findings`;
-    /// `suppressed_index` as `index`.
-    pub suppressed: Vec<Finding>,
-    pub suppressed_index: DedupIndex,
+    /// The findings, each with its dedup key's SHA-256 in an index (no key text held:
+    /// [`super::index`]), in memory or spilled ([`super::kept`]).
+    pub findings: Kept,
+    /// Findings of suppressed results (`suppressions` accepted), apart from `findings`.
+    pub suppressed: Kept,
+    /// The spills' bytes together may not go over this ([`super::ReadLimits::max_spill_bytes`]).
+    pub spill_cap: Option<u64>,
+    /// A finding that would have taken the spills over `spill_cap` was met (and not kept).
+    pub over_spill_cap: bool,
+    /// Writing a spill failed: nothing more is kept, and the reader stops.
+    pub spill_error: Option<std::io::Error>,
     pub results_read: usize,
     /// At most this many distinct findings (suppressed ones included) are kept; `None`: no cap.
     pub cap: Option<usize>,
@@ -523,6 +527,7 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
     // One message for several packages names none of them: each finding's title is then the rule's.
     let shared = packages.len() > 1;
     let mut key = std::mem::take(&mut out.keybuf);
+    let spilling = matches!(out.findings, Kept::Spill(_));
     for (package, layer) in packages {
         key.clear();
         write_dedup_key(
@@ -537,18 +542,9 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
         let sha = sha256(&key);
         let id = id_hex(&sha);
         let held = out.findings.len() + out.suppressed.len();
-        let (findings, index) = if raw.suppression.is_some() {
-            (&mut out.suppressed, &mut out.suppressed_index)
-        } else {
-            (&mut out.findings, &mut out.index)
-        };
-        if let Some(i) = index.find(findings, &id) {
-            if let Some(f) = findings.get_mut(i) {
-                f.occurrences = f.occurrences.saturating_add(1);
-                if let (Some(have), Some(more)) = (f.suppression.as_mut(), raw.suppression.as_ref()) {
-                    have.merge(more);
-                }
-            }
+        let kept = if raw.suppression.is_some() { &mut out.suppressed } else { &mut out.findings };
+        if let Some(i) = kept.find(&sha, &id) {
+            kept.repeat(i, raw.suppression.as_ref(), &mut out.held);
             continue;
         }
         // Counting quality findings apart: an unsuppressed result's class is known only once
@@ -586,35 +582,44 @@ pub(crate) fn process(out: &mut Output, run: &RunState, mut raw: RawResult) {
                 continue;
             }
         }
-        // A rule's description or help text is copied into the description of each of its
-        // findings: a long one referenced by many results would multiply the report's bytes, so
-        // the kept text is capped. What the findings of a rule share (its id, help text and
-        // uri, tags, CVEs) and the run's scanner count once.
-        // The key's length is still counted, as when the index held the key's text: the cap
-        // (what reports it accepts) does not move with the index's layout.
-        let mut bytes = text_bytes(&finding, rule).saturating_add(key.len() as u64);
-        let shared = [
-            rule.map(|r| ((run.index, r.component, r.index), r.shared_bytes)),
-            Some(((run.index, usize::MAX, usize::MAX), scanner_bytes(&run.scanner))),
-        ];
-        let first_use: Vec<_> = shared.into_iter().flatten().filter(|(k, _)| !out.counted_rules.contains(k)).collect();
-        bytes = first_use.iter().fold(bytes, |b, (_, n)| b.saturating_add(*n));
-        if out.text_cap.is_some_and(|cap| out.text_held.saturating_add(bytes) > cap) {
-            out.over_text_cap = true;
-            continue;
+        // Spilled, the findings' text is on disk: the spill's bytes are capped instead.
+        if !spilling {
+            // A rule's description or help text is copied into the description of each of its
+            // findings: a long one referenced by many results would multiply the report's bytes, so
+            // the kept text is capped. What the findings of a rule share (its id, help text and
+            // uri, tags, CVEs) and the run's scanner count once.
+            // The key's length is still counted, as when the index held the key's text: the cap
+            // (what reports it accepts) does not move with the index's layout.
+            let mut bytes = text_bytes(&finding, rule).saturating_add(key.len() as u64);
+            let shared = [
+                rule.map(|r| ((run.index, r.component, r.index), r.shared_bytes)),
+                Some(((run.index, usize::MAX, usize::MAX), scanner_bytes(&run.scanner))),
+            ];
+            let first_use: Vec<_> =
+                shared.into_iter().flatten().filter(|(k, _)| !out.counted_rules.contains(k)).collect();
+            bytes = first_use.iter().fold(bytes, |b, (_, n)| b.saturating_add(*n));
+            if out.text_cap.is_some_and(|cap| out.text_held.saturating_add(bytes) > cap) {
+                out.over_text_cap = true;
+                continue;
+            }
+            out.counted_rules.extend(first_use.into_iter().map(|(k, _)| k));
+            out.text_held = out.text_held.saturating_add(bytes);
         }
-        out.counted_rules.extend(first_use.into_iter().map(|(k, _)| k));
-        out.text_held = out.text_held.saturating_add(bytes);
-        let (findings, index) = if raw.suppression.is_some() {
-            (&mut out.suppressed, &mut out.suppressed_index)
+        let (kept, other) = if raw.suppression.is_some() {
+            (&mut out.suppressed, &out.findings)
         } else {
-            (&mut out.findings, &mut out.index)
+            (&mut out.findings, &out.suppressed)
         };
-        findings.push(finding);
-        if !index.push(findings) {
+        let room = out.spill_cap.map(|cap| cap.saturating_sub(other.spill_bytes()));
+        match kept.push(finding, &sha, room) {
+            Ok(Pushed::Kept) => {}
             // Not reached: `held` < MAX_INDEXED above.
-            findings.pop();
-            out.over_cap = true;
+            Ok(Pushed::Full) => out.over_cap = true,
+            Ok(Pushed::OverSpill) => out.over_spill_cap = true,
+            Err(e) => {
+                out.spill_error = Some(e);
+                break;
+            }
         }
     }
     out.keybuf = key;
@@ -677,7 +682,7 @@ fn sha256(key: &str) -> [u8; 32] {
 /// The digest a quality finding counted apart is remembered by: the first 16 bytes of the
 /// SHA-256 of its dedup key text (a collision would merge two of them in the count; at 2^-128
 /// per pair it is not a concern).
-fn prefix_digest(sha: &[u8; 32]) -> u128 {
+pub(crate) fn prefix_digest(sha: &[u8; 32]) -> u128 {
     let mut b = [0u8; 16];
     b.copy_from_slice(&sha[..16]);
     u128::from_be_bytes(b)

@@ -26,6 +26,8 @@ const BUF: usize = 64 * 1024;
 /// Why reading stopped.
 pub(crate) enum Stop {
     Io(io::Error),
+    /// Writing the findings' spill failed.
+    Spill(io::Error),
     Json {
         line: usize,
         column: usize,
@@ -677,6 +679,7 @@ fn run<R: Read>(
     }
     for raw in std::mem::take(&mut run.pending) {
         build::process(&mut ctx.out, &run, raw);
+        processed(&mut ctx.out)?;
     }
     // The run's tables go with it; its summary and reasons stay with the report.
     ctx.out.held.release(std::mem::take(&mut run.held));
@@ -694,6 +697,19 @@ fn run<R: Read>(
     over(&mut ctx.out.held)?;
     ctx.incomplete.extend(reasons);
     ctx.runs.push(summary);
+    Ok(())
+}
+
+/// Stops reading when keeping a result's findings failed: writing the spill, or over the
+/// held-bytes cap (a spill's merged suppressions).
+#[inline]
+fn processed(out: &mut build::Output) -> Result<(), Stop> {
+    if let Some(e) = out.spill_error.take() {
+        return Err(Stop::Spill(e));
+    }
+    if out.held.over.is_some() {
+        return over(&mut out.held);
+    }
     Ok(())
 }
 
@@ -737,6 +753,7 @@ fn results<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx, run: &mut RunState, scrat
                 out.results_read += 1;
                 if run.ready(&raw) {
                     build::process(out, run, raw);
+                    processed(out)?;
                 } else {
                     // Waiting for the run's tool or artifacts: held until the run closes.
                     let bytes = held::raw_result(&raw);

@@ -46,25 +46,67 @@ impl Default for DedupIndex {
     }
 }
 
+/// The ids an index compares: the findings' hex ids (in memory), or their SHA-256 digests
+/// (the reader's spill, which holds 32 bytes of each finding rather than the finding).
+pub(crate) trait Ids {
+    fn count(&self) -> usize;
+    fn id_at(&self, i: usize) -> Option<&[u8]>;
+}
+
+impl Ids for [Finding] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn id_at(&self, i: usize) -> Option<&[u8]> {
+        self.get(i).map(|f| f.id.as_bytes())
+    }
+}
+
+impl Ids for [[u8; 32]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn id_at(&self, i: usize) -> Option<&[u8]> {
+        self.get(i).map(|d| &d[..])
+    }
+}
+
+impl<T> Ids for Vec<T>
+where
+    [T]: Ids,
+{
+    fn count(&self) -> usize {
+        self.as_slice().count()
+    }
+    #[inline]
+    fn id_at(&self, i: usize) -> Option<&[u8]> {
+        self.as_slice().id_at(i)
+    }
+}
+
 impl DedupIndex {
     fn hash(&self, id: &[u8]) -> u64 {
         self.hasher.hash_one(id)
     }
 
-    /// The index in `findings` of the finding whose id is `id`.
-    pub(crate) fn find(&self, findings: &[Finding], id: &[u8]) -> Option<usize> {
-        let same = |&i: &u32| findings.get(i as usize).is_some_and(|f| f.id.as_bytes() == id);
+    /// The position in `ids` of the one equal to `id`.
+    #[inline]
+    pub(crate) fn find<K: Ids + ?Sized>(&self, ids: &K, id: &[u8]) -> Option<usize> {
+        let same = |&i: &u32| ids.id_at(i as usize).is_some_and(|x| x == id);
         self.table.find(self.hash(id), same).map(|&i| i as usize)
     }
 
-    /// Indexes `findings`' last finding (just pushed; its id not in the index yet). `false`,
-    /// and nothing indexed, when its index does not fit ([`MAX_INDEXED`]).
-    pub(crate) fn push(&mut self, findings: &[Finding]) -> bool {
-        let Some(last) = findings.len().checked_sub(1) else { return false };
-        let (Ok(i), Some(f)) = (u32::try_from(last), findings.last()) else { return false };
+    /// Indexes `ids`' last one (just pushed; not in the index yet). `false`, and nothing
+    /// indexed, when its position does not fit ([`MAX_INDEXED`]).
+    #[inline]
+    pub(crate) fn push<K: Ids + ?Sized>(&mut self, ids: &K) -> bool {
+        let Some(last) = ids.count().checked_sub(1) else { return false };
+        let (Ok(i), Some(id)) = (u32::try_from(last), ids.id_at(last)) else { return false };
         let hasher = &self.hasher;
-        let rehash = |&j: &u32| findings.get(j as usize).map_or(0, |f| hasher.hash_one(f.id.as_bytes()));
-        self.table.insert_unique(hasher.hash_one(f.id.as_bytes()), i, rehash);
+        let rehash = |&j: &u32| ids.id_at(j as usize).map_or(0, |x| hasher.hash_one(x));
+        self.table.insert_unique(hasher.hash_one(id), i, rehash);
         true
     }
 
@@ -131,7 +173,7 @@ mod tests {
     #[test]
     fn nothing_to_index_is_refused() {
         let mut index = DedupIndex::default();
-        assert!(!index.push(&[]));
+        assert!(!index.push::<[Finding]>(&[]));
         assert_eq!(index.len(), 0);
     }
 }

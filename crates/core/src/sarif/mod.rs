@@ -38,6 +38,7 @@ mod held;
 #[cfg(test)]
 mod held_tests;
 mod index;
+mod kept;
 mod lenient;
 mod message;
 mod parse;
@@ -46,8 +47,11 @@ mod tests;
 
 use crate::finding::{Finding, Scanner};
 use crate::policy::{Counts, PolicyResult};
+use crate::source::FindingSource;
+use crate::spill::{Spill, SpillWriter};
 use build::Output;
 use driver::Stop;
+use kept::Kept;
 use std::path::Path;
 
 /// What a report's run properties say about the scanned target (QScanner, Trivy and others write these).
@@ -144,6 +148,14 @@ pub enum SarifError {
     /// run's rules, artifacts or waiting results, the runs' summaries) and how much.
     #[error("{source_name}: {what}: more than the reader may hold ({limit} bytes)")]
     TooLarge { source_name: String, what: String, limit: u64 },
+    /// Writing the findings to the temp dir failed ([`read_sarif_spilled`]); transient, like
+    /// [`SarifError::Io`] (a full disk, say).
+    #[error("{source_name}: cannot write its findings to the temp dir: {error}")]
+    Spill { source_name: String, error: std::io::Error },
+    /// The findings would take more than [`ReadLimits::max_spill_bytes`] of the temp dir
+    /// ([`read_sarif_spilled`]).
+    #[error("{source_name}: its findings take more than {limit} bytes of the temp dir")]
+    TooMuchSpill { source_name: String, limit: u64 },
 }
 
 /// What the reader may hold ([`read_sarif_limited`]).
@@ -173,6 +185,13 @@ pub struct ReadLimits {
     /// structures' own size included). Beyond: [`SarifError::TooLarge`], naming what, as soon
     /// as it is met. `None`: no cap.
     pub max_held_bytes: Option<u64>,
+    /// [`read_sarif_spilled`] only: at most this many bytes in its spill files together (the
+    /// findings' own text is there, not in memory, so `max_text_bytes` does not apply; a rule's
+    /// texts are written once, not into each of its findings, while the spill's table of shared
+    /// values has room: [`crate::spill::MAX_TABLE_BYTES`]): a document whose findings would
+    /// take more is read to its end, keeping none beyond, and answered
+    /// [`SarifError::TooMuchSpill`]. `None`: no cap.
+    pub max_spill_bytes: Option<u64>,
 }
 
 /// Warnings: the first [`MAX_KEPT_WARNINGS`] kept, all counted. The path is only formatted
@@ -244,16 +263,128 @@ pub fn read_sarif_limited<R: std::io::Read>(
     source_name: &str,
     limits: ReadLimits,
 ) -> Result<Report, SarifError> {
+    let (mut report, out) = read_into(reader, source_name, limits, Kept::default(), Kept::default())?;
+    let (findings, index) = in_memory(out.findings);
+    let (mut suppressed, _) = in_memory(out.suppressed);
+    // A finding that also occurs unsuppressed is a finding.
+    if !suppressed.is_empty() {
+        let quality = &out.quality_seen;
+        suppressed.retain(|s| {
+            let unsuppressed = index.find(&findings, s.id.as_bytes()).is_some();
+            let counted = !quality.is_empty() && build::id_digest(&s.id).is_some_and(|d| quality.contains(&d));
+            !(unsuppressed || counted)
+        });
+    }
+    report.findings = findings;
+    report.suppressed = suppressed;
+    Ok(report)
+}
+
+/// The findings kept in memory (what [`read_sarif_limited`] gives [`read_into`]).
+fn in_memory(kept: Kept) -> (Vec<Finding>, index::DedupIndex) {
+    match kept {
+        Kept::Memory { findings, index } => (findings, index),
+        // Not reached: the reader keeps findings where it is told.
+        Kept::Spill(_) => Default::default(),
+    }
+}
+
+/// What [`read_sarif_spilled`] reads: the report without its findings, and its findings and
+/// suppressed findings in spill files (in the order [`Report::findings`] and
+/// [`Report::suppressed`] would have them).
+#[derive(Debug)]
+pub struct Spilled {
+    /// As [`read_sarif_limited`] gives it, but `findings` and `suppressed` empty.
+    pub report: Report,
+    pub findings: Spill,
+    pub suppressed: Spill,
+}
+
+impl Spilled {
+    /// The temp dir's bytes the two spills take.
+    pub fn bytes(&self) -> u64 {
+        self.findings.bytes() + self.suppressed.bytes()
+    }
+}
+
+/// [`read_sarif_limited`], writing each distinct finding to a spill file in `dir` as it is
+/// first met instead of holding it: memory holds about 50 bytes per distinct finding (its
+/// digest for the dedup, its place in the file, its occurrences: [`kept`]) whatever its text.
+/// The caps are as in memory, except that the findings' text is bounded by
+/// [`ReadLimits::max_spill_bytes`] rather than [`ReadLimits::max_text_bytes`]. The files are
+/// gone when the [`Spill`]s are dropped (or the read fails).
+pub fn read_sarif_spilled<R: std::io::Read>(
+    reader: R,
+    source_name: &str,
+    limits: ReadLimits,
+    dir: &Path,
+) -> Result<Spilled, SarifError> {
+    let failed = |error| SarifError::Spill { source_name: source_name.to_string(), error };
+    let writer = |what: &str| {
+        SpillWriter::new(dir).map(|w| w.named(format!("{source_name}: {what} spilled to {}", dir.display())))
+    };
+    let findings = Kept::spilling(writer("findings").map_err(failed)?);
+    let suppressed = Kept::spilling(writer("suppressed findings").map_err(failed)?);
+    let (report, out) = read_into(reader, source_name, limits, findings, suppressed)?;
+    let (Kept::Spill(findings), Kept::Spill(suppressed)) = (out.findings, out.suppressed) else {
+        // Not reached: the reader keeps findings where it is told.
+        return Err(failed(std::io::Error::other("the findings were not spilled")));
+    };
+    let (findings, digests, index) = findings.finish().map_err(failed)?;
+    let (suppressed, suppressed_digests, _) = suppressed.finish().map_err(failed)?;
+    // A finding that also occurs unsuppressed is a finding: the suppressed spill is written
+    // again without those (rare: a finding suppressed in one result and not in another).
+    let quality = &out.quality_seen;
+    let keep: Vec<bool> = suppressed_digests
+        .iter()
+        .map(|d| {
+            let unsuppressed = index.find(&digests, d).is_some();
+            let counted = !quality.is_empty() && quality.contains(&build::prefix_digest(d));
+            !(unsuppressed || counted)
+        })
+        .collect();
+    drop((index, digests, suppressed_digests));
+    let suppressed = if keep.iter().all(|&k| k) {
+        suppressed
+    } else {
+        let mut w = writer("suppressed findings").map_err(failed)?;
+        let mut written = Ok(());
+        suppressed
+            .for_each_finding(&mut |i, f| {
+                if keep[i] && written.is_ok() {
+                    written = w.push(f);
+                }
+            })
+            .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
+        written.map_err(failed)?;
+        w.finish().map_err(failed)?
+    };
+    Ok(Spilled { report, findings, suppressed })
+}
+
+/// Reads the document into `findings` and `suppressed`: the report without them, and the
+/// reader's output (the findings, the suppressed ones, the quality findings counted apart).
+fn read_into<R: std::io::Read>(
+    reader: R,
+    source_name: &str,
+    limits: ReadLimits,
+    findings: Kept,
+    suppressed: Kept,
+) -> Result<(Report, Output), SarifError> {
     let cap = limits.max_findings;
     let mut ctx = Ctx::default();
+    ctx.out.findings = findings;
+    ctx.out.suppressed = suppressed;
     ctx.out.cap = cap;
     ctx.out.quality_cap = limits.count_quality;
     ctx.out.text_cap = limits.max_text_bytes;
+    ctx.out.spill_cap = limits.max_spill_bytes;
     ctx.out.held.cap = limits.max_held_bytes;
     let source_name = source_name.to_string();
     match driver::drive(reader, &mut ctx, limits.max_held_bytes) {
         Ok(()) => {}
         Err(Stop::Io(error)) => return Err(SarifError::Io { source_name, error }),
+        Err(Stop::Spill(error)) => return Err(SarifError::Spill { source_name, error }),
         Err(Stop::Json { line, column, message }) => {
             return Err(SarifError::Json { source_name, line, column, message })
         }
@@ -279,33 +410,28 @@ pub fn read_sarif_limited<R: std::io::Read>(
     if let (true, Some(limit)) = (out.over_text_cap, limits.max_text_bytes) {
         return Err(SarifError::TooMuchText { source_name, limit });
     }
+    if let (true, Some(limit)) = (out.over_spill_cap, limits.max_spill_bytes) {
+        return Err(SarifError::TooMuchSpill { source_name, limit });
+    }
     if let (true, Some(limit)) = (out.over_quality_cap, limits.count_quality) {
         return Err(SarifError::TooManyQualityFindings { source_name, limit });
     }
-    // A finding that also occurs unsuppressed is a finding.
-    if !out.suppressed.is_empty() {
-        let (index, findings, quality) = (&out.index, &out.findings, &out.quality_seen);
-        out.suppressed.retain(|s| {
-            let unsuppressed = index.find(findings, s.id.as_bytes()).is_some();
-            let counted = !quality.is_empty() && build::id_digest(&s.id).is_some_and(|d| quality.contains(&d));
-            !(unsuppressed || counted)
-        });
-    }
-    Ok(Report {
-        suppressed: out.suppressed,
+    let report = Report {
+        suppressed: Vec::new(),
         incomplete: ctx.incomplete,
-        findings: out.findings,
+        findings: Vec::new(),
         runs: ctx.runs,
         policy_result: ctx.policy,
         target: ctx.target,
-        warnings: out.w.kept,
+        warnings: std::mem::take(&mut out.w.kept),
         warning_count: out.w.count,
         results_read: out.results_read,
         quality: Vec::new(),
         quality_counted: out.quality_counts,
         exceptions: None,
         exception_warnings: Vec::new(),
-    })
+    };
+    Ok((report, out))
 }
 
 /// Reads a SARIF file.

@@ -611,7 +611,7 @@ mod counting_quality_apart {
         ) {
             let doc = mixed_doc(&results);
             let (kept_verdict, kept) = evaluated(read(&doc));
-            let counted = limited(&doc, ReadLimits { max_findings: None, count_quality: Some(1000), max_text_bytes: None, max_held_bytes: None })
+            let counted = limited(&doc, ReadLimits { max_findings: None, count_quality: Some(1000), max_text_bytes: None, max_held_bytes: None, max_spill_bytes: None })
                 .expect("under the caps");
             prop_assert!(counted.findings.iter().all(|f| f.class == FindingClass::Security));
             let (counted_verdict, counted) = evaluated(counted);
@@ -635,8 +635,13 @@ mod counting_quality_apart {
         let doc = mixed_doc(&results);
         // Suppressed findings are held until the end of the document (then the one that also
         // occurs unsuppressed is dropped): 5 held at most.
-        let limits =
-            ReadLimits { max_findings: Some(5), count_quality: Some(30), max_text_bytes: None, max_held_bytes: None };
+        let limits = ReadLimits {
+            max_findings: Some(5),
+            count_quality: Some(30),
+            max_text_bytes: None,
+            max_held_bytes: None,
+            max_spill_bytes: None,
+        };
         let r = limited(&doc, limits).expect("5 held (3 + 2 suppressed), 30 counted");
         assert_eq!((r.findings.len(), r.suppressed.len(), r.quality_counted.total), (3, 1, 30));
         assert_eq!(r.quality_counted.plus(&Counts::default()), r.quality_counted);
@@ -649,13 +654,25 @@ mod counting_quality_apart {
         assert!(matches!(
             limited(
                 &doc,
-                ReadLimits { max_findings: Some(5), count_quality: None, max_text_bytes: None, max_held_bytes: None }
+                ReadLimits {
+                    max_findings: Some(5),
+                    count_quality: None,
+                    max_text_bytes: None,
+                    max_held_bytes: None,
+                    max_spill_bytes: None
+                }
             ),
             Err(SarifError::TooManyFindings { limit: 5, .. })
         ));
         match limited(
             &doc,
-            ReadLimits { max_findings: Some(5), count_quality: Some(29), max_text_bytes: None, max_held_bytes: None },
+            ReadLimits {
+                max_findings: Some(5),
+                count_quality: Some(29),
+                max_text_bytes: None,
+                max_held_bytes: None,
+                max_spill_bytes: None,
+            },
         ) {
             Err(e @ SarifError::TooManyQualityFindings { limit: 29, .. }) => {
                 assert_eq!(e.to_string(), "test.sarif: more than 29 distinct quality findings")
@@ -670,7 +687,8 @@ mod counting_quality_apart {
                     max_findings: Some(4),
                     count_quality: Some(30),
                     max_text_bytes: None,
-                    max_held_bytes: None
+                    max_held_bytes: None,
+                    max_spill_bytes: None,
                 }
             ),
             Err(SarifError::TooManyFindings { limit: 4, .. })

@@ -213,6 +213,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             count_quality: self.config.max_quality_findings(),
             max_text_bytes: Some(self.config.max_text_bytes),
             max_held_bytes: Some(self.config.max_held_bytes),
+            max_spill_bytes: None,
         };
         // Exactly the version HEAD described (its version id and ETag), never more than the cap.
         let version = head.version_id.as_deref().or(obj.version_id.as_deref());
