@@ -5,7 +5,9 @@
 use crate::finding::{Finding, FindingClass};
 use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, PolicyResult, QualityFindings};
 use crate::sarif::Report;
+use crate::source::{FindingSource, SourceError};
 use crate::verdict::{Verdict, VerdictInput};
+use crate::waivers::{Applier, Exceptions, ExceptionsAudit, Subject};
 
 /// A report's evaluation.
 #[derive(Clone, Debug)]
@@ -17,157 +19,369 @@ pub struct Evaluated {
     pub policy_result: PolicyResult,
 }
 
+/// Which of a report's lists an evaluated finding ends in: what the gate counted and the
+/// outputs receive (`report.findings`), the suppressions it honoured (`report.suppressed`), or
+/// the quality findings kept apart (`report.quality`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Group {
+    Findings,
+    Suppressed,
+    Quality,
+}
+
+/// Where [`evaluate_from`] reads a report's findings (or its suppressed ones) from: a
+/// [`FindingSource`] (memory or a spill file; each finding is copied to the sink), or a list it
+/// may consume (each finding is moved to the sink).
+pub enum Input<'a> {
+    Source(&'a dyn FindingSource),
+    Owned(Vec<Finding>),
+}
+
+impl<'a> From<&'a dyn FindingSource> for Input<'a> {
+    fn from(source: &'a dyn FindingSource) -> Self {
+        Input::Source(source)
+    }
+}
+
+impl From<Vec<Finding>> for Input<'_> {
+    fn from(findings: Vec<Finding>) -> Self {
+        Input::Owned(findings)
+    }
+}
+
+/// Why [`evaluate_from`] stopped: a finding could not be read, or the sink refused one.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError<E> {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Sink(E),
+}
+
+/// The exceptions an evaluation applies: those the findings carry ([`apply_exceptions`] ran
+/// before), or these documents, matched with these facts on this day (UTC).
+pub type ExceptionsIn<'a> = Option<(&'a Exceptions, &'a Subject, time::Date)>;
+
+/// Evaluates a report whose findings are read one at a time (they need not all be in memory):
+/// the same evaluation as [`apply_exceptions`] (when `exceptions` is given) then [`evaluate`],
+/// with identical counts, verdict, warnings and exceptions audit.
+///
+/// Each finalized finding (its exception, its suppression's `honoured`) is handed to `sink`
+/// with its [`Group`], in report order; per group, the order is exactly the one [`evaluate`]
+/// leaves in `report.findings`, `report.suppressed` and `report.quality` (groups interleave).
+/// As there, exceptions apply to `findings` only, not to a suppressed finding the setting
+/// does not honour.
+///
+/// `report` gives everything but its findings: its runs, policy result, target,
+/// completeness, reader warnings and `quality_counted`; its `quality` (empty as read) is
+/// counted as quality findings kept apart before, and not handed to `sink`. Its `findings`
+/// and `suppressed` are not read: pass them (or the files they were spilled to) as
+/// `findings` and `suppressed`. Without `exceptions`, its `exceptions` and
+/// `exception_warnings` are taken as they are.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_from<E>(
+    findings: Input<'_>,
+    suppressed: Input<'_>,
+    report: &Report,
+    gate: &GatePolicy,
+    exceptions: ExceptionsIn<'_>,
+    scanner_policy: Option<PolicyResult>,
+    input: VerdictInput,
+    sink: &mut dyn FnMut(Group, Finding) -> Result<(), E>,
+) -> Result<Evaluated, EvaluateError<E>> {
+    let mut tally = Tally::new(gate, exceptions, &report.quality);
+    for (from, read_suppressed) in [(findings, false), (suppressed, true)] {
+        let mut step = |mut f: Finding| {
+            let group = if read_suppressed { tally.suppressed(&mut f) } else { tally.finding(&mut f) };
+            sink(group, f)
+        };
+        match from {
+            Input::Owned(list) => {
+                for f in list {
+                    step(f).map_err(EvaluateError::Sink)?;
+                }
+            }
+            Input::Source(source) => {
+                // The visitor cannot stop the read: the first refusal is kept, the rest skipped.
+                let mut refused = None;
+                source.for_each_finding(&mut |_, f| {
+                    if refused.is_none() {
+                        refused = step(f.clone()).err();
+                    }
+                })?;
+                if let Some(e) = refused {
+                    return Err(EvaluateError::Sink(e));
+                }
+            }
+        }
+    }
+    Ok(tally.finish(report, scanner_policy, input))
+}
+
 /// Evaluates a read report against the gate policy.
 ///
 /// First it takes the quality findings out of `report.findings` unless `QUALITY_FINDINGS=gate`
-/// ([`apply_quality`]), so what stays in `findings` is what the gate counted and what the
+/// (into `report.quality`), so what stays in `findings` is what the gate counted and what the
 /// outputs (ASFF, JUnit, the summary, Security Hub) receive: no entry point can skip it.
 ///
 /// `scanner_policy` is what the scanner's exit code said (42 DENY, 43 AUDIT), if
 /// anything; it is combined with the report's own `policyResult` (the stronger wins).
 /// When `input.scanner` is empty, the first run's tool is used; when `input.target`
 /// is empty, the report's image name or first repo tag.
+///
+/// The in-memory form of [`evaluate_from`] (the same per-finding evaluation), in place:
+/// the findings move only when some go to another list.
 pub fn evaluate(
     report: &mut Report,
     gate: &GatePolicy,
     scanner_policy: Option<PolicyResult>,
     input: VerdictInput,
 ) -> Evaluated {
-    let unhonoured = crate::suppression::apply(report, gate.suppressions);
-    apply_quality(report, gate.quality);
-    // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate.
-    let report = &*report;
-    let gated = gate.quality == QualityFindings::Gate;
-    let considered = || report.findings.iter().filter(|f| gated || f.class == FindingClass::Security);
-    // A waived finding (waiver, VEX not_affected/fixed) is counted apart; so is one without a
-    // fix under FAIL_ONLY_FIXABLE (docs/waivers.md, "How exceptions are counted").
-    let waived = Counts::of(considered().filter(|f| f.exception.is_some()));
-    let not_fixable = Counts::of(considered().filter(|f| f.exception.is_none() && f.fix_available() == Some(false)));
-    let counts = Counts::of(
-        considered()
-            .filter(|f| f.exception.is_none())
-            .filter(|f| !gate.fixable_only || f.fix_available() != Some(false)),
-    );
-    // Those the reader counted without keeping them (ReadLimits::count_quality) too.
-    let quality_counts =
-        Counts::of(report.findings.iter().chain(&report.quality).filter(|f| f.class == FindingClass::Quality))
-            .plus(&report.quality_counted);
-    let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
-    let mut evaluation = evaluate_gate(&counts, policy_result, gate);
-    match incomplete_reason(&report.incomplete, gate) {
-        Some(reason) => {
-            evaluation.reasons.insert(0, reason);
-            evaluation.passed = false;
+    let mut tally = Tally::new(gate, None, &report.quality);
+    let mut moved = false;
+    for f in &mut report.findings {
+        moved |= tally.finding(f) != Group::Findings;
+    }
+    // Honoured suppressions stay; the others count, after the findings (crate::suppression).
+    let mut kept = Vec::with_capacity(report.suppressed.len());
+    for mut f in std::mem::take(&mut report.suppressed) {
+        match tally.suppressed(&mut f) {
+            Group::Suppressed => kept.push(f),
+            group => {
+                moved |= group != Group::Findings;
+                report.findings.push(f);
+            }
         }
-        None if !report.incomplete.is_empty() => evaluation.warnings.push(format!(
-            "the scan did not complete ({}); accepted (ACCEPT_INCOMPLETE_SCAN=true): its findings are \
-             incomplete and Security Hub is left unchanged",
-            report.incomplete.join("; ")
-        )),
-        None => {}
     }
-    if !report.suppressed.is_empty() {
-        evaluation.warnings.push(format!(
-            "{} suppressed finding{} (SARIF suppressions honoured with HONOR_SUPPRESSIONS={}) not counted against \
-             the thresholds; still in Security Hub with the justification",
-            report.suppressed.len(),
-            if report.suppressed.len() == 1 { "" } else { "s" },
-            gate.suppressions
-        ));
+    report.suppressed = kept;
+    if moved {
+        let (findings, quality): (Vec<Finding>, Vec<Finding>) =
+            std::mem::take(&mut report.findings).into_iter().partition(|f| tally.group(f) == Group::Findings);
+        report.findings = findings;
+        report.quality.extend(quality);
     }
-    if unhonoured > 0 {
-        evaluation.warnings.push(format!(
-            "{unhonoured} finding{} with SARIF suppressions of a kind HONOR_SUPPRESSIONS={} does not honour \
-             counted like any other",
-            if unhonoured == 1 { "" } else { "s" },
-            gate.suppressions
-        ));
-    }
-    if quality_counts.total > 0 && !gated {
-        evaluation.warnings.push(format!(
-            "{} quality finding{} (no security-severity, not from a security scanner) not counted against the \
-             thresholds (QUALITY_FINDINGS={})",
-            quality_counts.total,
-            if quality_counts.total == 1 { "" } else { "s" },
-            gate.quality
-        ));
-    }
-    if waived.total > 0 {
-        evaluation.warnings.push(format!(
-            "{} waived finding{} (a waiver or a VEX statement in the trusted policy documents) not counted \
-             against the thresholds; still in Security Hub with the exception",
-            waived.total,
-            if waived.total == 1 { "" } else { "s" }
-        ));
-    }
-    if gate.fixable_only && not_fixable.total > 0 {
-        evaluation.warnings.push(format!(
-            "{} finding{} without a fixed version not counted against the thresholds (FAIL_ONLY_FIXABLE=true)",
-            not_fixable.total,
-            if not_fixable.total == 1 { "" } else { "s" }
-        ));
-    }
-    evaluation.warnings.extend(report.exception_warnings.iter().cloned());
-    if report.warning_count > 0 {
-        evaluation.warnings.push(format!(
-            "the report had {} problem{} the reader worked around (see the reader warnings)",
-            report.warning_count,
-            if report.warning_count == 1 { "" } else { "s" }
-        ));
-    }
-    let mut input = input;
-    if input.scanner.is_none() {
-        input.scanner = report.runs.first().map(|r| r.scanner.clone());
-    }
-    if input.target.is_none() {
-        input.target = report.target.repo_tags.first().cloned().or_else(|| report.target.image_name.clone());
-    }
-    let mut verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
-    verdict.suppressed = report.suppressed.len() as u64;
-    verdict.suppressions_ignored = unhonoured as u64;
-    verdict.incomplete = crate::verdict::lines(&report.incomplete);
-    verdict.quality_counts = quality_counts;
-    verdict.waived = waived;
-    verdict.not_fixable = not_fixable;
-    verdict.exceptions = report.exceptions.clone();
-    Evaluated { verdict, evaluation, counts, policy_result }
-}
-
-/// Takes the quality findings out of `report.findings` into `report.quality` unless
-/// `QUALITY_FINDINGS=gate`, so that what stays in `findings` is what the gate counts and
-/// what Security Hub receives. [`evaluate`] calls it first; dedup keys and finding ids are
-/// unchanged.
-fn apply_quality(report: &mut Report, mode: QualityFindings) {
-    if mode == QualityFindings::Gate || report.findings.iter().all(|f| f.class == FindingClass::Security) {
-        return;
-    }
-    let (security, quality): (Vec<Finding>, Vec<Finding>) =
-        std::mem::take(&mut report.findings).into_iter().partition(|f| f.class == FindingClass::Security);
-    report.findings = security;
-    report.quality.extend(quality);
+    tally.finish(report, scanner_policy, input)
 }
 
 /// Applies the security team's exceptions (waivers, VEX) to the report's findings: marks the
 /// covered ones (`finding.exception`) and keeps the audit and warnings for [`evaluate`].
-/// `today` is the evaluation's date (UTC), injected. Call it after [`apply_quality`] and
-/// before [`evaluate`] and the outputs (ASFF shows the exception).
-pub fn apply_exceptions(
-    report: &mut Report,
-    exceptions: &crate::waivers::Exceptions,
-    subject: &crate::waivers::Subject,
-    today: time::Date,
-) {
-    if exceptions.is_empty() {
-        for f in &mut report.findings {
-            f.exception = None;
-        }
-        report.exceptions = None;
-        report.exception_warnings.clear();
-        return;
+/// `today` is the evaluation's date (UTC), injected. Call it before [`evaluate`] and the
+/// outputs (ASFF shows the exception). [`evaluate_from`] does both in one pass.
+pub fn apply_exceptions(report: &mut Report, exceptions: &Exceptions, subject: &Subject, today: time::Date) {
+    let mut marks = Marks::new(Some((exceptions, subject, today)));
+    for f in &mut report.findings {
+        marks.apply(f);
     }
-    let (audit, warnings) = exceptions.apply(&mut report.findings, subject, today);
-    report.exceptions = Some(audit);
-    report.exception_warnings = warnings;
+    (report.exceptions, report.exception_warnings) = marks.finish().unwrap_or_default();
+}
+
+/// What an evaluation does with the findings' exception marks.
+enum Marks<'a> {
+    /// Keeps them, and the report's audit ([`apply_exceptions`] ran before).
+    AsGiven,
+    /// No exceptions documents: clears them; no audit.
+    Clear,
+    /// Applies these.
+    Apply(Applier<'a>),
+}
+
+impl<'a> Marks<'a> {
+    fn new(exceptions: ExceptionsIn<'a>) -> Marks<'a> {
+        match exceptions {
+            None => Marks::AsGiven,
+            Some((e, _, _)) if e.is_empty() => Marks::Clear,
+            Some((e, subject, today)) => Marks::Apply(e.applier(subject, today)),
+        }
+    }
+
+    fn apply(&mut self, f: &mut Finding) {
+        match self {
+            Marks::AsGiven => {}
+            Marks::Clear => f.exception = None,
+            Marks::Apply(applier) => applier.apply(f),
+        }
+    }
+
+    /// The audit and warnings, unless they are the report's (`AsGiven`: None).
+    fn finish(self) -> Option<(Option<ExceptionsAudit>, Vec<String>)> {
+        match self {
+            Marks::AsGiven => None,
+            Marks::Clear => Some((None, Vec::new())),
+            Marks::Apply(applier) => {
+                let (audit, warnings) = applier.finish();
+                Some((Some(audit), warnings))
+            }
+        }
+    }
+}
+
+/// The evaluation, one finding at a time: exceptions, suppressions honoured, the quality
+/// split, and every count. [`evaluate`] and [`evaluate_from`] drive it.
+struct Tally<'a> {
+    gate: &'a GatePolicy,
+    marks: Marks<'a>,
+    gated: bool,
+    counts: Counts,
+    waived: Counts,
+    not_fixable: Counts,
+    quality: Counts,
+    suppressed: u64,
+    unhonoured: u64,
+}
+
+impl<'a> Tally<'a> {
+    /// `quality`: findings kept apart earlier (counted, when of the quality class).
+    fn new(gate: &'a GatePolicy, exceptions: ExceptionsIn<'a>, quality: &[Finding]) -> Tally<'a> {
+        Tally {
+            gate,
+            marks: Marks::new(exceptions),
+            // Quality findings count against the thresholds only with QUALITY_FINDINGS=gate.
+            gated: gate.quality == QualityFindings::Gate,
+            counts: Counts::default(),
+            waived: Counts::default(),
+            not_fixable: Counts::default(),
+            quality: Counts::of(quality.iter().filter(|f| f.class == FindingClass::Quality)),
+            suppressed: 0,
+            unhonoured: 0,
+        }
+    }
+
+    /// Where a counted finding goes: apart when it is a quality finding and
+    /// `QUALITY_FINDINGS` is not `gate`.
+    fn group(&self, f: &Finding) -> Group {
+        if self.gated || f.class == FindingClass::Security {
+            Group::Findings
+        } else {
+            Group::Quality
+        }
+    }
+
+    /// One of the report's findings (not suppressed as read).
+    fn finding(&mut self, f: &mut Finding) -> Group {
+        self.marks.apply(f);
+        self.count(f)
+    }
+
+    /// One of the report's suppressed findings: kept apart when the setting honours its
+    /// suppression, else counted like any other (its exception mark as it came).
+    fn suppressed(&mut self, f: &mut Finding) -> Group {
+        if crate::suppression::honour(f, self.gate.suppressions) {
+            self.suppressed += 1;
+            return Group::Suppressed;
+        }
+        self.unhonoured += 1;
+        self.count(f)
+    }
+
+    fn count(&mut self, f: &Finding) -> Group {
+        let group = self.group(f);
+        if f.class == FindingClass::Quality {
+            self.quality.add(f.severity);
+        }
+        if group == Group::Findings && (self.gated || f.class == FindingClass::Security) {
+            // A waived finding (waiver, VEX not_affected/fixed) is counted apart; so is one
+            // without a fix under FAIL_ONLY_FIXABLE (docs/waivers.md, "How exceptions are counted").
+            let no_fix = f.fix_available() == Some(false);
+            if f.exception.is_some() {
+                self.waived.add(f.severity);
+            } else {
+                if no_fix {
+                    self.not_fixable.add(f.severity);
+                }
+                if !self.gate.fixable_only || !no_fix {
+                    self.counts.add(f.severity);
+                }
+            }
+        }
+        group
+    }
+
+    /// The counts against the policy: the verdict, with every warning.
+    fn finish(self, report: &Report, scanner_policy: Option<PolicyResult>, input: VerdictInput) -> Evaluated {
+        let Tally { gate, marks, gated, counts, waived, not_fixable, quality, suppressed, unhonoured } = self;
+        let (exceptions, exception_warnings) =
+            marks.finish().unwrap_or_else(|| (report.exceptions.clone(), report.exception_warnings.clone()));
+        // Those the reader counted without keeping them (ReadLimits::count_quality) too.
+        let quality_counts = quality.plus(&report.quality_counted);
+        let policy_result = scanner_policy.map_or(report.policy_result, |p| report.policy_result.combine(p));
+        let mut evaluation = evaluate_gate(&counts, policy_result, gate);
+        match incomplete_reason(&report.incomplete, gate) {
+            Some(reason) => {
+                evaluation.reasons.insert(0, reason);
+                evaluation.passed = false;
+            }
+            None if !report.incomplete.is_empty() => evaluation.warnings.push(format!(
+                "the scan did not complete ({}); accepted (ACCEPT_INCOMPLETE_SCAN=true): its findings are \
+                 incomplete and Security Hub is left unchanged",
+                report.incomplete.join("; ")
+            )),
+            None => {}
+        }
+        if suppressed > 0 {
+            evaluation.warnings.push(format!(
+                "{suppressed} suppressed finding{} (SARIF suppressions honoured with HONOR_SUPPRESSIONS={}) not \
+                 counted against the thresholds; still in Security Hub with the justification",
+                if suppressed == 1 { "" } else { "s" },
+                gate.suppressions
+            ));
+        }
+        if unhonoured > 0 {
+            evaluation.warnings.push(format!(
+                "{unhonoured} finding{} with SARIF suppressions of a kind HONOR_SUPPRESSIONS={} does not honour \
+                 counted like any other",
+                if unhonoured == 1 { "" } else { "s" },
+                gate.suppressions
+            ));
+        }
+        if quality_counts.total > 0 && !gated {
+            evaluation.warnings.push(format!(
+                "{} quality finding{} (no security-severity, not from a security scanner) not counted against the \
+                 thresholds (QUALITY_FINDINGS={})",
+                quality_counts.total,
+                if quality_counts.total == 1 { "" } else { "s" },
+                gate.quality
+            ));
+        }
+        if waived.total > 0 {
+            evaluation.warnings.push(format!(
+                "{} waived finding{} (a waiver or a VEX statement in the trusted policy documents) not counted \
+                 against the thresholds; still in Security Hub with the exception",
+                waived.total,
+                if waived.total == 1 { "" } else { "s" }
+            ));
+        }
+        if gate.fixable_only && not_fixable.total > 0 {
+            evaluation.warnings.push(format!(
+                "{} finding{} without a fixed version not counted against the thresholds (FAIL_ONLY_FIXABLE=true)",
+                not_fixable.total,
+                if not_fixable.total == 1 { "" } else { "s" }
+            ));
+        }
+        evaluation.warnings.extend(exception_warnings);
+        if report.warning_count > 0 {
+            evaluation.warnings.push(format!(
+                "the report had {} problem{} the reader worked around (see the reader warnings)",
+                report.warning_count,
+                if report.warning_count == 1 { "" } else { "s" }
+            ));
+        }
+        let mut input = input;
+        if input.scanner.is_none() {
+            input.scanner = report.runs.first().map(|r| r.scanner.clone());
+        }
+        if input.target.is_none() {
+            input.target = report.target.repo_tags.first().cloned().or_else(|| report.target.image_name.clone());
+        }
+        let mut verdict = Verdict::new(input, counts, policy_result, gate, &evaluation);
+        verdict.suppressed = suppressed;
+        verdict.suppressions_ignored = unhonoured;
+        verdict.incomplete = crate::verdict::lines(&report.incomplete);
+        verdict.quality_counts = quality_counts;
+        verdict.waived = waived;
+        verdict.not_fixable = not_fixable;
+        verdict.exceptions = exceptions;
+        Evaluated { verdict, evaluation, counts, policy_result }
+    }
 }
 
 /// The gate's failure reason for a scan that did not complete (`incomplete` non-empty),
@@ -182,6 +396,9 @@ pub fn incomplete_reason(incomplete: &[String], gate: &GatePolicy) -> Option<Str
         incomplete.join("; ")
     ))
 }
+
+#[cfg(test)]
+mod stream_tests;
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,10 @@
 use crate::finding::Finding;
 use crate::policy::{Evaluation, GatePolicy, PolicyResult};
 use crate::severity::Severity;
+use crate::source::{FindingSource, SourceError};
 use crate::text::{display_line, display_text, truncate_chars, xml_safe};
 use crate::verdict::Verdict;
+use crate::worst::{self, Selected};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// CodeBuild's limit on test cases in one report.
@@ -33,6 +35,30 @@ pub const FINDINGS_SUITE: &str = "findings";
 
 /// Renders the verdict as JUnit XML: one case per threshold, one per finding that breaks the gate.
 pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding], gate: &GatePolicy) -> String {
+    let rendered = render(verdict, evaluation, gate, |room, breaks| Ok(worst::in_slice(findings, room, breaks)));
+    // Findings in memory are always read.
+    rendered.unwrap_or_else(|_| fallback(verdict))
+}
+
+/// [`to_junit`] over findings read one at a time (a report whose findings are not all in
+/// memory): the same bytes; at most [`MAX_CASES`] findings are held.
+pub fn to_junit_from(
+    verdict: &Verdict,
+    evaluation: &Evaluation,
+    findings: &dyn FindingSource,
+    gate: &GatePolicy,
+) -> Result<String, SourceError> {
+    render(verdict, evaluation, gate, |room, breaks| worst::in_source(findings, room, breaks))
+}
+
+/// The JUnit of the verdict, with the `room` worst findings that break the gate from `select`
+/// (given how many cases are left and which findings break it).
+fn render<'a>(
+    verdict: &Verdict,
+    evaluation: &Evaluation,
+    gate: &GatePolicy,
+    select: impl FnOnce(usize, &dyn Fn(&Finding) -> bool) -> Result<Selected<'a>, SourceError>,
+) -> Result<String, SourceError> {
     let timestamp = chrono::DateTime::parse_from_rfc3339(verdict.processed_at.trim()).ok();
     let mut report = Report::new("scangate");
     if let Some(t) = timestamp {
@@ -123,16 +149,19 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
     }
     let failing: Vec<Severity> = evaluation.checks.iter().filter(|c| !c.passed).map(|c| c.severity).collect();
     // Waived findings and, with FAIL_ONLY_FIXABLE, findings without a fix do not break the gate.
-    let counted = |f: &&Finding| f.exception.is_none() && (!gate.fixable_only || f.fix_available() != Some(false));
-    let mut breaking: Vec<&Finding> =
-        findings.iter().filter(|f| failing.contains(&f.severity)).filter(counted).collect();
-    breaking.sort_by(|a, b| Finding::worst_first(a, b));
+    let breaks = |f: &Finding| {
+        failing.contains(&f.severity)
+            && f.exception.is_none()
+            && (!gate.fixable_only || f.fix_available() != Some(false))
+    };
     let room = MAX_CASES.saturating_sub(gate_suite.test_cases.len());
-    let shown = if breaking.len() > room { room.saturating_sub(1) } else { breaking.len() };
-    for f in &breaking[..shown] {
+    // The `room` worst are enough: with more, one case says how many were left out.
+    let breaking = select(room, &breaks)?;
+    let shown = if breaking.matched > room { room.saturating_sub(1) } else { breaking.matched };
+    for f in breaking.worst.iter().take(shown) {
         findings_suite.add_test_case(finding_case(f));
     }
-    let left_out = breaking.len() - shown;
+    let left_out = breaking.matched - shown;
     if left_out > 0 {
         let text = format!(
             "{left_out} more finding{} that break the gate are not listed: a CodeBuild report holds at most {MAX_CASES} test cases",
@@ -145,7 +174,7 @@ pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding]
 
     report.add_test_suite(gate_suite);
     report.add_test_suite(findings_suite);
-    report.to_string().unwrap_or_else(|_| fallback(verdict))
+    Ok(report.to_string().unwrap_or_else(|_| fallback(verdict)))
 }
 
 fn suite_properties(verdict: &Verdict) -> Vec<(&'static str, String)> {

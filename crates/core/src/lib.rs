@@ -27,6 +27,7 @@ pub mod suppression;
 pub mod text;
 pub mod verdict;
 pub mod waivers;
+pub mod worst;
 
 pub use finding::{Finding, FindingKind, Location, Package, Scanner};
 pub use policy::{evaluate, Counts, Evaluation, GatePolicy, GateSettings, PolicyResult, ThresholdRequest, Thresholds};

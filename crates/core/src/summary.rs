@@ -9,8 +9,10 @@
 
 use crate::finding::Finding;
 use crate::severity::Severity;
+use crate::source::{FindingSource, SourceError};
 use crate::text::{markdown_inline, truncate_chars};
 use crate::verdict::Verdict;
+use crate::worst::{self, Selected};
 use std::fmt::Write as _;
 
 /// At most this many rows in the worst-findings table, whatever the caller asks.
@@ -23,6 +25,27 @@ const MAX_CVES_SHOWN: usize = 3;
 
 /// Markdown summary: verdict, reasons, counts per severity, the worst findings.
 pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String {
+    let rows = worst.min(MAX_WORST_ROWS).min(findings.len());
+    let rendered = render(verdict, rows, findings.len(), || Ok(worst::in_slice(findings, rows, &|_| true)));
+    // Findings in memory are always read.
+    rendered.unwrap_or_else(|e| e.to_string())
+}
+
+/// [`markdown`] over findings read one at a time (a report whose findings are not all in
+/// memory): the same text; at most `worst` (and [`MAX_WORST_ROWS`]) findings are held.
+pub fn markdown_from(verdict: &Verdict, findings: &dyn FindingSource, worst: usize) -> Result<String, SourceError> {
+    let rows = worst.min(MAX_WORST_ROWS).min(findings.len());
+    render(verdict, rows, findings.len(), || worst::in_source(findings, rows, &|_| true))
+}
+
+/// The summary, with a table of the `rows` worst of `total` findings from `select` (not
+/// called without rows).
+fn render<'a>(
+    verdict: &Verdict,
+    rows: usize,
+    total: usize,
+    select: impl FnOnce() -> Result<Selected<'a>, SourceError>,
+) -> Result<String, SourceError> {
     let mut out = String::new();
     let status = if verdict.passed { "PASSED" } else { "FAILED" };
     let _ = writeln!(out, "## scangate: {status}\n");
@@ -105,13 +128,11 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
     }
     let _ = writeln!(out, "- Processed at: {}", cell(&verdict.processed_at, MAX_LINE_CHARS));
 
-    let rows = worst.min(MAX_WORST_ROWS).min(findings.len());
     if rows > 0 {
-        let mut sorted: Vec<&Finding> = findings.iter().collect();
-        sorted.sort_by(|a, b| Finding::worst_first(a, b));
-        let _ = writeln!(out, "\n### Worst findings ({rows} of {})\n", findings.len());
+        let sorted = select()?;
+        let _ = writeln!(out, "\n### Worst findings ({rows} of {total})\n");
         let _ = writeln!(out, "| Severity | Rule | CVEs | Package or location | Title |\n|---|---|---|---|---|");
-        for f in &sorted[..rows] {
+        for f in &sorted.worst {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
@@ -123,7 +144,7 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
             );
         }
     }
-    out
+    Ok(out)
 }
 
 fn list(out: &mut String, items: &[String]) {

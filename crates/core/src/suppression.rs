@@ -20,6 +20,7 @@
 //! finding whose suppression is not honoured counts like any other and shows the suppression
 //! it claimed ([`crate::asff`], ProductFields `scangate/Suppression*`).
 
+use crate::finding::Finding;
 use crate::sarif::Report;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -174,16 +175,12 @@ pub fn clean_justification(s: &str) -> Option<String> {
 /// the setting does not honour go back to `report.findings` (they count, and show the
 /// suppression they claimed, `honoured` false); the rest stay in `report.suppressed`,
 /// `honoured` true. Returns how many went back. Idempotent; finding ids are unchanged.
-/// [`crate::evaluate::evaluate`] calls it first.
+/// [`crate::evaluate::evaluate`] does the same, finding by finding, with [`honour`].
 pub fn apply(report: &mut Report, mode: HonorSuppressions) -> usize {
     let mut back = 0;
     let mut kept = Vec::with_capacity(report.suppressed.len());
     for mut f in std::mem::take(&mut report.suppressed) {
-        let honoured = f.suppression.as_ref().is_some_and(|s| s.honoured_by(mode));
-        if let Some(s) = f.suppression.as_mut() {
-            s.honoured = honoured;
-        }
-        if honoured {
+        if honour(&mut f, mode) {
             kept.push(f);
         } else {
             back += 1;
@@ -192,6 +189,16 @@ pub fn apply(report: &mut Report, mode: HonorSuppressions) -> usize {
     }
     report.suppressed = kept;
     back
+}
+
+/// Whether the setting honours the suppression of one finding read as suppressed; records
+/// the answer in its `suppression.honoured`. Not honoured, it counts like any other finding.
+pub fn honour(finding: &mut Finding, mode: HonorSuppressions) -> bool {
+    let honoured = finding.suppression.as_ref().is_some_and(|s| s.honoured_by(mode));
+    if let Some(s) = finding.suppression.as_mut() {
+        s.honoured = honoured;
+    }
+    honoured
 }
 
 #[cfg(test)]

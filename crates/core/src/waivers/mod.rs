@@ -199,10 +199,152 @@ impl Exceptions {
 
     /// Marks the findings the exceptions cover (`finding.exception`), clearing any earlier
     /// mark, and returns the audit and the warnings (waivers expiring within
-    /// [`EXPIRY_WARNING_DAYS`], expired waivers that matched, refused documents).
+    /// [`EXPIRY_WARNING_DAYS`], expired waivers that matched, refused documents). The same as
+    /// [`Exceptions::applier`] given each finding in turn.
     pub fn apply(&self, findings: &mut [Finding], subject: &Subject, today: Date) -> (ExceptionsAudit, Vec<String>) {
-        let mut audit = ExceptionsAudit {
-            documents: self
+        let mut applier = self.applier(subject, today);
+        for finding in findings.iter_mut() {
+            applier.apply(finding);
+        }
+        applier.finish()
+    }
+
+    /// The per-finding form of [`Exceptions::apply`], for findings read one at a time (a
+    /// report whose findings are not all in memory): [`Applier::apply`] each finding, in
+    /// report order, then [`Applier::finish`] for the audit and the warnings.
+    pub fn applier<'a>(&'a self, subject: &'a Subject, today: Date) -> Applier<'a> {
+        Applier {
+            exceptions: self,
+            subject,
+            today,
+            repositories: subject.image_repositories(),
+            digests: subject.digest_set(),
+            applied: Default::default(),
+            expired: Default::default(),
+        }
+    }
+}
+
+/// Which waiver or statement an audit entry counts: (kind, document SHA-256, reference).
+type AuditKey = (&'static str, String, String);
+
+/// Applies [`Exceptions`] to findings one at a time and accumulates the audit
+/// ([`Exceptions::applier`]).
+pub struct Applier<'a> {
+    exceptions: &'a Exceptions,
+    subject: &'a Subject,
+    today: Date,
+    repositories: Vec<String>,
+    digests: Vec<String>,
+    applied: std::collections::BTreeMap<AuditKey, AppliedException>,
+    expired: std::collections::BTreeMap<AuditKey, AppliedException>,
+}
+
+fn bump(
+    map: &mut std::collections::BTreeMap<AuditKey, AppliedException>,
+    key: AuditKey,
+    make: &dyn Fn() -> AppliedException,
+) {
+    map.entry(key).or_insert_with(make).findings += 1;
+}
+
+impl Applier<'_> {
+    /// Marks `finding` if an exception covers it (`finding.exception`, any earlier mark
+    /// cleared) and counts it in the audit.
+    pub fn apply(&mut self, finding: &mut Finding) {
+        let (subject, today) = (self.subject, self.today);
+        finding.exception = None;
+        // A valid waiver first: it names an owner and an expiry.
+        let mut covered = false;
+        for doc in &self.exceptions.waivers {
+            for w in &doc.waivers {
+                if !waiver_matches(w, finding, subject, &self.repositories) {
+                    continue;
+                }
+                let entry = || AppliedException {
+                    kind: ExceptionKind::Waiver,
+                    reference: w.reference.clone(),
+                    id: w.id.clone(),
+                    document_sha256: doc.sha256.clone(),
+                    findings: 0,
+                    expires: Some(format_date(w.expires)),
+                    status: None,
+                };
+                if today > w.expires {
+                    bump(&mut self.expired, ("waiver", doc.sha256.clone(), w.reference.clone()), &entry);
+                    continue;
+                }
+                if covered {
+                    continue;
+                }
+                covered = true;
+                bump(&mut self.applied, ("waiver", doc.sha256.clone(), w.reference.clone()), &entry);
+                finding.exception = Some(Box::new(Exception {
+                    kind: ExceptionKind::Waiver,
+                    reference: w.reference.clone(),
+                    id: w.id.clone(),
+                    reason: w.reason.clone(),
+                    owner: Some(w.owner.clone()),
+                    expires: Some(format_date(w.expires)),
+                    status: None,
+                    document_sha256: doc.sha256.clone(),
+                }));
+            }
+        }
+        if covered {
+            return;
+        }
+        // The latest VEX statement about this finding in this product decides.
+        let mut latest: Option<(&VexDocument, &VexStatement)> = None;
+        for doc in &self.exceptions.vex {
+            for st in doc.statements.iter().filter(|s| statement_matches(s, finding, &self.digests)) {
+                let later = match latest {
+                    None => true,
+                    Some((_, prev)) => st.timestamp >= prev.timestamp,
+                };
+                if later {
+                    latest = Some((doc, st));
+                }
+            }
+        }
+        if let Some((doc, st)) = latest {
+            let entry = || AppliedException {
+                kind: ExceptionKind::Vex,
+                reference: st.reference.clone(),
+                id: st.vulnerabilities.first().cloned().unwrap_or_default(),
+                document_sha256: doc.sha256.clone(),
+                findings: 0,
+                expires: None,
+                status: Some(st.status),
+            };
+            bump(&mut self.applied, ("vex", doc.sha256.clone(), st.reference.clone()), &entry);
+            if st.status.exempts() {
+                let reason = [st.justification.as_deref(), st.impact_statement.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                finding.exception = Some(Box::new(Exception {
+                    kind: ExceptionKind::Vex,
+                    reference: st.reference.clone(),
+                    id: st.vulnerabilities.first().cloned().unwrap_or_default(),
+                    reason: if reason.is_empty() { st.status.as_str().to_string() } else { reason },
+                    owner: doc.author.clone(),
+                    expires: None,
+                    status: Some(st.status),
+                    document_sha256: doc.sha256.clone(),
+                }));
+            }
+        }
+    }
+
+    /// The audit (documents read, exceptions applied, expired waivers that matched, refused
+    /// documents) and the warnings (waivers expiring within [`EXPIRY_WARNING_DAYS`], expired
+    /// waivers that matched, refused documents) of the findings given so far.
+    pub fn finish(self) -> (ExceptionsAudit, Vec<String>) {
+        let (exceptions, today) = (self.exceptions, self.today);
+        let audit = ExceptionsAudit {
+            documents: exceptions
                 .waivers
                 .iter()
                 .map(|d| DocumentRef {
@@ -210,117 +352,21 @@ impl Exceptions {
                     source: d.source.clone(),
                     sha256: d.sha256.clone(),
                 })
-                .chain(self.vex.iter().map(|d| DocumentRef {
+                .chain(exceptions.vex.iter().map(|d| DocumentRef {
                     kind: ExceptionKind::Vex,
                     source: d.source.clone(),
                     sha256: d.sha256.clone(),
                 }))
                 .collect(),
-            refused: self.refused.clone(),
-            ..Default::default()
+            applied: self.applied.into_values().collect(),
+            expired: self.expired.into_values().collect(),
+            refused: exceptions.refused.clone(),
         };
-        let repositories = subject.image_repositories();
-        let digests = subject.digest_set();
-        let mut applied: std::collections::BTreeMap<(&'static str, String, String), AppliedException> =
-            Default::default();
-        let mut expired: std::collections::BTreeMap<(&'static str, String, String), AppliedException> =
-            Default::default();
-        let bump =
-            |map: &mut std::collections::BTreeMap<_, AppliedException>, key, make: &dyn Fn() -> AppliedException| {
-                map.entry(key).or_insert_with(make).findings += 1;
-            };
-        for finding in findings.iter_mut() {
-            finding.exception = None;
-            // A valid waiver first: it names an owner and an expiry.
-            let mut covered = false;
-            for doc in &self.waivers {
-                for w in &doc.waivers {
-                    if !waiver_matches(w, finding, subject, &repositories) {
-                        continue;
-                    }
-                    let entry = || AppliedException {
-                        kind: ExceptionKind::Waiver,
-                        reference: w.reference.clone(),
-                        id: w.id.clone(),
-                        document_sha256: doc.sha256.clone(),
-                        findings: 0,
-                        expires: Some(format_date(w.expires)),
-                        status: None,
-                    };
-                    if today > w.expires {
-                        bump(&mut expired, ("waiver", doc.sha256.clone(), w.reference.clone()), &entry);
-                        continue;
-                    }
-                    if covered {
-                        continue;
-                    }
-                    covered = true;
-                    bump(&mut applied, ("waiver", doc.sha256.clone(), w.reference.clone()), &entry);
-                    finding.exception = Some(Box::new(Exception {
-                        kind: ExceptionKind::Waiver,
-                        reference: w.reference.clone(),
-                        id: w.id.clone(),
-                        reason: w.reason.clone(),
-                        owner: Some(w.owner.clone()),
-                        expires: Some(format_date(w.expires)),
-                        status: None,
-                        document_sha256: doc.sha256.clone(),
-                    }));
-                }
-            }
-            if covered {
-                continue;
-            }
-            // The latest VEX statement about this finding in this product decides.
-            let mut latest: Option<(&VexDocument, &VexStatement)> = None;
-            for doc in &self.vex {
-                for st in doc.statements.iter().filter(|s| statement_matches(s, finding, &digests)) {
-                    let later = match latest {
-                        None => true,
-                        Some((_, prev)) => st.timestamp >= prev.timestamp,
-                    };
-                    if later {
-                        latest = Some((doc, st));
-                    }
-                }
-            }
-            if let Some((doc, st)) = latest {
-                let entry = || AppliedException {
-                    kind: ExceptionKind::Vex,
-                    reference: st.reference.clone(),
-                    id: st.vulnerabilities.first().cloned().unwrap_or_default(),
-                    document_sha256: doc.sha256.clone(),
-                    findings: 0,
-                    expires: None,
-                    status: Some(st.status),
-                };
-                bump(&mut applied, ("vex", doc.sha256.clone(), st.reference.clone()), &entry);
-                if st.status.exempts() {
-                    let reason = [st.justification.as_deref(), st.impact_statement.as_deref()]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(": ");
-                    finding.exception = Some(Box::new(Exception {
-                        kind: ExceptionKind::Vex,
-                        reference: st.reference.clone(),
-                        id: st.vulnerabilities.first().cloned().unwrap_or_default(),
-                        reason: if reason.is_empty() { st.status.as_str().to_string() } else { reason },
-                        owner: doc.author.clone(),
-                        expires: None,
-                        status: Some(st.status),
-                        document_sha256: doc.sha256.clone(),
-                    }));
-                }
-            }
-        }
-        audit.applied = applied.into_values().collect();
-        audit.expired = expired.into_values().collect();
         let mut warnings = Vec::new();
         for r in &audit.refused {
             warnings.push(format!("exceptions document refused, none of its waivers or statements applied: {r}"));
         }
-        for doc in &self.waivers {
+        for doc in &exceptions.waivers {
             for w in &doc.waivers {
                 let used = audit.applied.iter().any(|a| a.reference == w.reference && a.document_sha256 == doc.sha256);
                 let left = (w.expires - today).whole_days();

@@ -18,7 +18,6 @@ use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract::{Provenance, Writer};
 use scangate_core::evaluate;
 use scangate_core::lifecycle::key::branch_name;
-use scangate_core::sarif::Report;
 use scangate_core::sarif::TargetInfo;
 use scangate_core::waivers::{Exceptions, Subject, VexDocument, WaiversDocument, MAX_DOCUMENT_BYTES};
 use std::collections::HashMap;
@@ -151,30 +150,34 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         Ok(out)
     }
 
-    /// The security team's waivers and VEX applied to `report`: read now (a new version applies
-    /// from this report on), matched with the verified facts only, dated by the processor's
-    /// clock. Returns the verdict's warning when documents exist but the report's target could
-    /// not be verified (then none applies).
-    pub(crate) async fn apply_policy_documents(
+    /// The security team's waivers and VEX for `report`'s evaluation: read now (a new version
+    /// applies from this report on), matched with the verified facts only, dated by the
+    /// processor's clock. None apply (and the verdict's warning says why) when documents exist
+    /// but the report's target could not be verified.
+    pub(crate) async fn policy_documents(
         &self,
         d: &Delivery<'_>,
         meta: &ReportMeta,
         build: Option<&BuildInfo>,
-        report: &mut Report,
-    ) -> Result<Option<String>, Transient> {
+        target: &TargetInfo,
+    ) -> Result<PolicyDocuments, Transient> {
         let today = d.now.to_offset(time::UtcOffset::UTC).date();
         let documents = self.load_exceptions(&d.obj.bucket, today).await?;
-        let Some(subject) = verified_subject(&d.provenance, build, meta, &report.target) else {
-            evaluate::apply_exceptions(report, &Exceptions::default(), &Subject::default(), today);
-            return Ok((!documents.is_empty()).then(|| {
+        let Some(subject) = verified_subject(&d.provenance, build, meta, target) else {
+            let not_applied = (!documents.is_empty()).then(|| {
                 let why = d.provenance.reason().map_or("the scanned target could not be verified".to_string(), |why| {
                     format!("the report is unverified ({why})")
                 });
                 format!("no waiver or VEX statement was applied: {why}")
-            }));
+            });
+            return Ok(PolicyDocuments {
+                exceptions: Exceptions::default(),
+                subject: Subject::default(),
+                today,
+                not_applied,
+            });
         };
-        evaluate::apply_exceptions(report, &documents, &subject, today);
-        Ok(None)
+        Ok(PolicyDocuments { exceptions: documents, subject, today, not_applied: None })
     }
 
     /// Reads exactly the version HEAD described, at most [`MAX_DOCUMENT_BYTES`]. Ok(None):
@@ -226,6 +229,22 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         Ok(Some(
             parsed.unwrap_or_else(|e| Parsed::Refused(format!("{e} (the document was refused: none of it applies)"))),
         ))
+    }
+}
+
+/// The exceptions one report is evaluated with ([`evaluate::evaluate_from`]).
+pub(crate) struct PolicyDocuments {
+    /// Empty when the report is unverified (every exception mark is cleared).
+    pub exceptions: Exceptions,
+    pub subject: Subject,
+    pub today: Date,
+    /// The verdict's warning when documents exist but none applied.
+    pub not_applied: Option<String>,
+}
+
+impl PolicyDocuments {
+    pub(crate) fn for_evaluation(&self) -> evaluate::ExceptionsIn<'_> {
+        Some((&self.exceptions, &self.subject, self.today))
     }
 }
 

@@ -322,15 +322,37 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     ) -> Result<Outcome, Transient> {
         let obj = d.obj;
         let now_s = rfc3339(d.now);
-        let not_applied = self.apply_policy_documents(d, meta, build_info, &mut report).await?;
+        let documents = self.policy_documents(d, meta, build_info, &report.target).await?;
         let gate = self.gate_for(Some(meta));
         let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
-        // Quality findings are gated and imported only with QUALITY_FINDINGS=gate: evaluating
-        // takes them out of `report.findings` otherwise.
-        let mut evaluated = evaluate::evaluate(&mut report, &gate, meta.scanner_policy, input);
+        // One pass: exceptions, suppressions, the quality split and the counts. Quality findings
+        // are gated and imported only with QUALITY_FINDINGS=gate: they go apart otherwise.
+        let findings = std::mem::take(&mut report.findings);
+        let suppressed = std::mem::take(&mut report.suppressed);
+        let (mut kept, mut held, mut quality) = (Vec::with_capacity(findings.len()), Vec::new(), Vec::new());
+        let mut evaluated = evaluate::evaluate_from(
+            findings.into(),
+            suppressed.into(),
+            &report,
+            &gate,
+            documents.for_evaluation(),
+            meta.scanner_policy,
+            input,
+            &mut |group, f| {
+                match group {
+                    evaluate::Group::Findings => kept.push(f),
+                    evaluate::Group::Suppressed => held.push(f),
+                    evaluate::Group::Quality => quality.push(f),
+                }
+                Ok::<(), std::convert::Infallible>(())
+            },
+        )
+        .map_err(|e| Transient(format!("evaluating {}: {e}", obj.key)))?;
+        (report.findings, report.suppressed) = (kept, held);
+        report.quality.extend(quality);
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
-        evaluated.verdict.warnings.extend(not_applied);
+        evaluated.verdict.warnings.extend(documents.not_applied);
         evaluated.verdict.host = meta.host.clone();
         let (project, build_id) = self.results_dir_of(d);
 

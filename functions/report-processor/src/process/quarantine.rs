@@ -97,7 +97,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             meta: &meta,
             verdict,
             evaluation,
-            findings: &[],
+            findings: &Vec::<scangate_core::Finding>::new(),
             gate,
             written: Written::NOTHING,
         };

@@ -11,7 +11,7 @@ use scangate_aws::securityhub::FindingSink;
 use scangate_core::contract;
 use scangate_core::policy::{Evaluation, GatePolicy};
 use scangate_core::verdict::{content_sha256, PipelineExecution, ReportRef, Verdict};
-use scangate_core::Finding;
+use scangate_core::FindingSource;
 
 /// The results of one report, written once per delivery, before any Security Hub call.
 pub(crate) struct Results<'a> {
@@ -20,7 +20,8 @@ pub(crate) struct Results<'a> {
     pub meta: &'a ReportMeta,
     pub verdict: Verdict,
     pub evaluation: Evaluation,
-    pub findings: &'a [Finding],
+    /// The findings the outputs list (the worst of them), read through a source.
+    pub findings: &'a dyn FindingSource,
     pub gate: GatePolicy,
     pub written: Written,
 }
@@ -144,8 +145,11 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Writes junit.xml and summary.md, then verdict.json naming them (their SHA-256, so the
     /// runner hands on exactly these bytes) and the verified pipeline execution, if any.
     pub(crate) async fn write_results(&self, r: &mut Results<'_>) -> Result<(), Transient> {
-        let junit = scangate_core::junit::to_junit(&r.verdict, &r.evaluation, r.findings, &r.gate);
-        let summary = scangate_core::summary::markdown(&r.verdict, r.findings, 20);
+        // A finding that cannot be read back (a spill file) may read on a later delivery.
+        let unreadable = |e: scangate_core::source::SourceError| Transient(format!("results: {e}"));
+        let junit =
+            scangate_core::junit::to_junit_from(&r.verdict, &r.evaluation, r.findings, &r.gate).map_err(unreadable)?;
+        let summary = scangate_core::summary::markdown_from(&r.verdict, r.findings, 20).map_err(unreadable)?;
         r.verdict.junit_sha256 = Some(content_sha256(junit.as_bytes()));
         r.verdict.summary_sha256 = Some(content_sha256(summary.as_bytes()));
         r.verdict.pipeline_execution = verified_execution(r.meta);
