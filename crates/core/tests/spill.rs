@@ -210,3 +210,44 @@ fn a_spill_that_cannot_be_written_is_an_error() {
         other => panic!("expected Spill, got {other:?}"),
     }
 }
+
+/// The attack on what a spilled read holds per finding: findings written without a
+/// justification and repeated with a long one make the reader remember each later
+/// justification (the file cannot be changed in place). Those are charged against
+/// `max_held_bytes`: 2 000 of 400 bytes are refused under 256 KiB, naming them, and read
+/// exactly as in memory under a cap they fit.
+#[test]
+fn later_justifications_are_charged_against_the_held_cap() {
+    let j = "j".repeat(400);
+    let result = |i: usize, justification: Option<&str>| {
+        let mut s = json!({"kind": "external"});
+        if let Some(j) = justification {
+            s["justification"] = json!(j);
+        }
+        json!({"ruleId": "R0", "message": {"text": "m"}, "suppressions": [s],
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("f{i}.c")}}}]})
+    };
+    let results: Vec<String> =
+        (0..2_000).flat_map(|i| [result(i, None), result(i, Some(&j))]).map(|r| r.to_string()).collect();
+    // The tool first (written by hand: without serde_json's preserve_order keys are sorted).
+    let doc = format!(
+        r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"gitleaks"}}}},"results":[{}]}}]}}"#,
+        results.join(",")
+    );
+    let bytes = doc.into_bytes();
+    let held = |cap: u64| ReadLimits { max_held_bytes: Some(cap), ..ReadLimits::default() };
+    match read_sarif_spilled(bytes.as_slice(), "test.sarif", held(256 << 10), &temp_dir()) {
+        Err(SarifError::TooLarge { what, limit, .. }) => {
+            assert_eq!(limit, 256 << 10);
+            assert!(what.contains("justification of finding") && what.contains("later suppression"), "{what}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let memory = in_memory(&bytes, held(4 << 20)).expect("fits");
+    assert_eq!(memory.suppressed.len(), 2_000);
+    assert!(memory
+        .suppressed
+        .iter()
+        .all(|f| f.suppression.as_ref().and_then(|s| s.justification.as_deref()) == Some(&j)));
+    assert_eq!(spilled(&bytes, held(4 << 20)), Ok(memory));
+}

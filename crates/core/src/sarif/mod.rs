@@ -183,7 +183,9 @@ pub struct ReadLimits {
     /// their texts, its artifacts, the results that wait for its tool) together with the runs'
     /// summaries and completeness reasons may not hold more (estimated heap bytes, the
     /// structures' own size included). Beyond: [`SarifError::TooLarge`], naming what, as soon
-    /// as it is met. `None`: no cap.
+    /// as it is met. Spilled ([`read_sarif_spilled`]), this also bounds the justifications that
+    /// later results add to suppressed findings written without one (held in memory: the file
+    /// is not changed in place). `None`: no cap.
     pub max_held_bytes: Option<u64>,
     /// [`read_sarif_spilled`] only: at most this many bytes in its spill files together (the
     /// findings' own text is there, not in memory, so `max_text_bytes` does not apply; a rule's
