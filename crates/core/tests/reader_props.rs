@@ -3,7 +3,8 @@
 //! only double occurrences, and the order of results does not change which findings exist.
 
 use proptest::prelude::*;
-use scangate_core::sarif::{read_sarif, read_sarif_capped, Report, SarifError};
+use scangate_core::sarif::{read_sarif, read_sarif_capped, read_sarif_spilled, ReadLimits, Report, SarifError};
+use scangate_core::FindingSource;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -155,6 +156,16 @@ fn outcome(r: Result<Report, SarifError>) -> Result<Report, String> {
     r.map_err(|e| e.to_string())
 }
 
+/// [`read_sarif_spilled`], its findings read back into the report.
+fn read_spilled(r: impl Read) -> Result<Report, String> {
+    let s = read_sarif_spilled(r, "doc", ReadLimits::default(), &std::env::temp_dir()).map_err(|e| e.to_string())?;
+    let all = |src: &dyn FindingSource| {
+        let mut out = Vec::new();
+        src.for_each_finding(&mut |_, f| out.push(f.clone())).map(|()| out).map_err(|e| e.to_string())
+    };
+    Ok(Report { findings: all(&s.findings)?, suppressed: all(&s.suppressed)?, ..s.report })
+}
+
 fn read_both(bytes: &[u8], sizes: Vec<usize>) -> (Result<Report, String>, Result<Report, String>) {
     let whole = outcome(read_sarif(bytes, "doc"));
     let chunked = outcome(read_sarif(Chunked { data: bytes, sizes, n: 0 }, "doc"));
@@ -219,6 +230,14 @@ proptest! {
             }
         }
         prop_assert_eq!(whole, chunked);
+    }
+
+    /// Spilling the findings to a file is invisible: the same report or the same error.
+    #[test]
+    fn sarif_shaped_documents_read_the_same_spilled(v in sarif_shaped(), sizes in prop::collection::vec(1usize..7, 1..4)) {
+        let bytes = serde_json::to_vec(&v).expect("serializes");
+        let memory = outcome(read_sarif(bytes.as_slice(), "doc"));
+        prop_assert_eq!(read_spilled(Chunked { data: &bytes, sizes, n: 0 }), memory);
     }
 
     #[test]
