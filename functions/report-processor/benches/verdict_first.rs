@@ -451,7 +451,7 @@ async fn run_report(
         security_hub_max_tps: tps,
         max_report_bytes: if stack_limits { stack.max_report_bytes } else { u64::MAX },
         max_findings: if stack_limits { stack.max_findings } else { usize::MAX },
-        max_text_bytes: if stack_limits { stack.max_text_bytes } else { u64::MAX },
+        max_spill_bytes: if stack_limits { stack.max_spill_bytes } else { Some(u64::MAX) },
         max_held_bytes: if stack_limits { stack.max_held_bytes } else { u64::MAX },
         uploader_principal_ids: vec![BENCH_WRITER_ID.to_string()],
         ..Config::default()

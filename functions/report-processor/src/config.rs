@@ -48,12 +48,12 @@ pub struct Config {
     /// [`default_max_findings`] of the function's memory. Quality findings that are not gated
     /// (`QUALITY_FINDINGS` other than `gate`) are counted apart, see [`Config::max_quality_findings`].
     pub max_findings: usize,
-    /// The most bytes of text the findings a report's reader keeps may hold
-    /// ([`default_max_text_bytes`] of the function's memory; not a variable of its own): a
-    /// report over it is quarantined as too large. A rule's description or help is copied into
-    /// each of its findings' descriptions (its other texts are shared, counted once per rule),
-    /// so the report's bytes alone do not bound this.
-    pub max_text_bytes: u64,
+    /// The most bytes a report's findings may take in the temp dir, where the reader spills
+    /// them (not a variable of its own; None: a quarter of the temp dir's free space when the
+    /// read starts, `process::spilled`): a report over it is quarantined as too large. A rule's
+    /// shared texts are written once, but its description or help is copied into each of its
+    /// findings' descriptions, so the report's bytes alone do not bound this.
+    pub max_spill_bytes: Option<u64>,
     /// The most bytes the report's reader may hold besides the kept findings
     /// ([`default_max_held_bytes`] of the function's memory; not a variable of its own): the
     /// longest single JSON value it cuts out, and a run's rules, artifacts and waiting results
@@ -85,8 +85,8 @@ pub const DEFAULT_MEMORY_MB: u64 = 512;
 
 /// The default `MAX_REPORT_BYTES`: half the function's memory (512 MB → 256 MiB). The report's
 /// size no longer decides its memory: the reader streams it (never holding the object whole),
-/// what it holds besides the findings is capped by [`default_max_held_bytes`], the findings'
-/// text by [`default_max_text_bytes`] and their number by `MAX_FINDINGS`, each refusal with its
+/// what it holds besides the findings is capped by [`default_max_held_bytes`], the findings
+/// (spilled to the temp dir) by [`Config::max_spill_bytes`] and their number by `MAX_FINDINGS`, each refusal with its
 /// own reason (docs/report-processor.md, "Memory"). This cap only bounds how long a report
 /// may be read.
 pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
@@ -105,14 +105,6 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
 /// results (about 70 bytes each) holds 150 000 distinct findings in 10 MiB.
 pub fn default_max_findings(memory_mb: u64) -> usize {
     usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (3 * 1024)).unwrap_or(usize::MAX)
-}
-
-/// The default `max_text_bytes`: one eighth of the function's memory (512 MB → 64 MiB), what
-/// about 146 000 QScanner-shaped findings hold (65 536 of them hold about 30 MB), while a
-/// report that copies a long rule text into many findings is refused before it holds the
-/// memory.
-pub fn default_max_text_bytes(memory_mb: u64) -> u64 {
-    memory_mb.saturating_mul(1024 * 1024) / 8
 }
 
 /// The default `max_held_bytes`: one sixteenth of the function's memory (512 MB → 32 MiB).
@@ -158,7 +150,7 @@ impl Default for Config {
             expected_bucket_owner: None,
             max_report_bytes: default_max_report_bytes(DEFAULT_MEMORY_MB),
             max_findings: default_max_findings(DEFAULT_MEMORY_MB),
-            max_text_bytes: default_max_text_bytes(DEFAULT_MEMORY_MB),
+            max_spill_bytes: None,
             max_held_bytes: default_max_held_bytes(DEFAULT_MEMORY_MB),
             allow_metadata_relax: false,
             scan_projects: Vec::new(),
@@ -210,7 +202,6 @@ impl Config {
         c.kms_key_id = vars.get("REPORT_KMS_KEY_ID");
         c.max_report_bytes = max_report_bytes(&vars)?;
         c.max_findings = max_findings(&vars)?;
-        c.max_text_bytes = default_max_text_bytes(memory_mb(&vars));
         c.max_held_bytes = default_max_held_bytes(memory_mb(&vars));
         c.allow_metadata_relax = vars.boolean("ALLOW_METADATA_RELAX", false)?;
         c.import_unverified = vars.boolean("IMPORT_UNVERIFIED", false)?;
@@ -509,13 +500,6 @@ mod tests {
         assert_eq!(c.max_findings, 1000);
         let c = cfg(&[("MAX_FINDINGS", "0")]).expect("valid");
         assert_eq!(c.max_findings, 174_762, "0 is the default");
-    }
-
-    #[test]
-    fn max_text_bytes_follows_the_memory() {
-        assert_eq!(cfg(&[]).expect("defaults").max_text_bytes, 64 * 1024 * 1024);
-        let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
-        assert_eq!(c.max_text_bytes, 256 * 1024 * 1024);
     }
 
     #[test]

@@ -471,13 +471,14 @@ fn quality_findings_are_counted_apart_from_max_findings() {
     });
 }
 
-/// The attack the text cap stops: a small report (about 45 KB, far under MAX_REPORT_BYTES and
+/// The attack the spill cap stops: a small report (about 45 KB, far under MAX_REPORT_BYTES and
 /// MAX_FINDINGS) whose 200 results reference one rule with 20 000 bytes of help, which each
-/// finding holds a copy of (about 8 MB). Over the cap (here 1 MB, one eighth of the memory by
-/// default) it is quarantined as too large with the reason and a failed verdict, not retried,
-/// nothing imported; the same report under a cap it fits is processed.
+/// finding's description holds a copy of (about 4 MB in the temp dir, where the reader spills
+/// the findings). Over the cap (here 1 MB; a quarter of the temp dir's free space by default)
+/// it is quarantined as too large with the reason and a failed verdict, not retried, nothing
+/// imported; the same report under a cap it fits is processed.
 #[test]
-fn a_rule_text_copied_into_many_findings_is_quarantined_over_the_text_cap() {
+fn a_rule_text_copied_into_many_findings_is_quarantined_over_the_spill_cap() {
     run(async {
         let help = "h".repeat(20_000);
         let results: Vec<String> = (0..200)
@@ -492,14 +493,14 @@ fn a_rule_text_copied_into_many_findings_is_quarantined_over_the_text_cap() {
             results.join(",")
         )
         .into_bytes();
-        let mut w = world(Moto::shared(), Config { max_text_bytes: 1_000_000, ..Config::default() }).await;
+        let mut w = world(Moto::shared(), Config { max_spill_bytes: Some(1_000_000), ..Config::default() }).await;
         w.recorder_bucket();
         let image = "registry.example/amplified:1";
         let key = "scans/amp/t-1/report.sarif";
         w.env.upload(key, body.clone(), &meta(image, "2026-11-23T08:00:00Z")).await;
         let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("not retried");
         let reason = out["reports"][0]["quarantined"].as_str().expect("quarantined").to_string();
-        assert!(reason.contains("more than 1000000 bytes of text"), "{reason}");
+        assert!(reason.contains("more than 1000000 bytes of the function's ephemeral storage"), "{reason}");
         let doc = w.env.get(&format!("quarantine/{key}.reason.json")).await.expect("reason written");
         let doc: Value = serde_json::from_slice(&doc).expect("reason is JSON");
         assert_eq!((doc["kind"].as_str(), doc["reason"].as_str()), (Some("too_large"), Some(reason.as_str())));
@@ -507,7 +508,7 @@ fn a_rule_text_copied_into_many_findings_is_quarantined_over_the_text_cap() {
         assert!(!v.passed && v.error.as_deref() == Some(reason.as_str()), "{v:?}");
         assert!(w.recorder().accepted().is_empty(), "nothing imported");
 
-        w.env.processor.config.max_text_bytes = 20_000_000;
+        w.env.processor.config.max_spill_bytes = Some(20_000_000);
         let key = "scans/amp/t-2/report.sarif";
         w.env.upload(key, body, &meta(image, "2026-11-23T08:00:00Z")).await;
         let out = w.env.processor.handle(&s3_event(&w.env.bucket, key), &identity()).await.expect("processed");

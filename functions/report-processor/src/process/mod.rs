@@ -14,6 +14,7 @@ mod provenance;
 mod publish;
 mod quarantine;
 mod results;
+mod spilled;
 pub mod state_object;
 
 use crate::config::Config;
@@ -31,8 +32,9 @@ use scangate_core::contract::QuarantineKind;
 use scangate_core::evaluate;
 use scangate_core::events::ObjectRef;
 use scangate_core::policy::{GatePolicy, GateSettings};
-use scangate_core::sarif::{read_sarif_limited, ReadLimits, Report, SarifError};
+use scangate_core::sarif::{read_sarif_spilled, ReadLimits, SarifError, Spilled};
 use scangate_core::verdict::{rfc3339, ReportRef, VerdictInput};
+use scangate_core::FindingSource;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -81,6 +83,19 @@ pub(crate) struct Delivery<'a> {
     pub deadline: Option<&'a Deadline>,
     /// Who wrote the object version, as proven (decided before anything is written).
     pub provenance: contract::Provenance,
+}
+
+/// Where a report's findings are spilled (the temp dir) and how many bytes they may take there.
+#[derive(Clone, Copy)]
+pub(crate) struct SpillPlace<'a> {
+    pub dir: &'a std::path::Path,
+    pub budget: u64,
+}
+
+/// A spill file that could not be written or finished: the temp dir, not the report, failed
+/// (the event is retried).
+fn spill_failed(name: &str, e: std::io::Error) -> Transient {
+    Transient(format!("{name}: writing its evaluated findings to the temp dir: {e}"))
 }
 
 /// The processor: configuration, store, sink (None when Security Hub is disabled) and the
@@ -207,26 +222,26 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
         }
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
-        // Quality findings that are not gated are only counted (16 bytes each), apart from the cap.
+        // The findings go to the temp dir as they are read, never all in memory (spilled.rs);
+        // quality findings that are not gated are only counted (16 bytes each), apart from the cap.
+        let dir = spilled::spill_dir();
+        let spill_budget = self.config.max_spill_bytes.unwrap_or_else(|| spilled::spill_budget(&dir));
         let limits = ReadLimits {
             max_findings: Some(self.config.max_findings),
             count_quality: self.config.max_quality_findings(),
-            max_text_bytes: Some(self.config.max_text_bytes),
+            // Spilled, the findings' text is bounded on disk (max_spill_bytes), not in memory.
+            max_text_bytes: None,
             max_held_bytes: Some(self.config.max_held_bytes),
-            max_spill_bytes: None,
+            max_spill_bytes: Some(spill_budget),
         };
         // Exactly the version HEAD described (its version id and ETag), never more than the cap.
         let version = head.version_id.as_deref().or(obj.version_id.as_deref());
         let read = self
             .store
-            .read_exact_with(
-                &obj.bucket,
-                &obj.key,
-                version,
-                head.etag.as_deref(),
-                self.config.max_report_bytes,
-                move |r| read_sarif_limited(std::io::BufReader::new(r), &name, limits),
-            )
+            .read_exact_with(&obj.bucket, &obj.key, version, head.etag.as_deref(), self.config.max_report_bytes, {
+                let dir = dir.clone();
+                move |r| read_sarif_spilled(std::io::BufReader::new(r), &name, limits, &dir)
+            })
             .await;
         let read = match read {
             Ok(r) => r,
@@ -235,10 +250,20 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             }
             Err(e) => return Err(e.into()),
         };
-        let report = match read {
+        let spilled = match read {
             Ok(r) => r,
             Err(SarifError::Io { error, .. }) => {
                 return Err(Transient(format!("s3://{}/{}: reading failed: {error}", obj.bucket, obj.key)))
+            }
+            // The temp dir refused a write (full, say): nothing about the report itself.
+            Err(e @ SarifError::Spill { .. }) => return Err(Transient(e.to_string())),
+            Err(SarifError::TooMuchSpill { limit, .. }) => {
+                let reason = format!(
+                    "its findings would take more than {limit} bytes of the function's ephemeral storage (a quarter \
+                     of its free space; a rule's shared texts are kept once, but its description is copied into each of \
+                     its findings); shorten the rules' texts, split the scan or raise ProcessorEphemeralStorage"
+                );
+                return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
             }
             Err(SarifError::TooManyFindings { limit, .. }) => {
                 let reason = format!(
@@ -246,14 +271,6 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                      function's memory); split the scan or raise MaxFindings with ProcessorMemorySize"
                 );
                 return self.quarantine(&d, Some(&meta), QuarantineKind::TooManyFindings, reason).await;
-            }
-            Err(SarifError::TooMuchText { limit, .. }) => {
-                let reason = format!(
-                    "its findings would hold more than {limit} bytes of text (one eighth of the function's memory; a \
-                     rule's texts are copied into each of its findings); shorten the rules' texts, split the scan or \
-                     raise ProcessorMemorySize"
-                );
-                return self.quarantine(&d, Some(&meta), QuarantineKind::TooLarge, reason).await;
             }
             Err(SarifError::TooLarge { what, limit, .. }) => {
                 let reason = format!(
@@ -274,7 +291,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         };
         // The one boxed step: evaluation, Security Hub and publishing together make a future
         // of over 16 KB (clippy::large_futures), which would otherwise sit in every caller's.
-        Box::pin(self.evaluate_and_publish(&d, &meta, decided.build.as_ref(), report)).await
+        let spill = SpillPlace { dir: &dir, budget: spill_budget };
+        Box::pin(self.evaluate_and_publish(&d, &meta, decided.build.as_ref(), spilled, spill)).await
     }
 
     /// The stack's gate policy with the report's thresholds (its metadata over the stack's,
@@ -318,39 +336,46 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         d: &Delivery<'_>,
         meta: &ReportMeta,
         build_info: Option<&BuildInfo>,
-        mut report: Report,
+        spilled: Spilled,
+        spill: SpillPlace<'_>,
     ) -> Result<Outcome, Transient> {
         let obj = d.obj;
+        let Spilled { report, findings: read, suppressed: read_suppressed } = spilled;
         let now_s = rfc3339(d.now);
         let documents = self.policy_documents(d, meta, build_info, &report.target).await?;
         let gate = self.gate_for(Some(meta));
         let input = self.verdict_input(d, Some(meta), &now_s);
         let build = input.build.clone();
-        // One pass: exceptions, suppressions, the quality split and the counts. Quality findings
-        // are gated and imported only with QUALITY_FINDINGS=gate: they go apart otherwise.
-        let findings = std::mem::take(&mut report.findings);
-        let suppressed = std::mem::take(&mut report.suppressed);
-        let (mut kept, mut held, mut quality) = (Vec::with_capacity(findings.len()), Vec::new(), Vec::new());
-        let mut evaluated = evaluate::evaluate_from(
-            findings.into(),
-            suppressed.into(),
+        // One pass over the spilled findings: exceptions, suppressions, the quality split and the
+        // counts. Quality findings are gated and imported only with QUALITY_FINDINGS=gate: they
+        // are only counted otherwise. What is kept goes to a second pair of files (spilled.rs).
+        let name = format!("s3://{}/{}", obj.bucket, obj.key);
+        let mut kept = spilled::Evaluated::new(spill.dir, &name, spill.budget).map_err(|e| spill_failed(&name, e))?;
+        let evaluation = evaluate::evaluate_from(
+            evaluate::Input::Source(&read),
+            evaluate::Input::Source(&read_suppressed),
             &report,
             &gate,
             documents.for_evaluation(),
             meta.scanner_policy,
             input,
-            &mut |group, f| {
-                match group {
-                    evaluate::Group::Findings => kept.push(f),
-                    evaluate::Group::Suppressed => held.push(f),
-                    evaluate::Group::Quality => quality.push(f),
-                }
-                Ok::<(), std::convert::Infallible>(())
-            },
-        )
-        .map_err(|e| Transient(format!("evaluating {}: {e}", obj.key)))?;
-        (report.findings, report.suppressed) = (kept, held);
-        report.quality.extend(quality);
+            &mut |group, f| kept.keep(group, &f),
+        );
+        let mut evaluated = match evaluation {
+            Ok(e) => e,
+            Err(evaluate::EvaluateError::Sink(spilled::SpillFailed::TooLarge(limit))) => {
+                let reason = format!(
+                    "its findings with their waivers and VEX statements would take more than {limit} bytes of the \
+                     function's ephemeral storage (a quarter of its free space); split the scan or raise \
+                     ProcessorEphemeralStorage"
+                );
+                return self.quarantine(d, Some(meta), QuarantineKind::TooLarge, reason).await;
+            }
+            Err(e) => return Err(Transient(format!("{name}: evaluating its spilled findings: {e}"))),
+        };
+        // The read's files are gone before the Security Hub step writes the state's body.
+        drop((read, read_suppressed));
+        let (findings, suppressed) = kept.finish().map_err(|e| spill_failed(&name, e))?;
         evaluated.verdict.warnings.extend(meta.notes.iter().cloned());
         evaluated.verdict.warnings.extend(documents.not_applied);
         evaluated.verdict.host = meta.host.clone();
@@ -372,7 +397,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             meta,
             verdict: evaluated.verdict,
             evaluation: evaluated.evaluation,
-            findings: &report.findings,
+            findings: &findings,
             gate,
             written: Written::NOTHING,
         };
@@ -398,8 +423,12 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 hub::ReportFacts { meta, target: &target, project: &project, build: build.as_ref(), now: &now_s };
             // Suppressed findings are imported too: a suppression never hides a finding from
             // the security team, nor archives it (docs/security.md, "Suppressions").
-            let findings = report.findings.iter().chain(&report.suppressed);
-            let import = hub::Import::new(&self.config, d, &facts, findings);
+            // TEMP-LEAD until the hub reads a FindingSource.
+            let mut all = Vec::new();
+            scangate_core::source::Chain(&findings, &suppressed)
+                .for_each_finding(&mut |_, f| all.push(f.clone()))
+                .map_err(|e| Transient(e.to_string()))?;
+            let import = hub::Import::new(&self.config, d, &facts, all.iter());
             hub = self.security_hub(sink, d, &import, &mut results).await?;
         } else {
             self.leave_hub_unchanged(&report.incomplete, &mut results).await?;
@@ -411,7 +440,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             results.verdict.publisher_build = Some(build);
             self.write_verdict(&project, &build_id, meta, &results.verdict).await?;
         }
-        let metrics = hub.metrics(report.findings.len() as u64, d.started);
+        let metrics = hub.metrics(findings.len() as u64, d.started);
         for f in &hub.failed {
             tracing::error!(finding_id = %f.id, code = %f.code, message = %f.message, "finding not imported");
         }
