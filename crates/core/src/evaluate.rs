@@ -7,7 +7,8 @@ use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, P
 use crate::sarif::Report;
 use crate::source::{FindingSource, SourceError};
 use crate::verdict::{Verdict, VerdictInput};
-use crate::waivers::{Applier, Exceptions, ExceptionsAudit, Subject};
+use crate::waivers::{Applier, Exception, Exceptions, ExceptionsAudit, Subject};
+use std::borrow::Cow;
 
 /// A report's evaluation.
 #[derive(Clone, Debug)]
@@ -58,6 +59,9 @@ pub enum EvaluateError<E> {
     Sink(E),
 }
 
+/// Where [`evaluate_from`] hands each evaluated finding, with its group; an error stops it.
+pub type Sink<'s, E> = dyn FnMut(Group, Cow<'_, Finding>) -> Result<(), E> + 's;
+
 /// The exceptions an evaluation applies: those the findings carry ([`apply_exceptions`] ran
 /// before), or these documents, matched with these facts on this day (UTC).
 pub type ExceptionsIn<'a> = Option<(&'a Exceptions, &'a Subject, time::Date)>;
@@ -69,6 +73,8 @@ pub type ExceptionsIn<'a> = Option<(&'a Exceptions, &'a Subject, time::Date)>;
 /// Each finalized finding (its exception, its suppression's `honoured`) is handed to `sink`
 /// with its [`Group`], in report order; per group, the order is exactly the one [`evaluate`]
 /// leaves in `report.findings`, `report.suppressed` and `report.quality` (groups interleave).
+/// It is borrowed when it was read from a source and the evaluation did not change it (a
+/// sink writing to a file needs no copy), owned otherwise.
 /// As there, exceptions apply to `findings` only, not to a suppressed finding the setting
 /// does not honour.
 ///
@@ -87,18 +93,23 @@ pub fn evaluate_from<E>(
     exceptions: ExceptionsIn<'_>,
     scanner_policy: Option<PolicyResult>,
     input: VerdictInput,
-    sink: &mut dyn FnMut(Group, Finding) -> Result<(), E>,
+    sink: &mut Sink<'_, E>,
 ) -> Result<Evaluated, EvaluateError<E>> {
     let mut tally = Tally::new(gate, exceptions, &report.quality);
     for (from, read_suppressed) in [(findings, false), (suppressed, true)] {
-        let mut step = |mut f: Finding| {
-            let group = if read_suppressed { tally.suppressed(&mut f) } else { tally.finding(&mut f) };
+        // A finding is copied only when the evaluation changes it (an exception, a
+        // suppression honoured) and it is borrowed.
+        let mut step = |mut f: Cow<'_, Finding>| {
+            let (group, change) = if read_suppressed { tally.suppressed(&f) } else { tally.finding(&f) };
+            if change.changes(&f) {
+                change.apply(f.to_mut());
+            }
             sink(group, f)
         };
         match from {
             Input::Owned(list) => {
                 for f in list {
-                    step(f).map_err(EvaluateError::Sink)?;
+                    step(Cow::Owned(f)).map_err(EvaluateError::Sink)?;
                 }
             }
             Input::Source(source) => {
@@ -106,7 +117,7 @@ pub fn evaluate_from<E>(
                 let mut refused = None;
                 source.for_each_finding(&mut |_, f| {
                     if refused.is_none() {
-                        refused = step(f.clone()).err();
+                        refused = step(Cow::Borrowed(f)).err();
                     }
                 })?;
                 if let Some(e) = refused {
@@ -140,12 +151,16 @@ pub fn evaluate(
     let mut tally = Tally::new(gate, None, &report.quality);
     let mut moved = false;
     for f in &mut report.findings {
-        moved |= tally.finding(f) != Group::Findings;
+        let (group, change) = tally.finding(f);
+        change.apply(f);
+        moved |= group != Group::Findings;
     }
     // Honoured suppressions stay; the others count, after the findings (crate::suppression).
     let mut kept = Vec::with_capacity(report.suppressed.len());
     for mut f in std::mem::take(&mut report.suppressed) {
-        match tally.suppressed(&mut f) {
+        let (group, change) = tally.suppressed(&f);
+        change.apply(&mut f);
+        match group {
             Group::Suppressed => kept.push(f),
             group => {
                 moved |= group != Group::Findings;
@@ -194,11 +209,18 @@ impl<'a> Marks<'a> {
         }
     }
 
-    fn apply(&mut self, f: &mut Finding) {
+    /// The finding's mark from now on; None: the one it has.
+    fn exception(&mut self, f: &Finding) -> Option<Option<Box<Exception>>> {
         match self {
-            Marks::AsGiven => {}
-            Marks::Clear => f.exception = None,
-            Marks::Apply(applier) => applier.apply(f),
+            Marks::AsGiven => None,
+            Marks::Clear => Some(None),
+            Marks::Apply(applier) => Some(applier.exception(f)),
+        }
+    }
+
+    fn apply(&mut self, f: &mut Finding) {
+        if let Some(exception) = self.exception(f) {
+            f.exception = exception;
         }
     }
 
@@ -215,8 +237,34 @@ impl<'a> Marks<'a> {
     }
 }
 
+/// What the evaluation changes in a finding: its exception mark, whether its suppression
+/// was honoured (None: unchanged).
+#[derive(Debug, Default)]
+struct Change {
+    exception: Option<Option<Box<Exception>>>,
+    honoured: Option<bool>,
+}
+
+impl Change {
+    /// Whether `f` is not already so.
+    fn changes(&self, f: &Finding) -> bool {
+        self.exception.as_ref().is_some_and(|e| *e != f.exception)
+            || self.honoured.is_some_and(|h| f.suppression.as_ref().is_some_and(|s| s.honoured != h))
+    }
+
+    fn apply(self, f: &mut Finding) {
+        if let Some(exception) = self.exception {
+            f.exception = exception;
+        }
+        if let (Some(h), Some(s)) = (self.honoured, f.suppression.as_mut()) {
+            s.honoured = h;
+        }
+    }
+}
+
 /// The evaluation, one finding at a time: exceptions, suppressions honoured, the quality
-/// split, and every count. [`evaluate`] and [`evaluate_from`] drive it.
+/// split, and every count. [`evaluate`] and [`evaluate_from`] drive it; each finding is
+/// counted as it will be once its [`Change`] is applied.
 struct Tally<'a> {
     gate: &'a GatePolicy,
     marks: Marks<'a>,
@@ -257,23 +305,26 @@ impl<'a> Tally<'a> {
     }
 
     /// One of the report's findings (not suppressed as read).
-    fn finding(&mut self, f: &mut Finding) -> Group {
-        self.marks.apply(f);
-        self.count(f)
+    fn finding(&mut self, f: &Finding) -> (Group, Change) {
+        let exception = self.marks.exception(f);
+        let waived = exception.as_ref().map_or(f.exception.is_some(), Option::is_some);
+        (self.count(f, waived), Change { exception, honoured: None })
     }
 
     /// One of the report's suppressed findings: kept apart when the setting honours its
     /// suppression, else counted like any other (its exception mark as it came).
-    fn suppressed(&mut self, f: &mut Finding) -> Group {
-        if crate::suppression::honour(f, self.gate.suppressions) {
+    fn suppressed(&mut self, f: &Finding) -> (Group, Change) {
+        let honoured = crate::suppression::honoured(f, self.gate.suppressions);
+        let change = Change { exception: None, honoured: Some(honoured) };
+        if honoured {
             self.suppressed += 1;
-            return Group::Suppressed;
+            return (Group::Suppressed, change);
         }
         self.unhonoured += 1;
-        self.count(f)
+        (self.count(f, f.exception.is_some()), change)
     }
 
-    fn count(&mut self, f: &Finding) -> Group {
+    fn count(&mut self, f: &Finding, waived: bool) -> Group {
         let group = self.group(f);
         if f.class == FindingClass::Quality {
             self.quality.add(f.severity);
@@ -282,7 +333,7 @@ impl<'a> Tally<'a> {
             // A waived finding (waiver, VEX not_affected/fixed) is counted apart; so is one
             // without a fix under FAIL_ONLY_FIXABLE (docs/waivers.md, "How exceptions are counted").
             let no_fix = f.fix_available() == Some(false);
-            if f.exception.is_some() {
+            if waived {
                 self.waived.add(f.severity);
             } else {
                 if no_fix {

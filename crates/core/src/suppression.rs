@@ -191,10 +191,15 @@ pub fn apply(report: &mut Report, mode: HonorSuppressions) -> usize {
     back
 }
 
+/// Whether the setting honours the suppression of one finding read as suppressed.
+pub fn honoured(finding: &Finding, mode: HonorSuppressions) -> bool {
+    finding.suppression.as_ref().is_some_and(|s| s.honoured_by(mode))
+}
+
 /// Whether the setting honours the suppression of one finding read as suppressed; records
 /// the answer in its `suppression.honoured`. Not honoured, it counts like any other finding.
 pub fn honour(finding: &mut Finding, mode: HonorSuppressions) -> bool {
-    let honoured = finding.suppression.as_ref().is_some_and(|s| s.honoured_by(mode));
+    let honoured = honoured(finding, mode);
     if let Some(s) = finding.suppression.as_mut() {
         s.honoured = honoured;
     }

@@ -189,9 +189,9 @@ fn streamed(report: &Report, gate: &GatePolicy, exceptions: ExceptionsIn<'_>, ow
         VerdictInput::default(),
         &mut |group, f| {
             match group {
-                Group::Findings => findings.push(f),
-                Group::Suppressed => suppressed.push(f),
-                Group::Quality => quality.push(f),
+                Group::Findings => findings.push(f.into_owned()),
+                Group::Suppressed => suppressed.push(f.into_owned()),
+                Group::Quality => quality.push(f.into_owned()),
             }
             Ok::<(), std::convert::Infallible>(())
         },
@@ -382,4 +382,44 @@ fn an_unhonoured_suppressed_finding_gets_no_exception() {
     assert_eq!(marked, [("f0", true), ("s0", false)]);
     assert_eq!((o.verdict.waived.total, o.counts.critical), (1, 1));
     assert_eq!(o, in_memory(&report, &GatePolicy::default(), Some((&ex, &Subject::default(), PARSED_ON))));
+}
+
+/// From a source, a finding the evaluation leaves as it is reaches the sink borrowed (a sink
+/// writing to a file copies nothing); one it changes (an exception, a suppression honoured),
+/// owned.
+#[test]
+fn only_changed_findings_are_copied() {
+    let mut waived = Finding::plain("f1", Severity::High);
+    waived.rule_id = "rule-b".into();
+    waived.location = Some(Location { uri: "src/a.c".into(), start_line: None });
+    let findings = vec![Finding::plain("f0", Severity::High), waived];
+    let mut honoured = Finding::plain("s0", Severity::High);
+    honoured.suppression = Some(Box::new(Suppression::new([SuppressionKind::External], None)));
+    let mut not_honoured = Finding::plain("s1", Severity::High);
+    not_honoured.suppression = Some(Box::new(Suppression::new([SuppressionKind::InSource], None)));
+    let suppressed = vec![honoured, not_honoured];
+    let ex = exceptions();
+    let mut seen = Vec::new();
+    evaluate_from(
+        Input::Source(&findings),
+        Input::Source(&suppressed),
+        &Report::default(),
+        &GatePolicy::default(),
+        Some((&ex, &Subject::default(), PARSED_ON)),
+        None,
+        VerdictInput::default(),
+        &mut |group, f| {
+            seen.push((f.id.clone(), group, matches!(f, Cow::Borrowed(_))));
+            Ok::<(), std::convert::Infallible>(())
+        },
+    )
+    .expect("in memory");
+    let want = [
+        ("f0", Group::Findings, true),
+        ("f1", Group::Findings, false),
+        ("s0", Group::Suppressed, false),
+        ("s1", Group::Findings, true),
+    ];
+    let seen: Vec<(&str, Group, bool)> = seen.iter().map(|(id, g, b)| (id.as_str(), *g, *b)).collect();
+    assert_eq!(seen, want);
 }

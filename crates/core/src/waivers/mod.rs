@@ -252,8 +252,14 @@ impl Applier<'_> {
     /// Marks `finding` if an exception covers it (`finding.exception`, any earlier mark
     /// cleared) and counts it in the audit.
     pub fn apply(&mut self, finding: &mut Finding) {
+        finding.exception = self.exception(finding);
+    }
+
+    /// The exception that covers `finding`, if any (its own mark is not read), counted in
+    /// the audit: [`Applier::apply`] without changing the finding.
+    pub fn exception(&mut self, finding: &Finding) -> Option<Box<Exception>> {
         let (subject, today) = (self.subject, self.today);
-        finding.exception = None;
+        let mut exception = None;
         // A valid waiver first: it names an owner and an expiry.
         let mut covered = false;
         for doc in &self.exceptions.waivers {
@@ -279,7 +285,7 @@ impl Applier<'_> {
                 }
                 covered = true;
                 bump(&mut self.applied, ("waiver", doc.sha256.clone(), w.reference.clone()), &entry);
-                finding.exception = Some(Box::new(Exception {
+                exception = Some(Box::new(Exception {
                     kind: ExceptionKind::Waiver,
                     reference: w.reference.clone(),
                     id: w.id.clone(),
@@ -292,7 +298,7 @@ impl Applier<'_> {
             }
         }
         if covered {
-            return;
+            return exception;
         }
         // The latest VEX statement about this finding in this product decides.
         let mut latest: Option<(&VexDocument, &VexStatement)> = None;
@@ -324,7 +330,7 @@ impl Applier<'_> {
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(": ");
-                finding.exception = Some(Box::new(Exception {
+                exception = Some(Box::new(Exception {
                     kind: ExceptionKind::Vex,
                     reference: st.reference.clone(),
                     id: st.vulnerabilities.first().cloned().unwrap_or_default(),
@@ -336,6 +342,7 @@ impl Applier<'_> {
                 }));
             }
         }
+        exception
     }
 
     /// The audit (documents read, exceptions applied, expired waivers that matched, refused
