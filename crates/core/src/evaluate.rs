@@ -1,6 +1,8 @@
 //! The one evaluation path shared by `scangate process`, the runner's `--local` and
-//! the report-processor Lambda: report → counts → policy → verdict ([`evaluate`]), and
-//! the merge of several reports into the one report evaluated ([`merge_reports`]).
+//! the report-processor Lambda: report → counts → policy → verdict, one finding at a time,
+//! over findings in memory ([`evaluate`]) or read from a source such as a spill file
+//! ([`evaluate_from`]); and the merge of several reports into the one report evaluated
+//! ([`merge_reports`]).
 
 use crate::finding::{Finding, FindingClass};
 use crate::policy::{evaluate as evaluate_gate, Counts, Evaluation, GatePolicy, PolicyResult, QualityFindings};
@@ -31,8 +33,9 @@ pub enum Group {
 }
 
 /// Where [`evaluate_from`] reads a report's findings (or its suppressed ones) from: a
-/// [`FindingSource`] (memory or a spill file; each finding is copied to the sink), or a list it
-/// may consume (each finding is moved to the sink).
+/// [`FindingSource`] (memory or a spill file; each finding reaches the sink borrowed, copied
+/// only when the evaluation changes it), or a list it may consume (each finding is moved to the
+/// sink).
 pub enum Input<'a> {
     Source(&'a dyn FindingSource),
     Owned(Vec<Finding>),
@@ -73,10 +76,9 @@ pub type ExceptionsIn<'a> = Option<(&'a Exceptions, &'a Subject, time::Date)>;
 /// Each finalized finding (its exception, its suppression's `honoured`) is handed to `sink`
 /// with its [`Group`], in report order; per group, the order is exactly the one [`evaluate`]
 /// leaves in `report.findings`, `report.suppressed` and `report.quality` (groups interleave).
-/// It is borrowed when it was read from a source and the evaluation did not change it (a
-/// sink writing to a file needs no copy), owned otherwise.
 /// As there, exceptions apply to `findings` only, not to a suppressed finding the setting
-/// does not honour.
+/// does not honour. A finding is borrowed when it was read from a source and the evaluation
+/// did not change it (a sink writing to a file needs no copy), owned otherwise.
 ///
 /// `report` gives everything but its findings: its runs, policy result, target,
 /// completeness, reader warnings and `quality_counted`; its `quality` (empty as read) is
