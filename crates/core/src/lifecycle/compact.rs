@@ -83,6 +83,22 @@ impl FindingKey {
         Some(FindingKey(KeyRepr::Scangate { lifecycle, finding }))
     }
 
+    /// The key `scangate/<lifecycle>/<finding>` of the processor's own form, from its bytes
+    /// (the hex of each, lowercase): what [`FindingKey::parts`] returns.
+    pub fn from_parts(lifecycle: [u8; 16], finding: [u8; 32]) -> FindingKey {
+        FindingKey(KeyRepr::Scangate { lifecycle, finding })
+    }
+
+    /// The bytes of a key of the processor's own form (lifecycle hash, finding id); None for
+    /// any other id. One report's ids share the lifecycle: its findings can be held as the
+    /// 32 bytes of the finding id alone.
+    pub fn parts(&self) -> Option<(&[u8; 16], &[u8; 32])> {
+        match &self.0 {
+            KeyRepr::Scangate { lifecycle, finding } => Some((lifecycle, finding)),
+            KeyRepr::Other(_) => None,
+        }
+    }
+
     /// Calls `f` with the id's text (built on the stack for the compact form).
     pub fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match &self.0 {

@@ -20,6 +20,7 @@ pub use super::compact::{FindingKey, Stamp, StateHash};
 use crate::asff::{FindingStub, StubIn, StubInterner};
 use crate::events::compare_sequencers;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use time::format_description::well_known::Rfc3339;
@@ -344,6 +345,88 @@ pub struct NewFinding {
     pub stub: Stub,
 }
 
+/// The new report's findings as the planner, the write-ahead and the next state read them, by
+/// index (`i < len()`): a slice of [`NewFinding`], or a compact form that holds less per
+/// finding (the report-processor's: one report's ids share their lifecycle prefix, and no
+/// stub is held).
+pub trait NewFindings: Sync {
+    /// How many findings.
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ASFF id of finding `i` (borrowed, or built from a compact form).
+    fn id(&self, i: usize) -> Cow<'_, FindingKey>;
+
+    /// [`NewFinding::content_hash`] of finding `i`.
+    fn content_hash(&self, i: usize) -> &[u8; 32];
+
+    /// [`NewFinding::sighting_hash`] of finding `i`.
+    fn sighting_hash(&self, i: usize) -> &[u8; 32];
+
+    /// The order of the ids of findings `a` and `b` (as `id(a).cmp(&id(b))`; a compact form
+    /// may compare without building the keys).
+    fn cmp_ids(&self, a: usize, b: usize) -> Ordering {
+        self.id(a).cmp(&self.id(b))
+    }
+}
+
+impl NewFindings for [NewFinding] {
+    fn len(&self) -> usize {
+        <[NewFinding]>::len(self)
+    }
+
+    fn id(&self, i: usize) -> Cow<'_, FindingKey> {
+        Cow::Borrowed(&self[i].id)
+    }
+
+    fn content_hash(&self, i: usize) -> &[u8; 32] {
+        &self[i].content_hash
+    }
+
+    fn sighting_hash(&self, i: usize) -> &[u8; 32] {
+        &self[i].sighting_hash
+    }
+
+    fn cmp_ids(&self, a: usize, b: usize) -> Ordering {
+        self[a].id.cmp(&self[b].id)
+    }
+}
+
+impl NewFindings for Vec<NewFinding> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn id(&self, i: usize) -> Cow<'_, FindingKey> {
+        self.as_slice().id(i)
+    }
+
+    fn content_hash(&self, i: usize) -> &[u8; 32] {
+        self.as_slice().content_hash(i)
+    }
+
+    fn sighting_hash(&self, i: usize) -> &[u8; 32] {
+        self.as_slice().sighting_hash(i)
+    }
+
+    fn cmp_ids(&self, a: usize, b: usize) -> Ordering {
+        self.as_slice().cmp_ids(a, b)
+    }
+}
+
+/// The positions `0..new.len()` sorted by id, report order within one id (what the planner
+/// and the processor's views merge with a state's entries, which are in id order): four
+/// bytes per finding. A report has fewer than `u32::MAX` findings (the processor refuses more).
+pub fn by_id<N: NewFindings + ?Sized>(new: &N) -> Vec<u32> {
+    let n = u32::try_from(new.len()).unwrap_or(u32::MAX);
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| new.cmp_ids(a as usize, b as usize).then(a.cmp(&b)));
+    order
+}
+
 /// What to do with a new report. The import, refresh and skip lists hold indices into the
 /// new findings the plan was made for, in report order; the archive list holds the ASFF ids
 /// of the previous state's entries, in id order.
@@ -383,6 +466,20 @@ pub fn plan(
     refresh_days: u32,
     import_on: ImportOn,
 ) -> Plan {
+    plan_over(previous, new, report, now, refresh_days, import_on)
+}
+
+/// [`plan`] over any form of the new findings. A finding whose id repeats is planned once,
+/// at its first place. Holds five bytes per finding while it plans (the findings' positions
+/// by id, and which of them is the first of its id), no set of ids.
+pub fn plan_over<N: NewFindings + ?Sized>(
+    previous: Option<&LifecycleState>,
+    new: &N,
+    report: &ReportMark,
+    now: OffsetDateTime,
+    refresh_days: u32,
+    import_on: ImportOn,
+) -> Plan {
     let mut p = Plan::default();
     if let Some(applied) = previous.and_then(|s| s.applied.as_ref()) {
         if report.order(applied) == Ordering::Less {
@@ -391,17 +488,32 @@ pub fn plan(
         }
     }
     let refresh_after = time::Duration::days(i64::from(refresh_days));
-    let mut seen: HashSet<&FindingKey> = HashSet::with_capacity(new.len());
-    for (i, f) in new.iter().enumerate() {
-        if !seen.insert(&f.id) {
-            continue;
+    // The first place of each id, and what the previous state holds that the report does
+    // not name (its entries and the report's ids merged, both in id order).
+    let mut first = vec![false; new.len()];
+    {
+        let order = by_id(new);
+        let mut held = previous.into_iter().flat_map(|s| s.entries.keys()).peekable();
+        for group in order.chunk_by(|&a, &b| new.cmp_ids(a as usize, b as usize) == Ordering::Equal) {
+            let Some(&at) = group.first() else { continue };
+            first[at as usize] = true;
+            let id = new.id(at as usize);
+            while let Some(gone) = held.next_if(|h| **h < *id) {
+                p.archive.push(gone.clone());
+            }
+            held.next_if(|h| **h == *id);
         }
-        match previous.and_then(|s| s.entries.get(&f.id)) {
+        p.archive.extend(held.cloned());
+    }
+    for (i, _) in first.iter().enumerate().filter(|(_, &is_first)| is_first) {
+        let id = new.id(i);
+        let (content_hash, sighting_hash) = (new.content_hash(i), new.sighting_hash(i));
+        match previous.and_then(|s| s.entries.get(&*id)) {
             None => p.import_new_or_changed.push(i),
-            Some(e) if !e.content_hash.is_digest(&f.content_hash) => p.import_new_or_changed.push(i),
+            Some(e) if !e.content_hash.is_digest(content_hash) => p.import_new_or_changed.push(i),
             Some(e)
                 if import_on == ImportOn::Sighting
-                    && !e.sighting_hash.as_ref().is_some_and(|h| h.is_digest(&f.sighting_hash)) =>
+                    && !e.sighting_hash.as_ref().is_some_and(|h| h.is_digest(sighting_hash)) =>
             {
                 p.import_new_or_changed.push(i)
             }
@@ -417,9 +529,6 @@ pub fn plan(
                 }
             }
         }
-    }
-    if let Some(prev) = previous {
-        p.archive = prev.entries.keys().filter(|id| !seen.contains(id)).cloned().collect();
     }
     p
 }

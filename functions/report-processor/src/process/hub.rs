@@ -10,6 +10,7 @@
 #[cfg(test)]
 mod fixture;
 mod next;
+mod planned;
 mod record;
 mod send;
 mod write_ahead;
@@ -22,16 +23,17 @@ use super::{Delivery, Processor, Transient};
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
 use next::NextState;
+use planned::Planned;
 use record::Recorded;
 use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
-use scangate_core::asff::{self, AsffContext, FindingStub, StubInterner};
+use scangate_core::asff::{AsffContext, FindingStub, StubInterner};
 use scangate_core::contract;
-use scangate_core::lifecycle::state::{self, FindingKey, LifecycleState, NewFinding, Plan, ReportMark, Stub};
+use scangate_core::lifecycle::state::{self, FindingKey, LifecycleState, NewFindings, Plan, ReportMark, Stub};
 use scangate_core::lifecycle::{self, LifecycleKey};
+use scangate_core::source::{FindingSource, SourceError};
 use scangate_core::verdict::{BuildRef, ReportRef};
-use scangate_core::Finding;
 use send::Sent;
 use std::time::Instant;
 use write_ahead::InFlight;
@@ -48,14 +50,15 @@ pub(crate) const STATE_ATTEMPTS: u32 = 5;
 
 /// What the Security Hub step imports for one report, built from the delivery: the ASFF
 /// context (with the lifecycle key), the report's place in its lifecycle, the lifecycle's
-/// state object, and the report's findings as the planner sees them, each beside the finding
-/// that renders it (same index: no map by id).
+/// state object, the report's findings as the planner sees them ([`Planned`]: ids and
+/// hashes, each with the position of the finding that renders it) and where those findings
+/// are read from again (memory, or the file the reader spilled them to).
 pub(crate) struct Import<'f> {
     ctx: AsffContext,
     mark: ReportMark,
     state_key: String,
-    new: Vec<NewFinding>,
-    findings: Vec<&'f Finding>,
+    new: Planned,
+    source: &'f dyn FindingSource,
 }
 
 /// What the report says about itself, as the Security Hub step's inputs need it.
@@ -71,17 +74,27 @@ pub(crate) struct ReportFacts<'a> {
 
 impl<'f> Import<'f> {
     /// `findings`: what the report imports, the suppressed findings included (they stay
-    /// visible, ACTIVE, with their justification; docs/security.md, "Suppressions").
-    pub(crate) fn new<I>(config: &Config, d: &Delivery<'_>, facts: &ReportFacts<'_>, findings: I) -> Self
-    where
-        I: IntoIterator<Item = &'f Finding>,
-    {
+    /// visible, ACTIVE, with their justification; docs/security.md, "Suppressions"), read
+    /// once here, in order, and again by position as chunks are rendered and stubs built.
+    /// A finding that cannot be read is a [`Transient`]: the event comes again.
+    pub(crate) fn new(
+        config: &Config,
+        d: &Delivery<'_>,
+        facts: &ReportFacts<'_>,
+        findings: &'f dyn FindingSource,
+    ) -> Result<Self, Transient> {
         let ctx = asff_context(config, d, facts);
         let mark = report_mark(d, facts);
         let state_key = contract::state_key(&ctx.lifecycle.hash());
-        let (new, findings) = new_findings(findings, &ctx);
-        Import { ctx, mark, state_key, new, findings }
+        let new = Planned::read(findings, &ctx).map_err(unreadable)?;
+        Ok(Import { ctx, mark, state_key, new, source: findings })
     }
+}
+
+/// A finding the Security Hub step could not read back: the delivery fails and is retried
+/// (what was written ahead stays in flight, so nothing is lost).
+fn unreadable(e: SourceError) -> Transient {
+    Transient(format!("Security Hub step: {e}"))
 }
 
 /// The lifecycle a report belongs to (docs/report-processor.md, "Lifecycle identity"): the
@@ -146,45 +159,6 @@ fn report_mark(d: &Delivery<'_>, facts: &ReportFacts<'_>) -> ReportMark {
     }
 }
 
-/// The report's findings as the planner sees them (ASFF id and hashes; no stub: see
-/// [`StubSource`]), and beside each (same index) the finding that renders it. A finding
-/// whose id repeats is kept once: at its first place, with its first hashes, rendered from
-/// its last occurrence. Ids are found again by sorting indices, not by a map of id copies.
-pub(crate) fn new_findings<'f, I>(findings: I, ctx: &AsffContext) -> (Vec<NewFinding>, Vec<&'f Finding>)
-where
-    I: IntoIterator<Item = &'f Finding>,
-{
-    // Each id compact as soon as it is made (its text is not held).
-    let all: Vec<(FindingKey, &'f Finding)> =
-        findings.into_iter().map(|f| (FindingKey::from(asff::finding_id(ctx, f)), f)).collect();
-    // Indices sorted by id (stable: report order within one id): per id, the first index keeps
-    // the place and the last one renders.
-    let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_by(|&a, &b| all[a].0.cmp(&all[b].0));
-    // renders[i]: for a first occurrence, the index of the id's last occurrence; else None.
-    let mut renders: Vec<Option<usize>> = vec![None; all.len()];
-    for group in order.chunk_by(|&a, &b| all[a].0 == all[b].0) {
-        if let (Some(&first), Some(&last)) = (group.first(), group.last()) {
-            renders[first] = Some(last);
-        }
-    }
-    drop(order);
-    let rendering: Vec<&'f Finding> = all.iter().map(|(_, f)| *f).collect();
-    let mut new = Vec::with_capacity(all.len());
-    let mut by_index = Vec::with_capacity(all.len());
-    for ((id, f), render) in all.into_iter().zip(renders) {
-        let Some(last) = render else { continue };
-        new.push(NewFinding {
-            id,
-            content_hash: asff::content_digest(f, ctx),
-            sighting_hash: asff::sighting_digest(f, ctx),
-            stub: Stub::None,
-        });
-        by_index.push(rendering[last]);
-    }
-    (new, by_index)
-}
-
 /// What the Security Hub step did in this delivery.
 #[derive(Default)]
 pub(crate) struct HubResult {
@@ -229,14 +203,15 @@ struct ReadState {
 /// What the plan sends: the imports (indices into the import's findings), and the archives
 /// whose stub the state kept; an archive without one is reported instead (`unarchivable`).
 struct Work {
-    imports: Vec<usize>,
+    imports: Vec<u32>,
     archives: Vec<FindingKey>,
     unarchivable: Vec<FailedFinding>,
 }
 
 impl Work {
     fn of(plan: &Plan, previous: Option<&LifecycleState>, import: &Import<'_>) -> Work {
-        let imports = plan.imports().filter(|&i| i < import.findings.len()).collect();
+        // Indices below the findings' number, which Planned keeps below u32::MAX.
+        let imports = plan.imports().filter(|&i| i < import.new.len()).map(|i| i as u32).collect();
         let (mut archives, mut unarchivable) = (Vec::new(), Vec::new());
         for fid in &plan.archive {
             if archive_stub(previous, fid).is_some() {
@@ -268,8 +243,9 @@ fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &FindingKey) -> Op
 /// plan, and only the imported findings get one (none for a rescan that changes nothing).
 #[derive(Clone, Copy)]
 pub(crate) enum StubSource<'a> {
-    /// From the finding that renders it, by index (`Import::findings`), in the report's context.
-    Render { findings: &'a [&'a Finding], ctx: &'a AsffContext },
+    /// From the finding that renders it, read from `findings` at the position `new` holds
+    /// for its index, in the report's context.
+    Render { new: &'a Planned, findings: &'a dyn FindingSource, ctx: &'a AsffContext },
     /// Built already, by index (tests).
     #[cfg(test)]
     Built(&'a [Stub]),
@@ -277,19 +253,24 @@ pub(crate) enum StubSource<'a> {
 
 impl<'a> StubSource<'a> {
     fn of(import: &'a Import<'_>) -> StubSource<'a> {
-        StubSource::Render { findings: &import.findings, ctx: &import.ctx }
+        StubSource::Render { new: &import.new, findings: import.source, ctx: &import.ctx }
     }
 
     /// The stub of the finding at index `i`, as the entry of `id` holds it (none when there
     /// is no such finding); the texts stubs share are held once in `interner` (one per body
-    /// serialized), the id is the entry's key, not held again.
-    fn stub(&self, i: usize, id: &FindingKey, interner: &mut StubInterner) -> Stub {
+    /// serialized), the id is the entry's key, not held again. A finding that cannot be
+    /// read back is the error (the body is not written).
+    fn stub(&self, i: usize, id: &FindingKey, interner: &mut StubInterner) -> Result<Stub, SourceError> {
         match self {
-            StubSource::Render { findings, ctx } => findings
-                .get(i)
-                .map_or(Stub::None, |finding| Stub::from(FindingStub::new_in(finding, ctx, interner)).keyed(id)),
+            StubSource::Render { new, findings, ctx } => match new.render_at(i) {
+                None => Ok(Stub::None),
+                Some(at) => {
+                    let finding = findings.get(at)?;
+                    Ok(Stub::from(FindingStub::new_in(&finding, ctx, interner)).keyed(id))
+                }
+            },
             #[cfg(test)]
-            StubSource::Built(stubs) => stubs.get(i).cloned().unwrap_or_default().keyed(id),
+            StubSource::Built(stubs) => Ok(stubs.get(i).cloned().unwrap_or_default().keyed(id)),
         }
     }
 }
@@ -309,7 +290,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         for attempt in 1..=STATE_ATTEMPTS {
             let ReadState { previous, mine, condition } =
                 self.read_lifecycle_state(import, &results.verdict.report).await?;
-            let plan = state::plan(
+            let plan = state::plan_over(
                 previous.as_ref(),
                 &import.new,
                 &import.mark,
@@ -345,7 +326,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             } else {
                 condition
             };
-            let sent = self.send(sink, import, &work, previous.as_ref(), d.deadline).await;
+            let sent = self.send(sink, import, &work, previous.as_ref(), d.deadline).await?;
             total.calls += sent.calls;
             total.throttled_retries += sent.throttled_retries;
             let attempt = Attempt { previous, mine, plan, recorded, sent, work: work.any(), condition, attempt };
@@ -494,5 +475,190 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         total.pending = sent.stopped;
         total.failed = sent.failed;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! The Security Hub step over findings that cannot be read back (a spill file cut short,
+    //! a disk error): a transient error, and no state written that loses a finding.
+
+    use super::write_ahead::InFlight;
+    use super::*;
+    use crate::process::state_object::state_body;
+    use next::NextState;
+    use scangate_aws::identity::AwsIdentity;
+    use scangate_aws::s3::ObjectHead;
+    use scangate_core::contract::Provenance;
+    use scangate_core::events::ObjectRef;
+    use scangate_core::lifecycle::state::ImportOn;
+    use scangate_core::Finding;
+    use std::borrow::Cow;
+    use std::collections::HashSet;
+
+    const NOW: &str = "2026-12-02T00:00:00.000Z";
+
+    /// `n` distinct findings of a linter's report; `text` in each message.
+    pub(crate) fn findings(n: u32, text: &str) -> Vec<Finding> {
+        let results: Vec<serde_json::Value> = (0..n)
+            .map(|n| {
+                serde_json::json!({
+                    "ruleId": format!("R{}", n % 3),
+                    "level": "error",
+                    "message": { "text": format!("{text} {n}") },
+                    "locations": [{ "physicalLocation": {
+                        "artifactLocation": { "uri": format!("src/f{n}.py") },
+                        "region": { "startLine": n + 1 } } }]
+                })
+            })
+            .collect();
+        let sarif = serde_json::json!({
+            "version": "2.1.0",
+            "runs": [{ "tool": { "driver": { "name": "lint", "rules": [] } }, "results": results }]
+        });
+        scangate_core::sarif::read_sarif(sarif.to_string().as_bytes(), "r.sarif").expect("reads").findings
+    }
+
+    /// Findings in memory, but the one at position `at` cannot be read: by position, and in
+    /// order too unless `only_by_position` (a file that reads in order, not at an offset).
+    pub(crate) struct Failing {
+        findings: Vec<Finding>,
+        at: usize,
+        only_by_position: bool,
+    }
+
+    impl Failing {
+        pub(crate) fn new(n: u32, at: usize, only_by_position: bool) -> Failing {
+            Failing { findings: findings(n, "text"), at, only_by_position }
+        }
+
+        fn over(findings: Vec<Finding>, at: usize, only_by_position: bool) -> Failing {
+            Failing { findings, at, only_by_position }
+        }
+    }
+
+    impl FindingSource for Failing {
+        fn len(&self) -> usize {
+            self.findings.len()
+        }
+
+        fn get(&self, i: usize) -> Result<Cow<'_, Finding>, SourceError> {
+            if i == self.at {
+                return Err(SourceError { what: "spill".into(), index: i, reason: "cut short".into() });
+            }
+            FindingSource::get(&self.findings, i)
+        }
+
+        fn for_each_finding(&self, f: &mut dyn FnMut(usize, &Finding)) -> Result<(), SourceError> {
+            if self.only_by_position {
+                return self.findings.for_each_finding(f);
+            }
+            for i in 0..self.len() {
+                let finding = self.get(i)?;
+                f(i, &finding);
+            }
+            Ok(())
+        }
+    }
+
+    struct World {
+        config: Config,
+        obj: ObjectRef,
+        head: ObjectHead,
+        id: AwsIdentity,
+        meta: ReportMeta,
+    }
+
+    impl World {
+        fn new() -> World {
+            World {
+                config: Config::default(),
+                obj: ObjectRef::put("b", "scans/p/1/r.sarif"),
+                head: ObjectHead::default(),
+                id: AwsIdentity {
+                    partition: "aws".into(),
+                    region: "us-east-1".into(),
+                    account_id: "123456789012".into(),
+                },
+                meta: ReportMeta::default(),
+            }
+        }
+
+        fn import<'f>(&self, findings: &'f dyn FindingSource) -> Result<Import<'f>, Transient> {
+            let d = Delivery {
+                obj: &self.obj,
+                head: &self.head,
+                id: &self.id,
+                now: time::macros::datetime!(2026-12-02 00:00 UTC),
+                started: Instant::now(),
+                deadline: None,
+                provenance: Provenance::Unverified("a test".into()),
+            };
+            let facts = ReportFacts { meta: &self.meta, target: "", project: "p", build: None, now: NOW };
+            Import::new(&self.config, &d, &facts, findings)
+        }
+    }
+
+    /// The write-ahead's and the next state's bodies of `import`'s plan over `previous`.
+    fn bodies(
+        import: &Import<'_>,
+        previous: Option<&LifecycleState>,
+    ) -> (Result<Vec<u8>, Transient>, Result<Vec<u8>, Transient>) {
+        let now = time::macros::datetime!(2026-12-02 00:00 UTC);
+        let plan = state::plan_over(previous, &import.new, &import.mark, now, 30, ImportOn::Content);
+        let work = Work::of(&plan, previous, import);
+        let key = &import.ctx.lifecycle.key;
+        let read = |body: Result<crate::process::state_object::StateBody, Transient>| {
+            body.map(|b| std::fs::read(b.path()).expect("the body's file"))
+        };
+        let ahead = InFlight::of(previous, key, NOW, &plan, &import.new, &work.imports, StubSource::of(import));
+        let ahead = read(state_body(&ahead, None));
+        let none = HashSet::new();
+        let next = NextState::new(previous, key, &plan, &import.new, StubSource::of(import), &none, &import.mark, NOW);
+        (ahead, read(state_body(&next, None)))
+    }
+
+    #[test]
+    fn an_import_over_findings_that_cannot_be_read_is_transient_and_no_state_loses_a_finding() {
+        let world = World::new();
+        // Read in order by the import itself: the delivery fails before anything is planned.
+        for k in [0, 4, 9] {
+            let failing = Failing::new(10, k, false);
+            let Err(Transient(why)) = world.import(&failing) else { panic!("position {k} cannot be read") };
+            assert!(why.contains(&format!("finding {k} could not be read back: cut short")), "{why}");
+        }
+        // A first report whose findings read in order but not at position 4: neither the
+        // write-ahead nor the next state is written (no state object: the retry imports all).
+        let failing = Failing::new(10, 4, true);
+        let import = world.import(&failing).expect("read in order");
+        let (ahead, next) = bodies(&import, None);
+        for body in [ahead, next] {
+            let Err(Transient(why)) = body else { panic!("the stub of finding 4 cannot be built") };
+            assert!(why.contains("finding 4 could not be read back"), "{why}");
+        }
+        // The state of that first report, imported from findings that read.
+        let first = findings(10, "text");
+        let good = world.import(&first).expect("reads");
+        let (_, state) = bodies(&good, None);
+        let state = LifecycleState::from_json(&state.expect("written"), "first").expect("reads");
+        assert_eq!(state.entries.len(), 10);
+        // A rescan, every text changed, position 7 unreadable by position: the write-ahead
+        // (built here from findings that read, as a spill that failed only later) marks every
+        // finding in flight; the next state is not written, so the state object stays the
+        // write-ahead and the retry plans every finding again, none is lost.
+        let rescan = findings(10, "changed");
+        let readable = world.import(&rescan).expect("reads");
+        let (ahead, _) = bodies(&readable, Some(&state));
+        let ahead = LifecycleState::from_json(&ahead.expect("written"), "write-ahead").expect("reads");
+        let failing = Failing::over(rescan.clone(), 7, true);
+        let import = world.import(&failing).expect("read in order");
+        let (_, next) = bodies(&import, Some(&ahead));
+        assert!(next.is_err(), "the next state needs the stub of finding 7");
+        assert_eq!(ahead.entries.len(), 10);
+        assert!(ahead.entries.values().all(|e| e.content_hash == write_ahead::IN_FLIGHT), "{ahead:?}");
+        let now = time::macros::datetime!(2026-12-02 00:00 UTC);
+        let retry = state::plan_over(Some(&ahead), &import.new, &import.mark, now, 30, ImportOn::Content);
+        assert_eq!(retry.import_new_or_changed.len(), 10, "every finding is imported again: {retry:?}");
+        assert!(retry.archive.is_empty());
     }
 }

@@ -423,12 +423,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 hub::ReportFacts { meta, target: &target, project: &project, build: build.as_ref(), now: &now_s };
             // Suppressed findings are imported too: a suppression never hides a finding from
             // the security team, nor archives it (docs/security.md, "Suppressions").
-            // TEMP-LEAD until the hub reads a FindingSource.
-            let mut all = Vec::new();
-            scangate_core::source::Chain(&findings, &suppressed)
-                .for_each_finding(&mut |_, f| all.push(f.clone()))
-                .map_err(|e| Transient(e.to_string()))?;
-            let import = hub::Import::new(&self.config, d, &facts, all.iter());
+            let all = scangate_core::source::Chain(&findings, &suppressed);
+            let import = hub::Import::new(&self.config, d, &facts, &all)?;
             hub = self.security_hub(sink, d, &import, &mut results).await?;
         } else {
             self.leave_hub_unchanged(&report.incomplete, &mut results).await?;

@@ -43,7 +43,9 @@ fn a_state_of_the_previous_release_is_written_back_byte_for_byte() {
     assert_eq!(String::from_utf8_lossy(&written(&state, result.as_ref())), String::from_utf8_lossy(FIXTURE));
     // The write-ahead of a plan that imports and archives nothing: the state read, unchanged.
     let none = Plan::default();
-    let view = InFlight::of(Some(&state), "other", "2026-12-01T00:00:00.000Z", &none, &[], &[], StubSource::Built(&[]));
+    let nothing: Vec<NewFinding> = Vec::new();
+    let view =
+        InFlight::of(Some(&state), "other", "2026-12-01T00:00:00.000Z", &none, &nothing, &[], StubSource::Built(&[]));
     assert_eq!(String::from_utf8_lossy(&written(&view, result.as_ref())), String::from_utf8_lossy(FIXTURE));
     // The next state when every finding is unchanged and the applied report is the same.
     let new: Vec<NewFinding> = state

@@ -13,10 +13,10 @@
 use super::StubSource;
 use scangate_core::asff::StubInterner;
 use scangate_core::lifecycle::state::{
-    Entry, EntryView, FindingKey, KeyedEntry, KeyedStub, LifecycleState, NewFinding, Plan, ReportMark, Stamp,
+    Entry, EntryView, FindingKey, KeyedEntry, KeyedStub, LifecycleState, NewFindings, Plan, ReportMark, Stamp,
     StateHash, STATE_SCHEMA,
 };
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
 use std::collections::HashSet;
 
 /// The next state, borrowed; serialized as a [`LifecycleState`].
@@ -28,17 +28,17 @@ pub(crate) struct NextState<'a> {
     entries: NextEntries<'a>,
 }
 
-/// Set on a slot of [`NextEntries::report`] whose import was applied. A vector's length is
-/// at most `isize::MAX`, so an index never has this bit.
-const APPLIED: usize = 1 << (usize::BITS - 1);
+/// Set on a slot of [`NextEntries::report`] whose import was applied. A report's findings
+/// number fewer than this (the processor's `Planned` refuses more), so an index never has it.
+const APPLIED: u32 = 1 << 31;
 
 /// The entries, in the order of the state's map (by id).
 struct NextEntries<'a> {
     previous: Option<&'a LifecycleState>,
-    new: &'a [NewFinding],
-    /// The report's findings the plan names (imports and skips): their indices in `new`,
-    /// sorted by id, [`APPLIED`] set on an import that was applied.
-    report: Vec<usize>,
+    new: &'a dyn NewFindings,
+    /// The report's findings the plan names (imports and skips): their indices in `new` (four
+    /// bytes each), sorted by id, [`APPLIED`] set on an import that was applied.
+    report: Vec<u32>,
     /// The archives that were not applied: their previous entry is kept.
     unarchived: HashSet<&'a FindingKey>,
     /// A stale plan: the previous entries, all of them, unchanged.
@@ -65,7 +65,7 @@ impl<'a> NextState<'a> {
         previous: Option<&'a LifecycleState>,
         lifecycle_key: &'a str,
         plan: &'a Plan,
-        new: &'a [NewFinding],
+        new: &'a dyn NewFindings,
         stubs: StubSource<'a>,
         not_applied: &'a HashSet<FindingKey>,
         report: &'a ReportMark,
@@ -75,11 +75,13 @@ impl<'a> NextState<'a> {
         let mut slots = Vec::new();
         let mut unarchived = HashSet::new();
         if !stale {
-            let applied = |i: usize| if not_applied.contains(&new[i].id) { i } else { i | APPLIED };
+            // Indices below `new.len()`, which is below APPLIED.
+            let slot = |i: usize| i as u32;
+            let applied = |i: usize| if not_applied.contains(&*new.id(i)) { slot(i) } else { slot(i) | APPLIED };
             let imports = plan.imports().filter(|&i| i < new.len()).map(applied);
-            let skipped = plan.unchanged_skipped.iter().copied().filter(|&i| i < new.len());
+            let skipped = plan.unchanged_skipped.iter().copied().filter(|&i| i < new.len()).map(slot);
             slots = imports.chain(skipped).collect();
-            slots.sort_unstable_by(|&a, &b| new[a & !APPLIED].id.cmp(&new[b & !APPLIED].id));
+            slots.sort_unstable_by(|&a, &b| new.cmp_ids((a & !APPLIED) as usize, (b & !APPLIED) as usize));
             unarchived = plan.archive.iter().filter(|id| not_applied.contains(*id)).collect();
         }
         let (schema, lifecycle_key, applied) = match previous {
@@ -116,14 +118,18 @@ impl<'a> NextEntries<'a> {
             return held.try_for_each(|(id, e)| each(Next::Kept(id, e)));
         }
         let new = self.new;
-        let mut report =
-            self.report.iter().map(|&s| (&new[s & !APPLIED].id, s & !APPLIED, s & APPLIED != 0)).peekable();
+        let mut report = self
+            .report
+            .iter()
+            .map(|&s| ((s & !APPLIED) as usize, s & APPLIED != 0))
+            .map(|(i, applied)| (new.id(i), i, applied))
+            .peekable();
         loop {
             let order = match (held.peek(), report.peek()) {
                 (None, None) => break,
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((held, _)), Some((id, _, _))) => (*held).cmp(*id),
+                (Some((held, _)), Some((id, _, _))) => (*held).cmp(&**id),
             };
             match order {
                 // Only in the previous state: kept if its archive was not applied.
@@ -161,18 +167,18 @@ impl Serialize for NextEntries<'_> {
         self.walk(|next| match next {
             Next::Kept(id, e) => map.serialize_entry(id, &KeyedEntry(id, e)),
             Next::Imported(i, created_at) => {
-                let f = &self.new[i];
-                let stub = self.stubs.stub(i, &f.id, &mut interner);
+                let id = self.new.id(i);
+                let stub = self.stubs.stub(i, &id, &mut interner).map_err(S::Error::custom)?;
                 let (content_hash, sighting_hash) =
-                    (StateHash::Sha256(f.content_hash), StateHash::Sha256(f.sighting_hash));
+                    (StateHash::Sha256(*self.new.content_hash(i)), StateHash::Sha256(*self.new.sighting_hash(i)));
                 let entry = EntryView {
                     content_hash: &content_hash,
                     sighting_hash: Some(&sighting_hash),
                     created_at: created_at.unwrap_or(&self.now),
                     last_imported_at: &self.now,
-                    stub: KeyedStub(&f.id, &stub),
+                    stub: KeyedStub(&id, &stub),
                 };
-                map.serialize_entry(&f.id, &entry)
+                map.serialize_entry(&*id, &entry)
             }
         })?;
         map.end()
@@ -182,9 +188,9 @@ impl Serialize for NextEntries<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::hub::new_findings;
+    use crate::process::hub::planned::Planned;
     use scangate_core::asff::{AsffContext, FindingStub};
-    use scangate_core::lifecycle::state::{self, ImportOn, Stub};
+    use scangate_core::lifecycle::state::{self, ImportOn, NewFinding, Stub};
     use scangate_core::lifecycle::{LifecycleKey, ScanType};
     use sha2::Digest;
 
@@ -219,12 +225,28 @@ mod tests {
         plan: &Plan,
         new: &[NewFinding],
         stubs: StubSource<'_>,
+        stub_of: impl FnMut(usize) -> Stub,
+        not_applied: &HashSet<FindingKey>,
+        report: &ReportMark,
+    ) -> (String, String, usize, usize) {
+        both_over(previous, plan, new, &new.to_vec(), stubs, stub_of, not_applied, report)
+    }
+
+    /// [`both`], the view reading the new findings from `viewed` (what `new` holds, in
+    /// another form).
+    #[allow(clippy::too_many_arguments)]
+    fn both_over(
+        previous: Option<&LifecycleState>,
+        plan: &Plan,
+        new: &[NewFinding],
+        viewed: &dyn NewFindings,
+        stubs: StubSource<'_>,
         mut stub_of: impl FnMut(usize) -> Stub,
         not_applied: &HashSet<FindingKey>,
         report: &ReportMark,
     ) -> (String, String, usize, usize) {
         let next = state::into_next_state(previous.cloned(), "k", plan, new, &mut stub_of, not_applied, report, NOW);
-        let view = NextState::new(previous, "k", plan, new, stubs, not_applied, report, NOW);
+        let view = NextState::new(previous, "k", plan, viewed, stubs, not_applied, report, NOW);
         let (built, viewed) = (serde_json::to_string(&next), serde_json::to_string(&view));
         (built.expect("serializes"), viewed.expect("serializes"), next.entries.len(), view.len())
     }
@@ -412,10 +434,20 @@ mod tests {
         // The rescan: 0..4 gone (archived), 4..12 changed, 12..16 new.
         for (round, (text, results)) in [("first", 0..12), ("changed", 4..16)].into_iter().enumerate() {
             let report = scangate_core::sarif::read_sarif(sarif(text, results).as_bytes(), "r.sarif").expect("reads");
-            let (new, findings) = new_findings(&report.findings, &ctx);
+            let planned = Planned::read(&report.findings, &ctx).expect("in memory");
+            // The same findings as the core's vector of them.
+            let new: Vec<NewFinding> = (0..planned.len())
+                .map(|i| NewFinding {
+                    id: planned.id(i).into_owned(),
+                    content_hash: *planned.content_hash(i),
+                    sighting_hash: *planned.sighting_hash(i),
+                    stub: Stub::None,
+                })
+                .collect();
             assert_eq!(new.len(), 12);
             let r = mark(&format!("2026-12-0{}T00:00:00Z", round + 1), "r");
             let plan = state::plan(previous.as_ref(), &new, &r, now, 30, ImportOn::Content);
+            assert_eq!(state::plan_over(previous.as_ref(), &planned, &r, now, 30, ImportOn::Content), plan);
             assert!(!plan.import_new_or_changed.is_empty());
             // The rescan: one import not applied, one archive not applied.
             let not_applied: HashSet<FindingKey> = match &previous {
@@ -426,12 +458,14 @@ mod tests {
                     .collect(),
             };
             let mut interner = scangate_core::asff::StubInterner::default();
-            let (built, viewed, built_len, viewed_len) = both(
+            let rendering = |i: usize| &report.findings[planned.render_at(i).unwrap_or(i)];
+            let (built, viewed, built_len, viewed_len) = both_over(
                 previous.as_ref(),
                 &plan,
                 &new,
-                StubSource::Render { findings: &findings, ctx: &ctx },
-                |i| Stub::from(FindingStub::new_in(findings[i], &ctx, &mut interner)),
+                &planned,
+                StubSource::Render { new: &planned, findings: &report.findings, ctx: &ctx },
+                |i| Stub::from(FindingStub::new_in(rendering(i), &ctx, &mut interner)),
                 &not_applied,
                 &r,
             );

@@ -2,14 +2,16 @@
 //! [`IMPORT_CHUNK`] findings, imports first, archives once every import was sent, stopping
 //! at a checkpoint when the invocation's deadline is near.
 
-use super::{archive_stub, Import, Work, IMPORT_CHUNK};
+use super::{archive_stub, unreadable, Import, Work, IMPORT_CHUNK};
 use crate::process::deadline::Deadline;
 use crate::process::Processor;
 use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff;
-use scangate_core::lifecycle::state::{FindingKey, LifecycleState};
+use scangate_core::lifecycle::state::{FindingKey, LifecycleState, NewFindings};
+use scangate_core::source::SourceError;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// What one attempt got accepted by the sink.
@@ -35,8 +37,11 @@ pub(crate) struct Sent {
 }
 
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
-    /// Sends the imports (ASFF per chunk, `CreatedAt` kept from the state), then, once every
-    /// import was sent, the archives (from the stubs `previous` keeps).
+    /// Sends the imports (ASFF per chunk, each finding read back from the import's source by
+    /// its position, `CreatedAt` kept from the state), then, once every import was sent, the
+    /// archives (from the stubs `previous` keeps). A finding that cannot be read back stops
+    /// the sending: a [`Transient`](crate::process::Transient), the write-ahead keeps what
+    /// was planned in flight.
     pub(super) async fn send(
         &self,
         sink: &K,
@@ -44,30 +49,37 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         work: &Work,
         previous: Option<&LifecycleState>,
         deadline: Option<&Deadline>,
-    ) -> Sent {
+    ) -> Result<Sent, crate::process::Transient> {
         let mut sent = Sent::default();
         let ctx = &import.ctx;
         let new = &import.new;
         // Work's imports are indices into the import's findings.
-        let key_of = |i: &usize| &new[*i].id;
-        let render_import = |&i: &usize| {
-            let (f, id) = (import.findings.get(i)?, &import.new.get(i)?.id);
+        let key_of = |i: &u32| new.id(*i as usize);
+        let render_import = |&i: &u32| {
+            let i = i as usize;
+            let Some(at) = new.render_at(i) else { return Ok(None) };
+            let f = import.source.get(at)?;
+            let id = new.id(i);
             let mut c = ctx.clone();
-            c.created_at = previous.and_then(|p| p.entries.get(id)).map(|e| e.created_at.to_string());
-            Some(asff::to_asff(f, &c))
+            c.created_at = previous.and_then(|p| p.entries.get(&*id)).map(|e| e.created_at.to_string());
+            Ok(Some(asff::to_asff(&f, &c)))
         };
-        let (imported, mut stopped) =
-            self.send_chunks(sink, &work.imports, key_of, deadline, render_import, &mut sent).await;
+        let (imported, mut stopped) = self
+            .send_chunks(sink, &work.imports, key_of, deadline, render_import, &mut sent)
+            .await
+            .map_err(unreadable)?;
         sent.imported = imported;
         if stopped {
             sent.unsent += work.archives.len();
             sent.not_applied.extend(work.archives.iter().cloned());
         } else {
             let render_archive = |id: &FindingKey| {
-                archive_stub(previous, id).map(|s| id.with_str(|key| asff::archived_from_stub_as(s, key, ctx)))
+                Ok(archive_stub(previous, id).map(|s| id.with_str(|key| asff::archived_from_stub_as(s, key, ctx))))
             };
-            let (archived, stop) =
-                self.send_chunks(sink, &work.archives, |id: &FindingKey| id, deadline, render_archive, &mut sent).await;
+            let (archived, stop) = self
+                .send_chunks(sink, &work.archives, borrowed, deadline, render_archive, &mut sent)
+                .await
+                .map_err(unreadable)?;
             sent.archived = archived;
             stopped = stop;
         }
@@ -77,30 +89,34 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         sent.failed.extend(work.unarchivable.iter().cloned());
         sent.retry_event = sent.failed.iter().any(FailedFinding::is_retryable);
         sent.stopped = stopped;
-        sent
+        Ok(sent)
     }
 
     /// Sends `items` (findings named by `key_of`) in chunks of [`IMPORT_CHUNK`] (ASFF rendered
     /// per chunk), stopping when the deadline is near; `render` turns an item into its ASFF
-    /// (None: nothing to send). Returns how many were accepted and whether it stopped.
+    /// (None: nothing to send; an error: a finding that cannot be read back, which stops it).
+    /// Returns how many were accepted and whether it stopped.
     async fn send_chunks<'s, T>(
         &self,
         sink: &K,
         items: &'s [T],
-        key_of: impl Fn(&'s T) -> &'s FindingKey,
+        key_of: impl Fn(&'s T) -> Cow<'s, FindingKey>,
         deadline: Option<&Deadline>,
-        mut render: impl FnMut(&T) -> Option<serde_json::Value>,
+        mut render: impl FnMut(&T) -> Result<Option<serde_json::Value>, SourceError>,
         sent: &mut Sent,
-    ) -> (u64, bool) {
+    ) -> Result<(u64, bool), SourceError> {
         let mut accepted = 0;
         for (i, chunk) in items.chunks(IMPORT_CHUNK).enumerate() {
             if deadline.is_some_and(Deadline::near) {
                 let rest = &items[i * IMPORT_CHUNK..];
                 sent.unsent += rest.len();
-                sent.not_applied.extend(rest.iter().map(|item| key_of(item).clone()));
-                return (accepted, true);
+                sent.not_applied.extend(rest.iter().map(|item| key_of(item).into_owned()));
+                return Ok((accepted, true));
             }
-            let payload: Vec<serde_json::Value> = chunk.iter().filter_map(&mut render).collect();
+            let mut payload: Vec<serde_json::Value> = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                payload.extend(render(item)?);
+            }
             if payload.is_empty() {
                 continue;
             }
@@ -108,9 +124,14 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             sent.calls += outcome.calls;
             sent.throttled_retries += outcome.throttled_retries;
             let failed: HashSet<FindingKey> = outcome.failed.iter().map(|f| FindingKey::new(&f.id)).collect();
-            accepted += chunk.iter().filter(|item| !failed.contains(key_of(item))).count() as u64;
+            accepted += chunk.iter().filter(|item| !failed.contains(&*key_of(item))).count() as u64;
             sent.failed.extend(outcome.failed);
         }
-        (accepted, false)
+        Ok((accepted, false))
     }
+}
+
+/// An archive's key, as [`Processor::send_chunks`] names its items.
+fn borrowed(id: &FindingKey) -> Cow<'_, FindingKey> {
+    Cow::Borrowed(id)
 }

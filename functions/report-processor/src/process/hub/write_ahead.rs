@@ -9,11 +9,12 @@
 use super::StubSource;
 use scangate_core::asff::StubInterner;
 use scangate_core::lifecycle::state::{
-    Entry, EntryView, FindingKey, KeyedStub, LifecycleState, NewFinding, Plan, ReportMark, Stamp, StateHash, Stub,
+    Entry, EntryView, FindingKey, KeyedStub, LifecycleState, NewFindings, Plan, ReportMark, Stamp, StateHash, Stub,
     STATE_SCHEMA,
 };
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use std::collections::{HashMap, HashSet};
+use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
+use std::cmp::Ordering;
+use std::collections::HashSet;
 
 /// The content hash of a finding whose import or archive is under way: no finding has it,
 /// so the next report imports it again (or archives it when it is gone).
@@ -33,11 +34,10 @@ pub(crate) struct InFlight<'a> {
 /// The entries, in the order of the state's map (by id).
 struct Entries<'a> {
     previous: Option<&'a LifecycleState>,
-    new: &'a [NewFinding],
-    /// The index (in `new`) of each imported finding, by id.
-    imported: HashMap<&'a FindingKey, usize>,
-    /// Imported findings the state does not hold yet (indices into `new`), by id.
-    added: Vec<usize>,
+    new: &'a dyn NewFindings,
+    /// The imported findings (indices into `new`, four bytes each), sorted by id: merged
+    /// with the held entries, those the state does not hold yet are added.
+    imported: Vec<u32>,
     archived: HashSet<&'a FindingKey>,
     stubs: StubSource<'a>,
     now: Stamp,
@@ -55,15 +55,15 @@ impl<'a> InFlight<'a> {
         lifecycle_key: &'a str,
         now: &'a str,
         plan: &'a Plan,
-        new: &'a [NewFinding],
-        imports: &[usize],
+        new: &'a dyn NewFindings,
+        imports: &[u32],
         stubs: StubSource<'a>,
     ) -> InFlight<'a> {
-        let planned = || imports.iter().filter_map(|&i| Some((&new.get(i)?.id, i)));
-        let imported: HashMap<&FindingKey, usize> = planned().collect();
+        let by_id = |a: &u32, b: &u32| new.cmp_ids(*a as usize, *b as usize);
+        let mut imported: Vec<u32> = imports.iter().copied().filter(|&i| (i as usize) < new.len()).collect();
+        imported.sort_unstable_by(by_id);
+        imported.dedup_by(|a, b| by_id(a, b) == Ordering::Equal);
         let held = |id: &FindingKey| previous.is_some_and(|p| p.entries.contains_key(id));
-        let mut added: Vec<usize> = planned().filter(|(id, _)| !held(id)).map(|(_, i)| i).collect();
-        added.sort_by(|&a, &b| new[a].id.cmp(&new[b].id));
         let archived = plan.archive.iter().filter(|id| held(id)).collect();
         InFlight {
             schema: previous.map_or(STATE_SCHEMA, |p| p.schema.as_str()),
@@ -73,7 +73,6 @@ impl<'a> InFlight<'a> {
                 previous,
                 new,
                 imported,
-                added,
                 archived,
                 stubs,
                 now: Stamp::new(now),
@@ -115,29 +114,43 @@ impl<'a> Entries<'a> {
 }
 
 impl Serialize for Entries<'_> {
-    /// The held entries and the added ones merged by id, as the map of the state would hold them.
+    /// The held entries and the imported ones merged by id, as the map of the state would
+    /// hold them: a held entry the attempt imports takes its new stub, an imported one the
+    /// state does not hold is added. A stub whose finding cannot be read back is the error.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let held = self.previous.map_or(0, |p| p.entries.len());
-        let mut map = serializer.serialize_map(Some(held + self.added.len()))?;
+        // serde_json does not need the length of a map; an unknown one costs no walk.
+        let mut map = serializer.serialize_map(None)?;
         // The texts the new stubs share, held once for this body.
         let mut interner = StubInterner::default();
+        let mut stub =
+            |i: u32, id: &FindingKey| self.stubs.stub(i as usize, id, &mut interner).map_err(S::Error::custom);
         let mut held = self.previous.into_iter().flat_map(|p| p.entries.iter()).peekable();
-        let mut added = self.added.iter().filter_map(|&i| Some((&self.new.get(i)?.id, i))).peekable();
+        let mut imported = self.imported.iter().map(|&i| (self.new.id(i as usize), i)).peekable();
         loop {
-            let held_first = match (held.peek(), added.peek()) {
+            let order = match (held.peek(), imported.peek()) {
                 (None, None) => break,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some((id, _)), Some((added, _))) => *id < *added,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((held, _)), Some((imported, _))) => (*held).cmp(&**imported),
             };
-            if held_first {
-                if let Some((id, e)) = held.next() {
-                    let stub = self.imported.get(id).map(|&i| self.stubs.stub(i, id, &mut interner));
-                    map.serialize_entry(id, &self.held(id, e, stub.as_ref()))?;
+            match order {
+                Ordering::Less => {
+                    if let Some((id, e)) = held.next() {
+                        map.serialize_entry(id, &self.held(id, e, None))?;
+                    }
                 }
-            } else if let Some((id, i)) = added.next() {
-                let stub = self.stubs.stub(i, id, &mut interner);
-                map.serialize_entry(id, &self.added(id, &stub))?;
+                Ordering::Greater => {
+                    if let Some((id, i)) = imported.next() {
+                        let stub = stub(i, &id)?;
+                        map.serialize_entry(&*id, &self.added(&id, &stub))?;
+                    }
+                }
+                Ordering::Equal => {
+                    if let (Some((id, e)), Some((_, i))) = (held.next(), imported.next()) {
+                        let stub = stub(i, id)?;
+                        map.serialize_entry(id, &self.held(id, e, Some(&stub)))?;
+                    }
+                }
             }
         }
         map.end()
@@ -147,7 +160,7 @@ impl Serialize for Entries<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scangate_core::lifecycle::state;
+    use scangate_core::lifecycle::state::{self, NewFinding};
 
     /// What the write-ahead must store: the state read, with the marks applied to a copy.
     fn marked(previous: &LifecycleState, plan: &Plan, planned: &[NewFinding], now: &str) -> LifecycleState {
