@@ -440,6 +440,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             &import.new,
             StubSource::of(import),
             &sent.not_applied,
+            &sent.unsent_imports,
             mark,
             &ctx.updated_at,
         );
@@ -614,7 +615,8 @@ pub(super) mod tests {
         let ahead = InFlight::of(previous, key, NOW, &plan, &import.new, &work.imports, StubSource::of(import));
         let ahead = read(state_body(&ahead, None));
         let none = HashSet::new();
-        let next = NextState::new(previous, key, &plan, &import.new, StubSource::of(import), &none, &import.mark, NOW);
+        let next =
+            NextState::new(previous, key, &plan, &import.new, StubSource::of(import), &none, &[], &import.mark, NOW);
         (ahead, read(state_body(&next, None)))
     }
 

@@ -58,8 +58,9 @@ enum Next<'a> {
 impl<'a> NextState<'a> {
     /// The state after `plan` was carried out over `previous` (None: a new lifecycle): the
     /// view of what `into_next_state` returns for the same arguments; `not_applied` holds the
-    /// ids whose import or archive Security Hub did not accept (or that were not sent), and
-    /// `stubs` builds each applied import's stub by its index in `new`.
+    /// ids whose import or archive Security Hub did not accept (or that were not sent),
+    /// `unsent` the imports the deadline left unsent (indices into `new`: four bytes each, not
+    /// a key), and `stubs` builds each applied import's stub by its index in `new`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         previous: Option<&'a LifecycleState>,
@@ -68,6 +69,7 @@ impl<'a> NextState<'a> {
         new: &'a dyn NewFindings,
         stubs: StubSource<'a>,
         not_applied: &'a HashSet<FindingKey>,
+        unsent: &[u32],
         report: &'a ReportMark,
         now: &'a str,
     ) -> NextState<'a> {
@@ -77,7 +79,21 @@ impl<'a> NextState<'a> {
         if !stale {
             // Indices below `new.len()`, which is below APPLIED.
             let slot = |i: usize| i as u32;
-            let applied = |i: usize| if not_applied.contains(&*new.id(i)) { slot(i) } else { slot(i) | APPLIED };
+            // A byte per finding, only when the deadline left imports unsent.
+            let mut left = vec![false; if unsent.is_empty() { 0 } else { new.len() }];
+            for &i in unsent {
+                if let Some(l) = left.get_mut(i as usize) {
+                    *l = true;
+                }
+            }
+            let not_sent = |i: usize| left.get(i).copied().unwrap_or(false);
+            let applied = |i: usize| {
+                if not_sent(i) || not_applied.contains(&*new.id(i)) {
+                    slot(i)
+                } else {
+                    slot(i) | APPLIED
+                }
+            };
             let imports = plan.imports().filter(|&i| i < new.len()).map(applied);
             let skipped = plan.unchanged_skipped.iter().copied().filter(|&i| i < new.len()).map(slot);
             slots = imports.chain(skipped).collect();
@@ -246,7 +262,7 @@ mod tests {
         report: &ReportMark,
     ) -> (String, String, usize, usize) {
         let next = state::into_next_state(previous.cloned(), "k", plan, new, &mut stub_of, not_applied, report, NOW);
-        let view = NextState::new(previous, "k", plan, viewed, stubs, not_applied, report, NOW);
+        let view = NextState::new(previous, "k", plan, viewed, stubs, not_applied, &[], report, NOW);
         let (built, viewed) = (serde_json::to_string(&next), serde_json::to_string(&view));
         (built.expect("serializes"), viewed.expect("serializes"), next.entries.len(), view.len())
     }
@@ -331,6 +347,63 @@ mod tests {
             assert_eq!(viewed_len, built_len, "case {case}");
         }
         assert!(seen.iter().all(|&n| n >= 20), "every kind of plan was tried often: {seen:?}");
+    }
+
+    /// Imports the deadline left unsent, named by their indices (four bytes each) rather than
+    /// by keys: the same next state as with their keys not applied, and another one than with
+    /// every import applied.
+    #[test]
+    fn imports_left_unsent_by_index_keep_what_their_keys_would() {
+        let now = time::macros::datetime!(2026-12-02 00:00 UTC);
+        let mut previous = LifecycleState::empty("k");
+        previous.applied = Some(mark("2026-11-30T00:00:00Z", "r1"));
+        for n in 0..8 {
+            let e = Entry {
+                content_hash: hex::encode(digest(&format!("old-{n}"))).into(),
+                sighting_hash: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                last_imported_at: "2026-11-20T00:00:00Z".into(),
+                stub: Stub::raw(serde_json::json!({ "was": n })),
+            };
+            previous.entries.insert(id(n), e);
+        }
+        // 0..4 unchanged (skipped), 4..8 changed, 8..12 new.
+        let new: Vec<NewFinding> = (0..12)
+            .map(|n| NewFinding {
+                id: id(n),
+                content_hash: digest(&format!("{}-{n}", if n < 4 { "old" } else { "new" })),
+                sighting_hash: digest("s"),
+                stub: Stub::None,
+            })
+            .collect();
+        let stubs: Vec<Stub> = (0..12).map(|i| Stub::raw(serde_json::json!({ "new": i }))).collect();
+        let report = mark("2026-12-01T00:00:00Z", "r2");
+        let plan = state::plan(Some(&previous), &new, &report, now, 30, ImportOn::Content);
+        assert_eq!(plan.imports().count(), 8, "{plan:?}");
+        // The deadline came after the first three imports.
+        let unsent: Vec<u32> = plan.imports().skip(3).map(|i| i as u32).collect();
+        let keys: HashSet<FindingKey> = unsent.iter().map(|&i| new[i as usize].id.clone()).collect();
+        let none = HashSet::new();
+        let write = |not_applied: &HashSet<FindingKey>, unsent: &[u32]| {
+            let view = NextState::new(
+                Some(&previous),
+                "k",
+                &plan,
+                &new,
+                StubSource::Built(&stubs),
+                not_applied,
+                unsent,
+                &report,
+                NOW,
+            );
+            serde_json::to_string(&view).expect("serializes")
+        };
+        let built =
+            state::into_next_state(Some(previous.clone()), "k", &plan, &new, |i| stubs[i].clone(), &keys, &report, NOW);
+        let by_index = write(&none, &unsent);
+        assert_eq!(by_index, serde_json::to_string(&built).expect("serializes"));
+        assert_eq!(by_index, write(&keys, &[]), "by index as by key");
+        assert_ne!(by_index, write(&none, &[]), "an unsent import is not applied");
     }
 
     /// A hand-made plan naming each kind once, applied and not, against a state holding one

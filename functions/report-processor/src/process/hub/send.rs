@@ -24,8 +24,12 @@ pub(crate) struct Sent {
     /// What was not accepted, and the archives whose stub could not be read.
     pub failed: Vec<FailedFinding>,
     /// What keeps its previous entry in the next state (a new finding stays out): not
-    /// accepted, or not sent.
+    /// accepted, or an archive not sent.
     pub not_applied: HashSet<FindingKey>,
+    /// The imports the deadline left unsent (indices into the import's findings, four bytes
+    /// each rather than a key: a large import stopped early leaves most of it): they, too,
+    /// keep their previous entry.
+    pub unsent_imports: Vec<u32>,
     /// Planned but not sent: the deadline came first.
     pub unsent: usize,
     /// Some failure is worth another delivery of the event.
@@ -64,11 +68,17 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             c.created_at = previous.and_then(|p| p.entries.get(&*id)).map(|e| e.created_at.to_string());
             Ok(Some(asff::to_asff(&f, &c)))
         };
-        let (imported, mut stopped) = self
+        let (imported, stopped_at) = self
             .send_chunks(sink, &work.imports, key_of, deadline, render_import, &mut sent)
             .await
             .map_err(unreadable)?;
         sent.imported = imported;
+        let mut stopped = false;
+        if let Some(rest) = stopped_at.and_then(|at| work.imports.get(at..)) {
+            sent.unsent += rest.len();
+            sent.unsent_imports = rest.to_vec();
+            stopped = true;
+        }
         if stopped {
             sent.unsent += work.archives.len();
             sent.not_applied.extend(work.archives.iter().cloned());
@@ -76,12 +86,16 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             let render_archive = |id: &FindingKey| {
                 Ok(archive_stub(previous, id).map(|s| id.with_str(|key| asff::archived_from_stub_as(s, key, ctx))))
             };
-            let (archived, stop) = self
+            let (archived, stopped_at) = self
                 .send_chunks(sink, &work.archives, borrowed, deadline, render_archive, &mut sent)
                 .await
                 .map_err(unreadable)?;
             sent.archived = archived;
-            stopped = stop;
+            if let Some(rest) = stopped_at.and_then(|at| work.archives.get(at..)) {
+                sent.unsent += rest.len();
+                sent.not_applied.extend(rest.iter().cloned());
+                stopped = true;
+            }
         }
         // What was not accepted keeps its previous entry; a stub that cannot be read never
         // will be: that entry is dropped rather than retried forever.
@@ -95,7 +109,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Sends `items` (findings named by `key_of`) in chunks of [`IMPORT_CHUNK`] (ASFF rendered
     /// per chunk), stopping when the deadline is near; `render` turns an item into its ASFF
     /// (None: nothing to send; an error: a finding that cannot be read back, which stops it).
-    /// Returns how many were accepted and whether it stopped.
+    /// Returns how many were accepted and, when the deadline stopped it, the position of the
+    /// first item not sent (the caller notes the rest as unsent).
     async fn send_chunks<'s, T>(
         &self,
         sink: &K,
@@ -104,14 +119,11 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         deadline: Option<&Deadline>,
         mut render: impl FnMut(&T) -> Result<Option<serde_json::Value>, SourceError>,
         sent: &mut Sent,
-    ) -> Result<(u64, bool), SourceError> {
+    ) -> Result<(u64, Option<usize>), SourceError> {
         let mut accepted = 0;
         for (i, chunk) in items.chunks(IMPORT_CHUNK).enumerate() {
             if deadline.is_some_and(Deadline::near) {
-                let rest = &items[i * IMPORT_CHUNK..];
-                sent.unsent += rest.len();
-                sent.not_applied.extend(rest.iter().map(|item| key_of(item).into_owned()));
-                return Ok((accepted, true));
+                return Ok((accepted, Some(i * IMPORT_CHUNK)));
             }
             let mut payload: Vec<serde_json::Value> = Vec::with_capacity(chunk.len());
             for item in chunk {
@@ -127,7 +139,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             accepted += chunk.iter().filter(|item| !failed.contains(&*key_of(item))).count() as u64;
             sent.failed.extend(outcome.failed);
         }
-        Ok((accepted, false))
+        Ok((accepted, None))
     }
 }
 
