@@ -207,7 +207,6 @@ mod tests {
     use crate::process::hub::planned::Planned;
     use scangate_core::asff::{AsffContext, FindingStub};
     use scangate_core::lifecycle::state::{self, ImportOn, NewFinding, Stub};
-    use scangate_core::lifecycle::{LifecycleKey, ScanType};
     use sha2::Digest;
 
     const NOW: &str = "2026-12-02T00:00:00.000Z";
@@ -488,20 +487,7 @@ mod tests {
             })
             .to_string()
         };
-        let ctx = AsffContext {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-            partition: "aws".into(),
-            scan_type: ScanType::Repo,
-            target: "https://example.com/repo.git".into(),
-            lifecycle: LifecycleKey::new("123456789012", "us-east-1", ScanType::Repo, "repo"),
-            codebuild_project: Some("p".into()),
-            build_arn: None,
-            updated_at: NOW.into(),
-            created_at: None,
-            report_uri: Some("s3://b/scans/p/1/r.sarif".into()),
-            host: None,
-        };
+        let ctx = AsffContext { updated_at: NOW.into(), ..crate::process::hub::planned::tests::ctx() };
         let now = time::macros::datetime!(2026-12-02 00:00 UTC);
         let mut previous: Option<LifecycleState> = None;
         // The rescan: 0..4 gone (archived), 4..12 changed, 12..16 new.

@@ -153,7 +153,7 @@ impl NewFindings for Planned {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use scangate_core::lifecycle::state::NewFinding;
     use scangate_core::lifecycle::{LifecycleKey, ScanType};
