@@ -291,7 +291,7 @@ fn run_inner(args: &ProcessArgs) -> Result<i32, CliError> {
         subject.images.extend(args.target.iter().cloned());
         subject.repository = args.repository_url.clone();
         subject.branch = args.branch.clone();
-        evaluate::apply_exceptions(&mut report, &exceptions, &subject, today(&processed_at));
+        evaluate::apply_exceptions(&mut report, &gate, &exceptions, &subject, today(&processed_at));
     }
     let source_key = args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
     let input = VerdictInput {

@@ -446,3 +446,66 @@ fn in_source_suppressions_count_unless_honoured() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("expected none, external or all"), "{}", text(&out.stderr));
 }
+
+/// The attack: a finding the security team waived gains an `inSource` suppression (`# nosec`)
+/// the default does not honour. It must be waived exactly as without the comment (before, the
+/// comment took its waiver away and failed the gate); with `all` it is suppressed instead.
+#[test]
+fn a_nosec_comment_does_not_take_a_waiver_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        "schema: scangate.waivers.v1\nwaivers:\n  - id: python.exec\n    scope: {path: app.py}\n    reason: input is a constant\n    owner: appsec@example.com\n    expires: 2026-12-10\n",
+    )
+    .expect("write");
+    let sarif = |suppressions: &str| {
+        format!(
+            r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"semgrep","rules":[{{"id":"python.exec"}}]}}}},"results":[
+              {{"ruleId":"python.exec","level":"error","properties":{{"security-severity":"9.8"}},"message":{{"text":"exec of user input"}},
+               "locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"app.py"}},"region":{{"startLine":7}}}}}}]{suppressions}}}]}}]}}"#
+        )
+    };
+    let plain = dir.path().join("plain.sarif");
+    std::fs::write(&plain, sarif("")).expect("write");
+    let nosec = dir.path().join("nosec.sarif");
+    std::fs::write(&nosec, sarif(r#","suppressions":[{"kind":"inSource","justification":"nosec"}]"#)).expect("write");
+    let asff = dir.path().join("asff.json");
+    let run = |file: &std::path::Path, mode: &str| {
+        let args = [
+            "process",
+            "--format",
+            "json",
+            "--timestamp",
+            FIXED_TIME,
+            "--waivers",
+            waivers.to_str().expect("utf8 path"),
+            "--honor-suppressions",
+            mode,
+            "--asff",
+            asff.to_str().expect("utf8 path"),
+            file.to_str().expect("utf8 path"),
+        ];
+        let out = scangate(&args, &[]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verdict JSON");
+        let hub: serde_json::Value = serde_json::from_slice(&std::fs::read(&asff).expect("asff")).expect("ASFF JSON");
+        (out.status.code(), v, hub)
+    };
+    for mode in ["external", "none"] {
+        let (code, v, hub) = run(&nosec, mode);
+        let (want_code, want, want_hub) = run(&plain, mode);
+        assert_eq!((code, want_code), (Some(0), Some(0)), "{mode}: {v}");
+        for field in ["counts", "waived", "passed", "reasons", "exceptions"] {
+            assert_eq!(v[field], want[field], "{mode}: {field}");
+        }
+        assert_eq!((v["waived"]["critical"].as_u64(), v["suppressions_ignored"].as_u64()), (Some(1), Some(1)), "{v}");
+        let fields = &hub[0]["ProductFields"];
+        assert_eq!(fields["scangate/ExceptionId"], "python.exec", "{hub}");
+        assert_eq!(fields["scangate/ExceptionId"], want_hub[0]["ProductFields"]["scangate/ExceptionId"]);
+        assert_eq!(fields["scangate/Suppressed"], "false", "{hub}");
+    }
+    let (code, v, hub) = run(&nosec, "all");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!((v["suppressed"].as_u64(), v["waived"]["total"].as_u64()), (Some(1), Some(0)), "{v}");
+    assert_eq!(hub[0]["ProductFields"]["scangate/Suppressed"], "true", "{hub}");
+}

@@ -76,8 +76,8 @@ pub type ExceptionsIn<'a> = Option<(&'a Exceptions, &'a Subject, time::Date)>;
 /// Each finalized finding (its exception, its suppression's `honoured`) is handed to `sink`
 /// with its [`Group`], in report order; per group, the order is exactly the one [`evaluate`]
 /// leaves in `report.findings`, `report.suppressed` and `report.quality` (groups interleave).
-/// As there, exceptions apply to `findings` only, not to a suppressed finding the setting
-/// does not honour. A finding is borrowed when it was read from a source and the evaluation
+/// As there, exceptions apply to what the gate counts: `findings` and the suppressed findings
+/// whose suppression the setting does not honour, not to the honoured ones. A finding is borrowed when it was read from a source and the evaluation
 /// did not change it (a sink writing to a file needs no copy), owned otherwise.
 ///
 /// `report` gives everything but its findings: its runs, policy result, target,
@@ -180,13 +180,26 @@ pub fn evaluate(
     tally.finish(report, scanner_policy, input)
 }
 
-/// Applies the security team's exceptions (waivers, VEX) to the report's findings: marks the
-/// covered ones (`finding.exception`) and keeps the audit and warnings for [`evaluate`].
-/// `today` is the evaluation's date (UTC), injected. Call it before [`evaluate`] and the
-/// outputs (ASFF shows the exception). [`evaluate_from`] does both in one pass.
-pub fn apply_exceptions(report: &mut Report, exceptions: &Exceptions, subject: &Subject, today: time::Date) {
+/// Applies the security team's exceptions (waivers, VEX) to the findings the gate counts:
+/// marks the covered ones (`finding.exception`) and keeps the audit and warnings for
+/// [`evaluate`]. Those are the report's findings and its suppressed findings whose suppression
+/// `gate.suppressions` does not honour (they count like any other, so an exception covers them
+/// like any other); a suppression the setting honours keeps its finding out of the counts, and
+/// its mark as it came. `gate` is the policy [`evaluate`] is then given; `today` is the
+/// evaluation's date (UTC), injected. Call it before [`evaluate`] and the outputs (ASFF shows
+/// the exception). [`evaluate_from`] does both in one pass.
+pub fn apply_exceptions(
+    report: &mut Report,
+    gate: &GatePolicy,
+    exceptions: &Exceptions,
+    subject: &Subject,
+    today: time::Date,
+) {
     let mut marks = Marks::new(Some((exceptions, subject, today)));
     for f in &mut report.findings {
+        marks.apply(f);
+    }
+    for f in report.suppressed.iter_mut().filter(|f| !crate::suppression::honoured(f, gate.suppressions)) {
         marks.apply(f);
     }
     (report.exceptions, report.exception_warnings) = marks.finish().unwrap_or_default();
@@ -314,16 +327,17 @@ impl<'a> Tally<'a> {
     }
 
     /// One of the report's suppressed findings: kept apart when the setting honours its
-    /// suppression, else counted like any other (its exception mark as it came).
+    /// suppression (its exception mark as it came), else counted exactly like the same finding
+    /// without the suppression, exceptions included.
     fn suppressed(&mut self, f: &Finding) -> (Group, Change) {
         let honoured = crate::suppression::honoured(f, self.gate.suppressions);
-        let change = Change { exception: None, honoured: Some(honoured) };
         if honoured {
             self.suppressed += 1;
-            return (Group::Suppressed, change);
+            return (Group::Suppressed, Change { exception: None, honoured: Some(true) });
         }
         self.unhonoured += 1;
-        (self.count(f, f.exception.is_some()), change)
+        let (group, change) = self.finding(f);
+        (group, Change { honoured: Some(false), ..change })
     }
 
     fn count(&mut self, f: &Finding, waived: bool) -> Group {

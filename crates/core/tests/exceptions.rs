@@ -153,7 +153,7 @@ fn a_waived_finding_passes_the_gate_stays_active_in_security_hub_and_is_audited(
     };
     let before = evaluate(&mut report.clone(), &gate, None, Default::default());
     assert!(!before.verdict.passed);
-    apply_exceptions(&mut report, &exceptions, &subject, TODAY);
+    apply_exceptions(&mut report, &gate, &exceptions, &subject, TODAY);
     let after = evaluate(&mut report.clone(), &gate, None, Default::default());
     assert!(after.verdict.passed, "{:?}", after.verdict.reasons);
     assert_eq!((after.verdict.counts.critical, after.verdict.waived.critical), (1, 2));
@@ -183,7 +183,7 @@ fn a_waived_finding_passes_the_gate_stays_active_in_security_hub_and_is_audited(
     assert!(xml.contains("waived findings") && xml.contains(&sha), "{xml}");
 
     // The day after it expires the findings count again.
-    apply_exceptions(&mut report, &exceptions, &subject, date!(2026 - 12 - 11));
+    apply_exceptions(&mut report, &gate, &exceptions, &subject, date!(2026 - 12 - 11));
     let expired = evaluate(&mut report.clone(), &gate, None, Default::default());
     assert!(!expired.verdict.passed);
     assert_eq!(expired.verdict.waived.total, 0);
@@ -206,10 +206,10 @@ fn vex_not_affected_for_another_digest_does_not_apply() {
     let mut subject = Subject::from_target(&report.target);
     subject.digests.push(format!("sha256:{}", "1".repeat(64)));
     let ex = Exceptions { vex: vec![vex(&other)], ..Default::default() };
-    apply_exceptions(&mut report, &ex, &subject, TODAY);
+    apply_exceptions(&mut report, &GatePolicy::default(), &ex, &subject, TODAY);
     assert!(report.findings.iter().all(|f| f.exception.is_none()), "another digest: nothing waived");
     let ex = Exceptions { vex: vec![vex(&format!("sha256:{}", "1".repeat(64)))], ..Default::default() };
-    apply_exceptions(&mut report, &ex, &subject, TODAY);
+    apply_exceptions(&mut report, &GatePolicy::default(), &ex, &subject, TODAY);
     assert_eq!(report.findings.iter().filter(|f| f.exception.is_some()).count(), 2, "this digest: both log4j findings");
     let _ = ours;
 }

@@ -158,7 +158,7 @@ struct Outcome {
 fn in_memory(report: &Report, gate: &GatePolicy, exceptions: ExceptionsIn<'_>) -> Outcome {
     let mut r = report.clone();
     if let Some((e, subject, today)) = exceptions {
-        apply_exceptions(&mut r, e, subject, today);
+        apply_exceptions(&mut r, gate, e, subject, today);
     }
     let e = evaluate(&mut r, gate, Some(PolicyResult::Audit), VerdictInput::default());
     Outcome {
@@ -208,14 +208,16 @@ fn streamed(report: &Report, gate: &GatePolicy, exceptions: ExceptionsIn<'_>, ow
     }
 }
 
-/// The counts and lists of the evaluation as it was before the per-finding pass (at commit
-/// 1829839), as an oracle: exceptions over `report.findings`, `suppression::apply`, the quality
-/// split of whole lists, then counts over them. (counts, waived, not fixable, quality counts,
-/// suppressed, unhonoured, findings, suppressed, quality.)
+/// The counts and lists of the evaluation as whole-list steps (as it was before the
+/// per-finding pass, commit 1829839, but with exceptions after suppressions), as an oracle:
+/// `suppression::apply` (the unhonoured go back to `report.findings`), exceptions over
+/// `report.findings`, the quality split of whole lists, then counts over them. (counts, waived,
+/// not fixable, quality counts, suppressed, unhonoured, findings, suppressed, quality.)
 type Before = (Counts, Counts, Counts, Counts, u64, u64, Vec<Finding>, Vec<Finding>, Vec<Finding>);
 
 fn before(report: &Report, gate: &GatePolicy, exceptions: ExceptionsIn<'_>) -> Before {
     let mut r = report.clone();
+    let unhonoured = crate::suppression::apply(&mut r, gate.suppressions) as u64;
     match exceptions {
         Some((e, _, _)) if e.is_empty() => r.findings.iter_mut().for_each(|f| f.exception = None),
         Some((e, subject, today)) => {
@@ -223,7 +225,6 @@ fn before(report: &Report, gate: &GatePolicy, exceptions: ExceptionsIn<'_>) -> B
         }
         None => {}
     }
-    let unhonoured = crate::suppression::apply(&mut r, gate.suppressions) as u64;
     let gated = gate.quality == QualityFindings::Gate;
     if !gated {
         let (security, quality): (Vec<Finding>, Vec<Finding>) =
@@ -278,7 +279,7 @@ proptest! {
 fn the_generated_reports_cover_every_branch() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let ex = exceptions();
-    let mut seen = [false; 7];
+    let mut seen = [false; 9];
     for _ in 0..200 {
         let report = report().new_tree(&mut runner).expect("generates").current();
         let gate = gate().new_tree(&mut runner).expect("generates").current();
@@ -291,8 +292,17 @@ fn the_generated_reports_cover_every_branch() {
         seen[4] |= o.verdict.suppressions_ignored > 0;
         seen[5] |= !o.quality.is_empty() && gate.quality != QualityFindings::Gate;
         seen[6] |= o.verdict.not_fixable.total > 0 && gate.fixable_only;
+        // An exception on a suppressed finding the setting does not honour, and one left off an
+        // honoured suppressed finding it would cover.
+        let unhonoured = |f: &Finding| f.suppression.as_ref().is_some_and(|s| !s.honoured);
+        seen[7] |= o.findings.iter().chain(&o.quality).any(|f| unhonoured(f) && f.exception.is_some());
+        seen[8] |= o.suppressed.iter().any(|f| {
+            let mut bare = f.clone();
+            bare.exception = None;
+            ex.applier(&Subject::default(), date!(2026 - 12 - 05)).exception(&bare).is_some()
+        });
     }
-    assert_eq!(seen, [true; 7]);
+    assert_eq!(seen, [true; 9]);
 }
 
 /// A source that fails at one position.
@@ -360,28 +370,136 @@ fn an_unreadable_finding_or_a_refusing_sink_stops_the_evaluation_with_its_error(
     }
 }
 
-/// Today's behaviour, kept: exceptions apply to the report's findings before suppressions are
-/// decided, so a suppressed finding the setting does not honour is not waived.
+/// An exception covers a suppressed finding the setting does not honour exactly as it covers
+/// the same finding without the suppression: adding an `inSource` suppression (`# nosec`) under
+/// `external` never takes its waiver away (nor makes the gate fail), in memory, streamed, or
+/// through whole-list steps; under `all` it is kept apart, unmarked and not counted.
 #[test]
-fn an_unhonoured_suppressed_finding_gets_no_exception() {
-    let mut f = Finding::plain("s0", Severity::Critical);
-    f.cves = vec!["CVE-2024-0001".to_string()].into();
-    f.package = Some(Box::new(Package {
+fn an_unhonoured_suppressed_finding_gets_its_exception() {
+    let mut plain = Finding::plain("f1", Severity::Critical);
+    plain.cves = vec!["CVE-2024-0001".to_string()].into();
+    plain.package = Some(Box::new(Package {
         name: "openssl".into(),
         installed_version: Some("3.0.2".into()),
         fixed_version: Some("3.0.3".into()),
         purl: Some(PURL.into()),
     }));
-    let mut waived = f.clone();
-    waived.id = "f0".into();
-    f.suppression = Some(Box::new(Suppression::new([SuppressionKind::InSource], None)));
-    let report = Report { findings: vec![waived], suppressed: vec![f], ..Report::default() };
+    let mut other = plain.clone();
+    other.id = "f0".into();
+    let mut nosec = plain.clone();
+    nosec.suppression = Some(Box::new(Suppression::new([SuppressionKind::InSource], None)));
+    let without = Report { findings: vec![other.clone(), plain], ..Report::default() };
+    let with = Report { findings: vec![other], suppressed: vec![nosec], ..Report::default() };
+    let strict = GatePolicy {
+        thresholds: Thresholds { max_critical: 0, max_high: 0, max_medium: 0, max_low: 0 },
+        ..GatePolicy::default()
+    };
+    let (ex, subject) = (exceptions(), Subject::default());
+    let given = Some((&ex, &subject, PARSED_ON));
+    let marked = |o: &Outcome| -> Vec<(String, bool)> {
+        o.findings.iter().map(|f| (f.id.clone(), f.exception.is_some())).collect()
+    };
+
+    let want = in_memory(&without, &strict, given);
+    assert!(want.verdict.passed, "{:?}", want.verdict.reasons);
+    assert_eq!((want.verdict.waived.critical, want.counts.total), (2, 0));
+    let got = in_memory(&with, &strict, given);
+    assert_eq!(marked(&got), [("f0".to_string(), true), ("f1".to_string(), true)]);
+    assert_eq!((got.verdict.passed, got.counts, got.verdict.waived), (true, want.counts, want.verdict.waived));
+    assert_eq!(got.verdict.exceptions, want.verdict.exceptions, "the audit counts it too");
+    assert_eq!(got.verdict.suppressions_ignored, 1);
+    assert_eq!(got.findings[1].suppression.as_ref().map(|s| s.honoured), Some(false));
+    for owned in [false, true] {
+        assert_eq!(streamed(&with, &strict, given, owned), got, "owned {owned}");
+    }
+    let b = before(&with, &strict, given);
+    assert_eq!((b.0, b.1), (got.counts, got.verdict.waived));
+
+    // Honoured (`all`): apart, not counted, not waived, its mark as it came.
+    let all = GatePolicy { suppressions: HonorSuppressions::All, ..strict };
+    let kept = in_memory(&with, &all, given);
+    assert_eq!((kept.verdict.suppressed, kept.verdict.waived.total, kept.counts.total), (1, 1, 0));
+    assert_eq!(kept.suppressed.iter().map(|f| f.exception.is_some()).collect::<Vec<_>>(), [false]);
+    assert_eq!(streamed(&with, &all, given, false), kept);
+}
+
+/// A table over one finding: each exception it may meet (waiver, VEX exempting and not,
+/// expired waiver, none) × each suppression it may carry × each `HONOR_SUPPRESSIONS`. The
+/// CLI's path (`apply_exceptions` then `evaluate`) and the processor's (`evaluate_from`, owned
+/// and from a source) agree; a suppression not honoured changes nothing but
+/// `suppressions_ignored` against the same report without it; an honoured one takes the
+/// finding out of the counts, the waived counts and the audit.
+#[test]
+fn suppressions_and_exceptions_give_one_verdict_on_every_path() {
     let ex = exceptions();
-    let o = streamed(&report, &GatePolicy::default(), Some((&ex, &Subject::default(), PARSED_ON)), false);
-    let marked: Vec<(&str, bool)> = o.findings.iter().map(|f| (f.id.as_str(), f.exception.is_some())).collect();
-    assert_eq!(marked, [("f0", true), ("s0", false)]);
-    assert_eq!((o.verdict.waived.total, o.counts.critical), (1, 1));
-    assert_eq!(o, in_memory(&report, &GatePolicy::default(), Some((&ex, &Subject::default(), PARSED_ON))));
+    let subject = Subject::default();
+    let package = |fixed: bool| {
+        Some(Box::new(Package {
+            name: "openssl".into(),
+            installed_version: Some("3.0.2".into()),
+            fixed_version: fixed.then(|| "3.0.3".into()),
+            purl: Some(PURL.into()),
+        }))
+    };
+    // (what covers it, rule, CVE, in src/, today)
+    let covers: &[(&str, &str, Option<&str>, bool, time::Date)] = &[
+        ("waiver by purl", "rule-a", Some("CVE-2024-0001"), false, PARSED_ON),
+        ("waiver by path", "rule-b", None, true, PARSED_ON),
+        ("VEX not_affected", "rule-a", Some("CVE-2024-0002"), false, date!(2026 - 12 - 05)),
+        ("VEX affected", "rule-a", Some("CVE-2024-0003"), false, PARSED_ON),
+        ("expired waiver", "rule-a", Some("CVE-2024-0001"), false, date!(2026 - 12 - 20)),
+        ("nothing", "rule-c", None, true, PARSED_ON),
+    ];
+    use SuppressionKind::{External, InSource, Unknown};
+    let kinds: &[&[SuppressionKind]] = &[&[InSource], &[External], &[InSource, External], &[Unknown], &[]];
+    let modes = [HonorSuppressions::None, HonorSuppressions::External, HonorSuppressions::All];
+    let mut rows = 0;
+    for &(name, rule, cve, in_src, today) in covers {
+        let mut f = Finding::plain("x", Severity::Critical);
+        f.rule_id = rule.into();
+        f.cves = cve.map(|c| vec![c.to_string()]).unwrap_or_default().into();
+        f.package = package(true);
+        f.location = Some(Location { uri: if in_src { "src/a.c" } else { "lib/a.c" }.into(), start_line: Some(3) });
+        let mut other = Finding::plain("o", Severity::High);
+        other.package = package(false);
+        let given = Some((&ex, &subject, today));
+        for kinds in kinds {
+            let mut suppressed = f.clone();
+            suppressed.suppression = Some(Box::new(Suppression::new(kinds.iter().copied(), Some("nosec"))));
+            let with = Report { findings: vec![other.clone()], suppressed: vec![suppressed], ..Report::default() };
+            let without = Report { findings: vec![other.clone(), f.clone()], ..Report::default() };
+            for mode in modes {
+                for fixable_only in [false, true] {
+                    rows += 1;
+                    let gate = GatePolicy { suppressions: mode, fixable_only, ..GatePolicy::default() };
+                    let row = format!("{name}, {kinds:?} under {mode}, fixable_only {fixable_only}");
+                    let cli = in_memory(&with, &gate, given);
+                    assert_eq!(streamed(&with, &gate, given, false), cli, "{row}: from a source");
+                    assert_eq!(streamed(&with, &gate, given, true), cli, "{row}: owned");
+                    let bare = in_memory(&without, &gate, given);
+                    let v = &cli.verdict;
+                    let honoured = !kinds.is_empty() && kinds.iter().all(|k| mode.honours(*k));
+                    assert_eq!((v.suppressed, v.suppressions_ignored), (u64::from(honoured), u64::from(!honoured)));
+                    if honoured {
+                        assert_eq!(cli.suppressed.len(), 1, "{row}");
+                        assert!(cli.suppressed[0].exception.is_none(), "{row}: no exception on a finding kept apart");
+                        let only_other = in_memory(&Report { suppressed: Vec::new(), ..with.clone() }, &gate, given);
+                        let o = &only_other.verdict;
+                        assert_eq!((v.counts, v.waived, v.not_fixable), (o.counts, o.waived, o.not_fixable), "{row}");
+                        assert_eq!(v.exceptions, o.exceptions, "{row}: not in the audit");
+                    } else {
+                        let b = &bare.verdict;
+                        assert_eq!((v.counts, v.waived, v.not_fixable), (b.counts, b.waived, b.not_fixable), "{row}");
+                        assert_eq!((v.passed, &v.reasons), (b.passed, &b.reasons), "{row}");
+                        assert_eq!(v.exceptions, b.exceptions, "{row}: the audit");
+                        let marks = |o: &Outcome| o.findings.iter().map(|f| f.exception.clone()).collect::<Vec<_>>();
+                        assert_eq!(marks(&cli), marks(&bare), "{row}: the same exception marks");
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(rows, 6 * 5 * 3 * 2);
 }
 
 /// From a source, a finding the evaluation leaves as it is reaches the sink borrowed (a sink

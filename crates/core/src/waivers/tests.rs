@@ -153,7 +153,7 @@ fn expired_waiver_counts_again_in_the_verdict() {
     f.severity = Severity::Critical;
     let mut report = crate::sarif::Report { findings: vec![f], ..Default::default() };
     let gate = GatePolicy::default();
-    apply_exceptions(&mut report, &ex, &subject(), date!(2026 - 12 - 31));
+    apply_exceptions(&mut report, &gate, &ex, &subject(), date!(2026 - 12 - 31));
     let on_last_day = evaluate(&mut report.clone(), &gate, None, Default::default());
     assert!(on_last_day.verdict.passed, "{:?}", on_last_day.verdict.reasons);
     assert_eq!((on_last_day.verdict.counts.critical, on_last_day.verdict.waived.critical), (0, 1));
@@ -163,7 +163,7 @@ fn expired_waiver_counts_again_in_the_verdict() {
         audit.documents[0].sha256,
         sha256_hex(&waivers_doc(r#"{"purl":"pkg:deb/debian/openssl"}"#, "2026-12-31"))
     );
-    apply_exceptions(&mut report, &ex, &subject(), date!(2027 - 01 - 01));
+    apply_exceptions(&mut report, &gate, &ex, &subject(), date!(2027 - 01 - 01));
     let day_after = evaluate(&mut report.clone(), &gate, None, Default::default());
     assert!(!day_after.verdict.passed);
     assert_eq!((day_after.verdict.counts.critical, day_after.verdict.waived.critical), (1, 0));
