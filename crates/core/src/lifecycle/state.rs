@@ -238,21 +238,38 @@ pub fn write_entries<S: serde::Serializer>(
     map.end()
 }
 
+/// An entry as a state's map holds it, its stub not read yet: what [`read_entries`] and a
+/// reader of entries one at a time (the report-processor's, which streams a state) parse.
+#[derive(Deserialize)]
+pub struct EntryIn {
+    content_hash: StateHash,
+    #[serde(default)]
+    sighting_hash: Option<StateHash>,
+    created_at: Stamp,
+    last_imported_at: Stamp,
+    #[serde(default)]
+    stub: serde_json::Value,
+}
+
+impl EntryIn {
+    /// The entry of `key`: its stub typed when it reads as one (without the `id` the key
+    /// holds), its texts shared through `interner`.
+    pub fn entry(self, key: &FindingKey, interner: &mut StubInterner) -> Entry {
+        Entry {
+            content_hash: self.content_hash,
+            sighting_hash: self.sighting_hash,
+            created_at: self.created_at,
+            last_imported_at: self.last_imported_at,
+            stub: Stub::read(self.stub, Some(key), interner),
+        }
+    }
+}
+
 /// Reads a state's entries (`deserialize_with`): stubs without the `id` their key holds,
 /// their shared texts shared (one [`StubInterner`] per read).
 pub fn read_entries<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<FindingKey, Entry>, D::Error> {
-    #[derive(Deserialize)]
-    struct EntryIn {
-        content_hash: StateHash,
-        #[serde(default)]
-        sighting_hash: Option<StateHash>,
-        created_at: Stamp,
-        last_imported_at: Stamp,
-        #[serde(default)]
-        stub: serde_json::Value,
-    }
     struct Entries;
     impl<'de> serde::de::Visitor<'de> for Entries {
         type Value = BTreeMap<FindingKey, Entry>;
@@ -263,15 +280,7 @@ pub fn read_entries<'de, D: serde::Deserializer<'de>>(
             let mut interner = StubInterner::default();
             let mut entries = BTreeMap::new();
             while let Some(key) = map.next_key::<FindingKey>()? {
-                let e: EntryIn = map.next_value()?;
-                let stub = Stub::read(e.stub, Some(&key), &mut interner);
-                let entry = Entry {
-                    content_hash: e.content_hash,
-                    sighting_hash: e.sighting_hash,
-                    created_at: e.created_at,
-                    last_imported_at: e.last_imported_at,
-                    stub,
-                };
+                let entry = map.next_value::<EntryIn>()?.entry(&key, &mut interner);
                 entries.insert(key, entry);
             }
             Ok(entries)
@@ -457,6 +466,111 @@ fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
+/// One entry of a state as a pass over it yields it: borrowed from a state in memory, or
+/// owned, read from a file.
+pub type HeldEntry<'a> = (Cow<'a, FindingKey>, Cow<'a, Entry>);
+
+/// A lifecycle state as the planner (and the report-processor's views of the next state)
+/// read it: its header, how many entries it holds, and its entries in id order, one pass at
+/// a time. A [`LifecycleState`] in memory is one; the report-processor's is a file on the
+/// function's ephemeral storage that each pass reads again, so that a large lifecycle is
+/// never held whole. `Error`: what a pass can fail with (none in memory).
+pub trait Held: Sync {
+    type Error;
+
+    fn schema(&self) -> &str;
+
+    fn lifecycle_key(&self) -> &str;
+
+    /// The last report applied; None before the first.
+    fn applied(&self) -> Option<&ReportMark>;
+
+    /// How many entries a pass yields.
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A pass over the entries, in id order (strictly increasing: each id once).
+    fn entries(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, Self::Error>> + Send + '_>;
+}
+
+impl Held for LifecycleState {
+    type Error = std::convert::Infallible;
+
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    fn lifecycle_key(&self) -> &str {
+        &self.lifecycle_key
+    }
+
+    fn applied(&self) -> Option<&ReportMark> {
+        self.applied.as_ref()
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, Self::Error>> + Send + '_> {
+        Box::new(self.entries.iter().map(|(k, e)| Ok((Cow::Borrowed(k), Cow::Borrowed(e)))))
+    }
+}
+
+/// A pass over a state's entries (none for no state) that looks one entry ahead, as the
+/// merges with a report's ids in id order need; a failed read is the error at once.
+pub struct HeldPass<'a, E> {
+    rest: Box<dyn Iterator<Item = Result<HeldEntry<'a>, E>> + Send + 'a>,
+    next: Option<HeldEntry<'a>>,
+}
+
+impl<'a, E: 'a> HeldPass<'a, E> {
+    /// A pass over `held`'s entries; the first one is read now.
+    pub fn over<H: Held<Error = E> + ?Sized>(held: Option<&'a H>) -> Result<HeldPass<'a, E>, E> {
+        let mut rest = match held {
+            Some(h) => h.entries(),
+            None => Box::new(std::iter::empty()),
+        };
+        let next = rest.next().transpose()?;
+        Ok(HeldPass { rest, next })
+    }
+
+    /// The id of the entry the pass is at; None at the end.
+    pub fn peek_id(&self) -> Option<&FindingKey> {
+        self.next.as_ref().map(|(k, _)| &**k)
+    }
+
+    /// The entry the pass is at, moving on to the next one (read now).
+    pub fn take(&mut self) -> Result<Option<HeldEntry<'a>>, E> {
+        let current = self.next.take();
+        if current.is_some() {
+            self.next = self.rest.next().transpose()?;
+        }
+        Ok(current)
+    }
+
+    /// The entry the pass is at if `id` is its id (moving on), after skipping the entries
+    /// before `id`, each handed to `skipped`.
+    pub fn seek(
+        &mut self,
+        id: &FindingKey,
+        mut skipped: impl FnMut(HeldEntry<'a>),
+    ) -> Result<Option<HeldEntry<'a>>, E> {
+        while self.peek_id().is_some_and(|h| h < id) {
+            if let Some(gone) = self.take()? {
+                skipped(gone);
+            }
+        }
+        if self.peek_id() == Some(id) {
+            return self.take();
+        }
+        Ok(None)
+    }
+}
+
 /// Plans a report against the previous state (None when the lifecycle is new).
 pub fn plan(
     previous: Option<&LifecycleState>,
@@ -466,71 +580,69 @@ pub fn plan(
     refresh_days: u32,
     import_on: ImportOn,
 ) -> Plan {
-    plan_over(previous, new, report, now, refresh_days, import_on)
+    let Ok(plan) = plan_over(previous, new, report, now, refresh_days, import_on);
+    plan
 }
 
-/// [`plan`] over any form of the new findings. A finding whose id repeats is planned once,
-/// at its first place. Holds five bytes per finding while it plans (the findings' positions
-/// by id, and which of them is the first of its id), no set of ids.
-pub fn plan_over<N: NewFindings + ?Sized>(
-    previous: Option<&LifecycleState>,
+/// [`plan`] over any form of the previous state and of the new findings, in one pass over
+/// each: the state's entries and the report's ids merged in id order. A finding whose id
+/// repeats is planned once, at its first place. Holds four bytes per finding while it plans
+/// (the findings' positions by id), no set of ids and no entry beyond the one the merge is
+/// at. A pass over the state that fails is the error.
+pub fn plan_over<N: NewFindings + ?Sized, H: Held + ?Sized>(
+    previous: Option<&H>,
     new: &N,
     report: &ReportMark,
     now: OffsetDateTime,
     refresh_days: u32,
     import_on: ImportOn,
-) -> Plan {
+) -> Result<Plan, H::Error> {
     let mut p = Plan::default();
-    if let Some(applied) = previous.and_then(|s| s.applied.as_ref()) {
+    if let Some(applied) = previous.and_then(|s| s.applied()) {
         if report.order(applied) == Ordering::Less {
             p.ignore_as_stale = true;
-            return p;
+            return Ok(p);
         }
     }
     let refresh_after = time::Duration::days(i64::from(refresh_days));
-    // The first place of each id, and what the previous state holds that the report does
-    // not name (its entries and the report's ids merged, both in id order).
-    let mut first = vec![false; new.len()];
-    {
-        let order = by_id(new);
-        let mut held = previous.into_iter().flat_map(|s| s.entries.keys()).peekable();
-        for group in order.chunk_by(|&a, &b| new.cmp_ids(a as usize, b as usize) == Ordering::Equal) {
-            let Some(&at) = group.first() else { continue };
-            first[at as usize] = true;
-            let id = new.id(at as usize);
-            while let Some(gone) = held.next_if(|h| **h < *id) {
-                p.archive.push(gone.clone());
-            }
-            held.next_if(|h| **h == *id);
+    let decide = |p: &mut Plan, i: usize, held: Option<&Entry>| match held {
+        None => p.import_new_or_changed.push(i),
+        Some(e) if !e.content_hash.is_digest(new.content_hash(i)) => p.import_new_or_changed.push(i),
+        Some(e)
+            if import_on == ImportOn::Sighting
+                && !e.sighting_hash.as_ref().is_some_and(|h| h.is_digest(new.sighting_hash(i))) =>
+        {
+            p.import_new_or_changed.push(i)
         }
-        p.archive.extend(held.cloned());
-    }
-    for (i, _) in first.iter().enumerate().filter(|(_, &is_first)| is_first) {
-        let id = new.id(i);
-        let (content_hash, sighting_hash) = (new.content_hash(i), new.sighting_hash(i));
-        match previous.and_then(|s| s.entries.get(&*id)) {
-            None => p.import_new_or_changed.push(i),
-            Some(e) if !e.content_hash.is_digest(content_hash) => p.import_new_or_changed.push(i),
-            Some(e)
-                if import_on == ImportOn::Sighting
-                    && !e.sighting_hash.as_ref().is_some_and(|h| h.is_digest(sighting_hash)) =>
-            {
-                p.import_new_or_changed.push(i)
-            }
-            Some(e) => {
-                let due = match e.last_imported_at.time() {
-                    Some(t) => now - t >= refresh_after,
-                    None => true,
-                };
-                if due {
-                    p.refresh_unchanged.push(i);
-                } else {
-                    p.unchanged_skipped.push(i);
-                }
+        Some(e) => {
+            let due = match e.last_imported_at.time() {
+                Some(t) => now - t >= refresh_after,
+                None => true,
+            };
+            if due {
+                p.refresh_unchanged.push(i);
+            } else {
+                p.unchanged_skipped.push(i);
             }
         }
+    };
+    let order = by_id(new);
+    let mut held = HeldPass::over(previous)?;
+    for group in order.chunk_by(|&a, &b| new.cmp_ids(a as usize, b as usize) == Ordering::Equal) {
+        let Some(&at) = group.first() else { continue };
+        let (at, id) = (at as usize, new.id(at as usize));
+        // What the state holds before this id is gone from the report.
+        let entry = held.seek(&id, |(gone, _)| p.archive.push(gone.into_owned()))?;
+        decide(&mut p, at, entry.as_ref().map(|(_, e)| &**e));
     }
-    p
+    while let Some((gone, _)) = held.take()? {
+        p.archive.push(gone.into_owned());
+    }
+    // Decided in id order; the lists are in report order.
+    p.import_new_or_changed.sort_unstable();
+    p.refresh_unchanged.sort_unstable();
+    p.unchanged_skipped.sort_unstable();
+    Ok(p)
 }
 
 /// The state after `plan` was carried out. `failed` holds the ids whose import (or

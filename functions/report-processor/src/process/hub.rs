@@ -17,8 +17,9 @@ mod write_ahead;
 
 use super::hub_doc::HubDoc;
 use super::meta::ReportMeta;
+use super::previous::{read_previous, Previous};
 use super::results::Results;
-use super::state_object::{read_state, state_body, AppliedResult, StateBody};
+use super::state_object::{state_body, AppliedResult, StateBody};
 use super::{Delivery, Processor, Transient};
 use crate::config::{Config, LifecycleMode};
 use crate::metrics::ReportMetrics;
@@ -30,7 +31,7 @@ use scangate_aws::s3::{Condition, ReportStore, StoreError};
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff::{AsffContext, FindingStub, StubInterner};
 use scangate_core::contract;
-use scangate_core::lifecycle::state::{self, FindingKey, LifecycleState, NewFindings, Plan, ReportMark, Stub};
+use scangate_core::lifecycle::state::{self, FindingKey, Held, NewFindings, Plan, ReportMark, Stamp, StateError, Stub};
 use scangate_core::lifecycle::{self, LifecycleKey};
 use scangate_core::source::{FindingSource, SourceError};
 use scangate_core::verdict::{BuildRef, ReportRef};
@@ -89,6 +90,12 @@ impl<'f> Import<'f> {
         let new = Planned::read(findings, &ctx).map_err(unreadable)?;
         Ok(Import { ctx, mark, state_key, new, source: findings })
     }
+}
+
+/// The previous state could not be read back from the temp dir (or the object could not be
+/// read): the delivery fails and is retried.
+fn unread(e: StateError) -> Transient {
+    Transient(e.to_string())
 }
 
 /// A finding the Security Hub step could not read back: the delivery fails and is retried
@@ -192,7 +199,7 @@ impl HubResult {
 /// The lifecycle state as one attempt read it.
 struct ReadState {
     /// None: the lifecycle is new.
-    previous: Option<LifecycleState>,
+    previous: Option<Previous>,
     /// This report version's record: an earlier delivery planned it (and may have imported
     /// part or all of it).
     mine: Option<AppliedResult>,
@@ -200,41 +207,71 @@ struct ReadState {
     condition: Condition,
 }
 
-/// What the plan sends: the imports (indices into the import's findings), and the archives
-/// whose stub the state kept; an archive without one is reported instead (`unarchivable`).
+/// What the plan sends: the imports (indices into the import's findings) with the
+/// `created_at` the state holds for each, and the archives whose stub the state kept (in id
+/// order); an archive without one is reported instead (`unarchivable`).
 struct Work {
     imports: Vec<u32>,
+    /// By position in `imports`: when the finding was first imported (None: new). Empty when
+    /// there is no previous state.
+    created_at: Vec<Option<Stamp>>,
     archives: Vec<FindingKey>,
     unarchivable: Vec<FailedFinding>,
 }
 
 impl Work {
-    fn of(plan: &Plan, previous: Option<&LifecycleState>, import: &Import<'_>) -> Work {
+    /// The work of `plan`, in one pass over `previous` (merged by id with the imports and the
+    /// archives, stopping once both are past); a failed read of it is the error.
+    fn of(plan: &Plan, previous: Option<&Previous>, import: &Import<'_>) -> Result<Work, StateError> {
+        let new = &import.new;
         // Indices below the findings' number, which Planned keeps below u32::MAX.
-        let imports = plan.imports().filter(|&i| i < import.new.len()).map(|i| i as u32).collect();
+        let imports: Vec<u32> = plan.imports().filter(|&i| i < new.len()).map(|i| i as u32).collect();
+        let mut created_at = Vec::new();
         let (mut archives, mut unarchivable) = (Vec::new(), Vec::new());
-        for fid in &plan.archive {
-            if archive_stub(previous, fid).is_some() {
-                archives.push(fid.clone());
-            } else {
-                unarchivable.push(FailedFinding {
-                    id: fid.to_string(),
-                    code: "StateStubUnreadable".into(),
-                    message: format!("the state object {} has no usable stub for this finding", import.state_key),
-                });
+        let mut no_stub = |fid: &FindingKey| {
+            unarchivable.push(FailedFinding {
+                id: fid.to_string(),
+                code: "StateStubUnreadable".into(),
+                message: format!("the state object {} has no usable stub for this finding", import.state_key),
+            })
+        };
+        if let Some(previous) = previous {
+            created_at = vec![None; imports.len()];
+            // The imports' positions in id order (each id once: the plan names an id once).
+            let mut by_id: Vec<u32> = (0..imports.len() as u32).collect();
+            by_id.sort_unstable_by(|&a, &b| new.cmp_ids(imports[a as usize] as usize, imports[b as usize] as usize));
+            let mut imported = by_id.iter().map(|&p| (p as usize, new.id(imports[p as usize] as usize))).peekable();
+            let mut archived = plan.archive.iter().peekable();
+            for held in previous.entries() {
+                if imported.peek().is_none() && archived.peek().is_none() {
+                    break;
+                }
+                let (id, e) = held?;
+                while imported.next_if(|(_, i)| **i < *id).is_some() {}
+                if let Some((p, _)) = imported.next_if(|(_, i)| **i == *id) {
+                    created_at[p] = Some(e.created_at.clone());
+                }
+                while let Some(gone) = archived.next_if(|a| **a < *id) {
+                    no_stub(gone);
+                }
+                if let Some(fid) = archived.next_if(|a| **a == *id) {
+                    if e.stub.typed().is_some() {
+                        archives.push(fid.clone());
+                    } else {
+                        no_stub(fid);
+                    }
+                }
             }
+            archived.for_each(&mut no_stub);
+        } else {
+            plan.archive.iter().for_each(&mut no_stub);
         }
-        Work { imports, archives, unarchivable }
+        Ok(Work { imports, created_at, archives, unarchivable })
     }
 
     fn any(&self) -> bool {
         !self.imports.is_empty() || !self.archives.is_empty()
     }
-}
-
-/// The stub `previous` keeps for archiving the finding `id`, if it reads as one.
-fn archive_stub<'s>(previous: Option<&'s LifecycleState>, id: &FindingKey) -> Option<&'s FindingStub> {
-    previous?.entries.get(id)?.stub.typed()
 }
 
 /// Where the stub the state keeps for an imported finding comes from: built when its entry
@@ -297,7 +334,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 d.now,
                 self.config.refresh_days,
                 self.config.import_on,
-            );
+            )
+            .map_err(unread)?;
             if plan.ignore_as_stale {
                 tracing::info!(lifecycle = %import.ctx.lifecycle.key, "report older than the applied one: ignored");
                 total.stale = true;
@@ -305,7 +343,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
                 self.write_hub_superseded(results).await?;
                 return Ok(total);
             }
-            let work = Work::of(&plan, previous.as_ref(), import);
+            let work = Work::of(&plan, previous.as_ref(), import).map_err(unread)?;
             let recorded = self.record_results(results, mine.as_ref(), &work, &import.ctx.updated_at).await?;
             let condition = if work.any() {
                 // The stubs of what is imported: built only now, as the write-ahead is written.
@@ -340,7 +378,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
 
 /// What one attempt carries into its last step, [`Processor::finish`].
 struct Attempt {
-    previous: Option<LifecycleState>,
+    previous: Option<Previous>,
     mine: Option<AppliedResult>,
     plan: Plan,
     recorded: Recorded,
@@ -358,7 +396,8 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     async fn read_lifecycle_state(&self, import: &Import<'_>, report: &ReportRef) -> Result<ReadState, Transient> {
         let (bucket, state_key) = (&import.mark.bucket, &import.state_key);
         let name = format!("s3://{bucket}/{state_key}");
-        let read = self.store.read_tagged_with(bucket, state_key, move |r| read_state(r, &name)).await?;
+        let dir = super::state_object::spill_dir();
+        let read = self.store.read_tagged_with(bucket, state_key, move |r| read_previous(r, &name, &dir)).await?;
         Ok(match read {
             None => ReadState { previous: None, mine: None, condition: Condition::IfNoneMatch },
             Some((parsed, etag)) => {
@@ -455,7 +494,10 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         // Without work every entry of `next` is its previous entry, unchanged: the same
         // applied report and as many entries is the same state.
         let same_state = !work
-            && previous.as_ref().is_some_and(|p| p.applied.as_ref() == Some(mark) && p.entries.len() == next.len());
+            && match previous.as_ref() {
+                Some(p) if p.applied() == Some(mark) => next.len().map_err(unread)? == p.len(),
+                _ => false,
+            };
         if !same_state || mine.as_ref() != Some(&record) {
             let body = state_body(&next, Some(&record))?;
             // The previous state is not needed any more: not held during the PUT.
@@ -486,13 +528,14 @@ pub(super) mod tests {
 
     use super::write_ahead::InFlight;
     use super::*;
+    use crate::process::previous::tests::held;
     use crate::process::state_object::state_body;
     use next::NextState;
     use scangate_aws::identity::AwsIdentity;
     use scangate_aws::s3::ObjectHead;
     use scangate_core::contract::Provenance;
     use scangate_core::events::ObjectRef;
-    use scangate_core::lifecycle::state::ImportOn;
+    use scangate_core::lifecycle::state::{ImportOn, LifecycleState};
     use scangate_core::Finding;
     use std::borrow::Cow;
     use std::collections::HashSet;
@@ -606,8 +649,10 @@ pub(super) mod tests {
         previous: Option<&LifecycleState>,
     ) -> (Result<Vec<u8>, Transient>, Result<Vec<u8>, Transient>) {
         let now = time::macros::datetime!(2026-12-02 00:00 UTC);
-        let plan = state::plan_over(previous, &import.new, &import.mark, now, 30, ImportOn::Content);
-        let work = Work::of(&plan, previous, import);
+        let held = previous.map(held);
+        let previous = held.as_ref();
+        let plan = state::plan_over(previous, &import.new, &import.mark, now, 30, ImportOn::Content).expect("reads");
+        let work = Work::of(&plan, previous, import).expect("reads");
         let key = &import.ctx.lifecycle.key;
         let read = |body: Result<crate::process::state_object::StateBody, Transient>| {
             body.map(|b| std::fs::read(b.path()).expect("the body's file"))
@@ -659,7 +704,7 @@ pub(super) mod tests {
         assert_eq!(ahead.entries.len(), 10);
         assert!(ahead.entries.values().all(|e| e.content_hash == write_ahead::IN_FLIGHT), "{ahead:?}");
         let now = time::macros::datetime!(2026-12-02 00:00 UTC);
-        let retry = state::plan_over(Some(&ahead), &import.new, &import.mark, now, 30, ImportOn::Content);
+        let Ok(retry) = state::plan_over(Some(&ahead), &import.new, &import.mark, now, 30, ImportOn::Content);
         assert_eq!(retry.import_new_or_changed.len(), 10, "every finding is imported again: {retry:?}");
         assert!(retry.archive.is_empty());
     }

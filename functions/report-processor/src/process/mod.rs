@@ -10,6 +10,7 @@ mod exceptions;
 mod hub;
 pub mod hub_doc;
 mod meta;
+mod previous;
 mod provenance;
 mod publish;
 mod quarantine;

@@ -1,14 +1,13 @@
 //! The lifecycle state object as the processor stores it (`state/<key-hash>.json`): the
-//! core's [`LifecycleState`] and, beside it, the [`AppliedResult`] of the report it was
-//! last written for and where that report's Security Hub import stands. Read streaming,
-//! written by streaming the serialization into a file on the function's ephemeral storage
-//! that the PUT streams from ([`StateBody`]): the body is never in memory.
+//! core's `LifecycleState` and, beside it, the [`AppliedResult`] of the report it was
+//! last written for and where that report's Security Hub import stands. Read streaming into
+//! a file on the function's ephemeral storage (`super::previous`), written by streaming the
+//! serialization into a file there that the PUT streams from ([`StateBody`]): the body is
+//! never in memory.
 
 use super::Transient;
-use scangate_core::lifecycle::state::{self, LifecycleState, ReportMark, StateError};
 use scangate_core::verdict::ReportRef;
-use std::collections::BTreeMap;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -87,39 +86,6 @@ impl AppliedResult {
 /// The state object's field holding the [`AppliedResult`].
 pub const APPLIED_RESULT_FIELD: &str = "applied_result";
 
-/// A state object as stored: the core's fields and, beside them, the [`AppliedResult`]
-/// (kept as JSON first: an unreadable one is absent, not an error). Read in one pass from
-/// the object's body as S3 streams it, never held whole.
-#[derive(serde::Deserialize)]
-struct StoredState {
-    schema: String,
-    lifecycle_key: String,
-    #[serde(default)]
-    applied: Option<ReportMark>,
-    #[serde(default, deserialize_with = "state::read_entries")]
-    entries: BTreeMap<state::FindingKey, state::Entry>,
-    #[serde(default)]
-    applied_result: Option<serde_json::Value>,
-}
-
-/// Reads a state object's body: the core's state and its [`AppliedResult`] (None: absent,
-/// or unreadable); `name` names the object in errors.
-pub(crate) fn read_state(
-    body: &mut dyn Read,
-    name: &str,
-) -> Result<(LifecycleState, Option<AppliedResult>), StateError> {
-    let stored: StoredState = serde_json::from_reader(BufReader::new(body))
-        .map_err(|e| StateError { name: name.to_string(), message: e.to_string() })?;
-    let result = stored.applied_result.and_then(|v| serde_json::from_value(v).ok());
-    let state = LifecycleState {
-        schema: stored.schema,
-        lifecycle_key: stored.lifecycle_key,
-        applied: stored.applied,
-        entries: stored.entries,
-    };
-    Ok((state.checked(name)?, result))
-}
-
 /// The prefix of a state body's file on the ephemeral storage ([`state_body`]).
 pub const SPILL_PREFIX: &str = "scangate-state-";
 
@@ -173,7 +139,7 @@ pub fn spill_dir() -> PathBuf {
     std::env::temp_dir()
 }
 
-/// A state object's body (the core's state, a [`LifecycleState`] or a view serialized as
+/// A state object's body (the core's state, a `LifecycleState` or a view serialized as
 /// one, plus the [`AppliedResult`]) serialized straight into a file in [`spill_dir`] through
 /// a 64 KiB buffer (no intermediate JSON tree, no whole body in memory).
 pub(crate) fn state_body<T: serde::Serialize>(
@@ -247,10 +213,12 @@ pub fn sweep_spilled(dir: &Path, older_than: Duration) -> usize {
 mod tests {
     use super::*;
     use crate::process::hub_doc::{HubDoc, HUB_SCHEMA};
+    use crate::process::previous::tests::read_state;
+    use scangate_core::lifecycle::state::{self, LifecycleState};
 
     /// The applied result of a state object's body, as a delivery reads it.
     fn read_applied_result(body: &[u8]) -> Option<AppliedResult> {
-        read_state(&mut &body[..], "s").ok().and_then(|(_, r)| r)
+        read_state(body, "s").ok().and_then(|(_, r)| r)
     }
 
     #[test]
@@ -281,13 +249,13 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert!(value.get(APPLIED_RESULT_FIELD).is_some(), "{value}");
         assert_eq!(read_applied_result(&body), Some(result.clone()));
-        assert_eq!(read_state(&mut &body[..], "s").expect("reads").0, state);
+        assert_eq!(read_state(&body[..], "s").expect("reads").0, state);
         assert_eq!(LifecycleState::from_json(&body, "s").expect("the core reads it"), state);
         let plain = std::fs::read(state_body(&state, None).expect("serializes").path()).expect("read");
         assert_eq!(read_applied_result(&plain), None);
         let odd = br#"{"schema":"scangate.state.v1","lifecycle_key":"k","applied_result": 5}"#;
-        assert_eq!(read_state(&mut &odd[..], "s").expect("the state reads").1, None, "unreadable: absent");
-        let err = read_state(&mut &br#"{"schema":"x","lifecycle_key":"k"}"#[..], "state/x.json").expect_err("schema");
+        assert_eq!(read_state(&odd[..], "s").expect("the state reads").1, None, "unreadable: absent");
+        let err = read_state(&br#"{"schema":"x","lifecycle_key":"k"}"#[..], "state/x.json").expect_err("schema");
         assert!(err.to_string().contains("state/x.json"), "{err}");
         let doc = HubDoc::from_result(&result);
         assert_eq!((doc.status, doc.planned_imports, doc.imported), (HubStatus::Pending, 3, 2));
@@ -325,7 +293,7 @@ mod tests {
         let bytes = std::fs::read(body.path()).expect("read");
         assert!(bytes.len() > 2 * SPILL_BUFFER, "more than the buffer: {} bytes", bytes.len());
         assert_eq!(body.len(), bytes.len() as u64);
-        assert_eq!(read_state(&mut &bytes[..], "s").expect("reads").0, state, "the same state, byte for byte");
+        assert_eq!(read_state(&bytes[..], "s").expect("reads").0, state, "the same state, byte for byte");
         assert_eq!(bytes, serde_json::to_vec(&state).expect("serializes"), "the JSON on the wire is unchanged");
         let path = body.path().to_path_buf();
         drop(body);

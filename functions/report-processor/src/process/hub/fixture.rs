@@ -5,7 +5,8 @@
 
 use super::write_ahead::InFlight;
 use super::StubSource;
-use crate::process::state_object::{read_state, state_body};
+use crate::process::previous::tests::{held, read_state};
+use crate::process::state_object::state_body;
 use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, Plan, ReportMark, Stub};
 use sha2::Digest;
 use std::collections::HashSet;
@@ -32,7 +33,7 @@ fn written<T: serde::Serialize>(state: &T, result: Option<&crate::process::state
 }
 
 fn read() -> (LifecycleState, Option<crate::process::state_object::AppliedResult>) {
-    read_state(&mut &FIXTURE[..], "fixture").expect("the fixture reads")
+    read_state(FIXTURE, "fixture").expect("the fixture reads")
 }
 
 #[test]
@@ -44,8 +45,16 @@ fn a_state_of_the_previous_release_is_written_back_byte_for_byte() {
     // The write-ahead of a plan that imports and archives nothing: the state read, unchanged.
     let none = Plan::default();
     let nothing: Vec<NewFinding> = Vec::new();
-    let view =
-        InFlight::of(Some(&state), "other", "2026-12-01T00:00:00.000Z", &none, &nothing, &[], StubSource::Built(&[]));
+    let held_state = held(&state);
+    let view = InFlight::of(
+        Some(&held_state),
+        "other",
+        "2026-12-01T00:00:00.000Z",
+        &none,
+        &nothing,
+        &[],
+        StubSource::Built(&[]),
+    );
     assert_eq!(String::from_utf8_lossy(&written(&view, result.as_ref())), String::from_utf8_lossy(FIXTURE));
     // The next state when every finding is unchanged and the applied report is the same.
     let new: Vec<NewFinding> = state

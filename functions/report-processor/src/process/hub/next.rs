@@ -11,12 +11,14 @@
 //! dropped. A stale plan keeps the previous state as it is.
 
 use super::StubSource;
+use crate::process::previous::Previous;
 use scangate_core::asff::StubInterner;
 use scangate_core::lifecycle::state::{
-    Entry, EntryView, FindingKey, KeyedEntry, KeyedStub, LifecycleState, NewFindings, Plan, ReportMark, Stamp,
-    StateHash, STATE_SCHEMA,
+    Entry, EntryView, FindingKey, Held, HeldPass, KeyedEntry, KeyedStub, NewFindings, Plan, ReportMark, Stamp,
+    StateError, StateHash, STATE_SCHEMA,
 };
 use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// The next state, borrowed; serialized as a [`LifecycleState`].
@@ -34,7 +36,7 @@ const APPLIED: u32 = 1 << 31;
 
 /// The entries, in the order of the state's map (by id).
 struct NextEntries<'a> {
-    previous: Option<&'a LifecycleState>,
+    previous: Option<&'a Previous>,
     new: &'a dyn NewFindings,
     /// The report's findings the plan names (imports and skips): their indices in `new` (four
     /// bytes each), sorted by id, [`APPLIED`] set on an import that was applied.
@@ -50,9 +52,9 @@ struct NextEntries<'a> {
 /// One entry of the next state.
 enum Next<'a> {
     /// A previous entry, unchanged.
-    Kept(&'a FindingKey, &'a Entry),
+    Kept(Cow<'a, FindingKey>, Cow<'a, Entry>),
     /// An applied import, by index in `new`, with the `created_at` of its previous entry.
-    Imported(usize, Option<&'a Stamp>),
+    Imported(usize, Option<Stamp>),
 }
 
 impl<'a> NextState<'a> {
@@ -63,7 +65,7 @@ impl<'a> NextState<'a> {
     /// a key), and `stubs` builds each applied import's stub by its index in `new`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        previous: Option<&'a LifecycleState>,
+        previous: Option<&'a Previous>,
         lifecycle_key: &'a str,
         plan: &'a Plan,
         new: &'a dyn NewFindings,
@@ -101,7 +103,7 @@ impl<'a> NextState<'a> {
             unarchived = plan.archive.iter().filter(|id| not_applied.contains(*id)).collect();
         }
         let (schema, lifecycle_key, applied) = match previous {
-            Some(p) if stale => (p.schema.as_str(), p.lifecycle_key.as_str(), p.applied.as_ref()),
+            Some(p) if stale => (p.schema(), p.lifecycle_key(), p.applied()),
             None if stale => (STATE_SCHEMA, lifecycle_key, None),
             _ => (STATE_SCHEMA, lifecycle_key, Some(report)),
         };
@@ -113,25 +115,32 @@ impl<'a> NextState<'a> {
         }
     }
 
-    /// The number of entries the next state holds (a walk over them, no stub built).
-    pub(crate) fn len(&self) -> usize {
+    /// The number of entries the next state holds (a walk over them, no stub built); a
+    /// previous state that cannot be read back is the error.
+    pub(crate) fn len(&self) -> Result<usize, StateError> {
         let mut n = 0;
-        let counted: Result<(), std::convert::Infallible> = self.entries.walk(|_| {
-            n += 1;
-            Ok(())
-        });
-        let Ok(()) = counted;
-        n
+        self.entries.walk(
+            |e| e,
+            |_| {
+                n += 1;
+                Ok(())
+            },
+        )?;
+        Ok(n)
     }
 }
 
 impl<'a> NextEntries<'a> {
     /// Calls `each` with every entry of the next state, in id order: the previous entries and
-    /// the report's slots merged by id.
-    fn walk<E>(&self, mut each: impl FnMut(Next<'a>) -> Result<(), E>) -> Result<(), E> {
-        let mut held = self.previous.into_iter().flat_map(|p| p.entries.iter()).peekable();
+    /// the report's slots merged by id, in one pass over the previous state (a failed read of
+    /// it is `err`'s error).
+    fn walk<E>(&self, err: impl Fn(StateError) -> E, mut each: impl FnMut(Next<'a>) -> Result<(), E>) -> Result<(), E> {
+        let mut held = HeldPass::over(self.previous).map_err(&err)?;
         if self.stale {
-            return held.try_for_each(|(id, e)| each(Next::Kept(id, e)));
+            while let Some((id, e)) = held.take().map_err(&err)? {
+                each(Next::Kept(id, e))?;
+            }
+            return Ok(());
         }
         let new = self.new;
         let mut report = self
@@ -141,17 +150,17 @@ impl<'a> NextEntries<'a> {
             .map(|(i, applied)| (new.id(i), i, applied))
             .peekable();
         loop {
-            let order = match (held.peek(), report.peek()) {
+            let order = match (held.peek_id(), report.peek()) {
                 (None, None) => break,
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((held, _)), Some((id, _, _))) => (*held).cmp(&**id),
+                (Some(held), Some((id, _, _))) => held.cmp(&**id),
             };
             match order {
                 // Only in the previous state: kept if its archive was not applied.
                 std::cmp::Ordering::Less => {
-                    if let Some((id, e)) = held.next() {
-                        if self.unarchived.contains(id) {
+                    if let Some((id, e)) = held.take().map_err(&err)? {
+                        if self.unarchived.contains(&*id) {
                             each(Next::Kept(id, e))?;
                         }
                     }
@@ -164,8 +173,8 @@ impl<'a> NextEntries<'a> {
                 }
                 // In both: the new entry if its import was applied, else the previous one.
                 std::cmp::Ordering::Equal => {
-                    if let (Some((id, e)), Some((_, i, applied))) = (held.next(), report.next()) {
-                        each(if applied { Next::Imported(i, Some(&e.created_at)) } else { Next::Kept(id, e) })?;
+                    if let (Some((id, e)), Some((_, i, applied))) = (held.take().map_err(&err)?, report.next()) {
+                        each(if applied { Next::Imported(i, Some(e.created_at.clone())) } else { Next::Kept(id, e) })?;
                     }
                 }
             }
@@ -180,8 +189,8 @@ impl Serialize for NextEntries<'_> {
         let mut map = serializer.serialize_map(None)?;
         // The texts the new stubs share, held once for this body.
         let mut interner = StubInterner::default();
-        self.walk(|next| match next {
-            Next::Kept(id, e) => map.serialize_entry(id, &KeyedEntry(id, e)),
+        self.walk(S::Error::custom, |next| match next {
+            Next::Kept(id, e) => map.serialize_entry(&*id, &KeyedEntry(&id, &e)),
             Next::Imported(i, created_at) => {
                 let id = self.new.id(i);
                 let stub = self.stubs.stub(i, &id, &mut interner).map_err(S::Error::custom)?;
@@ -190,7 +199,7 @@ impl Serialize for NextEntries<'_> {
                 let entry = EntryView {
                     content_hash: &content_hash,
                     sighting_hash: Some(&sighting_hash),
-                    created_at: created_at.unwrap_or(&self.now),
+                    created_at: created_at.as_ref().unwrap_or(&self.now),
                     last_imported_at: &self.now,
                     stub: KeyedStub(&id, &stub),
                 };
@@ -205,8 +214,9 @@ impl Serialize for NextEntries<'_> {
 mod tests {
     use super::*;
     use crate::process::hub::planned::Planned;
+    use crate::process::previous::tests::held;
     use scangate_core::asff::{AsffContext, FindingStub};
-    use scangate_core::lifecycle::state::{self, ImportOn, NewFinding, Stub};
+    use scangate_core::lifecycle::state::{self, ImportOn, LifecycleState, NewFinding, Stub};
     use sha2::Digest;
 
     const NOW: &str = "2026-12-02T00:00:00.000Z";
@@ -261,9 +271,10 @@ mod tests {
         report: &ReportMark,
     ) -> (String, String, usize, usize) {
         let next = state::into_next_state(previous.cloned(), "k", plan, new, &mut stub_of, not_applied, report, NOW);
-        let view = NextState::new(previous, "k", plan, viewed, stubs, not_applied, &[], report, NOW);
+        let held = previous.map(held);
+        let view = NextState::new(held.as_ref(), "k", plan, viewed, stubs, not_applied, &[], report, NOW);
         let (built, viewed) = (serde_json::to_string(&next), serde_json::to_string(&view));
-        (built.expect("serializes"), viewed.expect("serializes"), next.entries.len(), view.len())
+        (built.expect("serializes"), viewed.expect("serializes"), next.entries.len(), view.len().expect("reads"))
     }
 
     /// Many previous states, reports and outcomes (imports, refreshes, skips, archives, each
@@ -383,9 +394,10 @@ mod tests {
         let unsent: Vec<u32> = plan.imports().skip(3).map(|i| i as u32).collect();
         let keys: HashSet<FindingKey> = unsent.iter().map(|&i| new[i as usize].id.clone()).collect();
         let none = HashSet::new();
+        let held = held(&previous);
         let write = |not_applied: &HashSet<FindingKey>, unsent: &[u32]| {
             let view = NextState::new(
-                Some(&previous),
+                Some(&held),
                 "k",
                 &plan,
                 &new,
@@ -506,7 +518,10 @@ mod tests {
             assert_eq!(new.len(), 12);
             let r = mark(&format!("2026-12-0{}T00:00:00Z", round + 1), "r");
             let plan = state::plan(previous.as_ref(), &new, &r, now, 30, ImportOn::Content);
-            assert_eq!(state::plan_over(previous.as_ref(), &planned, &r, now, 30, ImportOn::Content), plan);
+            let Ok(over) = state::plan_over(previous.as_ref(), &planned, &r, now, 30, ImportOn::Content);
+            assert_eq!(over, plan);
+            let held = previous.as_ref().map(held);
+            assert_eq!(state::plan_over(held.as_ref(), &planned, &r, now, 30, ImportOn::Content), Ok(plan.clone()));
             assert!(!plan.import_new_or_changed.is_empty());
             // The rescan: one import not applied, one archive not applied.
             let not_applied: HashSet<FindingKey> = match &previous {

@@ -2,15 +2,15 @@
 //! [`IMPORT_CHUNK`] findings, imports first, archives once every import was sent, stopping
 //! at a checkpoint when the invocation's deadline is near.
 
-use super::{archive_stub, unreadable, Import, Work, IMPORT_CHUNK};
+use super::{unread, unreadable, Import, Work, IMPORT_CHUNK};
 use crate::process::deadline::Deadline;
-use crate::process::Processor;
+use crate::process::previous::Previous;
+use crate::process::{Processor, Transient};
 use scangate_aws::codebuild::CodeBuildOps;
 use scangate_aws::s3::ReportStore;
 use scangate_aws::securityhub::{FailedFinding, FindingSink};
 use scangate_core::asff;
-use scangate_core::lifecycle::state::{FindingKey, LifecycleState, NewFindings};
-use scangate_core::source::SourceError;
+use scangate_core::lifecycle::state::{FindingKey, HeldPass, NewFindings};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -43,35 +43,32 @@ pub(crate) struct Sent {
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Sends the imports (ASFF per chunk, each finding read back from the import's source by
     /// its position, `CreatedAt` kept from the state), then, once every import was sent, the
-    /// archives (from the stubs `previous` keeps). A finding that cannot be read back stops
-    /// the sending: a [`Transient`](crate::process::Transient), the write-ahead keeps what
-    /// was planned in flight.
+    /// archives (from the stubs `previous` keeps, in one pass over it: the archives are in id
+    /// order). A finding or a state entry that cannot be read back stops the sending: a
+    /// [`Transient`], the write-ahead keeps what was planned in flight.
     pub(super) async fn send(
         &self,
         sink: &K,
         import: &Import<'_>,
         work: &Work,
-        previous: Option<&LifecycleState>,
+        previous: Option<&Previous>,
         deadline: Option<&Deadline>,
-    ) -> Result<Sent, crate::process::Transient> {
+    ) -> Result<Sent, Transient> {
         let mut sent = Sent::default();
         let ctx = &import.ctx;
         let new = &import.new;
         // Work's imports are indices into the import's findings.
         let key_of = |i: &u32| new.id(*i as usize);
-        let render_import = |&i: &u32| {
+        let render_import = |position: usize, &i: &u32| {
             let i = i as usize;
             let Some(at) = new.render_at(i) else { return Ok(None) };
-            let f = import.source.get(at)?;
-            let id = new.id(i);
+            let f = import.source.get(at).map_err(unreadable)?;
             let mut c = ctx.clone();
-            c.created_at = previous.and_then(|p| p.entries.get(&*id)).map(|e| e.created_at.to_string());
+            c.created_at = work.created_at.get(position).and_then(Option::as_ref).map(ToString::to_string);
             Ok(Some(asff::to_asff(&f, &c)))
         };
-        let (imported, stopped_at) = self
-            .send_chunks(sink, &work.imports, key_of, deadline, render_import, &mut sent)
-            .await
-            .map_err(unreadable)?;
+        let (imported, stopped_at) =
+            self.send_chunks(sink, &work.imports, key_of, deadline, render_import, &mut sent).await?;
         sent.imported = imported;
         let mut stopped = false;
         if let Some(rest) = stopped_at.and_then(|at| work.imports.get(at..)) {
@@ -83,13 +80,14 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             sent.unsent += work.archives.len();
             sent.not_applied.extend(work.archives.iter().cloned());
         } else {
-            let render_archive = |id: &FindingKey| {
-                Ok(archive_stub(previous, id).map(|s| id.with_str(|key| asff::archived_from_stub_as(s, key, ctx))))
+            let mut held = HeldPass::over(previous).map_err(unread)?;
+            let render_archive = |_: usize, id: &FindingKey| {
+                let entry = held.seek(id, drop).map_err(unread)?;
+                let stub = entry.as_ref().and_then(|(_, e)| e.stub.typed());
+                Ok(stub.map(|s| id.with_str(|key| asff::archived_from_stub_as(s, key, ctx))))
             };
-            let (archived, stopped_at) = self
-                .send_chunks(sink, &work.archives, borrowed, deadline, render_archive, &mut sent)
-                .await
-                .map_err(unreadable)?;
+            let (archived, stopped_at) =
+                self.send_chunks(sink, &work.archives, borrowed, deadline, render_archive, &mut sent).await?;
             sent.archived = archived;
             if let Some(rest) = stopped_at.and_then(|at| work.archives.get(at..)) {
                 sent.unsent += rest.len();
@@ -107,8 +105,9 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     }
 
     /// Sends `items` (findings named by `key_of`) in chunks of [`IMPORT_CHUNK`] (ASFF rendered
-    /// per chunk), stopping when the deadline is near; `render` turns an item into its ASFF
-    /// (None: nothing to send; an error: a finding that cannot be read back, which stops it).
+    /// per chunk), stopping when the deadline is near; `render` turns an item (with its
+    /// position in `items`) into its ASFF (None: nothing to send; an error: a finding or entry
+    /// that cannot be read back, which stops it).
     /// Returns how many were accepted and, when the deadline stopped it, the position of the
     /// first item not sent (the caller notes the rest as unsent).
     async fn send_chunks<'s, T>(
@@ -117,17 +116,17 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         items: &'s [T],
         key_of: impl Fn(&'s T) -> Cow<'s, FindingKey>,
         deadline: Option<&Deadline>,
-        mut render: impl FnMut(&T) -> Result<Option<serde_json::Value>, SourceError>,
+        mut render: impl FnMut(usize, &T) -> Result<Option<serde_json::Value>, Transient>,
         sent: &mut Sent,
-    ) -> Result<(u64, Option<usize>), SourceError> {
+    ) -> Result<(u64, Option<usize>), Transient> {
         let mut accepted = 0;
         for (i, chunk) in items.chunks(IMPORT_CHUNK).enumerate() {
             if deadline.is_some_and(Deadline::near) {
                 return Ok((accepted, Some(i * IMPORT_CHUNK)));
             }
             let mut payload: Vec<serde_json::Value> = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                payload.extend(render(item)?);
+            for (j, item) in chunk.iter().enumerate() {
+                payload.extend(render(i * IMPORT_CHUNK + j, item)?);
             }
             if payload.is_empty() {
                 continue;

@@ -7,14 +7,14 @@
 //! ([`StubSource`]), none is held beyond its entry.
 
 use super::StubSource;
+use crate::process::previous::Previous;
 use scangate_core::asff::StubInterner;
 use scangate_core::lifecycle::state::{
-    Entry, EntryView, FindingKey, KeyedStub, LifecycleState, NewFindings, Plan, ReportMark, Stamp, StateHash, Stub,
+    Entry, EntryView, FindingKey, Held, HeldPass, KeyedStub, NewFindings, Plan, ReportMark, Stamp, StateHash, Stub,
     STATE_SCHEMA,
 };
 use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
 use std::cmp::Ordering;
-use std::collections::HashSet;
 
 /// The content hash of a finding whose import or archive is under way: no finding has it,
 /// so the next report imports it again (or archives it when it is gone).
@@ -33,12 +33,13 @@ pub(crate) struct InFlight<'a> {
 
 /// The entries, in the order of the state's map (by id).
 struct Entries<'a> {
-    previous: Option<&'a LifecycleState>,
+    previous: Option<&'a Previous>,
     new: &'a dyn NewFindings,
     /// The imported findings (indices into `new`, four bytes each), sorted by id: merged
     /// with the held entries, those the state does not hold yet are added.
     imported: Vec<u32>,
-    archived: HashSet<&'a FindingKey>,
+    /// The archived ids, in id order (the plan's).
+    archived: &'a [FindingKey],
     stubs: StubSource<'a>,
     now: Stamp,
     /// [`IN_FLIGHT`], once.
@@ -51,7 +52,7 @@ impl<'a> InFlight<'a> {
     /// builds when its entry is serialized; `now`: when the added ones were first imported.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn of(
-        previous: Option<&'a LifecycleState>,
+        previous: Option<&'a Previous>,
         lifecycle_key: &'a str,
         now: &'a str,
         plan: &'a Plan,
@@ -63,17 +64,15 @@ impl<'a> InFlight<'a> {
         let mut imported: Vec<u32> = imports.iter().copied().filter(|&i| (i as usize) < new.len()).collect();
         imported.sort_unstable_by(by_id);
         imported.dedup_by(|a, b| by_id(a, b) == Ordering::Equal);
-        let held = |id: &FindingKey| previous.is_some_and(|p| p.entries.contains_key(id));
-        let archived = plan.archive.iter().filter(|id| held(id)).collect();
         InFlight {
-            schema: previous.map_or(STATE_SCHEMA, |p| p.schema.as_str()),
-            lifecycle_key: previous.map_or(lifecycle_key, |p| p.lifecycle_key.as_str()),
-            applied: previous.and_then(|p| p.applied.as_ref()),
+            schema: previous.map_or(STATE_SCHEMA, |p| p.schema()),
+            lifecycle_key: previous.map_or(lifecycle_key, |p| p.lifecycle_key()),
+            applied: previous.and_then(|p| p.applied()),
             entries: Entries {
                 previous,
                 new,
                 imported,
-                archived,
+                archived: &plan.archive,
                 stubs,
                 now: Stamp::new(now),
                 in_flight: StateHash::new(IN_FLIGHT),
@@ -83,14 +82,12 @@ impl<'a> InFlight<'a> {
 }
 
 impl<'a> Entries<'a> {
-    /// A held entry; `stub`: its new stub when the attempt imports it.
-    fn held<'s>(&'s self, id: &'s FindingKey, e: &'a Entry, stub: Option<&'s Stub>) -> EntryView<'s>
-    where
-        'a: 's,
-    {
+    /// A held entry; `stub`: its new stub when the attempt imports it; `archived`: the attempt
+    /// archives it.
+    fn held<'s>(&'s self, id: &'s FindingKey, e: &'s Entry, stub: Option<&'s Stub>, archived: bool) -> EntryView<'s> {
         let (hash, stub) = match stub {
             Some(stub) => (&self.in_flight, stub),
-            None if self.archived.contains(id) => (&self.in_flight, &e.stub),
+            None if archived => (&self.in_flight, &e.stub),
             None => (&e.content_hash, &e.stub),
         };
         EntryView {
@@ -124,19 +121,25 @@ impl Serialize for Entries<'_> {
         let mut interner = StubInterner::default();
         let mut stub =
             |i: u32, id: &FindingKey| self.stubs.stub(i as usize, id, &mut interner).map_err(S::Error::custom);
-        let mut held = self.previous.into_iter().flat_map(|p| p.entries.iter()).peekable();
+        let mut held = HeldPass::over(self.previous).map_err(S::Error::custom)?;
         let mut imported = self.imported.iter().map(|&i| (self.new.id(i as usize), i)).peekable();
+        // Both in id order: an archived id is reached as the pass reaches its entry.
+        let mut archived = self.archived.iter().peekable();
+        let mut is_archived = |id: &FindingKey| {
+            while archived.next_if(|a| *a < id).is_some() {}
+            archived.next_if(|a| *a == id).is_some()
+        };
         loop {
-            let order = match (held.peek(), imported.peek()) {
+            let order = match (held.peek_id(), imported.peek()) {
                 (None, None) => break,
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some((held, _)), Some((imported, _))) => (*held).cmp(&**imported),
+                (Some(held), Some((imported, _))) => held.cmp(&**imported),
             };
             match order {
                 Ordering::Less => {
-                    if let Some((id, e)) = held.next() {
-                        map.serialize_entry(id, &self.held(id, e, None))?;
+                    if let Some((id, e)) = held.take().map_err(S::Error::custom)? {
+                        map.serialize_entry(&*id, &self.held(&id, &e, None, is_archived(&id)))?;
                     }
                 }
                 Ordering::Greater => {
@@ -146,9 +149,9 @@ impl Serialize for Entries<'_> {
                     }
                 }
                 Ordering::Equal => {
-                    if let (Some((id, e)), Some((_, i))) = (held.next(), imported.next()) {
-                        let stub = stub(i, id)?;
-                        map.serialize_entry(id, &self.held(id, e, Some(&stub)))?;
+                    if let (Some((id, e)), Some((_, i))) = (held.take().map_err(S::Error::custom)?, imported.next()) {
+                        let stub = stub(i, &id)?;
+                        map.serialize_entry(&*id, &self.held(&id, &e, Some(&stub), false))?;
                     }
                 }
             }
@@ -160,7 +163,8 @@ impl Serialize for Entries<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scangate_core::lifecycle::state::{self, NewFinding};
+    use crate::process::previous::tests::held;
+    use scangate_core::lifecycle::state::{self, LifecycleState, NewFinding};
 
     /// What the write-ahead must store: the state read, with the marks applied to a copy.
     fn marked(previous: &LifecycleState, plan: &Plan, planned: &[NewFinding], now: &str) -> LifecycleState {
@@ -224,7 +228,7 @@ mod tests {
         let planned = &new[..3];
         let now = "2026-12-02T00:00:00Z";
         let body = serde_json::to_vec(&InFlight::of(
-            Some(&previous),
+            Some(&held(&previous)),
             "other",
             now,
             &plan,
