@@ -5,8 +5,9 @@ use scangate_core::asff::{self, AsffContext};
 use scangate_core::evaluate;
 use scangate_core::lifecycle::{self, LifecycleKey, ScanType};
 use scangate_core::policy::{GateSettings, Thresholds};
+use scangate_core::spill::SpillWriter;
 use scangate_core::verdict::{ReportRef, VerdictInput};
-use scangate_core::{junit, summary, Finding};
+use scangate_core::{junit, results, summary, Finding};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,30 @@ pub(crate) fn run(path: &Path, reps: usize) -> Result<()> {
 
     let (t, md) = best(reps, || Ok(summary::markdown(&evaluated.verdict, &findings, 10)))?;
     rows.push(("summary::markdown", t, format!("{} bytes", md.len())));
+
+    // The processor's results step: JUnit and the summary over the evaluated findings spilled
+    // to a file (its `/tmp`), under a gate every finding breaks (JUnit selects its 500 worst
+    // too), read twice (each text its own read, as before) and once (both from one read).
+    let strict =
+        GateSettings::thresholds(Thresholds { max_critical: 0, max_high: 0, max_medium: 0, max_low: 0 }).policy();
+    let gated = evaluate::evaluate(&mut report.clone(), &strict, None, input.clone());
+    let mut writer = SpillWriter::new(&std::env::temp_dir())?;
+    for f in &report.findings {
+        writer.push(f)?;
+    }
+    let spill = writer.finish()?;
+    let (v, e) = (&gated.verdict, &gated.evaluation);
+    let (t, n) = best(reps, || {
+        let xml = junit::to_junit_from(v, e, &spill, &strict)?;
+        let md = summary::markdown_from(v, &spill, 20)?;
+        Ok(xml.len() + md.len())
+    })?;
+    rows.push(("results from a spill, two reads", t, format!("{n} bytes, {} MiB spilled", spill.bytes() >> 20)));
+    let (t, n) = best(reps, || {
+        let (xml, md) = results::junit_and_summary_from(v, e, &spill, &strict, 20)?;
+        Ok(xml.len() + md.len())
+    })?;
+    rows.push(("results from a spill, one read", t, format!("{n} bytes")));
 
     let (t, json) = best(reps, || Ok(serde_json::to_string_pretty(&evaluated.verdict)?))?;
     rows.push(("verdict json", t, format!("{} bytes", json.len())));

@@ -59,12 +59,87 @@ fn render<'a>(
     gate: &GatePolicy,
     select: impl FnOnce(usize, &dyn Fn(&Finding) -> bool) -> Result<Selected<'a>, SourceError>,
 ) -> Result<String, SourceError> {
-    let timestamp = chrono::DateTime::parse_from_rfc3339(verdict.processed_at.trim()).ok();
-    let mut report = Report::new("scangate");
-    if let Some(t) = timestamp {
-        report.set_timestamp(t);
+    let cases = Cases::new(verdict, evaluation, gate);
+    let breaking = select(cases.room(), &|f| cases.breaks(f))?;
+    Ok(cases.finish(breaking))
+}
+
+/// A JUnit report before its findings: the thresholds suite, and what the findings suite
+/// lists (the [`Cases::room`] worst findings that [`Cases::breaks`]), for a selection made
+/// elsewhere (one read of the findings for JUnit and the summary: `crate::results`).
+pub(crate) struct Cases<'v> {
+    verdict: &'v Verdict,
+    timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
+    gate_suite: TestSuite,
+    failing: Vec<Severity>,
+    fixable_only: bool,
+}
+
+impl<'v> Cases<'v> {
+    pub(crate) fn new(verdict: &'v Verdict, evaluation: &Evaluation, gate: &GatePolicy) -> Cases<'v> {
+        let timestamp = chrono::DateTime::parse_from_rfc3339(verdict.processed_at.trim()).ok();
+        let gate_suite = gate_suite(verdict, evaluation, gate, timestamp);
+        let failing = evaluation.checks.iter().filter(|c| !c.passed).map(|c| c.severity).collect();
+        Cases { verdict, timestamp, gate_suite, failing, fixable_only: gate.fixable_only }
     }
 
+    /// How many findings the findings suite can list: the cases left.
+    pub(crate) fn room(&self) -> usize {
+        MAX_CASES.saturating_sub(self.gate_suite.test_cases.len())
+    }
+
+    /// Whether `f` breaks the gate: of a failing severity, not waived, and, with
+    /// FAIL_ONLY_FIXABLE, not without a fix.
+    pub(crate) fn breaks(&self, f: &Finding) -> bool {
+        self.failing.contains(&f.severity)
+            && f.exception.is_none()
+            && (!self.fixable_only || f.fix_available() != Some(false))
+    }
+
+    /// The XML, with `breaking`: the [`Cases::room`] worst findings that break the gate and
+    /// how many do.
+    pub(crate) fn finish(self, breaking: Selected<'_>) -> String {
+        let room = self.room();
+        let Cases { verdict, timestamp, gate_suite, .. } = self;
+        let mut report = Report::new("scangate");
+        if let Some(t) = timestamp {
+            report.set_timestamp(t);
+        }
+        let mut findings_suite = TestSuite::new(FINDINGS_SUITE);
+        if let Some(t) = timestamp {
+            findings_suite.set_timestamp(t);
+        }
+        // The `room` worst are enough: with more, one case says how many were left out.
+        let shown = if breaking.matched > room { room.saturating_sub(1) } else { breaking.matched };
+        for f in breaking.worst.iter().take(shown) {
+            findings_suite.add_test_case(finding_case(f));
+        }
+        let left_out = breaking.matched - shown;
+        if left_out > 0 {
+            let text = format!(
+                "{left_out} more finding{} that break the gate are not listed: a CodeBuild report holds at most {MAX_CASES} test cases",
+                if left_out == 1 { "" } else { "s" }
+            );
+            let mut case = TestCase::new(format!("{left_out} more findings"), failure(text, "truncated"));
+            case.set_classname("scangate.findings");
+            findings_suite.add_test_case(case);
+        }
+
+        report.add_test_suite(gate_suite);
+        report.add_test_suite(findings_suite);
+        report.to_string().unwrap_or_else(|_| fallback(verdict))
+    }
+}
+
+/// The thresholds suite: one case per threshold, one for the cloud policy result, and one each
+/// for a report that could not be processed, a scan that did not complete, suppressed,
+/// quality, waived findings and findings without a fix, when there are any.
+fn gate_suite(
+    verdict: &Verdict,
+    evaluation: &Evaluation,
+    gate: &GatePolicy,
+    timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> TestSuite {
     let mut gate_suite = TestSuite::new(THRESHOLDS_SUITE);
     if let Some(t) = timestamp {
         gate_suite.set_timestamp(t);
@@ -142,39 +217,7 @@ fn render<'a>(
         gate_suite.add_test_case(case);
     }
     gate_suite.add_test_case(policy_case(verdict.policy_result, gate));
-
-    let mut findings_suite = TestSuite::new(FINDINGS_SUITE);
-    if let Some(t) = timestamp {
-        findings_suite.set_timestamp(t);
-    }
-    let failing: Vec<Severity> = evaluation.checks.iter().filter(|c| !c.passed).map(|c| c.severity).collect();
-    // Waived findings and, with FAIL_ONLY_FIXABLE, findings without a fix do not break the gate.
-    let breaks = |f: &Finding| {
-        failing.contains(&f.severity)
-            && f.exception.is_none()
-            && (!gate.fixable_only || f.fix_available() != Some(false))
-    };
-    let room = MAX_CASES.saturating_sub(gate_suite.test_cases.len());
-    // The `room` worst are enough: with more, one case says how many were left out.
-    let breaking = select(room, &breaks)?;
-    let shown = if breaking.matched > room { room.saturating_sub(1) } else { breaking.matched };
-    for f in breaking.worst.iter().take(shown) {
-        findings_suite.add_test_case(finding_case(f));
-    }
-    let left_out = breaking.matched - shown;
-    if left_out > 0 {
-        let text = format!(
-            "{left_out} more finding{} that break the gate are not listed: a CodeBuild report holds at most {MAX_CASES} test cases",
-            if left_out == 1 { "" } else { "s" }
-        );
-        let mut case = TestCase::new(format!("{left_out} more findings"), failure(text, "truncated"));
-        case.set_classname("scangate.findings");
-        findings_suite.add_test_case(case);
-    }
-
-    report.add_test_suite(gate_suite);
-    report.add_test_suite(findings_suite);
-    Ok(report.to_string().unwrap_or_else(|_| fallback(verdict)))
+    gate_suite
 }
 
 fn suite_properties(verdict: &Verdict) -> Vec<(&'static str, String)> {

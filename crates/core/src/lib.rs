@@ -5,7 +5,7 @@
 //! [`policy::Counts`] and the scanner's [`policy::PolicyResult`] into a pass/fail
 //! [`policy::Evaluation`]; [`verdict::Verdict`] is the `verdict.json` contract;
 //! [`asff`] renders Security Hub findings, [`junit`] CodeBuild test reports and
-//! [`summary`] the human summary.
+//! [`summary`] the human summary ([`results`]: both from one read of the findings).
 
 pub mod asff;
 pub mod ci;
@@ -18,6 +18,7 @@ pub mod host;
 pub mod junit;
 pub mod lifecycle;
 pub mod policy;
+pub mod results;
 pub mod sarif;
 pub mod severity;
 pub mod source;

@@ -25,7 +25,7 @@ const MAX_CVES_SHOWN: usize = 3;
 
 /// Markdown summary: verdict, reasons, counts per severity, the worst findings.
 pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String {
-    let rows = worst.min(MAX_WORST_ROWS).min(findings.len());
+    let rows = rows(worst, findings.len());
     let rendered = render(verdict, rows, findings.len(), || Ok(worst::in_slice(findings, rows, &|_| true)));
     // Findings in memory are always read.
     rendered.unwrap_or_else(|e| e.to_string())
@@ -34,13 +34,18 @@ pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String
 /// [`markdown`] over findings read one at a time (a report whose findings are not all in
 /// memory): the same text; at most `worst` (and [`MAX_WORST_ROWS`]) findings are held.
 pub fn markdown_from(verdict: &Verdict, findings: &dyn FindingSource, worst: usize) -> Result<String, SourceError> {
-    let rows = worst.min(MAX_WORST_ROWS).min(findings.len());
+    let rows = rows(worst, findings.len());
     render(verdict, rows, findings.len(), || worst::in_source(findings, rows, &|_| true))
+}
+
+/// The rows of the worst-findings table: `worst` asked for, of `total` findings.
+pub(crate) fn rows(worst: usize, total: usize) -> usize {
+    worst.min(MAX_WORST_ROWS).min(total)
 }
 
 /// The summary, with a table of the `rows` worst of `total` findings from `select` (not
 /// called without rows).
-fn render<'a>(
+pub(crate) fn render<'a>(
     verdict: &Verdict,
     rows: usize,
     total: usize,

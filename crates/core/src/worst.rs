@@ -125,6 +125,25 @@ pub fn in_source(
     Ok(worst.finish())
 }
 
+/// [`in_source`] for two selections over one read of `source`: each finding is offered to each
+/// selection whose filter accepts it (and copied for each that keeps it). (`n`, filter) each.
+pub fn two_in_source(
+    source: &dyn FindingSource,
+    a: (usize, &dyn Fn(&Finding) -> bool),
+    b: (usize, &dyn Fn(&Finding) -> bool),
+) -> Result<(Selected<'static>, Selected<'static>), SourceError> {
+    let (mut first, mut second) = (Worst::new(a.0), Worst::new(b.0));
+    source.for_each_finding(&mut |_, f| {
+        if a.1(f) {
+            first.offer(f);
+        }
+        if b.1(f) {
+            second.offer(f);
+        }
+    })?;
+    Ok((first.finish(), second.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,9 +147,10 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     pub(crate) async fn write_results(&self, r: &mut Results<'_>) -> Result<(), Transient> {
         // A finding that cannot be read back (a spill file) may read on a later delivery.
         let unreadable = |e: scangate_core::source::SourceError| Transient(format!("results: {e}"));
-        let junit =
-            scangate_core::junit::to_junit_from(&r.verdict, &r.evaluation, r.findings, &r.gate).map_err(unreadable)?;
-        let summary = scangate_core::summary::markdown_from(&r.verdict, r.findings, 20).map_err(unreadable)?;
+        // One read of the findings for both (JUnit's worst gate-breaking ones, the summary's table).
+        let (junit, summary) =
+            scangate_core::results::junit_and_summary_from(&r.verdict, &r.evaluation, r.findings, &r.gate, 20)
+                .map_err(unreadable)?;
         r.verdict.junit_sha256 = Some(content_sha256(junit.as_bytes()));
         r.verdict.summary_sha256 = Some(content_sha256(summary.as_bytes()));
         r.verdict.pipeline_execution = verified_execution(r.meta);
