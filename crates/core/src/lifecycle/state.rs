@@ -238,29 +238,39 @@ pub fn write_entries<S: serde::Serializer>(
     map.end()
 }
 
-/// An entry as a state's map holds it, its stub not read yet: what [`read_entries`] and a
-/// reader of entries one at a time (the report-processor's, which streams a state) parse.
+/// An entry as a state's map holds it, its stub not read yet (`S`: the JSON, or `IgnoredAny`
+/// for a reader that skips it): what [`read_entries`] and a reader of entries one at a time
+/// (the report-processor's, which streams a state) parse.
 #[derive(Deserialize)]
-pub struct EntryIn {
+pub struct EntryIn<S = serde_json::Value> {
     content_hash: StateHash,
     #[serde(default)]
     sighting_hash: Option<StateHash>,
     created_at: Stamp,
     last_imported_at: Stamp,
     #[serde(default)]
-    stub: serde_json::Value,
+    stub: S,
 }
 
 impl EntryIn {
     /// The entry of `key`: its stub typed when it reads as one (without the `id` the key
     /// holds), its texts shared through `interner`.
     pub fn entry(self, key: &FindingKey, interner: &mut StubInterner) -> Entry {
+        let EntryIn { content_hash, sighting_hash, created_at, last_imported_at, stub } = self;
+        let stub = Stub::read(stub, Some(key), interner);
+        Entry { content_hash, sighting_hash, created_at, last_imported_at, stub }
+    }
+}
+
+impl<S> EntryIn<S> {
+    /// The entry without a stub ([`Stub::None`]): for a reader of ids, hashes and times.
+    pub fn without_stub(self) -> Entry {
         Entry {
             content_hash: self.content_hash,
             sighting_hash: self.sighting_hash,
             created_at: self.created_at,
             last_imported_at: self.last_imported_at,
-            stub: Stub::read(self.stub, Some(key), interner),
+            stub: Stub::None,
         }
     }
 }
@@ -494,6 +504,12 @@ pub trait Held: Sync {
 
     /// A pass over the entries, in id order (strictly increasing: each id once).
     fn entries(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, Self::Error>> + Send + '_>;
+
+    /// A pass as [`Held::entries`] for a reader of ids, hashes and times only (the planner):
+    /// its entries may hold no stub, which a state read from a file then does not build.
+    fn entries_without_stubs(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, Self::Error>> + Send + '_> {
+        self.entries()
+    }
 }
 
 impl Held for LifecycleState {
@@ -530,10 +546,16 @@ pub struct HeldPass<'a, E> {
 impl<'a, E: 'a> HeldPass<'a, E> {
     /// A pass over `held`'s entries; the first one is read now.
     pub fn over<H: Held<Error = E> + ?Sized>(held: Option<&'a H>) -> Result<HeldPass<'a, E>, E> {
-        let mut rest = match held {
-            Some(h) => h.entries(),
-            None => Box::new(std::iter::empty()),
-        };
+        HeldPass::of(held.map(|h| h.entries()))
+    }
+
+    /// A pass over `held`'s entries that may hold no stub ([`Held::entries_without_stubs`]).
+    pub fn without_stubs<H: Held<Error = E> + ?Sized>(held: Option<&'a H>) -> Result<HeldPass<'a, E>, E> {
+        HeldPass::of(held.map(|h| h.entries_without_stubs()))
+    }
+
+    fn of(rest: Option<Box<dyn Iterator<Item = Result<HeldEntry<'a>, E>> + Send + 'a>>) -> Result<HeldPass<'a, E>, E> {
+        let mut rest = rest.unwrap_or_else(|| Box::new(std::iter::empty()));
         let next = rest.next().transpose()?;
         Ok(HeldPass { rest, next })
     }
@@ -627,7 +649,7 @@ pub fn plan_over<N: NewFindings + ?Sized, H: Held + ?Sized>(
         }
     };
     let order = by_id(new);
-    let mut held = HeldPass::over(previous)?;
+    let mut held = HeldPass::without_stubs(previous)?;
     for group in order.chunk_by(|&a, &b| new.cmp_ids(a as usize, b as usize) == Ordering::Equal) {
         let Some(&at) = group.first() else { continue };
         let (at, id) = (at as usize, new.id(at as usize));

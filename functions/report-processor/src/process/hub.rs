@@ -242,7 +242,9 @@ impl Work {
             by_id.sort_unstable_by(|&a, &b| new.cmp_ids(imports[a as usize] as usize, imports[b as usize] as usize));
             let mut imported = by_id.iter().map(|&p| (p as usize, new.id(imports[p as usize] as usize))).peekable();
             let mut archived = plan.archive.iter().peekable();
-            for held in previous.entries() {
+            // The stubs are read only to see which archives have one.
+            let pass = if plan.archive.is_empty() { previous.entries_without_stubs() } else { previous.entries() };
+            for held in pass {
                 if imported.peek().is_none() && archived.peek().is_none() {
                     break;
                 }

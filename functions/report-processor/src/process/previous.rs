@@ -88,19 +88,32 @@ impl Held for Previous {
     }
 
     fn entries(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, StateError>> + Send + '_> {
+        self.pass::<EntryIn>()
+    }
+
+    fn entries_without_stubs(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, StateError>> + Send + '_> {
+        self.pass::<EntryIn<IgnoredAny>>()
+    }
+}
+
+impl Previous {
+    /// A pass over the entries, each line's entry read as `T` (with its stub, or skipping it).
+    fn pass<T>(&self) -> Box<dyn Iterator<Item = Result<HeldEntry<'_>, StateError>> + Send + '_>
+    where
+        T: serde::de::DeserializeOwned + ToEntry + Send + 'static,
+    {
         match &self.entries {
             Stored::Memory(entries) => Box::new(entries.iter().map(|(k, e)| Ok((Cow::Borrowed(k), Cow::Borrowed(e))))),
             Stored::File { file, name } => {
                 let lines =
                     serde_json::Deserializer::from_reader(BufReader::with_capacity(BUFFER, At { file, pos: 0 }))
-                        .into_iter::<Line>();
+                        .into_iter::<(FindingKey, T)>();
                 Box::new(lines.map(move |line| {
-                    let Line(key, entry) = line.map_err(|e| StateError {
+                    let (key, entry) = line.map_err(|e| StateError {
                         name: name.clone(),
                         message: format!("its entries in the temp dir could not be read back: {e}"),
                     })?;
-                    // One entry at a time: no text is shared beyond it.
-                    let entry = entry.entry(&key, &mut StubInterner::default());
+                    let entry = entry.to_entry(&key);
                     Ok((Cow::Owned(key), Cow::Owned(entry)))
                 }))
             }
@@ -108,9 +121,23 @@ impl Held for Previous {
     }
 }
 
-/// An entry's line in the file.
-#[derive(serde::Deserialize)]
-struct Line(FindingKey, EntryIn);
+/// An entry as its line holds it, its stub read or skipped.
+trait ToEntry {
+    fn to_entry(self, key: &FindingKey) -> Entry;
+}
+
+impl ToEntry for EntryIn {
+    fn to_entry(self, key: &FindingKey) -> Entry {
+        // One entry at a time: no text is shared beyond it.
+        self.entry(key, &mut StubInterner::default())
+    }
+}
+
+impl ToEntry for EntryIn<IgnoredAny> {
+    fn to_entry(self, _: &FindingKey) -> Entry {
+        self.without_stub()
+    }
+}
 
 /// A file read from `pos` on by positioned reads: passes over one file need no shared cursor.
 struct At<'f> {
@@ -323,6 +350,14 @@ pub(crate) mod tests {
         assert_eq!(previous.len(), 4);
         assert_eq!(previous.to_state(), s);
         assert_eq!(previous.to_state(), s, "a second pass reads the same");
+        // Without stubs: the same ids, hashes and times, no stub built.
+        let light: Vec<_> = previous.entries_without_stubs().collect::<Result<_, _>>().expect("reads");
+        assert_eq!(light.len(), 4);
+        for ((k, e), (key, full)) in light.iter().zip(&s.entries) {
+            assert_eq!((&**k, &e.content_hash, &e.last_imported_at), (key, &full.content_hash, &full.last_imported_at));
+            assert_eq!(e.stub, scangate_core::lifecycle::state::Stub::None);
+            assert_ne!(full.stub, scangate_core::lifecycle::state::Stub::None);
+        }
         // An empty map, and no entries at all.
         for body in [
             r#"{"schema":"scangate.state.v1","lifecycle_key":"k","entries":{}}"#,

@@ -120,6 +120,7 @@ impl<'a> NextState<'a> {
     pub(crate) fn len(&self) -> Result<usize, StateError> {
         let mut n = 0;
         self.entries.walk(
+            false,
             |e| e,
             |_| {
                 n += 1;
@@ -132,10 +133,16 @@ impl<'a> NextState<'a> {
 
 impl<'a> NextEntries<'a> {
     /// Calls `each` with every entry of the next state, in id order: the previous entries and
-    /// the report's slots merged by id, in one pass over the previous state (a failed read of
-    /// it is `err`'s error).
-    fn walk<E>(&self, err: impl Fn(StateError) -> E, mut each: impl FnMut(Next<'a>) -> Result<(), E>) -> Result<(), E> {
-        let mut held = HeldPass::over(self.previous).map_err(&err)?;
+    /// the report's slots merged by id, in one pass over the previous state (its stubs read
+    /// when `stubs`; a failed read of it is `err`'s error).
+    fn walk<E>(
+        &self,
+        stubs: bool,
+        err: impl Fn(StateError) -> E,
+        mut each: impl FnMut(Next<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let held = if stubs { HeldPass::over(self.previous) } else { HeldPass::without_stubs(self.previous) };
+        let mut held = held.map_err(&err)?;
         if self.stale {
             while let Some((id, e)) = held.take().map_err(&err)? {
                 each(Next::Kept(id, e))?;
@@ -189,7 +196,7 @@ impl Serialize for NextEntries<'_> {
         let mut map = serializer.serialize_map(None)?;
         // The texts the new stubs share, held once for this body.
         let mut interner = StubInterner::default();
-        self.walk(S::Error::custom, |next| match next {
+        self.walk(true, S::Error::custom, |next| match next {
             Next::Kept(id, e) => map.serialize_entry(&*id, &KeyedEntry(&id, &e)),
             Next::Imported(i, created_at) => {
                 let id = self.new.id(i);
