@@ -1,10 +1,14 @@
 //! What the `sarif_reader` fuzz target checks, shared with crates/core/tests/fuzz_regressions.rs.
 //!
 //! Any bytes give a report or an error, never a panic; and reading in small chunks gives the same
-//! answer as reading at once; warnings name their JSON path. Returns the outcome: `Ok` with the
-//! findings (rule and severity) and the warnings' paths, or the error.
+//! answer as reading at once; the report-processor's reader, which spills the findings to the
+//! temp dir, gives the same findings (read back from its files) and the same error; warnings
+//! name their JSON path. Returns the outcome: `Ok` with the findings (rule and severity) and the
+//! warnings' paths, or the error.
 
-use scangate_core::sarif::read_sarif;
+use scangate_core::sarif::{read_sarif, read_sarif_spilled, ReadLimits};
+use scangate_core::source::FindingSource;
+use scangate_core::Finding;
 use std::io::Read;
 
 /// Hands out the input a few bytes at a time so the scanner's buffer refills mid-value.
@@ -24,6 +28,20 @@ pub(crate) fn check(data: &[u8]) -> Result<String, String> {
     let whole = read_sarif(data, "fuzz").map_err(|e| e.to_string());
     let trickled = read_sarif(Trickle(data, 0), "fuzz").map_err(|e| e.to_string());
     assert_eq!(whole, trickled, "chunked reading must not change the result");
+    let spilled = read_sarif_spilled(data, "fuzz", ReadLimits::default(), &std::env::temp_dir());
+    match (&whole, spilled) {
+        (Ok(report), Ok(s)) => {
+            let back = |source: &dyn FindingSource| {
+                let mut out: Vec<Finding> = Vec::new();
+                source.for_each_finding(&mut |_, f| out.push(f.clone())).map(|()| out).map_err(|e| e.to_string())
+            };
+            assert_eq!(back(&s.findings), Ok(report.findings.clone()), "the spilled findings read back the same");
+            assert_eq!(back(&s.suppressed), Ok(report.suppressed.clone()), "the spilled suppressed read back the same");
+            assert_eq!(s.report.results_read, report.results_read);
+        }
+        (Err(e), Err(spilled)) => assert_eq!(e, &spilled.to_string(), "the same error either way"),
+        (whole, spilled) => panic!("the readers disagree: {whole:?} / {:?}", spilled.map(|s| s.report.results_read)),
+    }
     let report = whole?;
     // (One result may give several findings, one per vulnerable package: no bound from results_read.)
     assert!(report.warnings.len() <= report.warning_count, "warnings kept but not counted");
