@@ -20,6 +20,7 @@ use crate::text::{display_line, display_text, truncate_chars, xml_safe};
 use crate::verdict::Verdict;
 use crate::worst::{self, Selected};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use std::convert::Infallible;
 
 /// CodeBuild's limit on test cases in one report.
 pub const MAX_CASES: usize = 500;
@@ -35,9 +36,10 @@ pub const FINDINGS_SUITE: &str = "findings";
 
 /// Renders the verdict as JUnit XML: one case per threshold, one per finding that breaks the gate.
 pub fn to_junit(verdict: &Verdict, evaluation: &Evaluation, findings: &[Finding], gate: &GatePolicy) -> String {
-    let rendered = render(verdict, evaluation, gate, |room, breaks| Ok(worst::in_slice(findings, room, breaks)));
-    // Findings in memory are always read.
-    rendered.unwrap_or_else(|_| fallback(verdict))
+    // Findings in memory are always read: no error to handle.
+    let Ok(xml) =
+        render(verdict, evaluation, gate, |room, breaks| Ok::<_, Infallible>(worst::in_slice(findings, room, breaks)));
+    xml
 }
 
 /// [`to_junit`] over findings read one at a time (a report whose findings are not all in
@@ -52,13 +54,13 @@ pub fn to_junit_from(
 }
 
 /// The JUnit of the verdict, with the `room` worst findings that break the gate from `select`
-/// (given how many cases are left and which findings break it).
-fn render<'a>(
+/// (given how many cases are left and which findings break it), or `select`'s error.
+fn render<'a, E>(
     verdict: &Verdict,
     evaluation: &Evaluation,
     gate: &GatePolicy,
-    select: impl FnOnce(usize, &dyn Fn(&Finding) -> bool) -> Result<Selected<'a>, SourceError>,
-) -> Result<String, SourceError> {
+    select: impl FnOnce(usize, &dyn Fn(&Finding) -> bool) -> Result<Selected<'a>, E>,
+) -> Result<String, E> {
     let cases = Cases::new(verdict, evaluation, gate);
     let breaking = select(cases.room(), &|f| cases.breaks(f))?;
     Ok(cases.finish(breaking))

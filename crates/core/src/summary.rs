@@ -13,6 +13,7 @@ use crate::source::{FindingSource, SourceError};
 use crate::text::{markdown_inline, truncate_chars};
 use crate::verdict::Verdict;
 use crate::worst::{self, Selected};
+use std::convert::Infallible;
 use std::fmt::Write as _;
 
 /// At most this many rows in the worst-findings table, whatever the caller asks.
@@ -26,9 +27,10 @@ const MAX_CVES_SHOWN: usize = 3;
 /// Markdown summary: verdict, reasons, counts per severity, the worst findings.
 pub fn markdown(verdict: &Verdict, findings: &[Finding], worst: usize) -> String {
     let rows = rows(worst, findings.len());
-    let rendered = render(verdict, rows, findings.len(), || Ok(worst::in_slice(findings, rows, &|_| true)));
-    // Findings in memory are always read.
-    rendered.unwrap_or_else(|e| e.to_string())
+    // Findings in memory are always read: no error to handle.
+    let Ok(md) =
+        render(verdict, rows, findings.len(), || Ok::<_, Infallible>(worst::in_slice(findings, rows, &|_| true)));
+    md
 }
 
 /// [`markdown`] over findings read one at a time (a report whose findings are not all in
@@ -44,13 +46,13 @@ pub(crate) fn rows(worst: usize, total: usize) -> usize {
 }
 
 /// The summary, with a table of the `rows` worst of `total` findings from `select` (not
-/// called without rows).
-pub(crate) fn render<'a>(
+/// called without rows), or `select`'s error.
+pub(crate) fn render<'a, E>(
     verdict: &Verdict,
     rows: usize,
     total: usize,
-    select: impl FnOnce() -> Result<Selected<'a>, SourceError>,
-) -> Result<String, SourceError> {
+    select: impl FnOnce() -> Result<Selected<'a>, E>,
+) -> Result<String, E> {
     let mut out = String::new();
     let status = if verdict.passed { "PASSED" } else { "FAILED" };
     let _ = writeln!(out, "## scangate: {status}\n");

@@ -351,7 +351,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
         // counts. Quality findings are gated and imported only with QUALITY_FINDINGS=gate: they
         // are only counted otherwise. What is kept goes to a second pair of files (spilled.rs).
         let name = format!("s3://{}/{}", obj.bucket, obj.key);
-        let mut kept = spilled::Evaluated::new(spill.dir, &name, spill.budget).map_err(|e| spill_failed(&name, e))?;
+        let mut kept = spilled::KeptSpills::new(spill.dir, &name, spill.budget).map_err(|e| spill_failed(&name, e))?;
         let evaluation = evaluate::evaluate_from(
             evaluate::Input::Source(&read),
             evaluate::Input::Source(&read_suppressed),

@@ -2,7 +2,7 @@
 //! (docs/scale.md, "Memory"): the reader spills each distinct finding to a file in the temp dir
 //! as it first meets it ([`scangate_core::sarif::read_sarif_spilled`]); the evaluation reads
 //! them once, in order, and writes the findings it keeps to a second pair of files
-//! ([`Evaluated`]); the results and the Security Hub step read those by position. Memory holds
+//! ([`KeptSpills`]); the results and the Security Hub step read those by position. Memory holds
 //! a few dozen bytes per distinct finding, whatever its text.
 
 use scangate_core::spill::{Spill, SpillWriter};
@@ -48,17 +48,17 @@ pub(crate) enum SpillFailed {
 /// The findings the evaluation keeps, as it hands them over: those counted and imported, and
 /// the suppressed ones (imported with their justification). Quality findings that are not
 /// gated are only counted: none is kept.
-pub(crate) struct Evaluated {
+pub(crate) struct KeptSpills {
     findings: SpillWriter,
     suppressed: SpillWriter,
     budget: u64,
 }
 
-impl Evaluated {
-    pub(crate) fn new(dir: &Path, name: &str, budget: u64) -> std::io::Result<Evaluated> {
+impl KeptSpills {
+    pub(crate) fn new(dir: &Path, name: &str, budget: u64) -> std::io::Result<KeptSpills> {
         let writer =
             |what: &str| SpillWriter::new(dir).map(|w| w.named(format!("{name}: {what} spilled to {}", dir.display())));
-        Ok(Evaluated { findings: writer("evaluated findings")?, suppressed: writer("suppressed findings")?, budget })
+        Ok(KeptSpills { findings: writer("evaluated findings")?, suppressed: writer("suppressed findings")?, budget })
     }
 
     /// Keeps `f` in its group (quality findings are dropped).
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn kept_findings_go_to_their_group_and_quality_ones_nowhere() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut kept = Evaluated::new(dir.path(), "r.sarif", u64::MAX).expect("spills");
+        let mut kept = KeptSpills::new(dir.path(), "r.sarif", u64::MAX).expect("spills");
         for (group, id) in
             [(Group::Findings, "a"), (Group::Quality, "q"), (Group::Suppressed, "s"), (Group::Findings, "b")]
         {
@@ -122,12 +122,12 @@ mod tests {
     #[test]
     fn the_budget_covers_both_files_and_refuses_past_it() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut probe = Evaluated::new(dir.path(), "r.sarif", u64::MAX).expect("spills");
+        let mut probe = KeptSpills::new(dir.path(), "r.sarif", u64::MAX).expect("spills");
         probe.keep(Group::Findings, &finding("a")).expect("room");
         let one = probe.findings.bytes();
         assert!(one > 200, "a record holds the description: {one}");
         // Room for three records in all, whatever their group.
-        let mut kept = Evaluated::new(dir.path(), "r.sarif", 3 * one + one / 2).expect("spills");
+        let mut kept = KeptSpills::new(dir.path(), "r.sarif", 3 * one + one / 2).expect("spills");
         kept.keep(Group::Findings, &finding("a")).expect("room");
         kept.keep(Group::Suppressed, &finding("b")).expect("room");
         kept.keep(Group::Findings, &finding("c")).expect("room");
