@@ -93,20 +93,19 @@ pub fn default_max_report_bytes(memory_mb: u64) -> u64 {
     memory_mb.saturating_mul(1024 * 1024) / 2
 }
 
-/// The default `MAX_FINDINGS`: one distinct finding per 2 KiB of the function's memory
-/// (512 MB → 262 144; it was one per 3 KiB, 174 762, while the processor held the report's
-/// findings, and one per 8 KiB, 65 536, before the lifecycle state was held in compact form).
-/// The rule: such a report must stay inside the memory in the worst case, a rescan that
-/// changes every finding, in a warm process after a first report of the same size. The
-/// findings are spilled to the temp dir, so what grows is the previous lifecycle state, held
-/// whole on a rescan (about 0.6 KB per entry). Measured (docs/benchmarks.md, "Findings in the
-/// temp dir", with the stack's allocator settings): 174 762 QScanner-shaped findings peak at
-/// 42 MiB of RSS for a first report and 144 MiB for that rescan; 1 000 000 tiny ones at 136 MiB
-/// first and 609 MiB for a rescan, which is why the default stays below them. Bytes alone do not
-/// bound the findings: a report of tiny results (about 70 bytes each) holds 150 000 distinct
-/// findings in 10 MiB.
+/// The default `MAX_FINDINGS`: one distinct finding per 512 bytes of the function's memory
+/// (512 MB → 1 048 576; it was one per 2 KiB, 262 144, while a rescan read the previous
+/// lifecycle state whole, one per 3 KiB while the processor held the report's findings, and one
+/// per 8 KiB before the lifecycle state was held in compact form). The rule: such a report must
+/// stay inside the memory in the worst case, a rescan, in a warm process after a first report of
+/// the same size. The findings are spilled to the temp dir and the previous state streams from
+/// there, so what grows is the Security Hub step's 100 bytes per distinct finding. Measured
+/// (docs/benchmarks.md, "The previous state in the temp dir", with the stack's allocator
+/// settings): 1 000 000 tiny findings peak at 136 MiB of RSS for a first report and 133 MiB for
+/// its rescan. Bytes alone do not bound the findings: a report of tiny results (about 70 bytes
+/// each) holds 150 000 distinct findings in 10 MiB.
 pub fn default_max_findings(memory_mb: u64) -> usize {
-    usize::try_from(memory_mb.saturating_mul(1024 * 1024) / (2 * 1024)).unwrap_or(usize::MAX)
+    usize::try_from(memory_mb.saturating_mul(1024 * 1024) / 512).unwrap_or(usize::MAX)
 }
 
 /// The default `max_held_bytes`: one sixteenth of the function's memory (512 MB → 32 MiB).
@@ -119,10 +118,10 @@ pub fn default_max_held_bytes(memory_mb: u64) -> u64 {
 
 /// How many distinct quality findings (not gated) the reader may count per `MAX_FINDINGS`:
 /// it keeps 16 bytes of each (a digest of its dedup key, about 40 bytes of heap with the
-/// set's overhead). Four: the cap stays where it was (1 048 576 at 512 MB, as 16 × 65 536 and
-/// 6 × 174 762 had it) when the default `MAX_FINDINGS` grew, so that both caps reached at once
-/// still fit.
-pub const QUALITY_FINDINGS_PER_FINDING: usize = 4;
+/// set's overhead). One: the cap stays where it was (1 048 576 at 512 MB, as 16 × 65 536,
+/// 6 × 174 762 and 4 × 262 144 had it) when the default `MAX_FINDINGS` grew, so that both caps
+/// reached at once still fit.
+pub const QUALITY_FINDINGS_PER_FINDING: usize = 1;
 
 impl Config {
     /// The cap on distinct quality findings that are counted and not kept (`QUALITY_FINDINGS`
@@ -365,7 +364,7 @@ fn max_findings(vars: &Vars<'_>) -> Result<usize, ConfigError> {
         Err(_) => Err(ConfigError {
             name: "MAX_FINDINGS",
             message: format!(
-                "expected a number of distinct findings (0: one per 2 KiB of the function's memory), got {v:?}"
+                "expected a number of distinct findings (0: one per 512 bytes of the function's memory), got {v:?}"
             ),
         }),
     }
@@ -494,14 +493,14 @@ mod tests {
     #[test]
     fn max_findings_follows_the_memory_unless_set() {
         let defaults = cfg(&[]).expect("defaults");
-        assert_eq!(defaults.max_findings, 262_144, "one per 2 KiB of 512 MB");
+        assert_eq!(defaults.max_findings, 1_048_576, "one per 512 bytes of 512 MB");
         assert_eq!(defaults.max_quality_findings(), Some(1_048_576), "where 16 × 65 536 had it");
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).expect("valid");
-        assert_eq!(c.max_findings, 1_048_576);
+        assert_eq!(c.max_findings, 4_194_304);
         let c = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"), ("MAX_FINDINGS", "1000")]).expect("valid");
         assert_eq!(c.max_findings, 1000);
         let c = cfg(&[("MAX_FINDINGS", "0")]).expect("valid");
-        assert_eq!(c.max_findings, 262_144, "0 is the default");
+        assert_eq!(c.max_findings, 1_048_576, "0 is the default");
     }
 
     #[test]

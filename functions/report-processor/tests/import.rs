@@ -422,10 +422,10 @@ fn report_over_max_findings_is_quarantined_with_its_kind() {
 }
 
 /// Quality findings that are not gated (`QUALITY_FINDINGS=report`, the default) are counted
-/// apart from MAX_FINDINGS, up to `QUALITY_FINDINGS_PER_FINDING` (4) per finding it allows (the
+/// apart from MAX_FINDINGS, up to `QUALITY_FINDINGS_PER_FINDING` (1) per finding it allows (the
 /// reader keeps 16 bytes of each, not the finding): a linter's report of 300 distinct quality
-/// findings is processed under a MAX_FINDINGS of 50 (cap 300), its verdict counting all 300 and
-/// nothing imported; under 49 (cap 294) it is quarantined as too many quality findings; with
+/// findings is processed under a MAX_FINDINGS of 300 (cap 300), its verdict counting all 300 and
+/// nothing imported; under 299 (cap 299) it is quarantined as too many quality findings; with
 /// `QUALITY_FINDINGS=gate` they are gated and imported, so MAX_FINDINGS (20) counts them.
 #[test]
 fn quality_findings_are_counted_apart_from_max_findings() {
