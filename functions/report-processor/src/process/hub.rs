@@ -393,8 +393,9 @@ struct Attempt {
 
 impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
     /// Reads the lifecycle's state object, streamed: the state grows with the lifecycle's
-    /// findings; its body is never held whole.
-    /// `report`: the report version this delivery is for.
+    /// findings, so its header is kept and its entries go to a file in the temp dir
+    /// ([`Previous`]), which each step reads again. `report`: the report version this delivery
+    /// is for.
     async fn read_lifecycle_state(&self, import: &Import<'_>, report: &ReportRef) -> Result<ReadState, Transient> {
         let (bucket, state_key) = (&import.mark.bucket, &import.state_key);
         let name = format!("s3://{bucket}/{state_key}");
@@ -502,7 +503,7 @@ impl<S: ReportStore, K: FindingSink, P: CodeBuildOps> Processor<S, K, P> {
             };
         if !same_state || mine.as_ref() != Some(&record) {
             let body = state_body(&next, Some(&record))?;
-            // The previous state is not needed any more: not held during the PUT.
+            // The previous state is not needed any more: its file is removed before the PUT.
             drop(next);
             drop(previous);
             if self.put_state(&mark.bucket, &import.state_key, body, condition, attempt).await?.is_none() {

@@ -21,7 +21,8 @@ use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// The next state, borrowed; serialized as a [`LifecycleState`].
+/// The next state, borrowed; serialized as a
+/// [`LifecycleState`](scangate_core::lifecycle::state::LifecycleState).
 #[derive(serde::Serialize)]
 pub(crate) struct NextState<'a> {
     schema: &'a str,

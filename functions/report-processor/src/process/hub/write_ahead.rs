@@ -2,9 +2,9 @@
 //! changed. Every finding the plan imports reads with the content hash [`IN_FLIGHT`] and its
 //! new stub (a new one is added, first imported now), every finding it archives reads with
 //! [`IN_FLIGHT`]; the applied report is the one read. Serialized as the core's
-//! [`LifecycleState`] is, so that a rescan does not hold a second copy of the previous
-//! state while it writes ahead. The new stubs are built as their entries are serialized
-//! ([`StubSource`]), none is held beyond its entry.
+//! [`LifecycleState`](scangate_core::lifecycle::state::LifecycleState) is, in one pass over the
+//! previous state's file (`process::previous`), one entry in memory at a time. The new stubs are
+//! built as their entries are serialized ([`StubSource`]), none is held beyond its entry.
 
 use super::StubSource;
 use crate::process::previous::Previous;
